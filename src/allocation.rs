@@ -1,0 +1,229 @@
+//! Lowest-first allocation of a payable amount over gift cards (seed 003).
+//!
+//! Cards are used lowest amount first; cards with equal amounts keep the order in which they
+//! were applied; each gives `min(its amount, what is still unpaid)`, so the last one used may be
+//! used partly and the rest not at all. Pure: values in, values out.
+//!
+//! Money is conserved exactly: for each card `used + remaining = available`, and the sum used is
+//! `min(payable, sum available)`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::currency::Currency;
+use crate::money::{Money, MoneyError};
+
+/// An allocation that cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AllocationError {
+    /// The amount to pay is below zero.
+    #[error("payable amount {0} is negative")]
+    NegativePayable(Money),
+    /// A card's amount is below zero.
+    #[error("card {index} has a negative amount {amount}")]
+    NegativeCard {
+        /// The card's position in the input.
+        index: usize,
+        /// Its amount.
+        amount: Money,
+    },
+    /// A card is in another currency than the payable amount, or the sums overflow.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+/// One card's share of an [`Allocation`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllocatedCard<K> {
+    /// What the caller identifies the card by.
+    pub key: K,
+    /// What the card could give.
+    pub available: Money,
+    /// What it gives to this order (seed 003's `usedAmount`).
+    pub used: Money,
+    /// What it keeps: `available - used`.
+    pub remaining: Money,
+}
+
+/// The result of [`allocate`]: every card in input order with what it gives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Allocation<K> {
+    payable: Money,
+    cards: Vec<AllocatedCard<K>>,
+    used: Money,
+    available: Money,
+}
+
+impl<K> Allocation<K> {
+    /// The amount that was to be paid.
+    #[must_use]
+    pub const fn payable(&self) -> Money {
+        self.payable
+    }
+
+    /// Every card, in the order given, with what it gives.
+    #[must_use]
+    pub fn cards(&self) -> &[AllocatedCard<K>] {
+        &self.cards
+    }
+
+    /// Consumes the allocation, returning its cards in input order.
+    #[must_use]
+    pub fn into_cards(self) -> Vec<AllocatedCard<K>> {
+        self.cards
+    }
+
+    /// What the cards pay together: `min(payable, sum available)`.
+    #[must_use]
+    pub const fn used(&self) -> Money {
+        self.used
+    }
+
+    /// What the cards held together before this order.
+    #[must_use]
+    pub const fn available(&self) -> Money {
+        self.available
+    }
+
+    /// What is left to pay by another method: `payable - used`, never below zero.
+    #[must_use]
+    pub fn outstanding(&self) -> Money {
+        // Cannot fail: same currency, and used <= payable by construction.
+        self.payable.checked_sub(self.used).unwrap_or(self.payable)
+    }
+
+    /// Seed 003's `totalAmount`: `payable - sum available`, negative when the cards hold more
+    /// than the order (then it is minus what the cards keep).
+    #[must_use]
+    pub fn total_amount(&self) -> Money {
+        self.payable
+            .checked_sub(self.available)
+            .unwrap_or(self.payable)
+    }
+}
+
+/// Allocates `payable` over `cards` (each with the amount it can give), lowest first.
+///
+/// ```
+/// use giftcert::{allocate, Currency, Money};
+///
+/// let usd = |s: &str| Money::parse(s, Currency::USD);
+/// let cards = [("10002", usd("50")?), ("10003", usd("100")?), ("10004", usd("100")?)];
+/// let allocation = allocate(usd("95")?, cards)?;
+/// let used: Vec<String> = allocation.cards().iter().map(|c| c.used.to_string()).collect();
+/// assert_eq!(used, ["50.00 USD", "45.00 USD", "0.00 USD"]);
+/// assert_eq!(allocation.total_amount(), usd("-155")?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`AllocationError::NegativePayable`], [`AllocationError::NegativeCard`], and
+/// [`AllocationError::Money`] when a card is in another currency or the sum overflows.
+pub fn allocate<K, I>(payable: Money, cards: I) -> Result<Allocation<K>, AllocationError>
+where
+    I: IntoIterator<Item = (K, Money)>,
+{
+    if payable.is_negative() {
+        return Err(AllocationError::NegativePayable(payable));
+    }
+    let currency: Currency = payable.currency();
+    let mut out: Vec<AllocatedCard<K>> = Vec::new();
+    let mut available = Money::zero(currency);
+    for (index, (key, amount)) in cards.into_iter().enumerate() {
+        if amount.is_negative() {
+            return Err(AllocationError::NegativeCard { index, amount });
+        }
+        available = available.checked_add(amount)?;
+        out.push(AllocatedCard {
+            key,
+            available: amount,
+            used: Money::zero(currency),
+            remaining: amount,
+        });
+    }
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    // A stable sort keeps equal amounts in the order applied.
+    order.sort_by(|&a, &b| out[a].available.amount().cmp(&out[b].available.amount()));
+    let mut unpaid = payable;
+    for i in order {
+        if unpaid.is_zero() {
+            break;
+        }
+        let card = &mut out[i];
+        let used = card.available.checked_min(unpaid)?;
+        card.used = used;
+        card.remaining = card.available.checked_sub(used)?;
+        unpaid = unpaid.checked_sub(used)?;
+    }
+    Ok(Allocation {
+        payable,
+        used: payable.checked_sub(unpaid)?,
+        cards: out,
+        available,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd(s: &str) -> Money {
+        Money::parse(s, Currency::USD).unwrap()
+    }
+
+    #[test]
+    fn seed_003_lowest_first_last_partly_rest_not_at_all() {
+        let a = allocate(
+            usd("95"),
+            [(1, usd("50")), (2, usd("100")), (3, usd("100"))],
+        )
+        .unwrap();
+        let used: Vec<Money> = a.cards().iter().map(|c| c.used).collect();
+        assert_eq!(used, [usd("50"), usd("45"), usd("0")]);
+        assert_eq!(a.total_amount(), usd("-155"));
+        assert_eq!(a.outstanding(), usd("0"));
+        assert_eq!(a.cards()[1].remaining, usd("55"));
+    }
+
+    #[test]
+    fn equal_amounts_are_used_in_the_order_applied() {
+        let a = allocate(usd("30"), [("first", usd("20")), ("second", usd("20"))]).unwrap();
+        assert_eq!(a.cards()[0].used, usd("20"));
+        assert_eq!(a.cards()[1].used, usd("10"));
+    }
+
+    #[test]
+    fn smaller_cards_go_first_even_when_applied_later() {
+        let a = allocate(usd("30"), [("big", usd("100")), ("small", usd("20"))]).unwrap();
+        assert_eq!(a.cards()[0].used, usd("10"));
+        assert_eq!(a.cards()[1].used, usd("20"));
+    }
+
+    #[test]
+    fn cards_short_of_the_order_leave_an_outstanding_balance() {
+        let a = allocate(usd("120"), [(0, usd("50")), (1, usd("25.5"))]).unwrap();
+        assert_eq!(a.used(), usd("75.5"));
+        assert_eq!(a.outstanding(), usd("44.5"));
+        assert_eq!(a.total_amount(), usd("44.5"));
+    }
+
+    #[test]
+    fn bad_inputs_are_typed_errors() {
+        assert!(matches!(
+            allocate::<u8, _>(usd("-1"), []),
+            Err(AllocationError::NegativePayable(_))
+        ));
+        assert!(matches!(
+            allocate(usd("1"), [(0, usd("-1"))]),
+            Err(AllocationError::NegativeCard { index: 0, .. })
+        ));
+        let eur = Money::parse("1", Currency::EUR).unwrap();
+        assert!(matches!(
+            allocate(usd("1"), [(0, eur)]),
+            Err(AllocationError::Money(MoneyError::CurrencyMismatch { .. }))
+        ));
+    }
+}

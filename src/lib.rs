@@ -1,0 +1,65 @@
+//! Gift certificates for shops and checkout providers, as a library with no I/O of its own.
+//!
+//! `giftcert` models the whole life of a gift certificate (gift card): the catalogue a shop
+//! sells from, money that always knows its currency, and the lowest-first allocation of a
+//! payment over several cards.
+//!
+//! # Example
+//!
+//! ```
+//! use giftcert::{allocate, Catalogue, CertificateDefinition, Currency, Money};
+//! use rust_decimal::Decimal;
+//!
+//! // The shop sells a fixed-value certificate and one whose value the buyer picks.
+//! let catalogue = Catalogue::new()
+//!     .with(CertificateDefinition::predetermined(
+//!         "gift-2",
+//!         "Pre-defined gift certificate",
+//!         [Money::parse("10", Currency::USD)?],
+//!     )?)?
+//!     .with(CertificateDefinition::any_amount("gift-1", "Dynamic gift certificate")?)?;
+//! let sold = catalogue.resolve("gift-1", Currency::USD, Some(Decimal::from(100)))?;
+//! assert_eq!(sold.value().to_string(), "100.00 USD");
+//!
+//! // Later, two cards pay for a 95.00 order: the smaller one first, the other partly.
+//! let usd = |s: &str| Money::parse(s, Currency::USD);
+//! let allocation = allocate(usd("95")?, [("A", usd("100")?), ("B", usd("50")?)])?;
+//! assert_eq!(allocation.cards()[0].used, usd("45")?);
+//! assert_eq!(allocation.cards()[1].used, usd("50")?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Scope of this crate
+//!
+//! No HTTP, no e-mail, no database of its own: hosts call the crate's functions from their own
+//! handlers and deliver what it returns.
+//!
+//! # Crate features
+//!
+//! - `proptest`: proptest strategies for the crate's types, for hosts' property tests.
+//! - `testkit`: the conformance kit a host runs against its own store.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, unreachable_pub)]
+
+mod allocation;
+mod catalogue;
+mod currency;
+mod money;
+mod serde_impl;
+mod tax;
+
+pub use allocation::{AllocatedCard, Allocation, AllocationError, allocate};
+pub use catalogue::{
+    AmountBounds, Catalogue, CatalogueError, CatalogueListing, CertificateDefinition,
+    CertificateId, CertificateKind, CurrencyFormats, ListedAmount, ListedCertificate,
+    ResolvedCertificate, VoucherPurpose,
+};
+pub use currency::{Currency, MAX_MINOR_UNITS};
+pub use money::{Decimals, Money, MoneyError, MoneyFormat, RoundingRule};
+pub use tax::{TaxRate, TaxRateError};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
