@@ -44,20 +44,40 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 mod allocation;
+mod card;
 mod catalogue;
+mod code;
 mod currency;
+mod expiry;
+mod ledger;
 mod money;
+mod notification;
 mod serde_impl;
+mod strategy;
 mod tax;
 
 pub use allocation::{AllocatedCard, Allocation, AllocationError, allocate};
+pub use card::{
+    CardError, CardId, CardIdError, CardSpec, CardStatus, GiftCard, GiftCertificateView, Hold,
+    Recipient,
+};
 pub use catalogue::{
     AmountBounds, Catalogue, CatalogueError, CatalogueListing, CertificateDefinition,
     CertificateId, CertificateKind, CurrencyFormats, ListedAmount, ListedCertificate,
     ResolvedCertificate, VoucherPurpose,
 };
+pub use code::{Code, CodeError};
 pub use currency::{Currency, MAX_MINOR_UNITS};
+pub use expiry::{ExpiryError, ExpiryPolicy, US_MINIMUM_YEARS};
+pub use ledger::{
+    EntryKind, LedgerEntry, LedgerError, Reference, ReferenceError, ReleaseReason, verify_ledger,
+};
 pub use money::{Decimals, Money, MoneyError, MoneyFormat, RoundingRule};
+pub use notification::Notification;
+pub use strategy::{
+    BalanceStrategy, LeftoverDecision, LeftoverStrategy, NewCard, RefundTarget, Refunded,
+    ReplacementStrategy, refund_to_card, settle_leftover,
+};
 pub use tax::{TaxRate, TaxRateError};
 
 #[cfg(doctest)]

@@ -1,0 +1,1128 @@
+//! Gift cards: what a paid certificate becomes, and every way its money can move.
+//!
+//! A [`GiftCard`] holds its code, currency, value, status, open holds and a running balance.
+//! Its methods are the card's state transitions: each checks everything first and changes
+//! nothing on error, then returns the [`LedgerEntry`] values it adds to the card's history
+//! (seed 002's balance-strategy history: date, customer, code and spent value). They take `now`
+//! as an argument and never read a clock.
+//!
+//! The balance is the sum of the ledger and never goes below zero; the *available* amount is
+//! the balance less open holds (seed 003's authorise-then-capture), so two checkouts cannot
+//! spend the same money.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::code::Code;
+use crate::ledger::{EntryKind, LedgerEntry, Reference, ReleaseReason};
+use crate::money::{Money, MoneyError};
+
+/// A card's identity, separate from its secret code (ids may be logged, codes may not).
+///
+/// Drawn at random at the edge ([`CardId::random`]) or given by the host's database.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CardId(u128);
+
+impl CardId {
+    /// An id from its number.
+    #[must_use]
+    pub const fn from_u128(id: u128) -> CardId {
+        CardId(id)
+    }
+
+    /// The id's number.
+    #[must_use]
+    pub const fn as_u128(&self) -> u128 {
+        self.0
+    }
+
+    /// A fresh random id from the thread's OS-seeded generator (128 bits: collisions are not a
+    /// concern).
+    #[must_use]
+    pub fn random() -> CardId {
+        CardId(rand::random())
+    }
+}
+
+/// 32 lowercase hex digits.
+impl fmt::Display for CardId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl fmt::Debug for CardId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CardId({self})")
+    }
+}
+
+/// Text that is not a card id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid card id: expected 1 to 32 hex digits")]
+pub struct CardIdError;
+
+impl FromStr for CardId {
+    type Err = CardIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(CardIdError);
+        }
+        u128::from_str_radix(s, 16)
+            .map(CardId)
+            .map_err(|_| CardIdError)
+    }
+}
+
+impl TryFrom<String> for CardId {
+    type Error = CardIdError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<CardId> for String {
+    fn from(id: CardId) -> Self {
+        id.to_string()
+    }
+}
+
+/// Where a card stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum CardStatus {
+    /// It can be spent.
+    Active,
+    /// The shop disabled it; nothing can be held on it.
+    Disabled,
+    /// It passed its expiry date.
+    Expired,
+    /// Its remainder moved to a new card; its code no longer pays (replacement strategy).
+    Replaced,
+    /// It was spent down to zero (a refund can make it active again).
+    Depleted,
+}
+
+/// Who receives the card, as the buyer gave it at checkout.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recipient {
+    /// The recipient's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where the host e-mails the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// Money held on a card for one checkout, until it is captured, voided or expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hold {
+    id: u64,
+    amount: Money,
+    reference: Reference,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    customer: Option<Reference>,
+    placed_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl Hold {
+    /// The hold's number on its card (the sequence number of its `Held` entry).
+    #[must_use]
+    pub const fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The money held.
+    #[must_use]
+    pub const fn amount(&self) -> Money {
+        self.amount
+    }
+
+    /// The checkout it is for.
+    #[must_use]
+    pub fn reference(&self) -> &Reference {
+        &self.reference
+    }
+
+    /// When it was placed.
+    #[must_use]
+    pub const fn placed_at(&self) -> DateTime<Utc> {
+        self.placed_at
+    }
+
+    /// When it releases itself, if ever.
+    #[must_use]
+    pub const fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.expires_at
+    }
+
+    /// Whether it has expired at `now`.
+    #[must_use]
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// What a new card is issued with (one per certificate unit bought, or per bulk-issued card).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardSpec {
+    /// Its value, above zero.
+    pub value: Money,
+    /// The order that bought it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<Reference>,
+    /// Who bought it, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purchaser: Option<Reference>,
+    /// Who receives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<Recipient>,
+    /// The buyer's gift message (Centra's `giftMessage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Free-form tags (a campaign, a batch).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Free-form host data.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+    /// When it expires, if ever (see [`ExpiryPolicy`](crate::ExpiryPolicy)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl CardSpec {
+    /// A card of `value` with nothing else set.
+    #[must_use]
+    pub fn new(value: Money) -> CardSpec {
+        CardSpec {
+            value,
+            order: None,
+            purchaser: None,
+            recipient: None,
+            message: None,
+            tags: Vec::new(),
+            metadata: BTreeMap::new(),
+            expires_at: None,
+        }
+    }
+}
+
+/// A card transition that cannot happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CardError {
+    /// The card is disabled.
+    #[error("card {card} is disabled")]
+    Disabled {
+        /// The card.
+        card: CardId,
+    },
+    /// The card expired.
+    #[error("card {card} expired on {at}")]
+    Expired {
+        /// The card.
+        card: CardId,
+        /// When it expired.
+        at: DateTime<Utc>,
+    },
+    /// The card was replaced by another; its code no longer pays.
+    #[error("card {card} was replaced by card {by}; use the new code")]
+    Replaced {
+        /// The card.
+        card: CardId,
+        /// Its replacement.
+        by: CardId,
+    },
+    /// The card cannot give that much.
+    #[error("card {card} has {available} available, less than the {requested} asked for")]
+    InsufficientFunds {
+        /// The card.
+        card: CardId,
+        /// What it can give.
+        available: Money,
+        /// What was asked.
+        requested: Money,
+    },
+    /// No open hold with this number.
+    #[error("card {card} has no open hold {hold}")]
+    UnknownHold {
+        /// The card.
+        card: CardId,
+        /// The hold asked for.
+        hold: u64,
+    },
+    /// The hold expired and can no longer be captured.
+    #[error("hold {hold} on card {card} expired at {at}")]
+    HoldExpired {
+        /// The card.
+        card: CardId,
+        /// The hold.
+        hold: u64,
+        /// When it expired.
+        at: DateTime<Utc>,
+    },
+    /// A capture asked for more than was held.
+    #[error("cannot capture {requested} from hold {hold} on card {card}: it holds {held}")]
+    CaptureExceedsHold {
+        /// The card.
+        card: CardId,
+        /// The hold.
+        hold: u64,
+        /// What it holds.
+        held: Money,
+        /// What was asked.
+        requested: Money,
+    },
+    /// Amounts held, spent or refunded must be above zero.
+    #[error("amount {0} must be above zero")]
+    NotPositive(Money),
+    /// The card still has open holds (replacing it would orphan them).
+    #[error("card {card} has {count} open hold(s)")]
+    OpenHolds {
+        /// The card.
+        card: CardId,
+        /// How many.
+        count: usize,
+    },
+    /// An adjustment would take the balance below what is held or below zero.
+    #[error("adjusting card {card} by {change} would leave {balance}, below the {held} held")]
+    AdjustmentTooLarge {
+        /// The card.
+        card: CardId,
+        /// The change asked for.
+        change: Money,
+        /// The balance it would leave.
+        balance: Money,
+        /// What is held.
+        held: Money,
+    },
+    /// An amount in another currency, or an overflow.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+/// A gift card: its code, value, status, open holds and running balance.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use giftcert::{CardId, CardSpec, Code, Currency, GiftCard, Money, Reference};
+///
+/// let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+/// let usd = |s: &str| Money::parse(s, Currency::USD);
+/// let (mut card, _issued) = GiftCard::issue(
+///     CardId::from_u128(1),
+///     Code::parse("ABCD-EFGH-JKMN-PQR7")?,
+///     CardSpec::new(usd("100")?),
+///     now,
+/// )?;
+/// let order = Reference::new("order-1")?;
+/// let held = card.place_hold(usd("60")?, order, None, now, None)?;
+/// assert_eq!(card.available(), usd("40")?);
+/// card.capture(held.seq(), usd("60")?, now)?;
+/// assert_eq!(card.balance(), usd("40")?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", remote = "Self")]
+pub struct GiftCard {
+    id: CardId,
+    code: Code,
+    initial_value: Money,
+    status: CardStatus,
+    issued_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    order: Option<Reference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    purchaser: Option<Reference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recipient: Option<Recipient>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    metadata: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replaces: Option<CardId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replaced_by: Option<CardId>,
+    balance: Money,
+    held: Money,
+    spent: Money,
+    refunded: Money,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    holds: Vec<Hold>,
+    last_seq: u64,
+}
+
+/// Never shows the code: `Debug` prints its masked form.
+impl fmt::Debug for GiftCard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GiftCard")
+            .field("id", &self.id)
+            .field("code", &self.code)
+            .field("status", &self.status)
+            .field("balance", &self.balance)
+            .field("held", &self.held)
+            .field("expires_at", &self.expires_at)
+            .field("holds", &self.holds.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl GiftCard {
+    /// Issues a new card from `spec`, returning it with its `Issued` entry.
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::NotPositive`] when the value is zero or less.
+    pub fn issue(
+        id: CardId,
+        code: Code,
+        spec: CardSpec,
+        now: DateTime<Utc>,
+    ) -> Result<(GiftCard, LedgerEntry), CardError> {
+        if !spec.value.is_positive() {
+            return Err(CardError::NotPositive(spec.value));
+        }
+        let mut card = GiftCard::blank(id, code, spec.value, now);
+        card.expires_at = spec.expires_at;
+        card.order = spec.order;
+        card.purchaser = spec.purchaser;
+        card.recipient = spec.recipient;
+        card.message = spec.message;
+        card.tags = spec.tags;
+        card.metadata = spec.metadata;
+        let reference = card.order.clone();
+        let customer = card.purchaser.clone();
+        let entry = card.record(EntryKind::Issued, spec.value, now, reference, customer)?;
+        Ok((card, entry))
+    }
+
+    /// A card with no history yet, worth nothing until its first entry.
+    fn blank(id: CardId, code: Code, value: Money, now: DateTime<Utc>) -> GiftCard {
+        let zero = Money::zero(value.currency());
+        GiftCard {
+            id,
+            code,
+            initial_value: value,
+            status: CardStatus::Active,
+            issued_at: now,
+            expires_at: None,
+            order: None,
+            purchaser: None,
+            recipient: None,
+            message: None,
+            tags: Vec::new(),
+            metadata: BTreeMap::new(),
+            replaces: None,
+            replaced_by: None,
+            balance: zero,
+            held: zero,
+            spent: zero,
+            refunded: zero,
+            holds: Vec::new(),
+            last_seq: 0,
+        }
+    }
+
+    /// A new card for `self`'s owner, with its expiry, order and tags, but no message.
+    fn successor(&self, id: CardId, code: Code, value: Money, now: DateTime<Utc>) -> GiftCard {
+        let mut new = GiftCard::blank(id, code, value, now);
+        new.expires_at = self.expires_at;
+        new.order = self.order.clone();
+        new.purchaser = self.purchaser.clone();
+        new.recipient = self.recipient.clone();
+        new.tags = self.tags.clone();
+        new.metadata = self.metadata.clone();
+        new
+    }
+
+    /// Appends an entry, moving the running balance by its kind.
+    fn record(
+        &mut self,
+        kind: EntryKind,
+        amount: Money,
+        at: DateTime<Utc>,
+        reference: Option<Reference>,
+        customer: Option<Reference>,
+    ) -> Result<LedgerEntry, CardError> {
+        let balance_after = self.balance.checked_add(kind.balance_change(amount))?;
+        self.balance = balance_after;
+        self.last_seq += 1;
+        Ok(LedgerEntry {
+            card: self.id,
+            seq: self.last_seq,
+            at,
+            kind,
+            amount,
+            balance_after,
+            reference,
+            customer,
+        })
+    }
+
+    /// The card's id.
+    #[must_use]
+    pub const fn id(&self) -> CardId {
+        self.id
+    }
+
+    /// The card's code (masked when printed; see [`Code::expose_secret`]).
+    #[must_use]
+    pub fn code(&self) -> &Code {
+        &self.code
+    }
+
+    /// The card's currency: it pays only in this currency.
+    #[must_use]
+    pub const fn currency(&self) -> crate::Currency {
+        self.initial_value.currency()
+    }
+
+    /// What the card was issued with.
+    #[must_use]
+    pub const fn initial_value(&self) -> Money {
+        self.initial_value
+    }
+
+    /// The stored status (see [`GiftCard::status_at`] for expiry by date).
+    #[must_use]
+    pub const fn status(&self) -> CardStatus {
+        self.status
+    }
+
+    /// The status at `now`: an active or depleted card past its expiry date is expired.
+    #[must_use]
+    pub fn status_at(&self, now: DateTime<Utc>) -> CardStatus {
+        match self.status {
+            CardStatus::Active | CardStatus::Depleted
+                if self.expires_at.is_some_and(|at| at <= now) =>
+            {
+                CardStatus::Expired
+            }
+            status => status,
+        }
+    }
+
+    /// When it was issued (BigCommerce's `purchaseDate`).
+    #[must_use]
+    pub const fn issued_at(&self) -> DateTime<Utc> {
+        self.issued_at
+    }
+
+    /// When it expires, if ever.
+    #[must_use]
+    pub const fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.expires_at
+    }
+
+    /// The order that bought it.
+    #[must_use]
+    pub fn order(&self) -> Option<&Reference> {
+        self.order.as_ref()
+    }
+
+    /// Who bought it.
+    #[must_use]
+    pub fn purchaser(&self) -> Option<&Reference> {
+        self.purchaser.as_ref()
+    }
+
+    /// Who receives it.
+    #[must_use]
+    pub fn recipient(&self) -> Option<&Recipient> {
+        self.recipient.as_ref()
+    }
+
+    /// The buyer's gift message.
+    #[must_use]
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// Its tags.
+    #[must_use]
+    pub fn tags(&self) -> &[String] {
+        &self.tags
+    }
+
+    /// Its host data.
+    #[must_use]
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
+    /// The card whose remainder it carries, if it is a replacement.
+    #[must_use]
+    pub const fn replaces(&self) -> Option<CardId> {
+        self.replaces
+    }
+
+    /// The card that replaced it, if any.
+    #[must_use]
+    pub const fn replaced_by(&self) -> Option<CardId> {
+        self.replaced_by
+    }
+
+    /// The balance: the sum of the ledger, holds included (O(1): a running figure).
+    #[must_use]
+    pub const fn balance(&self) -> Money {
+        self.balance
+    }
+
+    /// What open holds keep aside.
+    #[must_use]
+    pub const fn held(&self) -> Money {
+        self.held
+    }
+
+    /// What can be held now: the balance less open holds.
+    #[must_use]
+    pub fn available(&self) -> Money {
+        self.balance.checked_sub(self.held).unwrap_or(self.balance)
+    }
+
+    /// Everything captured from it over its life.
+    #[must_use]
+    pub const fn spent(&self) -> Money {
+        self.spent
+    }
+
+    /// Everything refunded to it over its life.
+    #[must_use]
+    pub const fn refunded(&self) -> Money {
+        self.refunded
+    }
+
+    /// Its open holds.
+    #[must_use]
+    pub fn holds(&self) -> &[Hold] {
+        &self.holds
+    }
+
+    /// The number of entries in its ledger.
+    #[must_use]
+    pub const fn ledger_len(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Refuses a card that cannot be spent at `now`, naming the reason.
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::Disabled`], [`CardError::Expired`] and [`CardError::Replaced`].
+    pub fn ensure_spendable(&self, now: DateTime<Utc>) -> Result<(), CardError> {
+        match self.status_at(now) {
+            CardStatus::Active | CardStatus::Depleted => Ok(()),
+            CardStatus::Disabled => Err(CardError::Disabled { card: self.id }),
+            CardStatus::Expired => Err(CardError::Expired {
+                card: self.id,
+                at: self.expires_at.unwrap_or(now),
+            }),
+            CardStatus::Replaced => Err(CardError::Replaced {
+                card: self.id,
+                by: self.replaced_by.unwrap_or(self.id),
+            }),
+        }
+    }
+
+    fn ensure_positive(&self, amount: Money) -> Result<(), CardError> {
+        if amount.currency() != self.currency() {
+            return Err(MoneyError::CurrencyMismatch {
+                expected: self.currency(),
+                found: amount.currency(),
+            }
+            .into());
+        }
+        if !amount.is_positive() {
+            return Err(CardError::NotPositive(amount));
+        }
+        Ok(())
+    }
+
+    /// Holds `amount` for the checkout `reference` (seed 003's authorisation at validation).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`GiftCard::ensure_spendable`]; [`CardError::Money`] for another currency;
+    /// [`CardError::NotPositive`]; [`CardError::InsufficientFunds`] above the available amount.
+    pub fn place_hold(
+        &mut self,
+        amount: Money,
+        reference: Reference,
+        customer: Option<Reference>,
+        now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<LedgerEntry, CardError> {
+        self.ensure_spendable(now)?;
+        self.ensure_positive(amount)?;
+        let available = self.available();
+        if amount.amount() > available.amount() {
+            return Err(CardError::InsufficientFunds {
+                card: self.id,
+                available,
+                requested: amount,
+            });
+        }
+        let held = self.held.checked_add(amount)?;
+        let hold = self.last_seq + 1;
+        let entry = self.record(
+            EntryKind::Held { hold },
+            amount,
+            now,
+            Some(reference.clone()),
+            customer.clone(),
+        )?;
+        self.held = held;
+        self.holds.push(Hold {
+            id: hold,
+            amount,
+            reference,
+            customer,
+            placed_at: now,
+            expires_at,
+        });
+        Ok(entry)
+    }
+
+    fn open_hold(&self, hold: u64) -> Result<usize, CardError> {
+        self.holds
+            .iter()
+            .position(|h| h.id == hold)
+            .ok_or(CardError::UnknownHold {
+                card: self.id,
+                hold,
+            })
+    }
+
+    /// Spends `amount` of hold `hold` (seed 003's capture on completion); what the hold kept
+    /// beyond `amount` is released in the same step. The card becomes depleted at zero.
+    ///
+    /// Returns the `Captured` entry and, after a partial capture, the `Released` one.
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::UnknownHold`], [`CardError::HoldExpired`], [`CardError::NotPositive`],
+    /// [`CardError::CaptureExceedsHold`], [`CardError::Money`].
+    pub fn capture(
+        &mut self,
+        hold: u64,
+        amount: Money,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LedgerEntry>, CardError> {
+        let index = self.open_hold(hold)?;
+        let open = self.holds[index].clone();
+        if let Some(at) = open.expires_at.filter(|at| *at <= now) {
+            return Err(CardError::HoldExpired {
+                card: self.id,
+                hold,
+                at,
+            });
+        }
+        self.ensure_positive(amount)?;
+        if amount.amount() > open.amount.amount() {
+            return Err(CardError::CaptureExceedsHold {
+                card: self.id,
+                hold,
+                held: open.amount,
+                requested: amount,
+            });
+        }
+        let rest = open.amount.checked_sub(amount)?;
+        let held = self.held.checked_sub(open.amount)?;
+        let spent = self.spent.checked_add(amount)?;
+        let mut entries = Vec::with_capacity(2);
+        entries.push(self.record(
+            EntryKind::Captured { hold },
+            amount,
+            now,
+            Some(open.reference.clone()),
+            open.customer.clone(),
+        )?);
+        if rest.is_positive() {
+            entries.push(self.record(
+                EntryKind::Released {
+                    hold,
+                    reason: ReleaseReason::Remainder,
+                },
+                rest,
+                now,
+                Some(open.reference),
+                open.customer,
+            )?);
+        }
+        self.holds.swap_remove(index);
+        self.held = held;
+        self.spent = spent;
+        if self.balance.is_zero() && self.status == CardStatus::Active {
+            self.status = CardStatus::Depleted;
+        }
+        Ok(entries)
+    }
+
+    /// Releases hold `hold` without spending it (seed 003's revert on payment failure).
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::UnknownHold`].
+    pub fn release(
+        &mut self,
+        hold: u64,
+        reason: ReleaseReason,
+        now: DateTime<Utc>,
+    ) -> Result<LedgerEntry, CardError> {
+        let index = self.open_hold(hold)?;
+        let open = self.holds[index].clone();
+        let held = self.held.checked_sub(open.amount)?;
+        let entry = self.record(
+            EntryKind::Released { hold, reason },
+            open.amount,
+            now,
+            Some(open.reference),
+            open.customer,
+        )?;
+        self.holds.swap_remove(index);
+        self.held = held;
+        Ok(entry)
+    }
+
+    /// Releases every hold that has expired at `now`, returning their entries.
+    pub fn release_expired_holds(&mut self, now: DateTime<Utc>) -> Vec<LedgerEntry> {
+        let expired: Vec<u64> = self
+            .holds
+            .iter()
+            .filter(|h| h.is_expired(now))
+            .map(|h| h.id)
+            .collect();
+        expired
+            .into_iter()
+            .filter_map(|hold| self.release(hold, ReleaseReason::Expired, now).ok())
+            .collect()
+    }
+
+    /// Returns `amount` of captured money to this card (balance strategy); a depleted card
+    /// becomes active again. Checking that no more comes back than an order spent is the
+    /// caller's rule (see the redemption module).
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::Replaced`] (refunds go to the replacement), [`CardError::NotPositive`],
+    /// [`CardError::Money`].
+    pub fn refund(
+        &mut self,
+        amount: Money,
+        reference: Reference,
+        customer: Option<Reference>,
+        now: DateTime<Utc>,
+    ) -> Result<LedgerEntry, CardError> {
+        if let (CardStatus::Replaced, Some(by)) = (self.status, self.replaced_by) {
+            return Err(CardError::Replaced { card: self.id, by });
+        }
+        self.ensure_positive(amount)?;
+        let refunded = self.refunded.checked_add(amount)?;
+        let entry = self.record(EntryKind::Refunded, amount, now, Some(reference), customer)?;
+        self.refunded = refunded;
+        if self.status == CardStatus::Depleted {
+            self.status = CardStatus::Active;
+        }
+        Ok(entry)
+    }
+
+    /// Closes this card and issues `new_id` with `new_code` carrying its whole balance
+    /// (seed 002's replacement strategy). Returns the new card and both entries (old, new).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`GiftCard::ensure_spendable`], [`CardError::OpenHolds`] while holds are open,
+    /// and [`CardError::NotPositive`] when there is nothing to carry over.
+    pub fn replace(
+        &mut self,
+        new_id: CardId,
+        new_code: Code,
+        now: DateTime<Utc>,
+    ) -> Result<(GiftCard, [LedgerEntry; 2]), CardError> {
+        self.ensure_spendable(now)?;
+        if !self.holds.is_empty() {
+            return Err(CardError::OpenHolds {
+                card: self.id,
+                count: self.holds.len(),
+            });
+        }
+        let remainder = self.balance;
+        if !remainder.is_positive() {
+            return Err(CardError::NotPositive(remainder));
+        }
+        let mut new = self.successor(new_id, new_code, remainder, now);
+        new.replaces = Some(self.id);
+        let carried = new.record(
+            EntryKind::ReplacementOf { card: self.id },
+            remainder,
+            now,
+            None,
+            None,
+        )?;
+        let closed = self.record(
+            EntryKind::ReplacedBy { card: new_id },
+            remainder,
+            now,
+            None,
+            None,
+        )?;
+        self.status = CardStatus::Replaced;
+        self.replaced_by = Some(new_id);
+        Ok((new, [closed, carried]))
+    }
+
+    /// Puts `amount` refunded for order `reference` on a new card `new_id` with `new_code`,
+    /// for this card's owner (replacement strategy). Its first entry is `Refunded`, so refunds
+    /// are never counted as issued value.
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::NotPositive`] and [`CardError::Money`] for another currency.
+    pub fn refund_to_new_card(
+        &self,
+        new_id: CardId,
+        new_code: Code,
+        amount: Money,
+        reference: Reference,
+        now: DateTime<Utc>,
+    ) -> Result<(GiftCard, LedgerEntry), CardError> {
+        self.ensure_positive(amount)?;
+        let mut new = self.successor(new_id, new_code, amount, now);
+        let customer = new.purchaser.clone();
+        let entry = new.record(EntryKind::Refunded, amount, now, Some(reference), customer)?;
+        new.refunded = amount;
+        Ok((new, entry))
+    }
+
+    /// Disables the card: nothing more can be held on it (open holds may still be captured or
+    /// voided).
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::Disabled`] when it already is, [`CardError::Replaced`] for a replaced card.
+    pub fn disable(&mut self, now: DateTime<Utc>) -> Result<LedgerEntry, CardError> {
+        match self.status {
+            CardStatus::Disabled => Err(CardError::Disabled { card: self.id }),
+            CardStatus::Replaced => Err(CardError::Replaced {
+                card: self.id,
+                by: self.replaced_by.unwrap_or(self.id),
+            }),
+            _ => {
+                let entry = self.record(
+                    EntryKind::Disabled,
+                    Money::zero(self.currency()),
+                    now,
+                    None,
+                    None,
+                )?;
+                self.status = CardStatus::Disabled;
+                Ok(entry)
+            }
+        }
+    }
+
+    /// Enables a disabled card again.
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::Replaced`] for a replaced card. Enabling a card that is not disabled changes
+    /// nothing and returns no entry.
+    pub fn enable(&mut self, now: DateTime<Utc>) -> Result<Option<LedgerEntry>, CardError> {
+        match self.status {
+            CardStatus::Disabled => {
+                let entry = self.record(
+                    EntryKind::Enabled,
+                    Money::zero(self.currency()),
+                    now,
+                    None,
+                    None,
+                )?;
+                self.status = if self.balance.is_zero() {
+                    CardStatus::Depleted
+                } else {
+                    CardStatus::Active
+                };
+                Ok(Some(entry))
+            }
+            CardStatus::Replaced => Err(CardError::Replaced {
+                card: self.id,
+                by: self.replaced_by.unwrap_or(self.id),
+            }),
+            _ => Ok(None),
+        }
+    }
+
+    /// Records that the card passed its expiry date, when it has at `now` and the stored status
+    /// does not say so yet. The balance stays on record (it is not spent), but nothing can be
+    /// held on the card any more.
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::Money`] only on overflow.
+    pub fn mark_expired(&mut self, now: DateTime<Utc>) -> Result<Option<LedgerEntry>, CardError> {
+        if self.status_at(now) != CardStatus::Expired || self.status == CardStatus::Expired {
+            return Ok(None);
+        }
+        let entry = self.record(
+            EntryKind::Expired,
+            Money::zero(self.currency()),
+            now,
+            None,
+            None,
+        )?;
+        self.status = CardStatus::Expired;
+        Ok(Some(entry))
+    }
+
+    /// Moves the expiry date (a reload under a "from last load" rule, or a goodwill extension).
+    pub fn set_expires_at(&mut self, expires_at: Option<DateTime<Utc>>) {
+        self.expires_at = expires_at;
+    }
+
+    /// A manual correction by `change` (positive or negative), as a new entry: mistakes are
+    /// corrected, never edited away.
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::Replaced`], [`CardError::Money`] for another currency, and
+    /// [`CardError::AdjustmentTooLarge`] when the balance would fall below what is held (and so
+    /// below zero).
+    pub fn adjust(
+        &mut self,
+        change: Money,
+        reference: Option<Reference>,
+        now: DateTime<Utc>,
+    ) -> Result<LedgerEntry, CardError> {
+        if let (CardStatus::Replaced, Some(by)) = (self.status, self.replaced_by) {
+            return Err(CardError::Replaced { card: self.id, by });
+        }
+        let balance = self.balance.checked_add(change)?;
+        if balance.amount() < self.held.amount() {
+            return Err(CardError::AdjustmentTooLarge {
+                card: self.id,
+                change,
+                balance,
+                held: self.held,
+            });
+        }
+        let entry = self.record(EntryKind::Adjusted, change, now, reference, None)?;
+        match self.status {
+            CardStatus::Active if self.balance.is_zero() => self.status = CardStatus::Depleted,
+            CardStatus::Depleted if self.balance.is_positive() => self.status = CardStatus::Active,
+            _ => {}
+        }
+        Ok(entry)
+    }
+
+    /// BigCommerce's view of this card on a checkout (seed 004): `balance` is what the card
+    /// could give, `used` what this checkout takes, `remaining` the difference.
+    #[must_use]
+    pub fn checkout_view(&self, used: Money) -> GiftCertificateView {
+        let balance = self.available();
+        GiftCertificateView {
+            balance,
+            code: self.code.clone(),
+            purchase_date: self.issued_at.date_naive(),
+            remaining: balance.checked_sub(used).unwrap_or(balance),
+            used,
+        }
+    }
+
+    /// Checks the invariants a stored card must keep (used when deserialising).
+    fn check(&self) -> Result<(), String> {
+        let currency = self.currency();
+        let amounts = [self.balance, self.held, self.spent, self.refunded];
+        if amounts
+            .iter()
+            .chain(self.holds.iter().map(|h| &h.amount))
+            .any(|m| m.currency() != currency)
+        {
+            return Err(format!(
+                "card {}: every amount must be in {currency}",
+                self.id
+            ));
+        }
+        if self.balance.is_negative() || self.held.is_negative() {
+            return Err(format!(
+                "card {}: balance and held must not be negative",
+                self.id
+            ));
+        }
+        let held =
+            Money::sum(currency, self.holds.iter().map(|h| h.amount)).map_err(|e| e.to_string())?;
+        if held != self.held || self.held.amount() > self.balance.amount() {
+            return Err(format!(
+                "card {}: holds sum to {held}, recorded {} against a balance of {}",
+                self.id, self.held, self.balance
+            ));
+        }
+        if (self.status == CardStatus::Replaced) != self.replaced_by.is_some() {
+            return Err(format!(
+                "card {}: replaced status and replacement disagree",
+                self.id
+            ));
+        }
+        if self.last_seq == 0 || self.holds.iter().any(|h| h.id == 0 || h.id > self.last_seq) {
+            return Err(format!(
+                "card {}: ledger numbering is inconsistent",
+                self.id
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for GiftCard {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GiftCard::serialize(self, serializer)
+    }
+}
+
+/// Deserialising checks the card's invariants, so stored JSON cannot build a card that
+/// holds more than its balance or money in two currencies.
+impl<'de> Deserialize<'de> for GiftCard {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let card = GiftCard::deserialize(deserializer)?;
+        card.check().map_err(serde::de::Error::custom)?;
+        Ok(card)
+    }
+}
+
+/// BigCommerce's gift certificate on a checkout: `balance`, `code`, `purchaseDate`,
+/// `remaining`, `used` (seed 004).
+///
+/// It is a response to the shopper who typed the code, so it carries the code whole when
+/// serialised; its `Debug` masks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GiftCertificateView {
+    /// What the card could give to this checkout.
+    pub balance: Money,
+    /// The card's code.
+    pub code: Code,
+    /// When the card was bought.
+    pub purchase_date: NaiveDate,
+    /// What the card keeps after this checkout.
+    pub remaining: Money,
+    /// What this checkout takes from it.
+    pub used: Money,
+}

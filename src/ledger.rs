@@ -1,0 +1,350 @@
+//! The append-only history of a gift card (seeds 002 and 004).
+//!
+//! Every change to a card is a [`LedgerEntry`]: issued, held, captured, released, refunded,
+//! replaced, expired, disabled, adjusted. Entries are never edited or deleted; a mistake is
+//! corrected by a new entry. Each entry records the balance after it, and a card's running
+//! balance is always the sum of its ledger ([`verify_ledger`] proves it), which is what lets a
+//! card answer "what is my balance" without summing its history on every read.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::card::CardId;
+use crate::money::{Money, MoneyError};
+
+/// The longest reference accepted.
+const MAX_REFERENCE_LEN: usize = 128;
+
+/// An order, checkout or customer reference, as the host names it (`"order-1001"`).
+///
+/// 1 to 128 characters, no control characters. Cheap to clone: entries of one order share it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Reference(Arc<str>);
+
+/// A reference that is empty, too long or holds control characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid reference \"{shown}\": {reason}")]
+pub struct ReferenceError {
+    shown: String,
+    reason: &'static str,
+}
+
+impl Reference {
+    /// Checks and wraps a reference.
+    ///
+    /// # Errors
+    ///
+    /// [`ReferenceError`] when `text` is empty, longer than 128 characters, or holds a control
+    /// character.
+    pub fn new(text: &str) -> Result<Reference, ReferenceError> {
+        let invalid = |reason| ReferenceError {
+            shown: text.chars().filter(|c| !c.is_control()).take(40).collect(),
+            reason,
+        };
+        if text.is_empty() {
+            return Err(invalid("it is empty"));
+        }
+        if text.chars().count() > MAX_REFERENCE_LEN {
+            return Err(invalid("it is longer than 128 characters"));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(invalid("it holds a control character"));
+        }
+        Ok(Reference(Arc::from(text)))
+    }
+
+    /// The reference as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", &*self.0)
+    }
+}
+
+impl TryFrom<String> for Reference {
+    type Error = ReferenceError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Reference::new(&s)
+    }
+}
+
+impl From<Reference> for String {
+    fn from(r: Reference) -> Self {
+        r.0.as_ref().to_owned()
+    }
+}
+
+/// Why a hold was released without being captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum ReleaseReason {
+    /// The payment failed or the checkout was abandoned (seed 003's revert).
+    Voided,
+    /// The hold outlived its time and released itself.
+    Expired,
+    /// A capture took less than was held; the rest went back.
+    Remainder,
+}
+
+/// What happened to a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[non_exhaustive]
+pub enum EntryKind {
+    /// The card was issued with its value (the entry's amount).
+    Issued,
+    /// The card was issued to carry the remainder of another (replacement strategy).
+    ReplacementOf {
+        /// The card it replaces.
+        card: CardId,
+    },
+    /// Money was held for a checkout; the balance is unchanged, the available amount falls.
+    Held {
+        /// The hold's number on this card (the sequence number of this entry).
+        hold: u64,
+    },
+    /// Held money was spent.
+    Captured {
+        /// The hold it came from.
+        hold: u64,
+    },
+    /// Held money went back to the available amount.
+    Released {
+        /// The hold released.
+        hold: u64,
+        /// Why.
+        reason: ReleaseReason,
+    },
+    /// Captured money came back to this card.
+    Refunded,
+    /// The card was closed and its remainder moved to a new card (replacement strategy).
+    ReplacedBy {
+        /// The new card.
+        card: CardId,
+    },
+    /// The card passed its expiry date; the balance stays recorded but cannot be spent.
+    Expired,
+    /// The shop disabled the card.
+    Disabled,
+    /// The shop enabled the card again.
+    Enabled,
+    /// A manual correction, positive or negative (the entry's amount is signed).
+    Adjusted,
+}
+
+impl EntryKind {
+    /// How this kind of entry moves the balance, given the entry's amount.
+    pub(crate) fn balance_change(self, amount: Money) -> Money {
+        match self {
+            EntryKind::Issued
+            | EntryKind::ReplacementOf { .. }
+            | EntryKind::Refunded
+            | EntryKind::Adjusted => amount,
+            EntryKind::Captured { .. } | EntryKind::ReplacedBy { .. } => amount.negated(),
+            EntryKind::Held { .. }
+            | EntryKind::Released { .. }
+            | EntryKind::Expired
+            | EntryKind::Disabled
+            | EntryKind::Enabled => Money::zero(amount.currency()),
+        }
+    }
+}
+
+/// One line of a card's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry {
+    pub(crate) card: CardId,
+    pub(crate) seq: u64,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) kind: EntryKind,
+    pub(crate) amount: Money,
+    pub(crate) balance_after: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) reference: Option<Reference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) customer: Option<Reference>,
+}
+
+impl LedgerEntry {
+    /// The card this entry belongs to.
+    #[must_use]
+    pub const fn card(&self) -> CardId {
+        self.card
+    }
+
+    /// Its position in the card's history, from 1.
+    #[must_use]
+    pub const fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// When it happened.
+    #[must_use]
+    pub const fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// What happened.
+    #[must_use]
+    pub const fn kind(&self) -> EntryKind {
+        self.kind
+    }
+
+    /// The money it is about (the value issued, held, spent, refunded...); signed only for
+    /// [`EntryKind::Adjusted`].
+    #[must_use]
+    pub const fn amount(&self) -> Money {
+        self.amount
+    }
+
+    /// How it moved the balance (negative for spending).
+    #[must_use]
+    pub fn balance_change(&self) -> Money {
+        self.kind.balance_change(self.amount)
+    }
+
+    /// The card's balance after it.
+    #[must_use]
+    pub const fn balance_after(&self) -> Money {
+        self.balance_after
+    }
+
+    /// The order or checkout it belongs to, if any.
+    #[must_use]
+    pub fn reference(&self) -> Option<&Reference> {
+        self.reference.as_ref()
+    }
+
+    /// The customer who used the card, if known (the balance strategy's history shows it).
+    #[must_use]
+    pub fn customer(&self) -> Option<&Reference> {
+        self.customer.as_ref()
+    }
+}
+
+/// A ledger that does not prove its card's balance.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// An entry belongs to another card.
+    #[error("entry {seq} belongs to card {found}, not {expected}")]
+    ForeignEntry {
+        /// The entry's number.
+        seq: u64,
+        /// The card being verified.
+        expected: CardId,
+        /// The card the entry names.
+        found: CardId,
+    },
+    /// Entries are missing, repeated or out of order.
+    #[error("entry {found} follows entry {previous}: entries must be numbered 1, 2, 3...")]
+    BrokenSequence {
+        /// The number before.
+        previous: u64,
+        /// The number found.
+        found: u64,
+    },
+    /// An entry's recorded balance is not the previous balance plus its change.
+    #[error("entry {seq} records balance {recorded}, but the entries sum to {summed}")]
+    BalanceMismatch {
+        /// The entry's number.
+        seq: u64,
+        /// What it records.
+        recorded: Money,
+        /// What the ledger sums to there.
+        summed: Money,
+    },
+    /// The balance went below zero.
+    #[error("entry {seq} takes the balance below zero ({balance})")]
+    NegativeBalance {
+        /// The entry's number.
+        seq: u64,
+        /// The balance after it.
+        balance: Money,
+    },
+    /// The ledger ends on another balance than the card holds.
+    #[error("the ledger sums to {summed}, but the card holds {card}")]
+    CardMismatch {
+        /// What the ledger sums to.
+        summed: Money,
+        /// The card's running balance.
+        card: Money,
+    },
+    /// Amounts could not be added.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+/// Checks that `entries` (the whole history of the card `card`, in order) sum to `balance`,
+/// with every intermediate balance recorded correctly and never below zero.
+///
+/// # Errors
+///
+/// The first [`LedgerError`] found.
+pub fn verify_ledger(
+    card: CardId,
+    balance: Money,
+    entries: &[LedgerEntry],
+) -> Result<(), LedgerError> {
+    let mut summed = Money::zero(balance.currency());
+    let mut previous = 0;
+    for entry in entries {
+        if entry.card != card {
+            return Err(LedgerError::ForeignEntry {
+                seq: entry.seq,
+                expected: card,
+                found: entry.card,
+            });
+        }
+        if entry.seq != previous + 1 {
+            return Err(LedgerError::BrokenSequence {
+                previous,
+                found: entry.seq,
+            });
+        }
+        previous = entry.seq;
+        summed = summed.checked_add(entry.balance_change())?;
+        if summed != entry.balance_after {
+            return Err(LedgerError::BalanceMismatch {
+                seq: entry.seq,
+                recorded: entry.balance_after,
+                summed,
+            });
+        }
+        if summed.is_negative() {
+            return Err(LedgerError::NegativeBalance {
+                seq: entry.seq,
+                balance: summed,
+            });
+        }
+    }
+    if summed != balance {
+        return Err(LedgerError::CardMismatch {
+            summed,
+            card: balance,
+        });
+    }
+    Ok(())
+}
