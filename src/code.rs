@@ -32,3 +32,26 @@ impl std::fmt::Display for Code {
         write!(f, "****{}", &self.0[self.0.len() - 1..])
     }
 }
+pub trait CodeGenerator: Send + Sync + std::fmt::Debug {
+    fn generate(&self) -> Result<Code, CodeError>;
+    fn check(&self, code: &Code) -> Result<(), CodeError>;
+}
+impl Code {
+    pub fn last4(&self) -> &str {
+        &self.0[self.0.len().saturating_sub(1)..]
+    }
+    pub fn masked(&self) -> String {
+        format!("{self}")
+    }
+}
+#[derive(Debug, Default)]
+pub struct RandomCodeGenerator(std::sync::atomic::AtomicU64);
+impl CodeGenerator for RandomCodeGenerator {
+    fn generate(&self) -> Result<Code, CodeError> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) ^ rand::random::<u64>();
+        Code::parse(&format!("{n:016X}"))
+    }
+    fn check(&self, _code: &Code) -> Result<(), CodeError> {
+        Ok(())
+    }
+}

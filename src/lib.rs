@@ -46,13 +46,20 @@
 mod allocation;
 mod card;
 mod catalogue;
+mod clock;
 mod code;
 mod currency;
 mod expiry;
+mod guard;
+mod idempotency;
 mod ledger;
+mod memory;
 mod money;
 mod notification;
+pub mod redemption;
 mod serde_impl;
+mod service;
+mod store;
 mod strategy;
 mod tax;
 
@@ -66,14 +73,24 @@ pub use catalogue::{
     CertificateId, CertificateKind, CurrencyFormats, ListedAmount, ListedCertificate,
     ResolvedCertificate, VoucherPurpose,
 };
-pub use code::{Code, CodeError};
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use code::{Code, CodeError, CodeGenerator, RandomCodeGenerator};
 pub use currency::{Currency, MAX_MINOR_UNITS};
 pub use expiry::{ExpiryError, ExpiryPolicy, US_MINIMUM_YEARS};
+pub use guard::{GuardError, GuardPolicy, GuardWindow};
+pub use idempotency::{IdempotencyKey, IdempotencyKeyError, IdempotencyRecord};
 pub use ledger::{
     EntryKind, LedgerEntry, LedgerError, Reference, ReferenceError, ReleaseReason, verify_ledger,
 };
+pub use memory::MemoryStore;
 pub use money::{Decimals, Money, MoneyError, MoneyFormat, RoundingRule};
 pub use notification::Notification;
+pub use redemption::{
+    Authorisation, Captured, CardAmount, CardUse, Checkout, CheckoutState, Decision, HoldRef,
+    Issued, IssuedCard, Outcome, RedeemError, RefundOutcome, RefundPart, Replacement, Voided,
+};
+pub use service::{AppliedCode, Redeemed, Redeemer};
+pub use store::{CardWrite, Changes, Store, StoreError, Versioned, Write};
 pub use strategy::{
     BalanceStrategy, LeftoverDecision, LeftoverStrategy, NewCard, RefundTarget, Refunded,
     ReplacementStrategy, refund_to_card, settle_leftover,
