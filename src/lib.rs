@@ -62,6 +62,8 @@ mod service;
 mod store;
 mod strategy;
 mod tax;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use allocation::{AllocatedCard, Allocation, AllocationError, allocate};
 pub use card::{

@@ -24,7 +24,7 @@ use crate::idempotency::IdempotencyKey;
 use crate::ledger::{LedgerEntry, Reference, ReleaseReason};
 use crate::money::{Money, MoneyError};
 use crate::notification::Notification;
-use crate::store::StoreError;
+use crate::store::{CardWrite, Changes, StoreError, Write};
 use crate::strategy::{LeftoverStrategy, Refunded, refund_to_card, settle_leftover};
 
 /// Everything that can refuse a redemption request.
@@ -414,6 +414,39 @@ pub struct Decision<T> {
 }
 
 impl<T> Decision<T> {
+    /// Splits the decision into its outcome, its notifications and the [`Changes`] to commit.
+    ///
+    /// `card_version` gives the version each updated card was read at, and `checkout_version`
+    /// the checkout's (`None` when the checkout is new). The idempotency record is the
+    /// caller's to add.
+    pub fn into_parts(
+        self,
+        card_version: impl Fn(CardId) -> Option<u64>,
+        checkout_version: Option<u64>,
+    ) -> (T, Vec<Notification>, Changes) {
+        let mut cards: Vec<CardWrite> = self
+            .updated
+            .into_iter()
+            .map(|card| CardWrite::Update {
+                // A card with no known version cannot match any stored one: it conflicts.
+                expected_version: card_version(card.id()).unwrap_or(0),
+                card,
+            })
+            .collect();
+        cards.extend(self.inserted.into_iter().map(CardWrite::Insert));
+        let changes = Changes {
+            cards,
+            entries: self.entries,
+            checkout: self.checkout.map(|value| Write {
+                value,
+                expected_version: checkout_version,
+            }),
+            idempotency: None,
+            guard: None,
+        };
+        (self.outcome, self.notifications, changes)
+    }
+
     fn new(outcome: T) -> Decision<T> {
         Decision {
             outcome,

@@ -25,7 +25,7 @@ use crate::redemption::{
     self, Authorisation, Captured, Checkout, Decision, Issued, Outcome, RedeemError, RefundOutcome,
     Voided,
 };
-use crate::store::{CardWrite, Changes, Store, StoreError, Versioned, Write};
+use crate::store::{Changes, Store, StoreError, Versioned, Write};
 use crate::strategy::{BalanceStrategy, LeftoverStrategy};
 
 /// How many times a request is tried against a store that keeps changing underneath.
@@ -241,9 +241,8 @@ impl<S: Store> Redeemer<S> {
             let now = self.clock.now();
             let mut versions = Versions::default();
             let decision = decide(now, &mut versions)?;
-            let outcome = decision.outcome.clone();
-            let notifications = decision.notifications.clone();
-            let mut changes = changes_of(decision, &versions);
+            let (outcome, notifications, mut changes) =
+                decision.into_parts(|id| versions.cards.get(&id).copied(), versions.checkout);
             changes.idempotency = Some(IdempotencyRecord {
                 key: key.clone(),
                 request: request.clone(),
@@ -580,28 +579,5 @@ impl<S: Store> Redeemer<S> {
                 return Ok(all);
             }
         }
-    }
-}
-
-/// Turns a decision into the writes it asks for, with the versions it was computed from.
-fn changes_of<T>(decision: Decision<T>, versions: &Versions) -> Changes {
-    let mut cards: Vec<CardWrite> = decision
-        .updated
-        .into_iter()
-        .map(|card| CardWrite::Update {
-            expected_version: versions.cards.get(&card.id()).copied().unwrap_or(0),
-            card,
-        })
-        .collect();
-    cards.extend(decision.inserted.into_iter().map(CardWrite::Insert));
-    Changes {
-        cards,
-        entries: decision.entries,
-        checkout: decision.checkout.map(|value| Write {
-            value,
-            expected_version: versions.checkout,
-        }),
-        idempotency: None,
-        guard: None,
     }
 }

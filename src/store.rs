@@ -1,35 +1,5 @@
-//! Storage traits the host implements, and the rules an implementation must keep.
-//!
-//! # Design: a synchronous store, a pure core, and async hosts
-//!
-//! Every decision (what to hold, capture, release, issue, write) comes from the pure functions
-//! in [`redemption`](crate::redemption), as values. The crate's [`Redeemer`](crate::Redeemer)
-//! drives them over this synchronous [`Store`] trait, which suits embedded stores (the
-//! in-memory default, SQLite) and blocking drivers. An async host (axum with sqlx or
-//! tokio-postgres) does not need an async version of the trait: it reads the checkout and cards
-//! with its own async I/O, calls the same pure functions, and writes the returned
-//! [`Decision`](crate::Decision) in one transaction with the version checks described below.
-//! That keeps the crate free of any async runtime and keeps one implementation of the rules.
-//! `examples/async_host.rs` shows the loop.
-//!
-//! # The contract
-//!
-//! Concurrency is the database's job, and optimistic versions make it safe:
-//!
-//! - Every card, checkout and guard window is read with its version ([`Versioned`]).
-//! - [`Store::commit`] writes a whole [`Changes`] atomically or not at all. It fails with
-//!   [`StoreError::Conflict`] when any record's stored version is not the version the change
-//!   was computed from, when a record to insert already exists, or when the idempotency key is
-//!   already recorded; and with [`StoreError::DuplicateCode`] when a new card's code is taken.
-//!   On success each written record's version is the expected version plus one (inserts get 1).
-//! - In SQL: one transaction; `UPDATE cards SET ..., version = version + 1 WHERE id = $1 AND
-//!   version = $2` and a conflict when no row was updated; `INSERT` for new cards, ledger
-//!   entries and the idempotency record, relying on unique constraints (card id, code, key,
-//!   `(card, seq)`) and mapping their violations to the errors above.
-//! - Ledger entries are append-only: an entry is never updated or deleted.
-//!
-//! The service retries a conflicting request from a fresh read a bounded number of times, so a
-//! store only has to refuse, never to merge.
+//! Storage traits the host implements, and the rules an implementation must keep (see
+//! [`Store`]).
 
 use std::fmt;
 
@@ -123,7 +93,38 @@ impl Changes {
 
 /// Where cards, their ledgers, checkouts, idempotency records and guard windows live.
 ///
-/// Reads return what was committed last; see the module docs for the write contract.
+/// Reads return what was committed last.
+///
+/// # Design: a synchronous store, a pure core, and async hosts
+///
+/// Every decision (what to hold, capture, release, issue, write) comes from the pure functions
+/// in [`redemption`](crate::redemption), as values. The crate's [`Redeemer`](crate::Redeemer)
+/// drives them over this synchronous [`Store`] trait, which suits embedded stores (the
+/// in-memory default, SQLite) and blocking drivers. An async host (axum with sqlx or
+/// tokio-postgres) does not need an async version of the trait: it reads the checkout and cards
+/// with its own async I/O, calls the same pure functions, and writes the returned
+/// [`Decision`](crate::Decision) in one transaction with the version checks described below.
+/// That keeps the crate free of any async runtime and keeps one implementation of the rules.
+/// `examples/async_host.rs` shows the loop.
+///
+/// # The contract
+///
+/// Concurrency is the database's job, and optimistic versions make it safe:
+///
+/// - Every card, checkout and guard window is read with its version ([`Versioned`]).
+/// - [`Store::commit`] writes a whole [`Changes`] atomically or not at all. It fails with
+///   [`StoreError::Conflict`] when any record's stored version is not the version the change
+///   was computed from, when a record to insert already exists, or when the idempotency key is
+///   already recorded; and with [`StoreError::DuplicateCode`] when a new card's code is taken.
+///   On success each written record's version is the expected version plus one (inserts get 1).
+/// - In SQL: one transaction; `UPDATE cards SET ..., version = version + 1 WHERE id = $1 AND
+///   version = $2` and a conflict when no row was updated; `INSERT` for new cards, ledger
+///   entries and the idempotency record, relying on unique constraints (card id, code, key,
+///   `(card, seq)`) and mapping their violations to the errors above.
+/// - Ledger entries are append-only: an entry is never updated or deleted.
+///
+/// The service retries a conflicting request from a fresh read a bounded number of times, so a
+/// store only has to refuse, never to merge.
 pub trait Store: Send + Sync + fmt::Debug {
     /// The card with this id.
     ///
@@ -173,7 +174,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// [`StoreError::Backend`] when the database fails.
     fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError>;
 
-    /// Writes `changes` atomically, checking every version (see the module docs).
+    /// Writes `changes` atomically, checking every version (see the contract above).
     ///
     /// # Errors
     ///

@@ -1,0 +1,497 @@
+//! A conformance kit for [`Store`] implementations (feature `testkit`).
+//!
+//! A host that writes its own store calls [`check_store`] from a test with a factory that
+//! returns an empty store each time. The kit runs the whole contract of the
+//! [`Store`] trait: versions, atomic commits, duplicate ids and codes, the
+//! append-only ledger, checkouts, idempotency records, guard windows, and several threads
+//! spending the same card at once through a [`Redeemer`] without ever overspending.
+//!
+//! ```
+//! use giftcert::MemoryStore;
+//!
+//! giftcert::testkit::check_store(MemoryStore::new)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::card::{CardId, CardSpec, GiftCard};
+use crate::clock::FixedClock;
+use crate::code::Code;
+use crate::currency::Currency;
+use crate::guard::{GuardPolicy, GuardWindow};
+use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
+use crate::ledger::{LedgerEntry, Reference, verify_ledger};
+use crate::money::Money;
+use crate::notification::Notification;
+use crate::redemption::{Checkout, Issued, Outcome, RedeemError};
+use crate::service::Redeemer;
+use crate::store::{CardWrite, Changes, Store, StoreError, Write};
+
+/// A rule of the store contract that the store under test broke.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("store conformance check \"{check}\" failed: {detail}")]
+pub struct ConformanceFailure {
+    /// The check that failed.
+    pub check: &'static str,
+    /// What was expected and what happened.
+    pub detail: String,
+}
+
+fn fail(check: &'static str, detail: impl Into<String>) -> ConformanceFailure {
+    ConformanceFailure {
+        check,
+        detail: detail.into(),
+    }
+}
+
+fn expect<T>(check: &'static str, result: Result<T, StoreError>) -> Result<T, ConformanceFailure> {
+    result.map_err(|e| fail(check, format!("unexpected store error: {e}")))
+}
+
+fn ensure(
+    check: &'static str,
+    ok: bool,
+    detail: impl FnOnce() -> String,
+) -> Result<(), ConformanceFailure> {
+    if ok {
+        Ok(())
+    } else {
+        Err(fail(check, detail()))
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+fn usd(minor: i64) -> Money {
+    Money::from_minor(minor, Currency::USD).unwrap_or(Money::zero(Currency::USD))
+}
+
+fn new_card(
+    id: u128,
+    code: &str,
+    value: Money,
+) -> Result<(GiftCard, LedgerEntry), ConformanceFailure> {
+    let code = Code::parse(code).map_err(|e| fail("setup", e.to_string()))?;
+    GiftCard::issue(CardId::from_u128(id), code, CardSpec::new(value), t0())
+        .map_err(|e| fail("setup", e.to_string()))
+}
+
+fn insert(card: GiftCard, entry: LedgerEntry) -> Changes {
+    Changes {
+        cards: vec![CardWrite::Insert(card)],
+        entries: vec![entry],
+        ..Changes::default()
+    }
+}
+
+/// Runs every check against stores from `factory`, each check on a fresh, empty store.
+///
+/// # Errors
+///
+/// The first [`ConformanceFailure`], naming the rule broken.
+pub fn check_store<S, F>(factory: F) -> Result<(), ConformanceFailure>
+where
+    S: Store + 'static,
+    F: Fn() -> S,
+{
+    empty_store_finds_nothing(&factory())?;
+    inserts_start_at_version_one_and_refuse_duplicates(&factory())?;
+    updates_check_versions_and_commits_are_atomic(&factory())?;
+    ledger_is_append_only_and_paged(&factory())?;
+    checkouts_idempotency_and_guards_are_versioned(&factory())?;
+    concurrent_spending_never_overspends(factory())?;
+    Ok(())
+}
+
+fn empty_store_finds_nothing<S: Store>(store: &S) -> Result<(), ConformanceFailure> {
+    const CHECK: &str = "an empty store finds nothing";
+    let code = Code::parse("NOTHING-HERE").map_err(|e| fail(CHECK, e.to_string()))?;
+    let reference = Reference::new("nothing").map_err(|e| fail(CHECK, e.to_string()))?;
+    let key = IdempotencyKey::new("nothing").map_err(|e| fail(CHECK, e.to_string()))?;
+    ensure(
+        CHECK,
+        expect(CHECK, store.card(CardId::from_u128(1)))?.is_none(),
+        || "card found".into(),
+    )?;
+    ensure(
+        CHECK,
+        expect(CHECK, store.card_by_code(&code))?.is_none(),
+        || "code found".into(),
+    )?;
+    ensure(
+        CHECK,
+        expect(CHECK, store.checkout(&reference))?.is_none(),
+        || "checkout found".into(),
+    )?;
+    ensure(
+        CHECK,
+        expect(CHECK, store.idempotency(&key))?.is_none(),
+        || "key found".into(),
+    )?;
+    ensure(
+        CHECK,
+        expect(CHECK, store.guard(&reference))?.is_none(),
+        || "guard found".into(),
+    )?;
+    ensure(
+        CHECK,
+        expect(CHECK, store.ledger(CardId::from_u128(1), 1, 10))?.is_empty(),
+        || "ledger found".into(),
+    )
+}
+
+fn inserts_start_at_version_one_and_refuse_duplicates<S: Store>(
+    store: &S,
+) -> Result<(), ConformanceFailure> {
+    const CHECK: &str = "inserts start at version 1 and refuse duplicate ids and codes";
+    let (card, entry) = new_card(1, "AAAA-BBBB-CCCC-1111", usd(10_000))?;
+    expect(CHECK, store.commit(insert(card.clone(), entry.clone())))?;
+    let stored = expect(CHECK, store.card(card.id()))?
+        .ok_or_else(|| fail(CHECK, "inserted card not found"))?;
+    ensure(CHECK, stored.version == 1, || {
+        format!("version {} after insert", stored.version)
+    })?;
+    ensure(CHECK, stored.value == card, || {
+        "stored card differs from the one inserted".into()
+    })?;
+    let by_code = expect(CHECK, store.card_by_code(card.code()))?;
+    ensure(
+        CHECK,
+        by_code.is_some_and(|c| c.value.id() == card.id()),
+        || "lookup by code failed".into(),
+    )?;
+
+    let same_id = store.commit(insert(card.clone(), entry));
+    ensure(
+        CHECK,
+        matches!(same_id, Err(StoreError::Conflict(_))),
+        || format!("inserting an existing id gave {same_id:?}, expected a conflict"),
+    )?;
+    let (other, other_entry) = new_card(2, "AAAA-BBBB-CCCC-1111", usd(500))?;
+    let same_code = store.commit(insert(other, other_entry));
+    ensure(
+        CHECK,
+        matches!(same_code, Err(StoreError::DuplicateCode(_))),
+        || format!("inserting a taken code gave {same_code:?}, expected DuplicateCode"),
+    )?;
+    ensure(
+        CHECK,
+        expect(CHECK, store.card(CardId::from_u128(2)))?.is_none(),
+        || "a refused insert left a card behind".into(),
+    )
+}
+
+fn updates_check_versions_and_commits_are_atomic<S: Store>(
+    store: &S,
+) -> Result<(), ConformanceFailure> {
+    const CHECK: &str = "updates check versions and commits are all or nothing";
+    let (mut a, a_issued) = new_card(1, "AAAA-0000-0000-0001", usd(10_000))?;
+    let (mut b, b_issued) = new_card(2, "AAAA-0000-0000-0002", usd(10_000))?;
+    expect(CHECK, store.commit(insert(a.clone(), a_issued)))?;
+    expect(CHECK, store.commit(insert(b.clone(), b_issued)))?;
+    let checkout = Reference::new("checkout-1").map_err(|e| fail(CHECK, e.to_string()))?;
+    let held_a = a
+        .place_hold(usd(1_000), checkout.clone(), None, t0(), None)
+        .map_err(|e| fail(CHECK, e.to_string()))?;
+    let held_b = b
+        .place_hold(usd(2_000), checkout, None, t0(), None)
+        .map_err(|e| fail(CHECK, e.to_string()))?;
+    // One write at the right version, one at a stale version: nothing may be written.
+    let mixed = Changes {
+        cards: vec![
+            CardWrite::Update {
+                card: a.clone(),
+                expected_version: 1,
+            },
+            CardWrite::Update {
+                card: b.clone(),
+                expected_version: 7,
+            },
+        ],
+        entries: vec![held_a.clone(), held_b.clone()],
+        ..Changes::default()
+    };
+    let result = store.commit(mixed);
+    ensure(
+        CHECK,
+        matches!(result, Err(StoreError::Conflict(_))),
+        || format!("a stale version gave {result:?}, expected a conflict"),
+    )?;
+    let a_now = expect(CHECK, store.card(a.id()))?.ok_or_else(|| fail(CHECK, "card vanished"))?;
+    ensure(
+        CHECK,
+        a_now.version == 1 && a_now.value.held().is_zero(),
+        || "a refused commit wrote part of its changes".into(),
+    )?;
+    ensure(
+        CHECK,
+        expect(CHECK, store.ledger(a.id(), 1, 10))?.len() == 1,
+        || "a refused commit appended ledger entries".into(),
+    )?;
+    let good = Changes {
+        cards: vec![
+            CardWrite::Update {
+                card: a.clone(),
+                expected_version: 1,
+            },
+            CardWrite::Update {
+                card: b.clone(),
+                expected_version: 1,
+            },
+        ],
+        entries: vec![held_a, held_b],
+        ..Changes::default()
+    };
+    expect(CHECK, store.commit(good))?;
+    let a_now = expect(CHECK, store.card(a.id()))?.ok_or_else(|| fail(CHECK, "card vanished"))?;
+    ensure(CHECK, a_now.version == 2 && a_now.value == a, || {
+        format!(
+            "after an update: version {}, card equal: {}",
+            a_now.version,
+            a_now.value == a
+        )
+    })?;
+    let stale = store.commit(Changes {
+        cards: vec![CardWrite::Update {
+            card: a,
+            expected_version: 1,
+        }],
+        ..Changes::default()
+    });
+    ensure(CHECK, matches!(stale, Err(StoreError::Conflict(_))), || {
+        format!("re-using version 1 gave {stale:?}, expected a conflict")
+    })
+}
+
+fn ledger_is_append_only_and_paged<S: Store>(store: &S) -> Result<(), ConformanceFailure> {
+    const CHECK: &str = "the ledger keeps every entry in order and pages";
+    let (mut card, issued) = new_card(1, "LEDG-ER00-0000-0001", usd(100_000))?;
+    expect(CHECK, store.commit(insert(card.clone(), issued.clone())))?;
+    let mut all = vec![issued];
+    let reference = Reference::new("order").map_err(|e| fail(CHECK, e.to_string()))?;
+    for version in 1..=5u64 {
+        let hold = card
+            .place_hold(usd(100), reference.clone(), None, t0(), None)
+            .map_err(|e| fail(CHECK, e.to_string()))?;
+        let mut entries = vec![hold.clone()];
+        entries.extend(
+            card.capture(hold.seq(), usd(100), t0())
+                .map_err(|e| fail(CHECK, e.to_string()))?,
+        );
+        all.extend(entries.iter().cloned());
+        expect(
+            CHECK,
+            store.commit(Changes {
+                cards: vec![CardWrite::Update {
+                    card: card.clone(),
+                    expected_version: version,
+                }],
+                entries,
+                ..Changes::default()
+            }),
+        )?;
+    }
+    let stored = expect(CHECK, store.ledger(card.id(), 1, 1000))?;
+    ensure(CHECK, stored == all, || {
+        format!("{} entries stored, {} written", stored.len(), all.len())
+    })?;
+    verify_ledger(card.id(), card.balance(), &stored).map_err(|e| fail(CHECK, e.to_string()))?;
+    let page = expect(CHECK, store.ledger(card.id(), 3, 4))?;
+    ensure(CHECK, page.as_slice() == &all[2..6], || {
+        "ledger(from_seq 3, limit 4) returned the wrong page".into()
+    })?;
+    // An entry that does not continue the sequence is refused.
+    let mut gap = all[1].clone();
+    gap.seq = 99;
+    let result = store.commit(Changes {
+        cards: vec![CardWrite::Update {
+            card,
+            expected_version: 6,
+        }],
+        entries: vec![gap],
+        ..Changes::default()
+    });
+    ensure(
+        CHECK,
+        matches!(result, Err(StoreError::Conflict(_))),
+        || format!("an out-of-sequence entry gave {result:?}, expected a conflict"),
+    )
+}
+
+fn checkouts_idempotency_and_guards_are_versioned<S: Store>(
+    store: &S,
+) -> Result<(), ConformanceFailure> {
+    const CHECK: &str = "checkouts, idempotency records and guard windows";
+    let id = Reference::new("checkout-9").map_err(|e| fail(CHECK, e.to_string()))?;
+    let checkout = Checkout::new(id.clone(), Currency::USD, None);
+    let write = |expected_version| Changes {
+        checkout: Some(Write {
+            value: checkout.clone(),
+            expected_version,
+        }),
+        ..Changes::default()
+    };
+    expect(CHECK, store.commit(write(None)))?;
+    ensure(
+        CHECK,
+        matches!(store.commit(write(None)), Err(StoreError::Conflict(_))),
+        || "inserting an existing checkout was not a conflict".into(),
+    )?;
+    expect(CHECK, store.commit(write(Some(1))))?;
+    ensure(
+        CHECK,
+        matches!(store.commit(write(Some(1))), Err(StoreError::Conflict(_))),
+        || "a stale checkout version was not a conflict".into(),
+    )?;
+    let stored =
+        expect(CHECK, store.checkout(&id))?.ok_or_else(|| fail(CHECK, "checkout not found"))?;
+    ensure(
+        CHECK,
+        stored.version == 2 && stored.value == checkout,
+        || format!("checkout at version {}", stored.version),
+    )?;
+
+    let key = IdempotencyKey::new("key-1").map_err(|e| fail(CHECK, e.to_string()))?;
+    let record = IdempotencyRecord {
+        key: key.clone(),
+        request: "issue 0".to_owned(),
+        outcome: Outcome::Issued(Issued { cards: Vec::new() }),
+        recorded_at: t0(),
+    };
+    let with_record = || Changes {
+        idempotency: Some(record.clone()),
+        ..Changes::default()
+    };
+    expect(CHECK, store.commit(with_record()))?;
+    ensure(
+        CHECK,
+        matches!(store.commit(with_record()), Err(StoreError::Conflict(_))),
+        || "recording a key twice was not a conflict".into(),
+    )?;
+    ensure(
+        CHECK,
+        expect(CHECK, store.idempotency(&key))? == Some(record.clone()),
+        || "record differs".into(),
+    )?;
+
+    let client = Reference::new("client").map_err(|e| fail(CHECK, e.to_string()))?;
+    let mut window = GuardWindow::new(client.clone(), t0());
+    let code = Code::parse("WRONG-CODE").map_err(|e| fail(CHECK, e.to_string()))?;
+    window.record_unknown(&GuardPolicy::default(), &code, t0());
+    let guard = |expected_version| Changes {
+        guard: Some(Write {
+            value: window.clone(),
+            expected_version,
+        }),
+        ..Changes::default()
+    };
+    expect(CHECK, store.commit(guard(None)))?;
+    ensure(
+        CHECK,
+        matches!(store.commit(guard(None)), Err(StoreError::Conflict(_))),
+        || "inserting an existing guard window was not a conflict".into(),
+    )?;
+    expect(CHECK, store.commit(guard(Some(1))))?;
+    let stored =
+        expect(CHECK, store.guard(&client))?.ok_or_else(|| fail(CHECK, "guard not found"))?;
+    ensure(CHECK, stored.version == 2 && stored.value == window, || {
+        "guard window differs".into()
+    })
+}
+
+/// Threads that spend the same card through the service.
+const THREADS: usize = 8;
+/// Requests per thread.
+const ROUNDS: usize = 25;
+
+fn concurrent_spending_never_overspends<S: Store + 'static>(
+    store: S,
+) -> Result<(), ConformanceFailure> {
+    const CHECK: &str = "concurrent spending of one card never overspends";
+    let clock = Arc::new(FixedClock::new(t0()));
+    let redeemer = Redeemer::new(store).with_clock(clock).with_attempts(1_000);
+    let key = |s: String| IdempotencyKey::new(&s).map_err(|e| fail(CHECK, e.to_string()));
+    let issued = redeemer
+        .issue(&key("kit-issue".into())?, vec![CardSpec::new(usd(10_000))])
+        .map_err(|e| fail(CHECK, e.to_string()))?;
+    let (card, code) = match issued.notifications.first() {
+        Some(Notification::CardIssued { card, code, .. }) => {
+            (*card, code.expose_secret().to_owned())
+        }
+        _ => return Err(fail(CHECK, "issue returned no card")),
+    };
+    // 8 threads x 25 requests x 1.00 USD = 200.00 asked of a 100.00 card.
+    let results: Vec<Result<Money, ConformanceFailure>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (redeemer, code) = (&redeemer, &code);
+                scope.spawn(move || -> Result<Money, ConformanceFailure> {
+                    let mut spent = Money::zero(Currency::USD);
+                    for round in 0..ROUNDS {
+                        let name = format!("kit-{t}-{round}");
+                        let checkout =
+                            Reference::new(&name).map_err(|e| fail(CHECK, e.to_string()))?;
+                        let client =
+                            Reference::new("kit").map_err(|e| fail(CHECK, e.to_string()))?;
+                        match redeemer.apply_code(&client, &checkout, Currency::USD, code) {
+                            Ok(_) => {}
+                            Err(RedeemError::EmptyCard(_)) => continue,
+                            Err(e) => return Err(fail(CHECK, format!("apply: {e}"))),
+                        }
+                        let auth = redeemer
+                            .authorise(&key(format!("{name}-a"))?, &checkout, usd(100))
+                            .map_err(|e| fail(CHECK, format!("authorise: {e}")))?;
+                        if auth.outcome.credit.is_zero() {
+                            continue;
+                        }
+                        let captured = redeemer
+                            .capture(&key(format!("{name}-c"))?, &checkout)
+                            .map_err(|e| fail(CHECK, format!("capture: {e}")))?;
+                        spent = spent
+                            .checked_add(captured.outcome.total)
+                            .map_err(|e| fail(CHECK, e.to_string()))?;
+                    }
+                    Ok(spent)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(fail(CHECK, "a thread panicked")))
+            })
+            .collect()
+    });
+    let mut spent = Money::zero(Currency::USD);
+    for result in results {
+        spent = spent
+            .checked_add(result?)
+            .map_err(|e| fail(CHECK, e.to_string()))?;
+    }
+    let stored = redeemer
+        .card(card)
+        .map_err(|e| fail(CHECK, e.to_string()))?
+        .ok_or_else(|| fail(CHECK, "card vanished"))?;
+    ensure(
+        CHECK,
+        spent == usd(10_000) && stored.balance().is_zero(),
+        || {
+            format!(
+                "the threads spent {spent} of a 100.00 USD card, which now holds {}",
+                stored.balance()
+            )
+        },
+    )?;
+    let history = redeemer
+        .history(card)
+        .map_err(|e| fail(CHECK, e.to_string()))?;
+    verify_ledger(card, stored.balance(), &history).map_err(|e| fail(CHECK, e.to_string()))
+}

@@ -1,0 +1,71 @@
+//! `MemoryStore` passes the public store conformance kit.
+
+#[test]
+fn memory_store_passes_the_conformance_kit() {
+    giftcert::testkit::check_store(giftcert::MemoryStore::new).unwrap();
+}
+
+/// A store that forgets version checks must fail the kit: the kit can catch a broken store.
+#[test]
+fn the_kit_catches_a_store_that_ignores_versions() {
+    use giftcert::{
+        CardId, CardWrite, Changes, Code, GiftCard, GuardWindow, IdempotencyKey, IdempotencyRecord,
+        LedgerEntry, MemoryStore, Reference, Store, StoreError, Versioned,
+    };
+
+    /// Rewrites every update to the version currently stored, hiding conflicts.
+    #[derive(Debug, Default)]
+    struct Careless(MemoryStore);
+
+    impl Store for Careless {
+        fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError> {
+            self.0.card(id)
+        }
+        fn card_by_code(&self, code: &Code) -> Result<Option<Versioned<GiftCard>>, StoreError> {
+            self.0.card_by_code(code)
+        }
+        fn ledger(
+            &self,
+            card: CardId,
+            from: u64,
+            limit: usize,
+        ) -> Result<Vec<LedgerEntry>, StoreError> {
+            self.0.ledger(card, from, limit)
+        }
+        fn checkout(
+            &self,
+            id: &Reference,
+        ) -> Result<Option<Versioned<giftcert::Checkout>>, StoreError> {
+            self.0.checkout(id)
+        }
+        fn idempotency(
+            &self,
+            key: &IdempotencyKey,
+        ) -> Result<Option<IdempotencyRecord>, StoreError> {
+            self.0.idempotency(key)
+        }
+        fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
+            self.0.guard(client)
+        }
+        fn commit(&self, mut changes: Changes) -> Result<(), StoreError> {
+            for write in &mut changes.cards {
+                if let CardWrite::Update {
+                    card,
+                    expected_version,
+                } = write
+                {
+                    if let Some(stored) = self.0.card(card.id())? {
+                        *expected_version = stored.version;
+                    }
+                }
+            }
+            self.0.commit(changes)
+        }
+    }
+
+    let failure = giftcert::testkit::check_store(Careless::default).unwrap_err();
+    assert_eq!(
+        failure.check,
+        "updates check versions and commits are all or nothing"
+    );
+}
