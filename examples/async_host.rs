@@ -146,7 +146,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             codes.generate().map_err(RedeemError::CodeGeneration)?,
         ))
     })?;
-    let card = issued.inserted.first().cloned().ok_or("nothing issued")?;
+    let (card, _code) = issued.inserted.first().cloned().ok_or("nothing issued")?;
     let (_, _, changes) = issued.into_parts(|_| None, None);
     block_on(db.commit(changes))?;
     let checkout = Reference::new("checkout-42")?;
@@ -171,7 +171,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stored = db.0.card(card.id())?.ok_or("card vanished")?;
     println!(
         "card {} now holds {}",
-        stored.value.code(),
+        stored.value.code_hint(),
         stored.value.balance()
     );
     Ok(())

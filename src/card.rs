@@ -1,6 +1,8 @@
 //! Gift cards: what a paid certificate becomes, and every way its money can move.
 //!
-//! A [`GiftCard`] holds its code, currency, value, status, open holds and a running balance.
+//! A [`GiftCard`] holds its currency, value, status, open holds and a running balance, and of
+//! its code only a masked hint: the code itself is a secret that a store keeps as a keyed hash
+//! and the owner receives once, in a [`Notification`](crate::Notification).
 //! Its methods are the card's state transitions: each checks everything first and changes
 //! nothing on error, then returns the [`LedgerEntry`] values it adds to the card's history
 //! (seed 002's balance-strategy history: date, customer, code and spent value). They take `now`
@@ -315,7 +317,7 @@ pub enum CardError {
     Money(#[from] MoneyError),
 }
 
-/// A gift card: its code, value, status, open holds and running balance.
+/// A gift card: its value, status, open holds, running balance and masked code.
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
@@ -325,7 +327,7 @@ pub enum CardError {
 /// let usd = |s: &str| Money::parse(s, Currency::USD);
 /// let (mut card, _issued) = GiftCard::issue(
 ///     CardId::from_u128(1),
-///     Code::parse("ABCD-EFGH-JKMN-PQR7")?,
+///     &Code::parse("ABCD-EFGH-JKMN-PQR7")?,
 ///     CardSpec::new(usd("100")?),
 ///     now,
 /// )?;
@@ -340,7 +342,7 @@ pub enum CardError {
 #[serde(rename_all = "camelCase", remote = "Self")]
 pub struct GiftCard {
     id: CardId,
-    code: Code,
+    code_hint: String,
     initial_value: Money,
     status: CardStatus,
     issued_at: DateTime<Utc>,
@@ -371,12 +373,11 @@ pub struct GiftCard {
     last_seq: u64,
 }
 
-/// Never shows the code: `Debug` prints its masked form.
 impl fmt::Debug for GiftCard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GiftCard")
             .field("id", &self.id)
-            .field("code", &self.code)
+            .field("code_hint", &self.code_hint)
             .field("status", &self.status)
             .field("balance", &self.balance)
             .field("held", &self.held)
@@ -394,7 +395,7 @@ impl GiftCard {
     /// [`CardError::NotPositive`] when the value is zero or less.
     pub fn issue(
         id: CardId,
-        code: Code,
+        code: &Code,
         spec: CardSpec,
         now: DateTime<Utc>,
     ) -> Result<(GiftCard, LedgerEntry), CardError> {
@@ -416,11 +417,11 @@ impl GiftCard {
     }
 
     /// A card with no history yet, worth nothing until its first entry.
-    fn blank(id: CardId, code: Code, value: Money, now: DateTime<Utc>) -> GiftCard {
+    fn blank(id: CardId, code: &Code, value: Money, now: DateTime<Utc>) -> GiftCard {
         let zero = Money::zero(value.currency());
         GiftCard {
             id,
-            code,
+            code_hint: code.masked(),
             initial_value: value,
             status: CardStatus::Active,
             issued_at: now,
@@ -443,7 +444,7 @@ impl GiftCard {
     }
 
     /// A new card for `self`'s owner, with its expiry, order and tags, but no message.
-    fn successor(&self, id: CardId, code: Code, value: Money, now: DateTime<Utc>) -> GiftCard {
+    fn successor(&self, id: CardId, code: &Code, value: Money, now: DateTime<Utc>) -> GiftCard {
         let mut new = GiftCard::blank(id, code, value, now);
         new.expires_at = self.expires_at;
         new.order = self.order.clone();
@@ -484,10 +485,10 @@ impl GiftCard {
         self.id
     }
 
-    /// The card's code (masked when printed; see [`Code::expose_secret`]).
+    /// The card's code, masked (`****-****-****-7KQ2`): all a card keeps of its code.
     #[must_use]
-    pub fn code(&self) -> &Code {
-        &self.code
+    pub fn code_hint(&self) -> &str {
+        &self.code_hint
     }
 
     /// The card's currency: it pays only in this currency.
@@ -855,7 +856,7 @@ impl GiftCard {
     pub fn replace(
         &mut self,
         new_id: CardId,
-        new_code: Code,
+        new_code: &Code,
         now: DateTime<Utc>,
     ) -> Result<(GiftCard, [LedgerEntry; 2]), CardError> {
         self.ensure_spendable(now)?;
@@ -900,7 +901,7 @@ impl GiftCard {
     pub fn refund_to_new_card(
         &self,
         new_id: CardId,
-        new_code: Code,
+        new_code: &Code,
         amount: Money,
         reference: Reference,
         now: DateTime<Utc>,
@@ -1040,7 +1041,7 @@ impl GiftCard {
         let balance = self.available();
         GiftCertificateView {
             balance,
-            code: self.code.clone(),
+            code: self.code_hint.clone(),
             purchase_date: self.issued_at.date_naive(),
             remaining: balance.checked_sub(used).unwrap_or(balance),
             used,
@@ -1110,15 +1111,14 @@ impl<'de> Deserialize<'de> for GiftCard {
 /// BigCommerce's gift certificate on a checkout: `balance`, `code`, `purchaseDate`,
 /// `remaining`, `used` (seed 004).
 ///
-/// It is a response to the shopper who typed the code, so it carries the code whole when
-/// serialised; its `Debug` masks it.
+/// The code is shown masked: the card keeps no more of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GiftCertificateView {
     /// What the card could give to this checkout.
     pub balance: Money,
-    /// The card's code.
-    pub code: Code,
+    /// The card's code, masked.
+    pub code: String,
     /// When the card was bought.
     pub purchase_date: NaiveDate,
     /// What the card keeps after this checkout.

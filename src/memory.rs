@@ -159,9 +159,9 @@ impl Store for MemoryStore {
         let mut indices = Vec::new();
         for write in &changes.cards {
             match write {
-                CardWrite::Insert(card) => {
+                CardWrite::Insert { card, code } => {
                     indices.push(shard_of(&card.id()));
-                    indices.push(shard_of(card.code()));
+                    indices.push(shard_of(code));
                 }
                 CardWrite::Update { card, .. } => indices.push(shard_of(&card.id())),
             }
@@ -189,7 +189,7 @@ impl Store for MemoryStore {
         let mut next_seq: HashMap<CardId, u64> = HashMap::new();
         for write in &changes.cards {
             match write {
-                CardWrite::Insert(card) => {
+                CardWrite::Insert { card, code } => {
                     if locked
                         .get(shard_of(&card.id()))?
                         .cards
@@ -197,12 +197,8 @@ impl Store for MemoryStore {
                     {
                         return Err(conflict(format!("card {} already exists", card.id())));
                     }
-                    if locked
-                        .get(shard_of(card.code()))?
-                        .codes
-                        .contains_key(card.code())
-                    {
-                        return Err(StoreError::DuplicateCode(card.code().masked()));
+                    if locked.get(shard_of(code))?.codes.contains_key(code) {
+                        return Err(StoreError::DuplicateCode(code.masked()));
                     }
                     next_seq.insert(card.id(), 1);
                 }
@@ -280,12 +276,9 @@ impl Store for MemoryStore {
         // Write.
         for write in changes.cards {
             match write {
-                CardWrite::Insert(card) => {
+                CardWrite::Insert { card, code } => {
                     let id = card.id();
-                    locked
-                        .get(shard_of(card.code()))?
-                        .codes
-                        .insert(card.code().clone(), id);
+                    locked.get(shard_of(&code))?.codes.insert(code, id);
                     locked.get(shard_of(&id))?.cards.insert(
                         id,
                         CardSlot {

@@ -405,8 +405,8 @@ pub struct Decision<T> {
     pub checkout: Option<Checkout>,
     /// Existing cards that changed (write them with the version they were read at).
     pub updated: Vec<GiftCard>,
-    /// New cards (their ids and codes must not exist yet).
-    pub inserted: Vec<GiftCard>,
+    /// New cards with their codes (neither ids nor codes may exist yet).
+    pub inserted: Vec<(GiftCard, Code)>,
     /// Ledger entries to append, in order.
     pub entries: Vec<LedgerEntry>,
     /// What to tell people, for the host to deliver.
@@ -433,7 +433,11 @@ impl<T> Decision<T> {
                 card,
             })
             .collect();
-        cards.extend(self.inserted.into_iter().map(CardWrite::Insert));
+        cards.extend(
+            self.inserted
+                .into_iter()
+                .map(|(card, code)| CardWrite::Insert { card, code }),
+        );
         let changes = Changes {
             cards,
             entries: self.entries,
@@ -528,7 +532,7 @@ pub fn remove(mut checkout: Checkout, card: &GiftCard) -> Result<Checkout, Redee
     checkout.applied.retain(|id| *id != card.id());
     if checkout.applied.len() == before {
         return Err(RedeemError::NotApplied {
-            code: card.code().masked(),
+            code: card.code_hint().to_owned(),
             checkout: checkout.id.clone(),
         });
     }
@@ -587,7 +591,7 @@ pub fn authorise(
         }
         uses.push(CardUse {
             card: card.id(),
-            code: card.code().masked(),
+            code: card.code_hint().to_owned(),
             balance: part.available,
             used: part.used,
             remaining: part.remaining,
@@ -661,7 +665,7 @@ where
             decision.entries.push(closed);
             decision.entries.push(new.entry);
             decision.notifications.push(new.notification);
-            decision.inserted.push(new.card);
+            decision.inserted.push((new.card, new.code));
         }
     }
     let total = Money::sum(checkout.currency, captures.iter().map(|c| c.amount))?;
@@ -808,7 +812,7 @@ where
                     let id = new.card.id();
                     decision.entries.push(new.entry);
                     decision.notifications.push(new.notification);
-                    decision.inserted.push(new.card);
+                    decision.inserted.push((new.card, new.code));
                     id
                 }
             };
@@ -859,22 +863,22 @@ where
     let mut decision = Decision::new(Issued { cards: Vec::new() });
     for spec in specs {
         let (id, code) = fresh()?;
-        let (card, entry) = GiftCard::issue(id, code, spec, now)?;
+        let (card, entry) = GiftCard::issue(id, &code, spec, now)?;
         decision.outcome.cards.push(IssuedCard {
             card: card.id(),
-            code: card.code().masked(),
+            code: card.code_hint().to_owned(),
             value: card.initial_value(),
         });
         decision.notifications.push(Notification::CardIssued {
             card: card.id(),
-            code: card.code().clone(),
+            code: code.clone(),
             value: card.initial_value(),
             recipient: card.recipient().cloned(),
             message: card.message().map(str::to_owned),
             order: card.order().cloned(),
         });
         decision.entries.push(entry);
-        decision.inserted.push(card);
+        decision.inserted.push((card, code));
     }
     Ok(decision)
 }

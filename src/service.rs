@@ -376,7 +376,7 @@ impl<S: Store> Redeemer<S> {
             )?;
             let applied = AppliedCode {
                 card: card.id(),
-                code: card.code().masked(),
+                code: card.code_hint().to_owned(),
                 balance: card.available(),
                 expires_at: card.expires_at(),
             };

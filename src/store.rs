@@ -44,8 +44,14 @@ pub enum StoreError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CardWrite {
-    /// A new card: neither its id nor its code may exist.
-    Insert(GiftCard),
+    /// A new card: neither its id nor its code may exist. The code is given for the lookup
+    /// index only: keep a keyed hash of it (and the card's hint), never the code itself.
+    Insert {
+        /// The new card.
+        card: GiftCard,
+        /// Its code.
+        code: Code,
+    },
     /// An existing card, read at `expected_version`.
     Update {
         /// The card's new state.

@@ -93,6 +93,8 @@ impl LeftoverStrategy for ReplacementStrategy {
 pub struct NewCard {
     /// The new card.
     pub card: GiftCard,
+    /// Its code, for the store's lookup index (the card itself keeps only a hint).
+    pub code: Code,
     /// Its first ledger entry.
     pub entry: LedgerEntry,
     /// What to tell its owner (it carries the new code).
@@ -126,11 +128,11 @@ where
         return Ok(None);
     }
     let (id, code) = fresh()?;
-    let (new, [closed, carried]) = card.replace(id, code, now)?;
+    let (new, [closed, carried]) = card.replace(id, &code, now)?;
     let notification = Notification::CardReplaced {
         old_card: card.id(),
         new_card: new.id(),
-        code: new.code().clone(),
+        code: code.clone(),
         value: new.balance(),
         recipient: new.recipient().cloned(),
     };
@@ -138,6 +140,7 @@ where
         closed,
         NewCard {
             card: new,
+            code,
             entry: carried,
             notification,
         },
@@ -182,16 +185,18 @@ where
         }
         _ => {
             let (id, code) = fresh()?;
-            let (new, entry) = card.refund_to_new_card(id, code, amount, reference.clone(), now)?;
+            let (new, entry) =
+                card.refund_to_new_card(id, &code, amount, reference.clone(), now)?;
             let notification = Notification::RefundCardIssued {
                 original_card: card.id(),
                 new_card: new.id(),
-                code: new.code().clone(),
+                code: code.clone(),
                 value: amount,
                 order: reference,
             };
             Ok(Refunded::NewCard(Box::new(NewCard {
                 card: new,
+                code,
                 entry,
                 notification,
             })))

@@ -77,16 +77,20 @@ fn new_card(
     id: u128,
     code: &str,
     value: Money,
-) -> Result<(GiftCard, LedgerEntry), ConformanceFailure> {
+) -> Result<(GiftCard, Code, LedgerEntry), ConformanceFailure> {
     let code = Code::parse(code).map_err(|e| fail("setup", e.to_string()))?;
-    GiftCard::issue(CardId::from_u128(id), code, CardSpec::new(value), t0())
-        .map_err(|e| fail("setup", e.to_string()))
+    let (card, entry) = GiftCard::issue(CardId::from_u128(id), &code, CardSpec::new(value), t0())
+        .map_err(|e| fail("setup", e.to_string()))?;
+    Ok((card, code, entry))
 }
 
-fn insert(card: GiftCard, entry: LedgerEntry) -> Changes {
+fn insert(card: &GiftCard, code: &Code, entry: &LedgerEntry) -> Changes {
     Changes {
-        cards: vec![CardWrite::Insert(card)],
-        entries: vec![entry],
+        cards: vec![CardWrite::Insert {
+            card: card.clone(),
+            code: code.clone(),
+        }],
+        entries: vec![entry.clone()],
         ..Changes::default()
     }
 }
@@ -151,8 +155,8 @@ fn inserts_start_at_version_one_and_refuse_duplicates<S: Store>(
     store: &S,
 ) -> Result<(), ConformanceFailure> {
     const CHECK: &str = "inserts start at version 1 and refuse duplicate ids and codes";
-    let (card, entry) = new_card(1, "AAAA-BBBB-CCCC-1111", usd(10_000))?;
-    expect(CHECK, store.commit(insert(card.clone(), entry.clone())))?;
+    let (card, code, entry) = new_card(1, "AAAA-BBBB-CCCC-1111", usd(10_000))?;
+    expect(CHECK, store.commit(insert(&card, &code, &entry)))?;
     let stored = expect(CHECK, store.card(card.id()))?
         .ok_or_else(|| fail(CHECK, "inserted card not found"))?;
     ensure(CHECK, stored.version == 1, || {
@@ -161,21 +165,21 @@ fn inserts_start_at_version_one_and_refuse_duplicates<S: Store>(
     ensure(CHECK, stored.value == card, || {
         "stored card differs from the one inserted".into()
     })?;
-    let by_code = expect(CHECK, store.card_by_code(card.code()))?;
+    let by_code = expect(CHECK, store.card_by_code(&code))?;
     ensure(
         CHECK,
         by_code.is_some_and(|c| c.value.id() == card.id()),
         || "lookup by code failed".into(),
     )?;
 
-    let same_id = store.commit(insert(card.clone(), entry));
+    let same_id = store.commit(insert(&card, &code, &entry));
     ensure(
         CHECK,
         matches!(same_id, Err(StoreError::Conflict(_))),
         || format!("inserting an existing id gave {same_id:?}, expected a conflict"),
     )?;
-    let (other, other_entry) = new_card(2, "AAAA-BBBB-CCCC-1111", usd(500))?;
-    let same_code = store.commit(insert(other, other_entry));
+    let (other, other_code, other_entry) = new_card(2, "AAAA-BBBB-CCCC-1111", usd(500))?;
+    let same_code = store.commit(insert(&other, &other_code, &other_entry));
     ensure(
         CHECK,
         matches!(same_code, Err(StoreError::DuplicateCode(_))),
@@ -192,10 +196,10 @@ fn updates_check_versions_and_commits_are_atomic<S: Store>(
     store: &S,
 ) -> Result<(), ConformanceFailure> {
     const CHECK: &str = "updates check versions and commits are all or nothing";
-    let (mut a, a_issued) = new_card(1, "AAAA-0000-0000-0001", usd(10_000))?;
-    let (mut b, b_issued) = new_card(2, "AAAA-0000-0000-0002", usd(10_000))?;
-    expect(CHECK, store.commit(insert(a.clone(), a_issued)))?;
-    expect(CHECK, store.commit(insert(b.clone(), b_issued)))?;
+    let (mut a, a_code, a_issued) = new_card(1, "AAAA-0000-0000-0001", usd(10_000))?;
+    let (mut b, b_code, b_issued) = new_card(2, "AAAA-0000-0000-0002", usd(10_000))?;
+    expect(CHECK, store.commit(insert(&a, &a_code, &a_issued)))?;
+    expect(CHECK, store.commit(insert(&b, &b_code, &b_issued)))?;
     let checkout = Reference::new("checkout-1").map_err(|e| fail(CHECK, e.to_string()))?;
     let held_a = a
         .place_hold(usd(1_000), checkout.clone(), None, t0(), None)
@@ -272,8 +276,8 @@ fn updates_check_versions_and_commits_are_atomic<S: Store>(
 
 fn ledger_is_append_only_and_paged<S: Store>(store: &S) -> Result<(), ConformanceFailure> {
     const CHECK: &str = "the ledger keeps every entry in order and pages";
-    let (mut card, issued) = new_card(1, "LEDG-ER00-0000-0001", usd(100_000))?;
-    expect(CHECK, store.commit(insert(card.clone(), issued.clone())))?;
+    let (mut card, code, issued) = new_card(1, "LEDG-ER00-0000-0001", usd(100_000))?;
+    expect(CHECK, store.commit(insert(&card, &code, &issued)))?;
     let mut all = vec![issued];
     let reference = Reference::new("order").map_err(|e| fail(CHECK, e.to_string()))?;
     for version in 1..=5u64 {
