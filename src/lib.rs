@@ -47,6 +47,7 @@ mod allocation;
 mod catalogue;
 mod currency;
 mod money;
+mod selection;
 mod serde_impl;
 mod tax;
 
@@ -58,6 +59,11 @@ pub use catalogue::{
 };
 pub use currency::{Currency, MAX_MINOR_UNITS};
 pub use money::{Decimals, Money, MoneyError, MoneyFormat, RoundingRule};
+pub use selection::{
+    CertificateLine, Line, MAX_CERTIFICATE_UNITS, Prices, ProductLine, ProductWithCertificate,
+    RemovalReason, RemovedLine, Selection, SelectionChange, SelectionError, SelectionPolicy,
+    Shipping, Sku,
+};
 pub use tax::{TaxRate, TaxRateError};
 
 #[cfg(doctest)]
