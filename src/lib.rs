@@ -50,6 +50,7 @@ mod money;
 mod selection;
 mod serde_impl;
 mod tax;
+mod totals;
 
 pub use allocation::{AllocatedCard, Allocation, AllocationError, allocate};
 pub use catalogue::{
@@ -65,6 +66,10 @@ pub use selection::{
     Shipping, Sku,
 };
 pub use tax::{TaxRate, TaxRateError};
+pub use totals::{
+    AppliedCertificate, LineKind, LineTotal, TaxGranularity, TaxLine, Totals, TotalsError,
+    TotalsSettings,
+};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

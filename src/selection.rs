@@ -13,7 +13,7 @@
 //! Every mutation returns a [`SelectionChange`] saying what it removed or replaced, so the host
 //! can tell the shopper. Gift-certificate lines never carry a discount (Spryker: the price paid
 //! must equal the card's value); an order-level discount is spread over product lines only when
-//! totals are computed (see `Totals` (issue 4)).
+//! totals are computed (see [`Totals`](crate::Totals)).
 
 use std::fmt;
 
@@ -1282,7 +1282,7 @@ impl Selection {
     /// # Errors
     ///
     /// [`SelectionError::Negative`] and [`SelectionError::Money`] for another currency. Whether
-    /// the discount fits the products is checked by `Totals::compute`.
+    /// the discount fits the products is checked by [`Totals`](crate::Totals::compute).
     pub fn set_order_discount(&mut self, discount: Money) -> Result<Option<Money>, SelectionError> {
         self.same_currency(discount)?;
         if discount.is_negative() {
