@@ -47,6 +47,8 @@ mod allocation;
 mod catalogue;
 mod currency;
 mod money;
+mod payment;
+mod purchase;
 mod selection;
 mod serde_impl;
 mod tax;
@@ -60,6 +62,12 @@ pub use catalogue::{
 };
 pub use currency::{Currency, MAX_MINOR_UNITS};
 pub use money::{Decimals, Money, MoneyError, MoneyFormat, RoundingRule};
+pub use payment::{PaymentError, PaymentKind, PaymentMethod, PaymentPolicy};
+pub use purchase::{
+    CardToIssue, CertificateNotification, EmailAddress, GiftCredit, GiftMessage,
+    MAX_GIFT_MESSAGE_LEN, NO_SHIPMENT, Order, OrderId, OrderStatus, PaymentDetails, PaymentOutcome,
+    PaymentResult, PurchaseError, Shipment, ShipmentContents,
+};
 pub use selection::{
     CertificateLine, Line, MAX_CERTIFICATE_UNITS, Prices, ProductLine, ProductWithCertificate,
     RemovalReason, RemovedLine, Selection, SelectionChange, SelectionError, SelectionPolicy,
