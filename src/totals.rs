@@ -62,8 +62,10 @@ pub enum TotalsError {
         products: Money,
     },
     /// The same gift certificate code was applied twice (compared after normalising).
-    #[error("gift certificate {masked} is applied twice")]
+    #[error("gift certificate {masked} at position {index} is already applied")]
     DuplicateCode {
+        /// The position of the repeat among the applied certificates.
+        index: usize,
         /// The code, masked to at most its last four characters (`****7KQ2`).
         masked: String,
     },
@@ -919,6 +921,7 @@ where
         }
         if seen.contains(&key) {
             return Err(TotalsError::DuplicateCode {
+                index,
                 masked: mask_code(&code),
             });
         }

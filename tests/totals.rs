@@ -443,11 +443,15 @@ fn the_same_code_twice_is_refused_without_printing_the_code() {
     assert_eq!(
         err,
         TotalsError::DuplicateCode {
+            index: 1,
             masked: "****7KQ2".to_owned()
         }
     );
     let message = err.to_string();
-    assert_eq!(message, "gift certificate ****7KQ2 is applied twice");
+    assert_eq!(
+        message,
+        "gift certificate ****7KQ2 at position 1 is already applied"
+    );
     assert!(!message.to_uppercase().contains("ABCD"));
     assert_eq!(
         with_cards(&order, &[("  ", "10")]).unwrap_err(),
