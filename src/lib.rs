@@ -1,8 +1,10 @@
 //! Gift certificates for shops and checkout providers, as a library with no I/O of its own.
 //!
 //! `giftcert` models the whole life of a gift certificate (gift card): the catalogue a shop
-//! sells from, money that always knows its currency, and the lowest-first allocation of a
-//! payment over several cards.
+//! sells from, money that always knows its currency, selections (carts) that hold certificates
+//! under the host's rules, totals where tax comes before gift credit, the purchase flow from a
+//! paid order to the cards to issue, and the lowest-first allocation of a payment over several
+//! cards.
 //!
 //! # Example
 //!
