@@ -172,9 +172,14 @@ impl PaymentMethod {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentPolicy {
+    #[serde(default = "default_barred_kinds")]
     barred_kinds: Vec<PaymentKind>,
     #[serde(default)]
     barred_methods: Vec<String>,
+}
+
+fn default_barred_kinds() -> Vec<PaymentKind> {
+    vec![PaymentKind::Invoice, PaymentKind::GiftCredit]
 }
 
 impl Default for PaymentPolicy {
@@ -188,7 +193,7 @@ impl PaymentPolicy {
     #[must_use]
     pub fn new() -> PaymentPolicy {
         PaymentPolicy {
-            barred_kinds: vec![PaymentKind::Invoice, PaymentKind::GiftCredit],
+            barred_kinds: default_barred_kinds(),
             barred_methods: Vec::new(),
         }
     }

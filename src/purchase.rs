@@ -312,6 +312,20 @@ pub struct GiftCredit {
     balance: Money,
 }
 
+impl GiftCredit {
+    /// The code as the buyer typed it (a secret: do not log it).
+    #[must_use]
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The balance it can give.
+    #[must_use]
+    pub const fn balance(&self) -> Money {
+        self.balance
+    }
+}
+
 /// Codes are secrets: shown masked.
 impl fmt::Debug for GiftCredit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -417,6 +431,12 @@ impl PaymentDetails {
     #[must_use]
     pub fn gift_message(&self) -> Option<&GiftMessage> {
         self.gift_message.as_ref()
+    }
+
+    /// The gift certificates applied as credit, in the order applied.
+    #[must_use]
+    pub fn gift_credit(&self) -> &[GiftCredit] {
+        &self.gift_credit
     }
 }
 
@@ -789,6 +809,7 @@ impl Order {
     /// On [`PaymentResult::Failed`] the order is [`OrderStatus::PaymentFailed`] and nothing is
     /// issued. On an order that already has a result, whatever is reported, the outcome is
     /// [`PaymentOutcome::AlreadySettled`] and nothing changes or is issued again.
+    #[must_use = "the outcome lists the cards to issue and the e-mail to send"]
     pub fn report_payment(&mut self, result: PaymentResult, now: DateTime<Utc>) -> PaymentOutcome {
         if self.status != OrderStatus::AwaitingPayment {
             return PaymentOutcome::AlreadySettled {
@@ -878,7 +899,7 @@ impl Order {
             .iter()
             .flat_map(|line| (0..line.quantity()).map(move |_| line));
         units
-            .zip(1_u32..)
+            .zip(1..=u32::MAX)
             .map(|(line, unit)| CardToIssue {
                 order_id: self.id.clone(),
                 unit,

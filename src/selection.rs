@@ -233,7 +233,7 @@ pub enum ProductWithCertificate {
 /// assert_eq!(lenient.product_with_certificate(), ProductWithCertificate::RemoveCertificates);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct SelectionPolicy {
     exclusive: bool,
     one_certificate_at_a_time: bool,
@@ -943,8 +943,10 @@ impl Selection {
     /// The number of gift-certificate units (cards to issue once paid).
     #[must_use]
     pub fn certificate_units(&self) -> u64 {
-        // Bounded by MAX_CERTIFICATE_UNITS, so the sum cannot overflow.
-        self.certificates.iter().map(|l| l.quantity).sum()
+        // Bounded by MAX_CERTIFICATE_UNITS; saturating all the same.
+        self.certificates
+            .iter()
+            .fold(0_u64, |sum, l| sum.saturating_add(l.quantity))
     }
 
     fn same_currency(&self, amount: Money) -> Result<(), SelectionError> {

@@ -351,7 +351,10 @@ fn orders_round_trip_through_json_and_inconsistent_ones_are_refused() {
         details(card()).with_gift_message(GiftMessage::new("Happy birthday").unwrap()),
     )
     .unwrap();
-    order.report_payment(PaymentResult::Paid, now());
+    assert_eq!(
+        paid_cards(order.report_payment(PaymentResult::Paid, now())).len(),
+        1
+    );
     let json = serde_json::to_value(&order).unwrap();
     assert_eq!(json["status"], "finalised");
     assert_eq!(json["payment"]["giftMessage"], "Happy birthday");
@@ -395,4 +398,23 @@ fn identifiers_addresses_and_messages_are_checked() {
     assert!(GiftMessage::new(&"x".repeat(1001)).is_err());
     assert!(serde_json::from_str::<GiftMessage>("\"\"").is_err());
     assert!(PaymentMethod::new("has space", PaymentKind::Card).is_err());
+}
+
+#[test]
+fn policies_read_from_json_fall_back_to_the_defaults() {
+    let payment: PaymentPolicy = serde_json::from_str("{}").unwrap();
+    assert_eq!(payment, PaymentPolicy::default());
+    assert!(!payment.allows_for_certificates(&invoice()));
+    let selection: SelectionPolicy = serde_json::from_str("{}").unwrap();
+    assert_eq!(selection, SelectionPolicy::exclusive());
+}
+
+#[test]
+fn gift_credit_is_kept_with_the_payment_and_masked_in_debug_output() {
+    let payment = details(card()).with_gift_credit("SECRET-7KQ2", usd("5"));
+    assert_eq!(payment.gift_credit()[0].code(), "SECRET-7KQ2");
+    assert_eq!(payment.gift_credit()[0].balance(), usd("5"));
+    let debug = format!("{payment:?}");
+    assert!(!debug.contains("SECRET"), "{debug}");
+    assert!(debug.contains("****7KQ2"));
 }
