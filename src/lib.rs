@@ -1,8 +1,10 @@
 //! Gift certificates for shops and checkout providers, as a library with no I/O of its own.
 //!
 //! `giftcert` models the whole life of a gift certificate (gift card): the catalogue a shop
-//! sells from, money that always knows its currency, and the lowest-first allocation of a
-//! payment over several cards.
+//! sells from, money that always knows its currency, selections (carts) that hold certificates
+//! under the host's rules, totals where tax comes before gift credit, the purchase flow from a
+//! paid order to the cards to issue, and the lowest-first allocation of a payment over several
+//! cards.
 //!
 //! # Example
 //!
@@ -56,7 +58,10 @@ mod ledger;
 mod memory;
 mod money;
 mod notification;
+mod payment;
+mod purchase;
 pub mod redemption;
+mod selection;
 mod serde_impl;
 mod service;
 mod store;
@@ -64,6 +69,7 @@ mod strategy;
 mod tax;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod totals;
 
 pub use allocation::{AllocatedCard, Allocation, AllocationError, allocate};
 pub use card::{
@@ -87,9 +93,20 @@ pub use ledger::{
 pub use memory::MemoryStore;
 pub use money::{Decimals, Money, MoneyError, MoneyFormat, RoundingRule};
 pub use notification::Notification;
+pub use payment::{PaymentError, PaymentKind, PaymentMethod, PaymentPolicy};
+pub use purchase::{
+    CardToIssue, CertificateNotification, EmailAddress, GiftCredit, GiftMessage,
+    MAX_GIFT_MESSAGE_LEN, NO_SHIPMENT, Order, OrderId, OrderStatus, PaymentDetails, PaymentOutcome,
+    PaymentResult, PurchaseError, Shipment, ShipmentContents,
+};
 pub use redemption::{
     Authorisation, Captured, CardAmount, CardUse, Checkout, CheckoutState, Decision, HoldRef,
     Issued, IssuedCard, Outcome, RedeemError, RefundOutcome, RefundPart, Replacement, Voided,
+};
+pub use selection::{
+    CertificateLine, Line, MAX_CERTIFICATE_UNITS, Prices, ProductLine, ProductWithCertificate,
+    RemovalReason, RemovedLine, Selection, SelectionChange, SelectionError, SelectionPolicy,
+    Shipping, Sku,
 };
 pub use service::{AppliedCode, Redeemed, Redeemer};
 pub use store::{CardWrite, Changes, Store, StoreError, Versioned, Write};
@@ -98,6 +115,10 @@ pub use strategy::{
     ReplacementStrategy, refund_to_card, settle_leftover,
 };
 pub use tax::{TaxRate, TaxRateError};
+pub use totals::{
+    AppliedCertificate, LineKind, LineTotal, TaxGranularity, TaxLine, Totals, TotalsError,
+    TotalsSettings,
+};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

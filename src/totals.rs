@@ -1,0 +1,950 @@
+//! Totals of a selection: taxes first, credit later (seeds 001, 002, 003, 004).
+//!
+//! [`Totals::compute`] works in this order:
+//!
+//! 1. `subtotal`: every line's unit price times quantity, as entered, before discounts
+//!    (BigCommerce's `subtotal`).
+//! 2. Discounts: each product line's own discount, then the order discount spread over the
+//!    product lines in proportion to their discounted amounts with
+//!    [`Money::split_by_weights`], so the shares sum exactly to it. Gift-certificate lines are
+//!    never discounted (Spryker).
+//! 3. Tax per rate, on the summed discounted amounts at that rate, shipping counted at its own
+//!    rate, rounded once per rate ([`TotalsSettings`] holds the rule and the granularity).
+//!    Multi-purpose certificate lines are not taxed at sale (seed 003); single-purpose ones are,
+//!    at their rate.
+//! 4. `grandTotal`: `subtotal - discount + shipping`, plus the tax when prices exclude it: what
+//!    is payable before any credit.
+//! 5. Gift credit, as a payment and never a discount: the applied certificates pay, lowest
+//!    balance first ([`allocate`]), the part of `grandTotal` gift credit may pay, which is the
+//!    product part only (a gift certificate cannot be paid for with a gift certificate). No tax
+//!    figure changes. `outstandingBalance` is what is left to pay by another method.
+//!
+//! Seed 001's table comes out exactly:
+//!
+//! ```
+//! use giftcert::{Currency, Money, Prices, ProductLine, Selection, SelectionPolicy, TaxRate,
+//!     Totals, TotalsSettings};
+//!
+//! let usd = |s: &str| Money::parse(s, Currency::USD);
+//! let mut order = Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::mixed());
+//! order.add_product(ProductLine::new("a", usd("5500")?, 1, "25".parse::<TaxRate>()?)?)?;
+//! let totals = Totals::compute(&order, [("GC1", usd("1000")?)], &TotalsSettings::default())?;
+//! assert_eq!(totals.grand_total(), usd("5500")?);
+//! assert_eq!(totals.tax_total(), usd("1100")?);
+//! assert_eq!(totals.gift_certificates()[0].used(), usd("1000")?);
+//! assert_eq!(totals.outstanding_balance(), usd("4500")?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::allocation::{AllocationError, allocate};
+use crate::catalogue::VoucherPurpose;
+use crate::currency::Currency;
+use crate::money::{Money, MoneyError, RoundingRule};
+use crate::selection::{Prices, Selection};
+use crate::tax::TaxRate;
+
+/// Everything that can go wrong computing totals.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TotalsError {
+    /// The order discount is larger than the product lines it is spread over.
+    #[error("order discount {discount} is larger than the product subtotal {products}")]
+    DiscountExceedsProducts {
+        /// The order discount.
+        discount: Money,
+        /// The product lines after their own discounts.
+        products: Money,
+    },
+    /// The same gift certificate code was applied twice (compared after normalising).
+    #[error("gift certificate {masked} at position {index} is already applied")]
+    DuplicateCode {
+        /// The position of the repeat among the applied certificates.
+        index: usize,
+        /// The code, masked to at most its last four characters (`****7KQ2`).
+        masked: String,
+    },
+    /// An applied gift certificate has an empty code.
+    #[error("gift certificate code at position {index} is empty")]
+    EmptyCode {
+        /// Its position among the applied certificates.
+        index: usize,
+    },
+    /// A rounding step that is not above zero.
+    #[error("rounding step {0} must be above zero")]
+    StepNotPositive(Decimal),
+    /// A rounding step finer than the currency's minor units.
+    #[error("rounding step {step} is finer than {currency} allows ({allowed} decimals)")]
+    StepTooFine {
+        /// The step.
+        step: Decimal,
+        /// The selection's currency.
+        currency: Currency,
+        /// The currency's minor units.
+        allowed: u32,
+    },
+    /// Totals read from JSON that do not add up.
+    #[error("totals do not add up: {0}")]
+    Inconsistent(&'static str),
+    /// A gift certificate balance is negative.
+    #[error(transparent)]
+    Allocation(#[from] AllocationError),
+    /// Amounts in another currency, or an overflow.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+/// Where tax is rounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum TaxGranularity {
+    /// Once per rate, on the summed discounted amounts at that rate (the default).
+    #[default]
+    PerRate,
+    /// Once per line (and once for shipping), then summed per rate.
+    PerLine,
+}
+
+/// How tax is rounded: the rule, where (per rate or per line), and to what step.
+///
+/// The default rounds once per rate to the currency's minor units, half away from zero.
+///
+/// ```
+/// use giftcert::{RoundingRule, TaxGranularity, TotalsSettings};
+/// use rust_decimal::Decimal;
+///
+/// let swiss = TotalsSettings::default()
+///     .with_rule(RoundingRule::HalfEven)
+///     .with_granularity(TaxGranularity::PerLine)
+///     .with_step(Decimal::new(5, 2))?;
+/// assert_eq!(swiss.step(), Some(Decimal::new(5, 2)));
+/// assert!(TotalsSettings::default().with_step(Decimal::ZERO).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", try_from = "SettingsRepr")]
+pub struct TotalsSettings {
+    rule: RoundingRule,
+    granularity: TaxGranularity,
+    #[serde(
+        with = "optional_decimal",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    step: Option<Decimal>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SettingsRepr {
+    #[serde(default)]
+    rule: RoundingRule,
+    #[serde(default)]
+    granularity: TaxGranularity,
+    #[serde(with = "optional_decimal", default)]
+    step: Option<Decimal>,
+}
+
+impl TryFrom<SettingsRepr> for TotalsSettings {
+    type Error = TotalsError;
+
+    fn try_from(r: SettingsRepr) -> Result<Self, Self::Error> {
+        let settings = TotalsSettings::default()
+            .with_rule(r.rule)
+            .with_granularity(r.granularity);
+        match r.step {
+            Some(step) => settings.with_step(step),
+            None => Ok(settings),
+        }
+    }
+}
+
+mod optional_decimal {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(transparent)]
+    struct Exact(#[serde(with = "crate::serde_impl::decimal")] Decimal);
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<Decimal>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => serializer.collect_str(v),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Decimal>, D::Error> {
+        Ok(Option::<Exact>::deserialize(deserializer)?.map(|e| e.0))
+    }
+}
+
+impl TotalsSettings {
+    /// Sets the rounding rule (half away from zero by default).
+    #[must_use]
+    pub const fn with_rule(mut self, rule: RoundingRule) -> TotalsSettings {
+        self.rule = rule;
+        self
+    }
+
+    /// Sets where tax is rounded (once per rate by default).
+    #[must_use]
+    pub const fn with_granularity(mut self, granularity: TaxGranularity) -> TotalsSettings {
+        self.granularity = granularity;
+        self
+    }
+
+    /// Rounds tax to multiples of `step` (`0.05` for Swiss cash rounding, `1` for whole units)
+    /// instead of the currency's minor unit. The step may not be finer than the selection's
+    /// currency allows; [`Totals::compute`] checks that.
+    ///
+    /// # Errors
+    ///
+    /// [`TotalsError::StepNotPositive`].
+    pub fn with_step(mut self, step: Decimal) -> Result<TotalsSettings, TotalsError> {
+        if step <= Decimal::ZERO {
+            return Err(TotalsError::StepNotPositive(step));
+        }
+        self.step = Some(step.normalize());
+        Ok(self)
+    }
+
+    /// The rounding rule.
+    #[must_use]
+    pub const fn rule(&self) -> RoundingRule {
+        self.rule
+    }
+
+    /// Where tax is rounded.
+    #[must_use]
+    pub const fn granularity(&self) -> TaxGranularity {
+        self.granularity
+    }
+
+    /// The rounding step, when coarser than the currency's minor unit.
+    #[must_use]
+    pub const fn step(&self) -> Option<Decimal> {
+        self.step
+    }
+
+    fn round(&self, tax: Decimal, currency: Currency) -> Result<Money, TotalsError> {
+        let overflow = MoneyError::Overflow {
+            operation: "a tax amount",
+        };
+        match self.step {
+            None => Ok(Money::rounded(tax, currency, self.rule)),
+            Some(step) => {
+                let steps = tax.checked_div(step).ok_or(overflow.clone())?;
+                let whole = self.rule.round(steps, 0);
+                let amount = whole.checked_mul(step).ok_or(overflow)?;
+                Ok(Money::new(amount, currency)?)
+            }
+        }
+    }
+}
+
+/// The tax at one rate (an entry of BigCommerce's `taxes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaxLine {
+    name: String,
+    rate: TaxRate,
+    base: Money,
+    amount: Money,
+}
+
+impl TaxLine {
+    /// The rate as shown to people: `"25%"`.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The rate.
+    #[must_use]
+    pub const fn rate(&self) -> TaxRate {
+        self.rate
+    }
+
+    /// The discounted amount taxed at this rate, on the selection's price basis.
+    #[must_use]
+    pub const fn base(&self) -> Money {
+        self.base
+    }
+
+    /// The tax, rounded.
+    #[must_use]
+    pub const fn amount(&self) -> Money {
+        self.amount
+    }
+}
+
+/// What a line comes to: amount, discount (its own and its share of the order discount) and
+/// net.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineTotal {
+    kind: LineKind,
+    id: String,
+    amount: Money,
+    discount: Money,
+    net: Money,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tax_rate: Option<TaxRate>,
+}
+
+/// Whether a [`LineTotal`] is a product or a gift certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum LineKind {
+    /// A product line, identified by its SKU.
+    Product,
+    /// A gift-certificate line, identified by its definition id.
+    GiftCertificate,
+}
+
+impl LineTotal {
+    /// Product or gift certificate.
+    #[must_use]
+    pub const fn kind(&self) -> LineKind {
+        self.kind
+    }
+
+    /// The SKU or the certificate definition id.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Unit price times quantity.
+    #[must_use]
+    pub const fn amount(&self) -> Money {
+        self.amount
+    }
+
+    /// The line's own discount plus its share of the order discount (zero for certificates).
+    #[must_use]
+    pub const fn discount(&self) -> Money {
+        self.discount
+    }
+
+    /// `amount - discount`.
+    #[must_use]
+    pub const fn net(&self) -> Money {
+        self.net
+    }
+
+    /// The rate the line is taxed at; `None` for a multi-purpose certificate (no tax at sale).
+    #[must_use]
+    pub const fn tax_rate(&self) -> Option<TaxRate> {
+        self.tax_rate
+    }
+}
+
+/// One gift certificate applied as a payment (an entry of BigCommerce's `giftCertificates`).
+///
+/// `Debug` masks the code: codes are secrets.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedCertificate {
+    code: String,
+    balance: Money,
+    used: Money,
+    remaining: Money,
+}
+
+impl fmt::Debug for AppliedCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppliedCertificate")
+            .field("code", &mask_code(&self.code))
+            .field("balance", &self.balance)
+            .field("used", &self.used)
+            .field("remaining", &self.remaining)
+            .finish()
+    }
+}
+
+impl AppliedCertificate {
+    /// The code as the caller gave it.
+    #[must_use]
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// What the card held.
+    #[must_use]
+    pub const fn balance(&self) -> Money {
+        self.balance
+    }
+
+    /// What it pays on this order.
+    #[must_use]
+    pub const fn used(&self) -> Money {
+        self.used
+    }
+
+    /// What it keeps: `balance - used`.
+    #[must_use]
+    pub const fn remaining(&self) -> Money {
+        self.remaining
+    }
+}
+
+/// A selection's totals, with BigCommerce's names.
+///
+/// Serialises as `subtotal`, `discountAmount`, `shippingCostTotal`, `taxTotal`, `taxes`,
+/// `grandTotal`, `giftCertificates`, `outstandingBalance`, plus `currency`, `taxIncluded`,
+/// `payableWithGiftCredit` and the per-line `lines`. Reading totals from JSON checks that they
+/// add up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", try_from = "TotalsRepr")]
+pub struct Totals {
+    currency: Currency,
+    tax_included: bool,
+    subtotal: Money,
+    discount_amount: Money,
+    shipping_cost_total: Money,
+    tax_total: Money,
+    taxes: Vec<TaxLine>,
+    grand_total: Money,
+    payable_with_gift_credit: Money,
+    gift_certificates: Vec<AppliedCertificate>,
+    outstanding_balance: Money,
+    lines: Vec<LineTotal>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TotalsRepr {
+    currency: Currency,
+    tax_included: bool,
+    subtotal: Money,
+    discount_amount: Money,
+    shipping_cost_total: Money,
+    tax_total: Money,
+    taxes: Vec<TaxLine>,
+    grand_total: Money,
+    payable_with_gift_credit: Money,
+    gift_certificates: Vec<AppliedCertificate>,
+    outstanding_balance: Money,
+    lines: Vec<LineTotal>,
+}
+
+impl TryFrom<TotalsRepr> for Totals {
+    type Error = TotalsError;
+
+    fn try_from(r: TotalsRepr) -> Result<Self, Self::Error> {
+        let t = Totals {
+            currency: r.currency,
+            tax_included: r.tax_included,
+            subtotal: r.subtotal,
+            discount_amount: r.discount_amount,
+            shipping_cost_total: r.shipping_cost_total,
+            tax_total: r.tax_total,
+            taxes: r.taxes,
+            grand_total: r.grand_total,
+            payable_with_gift_credit: r.payable_with_gift_credit,
+            gift_certificates: r.gift_certificates,
+            outstanding_balance: r.outstanding_balance,
+            lines: r.lines,
+        };
+        t.check()?;
+        Ok(t)
+    }
+}
+
+/// What one rate collects while totals are computed.
+struct RateGroup {
+    /// Everything taxed at this rate.
+    base: Money,
+    /// The part of `base` that is certificate lines.
+    certificate_base: Money,
+    /// Per-line mode: the sum of each line's rounded tax.
+    line_taxes: Money,
+    /// Per-line mode: the part of `line_taxes` from certificate lines.
+    certificate_line_taxes: Money,
+}
+
+impl Totals {
+    /// Computes the totals of `selection`, with `applied` gift certificates (each a code, as
+    /// the caller identifies it, and the balance it can give) paying what gift credit may pay.
+    ///
+    /// # Errors
+    ///
+    /// - [`TotalsError::DiscountExceedsProducts`]: the order discount is larger than the
+    ///   product lines after their own discounts;
+    /// - [`TotalsError::EmptyCode`], [`TotalsError::DuplicateCode`]: codes are compared after
+    ///   trimming, removing spaces and dashes and folding ASCII case;
+    /// - [`TotalsError::StepTooFine`]: a rounding step finer than the currency's minor units;
+    /// - [`TotalsError::Allocation`]: a negative balance;
+    /// - [`TotalsError::Money`]: a balance in another currency, or an overflow.
+    pub fn compute<I, S>(
+        selection: &Selection,
+        applied: I,
+        settings: &TotalsSettings,
+    ) -> Result<Totals, TotalsError>
+    where
+        I: IntoIterator<Item = (S, Money)>,
+        S: Into<String>,
+    {
+        let currency = selection.currency();
+        let zero = Money::zero(currency);
+        if let Some(step) = settings.step {
+            if step.scale() > currency.minor_units() {
+                return Err(TotalsError::StepTooFine {
+                    step,
+                    currency,
+                    allowed: currency.minor_units(),
+                });
+            }
+        }
+        let cards = checked_cards(applied)?;
+
+        // 1. Subtotal and the products' own discounts.
+        let products = selection.products();
+        let nets: Vec<Money> = products.iter().map(|l| l.net()).collect();
+        let products_net = Money::sum(currency, nets.iter().copied())?;
+        let line_discounts = Money::sum(currency, products.iter().filter_map(|l| l.discount()))?;
+        let subtotal = Money::sum(
+            currency,
+            products
+                .iter()
+                .map(|l| l.amount())
+                .chain(selection.certificates().iter().map(|l| l.amount())),
+        )?;
+
+        // 2. The order discount, over product lines only.
+        let order_discount = selection.order_discount().unwrap_or(zero);
+        if order_discount.checked_cmp(&products_net)?.is_gt() {
+            return Err(TotalsError::DiscountExceedsProducts {
+                discount: order_discount,
+                products: products_net,
+            });
+        }
+        let shares = if order_discount.is_zero() {
+            vec![zero; products.len()]
+        } else {
+            let weights: Vec<Decimal> = nets.iter().map(Money::amount).collect();
+            order_discount.split_by_weights(&weights)?
+        };
+
+        let mut lines = Vec::with_capacity(products.len() + selection.certificates().len());
+        for ((line, net), share) in products.iter().zip(&nets).zip(&shares) {
+            let net = net.checked_sub(*share)?;
+            if net.is_negative() {
+                return Err(TotalsError::DiscountExceedsProducts {
+                    discount: order_discount,
+                    products: products_net,
+                });
+            }
+            lines.push(LineTotal {
+                kind: LineKind::Product,
+                id: line.sku().to_string(),
+                amount: line.amount(),
+                discount: line.amount().checked_sub(net)?,
+                net,
+                tax_rate: Some(line.tax_rate()),
+            });
+        }
+        for line in selection.certificates() {
+            lines.push(LineTotal {
+                kind: LineKind::GiftCertificate,
+                id: line.definition().to_string(),
+                amount: line.amount(),
+                discount: zero,
+                net: line.amount(),
+                tax_rate: match line.purpose() {
+                    VoucherPurpose::MultiPurpose => None,
+                    VoucherPurpose::SinglePurpose { tax_rate } => Some(tax_rate),
+                },
+            });
+        }
+
+        // 3. Tax per rate; shipping counts at its own rate.
+        let prices = selection.prices();
+        let shipping = selection.shipping();
+        let shipping_cost = shipping.map_or(zero, |s| s.cost());
+        let mut groups: BTreeMap<TaxRate, RateGroup> = BTreeMap::new();
+        let taxed = lines
+            .iter()
+            .filter_map(|l| {
+                l.tax_rate
+                    .map(|r| (r, l.net, l.kind == LineKind::GiftCertificate))
+            })
+            .chain(shipping.map(|s| (s.tax_rate(), s.cost(), false)));
+        for (rate, amount, is_certificate) in taxed {
+            let group = groups.entry(rate).or_insert(RateGroup {
+                base: zero,
+                certificate_base: zero,
+                line_taxes: zero,
+                certificate_line_taxes: zero,
+            });
+            group.base = group.base.checked_add(amount)?;
+            if settings.granularity == TaxGranularity::PerLine {
+                let tax = settings.round(tax_in(amount, rate, prices)?, currency)?;
+                group.line_taxes = group.line_taxes.checked_add(tax)?;
+                if is_certificate {
+                    group.certificate_line_taxes = group.certificate_line_taxes.checked_add(tax)?;
+                }
+            }
+            if is_certificate {
+                group.certificate_base = group.certificate_base.checked_add(amount)?;
+            }
+        }
+        let mut taxes = Vec::new();
+        let mut certificate_tax = zero;
+        for (rate, group) in groups {
+            if group.base.is_zero() {
+                continue;
+            }
+            let amount = match settings.granularity {
+                TaxGranularity::PerRate => {
+                    settings.round(tax_in(group.base, rate, prices)?, currency)?
+                }
+                TaxGranularity::PerLine => group.line_taxes,
+            };
+            // The certificates' share of this rate's tax, exactly (used only when prices
+            // exclude tax, to keep certificates out of what gift credit may pay).
+            let share = match settings.granularity {
+                TaxGranularity::PerLine => group.certificate_line_taxes,
+                TaxGranularity::PerRate if group.certificate_base.is_zero() => zero,
+                TaxGranularity::PerRate => {
+                    let others = group.base.checked_sub(group.certificate_base)?;
+                    let parts = amount
+                        .split_by_weights(&[others.amount(), group.certificate_base.amount()])?;
+                    parts.get(1).copied().unwrap_or(zero)
+                }
+            };
+            certificate_tax = certificate_tax.checked_add(share)?;
+            taxes.push(TaxLine {
+                name: rate.to_string(),
+                rate,
+                base: group.base,
+                amount,
+            });
+        }
+        let tax_total = Money::sum(currency, taxes.iter().map(|t| t.amount))?;
+
+        // 4. The grand total, payable before any credit.
+        let discount_amount = line_discounts.checked_add(order_discount)?;
+        let mut grand_total = subtotal
+            .checked_sub(discount_amount)?
+            .checked_add(shipping_cost)?;
+        let mut certificate_part = Money::sum(
+            currency,
+            selection.certificates().iter().map(|l| l.amount()),
+        )?;
+        if !prices.tax_included() {
+            grand_total = grand_total.checked_add(tax_total)?;
+            certificate_part = certificate_part.checked_add(certificate_tax)?;
+        }
+
+        // 5. Gift credit pays the product part only, lowest balance first.
+        let payable_with_gift_credit = grand_total.checked_sub(certificate_part)?;
+        let payable_with_gift_credit = if payable_with_gift_credit.is_negative() {
+            zero
+        } else {
+            payable_with_gift_credit
+        };
+        let allocation = allocate(payable_with_gift_credit, cards)?;
+        let outstanding_balance = grand_total.checked_sub(allocation.used())?;
+        let gift_certificates = allocation
+            .into_cards()
+            .into_iter()
+            .map(|c| AppliedCertificate {
+                code: c.key,
+                balance: c.available,
+                used: c.used,
+                remaining: c.remaining,
+            })
+            .collect();
+
+        Ok(Totals {
+            currency,
+            tax_included: prices.tax_included(),
+            subtotal,
+            discount_amount,
+            shipping_cost_total: shipping_cost,
+            tax_total,
+            taxes,
+            grand_total,
+            payable_with_gift_credit,
+            gift_certificates,
+            outstanding_balance,
+            lines,
+        })
+    }
+
+    fn check(&self) -> Result<(), TotalsError> {
+        let c = self.currency;
+        let inconsistent = TotalsError::Inconsistent;
+        let all = [
+            self.subtotal,
+            self.discount_amount,
+            self.shipping_cost_total,
+            self.tax_total,
+            self.grand_total,
+            self.payable_with_gift_credit,
+            self.outstanding_balance,
+        ];
+        let others = self
+            .taxes
+            .iter()
+            .flat_map(|t| [t.base, t.amount])
+            .chain(
+                self.gift_certificates
+                    .iter()
+                    .flat_map(|g| [g.balance, g.used, g.remaining]),
+            )
+            .chain(
+                self.lines
+                    .iter()
+                    .flat_map(|l| [l.amount, l.discount, l.net]),
+            );
+        for m in all.into_iter().chain(others) {
+            if m.currency() != c {
+                return Err(MoneyError::CurrencyMismatch {
+                    expected: c,
+                    found: m.currency(),
+                }
+                .into());
+            }
+        }
+        if all.iter().any(Money::is_negative) {
+            return Err(inconsistent("a total is negative"));
+        }
+        if Money::sum(c, self.taxes.iter().map(|t| t.amount))? != self.tax_total {
+            return Err(inconsistent("taxTotal is not the sum of taxes"));
+        }
+        if self.taxes.iter().any(|t| t.name != t.rate.to_string()) {
+            return Err(inconsistent("a tax name does not match its rate"));
+        }
+        let mut grand = self
+            .subtotal
+            .checked_sub(self.discount_amount)?
+            .checked_add(self.shipping_cost_total)?;
+        if !self.tax_included {
+            grand = grand.checked_add(self.tax_total)?;
+        }
+        if grand != self.grand_total {
+            return Err(inconsistent(
+                "grandTotal is not subtotal - discountAmount + shippingCostTotal (+ taxTotal)",
+            ));
+        }
+        if self
+            .payable_with_gift_credit
+            .checked_cmp(&self.grand_total)?
+            .is_gt()
+        {
+            return Err(inconsistent("payableWithGiftCredit is above grandTotal"));
+        }
+        for g in &self.gift_certificates {
+            if g.used.is_negative()
+                || g.remaining.is_negative()
+                || g.used.checked_add(g.remaining)? != g.balance
+            {
+                return Err(inconsistent(
+                    "a gift certificate's used + remaining is not its balance",
+                ));
+            }
+        }
+        let used = Money::sum(c, self.gift_certificates.iter().map(|g| g.used))?;
+        if used.checked_cmp(&self.payable_with_gift_credit)?.is_gt() {
+            return Err(inconsistent("gift credit pays more than it may"));
+        }
+        if self.grand_total.checked_sub(used)? != self.outstanding_balance {
+            return Err(inconsistent(
+                "outstandingBalance is not grandTotal minus the credit used",
+            ));
+        }
+        for l in &self.lines {
+            if l.amount.checked_sub(l.discount)? != l.net || l.net.is_negative() {
+                return Err(inconsistent("a line's net is not amount - discount"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The currency of every figure.
+    #[must_use]
+    pub const fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// Whether the selection's prices include tax.
+    #[must_use]
+    pub const fn tax_included(&self) -> bool {
+        self.tax_included
+    }
+
+    /// Every line's amount before discounts, as entered (BigCommerce's `subtotal`).
+    #[must_use]
+    pub const fn subtotal(&self) -> Money {
+        self.subtotal
+    }
+
+    /// Line discounts plus the order discount (`discountAmount`).
+    #[must_use]
+    pub const fn discount_amount(&self) -> Money {
+        self.discount_amount
+    }
+
+    /// The shipping cost (`shippingCostTotal`).
+    #[must_use]
+    pub const fn shipping_cost_total(&self) -> Money {
+        self.shipping_cost_total
+    }
+
+    /// The tax, summed over rates (`taxTotal`). Credit never changes it.
+    #[must_use]
+    pub const fn tax_total(&self) -> Money {
+        self.tax_total
+    }
+
+    /// The tax per rate, by rate ascending; a rate is listed when something is taxed at it.
+    #[must_use]
+    pub fn taxes(&self) -> &[TaxLine] {
+        &self.taxes
+    }
+
+    /// What is payable before any credit (`grandTotal`).
+    #[must_use]
+    pub const fn grand_total(&self) -> Money {
+        self.grand_total
+    }
+
+    /// The part of the grand total gift credit may pay: everything but the gift-certificate
+    /// lines (and their tax).
+    #[must_use]
+    pub const fn payable_with_gift_credit(&self) -> Money {
+        self.payable_with_gift_credit
+    }
+
+    /// The applied gift certificates, in the order applied, with `balance`, `used` and
+    /// `remaining`.
+    #[must_use]
+    pub fn gift_certificates(&self) -> &[AppliedCertificate] {
+        &self.gift_certificates
+    }
+
+    /// The gift credit used on this order.
+    #[must_use]
+    pub fn credit_used(&self) -> Money {
+        // Cannot fail: outstanding = grand - used by construction.
+        self.grand_total
+            .checked_sub(self.outstanding_balance)
+            .unwrap_or(self.grand_total)
+    }
+
+    /// What is left to pay by another method: `grandTotal` minus the credit used
+    /// (`outstandingBalance`).
+    #[must_use]
+    pub const fn outstanding_balance(&self) -> Money {
+        self.outstanding_balance
+    }
+
+    /// Each line's amount, discount and net: products first, then certificates.
+    #[must_use]
+    pub fn lines(&self) -> &[LineTotal] {
+        &self.lines
+    }
+}
+
+/// The tax in `amount` at `rate`: `A × r / (100 + r)` when prices include tax, `A × r / 100`
+/// when they exclude it; not yet rounded.
+fn tax_in(amount: Money, rate: TaxRate, prices: Prices) -> Result<Decimal, MoneyError> {
+    let overflow = MoneyError::Overflow {
+        operation: "a tax amount",
+    };
+    let r = rate.percent();
+    let denominator = if prices.tax_included() {
+        Decimal::ONE_HUNDRED
+            .checked_add(r)
+            .ok_or(overflow.clone())?
+    } else {
+        Decimal::ONE_HUNDRED
+    };
+    amount
+        .amount()
+        .checked_mul(r)
+        .and_then(|x| x.checked_div(denominator))
+        .ok_or(overflow)
+}
+
+/// Gift-certificate codes as the crate compares them: trimmed, without spaces and dashes,
+/// ASCII upper case.
+fn normalised_code(code: &str) -> String {
+    code.trim()
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// A code shown safely: `****` and at most its last four characters, never more than half of
+/// it.
+pub(crate) fn mask_code(code: &str) -> String {
+    let chars: Vec<char> = normalised_code(code).chars().collect();
+    let shown = (chars.len() / 2).min(4);
+    let tail: String = chars
+        .get(chars.len().saturating_sub(shown)..)
+        .unwrap_or_default()
+        .iter()
+        .collect();
+    format!("****{tail}")
+}
+
+fn checked_cards<I, S>(applied: I) -> Result<Vec<(String, Money)>, TotalsError>
+where
+    I: IntoIterator<Item = (S, Money)>,
+    S: Into<String>,
+{
+    let mut seen: Vec<String> = Vec::new();
+    let mut cards = Vec::new();
+    for (index, (code, balance)) in applied.into_iter().enumerate() {
+        let code: String = code.into();
+        let key = normalised_code(&code);
+        if key.is_empty() {
+            return Err(TotalsError::EmptyCode { index });
+        }
+        if seen.contains(&key) {
+            return Err(TotalsError::DuplicateCode {
+                index,
+                masked: mask_code(&code),
+            });
+        }
+        seen.push(key);
+        cards.push((code, balance));
+    }
+    Ok(cards)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_show_at_most_four_characters_and_never_half() {
+        assert_eq!(mask_code("abcd-efgh-7kq2"), "****7KQ2");
+        assert_eq!(mask_code("ab12"), "****12");
+        assert_eq!(mask_code("x"), "****");
+        assert_eq!(mask_code(""), "****");
+    }
+
+    #[test]
+    fn codes_compare_without_case_spaces_or_dashes() {
+        assert_eq!(normalised_code(" ab-cd 12 "), "ABCD12");
+    }
+}
