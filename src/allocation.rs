@@ -7,6 +7,7 @@
 //! Money is conserved exactly: for each card `used + remaining = available`, and the sum used is
 //! `min(payable, sum available)`.
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::currency::Currency;
@@ -130,40 +131,64 @@ where
         return Err(AllocationError::NegativePayable(payable));
     }
     let currency: Currency = payable.currency();
-    let mut out: Vec<AllocatedCard<K>> = Vec::new();
-    let mut available = Money::zero(currency);
-    for (index, (key, amount)) in cards.into_iter().enumerate() {
+    let zero = Money::zero(currency);
+    let cards = cards.into_iter();
+    let mut out: Vec<AllocatedCard<K>> = Vec::with_capacity(cards.size_hint().0);
+    // Currencies and signs are checked once per card; the arithmetic below is on plain
+    // decimals of one currency, each within its minor units.
+    let mut available = Decimal::ZERO;
+    for (index, (key, amount)) in cards.enumerate() {
+        if amount.currency() != currency {
+            return Err(MoneyError::CurrencyMismatch {
+                expected: currency,
+                found: amount.currency(),
+            }
+            .into());
+        }
         if amount.is_negative() {
             return Err(AllocationError::NegativeCard { index, amount });
         }
-        available = available.checked_add(amount)?;
+        available = available
+            .checked_add(amount.amount())
+            .ok_or(MoneyError::Overflow {
+                operation: "the cards' total",
+            })?;
         out.push(AllocatedCard {
             key,
             available: amount,
-            used: Money::zero(currency),
+            used: zero,
             remaining: amount,
         });
     }
-    let mut order: Vec<usize> = (0..out.len()).collect();
-    // A stable sort keeps equal amounts in the order applied.
-    order.sort_by(|&a, &b| out[a].available.amount().cmp(&out[b].available.amount()));
-    let mut unpaid = payable;
-    for i in order {
-        if unpaid.is_zero() {
-            break;
+    let mut unpaid = payable.amount();
+    if out.len() == 1 {
+        give(&mut out[0], &mut unpaid, currency);
+    } else if !unpaid.is_zero() {
+        let mut order: Vec<usize> = (0..out.len()).collect();
+        // A stable sort keeps equal amounts in the order applied.
+        order.sort_by_key(|&i| out[i].available.amount());
+        for i in order {
+            if unpaid.is_zero() {
+                break;
+            }
+            give(&mut out[i], &mut unpaid, currency);
         }
-        let card = &mut out[i];
-        let used = card.available.checked_min(unpaid)?;
-        card.used = used;
-        card.remaining = card.available.checked_sub(used)?;
-        unpaid = unpaid.checked_sub(used)?;
     }
     Ok(Allocation {
         payable,
-        used: payable.checked_sub(unpaid)?,
+        used: Money::trusted(payable.amount() - unpaid, currency),
         cards: out,
-        available,
+        available: Money::trusted(available, currency),
     })
+}
+
+/// The card gives `min(its amount, unpaid)`.
+fn give<K>(card: &mut AllocatedCard<K>, unpaid: &mut Decimal, currency: Currency) {
+    let available = card.available.amount();
+    let used = available.min(*unpaid);
+    *unpaid -= used;
+    card.used = Money::trusted(used, currency);
+    card.remaining = Money::trusted(available - used, currency);
 }
 
 #[cfg(test)]

@@ -169,6 +169,12 @@ impl Money {
         }
     }
 
+    /// An amount already known to fit `currency`'s minor units (it came from arithmetic on
+    /// amounts that do): no check, for the crate's hot paths.
+    pub(crate) const fn trusted(amount: Decimal, currency: Currency) -> Money {
+        Money { amount, currency }
+    }
+
     /// Zero in `currency`.
     #[must_use]
     pub const fn zero(currency: Currency) -> Money {
@@ -204,7 +210,8 @@ impl Money {
         Money::new(parse_decimal(text)?, currency)
     }
 
-    /// The amount, without trailing zeros (`10.5` for 10.50 USD).
+    /// The amount; its scale never exceeds the currency's minor units (equality and hashing
+    /// are by value: `10.5` and `10.50` are the same amount).
     #[must_use]
     pub const fn amount(&self) -> Decimal {
         self.amount
@@ -274,8 +281,9 @@ impl Money {
             .amount
             .checked_add(other.amount)
             .ok_or(MoneyError::Overflow { operation: "a sum" })?;
+        // The sum of two amounts within the minor units stays within them: no rescaling.
         Ok(Money {
-            amount: amount.normalize(),
+            amount,
             currency: self.currency,
         })
     }
@@ -302,7 +310,7 @@ impl Money {
                     operation: "a line amount",
                 })?;
         Ok(Money {
-            amount: amount.normalize(),
+            amount,
             currency: self.currency,
         })
     }
