@@ -1,21 +1,128 @@
-//! The life of a gift certificate, end to end: catalogue, lowest-first redemption, then a
-//! certificate bought in Centra's exclusive selection, paid, finalised and announced.
+//! The life of a gift certificate, end to end: the catalogue, a purchase in Centra's exclusive
+//! selection, the cards it issues, and their redemption over two orders (lowest card first, a
+//! void after a failed payment), under the balance and the replacement strategies.
 //!
 //! ```text
 //! cargo run --example quickstart
 //! ```
+//!
+//! Codes are secrets: this program prints them masked. The e-mails the host sends carry them
+//! whole (`Code::expose_secret`).
 
-use chrono::Utc;
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
 use giftcert::{
-    Catalogue, CertificateDefinition, Currency, EmailAddress, GiftMessage, Line, Money, Order,
-    OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentOutcome, PaymentPolicy,
-    PaymentResult, Prices, ProductLine, Selection, SelectionPolicy, TaxRate, TotalsSettings,
-    allocate,
+    Catalogue, CertificateDefinition, Code, Currency, EmailAddress, FixedClock, GiftMessage,
+    IdempotencyKey, Line, MemoryStore, Money, Notification, Order, OrderId, PaymentDetails,
+    PaymentKind, PaymentMethod, PaymentOutcome, PaymentPolicy, PaymentResult, Prices, ProductLine,
+    Redeemer, Reference, Selection, SelectionPolicy, Store, TaxRate, TotalsSettings,
 };
 use rust_decimal::Decimal;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn key(text: &str) -> Result<IdempotencyKey> {
+    Ok(IdempotencyKey::new(text)?)
+}
+
+/// Buys one any-amount certificate of `amount` USD for `recipient` and returns the issued
+/// card's code, as the host would e-mail it.
+fn buy_certificate(
+    redeemer: &Redeemer<MemoryStore>,
+    catalogue: &Catalogue,
+    order_id: &str,
+    amount: u32,
+    recipient: &str,
+    with_product_first: bool,
+) -> Result<Code> {
     let usd = |s: &str| Money::parse(s, Currency::USD);
+    let mut cart = Selection::new(
+        Currency::USD,
+        Prices::TaxIncluded,
+        SelectionPolicy::exclusive(),
+    );
+    if with_product_first {
+        cart.add_product(ProductLine::new(
+            "shirt",
+            usd("20")?,
+            1,
+            "25".parse::<TaxRate>()?,
+        )?)?;
+        println!("  the selection holds a shirt");
+    }
+    let change = cart.add_certificate_from(catalogue, "gift-1", Some(Decimal::from(amount)), 1)?;
+    for removed in change.removed() {
+        if let Line::Product(product) = &removed.line {
+            println!(
+                "  adding the certificate removed {} ({:?}): gift certificates are sold alone",
+                product.sku(),
+                removed.reason
+            );
+        }
+    }
+    let payment = PaymentDetails::new(
+        PaymentMethod::new("card", PaymentKind::Card)?,
+        EmailAddress::new("buyer@example.com")?,
+    )
+    .with_recipient(EmailAddress::new(recipient)?)
+    .with_gift_message(GiftMessage::new("Happy birthday!")?);
+    let mut order = Order::place(
+        OrderId::new(order_id)?,
+        cart,
+        payment,
+        &PaymentPolicy::default(),
+        &TotalsSettings::default(),
+    )?;
+    println!(
+        "  order {} costs {} (tax {}: a multi-purpose voucher is not taxed at sale)",
+        order.id(),
+        order.totals().grand_total(),
+        order.totals().tax_total()
+    );
+    // The host reports the payment result; the order finalises itself (nothing to ship).
+    if !matches!(
+        order.report_payment(PaymentResult::Paid, Utc::now()),
+        PaymentOutcome::Paid { .. }
+    ) {
+        return Err("the payment was not taken".into());
+    }
+    let shipment = order
+        .shipments()
+        .first()
+        .map(|s| s.method().to_owned())
+        .unwrap_or_default();
+    println!(
+        "  paid: the order is {} with a completed \"{shipment}\" shipment",
+        order.status()
+    );
+    let issued = redeemer.issue_for_order(&order)?;
+    let Some(Notification::CardIssued {
+        code,
+        value,
+        recipient,
+        message,
+        ..
+    }) = issued.notifications.into_iter().next()
+    else {
+        return Err("the order issued no card".into());
+    };
+    println!(
+        "  e-mail to {}: \"{}\" - a {value} gift card, code {code}",
+        recipient.and_then(|r| r.email).unwrap_or_default(),
+        message.unwrap_or_default(),
+    );
+    Ok(code)
+}
+
+fn main() -> Result<()> {
+    let usd = |s: &str| Money::parse(s, Currency::USD);
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 23, 12, 0, 0)
+        .single()
+        .ok_or("bad date")?;
+    let clock = Arc::new(FixedClock::new(start));
+    let redeemer = Redeemer::new(MemoryStore::new()).with_clock(clock.clone());
 
     println!("== 1. The catalogue");
     let catalogue = Catalogue::new()
@@ -31,98 +138,78 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for def in catalogue.iter() {
         println!("  {} ({})", def.name(), def.id());
     }
-    let chosen = catalogue.resolve("gift-1", Currency::USD, Some(Decimal::from(100)))?;
-    println!("  the buyer picks gift-1 at {}", chosen.value());
 
-    println!("== 2. Two cards pay for a 95.00 USD order, lowest first");
-    let allocation = allocate(
-        usd("95")?,
-        [("card A", usd("100")?), ("card B", usd("50")?)],
+    println!("== 2. Buying certificates (Centra's exclusive selection)");
+    let big = buy_certificate(
+        &redeemer,
+        &catalogue,
+        "o-1001",
+        100,
+        "friend@example.com",
+        true,
     )?;
-    for card in allocation.cards() {
+    let small = buy_certificate(
+        &redeemer,
+        &catalogue,
+        "o-1002",
+        50,
+        "friend@example.com",
+        false,
+    )?;
+
+    println!("== 3. Order one: 120.00 USD paid with both cards, lowest first");
+    let client = Reference::new("203.0.113.7")?;
+    let first = Reference::new("checkout-1")?;
+    for code in [&big, &small] {
+        let applied = redeemer.apply_code(&client, &first, Currency::USD, code.expose_secret())?;
+        println!("  applied {} holding {}", applied.code, applied.balance);
+    }
+    let auth = redeemer.authorise(&key("c1-authorise")?, &first, usd("120")?)?;
+    for card in &auth.outcome.cards {
         println!(
-            "  {}: holds {}, used {}, keeps {}",
-            card.key, card.available, card.used, card.remaining
+            "  {}: balance {}, used {}, remaining {}",
+            card.code, card.balance, card.used, card.remaining
         );
     }
+    println!("  left to pay by card: {}", auth.outcome.outstanding);
+    let captured = redeemer.capture(&key("c1-capture")?, &first)?;
     println!(
-        "  left to pay by another method: {}",
-        allocation.outstanding()
+        "  order completed: {} captured from the cards",
+        captured.outcome.total
     );
 
-    println!("== 3. Buying a certificate in an exclusive selection (Centra)");
-    let mut cart = Selection::new(
-        Currency::USD,
-        Prices::TaxIncluded,
-        SelectionPolicy::exclusive(),
-    );
-    cart.add_product(ProductLine::new(
-        "shirt",
-        usd("20")?,
-        1,
-        "25".parse::<TaxRate>()?,
-    )?)?;
-    println!("  the selection holds a shirt");
-    let change = cart.add_certificate_from(&catalogue, "gift-1", Some(Decimal::from(100)), 1)?;
-    for removed in change.removed() {
-        if let Line::Product(product) = &removed.line {
-            println!(
-                "  removed {} ({:?}): gift certificates are sold on their own",
-                product.sku(),
-                removed.reason
-            );
-        }
+    println!("== 4. Order two: the payment fails, the hold is voided, then it succeeds");
+    let second = Reference::new("checkout-2")?;
+    redeemer.apply_code(&client, &second, Currency::USD, big.expose_secret())?;
+    let auth = redeemer.authorise(&key("c2-authorise")?, &second, usd("25")?)?;
+    println!("  authorised {} on the remaining card", auth.outcome.credit);
+    let voided = redeemer.void(&key("c2-void")?, &second)?;
+    for released in &voided.outcome.released {
+        println!("  payment failed: released {}", released.amount);
     }
-    let payment = PaymentDetails::new(
-        PaymentMethod::new("card", PaymentKind::Card)?,
-        EmailAddress::new("buyer@example.com")?,
-    )
-    .with_recipient(EmailAddress::new("friend@example.com")?)
-    .with_gift_message(GiftMessage::new("Happy birthday!")?);
-    let mut order = Order::place(
-        OrderId::new("o-1001")?,
-        cart,
-        payment,
-        &PaymentPolicy::default(),
-        &TotalsSettings::default(),
-    )?;
+    clock.advance(Duration::minutes(5));
+    redeemer.authorise(&key("c2-authorise-again")?, &second, usd("25")?)?;
+    let captured = redeemer.capture(&key("c2-capture")?, &second)?;
+    println!("  second try paid {}", captured.outcome.total);
+    let card = redeemer
+        .store()
+        .card_by_code(&big)?
+        .ok_or("card vanished")?
+        .value;
     println!(
-        "  order {} to pay: {} (tax {})",
-        order.id(),
-        order.totals().outstanding_balance(),
-        order.totals().tax_total()
+        "  card {} keeps {}; its history:",
+        card.code_hint(),
+        card.balance()
     );
-    // The host reports the payment result with its own clock's time.
-    let outcome = order.report_payment(PaymentResult::Paid, Utc::now());
-    println!("  payment received: the order is {}", order.status());
-    for shipment in order.shipments() {
-        println!("  shipment completed with method \"{}\"", shipment.method());
-    }
-    if let PaymentOutcome::Paid {
-        cards,
-        notification: Some(note),
-    } = outcome
-    {
-        for card in &cards {
-            println!(
-                "  card to issue {}: {} from {}",
-                card.issue_key(),
-                card.value(),
-                card.definition()
-            );
-        }
-        println!("  e-mail for the host to send:");
-        println!("    to: {}", note.to());
-        if let Some(message) = note.gift_message() {
-            println!("    message: {message}");
-        }
-        for card in note.cards() {
-            println!(
-                "    a gift card worth {} (code added when card {} is issued)",
-                card.value(),
-                card.issue_key()
-            );
-        }
+    for entry in redeemer.history(card.id())? {
+        println!(
+            "    #{} {} {:?} {} -> balance {}",
+            entry.seq(),
+            entry.at().format("%H:%M"),
+            entry.kind(),
+            entry.amount(),
+            entry.balance_after()
+        );
     }
     Ok(())
 }

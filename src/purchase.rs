@@ -24,7 +24,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::card::{CardSpec, Recipient};
 use crate::catalogue::{CertificateId, VoucherPurpose};
+use crate::ledger::Reference;
 use crate::money::Money;
 use crate::payment::{PaymentError, PaymentMethod, PaymentPolicy};
 use crate::selection::Selection;
@@ -576,6 +578,25 @@ impl CardToIssue {
     #[must_use]
     pub fn gift_message(&self) -> Option<&GiftMessage> {
         self.gift_message.as_ref()
+    }
+
+    /// What the card is issued with: its value, the order as its reference, the recipient and
+    /// the gift message, and the definition and issue key as metadata.
+    #[must_use]
+    pub fn card_spec(&self) -> CardSpec {
+        let mut spec = CardSpec::new(self.value);
+        // An order id is always a valid reference (a subset of its characters and length).
+        spec.order = Reference::new(self.order_id.as_str()).ok();
+        spec.recipient = Some(Recipient {
+            name: None,
+            email: Some(self.recipient.as_str().to_owned()),
+        });
+        spec.message = self.gift_message.as_ref().map(|m| m.as_str().to_owned());
+        spec.metadata
+            .insert("definition".to_owned(), self.definition.to_string());
+        spec.metadata
+            .insert("issueKey".to_owned(), self.issue_key());
+        spec
     }
 
     /// A key unique to this unit of this order (`"o-1001/1"`), for issuing idempotently.

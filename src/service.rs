@@ -21,6 +21,7 @@ use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::ledger::{LedgerEntry, Reference};
 use crate::money::Money;
 use crate::notification::Notification;
+use crate::purchase::{CardToIssue, Order};
 use crate::redemption::{
     self, Authorisation, Captured, Checkout, Decision, Issued, Outcome, RedeemError, RefundOutcome,
     Voided,
@@ -327,6 +328,32 @@ impl<S: Store> Redeemer<S> {
                 redemption::issue(specs, now, || self.fresh())
             },
         )
+    }
+
+    /// Issues the cards a paid order bought (one per certificate unit, see
+    /// [`Order::cards_to_issue`]), under an idempotency key made from the order id: however
+    /// often it is called for the same order, each card is issued once. An order with nothing
+    /// to issue (unpaid, failed) issues nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::issue`].
+    pub fn issue_for_order(&self, order: &Order) -> Result<Redeemed<Issued>, RedeemError> {
+        let specs: Vec<CardSpec> = order
+            .cards_to_issue()
+            .iter()
+            .map(CardToIssue::card_spec)
+            .collect();
+        if specs.is_empty() {
+            return Ok(Redeemed {
+                outcome: Issued { cards: Vec::new() },
+                notifications: Vec::new(),
+                replayed: false,
+            });
+        }
+        let key = IdempotencyKey::new(&format!("order-issue:{}", order.id()))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.issue(&key, specs)
     }
 
     /// Looks a typed code up for checkout `checkout` and applies it (BigCommerce's

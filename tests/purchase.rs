@@ -6,7 +6,7 @@ use giftcert::{
     CardToIssue, Catalogue, CertificateDefinition, Currency, EmailAddress, GiftMessage, Money,
     NO_SHIPMENT, Order, OrderId, OrderStatus, PaymentDetails, PaymentError, PaymentKind,
     PaymentMethod, PaymentOutcome, PaymentPolicy, PaymentResult, Prices, ProductLine,
-    PurchaseError, Selection, SelectionPolicy, ShipmentContents, TaxRate, TotalsSettings,
+    PurchaseError, Selection, SelectionPolicy, ShipmentContents, Store, TaxRate, TotalsSettings,
 };
 use rust_decimal::Decimal;
 
@@ -417,4 +417,83 @@ fn gift_credit_is_kept_with_the_payment_and_masked_in_debug_output() {
     let debug = format!("{payment:?}");
     assert!(!debug.contains("SECRET"), "{debug}");
     assert!(debug.contains("****7KQ2"));
+}
+
+/// The whole purchase: a paid order's cards are issued through the redemption service, with
+/// the recipient and gift message on each card and in the e-mail, and a payment reported twice
+/// still issues each card once.
+#[test]
+fn a_paid_order_issues_its_cards_once_however_often_payment_is_reported() {
+    use giftcert::{MemoryStore, Notification, Redeemer};
+
+    // Spryker's mixed policy lets one line carry two units.
+    let mut selection =
+        Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::mixed());
+    selection
+        .add_certificate_from(&catalogue(), "gift-1", Some(Decimal::from(100)), 2)
+        .unwrap();
+    let mut order = Order::place(
+        OrderId::new("o-77").unwrap(),
+        selection,
+        details(card())
+            .with_recipient(EmailAddress::new("friend@example.com").unwrap())
+            .with_gift_message(GiftMessage::new("Happy birthday!").unwrap()),
+        &PaymentPolicy::default(),
+        &TotalsSettings::default(),
+    )
+    .unwrap();
+    let redeemer = Redeemer::new(MemoryStore::new());
+    order.report_payment(PaymentResult::Paid, now());
+    let first = redeemer.issue_for_order(&order).unwrap();
+    assert_eq!(first.outcome.cards.len(), 2);
+    assert!(first.outcome.cards.iter().all(|c| c.value == usd("100")));
+    let Notification::CardIssued {
+        recipient,
+        message,
+        order: reference,
+        code,
+        ..
+    } = &first.notifications[0]
+    else {
+        panic!("expected a card notification");
+    };
+    assert_eq!(
+        recipient.as_ref().and_then(|r| r.email.as_deref()),
+        Some("friend@example.com")
+    );
+    assert_eq!(message.as_deref(), Some("Happy birthday!"));
+    assert_eq!(reference.as_ref().map(|r| r.as_str()), Some("o-77"));
+    assert!(redeemer.store().card_by_code(code).unwrap().is_some());
+
+    // The payment provider calls back again: the order issues nothing new, and neither does
+    // the service, even if the host asks it to issue the order's cards again.
+    assert!(matches!(
+        order.report_payment(PaymentResult::Paid, now()),
+        PaymentOutcome::AlreadySettled { .. }
+    ));
+    let again = redeemer.issue_for_order(&order).unwrap();
+    assert!(again.replayed);
+    assert!(again.notifications.is_empty());
+    assert_eq!(again.outcome, first.outcome);
+    assert_eq!(redeemer.store().card_count(), 2);
+}
+
+/// A failed payment issues no card at all.
+#[test]
+fn a_failed_payment_issues_no_card() {
+    use giftcert::{MemoryStore, Redeemer};
+
+    let mut order = Order::place(
+        OrderId::new("o-78").unwrap(),
+        certificate_selection(),
+        details(card()),
+        &PaymentPolicy::default(),
+        &TotalsSettings::default(),
+    )
+    .unwrap();
+    order.report_payment(PaymentResult::Failed, now());
+    let redeemer = Redeemer::new(MemoryStore::new());
+    let issued = redeemer.issue_for_order(&order).unwrap();
+    assert!(issued.outcome.cards.is_empty());
+    assert_eq!(redeemer.store().card_count(), 0);
 }
