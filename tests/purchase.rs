@@ -443,7 +443,10 @@ fn a_paid_order_issues_its_cards_once_however_often_payment_is_reported() {
     )
     .unwrap();
     let redeemer = Redeemer::new(MemoryStore::new());
-    order.report_payment(PaymentResult::Paid, now());
+    assert!(matches!(
+        order.report_payment(PaymentResult::Paid, now()),
+        PaymentOutcome::Paid { .. }
+    ));
     let first = redeemer.issue_for_order(&order).unwrap();
     assert_eq!(first.outcome.cards.len(), 2);
     assert!(first.outcome.cards.iter().all(|c| c.value == usd("100")));
@@ -491,7 +494,10 @@ fn a_failed_payment_issues_no_card() {
         &TotalsSettings::default(),
     )
     .unwrap();
-    order.report_payment(PaymentResult::Failed, now());
+    assert!(matches!(
+        order.report_payment(PaymentResult::Failed, now()),
+        PaymentOutcome::Failed
+    ));
     let redeemer = Redeemer::new(MemoryStore::new());
     let issued = redeemer.issue_for_order(&order).unwrap();
     assert!(issued.outcome.cards.is_empty());
