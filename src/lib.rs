@@ -1,45 +1,78 @@
 //! Gift certificates for shops and checkout providers, as a library with no I/O of its own.
 //!
 //! `giftcert` models the whole life of a gift certificate (gift card): the catalogue a shop
-//! sells from, money that always knows its currency, selections (carts) that hold certificates
-//! under the host's rules, totals where tax comes before gift credit, the purchase flow from a
-//! paid order to the cards to issue, and the lowest-first allocation of a payment over several
-//! cards.
+//! sells from, a selection (cart) that keeps certificates apart from products, totals where tax
+//! comes before gift credit, the paid order that finalises itself and issues a card, and the
+//! card's redemption at checkout (lowest card first, authorise, capture, void, refund) under
+//! the replacement or balance strategy for leftover value.
 //!
 //! # Example
 //!
 //! ```
-//! use giftcert::{allocate, Catalogue, CertificateDefinition, Currency, Money};
+//! use chrono::Utc;
+//! use giftcert::{
+//!     Catalogue, CertificateDefinition, Currency, EmailAddress, IdempotencyKey, MemoryStore,
+//!     Money, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy,
+//!     PaymentResult, Prices, Redeemer, Reference, Selection, SelectionPolicy, TotalsSettings,
+//! };
 //! use rust_decimal::Decimal;
 //!
-//! // The shop sells a fixed-value certificate and one whose value the buyer picks.
-//! let catalogue = Catalogue::new()
-//!     .with(CertificateDefinition::predetermined(
-//!         "gift-2",
-//!         "Pre-defined gift certificate",
-//!         [Money::parse("10", Currency::USD)?],
-//!     )?)?
-//!     .with(CertificateDefinition::any_amount("gift-1", "Dynamic gift certificate")?)?;
-//! let sold = catalogue.resolve("gift-1", Currency::USD, Some(Decimal::from(100)))?;
-//! assert_eq!(sold.value().to_string(), "100.00 USD");
-//!
-//! // Later, two cards pay for a 95.00 order: the smaller one first, the other partly.
 //! let usd = |s: &str| Money::parse(s, Currency::USD);
-//! let allocation = allocate(usd("95")?, [("A", usd("100")?), ("B", usd("50")?)])?;
-//! assert_eq!(allocation.cards()[0].used, usd("45")?);
-//! assert_eq!(allocation.cards()[1].used, usd("50")?);
+//! let catalogue = Catalogue::new()
+//!     .with(CertificateDefinition::any_amount("gift-1", "Dynamic gift certificate")?)?;
+//!
+//! // The shopper puts a 100.00 certificate in a selection (Centra's exclusive rules) and pays.
+//! let mut cart = Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::exclusive());
+//! cart.add_certificate_from(&catalogue, "gift-1", Some(Decimal::from(100)), 1)?;
+//! let card = PaymentMethod::new("card", PaymentKind::Card)?;
+//! let payment = PaymentDetails::new(card, EmailAddress::new("buyer@example.com")?);
+//! let mut order = Order::place(
+//!     OrderId::new("o-1001")?, cart, payment, &PaymentPolicy::default(), &TotalsSettings::default(),
+//! )?;
+//! let _outcome = order.report_payment(PaymentResult::Paid, Utc::now()); // finalised, no shipping
+//!
+//! // The paid order becomes a card; the host e-mails the code from the notification.
+//! let redeemer = Redeemer::new(MemoryStore::new());
+//! let issued = redeemer.issue_for_order(&order)?;
+//! let Some(giftcert::Notification::CardIssued { code, .. }) = issued.notifications.first() else {
+//!     unreachable!()
+//! };
+//!
+//! // The card pays part of a 60.00 checkout: authorise at validation, capture on completion.
+//! let checkout = Reference::new("checkout-7")?;
+//! redeemer.apply_code(&Reference::new("client-1")?, &checkout, Currency::USD, code.expose_secret())?;
+//! redeemer.authorise(&IdempotencyKey::new("c7-auth")?, &checkout, usd("60")?)?;
+//! let captured = redeemer.capture(&IdempotencyKey::new("c7-capture")?, &checkout)?;
+//! assert_eq!(captured.outcome.total, usd("60")?);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Overview
+//!
+//! - **Money**: [`Currency`] knows every active ISO 4217 code and its minor units; [`Money`]
+//!   pairs an exact [`rust_decimal::Decimal`] with its currency, refuses to mix currencies and
+//!   splits amounts so that the parts always sum to the whole.
+//! - **Catalogue**: [`CertificateDefinition`]s, predetermined or any-amount, resolved per
+//!   currency; [`Catalogue::listing`] renders Centra's `GET /gift-certificates`.
+//! - **Selections and totals**: [`Selection`] under a [`SelectionPolicy`]; [`Totals`] computes
+//!   taxes on the original prices and applies gift credit as a payment; [`PaymentPolicy`]
+//!   filters payment methods; [`Order`] finalises a paid certificate order.
+//! - **Cards**: [`GiftCard`] with holds and a running balance proven by its [`LedgerEntry`]s;
+//!   [`LeftoverStrategy`] with [`BalanceStrategy`] and [`ReplacementStrategy`];
+//!   [`ExpiryPolicy`]; [`Code`] and [`CodeGenerator`].
+//! - **Redemption**: [`allocate`] (lowest first); the pure decisions in [`redemption`]; the
+//!   [`Redeemer`] service over a [`Store`], with [`MemoryStore`] as the embedded default.
+//!
 //! # Scope of this crate
 //!
-//! No HTTP, no e-mail, no database of its own: hosts call the crate's functions from their own
-//! handlers and deliver what it returns.
+//! No HTTP, no e-mail, no database of its own: hosts call the crate from their own handlers,
+//! deliver the [`Notification`]s it returns, and keep data in a [`Store`] they choose. Time and
+//! randomness enter only through [`Clock`] and [`CodeGenerator`].
 //!
 //! # Crate features
 //!
 //! - `proptest`: proptest strategies for the crate's types, for hosts' property tests.
-//! - `testkit`: the conformance kit a host runs against its own store.
+//! - `testkit`: the conformance kit a host runs against its own [`Store`].
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
