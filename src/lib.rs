@@ -98,6 +98,8 @@ mod selection;
 mod serde_impl;
 mod service;
 mod store;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 mod strategy;
 mod tax;
 #[cfg(feature = "testkit")]

@@ -1,0 +1,84 @@
+//! Property 3: under the exclusive policy no sequence of operations leaves a certificate beside
+//! a product, or two certificates in one selection.
+
+mod common;
+
+use giftcert::{
+    Catalogue, CertificateDefinition, Currency, Money, Prices, ProductLine, ProductWithCertificate,
+    Selection, SelectionPolicy, TaxRate,
+};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+
+#[derive(Debug, Clone)]
+enum Op {
+    AddProduct(u8, u8),
+    AddCertificate(bool, u16),
+    SetProductQuantity(u8, u8),
+    SetCertificateQuantity(bool, u8),
+    RemoveProduct(u8),
+    RemoveCertificate(bool),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0_u8..4, 0_u8..4).prop_map(|(s, q)| Op::AddProduct(s, q)),
+        (any::<bool>(), 1_u16..500).prop_map(|(f, a)| Op::AddCertificate(f, a)),
+        (0_u8..4, 0_u8..4).prop_map(|(s, q)| Op::SetProductQuantity(s, q)),
+        (any::<bool>(), 0_u8..4).prop_map(|(f, q)| Op::SetCertificateQuantity(f, q)),
+        (0_u8..4).prop_map(Op::RemoveProduct),
+        any::<bool>().prop_map(Op::RemoveCertificate),
+    ]
+}
+
+fn catalogue() -> Catalogue {
+    let usd = Money::parse("25", Currency::USD).unwrap();
+    Catalogue::new()
+        .with(CertificateDefinition::predetermined("fixed", "Fixed", [usd]).unwrap())
+        .unwrap()
+        .with(CertificateDefinition::any_amount("any", "Any amount").unwrap())
+        .unwrap()
+}
+
+fn id(fixed: bool) -> &'static str {
+    if fixed { "fixed" } else { "any" }
+}
+
+proptest! {
+    #![proptest_config(common::config("proptest-regressions/prop_selection.txt"))]
+
+    /// Whatever the shopper does (and whether products are refused or remove the
+    /// certificate), an exclusive selection holds either products or at most one certificate
+    /// unit, never both. Refused operations change nothing.
+    #[test]
+    fn exclusive_selections_never_mix(ops in proptest::collection::vec(op(), 0..40), remove in any::<bool>()) {
+        let mut policy = SelectionPolicy::exclusive();
+        if remove {
+            policy = policy.with_product_with_certificate(ProductWithCertificate::RemoveCertificates);
+        }
+        let catalogue = catalogue();
+        let mut s = Selection::new(Currency::USD, Prices::TaxIncluded, policy);
+        let rate = TaxRate::new(Decimal::from(25)).unwrap();
+        for op in ops {
+            let before = s.clone();
+            let result = match op {
+                Op::AddProduct(sku, q) => ProductLine::new(
+                    &format!("sku-{sku}"), Money::parse("10", Currency::USD).unwrap(), u64::from(q), rate,
+                ).map_err(|e| e.to_string()).and_then(|l| s.add_product(l).map(|_| ()).map_err(|e| e.to_string())),
+                Op::AddCertificate(fixed, amount) => {
+                    let amount = if fixed { None } else { Some(Decimal::from(amount)) };
+                    s.add_certificate_from(&catalogue, id(fixed), amount, 1).map(|_| ()).map_err(|e| e.to_string())
+                }
+                Op::SetProductQuantity(sku, q) => s.set_product_quantity(&format!("sku-{sku}"), u64::from(q)).map(|_| ()).map_err(|e| e.to_string()),
+                Op::SetCertificateQuantity(fixed, q) => s.set_certificate_quantity(id(fixed), u64::from(q)).map(|_| ()).map_err(|e| e.to_string()),
+                Op::RemoveProduct(sku) => s.remove_product(&format!("sku-{sku}")).map(|_| ()).map_err(|e| e.to_string()),
+                Op::RemoveCertificate(fixed) => s.remove_certificate(id(fixed)).map(|_| ()).map_err(|e| e.to_string()),
+            };
+            if result.is_err() {
+                prop_assert_eq!(&s, &before, "a refused operation changed the selection");
+            }
+            prop_assert!(s.products().is_empty() || s.certificates().is_empty(), "certificate beside a product: {:?}", s);
+            prop_assert!(s.certificate_units() <= 1, "two certificates in one selection: {:?}", s);
+        }
+    }
+}
