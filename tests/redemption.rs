@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use giftcert::{
     CardError, CardId, CardSpec, Currency, EntryKind, FixedClock, GuardPolicy, IdempotencyKey,
-    MemoryStore, Money, Notification, RedeemError, Redeemer, Reference, ReplacementStrategy,
+    MemoryStore, Money, Notification, RedeemError, Redeemer, Reference, ReplacementStrategy, Store,
     verify_ledger,
 };
 
@@ -519,4 +519,44 @@ fn codes_are_never_shown_whole_in_errors() {
     let err = shop.apply("c1", "SECRETCODE123456").unwrap_err();
     assert!(!err.to_string().contains("SECRETCODE123456"), "{err}");
     assert!(!format!("{err:?}").contains("SECRETCODE123456"), "{err:?}");
+}
+
+#[test]
+fn bulk_issue_makes_n_cards_of_one_value_with_tags_and_metadata_and_distinct_codes() {
+    let shop = Shop::new();
+    let mut spec = CardSpec::new(usd("25"));
+    spec.tags = vec!["xmas-2026".to_owned()];
+    spec.metadata.insert("batch".to_owned(), "B-17".to_owned());
+    let issued = shop
+        .redeemer
+        .issue(&key("batch-B-17"), vec![spec; 50])
+        .unwrap();
+    assert_eq!(issued.outcome.cards.len(), 50);
+    let mut codes = std::collections::HashSet::new();
+    for note in &issued.notifications {
+        let Notification::CardIssued {
+            card, code, value, ..
+        } = note
+        else {
+            panic!("expected card notifications");
+        };
+        assert_eq!(*value, usd("25"));
+        assert!(
+            codes.insert(code.expose_secret().to_owned()),
+            "codes are unique"
+        );
+        let stored = shop.redeemer.card(*card).unwrap().unwrap();
+        assert_eq!(stored.tags(), ["xmas-2026"]);
+        assert_eq!(
+            stored.metadata().get("batch").map(String::as_str),
+            Some("B-17")
+        );
+    }
+    // The same batch key issues nothing more.
+    let again = shop
+        .redeemer
+        .issue(&key("batch-B-17"), vec![CardSpec::new(usd("25")); 50])
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(shop.redeemer.store().card_count(), 50);
 }
