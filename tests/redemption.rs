@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use giftcert::{
     CardError, CardId, CardSpec, Currency, EntryKind, FixedClock, GuardPolicy, IdempotencyKey,
-    MemoryStore, Money, Notification, RedeemError, Redeemer, Reference, ReplacementStrategy, Store,
+    MemoryStore, Money, Notification, RedeemError, Redeemer, Reference, ReplacementStrategy,
     verify_ledger,
 };
 
@@ -527,9 +527,10 @@ fn bulk_issue_makes_n_cards_of_one_value_with_tags_and_metadata_and_distinct_cod
     let mut spec = CardSpec::new(usd("25"));
     spec.tags = vec!["xmas-2026".to_owned()];
     spec.metadata.insert("batch".to_owned(), "B-17".to_owned());
+    let batch = vec![spec; 50];
     let issued = shop
         .redeemer
-        .issue(&key("batch-B-17"), vec![spec; 50])
+        .issue(&key("batch-B-17"), batch.clone())
         .unwrap();
     assert_eq!(issued.outcome.cards.len(), 50);
     let mut codes = std::collections::HashSet::new();
@@ -552,11 +553,13 @@ fn bulk_issue_makes_n_cards_of_one_value_with_tags_and_metadata_and_distinct_cod
             Some("B-17")
         );
     }
-    // The same batch key issues nothing more.
-    let again = shop
-        .redeemer
-        .issue(&key("batch-B-17"), vec![CardSpec::new(usd("25")); 50])
-        .unwrap();
+    // Sending the same batch again issues nothing more; another batch under its key is refused.
+    let again = shop.redeemer.issue(&key("batch-B-17"), batch).unwrap();
     assert!(again.replayed);
+    assert!(matches!(
+        shop.redeemer
+            .issue(&key("batch-B-17"), vec![CardSpec::new(usd("25")); 50]),
+        Err(RedeemError::IdempotencyConflict { .. })
+    ));
     assert_eq!(shop.redeemer.store().card_count(), 50);
 }
