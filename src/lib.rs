@@ -4,6 +4,9 @@
 //! sells from, money that always knows its currency, and the lowest-first allocation of a
 //! payment over several cards.
 //!
+//! Time comes in through a [`Clock`] ([`SystemClock`] in production, [`FixedClock`] in tests),
+//! never from a hidden call to the system clock.
+//!
 //! # Example
 //!
 //! ```
@@ -45,6 +48,7 @@
 
 mod allocation;
 mod catalogue;
+mod clock;
 mod currency;
 mod money;
 mod serde_impl;
@@ -56,6 +60,7 @@ pub use catalogue::{
     CertificateId, CertificateKind, CurrencyFormats, ListedAmount, ListedCertificate,
     ResolvedCertificate, VoucherPurpose,
 };
+pub use clock::{Clock, ClockError, FixedClock, SystemClock};
 pub use currency::{Currency, MAX_MINOR_UNITS};
 pub use money::{Decimals, Money, MoneyError, MoneyFormat, RoundingRule};
 pub use tax::{TaxRate, TaxRateError};
