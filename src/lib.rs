@@ -49,6 +49,7 @@
 mod allocation;
 mod catalogue;
 mod clock;
+mod code;
 mod currency;
 mod money;
 mod serde_impl;
@@ -61,6 +62,7 @@ pub use catalogue::{
     ResolvedCertificate, VoucherPurpose,
 };
 pub use clock::{Clock, ClockError, FixedClock, SystemClock};
+pub use code::{Code, CodeError};
 pub use currency::{Currency, MAX_MINOR_UNITS};
 pub use money::{Decimals, Money, MoneyError, MoneyFormat, RoundingRule};
 pub use tax::{TaxRate, TaxRateError};
