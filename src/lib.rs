@@ -4,6 +4,12 @@
 //! sells from, money that always knows its currency, and the lowest-first allocation of a
 //! payment over several cards.
 //!
+//! A card is spent with its [`Code`], a secret that prints masked (`****-****-****-7KQ2`) and
+//! compares in constant time. New codes come from a [`CodeGenerator`]: by default a
+//! [`RandomCodeGenerator`] (80 random bits and a check character that refuses a mistyped code
+//! before any store is asked), or seed 002's guessable numbering `X-GC-{number}`
+//! ([`PatternCodeGenerator`]).
+//!
 //! Time comes in through a [`Clock`] ([`SystemClock`] in production, [`FixedClock`] in tests),
 //! never from a hidden call to the system clock.
 //!
@@ -62,7 +68,10 @@ pub use catalogue::{
     ResolvedCertificate, VoucherPurpose,
 };
 pub use clock::{Clock, ClockError, FixedClock, SystemClock};
-pub use code::{Code, CodeError};
+pub use code::{
+    Code, CodeError, CodeGenerator, CodeSequence, MemorySequence, PatternCodeGenerator,
+    RandomCodeGenerator, RandomCodeGeneratorBuilder, generate_unique,
+};
 pub use currency::{Currency, MAX_MINOR_UNITS};
 pub use money::{Decimals, Money, MoneyError, MoneyFormat, RoundingRule};
 pub use tax::{TaxRate, TaxRateError};

@@ -3,8 +3,17 @@
 //! - [`Code`] is always normalised (upper case, no spaces or dashes), prints masked
 //!   (`****-****-****-7KQ2`) and compares in constant time. The whole code leaves it only through
 //!   [`Code::expose_secret`], [`Code::grouped`] and serde.
+//! - [`CodeGenerator`] makes fresh codes and checks a typed one before any store is asked:
+//!   [`RandomCodeGenerator`] (the default: unguessable, with a check character) and
+//!   [`PatternCodeGenerator`] (seed 002's replacement numbering `X-GC-{number}`: guessable, for
+//!   hosts that want it).
+//! - [`generate_unique`] retries a bounded number of times when a candidate already exists.
 
+mod check;
 mod error;
+mod generator;
+mod pattern;
+mod random;
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -13,6 +22,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize, Serializer};
 
 pub use error::CodeError;
+pub use generator::{CodeGenerator, generate_unique};
+pub use pattern::{CodeSequence, MemorySequence, PatternCodeGenerator};
+pub use random::{RandomCodeGenerator, RandomCodeGeneratorBuilder};
 
 /// A gift certificate code, normalised: upper-case ASCII letters and digits only, 4 to 64 of
 /// them.
@@ -52,7 +64,8 @@ impl Code {
     ///
     /// Normalisation: white space anywhere and dashes (`-` and the typographic dashes U+2010 to
     /// U+2015 and U+2212 that mail clients substitute) are dropped, ASCII letters are upper-cased.
-    /// Look-alikes are not mapped (`O` stays `O`). Normalising a normalised code changes
+    /// Look-alikes are not mapped (`O` stays `O`): see
+    /// [`RandomCodeGenerator::canonicalise`] for that. Normalising a normalised code changes
     /// nothing.
     ///
     /// # Errors
@@ -86,6 +99,18 @@ impl Code {
             });
         }
         Ok(Code(normalised.into_boxed_str()))
+    }
+
+    /// Wraps text the crate built itself from the alphabet, with a length already checked.
+    fn from_normalised(normalised: String) -> Code {
+        debug_assert!(
+            (Code::MIN_LEN..=Code::MAX_LEN).contains(&normalised.len())
+                && normalised
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+            "not a normalised code"
+        );
+        Code(normalised.into_boxed_str())
     }
 
     /// The whole normalised code: **reveals the secret**.
