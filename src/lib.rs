@@ -8,7 +8,7 @@
 //! compares in constant time. New codes come from a [`CodeGenerator`]: by default a
 //! [`RandomCodeGenerator`] (80 random bits and a check character that refuses a mistyped code
 //! before any store is asked), or seed 002's guessable numbering `X-GC-{number}`
-//! ([`PatternCodeGenerator`]).
+//! ([`PatternCodeGenerator`]); codes from another platform come in through [`ImportRules`].
 //!
 //! Time comes in through a [`Clock`] ([`SystemClock`] in production, [`FixedClock`] in tests),
 //! never from a hidden call to the system clock.
@@ -69,8 +69,9 @@ pub use catalogue::{
 };
 pub use clock::{Clock, ClockError, FixedClock, SystemClock};
 pub use code::{
-    Code, CodeError, CodeGenerator, CodeSequence, MemorySequence, PatternCodeGenerator,
-    RandomCodeGenerator, RandomCodeGeneratorBuilder, generate_unique,
+    Code, CodeError, CodeGenerator, CodeSequence, ImportRules, ImportedAlphabet, ImportedCode,
+    MemorySequence, PatternCodeGenerator, RandomCodeGenerator, RandomCodeGeneratorBuilder,
+    generate_unique,
 };
 pub use currency::{Currency, MAX_MINOR_UNITS};
 pub use money::{Decimals, Money, MoneyError, MoneyFormat, RoundingRule};

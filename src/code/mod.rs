@@ -8,10 +8,13 @@
 //!   [`PatternCodeGenerator`] (seed 002's replacement numbering `X-GC-{number}`: guessable, for
 //!   hosts that want it).
 //! - [`generate_unique`] retries a bounded number of times when a candidate already exists.
+//! - [`ImportRules`] takes codes from another platform (Shopify's 8 to 20 letters and digits)
+//!   and estimates how guessable each is ([`ImportedCode::entropy_bits`]).
 
 mod check;
 mod error;
 mod generator;
+mod import;
 mod pattern;
 mod random;
 
@@ -23,6 +26,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 pub use error::CodeError;
 pub use generator::{CodeGenerator, generate_unique};
+pub use import::{ImportRules, ImportedAlphabet, ImportedCode};
 pub use pattern::{CodeSequence, MemorySequence, PatternCodeGenerator};
 pub use random::{RandomCodeGenerator, RandomCodeGeneratorBuilder};
 
