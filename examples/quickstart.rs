@@ -187,7 +187,7 @@ fn main() -> Result<()> {
     for released in &voided.outcome.released {
         println!("  payment failed: released {}", released.amount);
     }
-    clock.advance(Duration::minutes(5));
+    clock.advance(Duration::minutes(5))?;
     redeemer.authorise(&key("c2-authorise-again")?, &second, usd("25")?)?;
     let captured = redeemer.capture(&key("c2-capture")?, &second)?;
     println!("  second try paid {}", captured.outcome.total);

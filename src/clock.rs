@@ -1,32 +1,189 @@
-//! Placeholder replaced by the real clock module on merge.
-#![allow(missing_docs)]
-use chrono::{DateTime, Utc};
-pub trait Clock: Send + Sync + std::fmt::Debug {
+//! Time, injected: the [`Clock`] trait and its two implementations.
+//!
+//! Nothing below the service reads the system clock (see the architecture notes): the service
+//! asks its [`Clock`] for `now` and hands the instant to the pure core. Production hosts use
+//! [`SystemClock`]; tests use a [`FixedClock`] they set and advance, so that expiry and holds
+//! can be tested without waiting or sleeping.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// A source of the current instant.
+///
+/// # Contract
+///
+/// `now` is cheap, never fails and never panics. Successive calls need not be monotonic (a
+/// system clock can be set back); code that needs an order uses the instants it was given, not
+/// repeated calls.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current instant.
     fn now(&self) -> DateTime<Utc>;
 }
-#[derive(Debug, Default, Clone, Copy)]
+
+impl<C: Clock + ?Sized> Clock for &C {
+    fn now(&self) -> DateTime<Utc> {
+        (**self).now()
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> DateTime<Utc> {
+        (**self).now()
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for Box<C> {
+    fn now(&self) -> DateTime<Utc> {
+        (**self).now()
+    }
+}
+
+/// The operating system's clock ([`Utc::now`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct SystemClock;
+
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }
 }
-#[derive(Debug)]
-pub struct FixedClock(std::sync::Mutex<DateTime<Utc>>);
+
+/// A clock that stands still until told to move: for tests.
+///
+/// It can be shared (`Arc<FixedClock>` is a [`Clock`] too), so a test can hand it to the code
+/// under test and keep a handle to move time.
+///
+/// ```
+/// use std::sync::Arc;
+/// use chrono::{TimeDelta, TimeZone, Utc};
+/// use giftcert::{Clock, FixedClock};
+///
+/// let start = Utc.with_ymd_and_hms(2024, 12, 24, 18, 0, 0).single().ok_or("no such instant")?;
+/// let clock = Arc::new(FixedClock::new(start));
+/// let seen_by_service: Arc<dyn Clock> = clock.clone();
+///
+/// clock.advance(TimeDelta::days(365))?;
+/// assert_eq!(seen_by_service.now().to_rfc3339(), "2025-12-24T18:00:00+00:00");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct FixedClock {
+    now: Mutex<DateTime<Utc>>,
+}
+
+/// A [`FixedClock`] asked to move beyond the instants `chrono` can represent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClockError {
+    /// Advancing would leave the representable range.
+    #[error("cannot advance the clock from {from} by {by}: the result is out of range")]
+    OutOfRange {
+        /// The clock's instant before the call (unchanged).
+        from: DateTime<Utc>,
+        /// The step asked for.
+        by: TimeDelta,
+    },
+}
+
 impl FixedClock {
-    pub fn new(t: DateTime<Utc>) -> Self {
-        FixedClock(std::sync::Mutex::new(t))
+    /// A clock showing `now` until it is [set](FixedClock::set) or
+    /// [advanced](FixedClock::advance).
+    #[must_use]
+    pub fn new(now: DateTime<Utc>) -> FixedClock {
+        FixedClock {
+            now: Mutex::new(now),
+        }
     }
-    pub fn advance(&self, d: chrono::Duration) {
-        let mut g = self.0.lock().unwrap();
-        *g += d;
+
+    /// Moves the clock to `now` (backwards too: tests of clock skew need it).
+    pub fn set(&self, now: DateTime<Utc>) {
+        *self.now.lock().unwrap_or_else(PoisonError::into_inner) = now;
     }
-    pub fn set(&self, t: DateTime<Utc>) {
-        *self.0.lock().unwrap() = t;
+
+    /// Moves the clock by `by` (a negative step moves it back) and returns the new instant.
+    ///
+    /// # Errors
+    ///
+    /// [`ClockError::OutOfRange`] when the new instant cannot be represented; the clock is left
+    /// where it was.
+    pub fn advance(&self, by: TimeDelta) -> Result<DateTime<Utc>, ClockError> {
+        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
+        let next = now
+            .checked_add_signed(by)
+            .ok_or(ClockError::OutOfRange { from: *now, by })?;
+        *now = next;
+        Ok(next)
     }
 }
+
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
+        // A test that panicked while holding the lock cannot have left a half-written instant:
+        // the guarded value is replaced whole, so the poison flag can be ignored.
+        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for FixedClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("FixedClock").field(&self.now()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn christmas_eve() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 12, 24, 18, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn fixed_clock_stands_still_until_moved() {
+        let clock = FixedClock::new(christmas_eve());
+        assert_eq!(clock.now(), christmas_eve());
+        assert_eq!(clock.now(), christmas_eve());
+    }
+
+    #[test]
+    fn fixed_clock_advances_by_the_step_and_back() {
+        let clock = FixedClock::new(christmas_eve());
+        let later = clock.advance(TimeDelta::hours(7)).unwrap();
+        assert_eq!(later.to_rfc3339(), "2024-12-25T01:00:00+00:00");
+        assert_eq!(clock.now(), later);
+        clock.advance(TimeDelta::hours(-7)).unwrap();
+        assert_eq!(clock.now(), christmas_eve());
+    }
+
+    #[test]
+    fn fixed_clock_set_moves_to_the_instant() {
+        let clock = FixedClock::new(christmas_eve());
+        let new_year = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+        clock.set(new_year);
+        assert_eq!(clock.now(), new_year);
+    }
+
+    #[test]
+    fn advancing_out_of_range_is_an_error_and_leaves_the_clock() {
+        let clock = FixedClock::new(DateTime::<Utc>::MAX_UTC);
+        let err = clock.advance(TimeDelta::seconds(1)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot advance the clock from +262142-12-31 23:59:59.999999999 UTC by PT1S: \
+             the result is out of range"
+        );
+        assert_eq!(clock.now(), DateTime::<Utc>::MAX_UTC);
+    }
+
+    #[test]
+    fn a_shared_clock_shows_the_tests_moves() {
+        let clock = Arc::new(FixedClock::new(christmas_eve()));
+        let held: Arc<dyn Clock> = clock.clone();
+        clock.advance(TimeDelta::days(1)).unwrap();
+        assert_eq!(held.now().to_rfc3339(), "2024-12-25T18:00:00+00:00");
+        assert_eq!(format!("{clock:?}"), "FixedClock(2024-12-25T18:00:00Z)");
     }
 }

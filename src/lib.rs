@@ -6,6 +6,15 @@
 //! card's redemption at checkout (lowest card first, authorise, capture, void, refund) under
 //! the replacement or balance strategy for leftover value.
 //!
+//! A card is spent with its [`Code`], a secret that prints masked (`****-****-****-7KQ2`) and
+//! compares in constant time. New codes come from a [`CodeGenerator`]: by default a
+//! [`RandomCodeGenerator`] (80 random bits and a check character that refuses a mistyped code
+//! before any store is asked), or seed 002's guessable numbering `X-GC-{number}`
+//! ([`PatternCodeGenerator`]); codes from another platform come in through [`ImportRules`].
+//!
+//! Time comes in through a [`Clock`] ([`SystemClock`] in production, [`FixedClock`] in tests),
+//! never from a hidden call to the system clock.
+//!
 //! # Example
 //!
 //! ```
@@ -116,8 +125,12 @@ pub use catalogue::{
     CertificateId, CertificateKind, CurrencyFormats, ListedAmount, ListedCertificate,
     ResolvedCertificate, VoucherPurpose,
 };
-pub use clock::{Clock, FixedClock, SystemClock};
-pub use code::{Code, CodeError, CodeGenerator, RandomCodeGenerator};
+pub use clock::{Clock, ClockError, FixedClock, SystemClock};
+pub use code::{
+    Code, CodeError, CodeGenerator, CodeSequence, ImportRules, ImportedAlphabet, ImportedCode,
+    MemorySequence, PatternCodeGenerator, RandomCodeGenerator, RandomCodeGeneratorBuilder,
+    generate_unique,
+};
 pub use currency::{Currency, MAX_MINOR_UNITS};
 pub use expiry::{ExpiryError, ExpiryPolicy, US_MINIMUM_YEARS};
 pub use guard::{GuardError, GuardPolicy, GuardWindow};

@@ -26,11 +26,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::card::{CardSpec, Recipient};
 use crate::catalogue::{CertificateId, VoucherPurpose};
+use crate::code::mask_typed;
 use crate::ledger::Reference;
 use crate::money::Money;
 use crate::payment::{PaymentError, PaymentMethod, PaymentPolicy};
 use crate::selection::Selection;
-use crate::totals::{Totals, TotalsError, TotalsSettings, mask_code};
+use crate::totals::{Totals, TotalsError, TotalsSettings};
 
 /// The shipping method of the completed shipment that carries gift certificates (Spryker's
 /// `"noshipment"` constant).
@@ -332,7 +333,7 @@ impl GiftCredit {
 impl fmt::Debug for GiftCredit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GiftCredit")
-            .field("code", &mask_code(&self.code))
+            .field("code", &mask_typed(&self.code))
             .field("balance", &self.balance)
             .finish()
     }

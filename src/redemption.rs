@@ -19,6 +19,7 @@ use crate::allocation::{AllocationError, allocate};
 use crate::card::{CardError, CardId, CardSpec, GiftCard};
 use crate::code::{Code, CodeError};
 use crate::currency::Currency;
+use crate::expiry::ExpiryError;
 use crate::guard::GuardError;
 use crate::idempotency::IdempotencyKey;
 use crate::ledger::{LedgerEntry, Reference, ReleaseReason};
@@ -112,12 +113,22 @@ pub enum RedeemError {
     /// An amount could not be allocated.
     #[error(transparent)]
     Allocation(#[from] AllocationError),
+    /// A card's expiry date could not be set.
+    #[error(transparent)]
+    Expiry(#[from] ExpiryError),
     /// Amounts in different currencies, or an overflow.
     #[error(transparent)]
     Money(#[from] MoneyError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Codes that could not be generated (the generator failed, or every attempt collided).
+impl From<CodeError> for RedeemError {
+    fn from(e: CodeError) -> Self {
+        RedeemError::CodeGeneration(e)
+    }
 }
 
 /// A hold placed for a checkout.

@@ -13,7 +13,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::card::{CardId, CardSpec, GiftCard};
 use crate::clock::{Clock, SystemClock};
-use crate::code::{Code, CodeGenerator, RandomCodeGenerator};
+use crate::code::{
+    Code, CodeGenerator, ImportRules, ImportedCode, RandomCodeGenerator, generate_unique,
+};
 use crate::currency::Currency;
 use crate::expiry::ExpiryPolicy;
 use crate::guard::{GuardPolicy, GuardWindow};
@@ -104,6 +106,7 @@ pub struct Redeemer<S> {
     hold_ttl: Option<Duration>,
     guard: GuardPolicy,
     attempts: u32,
+    imported: Option<ImportRules>,
 }
 
 impl<S: Store> Redeemer<S> {
@@ -120,6 +123,7 @@ impl<S: Store> Redeemer<S> {
             hold_ttl: Some(Duration::minutes(DEFAULT_HOLD_MINUTES)),
             guard: GuardPolicy::default(),
             attempts: DEFAULT_ATTEMPTS,
+            imported: None,
         }
     }
 
@@ -165,6 +169,15 @@ impl<S: Store> Redeemer<S> {
         self
     }
 
+    /// Also accepts codes imported from another platform (which carry no check character)
+    /// when they fit `rules`; they are looked up like any other code and count against the
+    /// guard when unknown.
+    #[must_use]
+    pub fn with_imported_codes(mut self, rules: ImportRules) -> Redeemer<S> {
+        self.imported = Some(rules);
+        self
+    }
+
     /// Tries a conflicting request at most `attempts` times (at least once).
     #[must_use]
     pub fn with_attempts(mut self, attempts: u32) -> Redeemer<S> {
@@ -179,15 +192,10 @@ impl<S: Store> Redeemer<S> {
 
     /// A new card id and a code no card has yet.
     fn fresh(&self) -> Result<(CardId, Code), RedeemError> {
-        for _ in 0..CODE_ATTEMPTS {
-            let code = self.codes.generate().map_err(RedeemError::CodeGeneration)?;
-            if self.store.card_by_code(&code)?.is_none() {
-                return Ok((CardId::random(), code));
-            }
-        }
-        Err(RedeemError::Contention {
-            attempts: CODE_ATTEMPTS,
-        })
+        let code = generate_unique(&*self.codes, CODE_ATTEMPTS, |code| {
+            Ok::<bool, RedeemError>(self.store.card_by_code(code)?.is_some())
+        })?;
+        Ok((CardId::random(), code))
     }
 
     fn load_checkout(&self, id: &Reference) -> Result<Versioned<Checkout>, RedeemError> {
@@ -291,12 +299,13 @@ impl<S: Store> Redeemer<S> {
     }
 
     /// Issues one card per spec (paid certificates, or a bulk batch with tags and metadata),
-    /// returning a notification per card carrying its code for the host to e-mail.
+    /// returning a notification per card carrying its code for the host to e-mail. Specs
+    /// without an expiry get one from the [`ExpiryPolicy`].
     ///
     /// # Errors
     ///
     /// [`RedeemError::Card`] for a value of zero or less, [`RedeemError::CodeGeneration`],
-    /// [`RedeemError::IdempotencyConflict`], [`RedeemError::Store`].
+    /// [`RedeemError::Expiry`], [`RedeemError::IdempotencyConflict`], [`RedeemError::Store`].
     pub fn issue(
         &self,
         key: &IdempotencyKey,
@@ -306,6 +315,44 @@ impl<S: Store> Redeemer<S> {
             "issue {:016x}",
             crate::idempotency::fingerprint(&format!("{specs:?}"))
         );
+        self.issue_with(key, request, specs, || self.fresh())
+    }
+
+    /// Issues a card under a code brought from another platform (see [`ImportRules`]), for
+    /// hosts migrating their customers' cards. Check [`ImportedCode::is_weak`] first: a short
+    /// or digits-only code is easy to guess. Accepting such codes at checkout takes
+    /// [`Redeemer::with_imported_codes`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::issue`], and [`RedeemError::Store`] with [`StoreError::DuplicateCode`]
+    /// when a card already has the code.
+    pub fn import_card(
+        &self,
+        key: &IdempotencyKey,
+        code: ImportedCode,
+        spec: CardSpec,
+    ) -> Result<Redeemed<Issued>, RedeemError> {
+        let code = code.into_code();
+        if self.store.card_by_code(&code)?.is_some() {
+            return Err(StoreError::DuplicateCode(code.masked()).into());
+        }
+        let request = format!(
+            "import {:016x}",
+            crate::idempotency::fingerprint(&format!("{spec:?}"))
+        );
+        self.issue_with(key, request, vec![spec], || {
+            Ok((CardId::random(), code.clone()))
+        })
+    }
+
+    fn issue_with(
+        &self,
+        key: &IdempotencyKey,
+        request: String,
+        specs: Vec<CardSpec>,
+        fresh: impl Fn() -> Result<(CardId, Code), RedeemError>,
+    ) -> Result<Redeemed<Issued>, RedeemError> {
         self.run(
             key,
             request,
@@ -318,14 +365,10 @@ impl<S: Store> Redeemer<S> {
                 let mut specs = specs.clone();
                 for spec in &mut specs {
                     if spec.expires_at.is_none() {
-                        spec.expires_at = self.expiry.expires_at(now).map_err(|_| {
-                            RedeemError::Store(StoreError::Corrupt(
-                                "expiry date out of range".into(),
-                            ))
-                        })?;
+                        spec.expires_at = self.expiry.expires_at(now)?;
                     }
                 }
-                redemption::issue(specs, now, || self.fresh())
+                redemption::issue(specs, now, &fresh)
             },
         )
     }
@@ -375,7 +418,15 @@ impl<S: Store> Redeemer<S> {
         code: &str,
     ) -> Result<AppliedCode, RedeemError> {
         let code = Code::parse(code).map_err(RedeemError::InvalidCode)?;
-        self.codes.check(&code).map_err(RedeemError::InvalidCode)?;
+        if let Err(e) = self.codes.check(&code) {
+            let imported = self
+                .imported
+                .as_ref()
+                .is_some_and(|rules| rules.import(code.expose_secret()).is_ok());
+            if !imported {
+                return Err(RedeemError::InvalidCode(e));
+            }
+        }
         let window = self.store.guard(client)?;
         if let Some(w) = &window {
             w.value.check(&self.guard, self.clock.now())?;

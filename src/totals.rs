@@ -44,6 +44,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::allocation::{AllocationError, allocate};
 use crate::catalogue::VoucherPurpose;
+use crate::code::{mask_typed, normalise_text};
 use crate::currency::Currency;
 use crate::money::{Money, MoneyError, RoundingRule};
 use crate::selection::{Prices, Selection};
@@ -368,7 +369,7 @@ pub struct AppliedCertificate {
 impl fmt::Debug for AppliedCertificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppliedCertificate")
-            .field("code", &mask_code(&self.code))
+            .field("code", &mask_typed(&self.code))
             .field("balance", &self.balance)
             .field("used", &self.used)
             .field("remaining", &self.remaining)
@@ -883,29 +884,6 @@ fn tax_in(amount: Money, rate: TaxRate, prices: Prices) -> Result<Decimal, Money
         .ok_or(overflow)
 }
 
-/// Gift-certificate codes as the crate compares them: trimmed, without spaces and dashes,
-/// ASCII upper case.
-fn normalised_code(code: &str) -> String {
-    code.trim()
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
-}
-
-/// A code shown safely: `****` and at most its last four characters, never more than half of
-/// it.
-pub(crate) fn mask_code(code: &str) -> String {
-    let chars: Vec<char> = normalised_code(code).chars().collect();
-    let shown = (chars.len() / 2).min(4);
-    let tail: String = chars
-        .get(chars.len().saturating_sub(shown)..)
-        .unwrap_or_default()
-        .iter()
-        .collect();
-    format!("****{tail}")
-}
-
 fn checked_cards<I, S>(applied: I) -> Result<Vec<(String, Money)>, TotalsError>
 where
     I: IntoIterator<Item = (S, Money)>,
@@ -915,36 +893,18 @@ where
     let mut cards = Vec::new();
     for (index, (code, balance)) in applied.into_iter().enumerate() {
         let code: String = code.into();
-        let key = normalised_code(&code);
+        let key = normalise_text(&code);
         if key.is_empty() {
             return Err(TotalsError::EmptyCode { index });
         }
         if seen.contains(&key) {
             return Err(TotalsError::DuplicateCode {
                 index,
-                masked: mask_code(&code),
+                masked: mask_typed(&code),
             });
         }
         seen.push(key);
         cards.push((code, balance));
     }
     Ok(cards)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn masks_show_at_most_four_characters_and_never_half() {
-        assert_eq!(mask_code("abcd-efgh-7kq2"), "****7KQ2");
-        assert_eq!(mask_code("ab12"), "****12");
-        assert_eq!(mask_code("x"), "****");
-        assert_eq!(mask_code(""), "****");
-    }
-
-    #[test]
-    fn codes_compare_without_case_spaces_or_dashes() {
-        assert_eq!(normalised_code(" ab-cd 12 "), "ABCD12");
-    }
 }

@@ -146,7 +146,9 @@ proptest! {
                         }
                     }
                 }
-                CheckoutOp::Wait { minutes } => clock.advance(Duration::minutes(i64::from(minutes))),
+                CheckoutOp::Wait { minutes } => {
+                    clock.advance(Duration::minutes(i64::from(minutes))).unwrap();
+                }
                 _ => {}
             }
 

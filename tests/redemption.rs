@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use giftcert::{
-    CardError, CardId, CardSpec, Currency, EntryKind, FixedClock, GuardPolicy, IdempotencyKey,
-    MemoryStore, Money, Notification, RedeemError, Redeemer, Reference, ReplacementStrategy,
-    verify_ledger,
+    CardError, CardId, CardSpec, CodeGenerator, Currency, EntryKind, FixedClock, GuardPolicy,
+    IdempotencyKey, MemoryStore, Money, Notification, RandomCodeGenerator, RedeemError, Redeemer,
+    Reference, ReplacementStrategy, verify_ledger,
 };
 
 fn usd(s: &str) -> Money {
@@ -188,7 +188,7 @@ fn holds_expire_and_release_themselves() {
     shop.redeemer
         .authorise(&key("a1"), &reference("c1"), usd("70"))
         .unwrap();
-    shop.clock.advance(Duration::minutes(16));
+    shop.clock.advance(Duration::minutes(16)).unwrap();
     let err = shop
         .redeemer
         .capture(&key("cap1"), &reference("c1"))
@@ -268,15 +268,42 @@ fn a_key_reused_for_another_request_is_refused() {
     ));
 }
 
+/// A well-formed code (its check character is right) that no card has.
+fn unknown_code() -> String {
+    RandomCodeGenerator::default()
+        .generate()
+        .unwrap()
+        .expose_secret()
+        .to_owned()
+}
+
+/// A mistyped code fails its check character: refused as invalid before any store lookup, so
+/// it never counts as a guess either.
+#[test]
+fn a_mistyped_code_is_refused_by_its_check_character_before_the_store() {
+    let shop = Shop::new();
+    let (_, real) = shop.card(usd("10"));
+    let mut typo: Vec<char> = real.chars().collect();
+    typo[3] = if typo[3] == 'A' { 'B' } else { 'A' };
+    let typo: String = typo.into_iter().collect();
+    for _ in 0..25 {
+        let err = shop.apply("c1", &typo).unwrap_err();
+        assert!(matches!(err, RedeemError::InvalidCode(_)), "{err}");
+        assert!(!err.to_string().contains(&typo), "{err}");
+    }
+    // Typos are not guesses the guard counts: the real code still works.
+    assert!(shop.apply("c1", &real).is_ok());
+}
+
 #[test]
 fn the_guard_refuses_the_21st_unknown_code_and_says_when_to_retry() {
     let shop = Shop::new();
     let (_, real) = shop.card(usd("10"));
-    for i in 0..20 {
-        let err = shop.apply("c1", &format!("NOPE{i:012}")).unwrap_err();
+    for _ in 0..20 {
+        let err = shop.apply("c1", &unknown_code()).unwrap_err();
         assert!(matches!(err, RedeemError::UnknownCode(_)), "{err}");
     }
-    let err = shop.apply("c1", "NOPE999999999999").unwrap_err();
+    let err = shop.apply("c1", &unknown_code()).unwrap_err();
     let RedeemError::TooManyAttempts(guard) = &err else {
         panic!("expected the guard, got {err}");
     };
@@ -297,7 +324,7 @@ fn the_guard_refuses_the_21st_unknown_code_and_says_when_to_retry() {
             )
             .is_ok()
     );
-    shop.clock.advance(Duration::hours(1));
+    shop.clock.advance(Duration::hours(1)).unwrap();
     assert!(shop.apply("c1", &real).is_ok());
 }
 
@@ -307,10 +334,10 @@ fn the_guard_limit_is_configurable() {
     shop.redeemer = shop
         .redeemer
         .with_guard(GuardPolicy::new(2, Duration::minutes(10)));
-    shop.apply("c1", "NOPE000000000001").unwrap_err();
-    shop.apply("c1", "NOPE000000000002").unwrap_err();
+    shop.apply("c1", &unknown_code()).unwrap_err();
+    shop.apply("c1", &unknown_code()).unwrap_err();
     assert!(matches!(
-        shop.apply("c1", "NOPE000000000003"),
+        shop.apply("c1", &unknown_code()),
         Err(RedeemError::TooManyAttempts(_))
     ));
 }
@@ -410,7 +437,7 @@ fn expired_and_disabled_cards_cannot_be_applied() {
         .redeemer
         .with_expiry(giftcert::ExpiryPolicy::after_days(30));
     let (_, code) = shop.card(usd("100"));
-    shop.clock.advance(Duration::days(31));
+    shop.clock.advance(Duration::days(31)).unwrap();
     let err = shop.apply("c1", &code).unwrap_err();
     assert!(
         matches!(err, RedeemError::Card(CardError::Expired { .. })),
@@ -562,4 +589,41 @@ fn bulk_issue_makes_n_cards_of_one_value_with_tags_and_metadata_and_distinct_cod
         Err(RedeemError::IdempotencyConflict { .. })
     ));
     assert_eq!(shop.redeemer.store().card_count(), 50);
+}
+
+/// Hosts migrating from Shopify bring their customers' codes: imported, they carry no check
+/// character, so checkout accepts them only when the host says so; their weakness is reported.
+#[test]
+fn imported_codes_work_once_the_host_accepts_them() {
+    use giftcert::ImportRules;
+
+    let shop = Shop::new();
+    let imported = ImportRules::SHOPIFY.import("shop-1234-abcd-9xyz").unwrap();
+    assert!(imported.entropy_bits() > 64.0 && !imported.is_weak());
+    assert!(ImportRules::SHOPIFY.import("12345678").unwrap().is_weak());
+    shop.redeemer
+        .import_card(&key("import-1"), imported.clone(), CardSpec::new(usd("30")))
+        .unwrap();
+    // Without the check character the default checkout refuses it as a typo.
+    assert!(matches!(
+        shop.apply("c1", "SHOP1234ABCD9XYZ"),
+        Err(RedeemError::InvalidCode(_))
+    ));
+    let accepting = Shop {
+        redeemer: Redeemer::new(MemoryStore::new()).with_imported_codes(ImportRules::SHOPIFY),
+        clock: shop.clock.clone(),
+    };
+    accepting
+        .redeemer
+        .import_card(&key("import-1"), imported.clone(), CardSpec::new(usd("30")))
+        .unwrap();
+    let applied = accepting.apply("c1", "shop 1234 abcd 9xyz").unwrap();
+    assert_eq!(applied.balance, usd("30"));
+    // A code can be imported once.
+    assert!(matches!(
+        accepting
+            .redeemer
+            .import_card(&key("import-2"), imported, CardSpec::new(usd("5"))),
+        Err(RedeemError::Store(giftcert::StoreError::DuplicateCode(_)))
+    ));
 }
