@@ -13,10 +13,12 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use giftcert::{
-    Catalogue, CertificateDefinition, Code, Currency, EmailAddress, FixedClock, GiftMessage,
-    IdempotencyKey, Line, MemoryStore, Money, Notification, Order, OrderId, PaymentDetails,
+    BalanceStrategy, CardSpec, Catalogue, CertificateDefinition, Code, CodeGenerator, Currency,
+    EmailAddress, FixedClock, GiftMessage, IdempotencyKey, LeftoverStrategy, Line, MemorySequence,
+    MemoryStore, Money, Notification, Order, OrderId, PatternCodeGenerator, PaymentDetails,
     PaymentKind, PaymentMethod, PaymentOutcome, PaymentPolicy, PaymentResult, Prices, ProductLine,
-    Redeemer, Reference, Selection, SelectionPolicy, Store, TaxRate, TotalsSettings,
+    RandomCodeGenerator, Redeemer, Reference, ReplacementStrategy, Selection, SelectionPolicy,
+    Store, TaxRate, TotalsSettings,
 };
 use rust_decimal::Decimal;
 
@@ -210,6 +212,96 @@ fn main() -> Result<()> {
             entry.amount(),
             entry.balance_after()
         );
+    }
+
+    println!("== 5. One card, two orders, under each leftover strategy (seed 002)");
+    spend_twice(
+        "balance: the same code keeps the rest",
+        Arc::new(BalanceStrategy),
+        Arc::new(RandomCodeGenerator::default()),
+    )?;
+    spend_twice(
+        "replacement: a new code X-GC-{number} for each remainder",
+        Arc::new(ReplacementStrategy),
+        Arc::new(PatternCodeGenerator::new(
+            "X-GC-{number}",
+            MemorySequence::new(),
+        )?),
+    )?;
+    Ok(())
+}
+
+/// Issues a 100.00 USD card, spends 60.00 then 30.00 of it, and prints every card's history.
+fn spend_twice(
+    title: &str,
+    strategy: Arc<dyn LeftoverStrategy>,
+    codes: Arc<dyn CodeGenerator>,
+) -> Result<()> {
+    println!("  {title}");
+    let usd = |s: &str| Money::parse(s, Currency::USD);
+    let clock = Arc::new(FixedClock::new(
+        Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0)
+            .single()
+            .ok_or("bad date")?,
+    ));
+    let redeemer = Redeemer::new(MemoryStore::new())
+        .with_clock(clock.clone())
+        .with_strategy(strategy)
+        .with_code_generator(codes);
+    let issued = redeemer.issue(&key("gift")?, vec![CardSpec::new(usd("100")?)])?;
+    let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.into_iter().next()
+    else {
+        return Err("no card issued".into());
+    };
+    let (mut cards, mut code) = (vec![card], code);
+    let client = Reference::new("203.0.113.7")?;
+    for (order, amount) in [("order-A", "60"), ("order-B", "30")] {
+        let checkout = Reference::new(order)?;
+        redeemer.apply_code(&client, &checkout, Currency::USD, code.expose_secret())?;
+        redeemer.authorise(
+            &key(&format!("{order}-authorise"))?,
+            &checkout,
+            usd(amount)?,
+        )?;
+        let captured = redeemer.capture(&key(&format!("{order}-capture"))?, &checkout)?;
+        println!(
+            "    {order} paid {} with code {code}",
+            captured.outcome.total
+        );
+        for note in captured.notifications {
+            if let Notification::CardReplaced {
+                new_card,
+                code: new_code,
+                value,
+                ..
+            } = note
+            {
+                println!(
+                    "    the owner is e-mailed a new code {new_code} for the remaining {value}"
+                );
+                cards.push(new_card);
+                code = new_code;
+            }
+        }
+        clock.advance(Duration::days(1))?;
+    }
+    for id in cards {
+        let card = redeemer.card(id)?.ok_or("card vanished")?;
+        println!(
+            "    card {} ({:?}) history:",
+            card.code_hint(),
+            card.status()
+        );
+        for entry in redeemer.history(id)? {
+            println!(
+                "      {} {:?} {} by {} -> {}",
+                entry.at().format("%Y-%m-%d"),
+                entry.kind(),
+                entry.amount(),
+                entry.reference().map_or("-", |r| r.as_str()),
+                entry.balance_after()
+            );
+        }
     }
     Ok(())
 }
