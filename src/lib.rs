@@ -49,6 +49,7 @@ mod catalogue;
 mod clock;
 mod code;
 mod currency;
+mod digest;
 mod expiry;
 mod guard;
 mod idempotency;
@@ -78,6 +79,7 @@ pub use catalogue::{
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use code::{Code, CodeError, CodeGenerator, RandomCodeGenerator};
 pub use currency::{Currency, MAX_MINOR_UNITS};
+pub use digest::{CodeDigest, CodeDigestError, CodeKey, CodeKeyError};
 pub use expiry::{ExpiryError, ExpiryPolicy, US_MINIMUM_YEARS};
 pub use guard::{GuardError, GuardPolicy, GuardWindow};
 pub use idempotency::{IdempotencyKey, IdempotencyKeyError, IdempotencyRecord};
