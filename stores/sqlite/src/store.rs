@@ -34,6 +34,17 @@ pub enum OpenError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The path names no file (`:memory:`, or empty for a temporary database): SQLite would
+    /// give each of the store's connections a database of its own.
+    #[error(
+        "\"{}\" is not a database file: SQLite would give each connection its own empty \
+         database; give a file path (a temporary file in tests)",
+        path.display()
+    )]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+    },
     /// The file was written by a newer version of this crate.
     #[error(
         "{} has schema version {found}, newer than version {known} that this giftcert-sqlite knows",
@@ -132,10 +143,14 @@ impl SqliteStore {
     ///
     /// # Errors
     ///
-    /// [`OpenError::Database`] when SQLite cannot open or migrate the file,
-    /// [`OpenError::NewerSchema`] for a file written by a newer version of this crate.
+    /// [`OpenError::NotAFile`] for `:memory:` or an empty path, [`OpenError::Database`] when
+    /// SQLite cannot open or migrate the file, [`OpenError::NewerSchema`] for a file written
+    /// by a newer version of this crate.
     pub fn open(path: impl AsRef<Path>, key: CodeKey) -> Result<SqliteStore, OpenError> {
         let path = path.as_ref().to_path_buf();
+        if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+            return Err(OpenError::NotAFile { path });
+        }
         let database = |source| OpenError::Database {
             path: path.clone(),
             source,

@@ -114,6 +114,22 @@ fn a_file_that_cannot_be_opened_names_its_path() {
     );
 }
 
+/// Each connection to `:memory:` is a database of its own: a store needs one file for all.
+#[test]
+fn an_in_memory_database_is_refused() {
+    for path in [":memory:", ""] {
+        let error = SqliteStore::open(path, key()).unwrap_err();
+        assert!(matches!(error, OpenError::NotAFile { .. }), "{error:?}");
+    }
+    assert_eq!(
+        SqliteStore::open(":memory:", key())
+            .unwrap_err()
+            .to_string(),
+        "\":memory:\" is not a database file: SQLite would give each connection its own empty \
+         database; give a file path (a temporary file in tests)"
+    );
+}
+
 #[test]
 fn the_database_refuses_a_negative_balance_or_holding_more_than_the_balance() {
     let dir = tempfile::tempdir().unwrap();
