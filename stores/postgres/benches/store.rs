@@ -2,7 +2,8 @@
 //! the same order on `MemoryStore`.
 //!
 //! ```text
-//! GIFTCERT_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres cargo bench -p giftcert-postgres
+//! GIFTCERT_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres \
+//!     cargo bench -p giftcert-postgres
 //! ```
 //!
 //! The tables go to the schema `giftcert_bench`, emptied at the start of each run.

@@ -115,7 +115,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  cards: {id} ...{last4} balance {balance} held {held} version {version}");
     }
     for row in admin.query(
-        &format!("SELECT seq, kind, amount::text, balance_after::text FROM {SCHEMA}.ledger_entries ORDER BY seq"),
+        &format!(
+            "SELECT seq, kind, amount::text, balance_after::text \
+             FROM {SCHEMA}.ledger_entries ORDER BY seq"
+        ),
         &[],
     )? {
         let (seq, kind, amount, after): (i64, String, String, String) =

@@ -179,7 +179,8 @@ impl PostgresStore {
     /// use giftcert::CodeKey;
     /// use giftcert_postgres::PostgresStore;
     ///
-    /// let refused = PostgresStore::connect_in_schema("host=localhost", "Gift Cards", CodeKey::new(&[7; 32])?);
+    /// let key = CodeKey::new(&[7; 32])?;
+    /// let refused = PostgresStore::connect_in_schema("host=localhost", "Gift Cards", key);
     /// assert!(refused.unwrap_err().to_string().starts_with("invalid schema name \"Gift Cards\""));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
