@@ -93,6 +93,7 @@ mod catalogue;
 mod clock;
 mod code;
 mod currency;
+mod digest;
 mod expiry;
 mod guard;
 mod idempotency;
@@ -132,6 +133,7 @@ pub use code::{
     generate_unique,
 };
 pub use currency::{Currency, MAX_MINOR_UNITS};
+pub use digest::{CodeDigest, CodeDigestError, CodeKey, CodeKeyError};
 pub use expiry::{ExpiryError, ExpiryPolicy, US_MINIMUM_YEARS};
 pub use guard::{GuardError, GuardPolicy, GuardWindow};
 pub use idempotency::{IdempotencyKey, IdempotencyKeyError, IdempotencyRecord};

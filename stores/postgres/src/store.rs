@@ -1,0 +1,732 @@
+//! [`PostgresStore`]: the [`Store`] contract on a PostgreSQL server.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use giftcert::{
+    CardId, CardWrite, Changes, Checkout, Code, CodeKey, GiftCard, GuardWindow, IdempotencyKey,
+    IdempotencyRecord, LedgerEntry, Reference, Store, StoreError, Versioned, Write,
+};
+use postgres::error::SqlState;
+use postgres::tls::{MakeTlsConnect, TlsConnect};
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls, Socket, Statement, Transaction};
+
+use crate::schema::{self, MigrationError, SCHEMA_VERSION};
+use crate::values::{amount, from_json, last4, sql_version, timestamp, to_json, versioned};
+
+/// How many idle connections a store keeps open for its threads.
+const MAX_IDLE: usize = 16;
+/// The longest schema name PostgreSQL keeps whole.
+const MAX_SCHEMA_LEN: usize = 63;
+
+/// Why a store could not connect.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The connection string could not be read.
+    #[error("invalid PostgreSQL connection string: {0}")]
+    Url(#[source] postgres::Error),
+    /// The schema name is not a plain lowercase identifier.
+    #[error(
+        "invalid schema name \"{0}\": expected 1 to 63 lowercase letters, digits and \
+         underscores, not starting with a digit"
+    )]
+    Schema(String),
+    /// The server refused the connection or the migration.
+    #[error("cannot connect to PostgreSQL: {}", describe(.0))]
+    Database(#[source] postgres::Error),
+    /// The schema was written by a newer version of this crate.
+    #[error(
+        "the database has schema version {found}, newer than version {known} that this \
+         giftcert-postgres knows"
+    )]
+    NewerSchema {
+        /// Its schema version.
+        found: i32,
+        /// The newest this crate knows.
+        known: i32,
+    },
+}
+
+/// Opens a new connection (with the TLS connector chosen at connect time).
+type Connector = Box<dyn Fn() -> Result<Client, postgres::Error> + Send + Sync>;
+
+/// A [`Store`] on a PostgreSQL server, for hosts that run several processes or already
+/// operate (and replicate) PostgreSQL.
+///
+/// Every record is a row; every [`Store::commit`] is one transaction that checks each version
+/// with `UPDATE ... WHERE version = $n` and turns a missed row or a unique violation into
+/// [`StoreError::Conflict`]. Under PostgreSQL's default `READ COMMITTED`, an `UPDATE` that
+/// finds its row locked waits for the other transaction and then checks the version again
+/// against the committed row, so two writers can never both win. Codes are kept as
+/// [`CodeKey`] digests and their last four characters, never whole.
+///
+/// A store is `Send + Sync`: it keeps a few connections and hands one to each thread that asks,
+/// opening more as needed. Any number of stores, in any number of processes, may share a
+/// database (with the same key).
+///
+/// ```no_run
+/// use giftcert::{CodeKey, Redeemer};
+/// use giftcert_postgres::PostgresStore;
+///
+/// let key = CodeKey::from_hex(&std::env::var("GIFTCERT_CODE_KEY")?)?;
+/// let store = PostgresStore::connect_in_schema(
+///     "postgresql://giftcert@db.internal/shop",
+///     "giftcert",
+///     key,
+/// )?;
+/// let redeemer = Redeemer::new(store);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct PostgresStore {
+    connect: Connector,
+    schema: Option<String>,
+    key: CodeKey,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("schema", &self.schema)
+            .field("idle_connections", &lock(&self.idle).len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock(idle: &Mutex<Vec<Connection>>) -> MutexGuard<'_, Vec<Connection>> {
+    // The list only ever holds whole connections: a panic elsewhere cannot corrupt it.
+    idle.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The server's message and SQLSTATE, or the client's error.
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+/// A server error as a store error: transactions the server aborted to keep them apart
+/// (serialisation failure, deadlock) are conflicts (read again and retry), anything else a
+/// backend failure.
+fn db_error(e: postgres::Error) -> StoreError {
+    match e.code() {
+        Some(code)
+            if *code == SqlState::T_R_SERIALIZATION_FAILURE
+                || *code == SqlState::T_R_DEADLOCK_DETECTED
+                || *code == SqlState::LOCK_NOT_AVAILABLE =>
+        {
+            StoreError::Conflict(describe(&e))
+        }
+        _ => StoreError::Backend(describe(&e)),
+    }
+}
+
+/// Whether `e` is a unique violation of `constraint`, or a violation raised with `message`.
+fn violates(e: &postgres::Error, constraint: &str) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        db.constraint() == Some(constraint)
+            || (*db.code() == SqlState::CHECK_VIOLATION && db.message() == constraint)
+    })
+}
+
+fn check_schema(schema: &str) -> Result<(), ConnectError> {
+    let mut bytes = schema.bytes();
+    let plain = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && schema.len() <= MAX_SCHEMA_LEN;
+    if plain {
+        Ok(())
+    } else {
+        Err(ConnectError::Schema(schema.chars().take(80).collect()))
+    }
+}
+
+/// A connection and its prepared statements.
+struct Connection {
+    client: Client,
+    sql: Statements,
+}
+
+impl PostgresStore {
+    /// Connects without TLS to the database at `url` (`postgresql://user:password@host/db`
+    /// or `host=... user=...`), keeping its tables in the connection's default schema, and
+    /// brings the schema to [`SCHEMA_VERSION`], with `key` to hash codes.
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectError::Url`], [`ConnectError::Database`], [`ConnectError::NewerSchema`].
+    pub fn connect(url: &str, key: CodeKey) -> Result<PostgresStore, ConnectError> {
+        PostgresStore::connect_with_tls(url, None, key, NoTls)
+    }
+
+    /// Like [`PostgresStore::connect`], with the tables in `schema` (created if missing) and
+    /// every connection's `search_path` set to it: several hosts, or tests, can share a
+    /// database without sharing tables.
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectError::Schema`] unless `schema` is 1 to 63 lowercase ASCII letters, digits and
+    /// underscores, not starting with a digit; and those of [`PostgresStore::connect`].
+    ///
+    /// ```
+    /// use giftcert::CodeKey;
+    /// use giftcert_postgres::PostgresStore;
+    ///
+    /// let key = CodeKey::new(&[7; 32])?;
+    /// let refused = PostgresStore::connect_in_schema("host=localhost", "Gift Cards", key);
+    /// assert!(refused.unwrap_err().to_string().starts_with("invalid schema name \"Gift Cards\""));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connect_in_schema(
+        url: &str,
+        schema: &str,
+        key: CodeKey,
+    ) -> Result<PostgresStore, ConnectError> {
+        PostgresStore::connect_with_tls(url, Some(schema), key, NoTls)
+    }
+
+    /// Connects with a TLS connector (`postgres-native-tls` or `postgres-openssl`), in
+    /// `schema` when given.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`PostgresStore::connect_in_schema`].
+    pub fn connect_with_tls<T>(
+        url: &str,
+        schema: Option<&str>,
+        key: CodeKey,
+        tls: T,
+    ) -> Result<PostgresStore, ConnectError>
+    where
+        T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
+        T::TlsConnect: Send,
+        T::Stream: Send,
+        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+    {
+        if let Some(schema) = schema {
+            check_schema(schema)?;
+        }
+        let config = Config::from_str(url).map_err(ConnectError::Url)?;
+        let store = PostgresStore {
+            connect: Box::new(move || config.connect(tls.clone())),
+            schema: schema.map(str::to_owned),
+            key,
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut client = store.open_client().map_err(ConnectError::Database)?;
+        schema::migrate(&mut client, store.schema.as_deref()).map_err(|e| match e {
+            MigrationError::Database(e) => ConnectError::Database(e),
+            MigrationError::Newer(found) => ConnectError::NewerSchema {
+                found,
+                known: SCHEMA_VERSION,
+            },
+        })?;
+        let sql = Statements::prepare(&mut client).map_err(ConnectError::Database)?;
+        lock(&store.idle).push(Connection { client, sql });
+        Ok(store)
+    }
+
+    /// The schema its tables are in, when one was given.
+    #[must_use]
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    fn open_client(&self) -> Result<Client, postgres::Error> {
+        let mut client = (self.connect)()?;
+        if let Some(schema) = &self.schema {
+            client.batch_execute(&format!("SET search_path TO {schema}"))?;
+        }
+        Ok(client)
+    }
+
+    /// Runs `f` on an idle connection (or a new one), then keeps the connection for the next
+    /// caller unless it broke.
+    fn with_connection<T>(
+        &self,
+        f: impl FnOnce(&mut Client, &Statements) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = lock(&self.idle).pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let mut client = self.open_client().map_err(db_error)?;
+                let sql = Statements::prepare(&mut client).map_err(db_error)?;
+                Connection { client, sql }
+            }
+        };
+        let result = f(&mut conn.client, &conn.sql);
+        if !conn.client.is_closed() {
+            let mut idle = lock(&self.idle);
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+        }
+        result
+    }
+
+    /// The one row `statement` selects with `key`, as a version and JSON text.
+    fn versioned_row<T: serde::de::DeserializeOwned>(
+        &self,
+        statement: fn(&Statements) -> &Statement,
+        key: &str,
+        what: impl fmt::Display,
+    ) -> Result<Option<Versioned<T>>, StoreError> {
+        self.with_connection(|client, sql| {
+            let row = client
+                .query_opt(statement(sql), &[&key])
+                .map_err(db_error)?;
+            row.map(|row| {
+                let version: i64 = row.try_get(0).map_err(db_error)?;
+                let json: String = row.try_get(1).map_err(db_error)?;
+                versioned(version, &json, what)
+            })
+            .transpose()
+        })
+    }
+}
+
+impl Store for PostgresStore {
+    fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError> {
+        self.versioned_row(|s| &s.card, &id.to_string(), format_args!("card {id}"))
+    }
+
+    fn card_by_code(&self, code: &Code) -> Result<Option<Versioned<GiftCard>>, StoreError> {
+        self.versioned_row(
+            |s| &s.card_by_digest,
+            &self.key.digest(code).to_string(),
+            format_args!("card with code {}", code.masked()),
+        )
+    }
+
+    fn ledger(
+        &self,
+        card: CardId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        let (Ok(from_seq), limit) = (
+            i64::try_from(from_seq),
+            i64::try_from(limit).unwrap_or(i64::MAX),
+        ) else {
+            return Ok(Vec::new());
+        };
+        self.with_connection(|client, sql| {
+            client
+                .query(&sql.ledger, &[&card.to_string(), &from_seq, &limit])
+                .map_err(db_error)?
+                .iter()
+                .map(|row| {
+                    let json: String = row.try_get(0).map_err(db_error)?;
+                    from_json(&json, format_args!("card {card}"))
+                })
+                .collect()
+        })
+    }
+
+    fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
+        self.versioned_row(|s| &s.checkout, id.as_str(), format_args!("checkout {id}"))
+    }
+
+    fn idempotency(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.with_connection(|client, sql| {
+            let row = client
+                .query_opt(&sql.idempotency, &[&key.as_str()])
+                .map_err(db_error)?;
+            row.map(|row| {
+                let json: String = row.try_get(0).map_err(db_error)?;
+                from_json(&json, format_args!("idempotency record {key}"))
+            })
+            .transpose()
+        })
+    }
+
+    fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
+        self.versioned_row(
+            |s| &s.guard,
+            client.as_str(),
+            format_args!("guard window of {client}"),
+        )
+    }
+
+    fn commit(&self, changes: Changes) -> Result<(), StoreError> {
+        self.with_connection(|client, sql| {
+            let mut tx = client.transaction().map_err(db_error)?;
+            write(&mut tx, sql, &self.key, &changes)?;
+            // Deferred foreign keys (holds to their ledger entries) are checked here.
+            tx.commit().map_err(db_error)
+        })
+    }
+}
+
+/// Writes every change inside `tx`, or returns the first refusal (dropping `tx` rolls back).
+fn write(
+    tx: &mut Transaction<'_>,
+    sql: &Statements,
+    key: &CodeKey,
+    changes: &Changes,
+) -> Result<(), StoreError> {
+    // Cards are locked in id order, so two commits over the same cards cannot deadlock.
+    let mut cards: Vec<&CardWrite> = changes.cards.iter().collect();
+    cards.sort_by_key(|write| match write {
+        CardWrite::Insert { card, .. } | CardWrite::Update { card, .. } => Some(card.id()),
+        _ => None,
+    });
+    // The sequence number each written card's next entry must have.
+    let mut next_seq: HashMap<CardId, u64> = HashMap::new();
+    for card_write in cards {
+        let (card, next) = match card_write {
+            CardWrite::Insert { card, code } => (card, insert_card(tx, sql, key, card, code)?),
+            CardWrite::Update {
+                card,
+                expected_version,
+            } => (card, update_card(tx, sql, card, *expected_version)?),
+            other => {
+                return Err(StoreError::Backend(format!(
+                    "giftcert-postgres cannot write {other:?}"
+                )));
+            }
+        };
+        write_holds(tx, sql, card)?;
+        next_seq.insert(card.id(), next);
+    }
+    for entry in &changes.entries {
+        let next = next_seq.get_mut(&entry.card()).ok_or_else(|| {
+            StoreError::Conflict(format!(
+                "entry {} is for card {}, which this commit does not write",
+                entry.seq(),
+                entry.card()
+            ))
+        })?;
+        if entry.seq() != *next {
+            return Err(StoreError::Conflict(format!(
+                "entry {} of card {} does not follow entry {}",
+                entry.seq(),
+                entry.card(),
+                *next - 1
+            )));
+        }
+        insert_entry(tx, sql, entry)?;
+        *next += 1;
+    }
+    if let Some(checkout) = &changes.checkout {
+        write_checkout(tx, sql, checkout)?;
+    }
+    if let Some(record) = &changes.idempotency {
+        insert_record(tx, sql, record)?;
+    }
+    if let Some(guard) = &changes.guard {
+        write_guard(tx, sql, guard)?;
+    }
+    Ok(())
+}
+
+/// Inserts a new card; returns the sequence number of its first entry.
+fn insert_card(
+    tx: &mut Transaction<'_>,
+    sql: &Statements,
+    key: &CodeKey,
+    card: &GiftCard,
+    code: &Code,
+) -> Result<u64, StoreError> {
+    let (json, status) = to_json(card, &["status"])?;
+    let id = card.id().to_string();
+    let currency = card.currency();
+    let inserted = tx
+        .execute(
+            &sql.insert_card,
+            &[
+                &id,
+                &key.digest(code).to_string(),
+                &last4(code),
+                &currency.code(),
+                &status,
+                &amount(card.balance())?,
+                &amount(card.held())?,
+                &json,
+            ],
+        )
+        .map_err(db_error)?;
+    if inserted == 0 {
+        // ON CONFLICT DO NOTHING: the id or the code is taken; the id decides which.
+        let exists: bool = tx
+            .query_one(&sql.card_exists, &[&id])
+            .and_then(|row| row.try_get(0))
+            .map_err(db_error)?;
+        return Err(if exists {
+            StoreError::Conflict(format!("card {} already exists", card.id()))
+        } else {
+            StoreError::DuplicateCode(code.masked())
+        });
+    }
+    Ok(1)
+}
+
+/// Updates a card read at `expected_version`; returns the sequence number its next entry must
+/// have.
+fn update_card(
+    tx: &mut Transaction<'_>,
+    sql: &Statements,
+    card: &GiftCard,
+    expected_version: u64,
+) -> Result<u64, StoreError> {
+    let (json, status) = to_json(card, &["status"])?;
+    let id = card.id().to_string();
+    let updated = tx
+        .execute(
+            &sql.update_card,
+            &[
+                &id,
+                &status,
+                &amount(card.balance())?,
+                &amount(card.held())?,
+                &json,
+                &sql_version(expected_version),
+            ],
+        )
+        .map_err(db_error)?;
+    if updated == 0 {
+        return Err(StoreError::Conflict(format!(
+            "card {} is not at version {expected_version}",
+            card.id()
+        )));
+    }
+    // The row is locked by the update: no other commit can append to this card until ours
+    // ends.
+    let last: i64 = tx
+        .query_one(&sql.last_seq, &[&id])
+        .and_then(|row| row.try_get(0))
+        .map_err(db_error)?;
+    u64::try_from(last)
+        .ok()
+        .and_then(|last| last.checked_add(1))
+        .ok_or_else(|| StoreError::Corrupt(format!("card {} has entry {last}", card.id())))
+}
+
+/// Mirrors the card's open holds into the `holds` table.
+fn write_holds(
+    tx: &mut Transaction<'_>,
+    sql: &Statements,
+    card: &GiftCard,
+) -> Result<(), StoreError> {
+    let id = card.id().to_string();
+    tx.execute(&sql.delete_holds, &[&id]).map_err(db_error)?;
+    for hold in card.holds() {
+        let hold_id = i64::try_from(hold.id())
+            .map_err(|_| StoreError::Corrupt(format!("hold {} is out of range", hold.id())))?;
+        tx.execute(
+            &sql.insert_hold,
+            &[
+                &id,
+                &hold_id,
+                &amount(hold.amount())?,
+                &hold.reference().as_str(),
+                &timestamp(hold.placed_at()),
+                &hold.expires_at().map(timestamp),
+            ],
+        )
+        .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+fn insert_entry(
+    tx: &mut Transaction<'_>,
+    sql: &Statements,
+    entry: &LedgerEntry,
+) -> Result<(), StoreError> {
+    let (json, kind) = to_json(entry, &["kind", "type"])?;
+    let seq = i64::try_from(entry.seq())
+        .map_err(|_| StoreError::Conflict(format!("entry {} is out of range", entry.seq())))?;
+    let params: [&(dyn ToSql + Sync); 8] = [
+        &entry.card().to_string(),
+        &seq,
+        &timestamp(entry.at()),
+        &kind,
+        &amount(entry.amount())?,
+        &amount(entry.balance_after())?,
+        &entry.reference().map(Reference::as_str),
+        &json,
+    ];
+    match tx.execute(&sql.insert_entry, &params) {
+        Ok(_) => Ok(()),
+        Err(e)
+            if violates(&e, "ledger_entries_pkey")
+                || violates(&e, "a ledger entry must follow the last entry of its card") =>
+        {
+            Err(StoreError::Conflict(format!(
+                "entry {} of card {} does not follow the stored ledger",
+                entry.seq(),
+                entry.card()
+            )))
+        }
+        Err(e) => Err(db_error(e)),
+    }
+}
+
+fn write_checkout(
+    tx: &mut Transaction<'_>,
+    sql: &Statements,
+    write: &Write<Checkout>,
+) -> Result<(), StoreError> {
+    let checkout = &write.value;
+    let (json, state) = to_json(checkout, &["state", "state"])?;
+    let currency = checkout.currency();
+    let (id, code) = (checkout.id().as_str(), currency.code());
+    let written = match write.expected_version {
+        None => tx.execute(&sql.insert_checkout, &[&id, &code, &state, &json]),
+        Some(v) => tx.execute(
+            &sql.update_checkout,
+            &[&id, &code, &state, &json, &sql_version(v)],
+        ),
+    }
+    .map_err(db_error)?;
+    if written == 0 {
+        return Err(StoreError::Conflict(match write.expected_version {
+            None => format!("checkout {} already exists", checkout.id()),
+            Some(v) => format!("checkout {} is not at version {v}", checkout.id()),
+        }));
+    }
+    Ok(())
+}
+
+fn insert_record(
+    tx: &mut Transaction<'_>,
+    sql: &Statements,
+    record: &IdempotencyRecord,
+) -> Result<(), StoreError> {
+    let (json, _) = to_json(record, &[])?;
+    let written = tx
+        .execute(
+            &sql.insert_record,
+            &[
+                &record.key.as_str(),
+                &record.request,
+                &timestamp(record.recorded_at),
+                &json,
+            ],
+        )
+        .map_err(db_error)?;
+    if written == 0 {
+        return Err(StoreError::Conflict(format!(
+            "idempotency key {} is recorded",
+            record.key
+        )));
+    }
+    Ok(())
+}
+
+fn write_guard(
+    tx: &mut Transaction<'_>,
+    sql: &Statements,
+    write: &Write<GuardWindow>,
+) -> Result<(), StoreError> {
+    let window = &write.value;
+    let (json, _) = to_json(window, &[])?;
+    let count = i32::try_from(window.count()).unwrap_or(i32::MAX);
+    let client = window.client().as_str();
+    let written = match write.expected_version {
+        None => tx.execute(&sql.insert_guard, &[&client, &count, &json]),
+        Some(v) => tx.execute(
+            &sql.update_guard,
+            &[&client, &count, &json, &sql_version(v)],
+        ),
+    }
+    .map_err(db_error)?;
+    if written == 0 {
+        return Err(StoreError::Conflict(match write.expected_version {
+            None => format!("the guard window of {} already exists", window.client()),
+            Some(v) => format!(
+                "the guard window of {} is not at version {v}",
+                window.client()
+            ),
+        }));
+    }
+    Ok(())
+}
+
+/// Every statement a store runs, prepared once per connection. Parameters are text cast on
+/// the server (`$6::text::numeric`), so amounts and times travel as exact text.
+struct Statements {
+    card: Statement,
+    card_by_digest: Statement,
+    card_exists: Statement,
+    ledger: Statement,
+    last_seq: Statement,
+    checkout: Statement,
+    idempotency: Statement,
+    guard: Statement,
+    insert_card: Statement,
+    update_card: Statement,
+    delete_holds: Statement,
+    insert_hold: Statement,
+    insert_entry: Statement,
+    insert_checkout: Statement,
+    update_checkout: Statement,
+    insert_record: Statement,
+    insert_guard: Statement,
+    update_guard: Statement,
+}
+
+impl Statements {
+    fn prepare(client: &mut Client) -> Result<Statements, postgres::Error> {
+        let mut p = |sql: &str| client.prepare(sql);
+        Ok(Statements {
+            card: p("SELECT version, card::text FROM cards WHERE id = $1")?,
+            card_by_digest: p("SELECT version, card::text FROM cards WHERE code_digest = $1")?,
+            card_exists: p("SELECT EXISTS (SELECT 1 FROM cards WHERE id = $1)")?,
+            ledger: p("SELECT entry::text FROM ledger_entries \
+                 WHERE card_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3")?,
+            last_seq: p(
+                "SELECT coalesce(max(seq), 0)::bigint FROM ledger_entries WHERE card_id = $1",
+            )?,
+            checkout: p("SELECT version, checkout::text FROM checkouts WHERE id = $1")?,
+            idempotency: p("SELECT record::text FROM idempotency_records WHERE key = $1")?,
+            guard: p("SELECT version, guard::text FROM guard_windows WHERE client = $1")?,
+            insert_card: p("INSERT INTO cards \
+                 (id, code_digest, code_last4, currency, status, balance, held, version, card) \
+                 VALUES ($1, $2, $3, $4, $5, $6::text::numeric, $7::text::numeric, 1, \
+                 $8::text::jsonb) ON CONFLICT DO NOTHING")?,
+            update_card: p(
+                "UPDATE cards SET status = $2, balance = $3::text::numeric, \
+                 held = $4::text::numeric, card = $5::text::jsonb, version = version + 1 \
+                 WHERE id = $1 AND version = $6",
+            )?,
+            delete_holds: p("DELETE FROM holds WHERE card_id = $1")?,
+            insert_hold: p("INSERT INTO holds \
+                 (card_id, hold_id, amount, reference, placed_at, expires_at) \
+                 VALUES ($1, $2, $3::text::numeric, $4, $5::text::timestamptz, \
+                 $6::text::timestamptz)")?,
+            insert_entry: p("INSERT INTO ledger_entries \
+                 (card_id, seq, at, kind, amount, balance_after, reference, entry) \
+                 VALUES ($1, $2, $3::text::timestamptz, $4, $5::text::numeric, \
+                 $6::text::numeric, $7, $8::text::jsonb)")?,
+            insert_checkout: p(
+                "INSERT INTO checkouts (id, currency, state, version, checkout) \
+                 VALUES ($1, $2, $3, 1, $4::text::jsonb) ON CONFLICT (id) DO NOTHING",
+            )?,
+            update_checkout: p("UPDATE checkouts SET currency = $2, state = $3, \
+                 checkout = $4::text::jsonb, version = version + 1 \
+                 WHERE id = $1 AND version = $5")?,
+            insert_record: p(
+                "INSERT INTO idempotency_records (key, request, recorded_at, record) \
+                 VALUES ($1, $2, $3::text::timestamptz, $4::text::jsonb) \
+                 ON CONFLICT (key) DO NOTHING",
+            )?,
+            insert_guard: p(
+                "INSERT INTO guard_windows (client, unknown_codes, version, guard) \
+                 VALUES ($1, $2, 1, $3::text::jsonb) ON CONFLICT (client) DO NOTHING",
+            )?,
+            update_guard: p("UPDATE guard_windows SET unknown_codes = $2, \
+                 guard = $3::text::jsonb, version = version + 1 \
+                 WHERE client = $1 AND version = $4")?,
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! How the core's values become column values and back.
+
+use std::fmt::Display;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use giftcert::{Code, Money, StoreError, Versioned};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// An amount as exact text at its currency's scale (`"100.00"`, `"-5.00"`, `"1000"` for JPY),
+/// so that the schema's checks can compare amounts of one currency as text.
+pub(crate) fn amount(money: Money) -> Result<String, StoreError> {
+    let mut decimal = money.amount();
+    decimal.rescale(money.currency().minor_units());
+    if decimal != money.amount() {
+        return Err(StoreError::Corrupt(format!(
+            "amount {money} cannot be written at its currency's scale"
+        )));
+    }
+    if decimal.is_zero() {
+        decimal.set_sign_positive(true);
+    }
+    Ok(decimal.to_string())
+}
+
+/// RFC 3339 in UTC with microseconds and a `Z`: fixed width, so text order is time order.
+pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// The last four characters of a code, all a store keeps of it besides its keyed hash.
+pub(crate) fn last4(code: &Code) -> String {
+    let code = code.expose_secret();
+    let skip = code.chars().count().saturating_sub(4);
+    code.chars().skip(skip).collect()
+}
+
+/// A value as JSON, with the tag a mirrored column keeps (`path` leads to it).
+pub(crate) fn to_json<T: Serialize>(
+    value: &T,
+    path: &[&str],
+) -> Result<(String, String), StoreError> {
+    let json = serde_json::to_value(value)
+        .map_err(|e| StoreError::Corrupt(format!("cannot write a value as JSON: {e}")))?;
+    let tag = path
+        .iter()
+        .try_fold(&json, |v, key| v.get(key))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Ok((json.to_string(), tag))
+}
+
+/// A stored JSON value, validated by its type's `Deserialize` (`what` names it in errors).
+pub(crate) fn from_json<T: DeserializeOwned>(
+    text: &str,
+    what: impl Display,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// A stored value with its version.
+pub(crate) fn versioned<T: DeserializeOwned>(
+    version: i64,
+    text: &str,
+    what: impl Display,
+) -> Result<Versioned<T>, StoreError> {
+    let version = u64::try_from(version)
+        .map_err(|_| StoreError::Corrupt(format!("{what} has version {version}")))?;
+    Ok(Versioned {
+        value: from_json(text, what)?,
+        version,
+    })
+}
+
+/// A version as SQL keeps it; one too large to store matches nothing stored.
+pub(crate) fn sql_version(version: u64) -> i64 {
+    i64::try_from(version).unwrap_or(-1)
+}

@@ -1,0 +1,541 @@
+//! `PostgresStore` against a real server: the conformance kit, eight connections spending one
+//! card, migrations, the constraints the database enforces by itself, and codes kept only as
+//! keyed hashes.
+//!
+//! The server comes from `GIFTCERT_POSTGRES_URL` (`bash .ci/run` starts a throw-away one).
+//! Every store here works in a schema of its own, dropped when the test ends.
+
+use std::io::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, TimeZone, Utc};
+use giftcert::{
+    CardId, CardSpec, Code, CodeKey, Currency, FixedClock, IdempotencyKey, Money, Notification,
+    RedeemError, Redeemer, Reference, Store, verify_ledger,
+};
+use giftcert_postgres::{ConnectError, PostgresStore, SCHEMA_VERSION};
+use postgres::{Client, NoTls};
+
+const URL: &str = "GIFTCERT_POSTGRES_URL";
+
+/// The server's URL, or `None` after saying on the terminal why the test is skipped.
+fn url() -> Option<String> {
+    match std::env::var(URL) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            // Straight to the terminal: the test harness would swallow a println!.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: {URL} is not set (bash .ci/run starts a throw-away server)"
+            );
+            None
+        }
+    }
+}
+
+fn key() -> CodeKey {
+    CodeKey::new(b"giftcert-postgres test key here!").unwrap()
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+}
+
+fn usd(s: &str) -> Money {
+    Money::parse(s, Currency::USD).unwrap()
+}
+
+/// Schemas made for one test, dropped when it ends (whether it passed or not).
+struct Scratch {
+    url: String,
+    schemas: Mutex<Vec<String>>,
+}
+
+impl Scratch {
+    fn new(url: String) -> Scratch {
+        Scratch {
+            url,
+            schemas: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A name no other test, run or process uses.
+    fn schema(&self) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "giftcert_test_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        self.schemas.lock().unwrap().push(name.clone());
+        name
+    }
+
+    /// A store in `schema`.
+    fn store_in(&self, schema: &str) -> PostgresStore {
+        PostgresStore::connect_in_schema(&self.url, schema, key()).unwrap()
+    }
+
+    /// A store in a new schema.
+    fn store(&self) -> PostgresStore {
+        self.store_in(&self.schema())
+    }
+
+    /// A plain client whose search path is `schema`.
+    fn client(&self, schema: &str) -> Client {
+        let mut client = Client::connect(&self.url, NoTls).unwrap();
+        client
+            .batch_execute(&format!("SET search_path TO {schema}"))
+            .unwrap();
+        client
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let schemas = std::mem::take(&mut *self.schemas.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Ok(mut client) = Client::connect(&self.url, NoTls) {
+            for schema in schemas {
+                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    }
+}
+
+/// A schema holding one 100.00 USD card with a 60.00 hold on checkout `checkout-1`.
+fn schema_with_a_held_card(scratch: &Scratch) -> (String, CardId, Code) {
+    let schema = scratch.schema();
+    let redeemer =
+        Redeemer::new(scratch.store_in(&schema)).with_clock(Arc::new(FixedClock::new(t0())));
+    let issued = redeemer
+        .issue(
+            &IdempotencyKey::new("issue").unwrap(),
+            vec![CardSpec::new(usd("100"))],
+        )
+        .unwrap();
+    let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else {
+        panic!("no card issued");
+    };
+    let checkout = Reference::new("checkout-1").unwrap();
+    let client = Reference::new("client").unwrap();
+    redeemer
+        .apply_code(&client, &checkout, Currency::USD, code.expose_secret())
+        .unwrap();
+    redeemer
+        .authorise(&IdempotencyKey::new("auth").unwrap(), &checkout, usd("60"))
+        .unwrap();
+    (schema, *card, code.clone())
+}
+
+/// The server's message for `sql`, which must fail.
+fn refused(client: &mut Client, sql: &str) -> String {
+    let error = client
+        .batch_execute(sql)
+        .expect_err("the database accepted it");
+    error
+        .as_db_error()
+        .map_or_else(|| error.to_string(), |db| db.message().to_owned())
+}
+
+/// The kit runs every check in a fresh schema, including 8 threads spending one card through
+/// one store (and so through several of its connections).
+#[test]
+fn postgres_store_passes_the_conformance_kit() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url);
+    giftcert::testkit::check_store(|| scratch.store()).unwrap();
+}
+
+/// Eight stores, opened at the same moment on one new schema (so their migrations race) and
+/// each with its own connections, spend one 100.00 card 1.00 at a time from eight threads
+/// until it is empty: together they capture exactly 100.00, never more, and the ledger sums
+/// to the balance left (zero).
+#[test]
+fn eight_connections_never_overspend_a_card() {
+    const THREADS: usize = 8;
+    /// Enough rounds for the card to run out whatever the interleaving (100 are needed).
+    const MAX_ROUNDS: usize = 100;
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url);
+    let schema = scratch.schema();
+    let clock = Arc::new(FixedClock::new(t0()));
+    let redeemers: Vec<Redeemer<PostgresStore>> = std::thread::scope(|scope| {
+        let opening: Vec<_> = (0..THREADS)
+            .map(|_| scope.spawn(|| scratch.store_in(&schema)))
+            .collect();
+        opening
+            .into_iter()
+            .map(|h| {
+                Redeemer::new(h.join().unwrap())
+                    .with_clock(clock.clone())
+                    .with_attempts(1_000)
+            })
+            .collect()
+    });
+    let issued = redeemers[0]
+        .issue(
+            &IdempotencyKey::new("issue").unwrap(),
+            vec![CardSpec::new(usd("100"))],
+        )
+        .unwrap();
+    let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else {
+        panic!("no card issued");
+    };
+    let (card, code) = (*card, code.expose_secret().to_owned());
+
+    let spent: Vec<Money> = std::thread::scope(|scope| {
+        let handles: Vec<_> = redeemers
+            .iter()
+            .enumerate()
+            .map(|(t, redeemer)| {
+                let code = &code;
+                scope.spawn(move || {
+                    let mut spent = Money::zero(Currency::USD);
+                    let client = Reference::new("client").unwrap();
+                    for round in 0..MAX_ROUNDS {
+                        if redeemer.card(card).unwrap().unwrap().balance().is_zero() {
+                            break;
+                        }
+                        let name = format!("t{t}-r{round}");
+                        let checkout = Reference::new(&name).unwrap();
+                        match redeemer.apply_code(&client, &checkout, Currency::USD, code) {
+                            Ok(_) => {}
+                            // Everything left is held by other threads, which will capture it.
+                            Err(RedeemError::EmptyCard(_)) => continue,
+                            Err(e) => panic!("apply: {e}"),
+                        }
+                        let key = |step: &str| IdempotencyKey::new(&format!("{name}-{step}"));
+                        let auth = redeemer
+                            .authorise(&key("a").unwrap(), &checkout, usd("1"))
+                            .unwrap();
+                        if auth.outcome.credit.is_zero() {
+                            continue;
+                        }
+                        let captured = redeemer.capture(&key("c").unwrap(), &checkout).unwrap();
+                        spent = spent.checked_add(captured.outcome.total).unwrap();
+                    }
+                    spent
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+
+    let total = Money::sum(Currency::USD, spent).unwrap();
+    let stored = redeemers[0].card(card).unwrap().unwrap();
+    assert_eq!(total, usd("100"), "the threads captured {total}");
+    assert!(stored.balance().is_zero() && stored.held().is_zero());
+    let history = redeemers[0].history(card).unwrap();
+    verify_ledger(card, stored.balance(), &history).unwrap();
+    // 1 issue + 100 x (hold, capture).
+    assert_eq!(history.len(), 201);
+    // The database's own sum agrees: what was issued less what was captured.
+    let mut client = scratch.client(&schema);
+    let row = client
+        .query_one(
+            "SELECT sum(amount) FILTER (WHERE kind = 'issued')::text, \
+                    sum(amount) FILTER (WHERE kind = 'captured')::text, \
+                    (SELECT balance::text FROM cards WHERE id = $1) \
+             FROM ledger_entries WHERE card_id = $1",
+            &[&card.to_string()],
+        )
+        .unwrap();
+    let sums: (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(
+        sums,
+        ("100.00".to_owned(), "100.00".to_owned(), "0.00".to_owned())
+    );
+}
+
+#[test]
+fn connecting_again_keeps_the_data_and_the_schema_version() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url);
+    let (schema, card, code) = schema_with_a_held_card(&scratch);
+    let store = scratch.store_in(&schema);
+    assert_eq!(store.schema(), Some(schema.as_str()));
+    let versions: Vec<i32> = scratch
+        .client(&schema)
+        .query(
+            "SELECT version FROM giftcert_schema_migrations ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(versions, vec![1]);
+    assert_eq!(SCHEMA_VERSION, 1);
+    let found = store.card_by_code(&code).unwrap().unwrap();
+    assert_eq!(found.value.id(), card);
+    assert_eq!(found.version, 2);
+}
+
+#[test]
+fn a_schema_from_a_newer_version_is_refused() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url.clone());
+    let schema = scratch.schema();
+    drop(scratch.store_in(&schema));
+    scratch
+        .client(&schema)
+        .batch_execute("INSERT INTO giftcert_schema_migrations (version) VALUES (99)")
+        .unwrap();
+    let error = PostgresStore::connect_in_schema(&url, &schema, key()).unwrap_err();
+    assert!(matches!(
+        error,
+        ConnectError::NewerSchema {
+            found: 99,
+            known: 1
+        }
+    ));
+    assert_eq!(
+        error.to_string(),
+        "the database has schema version 99, newer than version 1 that this giftcert-postgres \
+         knows"
+    );
+}
+
+#[test]
+fn a_bad_url_or_schema_name_is_refused_before_connecting() {
+    let bad_url = PostgresStore::connect("postgresql://[not a url", key()).unwrap_err();
+    assert!(matches!(bad_url, ConnectError::Url(_)), "{bad_url:?}");
+    assert!(
+        bad_url
+            .to_string()
+            .starts_with("invalid PostgreSQL connection string: "),
+        "{bad_url}"
+    );
+    for bad in [
+        "",
+        "Cards",
+        "1cards",
+        "cards; DROP TABLE x",
+        &"a".repeat(64),
+    ] {
+        let error = PostgresStore::connect_in_schema("host=localhost", bad, key()).unwrap_err();
+        assert!(matches!(error, ConnectError::Schema(_)), "{bad}: {error:?}");
+    }
+    assert_eq!(
+        PostgresStore::connect_in_schema("host=localhost", "x-y", key())
+            .unwrap_err()
+            .to_string(),
+        "invalid schema name \"x-y\": expected 1 to 63 lowercase letters, digits and \
+         underscores, not starting with a digit"
+    );
+}
+
+#[test]
+fn the_database_refuses_a_negative_balance_or_holding_more_than_the_balance() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url);
+    let (schema, card, _) = schema_with_a_held_card(&scratch);
+    let mut client = scratch.client(&schema);
+    let set = |column: &str, value: &str| {
+        format!("UPDATE cards SET {column} = {value}, version = version + 1 WHERE id = '{card}'")
+    };
+    let violated = |message: String, constraint: &str| {
+        assert!(message.contains(constraint), "{message}");
+    };
+    violated(
+        refused(&mut client, &set("balance", "-1.00")),
+        "cards_balance_not_negative",
+    );
+    violated(
+        refused(&mut client, &set("held", "-0.01")),
+        "cards_held_not_negative",
+    );
+    violated(
+        refused(&mut client, &set("balance", "59.99")),
+        "cards_held_within_balance",
+    );
+    violated(
+        refused(&mut client, &set("held", "100.01")),
+        "cards_held_within_balance",
+    );
+    client.batch_execute(&set("balance", "60.00")).unwrap();
+    client.batch_execute(&set("held", "0")).unwrap();
+}
+
+#[test]
+fn the_ledger_is_append_only_and_numbered_without_gaps() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url);
+    let (schema, card, _) = schema_with_a_held_card(&scratch);
+    let mut client = scratch.client(&schema);
+    assert_eq!(
+        refused(&mut client, "UPDATE ledger_entries SET amount = 1000"),
+        "ledger entries are append-only"
+    );
+    assert_eq!(
+        refused(&mut client, "DELETE FROM ledger_entries"),
+        "ledger entries are append-only"
+    );
+    assert_eq!(
+        refused(&mut client, "TRUNCATE ledger_entries CASCADE"),
+        "ledger entries are append-only"
+    );
+    let entry = |seq: u32| {
+        format!(
+            "INSERT INTO ledger_entries (card_id, seq, at, kind, amount, balance_after, entry) \
+             VALUES ('{card}', {seq}, now(), 'adjusted', 1, 101, '{{}}')"
+        )
+    };
+    assert_eq!(
+        refused(&mut client, &entry(5)),
+        "a ledger entry must follow the last entry of its card"
+    );
+    assert_eq!(
+        refused(&mut client, &entry(2)),
+        "a ledger entry must follow the last entry of its card"
+    );
+    let orphan = "INSERT INTO ledger_entries (card_id, seq, at, kind, amount, balance_after, \
+                  entry) VALUES ('0000000000000000000000000000000f', 1, now(), 'issued', 1, 1, \
+                  '{}')";
+    assert!(refused(&mut client, orphan).contains("ledger_entries_card_id_fkey"));
+}
+
+#[test]
+fn a_card_keeps_its_code_and_each_write_adds_one_to_its_version() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url);
+    let (schema, card, _) = schema_with_a_held_card(&scratch);
+    let mut client = scratch.client(&schema);
+    let message = "a card keeps its id and code, and each write adds one to its version";
+    assert_eq!(
+        refused(
+            &mut client,
+            &format!("UPDATE cards SET version = 9 WHERE id = '{card}'")
+        ),
+        message
+    );
+    assert_eq!(
+        refused(
+            &mut client,
+            &format!(
+                "UPDATE cards SET code_digest = '{}', version = version + 1 WHERE id = '{card}'",
+                "0".repeat(64)
+            )
+        ),
+        message
+    );
+}
+
+#[test]
+fn holds_and_money_are_mirrored_in_postgres_types() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url);
+    let (schema, card, _) = schema_with_a_held_card(&scratch);
+    let mut client = scratch.client(&schema);
+    let row = client
+        .query_one(
+            "SELECT h.hold_id, h.amount::text, h.reference, e.kind, \
+                    pg_typeof(h.amount)::text, pg_typeof(e.at)::text, \
+                    (e.at = timestamptz '2026-01-01 00:00:00+00') \
+             FROM holds h JOIN ledger_entries e ON e.card_id = h.card_id AND e.seq = h.hold_id \
+             WHERE h.card_id = $1",
+            &[&card.to_string()],
+        )
+        .unwrap();
+    let hold: (i64, String, String, String, String, String, bool) = (
+        row.get(0),
+        row.get(1),
+        row.get(2),
+        row.get(3),
+        row.get(4),
+        row.get(5),
+        row.get(6),
+    );
+    assert_eq!(
+        hold,
+        (
+            2,
+            "60.00".into(),
+            "checkout-1".into(),
+            "held".into(),
+            "numeric".into(),
+            "timestamp with time zone".into(),
+            true
+        )
+    );
+    let row = client
+        .query_one("SELECT balance::text, held::text FROM cards", &[])
+        .unwrap();
+    let money: (String, String) = (row.get(0), row.get(1));
+    assert_eq!(money, ("100.00".to_owned(), "60.00".to_owned()));
+}
+
+/// Every text column of every table is searched for the code: only its keyed hash and last
+/// four characters are there.
+#[test]
+fn a_leaked_table_holds_no_code() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url);
+    let (schema, card, code) = schema_with_a_held_card(&scratch);
+    let secret = code.expose_secret();
+    let mut client = scratch.client(&schema);
+    let row = client
+        .query_one(
+            "SELECT code_digest, code_last4 FROM cards WHERE id = $1",
+            &[&card.to_string()],
+        )
+        .unwrap();
+    let (digest, last4): (String, String) = (row.get(0), row.get(1));
+    assert_eq!(digest, key().digest(&code).to_string());
+    assert_eq!(last4, secret[secret.len() - 4..]);
+    for table in [
+        "cards",
+        "ledger_entries",
+        "holds",
+        "checkouts",
+        "idempotency_records",
+        "guard_windows",
+    ] {
+        let found: i64 = client
+            .query_one(
+                &format!("SELECT count(*) FROM {table} t WHERE t::text LIKE '%' || $1 || '%'"),
+                &[&secret],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(found, 0, "the code is in {table}");
+    }
+}
+
+#[test]
+fn a_store_with_another_key_cannot_find_a_code() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url.clone());
+    let (schema, card, code) = schema_with_a_held_card(&scratch);
+    let other =
+        PostgresStore::connect_in_schema(&url, &schema, CodeKey::new(&[1; 32]).unwrap()).unwrap();
+    assert!(other.card_by_code(&code).unwrap().is_none());
+    assert!(other.card(card).unwrap().is_some());
+}
+
+/// A host that restarts between authorise and capture finds its holds, and capture works.
+#[test]
+fn holds_outlive_the_store_that_placed_them() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url);
+    let (schema, card, _) = schema_with_a_held_card(&scratch);
+    let redeemer =
+        Redeemer::new(scratch.store_in(&schema)).with_clock(Arc::new(FixedClock::new(t0())));
+    let stored = redeemer.card(card).unwrap().unwrap();
+    assert_eq!(stored.available(), usd("40"));
+    let captured = redeemer
+        .capture(
+            &IdempotencyKey::new("capture").unwrap(),
+            &Reference::new("checkout-1").unwrap(),
+        )
+        .unwrap();
+    assert_eq!(captured.outcome.total, usd("60"));
+    let stored = redeemer.card(card).unwrap().unwrap();
+    assert_eq!(stored.balance(), usd("40"));
+    verify_ledger(card, stored.balance(), &redeemer.history(card).unwrap()).unwrap();
+}

@@ -1,0 +1,11 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, unreachable_pub)]
+
+mod schema;
+mod store;
+mod values;
+
+pub use schema::SCHEMA_VERSION;
+pub use store::{OpenError, SqliteStore};
