@@ -118,6 +118,54 @@ pub fn selection(currency: Currency) -> impl Strategy<Value = Selection> {
         })
 }
 
+/// Generated gift card codes: from the default [`RandomCodeGenerator`](crate::RandomCodeGenerator)
+/// or one with a prefix, a different length or group size, each drawn from a seeded CSPRNG
+/// (so failures replay). Every code passes its generator's check; the generator comes along
+/// so that tests can check against it.
+pub fn generated_code() -> impl Strategy<Value = (crate::RandomCodeGenerator, Code)> {
+    use rand::SeedableRng;
+
+    (
+        any::<u64>(),
+        13_usize..=24,
+        3_usize..=6,
+        proptest::option::of("[A-Z]{1,3}"),
+    )
+        .prop_filter_map(
+            "a valid generator configuration",
+            |(seed, length, group, prefix)| {
+                let mut builder = crate::RandomCodeGenerator::builder()
+                    .length(length)
+                    .group_size(group);
+                if let Some(prefix) = &prefix {
+                    builder = builder.prefix(prefix);
+                }
+                let generator = builder.build().ok()?;
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+                let code = generator.generate_with(&mut rng).ok()?;
+                Some((generator, code))
+            },
+        )
+}
+
+/// Text a person might type for a code: letters and digits with spaces and dashes anywhere
+/// and any case; always a valid [`Code`] once normalised.
+pub fn typed_code() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9]{4,40}".prop_flat_map(|core| {
+        let len = core.len();
+        proptest::collection::vec(
+            prop_oneof![Just(""), Just(" "), Just("-"), Just(" - ")],
+            len,
+        )
+        .prop_map(move |gaps| {
+            core.chars()
+                .zip(gaps)
+                .map(|(c, g)| format!("{g}{c}"))
+                .collect::<String>()
+        })
+    })
+}
+
 /// One step of a card's life, for [`card_with_history`] and state-machine tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
