@@ -5,7 +5,6 @@
 
 mod schema;
 mod store;
-mod values;
 
 pub use schema::SCHEMA_VERSION;
 pub use store::{ConnectError, PostgresStore};

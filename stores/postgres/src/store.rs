@@ -15,7 +15,9 @@ use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Socket, Statement, Transaction};
 
 use crate::schema::{self, MigrationError, SCHEMA_VERSION};
-use crate::values::{amount, from_json, last4, sql_version, timestamp, to_json, versioned};
+use giftcert_store_support::{
+    amount, from_json, last4, sql_version, timestamp, to_json, versioned,
+};
 
 /// How many idle connections a store keeps open for its threads.
 const MAX_IDLE: usize = 16;

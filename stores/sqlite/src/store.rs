@@ -13,7 +13,9 @@ use giftcert::{
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::schema::{self, MigrationError, SCHEMA_VERSION};
-use crate::values::{amount, from_json, last4, sql_version, timestamp, to_json, versioned};
+use giftcert_store_support::{
+    amount, from_json, last4, sql_version, timestamp, to_json, versioned,
+};
 
 /// How long a connection waits for another one's write transaction before giving up with a
 /// conflict (which the service retries).

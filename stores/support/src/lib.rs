@@ -1,4 +1,8 @@
-//! How the core's values become column values and back.
+//! How giftcert's values become SQL column values and back: one implementation for every SQL
+//! store (`giftcert-sqlite`, `giftcert-postgres`).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 use std::fmt::Display;
 
@@ -10,7 +14,7 @@ use serde_json::Value;
 
 /// An amount as exact text at its currency's scale (`"100.00"`, `"-5.00"`, `"1000"` for JPY),
 /// so that the schema's checks can compare amounts of one currency as text.
-pub(crate) fn amount(money: Money) -> Result<String, StoreError> {
+pub fn amount(money: Money) -> Result<String, StoreError> {
     let mut decimal = money.amount();
     decimal.rescale(money.currency().minor_units());
     if decimal != money.amount() {
@@ -25,22 +29,19 @@ pub(crate) fn amount(money: Money) -> Result<String, StoreError> {
 }
 
 /// RFC 3339 in UTC with microseconds and a `Z`: fixed width, so text order is time order.
-pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
+pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// The last four characters of a code, all a store keeps of it besides its keyed hash.
-pub(crate) fn last4(code: &Code) -> String {
-    let code = code.expose_secret();
-    let skip = code.chars().count().saturating_sub(4);
-    code.chars().skip(skip).collect()
+/// The characters of a code a store may show: [`Code::last4`], at most the last four and at
+/// most a quarter of the code (one for `X-GC-1`), all a store keeps of it besides its keyed
+/// hash.
+pub fn last4(code: &Code) -> String {
+    code.last4().to_owned()
 }
 
 /// A value as JSON, with the tag a mirrored column keeps (`path` leads to it).
-pub(crate) fn to_json<T: Serialize>(
-    value: &T,
-    path: &[&str],
-) -> Result<(String, String), StoreError> {
+pub fn to_json<T: Serialize>(value: &T, path: &[&str]) -> Result<(String, String), StoreError> {
     let json = serde_json::to_value(value)
         .map_err(|e| StoreError::Corrupt(format!("cannot write a value as JSON: {e}")))?;
     let tag = path
@@ -53,15 +54,12 @@ pub(crate) fn to_json<T: Serialize>(
 }
 
 /// A stored JSON value, validated by its type's `Deserialize` (`what` names it in errors).
-pub(crate) fn from_json<T: DeserializeOwned>(
-    text: &str,
-    what: impl Display,
-) -> Result<T, StoreError> {
+pub fn from_json<T: DeserializeOwned>(text: &str, what: impl Display) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
 /// A stored value with its version.
-pub(crate) fn versioned<T: DeserializeOwned>(
+pub fn versioned<T: DeserializeOwned>(
     version: i64,
     text: &str,
     what: impl Display,
@@ -75,6 +73,6 @@ pub(crate) fn versioned<T: DeserializeOwned>(
 }
 
 /// A version as SQL keeps it; one too large to store matches nothing stored.
-pub(crate) fn sql_version(version: u64) -> i64 {
+pub fn sql_version(version: u64) -> i64 {
     i64::try_from(version).unwrap_or(-1)
 }
