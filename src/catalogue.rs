@@ -18,9 +18,6 @@ use crate::currency::Currency;
 use crate::money::{Money, MoneyError, MoneyFormat};
 use crate::tax::TaxRate;
 
-/// The longest certificate id accepted.
-const MAX_ID_LEN: usize = 64;
-
 /// Everything that can go wrong defining or resolving a certificate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -133,23 +130,11 @@ impl CertificateId {
     /// [`CatalogueError::InvalidId`] when empty, longer than 64 characters, or using other
     /// characters than ASCII letters, digits, `-`, `_` and `.`.
     pub fn new(id: &str) -> Result<CertificateId, CatalogueError> {
-        let invalid = |reason| CatalogueError::InvalidId {
-            id: id.chars().take(MAX_ID_LEN).collect(),
-            reason,
-        };
-        if id.is_empty() {
-            return Err(invalid("it is empty"));
-        }
-        if id.len() > MAX_ID_LEN {
-            return Err(invalid("it is longer than 64 characters"));
-        }
-        if !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        {
-            return Err(invalid(
-                "only letters, digits, '-', '_' and '.' are allowed",
-            ));
+        if let Some(reason) = crate::ident::identifier_problem(id) {
+            return Err(CatalogueError::InvalidId {
+                id: crate::ident::shown(id),
+                reason,
+            });
         }
         Ok(CertificateId(id.to_owned()))
     }

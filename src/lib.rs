@@ -97,6 +97,7 @@ mod digest;
 mod expiry;
 mod guard;
 mod idempotency;
+mod ident;
 mod ledger;
 mod memory;
 mod money;

@@ -16,9 +16,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::selection::Selection;
 
-/// The longest payment method id accepted.
-const MAX_METHOD_ID_LEN: usize = 64;
-
 /// Everything that can go wrong declaring or choosing a payment method.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -113,23 +110,11 @@ impl PaymentMethod {
     /// [`PaymentError::InvalidMethodId`] when the id is empty, longer than 64 characters, or
     /// uses other characters than ASCII letters, digits, `-`, `_` and `.`.
     pub fn new(id: &str, kind: PaymentKind) -> Result<PaymentMethod, PaymentError> {
-        let invalid = |reason| PaymentError::InvalidMethodId {
-            id: id.chars().take(MAX_METHOD_ID_LEN).collect(),
-            reason,
-        };
-        if id.is_empty() {
-            return Err(invalid("it is empty"));
-        }
-        if id.len() > MAX_METHOD_ID_LEN {
-            return Err(invalid("it is longer than 64 characters"));
-        }
-        if !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        {
-            return Err(invalid(
-                "only letters, digits, '-', '_' and '.' are allowed",
-            ));
+        if let Some(reason) = crate::ident::identifier_problem(id) {
+            return Err(PaymentError::InvalidMethodId {
+                id: crate::ident::shown(id),
+                reason,
+            });
         }
         Ok(PaymentMethod {
             id: id.to_owned(),

@@ -114,23 +114,11 @@ impl OrderId {
     /// [`PurchaseError::InvalidOrderId`] when empty, longer than 64 characters, or using other
     /// characters than ASCII letters, digits, `-`, `_` and `.`.
     pub fn new(id: &str) -> Result<OrderId, PurchaseError> {
-        let invalid = |reason| PurchaseError::InvalidOrderId {
-            id: id.chars().take(MAX_ORDER_ID_LEN).collect(),
-            reason,
-        };
-        if id.is_empty() {
-            return Err(invalid("it is empty"));
-        }
-        if id.len() > MAX_ORDER_ID_LEN {
-            return Err(invalid("it is longer than 64 characters"));
-        }
-        if !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        {
-            return Err(invalid(
-                "only letters, digits, '-', '_' and '.' are allowed",
-            ));
+        if let Some(reason) = crate::ident::identifier_problem(id) {
+            return Err(PurchaseError::InvalidOrderId {
+                id: crate::ident::shown(id),
+                reason,
+            });
         }
         Ok(OrderId(id.to_owned()))
     }
