@@ -16,6 +16,17 @@ fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
 }
 
+/// A new card `id` with `code` worth `value` USD, and its `Issued` entry.
+fn issue(id: u128, code: &str, value: &str) -> (GiftCard, LedgerEntry) {
+    GiftCard::issue(
+        CardId::from_u128(id),
+        &Code::parse(code).unwrap(),
+        CardSpec::new(usd(value)),
+        t0(),
+    )
+    .unwrap()
+}
+
 fn reference(s: &str) -> Reference {
     Reference::new(s).unwrap()
 }
@@ -185,13 +196,7 @@ fn both_strategies_give_the_customer_the_same_money() {
 
 #[test]
 fn replacement_notifies_the_owner_of_the_new_code() {
-    let (mut card, _) = GiftCard::issue(
-        CardId::from_u128(9),
-        &Code::parse("X-GC-1").unwrap(),
-        CardSpec::new(usd("100")),
-        t0(),
-    )
-    .unwrap();
+    let (mut card, _) = issue(9, "X-GC-1", "100");
     let hold = card
         .place_hold(usd("60"), reference("o"), None, t0(), None)
         .unwrap();
@@ -223,13 +228,7 @@ fn replacement_notifies_the_owner_of_the_new_code() {
 
 #[test]
 fn refunds_go_back_to_the_card_under_balance_and_to_a_new_card_under_replacement() {
-    let (mut card, _) = GiftCard::issue(
-        CardId::from_u128(1),
-        &Code::parse("ABCD-2345").unwrap(),
-        CardSpec::new(usd("50")),
-        t0(),
-    )
-    .unwrap();
+    let (mut card, _) = issue(1, "ABCD-2345", "50");
     let hold = card
         .place_hold(usd("50"), reference("o1"), None, t0(), None)
         .unwrap();
@@ -317,13 +316,7 @@ fn an_expired_card_refuses_holds_naming_the_date() {
 
 #[test]
 fn a_disabled_card_refuses_holds_until_enabled() {
-    let (mut card, _) = GiftCard::issue(
-        CardId::from_u128(1),
-        &Code::parse("ABCD-2345").unwrap(),
-        CardSpec::new(usd("100")),
-        t0(),
-    )
-    .unwrap();
+    let (mut card, _) = issue(1, "ABCD-2345", "100");
     card.disable(t0()).unwrap();
     let err = card
         .place_hold(usd("10"), reference("o"), None, t0(), None)
@@ -339,13 +332,7 @@ fn a_disabled_card_refuses_holds_until_enabled() {
 
 #[test]
 fn holds_count_against_the_available_amount_not_the_balance() {
-    let (mut card, _) = GiftCard::issue(
-        CardId::from_u128(1),
-        &Code::parse("ABCD-2345").unwrap(),
-        CardSpec::new(usd("100")),
-        t0(),
-    )
-    .unwrap();
+    let (mut card, _) = issue(1, "ABCD-2345", "100");
     let a = card
         .place_hold(usd("70"), reference("checkout-a"), None, t0(), None)
         .unwrap();
@@ -413,13 +400,7 @@ fn a_void_releases_the_hold_and_expired_holds_release_themselves() {
 
 #[test]
 fn the_ledger_proves_the_balance_and_catches_tampering() {
-    let (mut card, issued) = GiftCard::issue(
-        CardId::from_u128(1),
-        &Code::parse("ABCD-2345").unwrap(),
-        CardSpec::new(usd("100")),
-        t0(),
-    )
-    .unwrap();
+    let (mut card, issued) = issue(1, "ABCD-2345", "100");
     let hold = card
         .place_hold(usd("25"), reference("o"), None, t0(), None)
         .unwrap();
@@ -446,13 +427,7 @@ fn the_ledger_proves_the_balance_and_catches_tampering() {
 
 #[test]
 fn bad_amounts_are_refused_and_change_nothing() {
-    let (mut card, _) = GiftCard::issue(
-        CardId::from_u128(1),
-        &Code::parse("ABCD-2345").unwrap(),
-        CardSpec::new(usd("100")),
-        t0(),
-    )
-    .unwrap();
+    let (mut card, _) = issue(1, "ABCD-2345", "100");
     let before = card.clone();
     let eur = Money::parse("1", Currency::EUR).unwrap();
     assert!(
@@ -487,13 +462,7 @@ fn bad_amounts_are_refused_and_change_nothing() {
 
 #[test]
 fn debug_output_masks_the_code() {
-    let (card, _) = GiftCard::issue(
-        CardId::from_u128(1),
-        &Code::parse("ABCD-EFGH-JKMN-PQR7").unwrap(),
-        CardSpec::new(usd("100")),
-        t0(),
-    )
-    .unwrap();
+    let (card, _) = issue(1, "ABCD-EFGH-JKMN-PQR7", "100");
     let shown = format!("{card:?}");
     assert!(!shown.contains("ABCDEFGHJKMNPQR7"), "{shown}");
     assert!(!shown.contains("ABCD"), "{shown}");
@@ -501,13 +470,7 @@ fn debug_output_masks_the_code() {
 
 #[test]
 fn bigcommerce_view_shows_balance_used_remaining_and_purchase_date() {
-    let (card, _) = GiftCard::issue(
-        CardId::from_u128(1),
-        &Code::parse("ABCD-2345").unwrap(),
-        CardSpec::new(usd("100")),
-        t0(),
-    )
-    .unwrap();
+    let (card, _) = issue(1, "ABCD-2345", "100");
     let view = card.checkout_view(usd("45"));
     let json = serde_json::to_value(&view).unwrap();
     assert_eq!(json["balance"]["amount"], "100.00");
@@ -523,13 +486,7 @@ fn bigcommerce_view_shows_balance_used_remaining_and_purchase_date() {
 
 #[test]
 fn cards_round_trip_through_serde_and_invalid_ones_are_refused() {
-    let (mut card, _) = GiftCard::issue(
-        CardId::from_u128(7),
-        &Code::parse("ABCD-2345").unwrap(),
-        CardSpec::new(usd("100")),
-        t0(),
-    )
-    .unwrap();
+    let (mut card, _) = issue(7, "ABCD-2345", "100");
     card.place_hold(usd("30"), reference("o"), None, t0(), None)
         .unwrap();
     let json = serde_json::to_value(&card).unwrap();
