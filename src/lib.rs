@@ -86,7 +86,7 @@ pub use code::{Code, CodeError, CodeGenerator, RandomCodeGenerator};
 pub use currency::{Currency, MAX_MINOR_UNITS};
 pub use expiry::{ExpiryError, ExpiryPolicy, US_MINIMUM_YEARS};
 pub use guard::{GuardError, GuardPolicy, GuardWindow};
-pub use idempotency::{IdempotencyKey, IdempotencyKeyError, IdempotencyRecord};
+pub use idempotency::{IdempotencyKey, IdempotencyKeyError, IdempotencyRecord, Request};
 pub use ledger::{
     EntryKind, LedgerEntry, LedgerError, Reference, ReferenceError, ReleaseReason, verify_ledger,
 };

@@ -20,7 +20,7 @@ use crate::card::{CardError, CardId, CardSpec, GiftCard};
 use crate::code::{Code, CodeError};
 use crate::currency::Currency;
 use crate::guard::GuardError;
-use crate::idempotency::IdempotencyKey;
+use crate::idempotency::{IdempotencyKey, Request};
 use crate::ledger::{LedgerEntry, Reference, ReleaseReason};
 use crate::money::{Money, MoneyError};
 use crate::notification::Notification;
@@ -98,7 +98,7 @@ pub enum RedeemError {
         /// The key.
         key: IdempotencyKey,
         /// The request it was first used for.
-        first: String,
+        first: Request,
     },
     /// Other writers kept winning; the request changed nothing.
     #[error("gave up after {attempts} attempts: the cards kept changing underneath")]

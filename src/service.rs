@@ -7,6 +7,7 @@
 //! returns the first result and changes nothing; reusing a key for another request is an error.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -17,7 +18,7 @@ use crate::code::{Code, CodeGenerator, RandomCodeGenerator};
 use crate::currency::Currency;
 use crate::expiry::ExpiryPolicy;
 use crate::guard::{GuardPolicy, GuardWindow};
-use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
+use crate::idempotency::{Fnv1a, IdempotencyKey, IdempotencyRecord, Request};
 use crate::ledger::{LedgerEntry, Reference};
 use crate::money::Money;
 use crate::notification::Notification;
@@ -216,7 +217,7 @@ impl<S: Store> Redeemer<S> {
     fn run<T: Clone>(
         &self,
         key: &IdempotencyKey,
-        request: String,
+        request: Request,
         wrap: fn(T) -> Outcome,
         unwrap: fn(Outcome) -> Option<T>,
         mut decide: impl FnMut(DateTime<Utc>, &mut Versions) -> Result<Decision<T>, RedeemError>,
@@ -301,10 +302,12 @@ impl<S: Store> Redeemer<S> {
         key: &IdempotencyKey,
         specs: Vec<CardSpec>,
     ) -> Result<Redeemed<Issued>, RedeemError> {
-        let request = format!(
-            "issue {:016x}",
-            crate::idempotency::fingerprint(&format!("{specs:?}"))
-        );
+        let mut digest = Fnv1a::default();
+        // Writing to a digest cannot fail.
+        let _ = fmt::Write::write_fmt(&mut digest, format_args!("{specs:?}"));
+        let request = Request::Issue {
+            fingerprint: digest.finish(),
+        };
         self.run(
             key,
             request,
@@ -452,7 +455,10 @@ impl<S: Store> Redeemer<S> {
     ) -> Result<Redeemed<Authorisation>, RedeemError> {
         self.run(
             key,
-            format!("authorise {checkout} {payable}"),
+            Request::Authorise {
+                checkout: checkout.clone(),
+                payable,
+            },
             Outcome::Authorised,
             |o| match o {
                 Outcome::Authorised(x) => Some(x),
@@ -481,7 +487,9 @@ impl<S: Store> Redeemer<S> {
     ) -> Result<Redeemed<Captured>, RedeemError> {
         self.run(
             key,
-            format!("capture {checkout}"),
+            Request::Capture {
+                checkout: checkout.clone(),
+            },
             Outcome::Captured,
             |o| match o {
                 Outcome::Captured(x) => Some(x),
@@ -509,7 +517,9 @@ impl<S: Store> Redeemer<S> {
     ) -> Result<Redeemed<Voided>, RedeemError> {
         self.run(
             key,
-            format!("void {checkout}"),
+            Request::Void {
+                checkout: checkout.clone(),
+            },
             Outcome::Voided,
             |o| match o {
                 Outcome::Voided(x) => Some(x),
@@ -538,7 +548,10 @@ impl<S: Store> Redeemer<S> {
     ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
         self.run(
             key,
-            format!("refund {checkout} {amount}"),
+            Request::Refund {
+                checkout: checkout.clone(),
+                amount,
+            },
             Outcome::Refunded,
             |o| match o {
                 Outcome::Refunded(x) => Some(x),
