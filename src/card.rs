@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -93,6 +94,75 @@ impl TryFrom<String> for CardId {
 impl From<CardId> for String {
     fn from(id: CardId) -> Self {
         id.to_string()
+    }
+}
+
+/// A card's code, masked (`****-****-****-7KQ2`): all a card keeps of its code, and what
+/// answers show in its place.
+///
+/// The text is shared, so copies of a card, of an authorisation or of an applied code do not
+/// copy it. It is shown, compared and serialised as its text; any text deserialises, since
+/// how much of a code a hint shows is the code generator's choice.
+///
+/// ```
+/// use giftcert::{Code, CodeHint};
+///
+/// let hint = CodeHint::from(&Code::parse("ABCD-EFGH-JKMN-PQR7")?);
+/// assert!(!hint.as_str().contains("ABCD"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CodeHint(Arc<str>);
+
+impl CodeHint {
+    /// The hint as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Masks `code`.
+impl From<&Code> for CodeHint {
+    fn from(code: &Code) -> Self {
+        CodeHint(Arc::from(code.masked()))
+    }
+}
+
+impl fmt::Display for CodeHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for CodeHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", &*self.0)
+    }
+}
+
+impl PartialEq<str> for CodeHint {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for CodeHint {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl Serialize for CodeHint {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CodeHint {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(CodeHint(Arc::from(text.as_ref())))
     }
 }
 
@@ -342,7 +412,7 @@ pub enum CardError {
 #[serde(rename_all = "camelCase", remote = "Self")]
 pub struct GiftCard {
     id: CardId,
-    code_hint: String,
+    code_hint: CodeHint,
     initial_value: Money,
     status: CardStatus,
     issued_at: DateTime<Utc>,
@@ -421,7 +491,7 @@ impl GiftCard {
         let zero = Money::zero(value.currency());
         GiftCard {
             id,
-            code_hint: code.masked(),
+            code_hint: CodeHint::from(code),
             initial_value: value,
             status: CardStatus::Active,
             issued_at: now,
@@ -488,6 +558,11 @@ impl GiftCard {
     /// The card's code, masked (`****-****-****-7KQ2`): all a card keeps of its code.
     #[must_use]
     pub fn code_hint(&self) -> &str {
+        self.code_hint.as_str()
+    }
+
+    /// The masked code, shared (cloning it copies no text).
+    pub(crate) fn shared_code_hint(&self) -> &CodeHint {
         &self.code_hint
     }
 
@@ -1118,7 +1193,7 @@ pub struct GiftCertificateView {
     /// What the card could give to this checkout.
     pub balance: Money,
     /// The card's code, masked.
-    pub code: String,
+    pub code: CodeHint,
     /// When the card was bought.
     pub purchase_date: NaiveDate,
     /// What the card keeps after this checkout.

@@ -73,8 +73,8 @@ mod totals;
 
 pub use allocation::{AllocatedCard, Allocation, AllocationError, allocate};
 pub use card::{
-    CardError, CardId, CardIdError, CardSpec, CardStatus, GiftCard, GiftCertificateView, Hold,
-    Recipient,
+    CardError, CardId, CardIdError, CardSpec, CardStatus, CodeHint, GiftCard, GiftCertificateView,
+    Hold, Recipient,
 };
 pub use catalogue::{
     AmountBounds, Catalogue, CatalogueError, CatalogueListing, CertificateDefinition,

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::allocation::{AllocationError, allocate};
-use crate::card::{CardError, CardId, CardSpec, GiftCard};
+use crate::card::{CardError, CardId, CardSpec, CodeHint, GiftCard};
 use crate::code::{Code, CodeError};
 use crate::currency::Currency;
 use crate::guard::GuardError;
@@ -273,7 +273,7 @@ pub struct CardUse {
     /// The card.
     pub card: CardId,
     /// Its code, masked.
-    pub code: String,
+    pub code: CodeHint,
     /// What it could give.
     pub balance: Money,
     /// What this checkout holds on it.
@@ -365,7 +365,7 @@ pub struct IssuedCard {
     /// The card.
     pub card: CardId,
     /// Its code, masked.
-    pub code: String,
+    pub code: CodeHint,
     /// Its value.
     pub value: Money,
 }
@@ -591,7 +591,7 @@ pub fn authorise(
         }
         uses.push(CardUse {
             card: card.id(),
-            code: card.code_hint().to_owned(),
+            code: card.shared_code_hint().clone(),
             balance: part.available,
             used: part.used,
             remaining: part.remaining,
@@ -866,7 +866,7 @@ where
         let (card, entry) = GiftCard::issue(id, &code, spec, now)?;
         decision.outcome.cards.push(IssuedCard {
             card: card.id(),
-            code: card.code_hint().to_owned(),
+            code: card.shared_code_hint().clone(),
             value: card.initial_value(),
         });
         decision.notifications.push(Notification::CardIssued {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::card::{CardId, CardSpec, GiftCard};
+use crate::card::{CardId, CardSpec, CodeHint, GiftCard};
 use crate::clock::{Clock, SystemClock};
 use crate::code::{Code, CodeGenerator, RandomCodeGenerator};
 use crate::currency::Currency;
@@ -58,7 +58,7 @@ pub struct AppliedCode {
     /// The card.
     pub card: CardId,
     /// Its code, masked.
-    pub code: String,
+    pub code: CodeHint,
     /// What it can give now.
     pub balance: Money,
     /// When it expires, if ever.
@@ -379,7 +379,7 @@ impl<S: Store> Redeemer<S> {
             )?;
             let applied = AppliedCode {
                 card: card.id(),
-                code: card.code_hint().to_owned(),
+                code: card.shared_code_hint().clone(),
                 balance: card.available(),
                 expires_at: card.expires_at(),
             };
