@@ -803,6 +803,19 @@ impl GiftCard {
         amount: Money,
         now: DateTime<Utc>,
     ) -> Result<Vec<LedgerEntry>, CardError> {
+        let mut entries = Vec::with_capacity(2);
+        self.capture_into(hold, amount, now, &mut entries)?;
+        Ok(entries)
+    }
+
+    /// [`GiftCard::capture`], appending the entries to `entries`.
+    pub(crate) fn capture_into(
+        &mut self,
+        hold: u64,
+        amount: Money,
+        now: DateTime<Utc>,
+        entries: &mut Vec<LedgerEntry>,
+    ) -> Result<(), CardError> {
         let index = self.open_hold(hold)?;
         let open = self.holds[index].clone();
         if let Some(at) = open.expires_at.filter(|at| *at <= now) {
@@ -824,7 +837,6 @@ impl GiftCard {
         let rest = open.amount.checked_sub(amount)?;
         let held = self.held.checked_sub(open.amount)?;
         let spent = self.spent.checked_add(amount)?;
-        let mut entries = Vec::with_capacity(2);
         entries.push(self.record(
             EntryKind::Captured { hold },
             amount,
@@ -850,7 +862,7 @@ impl GiftCard {
         if self.balance.is_zero() && self.status == CardStatus::Active {
             self.status = CardStatus::Depleted;
         }
-        Ok(entries)
+        Ok(())
     }
 
     /// Releases hold `hold` without spending it (seed 003's revert on payment failure).

@@ -1,6 +1,7 @@
 //! Idempotency keys: repeating a request returns its first result and changes nothing.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,9 +14,11 @@ use crate::redemption::Outcome;
 const MAX_KEY_LEN: usize = 255;
 
 /// The key a host sends with each money-moving request (a UUID, an order step id...).
+///
+/// Cheap to clone: the record and the store's index share the text.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct IdempotencyKey(String);
+pub struct IdempotencyKey(Arc<str>);
 
 /// A key that is empty, too long or not printable ASCII.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,7 +43,7 @@ impl IdempotencyKey {
                 "only printable ASCII without spaces is allowed",
             ));
         }
-        Ok(IdempotencyKey(key.to_owned()))
+        Ok(IdempotencyKey(Arc::from(key)))
     }
 
     /// The key as text.
@@ -58,7 +61,7 @@ impl fmt::Display for IdempotencyKey {
 
 impl fmt::Debug for IdempotencyKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdempotencyKey({:?})", self.0)
+        write!(f, "IdempotencyKey({:?})", &*self.0)
     }
 }
 
@@ -72,7 +75,7 @@ impl TryFrom<String> for IdempotencyKey {
 
 impl From<IdempotencyKey> for String {
     fn from(k: IdempotencyKey) -> Self {
-        k.0
+        k.0.as_ref().to_owned()
     }
 }
 

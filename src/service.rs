@@ -6,7 +6,6 @@
 //! bounded number of times. Money-moving requests carry an [`IdempotencyKey`]: repeating one
 //! returns the first result and changes nothing; reusing a key for another request is an error.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -66,10 +65,20 @@ pub struct AppliedCode {
 }
 
 /// The versions a decision was computed from.
+///
+/// A request reads a handful of cards: a list beats a map.
 #[derive(Debug, Default)]
 struct Versions {
-    cards: HashMap<CardId, u64>,
+    cards: Vec<(CardId, u64)>,
     checkout: Option<u64>,
+}
+
+impl Versions {
+    fn card(&self, id: CardId) -> Option<u64> {
+        self.cards
+            .iter()
+            .find_map(|&(card, version)| (card == id).then_some(version))
+    }
 }
 
 /// The redemption service: apply and remove codes, authorise, capture, void, refund, issue.
@@ -196,21 +205,23 @@ impl<S: Store> Redeemer<S> {
             .ok_or_else(|| RedeemError::UnknownCheckout(id.clone()))
     }
 
+    /// Reads the cards `ids` names, in that order, noting their versions.
     fn load_cards(
         &self,
-        ids: &[CardId],
+        ids: impl ExactSizeIterator<Item = CardId>,
         versions: &mut Versions,
     ) -> Result<Vec<GiftCard>, RedeemError> {
-        ids.iter()
-            .map(|&id| {
-                let stored = self
-                    .store
-                    .card(id)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("card {id} is missing")))?;
-                versions.cards.insert(id, stored.version);
-                Ok(stored.value)
-            })
-            .collect()
+        let mut cards = Vec::with_capacity(ids.len());
+        versions.cards.reserve(ids.len());
+        for id in ids {
+            let stored = self
+                .store
+                .card(id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("card {id} is missing")))?;
+            versions.cards.push((id, stored.version));
+            cards.push(stored.value);
+        }
+        Ok(cards)
     }
 
     /// Runs a money-moving request under its idempotency key, retrying on conflicts.
@@ -243,7 +254,7 @@ impl<S: Store> Redeemer<S> {
             let mut versions = Versions::default();
             let decision = decide(now, &mut versions)?;
             let (outcome, notifications, mut changes) =
-                decision.into_parts(|id| versions.cards.get(&id).copied(), versions.checkout);
+                decision.into_parts(|id| versions.card(id), versions.checkout);
             changes.idempotency = Some(IdempotencyRecord {
                 key: key.clone(),
                 request: request.clone(),
@@ -361,12 +372,18 @@ impl<S: Store> Redeemer<S> {
             return Err(RedeemError::UnknownCode(code.masked()));
         };
         let card_id = found.value.id();
+        // The first attempt uses the card just found; a retry reads it again.
+        let mut found = Some(found.value);
         self.retry(|now| {
-            let card = self
-                .store
-                .card(card_id)?
-                .ok_or_else(|| StoreError::Corrupt(format!("card {card_id} is missing")))?
-                .value;
+            let card = match found.take() {
+                Some(card) => card,
+                None => {
+                    self.store
+                        .card(card_id)?
+                        .ok_or_else(|| StoreError::Corrupt(format!("card {card_id} is missing")))?
+                        .value
+                }
+            };
             let stored = self.store.checkout(checkout)?;
             let expected_version = stored.as_ref().map(|s| s.version);
             let updated = redemption::apply(
@@ -467,7 +484,7 @@ impl<S: Store> Redeemer<S> {
             |now, versions| {
                 let stored = self.load_checkout(checkout)?;
                 versions.checkout = Some(stored.version);
-                let cards = self.load_cards(stored.value.applied(), versions)?;
+                let cards = self.load_cards(stored.value.applied().iter().copied(), versions)?;
                 let expires = self.hold_ttl.and_then(|ttl| now.checked_add_signed(ttl));
                 redemption::authorise(stored.value, cards, payable, now, expires)
             },
@@ -498,7 +515,7 @@ impl<S: Store> Redeemer<S> {
             |now, versions| {
                 let stored = self.load_checkout(checkout)?;
                 versions.checkout = Some(stored.version);
-                let cards = self.load_cards(&stored.value.cards_needed(), versions)?;
+                let cards = self.load_cards(stored.value.needed(), versions)?;
                 redemption::capture(stored.value, cards, &*self.strategy, now, || self.fresh())
             },
         )
@@ -528,7 +545,7 @@ impl<S: Store> Redeemer<S> {
             |now, versions| {
                 let stored = self.load_checkout(checkout)?;
                 versions.checkout = Some(stored.version);
-                let cards = self.load_cards(&stored.value.cards_needed(), versions)?;
+                let cards = self.load_cards(stored.value.needed(), versions)?;
                 redemption::void(stored.value, cards, now)
             },
         )
@@ -560,7 +577,7 @@ impl<S: Store> Redeemer<S> {
             |now, versions| {
                 let stored = self.load_checkout(checkout)?;
                 versions.checkout = Some(stored.version);
-                let cards = self.load_cards(&stored.value.cards_needed(), versions)?;
+                let cards = self.load_cards(stored.value.needed(), versions)?;
                 redemption::refund(stored.value, cards, amount, &*self.strategy, now, || {
                     self.fresh()
                 })
