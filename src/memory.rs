@@ -1,7 +1,8 @@
 //! [`MemoryStore`]: the embedded, thread-safe in-memory store.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::collections::hash_map::{Entry, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::card::{CardId, GiftCard};
@@ -10,24 +11,17 @@ use crate::guard::GuardWindow;
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::ledger::{LedgerEntry, Reference};
 use crate::redemption::Checkout;
-use crate::store::{CardWrite, Changes, Store, StoreError, Versioned, Write};
+use crate::store::{CardNumbers, CardWrite, Changes, Store, StoreError, Versioned, Write};
 
 /// How many independently locked parts the store has: requests on different cards rarely
 /// wait for each other.
 const SHARDS: usize = 16;
-// Shards are chosen by the top four bits of a hash, and a commit's shards fit a `u32` mask.
+// A commit's shards fit a `u32` mask, and a shard is four bits of a hash.
 const _: () = assert!(SHARDS == 16);
 
-/// FxHash (rustc's hasher): a few instructions per word, fixed across runs, and no defence
-/// against chosen collisions.
-///
-/// It is used only where nobody outside the process can choose the keys to collide on purpose:
-/// to pick one of 16 shards (a host that sends colliding keys can only make its own requests
-/// share a lock, which changes nothing but their speed), and for maps keyed by [`CardId`]s,
-/// which the store never takes from a client (they are 128 random bits from
-/// [`CardId::random`], or ids the host's own database gave). Maps keyed by what a client
-/// chooses (codes it types, checkout references, idempotency keys, client addresses) keep
-/// std's `RandomState`, whose per-process secret keys make collisions impossible to plan.
+/// FxHash (rustc's hasher): a few instructions a word, fixed across runs, and no defence
+/// against chosen collisions. It hashes only card ids, which no client chooses: they are 128
+/// random bits from [`CardId::random`], or ids the host's own database gave.
 #[derive(Debug, Default, Clone, Copy)]
 struct FxHasher(u64);
 
@@ -41,22 +35,13 @@ impl FxHasher {
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
+        for chunk in bytes.chunks(8) {
             let mut word = [0; 8];
-            word.copy_from_slice(chunk);
+            word.get_mut(..chunk.len())
+                .unwrap_or_default()
+                .copy_from_slice(chunk);
             self.add(u64::from_le_bytes(word));
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
     }
 
     fn write_u64(&mut self, n: u64) {
@@ -64,13 +49,9 @@ impl Hasher for FxHasher {
     }
 
     fn write_u128(&mut self, n: u128) {
-        // Truncation intended: the two halves are added one after the other.
+        // Both halves, one after the other (the casts keep the low 64 bits on purpose).
         self.add(n as u64);
         self.add((n >> 64) as u64);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
     }
 
     fn finish(&self) -> u64 {
@@ -80,8 +61,107 @@ impl Hasher for FxHasher {
     }
 }
 
-/// Maps keyed by card ids (see [`FxHasher`] for why that is safe).
+/// Maps keyed by card ids (see [`FxHasher`] for why a fast hash is safe there).
 type ById<V> = HashMap<CardId, V, BuildHasherDefault<FxHasher>>;
+
+/// The shard of a card: the top bits of its id's FxHash, mixed once more so that the cards of
+/// one shard share no bits of the hash its map indexes them by.
+fn card_shard(id: CardId) -> usize {
+    let mut hasher = FxHasher::default();
+    hasher.write_u128(id.as_u128());
+    let hash = hasher.0 ^ (hasher.0 >> 32);
+    (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 60) as usize
+}
+
+/// The shard of a key a client chose, from its secret hash: bits the maps inside a shard
+/// index nothing by (hashbrown uses the lowest and the highest bits).
+const fn hashed_shard(hash: u64) -> usize {
+    ((hash >> 32) & 0xf) as usize
+}
+
+/// A hasher that hands back the `u64` it is given: the keys of a [`ClientMap`] are already
+/// hashes. Anything else is folded in with FxHash, so it never panics.
+#[derive(Debug, Default, Clone, Copy)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut fx = FxHasher(self.0);
+        fx.write(bytes);
+        self.0 = fx.finish();
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Records under keys a client chooses (codes it types, checkout references, idempotency
+/// keys, client addresses), by their hash under the store's secret SipHash keys.
+///
+/// The hash is computed once per call and picks both the shard and the bucket, where a std
+/// `HashMap` would hash the key again for each lookup, insert and rehash. The secret keys keep
+/// collisions impossible to plan, as `RandomState` does; the rare honest collision shares a
+/// slot.
+#[derive(Debug)]
+struct ClientMap<K, V> {
+    slots: HashMap<u64, Slot<K, V>, BuildHasherDefault<Prehashed>>,
+}
+
+#[derive(Debug)]
+enum Slot<K, V> {
+    One(K, V),
+    Shared(Vec<(K, V)>),
+}
+
+impl<K, V> Default for ClientMap<K, V> {
+    fn default() -> Self {
+        ClientMap {
+            slots: HashMap::default(),
+        }
+    }
+}
+
+impl<K: Eq, V> ClientMap<K, V> {
+    fn get(&self, hash: u64, key: &K) -> Option<&V> {
+        match self.slots.get(&hash)? {
+            Slot::One(k, v) => (k == key).then_some(v),
+            Slot::Shared(all) => all.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+        }
+    }
+
+    fn contains(&self, hash: u64, key: &K) -> bool {
+        self.get(hash, key).is_some()
+    }
+
+    fn insert(&mut self, hash: u64, key: K, value: V) {
+        let slot = match self.slots.entry(hash) {
+            Entry::Vacant(vacant) => {
+                vacant.insert(Slot::One(key, value));
+                return;
+            }
+            Entry::Occupied(occupied) => occupied.into_mut(),
+        };
+        match slot {
+            Slot::One(k, v) if *k == key => *v = value,
+            Slot::One(..) => {
+                let Slot::One(first_key, first) = std::mem::replace(slot, Slot::Shared(Vec::new()))
+                else {
+                    return;
+                };
+                *slot = Slot::Shared(vec![(first_key, first), (key, value)]);
+            }
+            Slot::Shared(all) => match all.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => *v = value,
+                None => all.push((key, value)),
+            },
+        }
+    }
+}
 
 #[derive(Debug)]
 struct CardSlot {
@@ -93,10 +173,10 @@ struct CardSlot {
 #[derive(Debug, Default)]
 struct Shard {
     cards: ById<CardSlot>,
-    codes: HashMap<Code, CardId>,
-    checkouts: HashMap<Reference, Versioned<Checkout>>,
-    idempotency: HashMap<IdempotencyKey, IdempotencyRecord>,
-    guards: HashMap<Reference, Versioned<GuardWindow>>,
+    codes: ClientMap<Code, CardId>,
+    checkouts: ClientMap<Reference, Versioned<Checkout>>,
+    idempotency: ClientMap<IdempotencyKey, IdempotencyRecord>,
+    guards: ClientMap<Reference, Versioned<GuardWindow>>,
 }
 
 /// A thread-safe [`Store`] in memory, the default in every example.
@@ -106,22 +186,14 @@ struct Shard {
 #[derive(Debug)]
 pub struct MemoryStore {
     shards: [Mutex<Shard>; SHARDS],
+    /// The secret keys that hash what clients choose.
+    secret: RandomState,
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
         MemoryStore::new()
     }
-}
-
-/// The shard a key lives in: the same key always lands in the same shard.
-fn shard_of<K: Hash + ?Sized>(key: &K) -> usize {
-    let mut hasher = FxHasher::default();
-    key.hash(&mut hasher);
-    // Mixed once more, so that the cards of one shard do not share any bits of the hash their
-    // shard's map indexes them by; the top four bits of a product are the best mixed.
-    let hash = hasher.0 ^ (hasher.0 >> 32);
-    (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 60) as usize
 }
 
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -141,11 +213,24 @@ impl MemoryStore {
     pub fn new() -> MemoryStore {
         MemoryStore {
             shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
+            secret: RandomState::new(),
         }
     }
 
-    fn shard<K: Hash + ?Sized>(&self, key: &K) -> MutexGuard<'_, Shard> {
-        lock(&self.shards[shard_of(key)])
+    /// How many cards it holds.
+    #[must_use]
+    pub fn card_count(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).cards.len()).sum()
+    }
+
+    /// A client-chosen key's hash under the store's secret keys.
+    fn hash<K: Hash + ?Sized>(&self, key: &K) -> u64 {
+        self.secret.hash_one(key)
+    }
+
+    fn shard(&self, index: usize) -> MutexGuard<'_, Shard> {
+        // Both shard functions return four bits, so this never falls back.
+        lock(self.shards.get(index).unwrap_or(&self.shards[0]))
     }
 
     /// Locks the shards in `mask` (bit `i` for shard `i`), in index order so that two commits
@@ -154,12 +239,6 @@ impl MemoryStore {
         Locked {
             guards: std::array::from_fn(|i| (mask & (1 << i) != 0).then(|| lock(&self.shards[i]))),
         }
-    }
-
-    /// How many cards it holds.
-    #[must_use]
-    pub fn card_count(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).cards.len()).sum()
     }
 }
 
@@ -174,52 +253,6 @@ impl Locked<'_> {
             .get_mut(index)
             .and_then(Option::as_deref_mut)
             .ok_or_else(|| StoreError::Corrupt("shard not locked".to_owned()))
-    }
-}
-
-/// The sequence number each card written in a commit expects next.
-///
-/// A commit writes a handful of cards, so a list searched from the front beats a map; a bulk
-/// issue of thousands is sorted once and searched by halves.
-struct NextSeq {
-    slots: Vec<(CardId, u64)>,
-    sorted: bool,
-}
-
-impl NextSeq {
-    /// Above this many cards the list is sorted.
-    const LINEAR: usize = 16;
-
-    fn with_capacity(n: usize) -> NextSeq {
-        NextSeq {
-            slots: Vec::with_capacity(n),
-            sorted: false,
-        }
-    }
-
-    fn push(&mut self, card: CardId, next: u64) {
-        self.slots.push((card, next));
-    }
-
-    /// Call once every card is pushed.
-    fn seal(&mut self) {
-        if self.slots.len() > Self::LINEAR {
-            // A card written twice in one commit expects the same number both times (or the
-            // commit already failed), so which duplicate survives does not matter.
-            self.slots.sort_unstable_by_key(|(id, _)| *id);
-            self.sorted = true;
-        }
-    }
-
-    fn get_mut(&mut self, card: CardId) -> Option<&mut u64> {
-        let index = if self.sorted {
-            self.slots.binary_search_by_key(&card, |(id, _)| *id).ok()
-        } else {
-            self.slots.iter().position(|(id, _)| *id == card)
-        };
-        index
-            .and_then(|i| self.slots.get_mut(i))
-            .map(|(_, next)| next)
     }
 }
 
@@ -239,14 +272,23 @@ fn check_version<T>(
 
 impl Store for MemoryStore {
     fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-        Ok(self.shard(&id).cards.get(&id).map(|slot| Versioned {
-            value: slot.card.clone(),
-            version: slot.version,
-        }))
+        Ok(self
+            .shard(card_shard(id))
+            .cards
+            .get(&id)
+            .map(|slot| Versioned {
+                value: slot.card.clone(),
+                version: slot.version,
+            }))
     }
 
     fn card_by_code(&self, code: &Code) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-        let id = self.shard(code).codes.get(code).copied();
+        let hash = self.hash(code);
+        let id = self
+            .shard(hashed_shard(hash))
+            .codes
+            .get(hash, code)
+            .copied();
         match id {
             Some(id) => self.card(id),
             None => Ok(None),
@@ -259,7 +301,7 @@ impl Store for MemoryStore {
         from_seq: u64,
         limit: usize,
     ) -> Result<Vec<LedgerEntry>, StoreError> {
-        let shard = self.shard(&card);
+        let shard = self.shard(card_shard(card));
         let Some(slot) = shard.cards.get(&card) else {
             return Ok(Vec::new());
         };
@@ -268,56 +310,79 @@ impl Store for MemoryStore {
     }
 
     fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
-        Ok(self.shard(id).checkouts.get(id).cloned())
+        let hash = self.hash(id);
+        Ok(self
+            .shard(hashed_shard(hash))
+            .checkouts
+            .get(hash, id)
+            .cloned())
     }
 
     fn idempotency(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StoreError> {
-        Ok(self.shard(key).idempotency.get(key).cloned())
+        let hash = self.hash(key);
+        Ok(self
+            .shard(hashed_shard(hash))
+            .idempotency
+            .get(hash, key)
+            .cloned())
     }
 
     fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
-        Ok(self.shard(client).guards.get(client).cloned())
+        let hash = self.hash(client);
+        Ok(self
+            .shard(hashed_shard(hash))
+            .guards
+            .get(hash, client)
+            .cloned())
     }
 
     fn commit(&self, changes: Changes) -> Result<(), StoreError> {
+        // Each client-chosen key is hashed once; card ids are cheap to place again.
+        let code_hashes: Vec<u64> = changes
+            .cards
+            .iter()
+            .filter_map(|write| match write {
+                CardWrite::Insert { code, .. } => Some(self.hash(code)),
+                CardWrite::Update { .. } => None,
+            })
+            .collect();
+        let checkout_hash = changes.checkout.as_ref().map(|w| self.hash(w.value.id()));
+        let key_hash = changes.idempotency.as_ref().map(|r| self.hash(&r.key));
+        let guard_hash = changes.guard.as_ref().map(|w| self.hash(w.value.client()));
+
         let mut mask = 0u32;
         let mut touch = |shard: usize| mask |= 1 << shard;
         for write in &changes.cards {
-            match write {
-                CardWrite::Insert { card, code } => {
-                    touch(shard_of(&card.id()));
-                    touch(shard_of(code));
-                }
-                CardWrite::Update { card, .. } => touch(shard_of(&card.id())),
-            }
+            let (CardWrite::Insert { card, .. } | CardWrite::Update { card, .. }) = write;
+            touch(card_shard(card.id()));
+        }
+        for &hash in &code_hashes {
+            touch(hashed_shard(hash));
         }
         for entry in &changes.entries {
-            touch(shard_of(&entry.card()));
+            touch(card_shard(entry.card()));
         }
-        if let Some(w) = &changes.checkout {
-            touch(shard_of(w.value.id()));
-        }
-        if let Some(r) = &changes.idempotency {
-            touch(shard_of(&r.key));
-        }
-        if let Some(w) = &changes.guard {
-            touch(shard_of(w.value.client()));
+        for hash in [checkout_hash, key_hash, guard_hash].into_iter().flatten() {
+            touch(hashed_shard(hash));
         }
         let mut locked = self.lock_all(mask);
+        let missing_hash = || StoreError::Corrupt("a code was not hashed".to_owned());
 
         // Validate everything before writing anything.
-        let mut next_seq = NextSeq::with_capacity(changes.cards.len());
+        let mut next_seq = CardNumbers::default();
+        let mut codes = code_hashes.iter().copied();
         for write in &changes.cards {
             match write {
                 CardWrite::Insert { card, code } => {
                     if locked
-                        .get(shard_of(&card.id()))?
+                        .get(card_shard(card.id()))?
                         .cards
                         .contains_key(&card.id())
                     {
                         return Err(conflict(format!("card {} already exists", card.id())));
                     }
-                    if locked.get(shard_of(code))?.codes.contains_key(code) {
+                    let hash = codes.next().ok_or_else(missing_hash)?;
+                    if locked.get(hashed_shard(hash))?.codes.contains(hash, code) {
                         return Err(StoreError::DuplicateCode(code.masked()));
                     }
                     next_seq.push(card.id(), 1);
@@ -326,7 +391,7 @@ impl Store for MemoryStore {
                     card,
                     expected_version,
                 } => {
-                    let shard = locked.get(shard_of(&card.id()))?;
+                    let shard = locked.get(card_shard(card.id()))?;
                     let slot = shard
                         .cards
                         .get(&card.id())
@@ -357,23 +422,18 @@ impl Store for MemoryStore {
             }
             *expected += 1;
         }
-        if let Some(Write {
-            value,
-            expected_version,
-        }) = &changes.checkout
-        {
-            let shard = locked.get(shard_of(value.id()))?;
-            check_version(
-                shard.checkouts.get(value.id()),
-                *expected_version,
-                "checkout",
-            )?;
+        if let (Some(write), Some(hash)) = (&changes.checkout, checkout_hash) {
+            let stored = locked
+                .get(hashed_shard(hash))?
+                .checkouts
+                .get(hash, write.value.id());
+            check_version(stored, write.expected_version, "checkout")?;
         }
-        if let Some(record) = &changes.idempotency {
+        if let (Some(record), Some(hash)) = (&changes.idempotency, key_hash) {
             if locked
-                .get(shard_of(&record.key))?
+                .get(hashed_shard(hash))?
                 .idempotency
-                .contains_key(&record.key)
+                .contains(hash, &record.key)
             {
                 return Err(conflict(format!(
                     "idempotency key {} is recorded",
@@ -381,26 +441,23 @@ impl Store for MemoryStore {
                 )));
             }
         }
-        if let Some(Write {
-            value,
-            expected_version,
-        }) = &changes.guard
-        {
-            let shard = locked.get(shard_of(value.client()))?;
-            check_version(
-                shard.guards.get(value.client()),
-                *expected_version,
-                "guard window",
-            )?;
+        if let (Some(write), Some(hash)) = (&changes.guard, guard_hash) {
+            let stored = locked
+                .get(hashed_shard(hash))?
+                .guards
+                .get(hash, write.value.client());
+            check_version(stored, write.expected_version, "guard window")?;
         }
 
         // Write.
+        let mut codes = code_hashes.iter().copied();
         for write in changes.cards {
             match write {
                 CardWrite::Insert { card, code } => {
                     let id = card.id();
-                    locked.get(shard_of(&code))?.codes.insert(code, id);
-                    locked.get(shard_of(&id))?.cards.insert(
+                    let hash = codes.next().ok_or_else(missing_hash)?;
+                    locked.get(hashed_shard(hash))?.codes.insert(hash, code, id);
+                    locked.get(card_shard(id))?.cards.insert(
                         id,
                         CardSlot {
                             card,
@@ -411,7 +468,7 @@ impl Store for MemoryStore {
                 }
                 CardWrite::Update { card, .. } => {
                     let id = card.id();
-                    if let Some(slot) = locked.get(shard_of(&id))?.cards.get_mut(&id) {
+                    if let Some(slot) = locked.get(card_shard(id))?.cards.get_mut(&id) {
                         slot.card = card;
                         slot.version += 1;
                     }
@@ -420,37 +477,47 @@ impl Store for MemoryStore {
         }
         for entry in changes.entries {
             let id = entry.card();
-            if let Some(slot) = locked.get(shard_of(&id))?.cards.get_mut(&id) {
+            if let Some(slot) = locked.get(card_shard(id))?.cards.get_mut(&id) {
                 slot.ledger.push(entry);
             }
         }
-        if let Some(Write {
-            value,
-            expected_version,
-        }) = changes.checkout
+        if let (
+            Some(Write {
+                value,
+                expected_version,
+            }),
+            Some(hash),
+        ) = (changes.checkout, checkout_hash)
         {
             let version = expected_version.map_or(1, |v| v + 1);
-            locked
-                .get(shard_of(value.id()))?
-                .checkouts
-                .insert(value.id().clone(), Versioned { value, version });
+            let key = value.id().clone();
+            locked.get(hashed_shard(hash))?.checkouts.insert(
+                hash,
+                key,
+                Versioned { value, version },
+            );
         }
-        if let Some(record) = changes.idempotency {
+        if let (Some(record), Some(hash)) = (changes.idempotency, key_hash) {
+            let key = record.key.clone();
             locked
-                .get(shard_of(&record.key))?
+                .get(hashed_shard(hash))?
                 .idempotency
-                .insert(record.key.clone(), record);
+                .insert(hash, key, record);
         }
-        if let Some(Write {
-            value,
-            expected_version,
-        }) = changes.guard
+        if let (
+            Some(Write {
+                value,
+                expected_version,
+            }),
+            Some(hash),
+        ) = (changes.guard, guard_hash)
         {
             let version = expected_version.map_or(1, |v| v + 1);
+            let key = value.client().clone();
             locked
-                .get(shard_of(value.client()))?
+                .get(hashed_shard(hash))?
                 .guards
-                .insert(value.client().clone(), Versioned { value, version });
+                .insert(hash, key, Versioned { value, version });
         }
         Ok(())
     }

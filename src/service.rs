@@ -25,7 +25,7 @@ use crate::redemption::{
     self, Authorisation, Captured, Checkout, Decision, Issued, Outcome, RedeemError, RefundOutcome,
     Voided,
 };
-use crate::store::{Changes, Store, StoreError, Versioned, Write};
+use crate::store::{CardNumbers, Changes, Store, StoreError, Versioned, Write};
 use crate::strategy::{BalanceStrategy, LeftoverStrategy};
 
 /// How many times a request is tried against a store that keeps changing underneath.
@@ -65,20 +65,10 @@ pub struct AppliedCode {
 }
 
 /// The versions a decision was computed from.
-///
-/// A request reads a handful of cards: a list beats a map.
 #[derive(Debug, Default)]
 struct Versions {
-    cards: Vec<(CardId, u64)>,
+    cards: CardNumbers,
     checkout: Option<u64>,
-}
-
-impl Versions {
-    fn card(&self, id: CardId) -> Option<u64> {
-        self.cards
-            .iter()
-            .find_map(|&(card, version)| (card == id).then_some(version))
-    }
 }
 
 /// The redemption service: apply and remove codes, authorise, capture, void, refund, issue.
@@ -212,13 +202,12 @@ impl<S: Store> Redeemer<S> {
         versions: &mut Versions,
     ) -> Result<Vec<GiftCard>, RedeemError> {
         let mut cards = Vec::with_capacity(ids.len());
-        versions.cards.reserve(ids.len());
         for id in ids {
             let stored = self
                 .store
                 .card(id)?
                 .ok_or_else(|| StoreError::Corrupt(format!("card {id} is missing")))?;
-            versions.cards.push((id, stored.version));
+            versions.cards.push(id, stored.version);
             cards.push(stored.value);
         }
         Ok(cards)
@@ -253,8 +242,9 @@ impl<S: Store> Redeemer<S> {
             let now = self.clock.now();
             let mut versions = Versions::default();
             let decision = decide(now, &mut versions)?;
+            versions.cards.seal();
             let (outcome, notifications, mut changes) =
-                decision.into_parts(|id| versions.card(id), versions.checkout);
+                decision.into_parts(|id| versions.cards.get(id), versions.checkout);
             changes.idempotency = Some(IdempotencyRecord {
                 key: key.clone(),
                 request: request.clone(),
