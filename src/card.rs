@@ -293,6 +293,60 @@ impl CardSpec {
     }
 }
 
+/// What a card was issued with and never changes: the order, who bought it, for whom, the
+/// message, tags and host data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CardDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    order: Option<Reference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    purchaser: Option<Reference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recipient: Option<Recipient>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    metadata: BTreeMap<String, String>,
+}
+
+/// A card's [`CardDetails`], kept out of line: cards are copied on every read and moved
+/// through every decision, and these fields never change after issue. `None` when there are
+/// none (most bulk-issued cards); shared between copies otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Details(Option<Arc<CardDetails>>);
+
+/// Empty host data, for cards that have none.
+static NO_METADATA: BTreeMap<String, String> = BTreeMap::new();
+
+impl Details {
+    fn new(details: CardDetails) -> Details {
+        Details((details != CardDetails::default()).then(|| Arc::new(details)))
+    }
+
+    fn get(&self) -> Option<&CardDetails> {
+        self.0.as_deref()
+    }
+}
+
+/// Flattened into the card: the same fields, in the same place, as before they moved.
+impl Serialize for Details {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.get() {
+            Some(details) => details.serialize(serializer),
+            None => CardDetails::default().serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Details {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        CardDetails::deserialize(deserializer).map(Details::new)
+    }
+}
+
 /// A card transition that cannot happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -418,18 +472,8 @@ pub struct GiftCard {
     issued_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    order: Option<Reference>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    purchaser: Option<Reference>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    recipient: Option<Recipient>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    tags: Vec<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    metadata: BTreeMap<String, String>,
+    #[serde(flatten)]
+    details: Details,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     replaces: Option<CardId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -474,14 +518,16 @@ impl GiftCard {
         }
         let mut card = GiftCard::blank(id, code, spec.value, now);
         card.expires_at = spec.expires_at;
-        card.order = spec.order;
-        card.purchaser = spec.purchaser;
-        card.recipient = spec.recipient;
-        card.message = spec.message;
-        card.tags = spec.tags;
-        card.metadata = spec.metadata;
-        let reference = card.order.clone();
-        let customer = card.purchaser.clone();
+        let reference = spec.order.clone();
+        let customer = spec.purchaser.clone();
+        card.details = Details::new(CardDetails {
+            order: spec.order,
+            purchaser: spec.purchaser,
+            recipient: spec.recipient,
+            message: spec.message,
+            tags: spec.tags,
+            metadata: spec.metadata,
+        });
         let entry = card.record(EntryKind::Issued, spec.value, now, reference, customer)?;
         Ok((card, entry))
     }
@@ -496,12 +542,7 @@ impl GiftCard {
             status: CardStatus::Active,
             issued_at: now,
             expires_at: None,
-            order: None,
-            purchaser: None,
-            recipient: None,
-            message: None,
-            tags: Vec::new(),
-            metadata: BTreeMap::new(),
+            details: Details::default(),
             replaces: None,
             replaced_by: None,
             balance: zero,
@@ -517,11 +558,13 @@ impl GiftCard {
     fn successor(&self, id: CardId, code: &Code, value: Money, now: DateTime<Utc>) -> GiftCard {
         let mut new = GiftCard::blank(id, code, value, now);
         new.expires_at = self.expires_at;
-        new.order = self.order.clone();
-        new.purchaser = self.purchaser.clone();
-        new.recipient = self.recipient.clone();
-        new.tags = self.tags.clone();
-        new.metadata = self.metadata.clone();
+        new.details = match self.details.get() {
+            Some(details) if details.message.is_some() => Details::new(CardDetails {
+                message: None,
+                ..details.clone()
+            }),
+            _ => self.details.clone(),
+        };
         new
     }
 
@@ -612,37 +655,37 @@ impl GiftCard {
     /// The order that bought it.
     #[must_use]
     pub fn order(&self) -> Option<&Reference> {
-        self.order.as_ref()
+        self.details.get().and_then(|d| d.order.as_ref())
     }
 
     /// Who bought it.
     #[must_use]
     pub fn purchaser(&self) -> Option<&Reference> {
-        self.purchaser.as_ref()
+        self.details.get().and_then(|d| d.purchaser.as_ref())
     }
 
     /// Who receives it.
     #[must_use]
     pub fn recipient(&self) -> Option<&Recipient> {
-        self.recipient.as_ref()
+        self.details.get().and_then(|d| d.recipient.as_ref())
     }
 
     /// The buyer's gift message.
     #[must_use]
     pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
+        self.details.get().and_then(|d| d.message.as_deref())
     }
 
     /// Its tags.
     #[must_use]
     pub fn tags(&self) -> &[String] {
-        &self.tags
+        self.details.get().map_or(&[], |d| &d.tags)
     }
 
     /// Its host data.
     #[must_use]
     pub fn metadata(&self) -> &BTreeMap<String, String> {
-        &self.metadata
+        self.details.get().map_or(&NO_METADATA, |d| &d.metadata)
     }
 
     /// The card whose remainder it carries, if it is a replacement.
@@ -995,7 +1038,7 @@ impl GiftCard {
     ) -> Result<(GiftCard, LedgerEntry), CardError> {
         self.ensure_positive(amount)?;
         let mut new = self.successor(new_id, new_code, amount, now);
-        let customer = new.purchaser.clone();
+        let customer = new.purchaser().cloned();
         let entry = new.record(EntryKind::Refunded, amount, now, Some(reference), customer)?;
         new.refunded = amount;
         Ok((new, entry))

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::{Entry, RandomState};
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::card::{CardId, GiftCard};
@@ -223,9 +223,12 @@ impl MemoryStore {
         self.shards.iter().map(|s| lock(s).cards.len()).sum()
     }
 
-    /// A client-chosen key's hash under the store's secret keys.
-    fn hash<K: Hash + ?Sized>(&self, key: &K) -> u64 {
-        self.secret.hash_one(key)
+    /// A client-chosen key's hash under the store's secret keys. Each map holds one kind of
+    /// key, so the text alone is hashed (no length or terminator to tell fields apart).
+    fn hash(&self, key: &str) -> u64 {
+        let mut hasher = self.secret.build_hasher();
+        hasher.write(key.as_bytes());
+        hasher.finish()
     }
 
     fn shard(&self, index: usize) -> MutexGuard<'_, Shard> {
@@ -283,7 +286,7 @@ impl Store for MemoryStore {
     }
 
     fn card_by_code(&self, code: &Code) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-        let hash = self.hash(code);
+        let hash = self.hash(code.expose_secret());
         let id = self
             .shard(hashed_shard(hash))
             .codes
@@ -310,7 +313,7 @@ impl Store for MemoryStore {
     }
 
     fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
-        let hash = self.hash(id);
+        let hash = self.hash(id.as_str());
         Ok(self
             .shard(hashed_shard(hash))
             .checkouts
@@ -319,7 +322,7 @@ impl Store for MemoryStore {
     }
 
     fn idempotency(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let hash = self.hash(key);
+        let hash = self.hash(key.as_str());
         Ok(self
             .shard(hashed_shard(hash))
             .idempotency
@@ -328,7 +331,7 @@ impl Store for MemoryStore {
     }
 
     fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
-        let hash = self.hash(client);
+        let hash = self.hash(client.as_str());
         Ok(self
             .shard(hashed_shard(hash))
             .guards
@@ -342,13 +345,22 @@ impl Store for MemoryStore {
             .cards
             .iter()
             .filter_map(|write| match write {
-                CardWrite::Insert { code, .. } => Some(self.hash(code)),
+                CardWrite::Insert { code, .. } => Some(self.hash(code.expose_secret())),
                 CardWrite::Update { .. } => None,
             })
             .collect();
-        let checkout_hash = changes.checkout.as_ref().map(|w| self.hash(w.value.id()));
-        let key_hash = changes.idempotency.as_ref().map(|r| self.hash(&r.key));
-        let guard_hash = changes.guard.as_ref().map(|w| self.hash(w.value.client()));
+        let checkout_hash = changes
+            .checkout
+            .as_ref()
+            .map(|w| self.hash(w.value.id().as_str()));
+        let key_hash = changes
+            .idempotency
+            .as_ref()
+            .map(|r| self.hash(r.key.as_str()));
+        let guard_hash = changes
+            .guard
+            .as_ref()
+            .map(|w| self.hash(w.value.client().as_str()));
 
         let mut mask = 0u32;
         let mut touch = |shard: usize| mask |= 1 << shard;
