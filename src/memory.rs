@@ -239,22 +239,39 @@ impl MemoryStore {
     /// Locks the shards in `mask` (bit `i` for shard `i`), in index order so that two commits
     /// never wait for each other in a cycle.
     fn lock_all(&self, mask: u32) -> Locked<'_> {
-        Locked {
-            guards: std::array::from_fn(|i| (mask & (1 << i) != 0).then(|| lock(&self.shards[i]))),
+        let mut locked = Locked {
+            guards: Vec::new(),
+            few: [None, None, None],
+        };
+        let mut rest = mask;
+        while rest != 0 {
+            let index = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            let guard = (index, self.shard(index));
+            match locked.few.iter_mut().find(|slot| slot.is_none()) {
+                Some(slot) => *slot = Some(guard),
+                None => locked.guards.push(guard),
+            }
         }
+        locked
     }
 }
 
-/// The shards a commit touches, locked in index order.
+/// The shards a commit touches, locked in index order: most commits touch one to three, kept
+/// without allocating.
 struct Locked<'a> {
-    guards: [Option<MutexGuard<'a, Shard>>; SHARDS],
+    few: [Option<(usize, MutexGuard<'a, Shard>)>; 3],
+    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
 }
 
 impl Locked<'_> {
     fn get(&mut self, index: usize) -> Result<&mut Shard, StoreError> {
-        self.guards
-            .get_mut(index)
-            .and_then(Option::as_deref_mut)
+        self.few
+            .iter_mut()
+            .flatten()
+            .chain(self.guards.iter_mut())
+            .find(|(i, _)| *i == index)
+            .map(|(_, guard)| &mut **guard)
             .ok_or_else(|| StoreError::Corrupt("shard not locked".to_owned()))
     }
 }

@@ -523,7 +523,9 @@ fn take_cards(
             .get(taken..)
             .and_then(|rest| rest.iter().position(|c| c.id() == id))
             .ok_or_else(|| StoreError::Corrupt(format!("card {id} is missing")))?;
-        cards.swap(taken, taken + found);
+        if found > 0 {
+            cards.swap(taken, taken + found);
+        }
         taken += 1;
     }
     cards.truncate(taken);
