@@ -577,7 +577,13 @@ impl GiftCard {
         reference: Option<Reference>,
         customer: Option<Reference>,
     ) -> Result<LedgerEntry, CardError> {
-        let balance_after = self.balance.checked_add(kind.balance_change(amount))?;
+        let change = kind.balance_change(amount);
+        // Holds, releases and status entries leave the balance as it is: no addition to make.
+        let balance_after = if change.is_zero() && change.currency() == self.balance.currency() {
+            self.balance
+        } else {
+            self.balance.checked_add(change)?
+        };
         self.balance = balance_after;
         self.last_seq += 1;
         Ok(LedgerEntry {
@@ -715,6 +721,9 @@ impl GiftCard {
     /// What can be held now: the balance less open holds.
     #[must_use]
     pub fn available(&self) -> Money {
+        if self.held.is_zero() {
+            return self.balance;
+        }
         self.balance.checked_sub(self.held).unwrap_or(self.balance)
     }
 
