@@ -11,7 +11,7 @@ use crate::guard::GuardWindow;
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::ledger::{LedgerEntry, Reference};
 use crate::redemption::Checkout;
-use crate::store::{CardNumbers, CardWrite, Changes, Store, StoreError, Versioned, Write};
+use crate::store::{CardNumbers, CardWrite, Changes, Store, StoreError, Versioned};
 
 /// How many independently locked parts the store has: requests on different cards rarely
 /// wait for each other.
@@ -131,6 +131,13 @@ impl<K: Eq, V> ClientMap<K, V> {
         match self.slots.get(&hash)? {
             Slot::One(k, v) => (k == key).then_some(v),
             Slot::Shared(all) => all.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+        }
+    }
+
+    fn get_mut(&mut self, hash: u64, key: &K) -> Option<&mut V> {
+        match self.slots.get_mut(&hash)? {
+            Slot::One(k, v) => (k == key).then_some(v),
+            Slot::Shared(all) => all.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
         }
     }
 
@@ -395,7 +402,7 @@ impl Store for MemoryStore {
             touch(hashed_shard(hash));
         }
         let mut locked = self.lock_all(mask);
-        let missing_hash = || StoreError::Corrupt("a code was not hashed".to_owned());
+        let missing_hash = || StoreError::Corrupt("a key was not hashed".to_owned());
 
         // Validate everything before writing anything.
         let mut next_seq = CardNumbers::default();
@@ -510,43 +517,52 @@ impl Store for MemoryStore {
                 slot.ledger.push(entry);
             }
         }
-        if let (
-            Some(Write {
-                value,
-                expected_version,
-            }),
-            Some(hash),
-        ) = (changes.checkout, checkout_hash)
-        {
-            let version = expected_version.map_or(1, |v| v + 1);
-            let key = value.id().clone();
-            locked.get(hashed_shard(hash))?.checkouts.insert(
-                hash,
-                key,
-                Versioned { value, version },
-            );
+        // Records that exist are overwritten where they lie; only new ones are inserted.
+        if let Some(write) = changes.checkout {
+            let hash = checkout_hash.ok_or_else(missing_hash)?;
+            let version = write.expected_version.map_or(1, |v| v + 1);
+            let checkouts = &mut locked.get(hashed_shard(hash))?.checkouts;
+            match checkouts.get_mut(hash, write.value.id()) {
+                Some(stored) => {
+                    stored.value = write.value;
+                    stored.version = version;
+                }
+                None => {
+                    let key = write.value.id().clone();
+                    let value = Versioned {
+                        value: write.value,
+                        version,
+                    };
+                    checkouts.insert(hash, key, value);
+                }
+            }
         }
-        if let (Some(record), Some(hash)) = (changes.idempotency, key_hash) {
+        if let Some(record) = changes.idempotency {
+            let hash = key_hash.ok_or_else(missing_hash)?;
             let key = record.key.clone();
             locked
                 .get(hashed_shard(hash))?
                 .idempotency
                 .insert(hash, key, record);
         }
-        if let (
-            Some(Write {
-                value,
-                expected_version,
-            }),
-            Some(hash),
-        ) = (changes.guard, guard_hash)
-        {
-            let version = expected_version.map_or(1, |v| v + 1);
-            let key = value.client().clone();
-            locked
-                .get(hashed_shard(hash))?
-                .guards
-                .insert(hash, key, Versioned { value, version });
+        if let Some(write) = changes.guard {
+            let hash = guard_hash.ok_or_else(missing_hash)?;
+            let version = write.expected_version.map_or(1, |v| v + 1);
+            let guards = &mut locked.get(hashed_shard(hash))?.guards;
+            match guards.get_mut(hash, write.value.client()) {
+                Some(stored) => {
+                    stored.value = write.value;
+                    stored.version = version;
+                }
+                None => {
+                    let key = write.value.client().clone();
+                    let value = Versioned {
+                        value: write.value,
+                        version,
+                    };
+                    guards.insert(hash, key, value);
+                }
+            }
         }
         Ok(())
     }
