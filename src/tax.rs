@@ -96,6 +96,7 @@ impl TaxRate {
     }
 
     /// The rate's exact representation: equal for equal rates, since rates are normalised.
+    #[inline]
     pub(crate) fn bits(&self) -> u128 {
         u128::from_le_bytes(self.0.serialize())
     }

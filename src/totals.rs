@@ -490,6 +490,7 @@ impl RateGroups {
     /// Rates scanned one by one below this many.
     const SCAN: usize = 8;
 
+    #[inline]
     fn get(&mut self, rate: TaxRate, zero: Money) -> &mut RateGroup {
         let bits = rate.bits();
         let found = if self.0.len() <= Self::SCAN {
@@ -586,10 +587,6 @@ impl Totals {
         for (index, line) in products.iter().enumerate() {
             let amount = line.amount();
             let mut net = line.net();
-            if net.is_zero() {
-                // `0 - 0` is negative zero in rust_decimal: subtract as before.
-                net = net.checked_sub(zero)?;
-            }
             let discount = match &spread {
                 Some((shares, products_net, ..)) => {
                     let share = shares.get(index).copied().unwrap_or(zero);
@@ -603,6 +600,11 @@ impl Totals {
                     amount.checked_sub(net)?
                 }
                 None => {
+                    if net.is_zero() {
+                        // The share subtracted is zero, and `0 - 0` is a negative zero in
+                        // rust_decimal: subtract as before. Otherwise `net - 0` is `net`.
+                        net = net.checked_sub(zero)?;
+                    }
                     subtotal = subtotal.checked_add(amount)?;
                     if let Some(own) = line.discount() {
                         line_discounts = line_discounts.checked_add(own)?;
@@ -726,7 +728,10 @@ impl Totals {
         } else {
             payable_with_gift_credit
         };
-        let allocation = allocate(payable_with_gift_credit, cards)?;
+        let allocation = allocate(
+            payable_with_gift_credit,
+            cards.into_iter().map(|(code, balance, _)| (code, balance)),
+        )?;
         let outstanding_balance = grand_total.checked_sub(allocation.used())?;
         let gift_certificates = allocation
             .into_cards()
@@ -978,31 +983,55 @@ pub(crate) fn mask_code(code: &str) -> String {
     format!("****{tail}")
 }
 
-fn checked_cards<I, S>(applied: I) -> Result<Vec<(String, Money)>, TotalsError>
+/// The applied cards with each code's normalised digest, refusing empty and repeated codes.
+fn checked_cards<I, S>(applied: I) -> Result<Vec<(String, Money, u64)>, TotalsError>
 where
     I: IntoIterator<Item = (S, Money)>,
     S: Into<String>,
 {
     let applied = applied.into_iter();
-    let mut cards: Vec<(String, Money)> = Vec::with_capacity(applied.size_hint().0);
+    let mut cards: Vec<(String, Money, u64)> = Vec::with_capacity(applied.size_hint().0);
     for (index, (code, balance)) in applied.enumerate() {
         let code: String = code.into();
-        if normalised(&code).next().is_none() {
+        let Some(digest) = normalised_digest(&code) else {
             return Err(TotalsError::EmptyCode { index });
-        }
-        // Compared as they are normalised, without building the normalised texts.
-        if cards
-            .iter()
-            .any(|(seen, _)| normalised(seen).eq(normalised(&code)))
-        {
+        };
+        // Equal codes have equal digests; only a matching digest needs the codes compared.
+        if cards.iter().any(|(seen, _, seen_digest)| {
+            *seen_digest == digest && normalised(seen).eq(normalised(&code))
+        }) {
             return Err(TotalsError::DuplicateCode {
                 index,
                 masked: mask_code(&code),
             });
         }
-        cards.push((code, balance));
+        cards.push((code, balance, digest));
     }
     Ok(cards)
+}
+
+/// FNV-1a over the characters [`normalised`] keeps; `None` when it keeps none. Codes are
+/// usually ASCII, read byte by byte (the same characters, so the same digest).
+fn normalised_digest(code: &str) -> Option<u64> {
+    let mut digest = 0xcbf2_9ce4_8422_2325_u64;
+    let mut empty = true;
+    let mut add = |c: u64| {
+        empty = false;
+        digest = (digest ^ c).wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    if code.is_ascii() {
+        for b in code.bytes() {
+            // `char::is_whitespace` on ASCII: these six (`u8::is_ascii_whitespace` lacks 0x0b).
+            if !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b'-') {
+                add(u64::from(b.to_ascii_uppercase()));
+            }
+        }
+    } else {
+        for c in normalised(code) {
+            add(u64::from(c));
+        }
+    }
+    (!empty).then_some(digest)
 }
 
 /// Zero as `amount - amount` gives it for a non-zero amount: in `amount`'s scale (an amount's
@@ -1045,6 +1074,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_ascii_digest_is_the_digest_of_the_normalised_characters() {
+        let chars_digest = |code: &str| {
+            let mut digest = 0xcbf2_9ce4_8422_2325_u64;
+            for c in normalised(code) {
+                digest = (digest ^ u64::from(c)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            digest
+        };
+        for code in ["ab-cd 12", "AB\tCD\x0b12\x0c\r\n", "x", "GC-0001-7kq2"] {
+            assert_eq!(
+                normalised_digest(code),
+                Some(chars_digest(code)),
+                "{code:?}"
+            );
+        }
+        // A non-ASCII space goes too, so this code equals the ASCII one.
+        assert_eq!(
+            normalised_digest("ab\u{a0}cd12"),
+            normalised_digest("ABCD12")
+        );
+        assert_eq!(normalised_digest(" - \x0b "), None);
     }
 
     #[test]
