@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::currency::Currency;
 use crate::money::{Money, MoneyError};
 
+/// Up to this many cards, the order in which they pay is sorted on the stack.
+const FEW_CARDS: usize = 16;
+
 /// An allocation that cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -164,10 +167,22 @@ where
     if out.len() == 1 {
         give(&mut out[0], &mut unpaid, currency);
     } else if !unpaid.is_zero() {
-        let mut order: Vec<usize> = (0..out.len()).collect();
+        // The order in which cards pay: on the stack for a checkout's few cards.
+        let mut few = [0_usize; FEW_CARDS];
+        let mut many = Vec::new();
+        let order: &mut [usize] = match few.get_mut(..out.len()) {
+            Some(order) => order,
+            None => {
+                many.resize(out.len(), 0);
+                &mut many
+            }
+        };
+        for (i, slot) in order.iter_mut().enumerate() {
+            *slot = i;
+        }
         // A stable sort keeps equal amounts in the order applied.
         order.sort_by_key(|&i| out[i].available.amount());
-        for i in order {
+        for &i in order.iter() {
             if unpaid.is_zero() {
                 break;
             }

@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -93,6 +94,75 @@ impl TryFrom<String> for CardId {
 impl From<CardId> for String {
     fn from(id: CardId) -> Self {
         id.to_string()
+    }
+}
+
+/// A card's code, masked (`****-****-****-7KQ2`): all a card keeps of its code, and what
+/// answers show in its place.
+///
+/// The text is shared, so copies of a card, of an authorisation or of an applied code do not
+/// copy it. It is shown, compared and serialised as its text; any text deserialises, since
+/// how much of a code a hint shows is the code generator's choice.
+///
+/// ```
+/// use giftcert::{Code, CodeHint};
+///
+/// let hint = CodeHint::from(&Code::parse("ABCD-EFGH-JKMN-PQR7")?);
+/// assert!(!hint.as_str().contains("ABCD"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CodeHint(Arc<str>);
+
+impl CodeHint {
+    /// The hint as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Masks `code`.
+impl From<&Code> for CodeHint {
+    fn from(code: &Code) -> Self {
+        CodeHint(Arc::from(code.masked()))
+    }
+}
+
+impl fmt::Display for CodeHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for CodeHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", &*self.0)
+    }
+}
+
+impl PartialEq<str> for CodeHint {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for CodeHint {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl Serialize for CodeHint {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CodeHint {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(CodeHint(Arc::from(text.as_ref())))
     }
 }
 
@@ -223,6 +293,60 @@ impl CardSpec {
     }
 }
 
+/// What a card was issued with and never changes: the order, who bought it, for whom, the
+/// message, tags and host data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CardDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    order: Option<Reference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    purchaser: Option<Reference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recipient: Option<Recipient>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    metadata: BTreeMap<String, String>,
+}
+
+/// A card's [`CardDetails`], kept out of line: cards are copied on every read and moved
+/// through every decision, and these fields never change after issue. `None` when there are
+/// none (most bulk-issued cards); shared between copies otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Details(Option<Arc<CardDetails>>);
+
+/// Empty host data, for cards that have none.
+static NO_METADATA: BTreeMap<String, String> = BTreeMap::new();
+
+impl Details {
+    fn new(details: CardDetails) -> Details {
+        Details((details != CardDetails::default()).then(|| Arc::new(details)))
+    }
+
+    fn get(&self) -> Option<&CardDetails> {
+        self.0.as_deref()
+    }
+}
+
+/// Flattened into the card: the same fields, in the same place, as before they moved.
+impl Serialize for Details {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.get() {
+            Some(details) => details.serialize(serializer),
+            None => CardDetails::default().serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Details {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        CardDetails::deserialize(deserializer).map(Details::new)
+    }
+}
+
 /// A card transition that cannot happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -342,24 +466,14 @@ pub enum CardError {
 #[serde(rename_all = "camelCase", remote = "Self")]
 pub struct GiftCard {
     id: CardId,
-    code_hint: String,
+    code_hint: CodeHint,
     initial_value: Money,
     status: CardStatus,
     issued_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    order: Option<Reference>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    purchaser: Option<Reference>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    recipient: Option<Recipient>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    tags: Vec<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    metadata: BTreeMap<String, String>,
+    #[serde(flatten)]
+    details: Details,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     replaces: Option<CardId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -404,14 +518,16 @@ impl GiftCard {
         }
         let mut card = GiftCard::blank(id, code, spec.value, now);
         card.expires_at = spec.expires_at;
-        card.order = spec.order;
-        card.purchaser = spec.purchaser;
-        card.recipient = spec.recipient;
-        card.message = spec.message;
-        card.tags = spec.tags;
-        card.metadata = spec.metadata;
-        let reference = card.order.clone();
-        let customer = card.purchaser.clone();
+        let reference = spec.order.clone();
+        let customer = spec.purchaser.clone();
+        card.details = Details::new(CardDetails {
+            order: spec.order,
+            purchaser: spec.purchaser,
+            recipient: spec.recipient,
+            message: spec.message,
+            tags: spec.tags,
+            metadata: spec.metadata,
+        });
         let entry = card.record(EntryKind::Issued, spec.value, now, reference, customer)?;
         Ok((card, entry))
     }
@@ -421,17 +537,12 @@ impl GiftCard {
         let zero = Money::zero(value.currency());
         GiftCard {
             id,
-            code_hint: code.masked(),
+            code_hint: CodeHint::from(code),
             initial_value: value,
             status: CardStatus::Active,
             issued_at: now,
             expires_at: None,
-            order: None,
-            purchaser: None,
-            recipient: None,
-            message: None,
-            tags: Vec::new(),
-            metadata: BTreeMap::new(),
+            details: Details::default(),
             replaces: None,
             replaced_by: None,
             balance: zero,
@@ -447,11 +558,13 @@ impl GiftCard {
     fn successor(&self, id: CardId, code: &Code, value: Money, now: DateTime<Utc>) -> GiftCard {
         let mut new = GiftCard::blank(id, code, value, now);
         new.expires_at = self.expires_at;
-        new.order = self.order.clone();
-        new.purchaser = self.purchaser.clone();
-        new.recipient = self.recipient.clone();
-        new.tags = self.tags.clone();
-        new.metadata = self.metadata.clone();
+        new.details = match self.details.get() {
+            Some(details) if details.message.is_some() => Details::new(CardDetails {
+                message: None,
+                ..details.clone()
+            }),
+            _ => self.details.clone(),
+        };
         new
     }
 
@@ -464,7 +577,13 @@ impl GiftCard {
         reference: Option<Reference>,
         customer: Option<Reference>,
     ) -> Result<LedgerEntry, CardError> {
-        let balance_after = self.balance.checked_add(kind.balance_change(amount))?;
+        let change = kind.balance_change(amount);
+        // Holds, releases and status entries leave the balance as it is: no addition to make.
+        let balance_after = if change.is_zero() && change.currency() == self.balance.currency() {
+            self.balance
+        } else {
+            self.balance.checked_add(change)?
+        };
         self.balance = balance_after;
         self.last_seq += 1;
         Ok(LedgerEntry {
@@ -488,6 +607,11 @@ impl GiftCard {
     /// The card's code, masked (`****-****-****-7KQ2`): all a card keeps of its code.
     #[must_use]
     pub fn code_hint(&self) -> &str {
+        self.code_hint.as_str()
+    }
+
+    /// The masked code, shared (cloning it copies no text).
+    pub(crate) fn shared_code_hint(&self) -> &CodeHint {
         &self.code_hint
     }
 
@@ -537,37 +661,37 @@ impl GiftCard {
     /// The order that bought it.
     #[must_use]
     pub fn order(&self) -> Option<&Reference> {
-        self.order.as_ref()
+        self.details.get().and_then(|d| d.order.as_ref())
     }
 
     /// Who bought it.
     #[must_use]
     pub fn purchaser(&self) -> Option<&Reference> {
-        self.purchaser.as_ref()
+        self.details.get().and_then(|d| d.purchaser.as_ref())
     }
 
     /// Who receives it.
     #[must_use]
     pub fn recipient(&self) -> Option<&Recipient> {
-        self.recipient.as_ref()
+        self.details.get().and_then(|d| d.recipient.as_ref())
     }
 
     /// The buyer's gift message.
     #[must_use]
     pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
+        self.details.get().and_then(|d| d.message.as_deref())
     }
 
     /// Its tags.
     #[must_use]
     pub fn tags(&self) -> &[String] {
-        &self.tags
+        self.details.get().map_or(&[], |d| &d.tags)
     }
 
     /// Its host data.
     #[must_use]
     pub fn metadata(&self) -> &BTreeMap<String, String> {
-        &self.metadata
+        self.details.get().map_or(&NO_METADATA, |d| &d.metadata)
     }
 
     /// The card whose remainder it carries, if it is a replacement.
@@ -597,6 +721,9 @@ impl GiftCard {
     /// What can be held now: the balance less open holds.
     #[must_use]
     pub fn available(&self) -> Money {
+        if self.held.is_zero() {
+            return self.balance;
+        }
         self.balance.checked_sub(self.held).unwrap_or(self.balance)
     }
 
@@ -728,6 +855,19 @@ impl GiftCard {
         amount: Money,
         now: DateTime<Utc>,
     ) -> Result<Vec<LedgerEntry>, CardError> {
+        let mut entries = Vec::with_capacity(2);
+        self.capture_into(hold, amount, now, &mut entries)?;
+        Ok(entries)
+    }
+
+    /// [`GiftCard::capture`], appending the entries to `entries`.
+    pub(crate) fn capture_into(
+        &mut self,
+        hold: u64,
+        amount: Money,
+        now: DateTime<Utc>,
+        entries: &mut Vec<LedgerEntry>,
+    ) -> Result<(), CardError> {
         let index = self.open_hold(hold)?;
         let open = self.holds[index].clone();
         if let Some(at) = open.expires_at.filter(|at| *at <= now) {
@@ -749,7 +889,6 @@ impl GiftCard {
         let rest = open.amount.checked_sub(amount)?;
         let held = self.held.checked_sub(open.amount)?;
         let spent = self.spent.checked_add(amount)?;
-        let mut entries = Vec::with_capacity(2);
         entries.push(self.record(
             EntryKind::Captured { hold },
             amount,
@@ -775,7 +914,7 @@ impl GiftCard {
         if self.balance.is_zero() && self.status == CardStatus::Active {
             self.status = CardStatus::Depleted;
         }
-        Ok(entries)
+        Ok(())
     }
 
     /// Releases hold `hold` without spending it (seed 003's revert on payment failure).
@@ -908,7 +1047,7 @@ impl GiftCard {
     ) -> Result<(GiftCard, LedgerEntry), CardError> {
         self.ensure_positive(amount)?;
         let mut new = self.successor(new_id, new_code, amount, now);
-        let customer = new.purchaser.clone();
+        let customer = new.purchaser().cloned();
         let entry = new.record(EntryKind::Refunded, amount, now, Some(reference), customer)?;
         new.refunded = amount;
         Ok((new, entry))
@@ -1118,7 +1257,7 @@ pub struct GiftCertificateView {
     /// What the card could give to this checkout.
     pub balance: Money,
     /// The card's code, masked.
-    pub code: String,
+    pub code: CodeHint,
     /// When the card was bought.
     pub purchase_date: NaiveDate,
     /// What the card keeps after this checkout.

@@ -1,19 +1,24 @@
 //! Idempotency keys: repeating a request returns its first result and changes nothing.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ledger::Reference;
+use crate::money::Money;
 use crate::redemption::Outcome;
 
 /// The longest key accepted.
 const MAX_KEY_LEN: usize = 255;
 
 /// The key a host sends with each money-moving request (a UUID, an order step id...).
+///
+/// Cheap to clone: the record and the store's index share the text.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct IdempotencyKey(String);
+pub struct IdempotencyKey(Arc<str>);
 
 /// A key that is empty, too long or not printable ASCII.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,7 +43,7 @@ impl IdempotencyKey {
                 "only printable ASCII without spaces is allowed",
             ));
         }
-        Ok(IdempotencyKey(key.to_owned()))
+        Ok(IdempotencyKey(Arc::from(key)))
     }
 
     /// The key as text.
@@ -56,7 +61,7 @@ impl fmt::Display for IdempotencyKey {
 
 impl fmt::Debug for IdempotencyKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdempotencyKey({:?})", self.0)
+        write!(f, "IdempotencyKey({:?})", &*self.0)
     }
 }
 
@@ -70,15 +75,148 @@ impl TryFrom<String> for IdempotencyKey {
 
 impl From<IdempotencyKey> for String {
     fn from(k: IdempotencyKey) -> Self {
-        k.0
+        k.0.as_ref().to_owned()
     }
 }
 
 /// FNV-1a: a stable 64-bit digest (the same in every process, so a database can keep it).
 pub(crate) fn fingerprint(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    let mut digest = Fnv1a::default();
+    digest.add(text.as_bytes());
+    digest.0
+}
+
+/// The [`fingerprint`] of a value's `Debug` text, computed as it is written (no `String`).
+pub(crate) fn debug_fingerprint(value: &impl fmt::Debug) -> u64 {
+    let mut digest = Fnv1a::default();
+    // Writing to a digest cannot fail.
+    let _ = fmt::Write::write_fmt(&mut digest, format_args!("{value:?}"));
+    digest.finish()
+}
+
+/// FNV-1a fed as text is written, so that a digest of formatted text needs no `String`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    fn add(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    /// The digest of what was written.
+    pub(crate) const fn finish(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Write for Fnv1a {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.add(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// What a money-moving request asked for, as its idempotency record keeps it: a request that
+/// repeats a key must ask for the same thing.
+///
+/// Compared as a value; shown as `authorise c1 25.00 USD`, `capture c1`, `void c1`,
+/// `refund c1 5.00 USD` or `issue 0123456789abcdef` (a digest of the cards asked for).
+///
+/// ```
+/// use giftcert::{Currency, Money, Reference, Request};
+///
+/// let request = Request::Authorise {
+///     checkout: Reference::new("c1")?,
+///     payable: Money::parse("25", Currency::USD)?,
+/// };
+/// assert_eq!(request.to_string(), "authorise c1 25.00 USD");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "operation",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[non_exhaustive]
+pub enum Request {
+    /// [`Redeemer::authorise`](crate::Redeemer::authorise).
+    Authorise {
+        /// The checkout.
+        checkout: Reference,
+        /// What it asked to hold.
+        payable: Money,
+    },
+    /// [`Redeemer::capture`](crate::Redeemer::capture).
+    Capture {
+        /// The checkout.
+        checkout: Reference,
+    },
+    /// [`Redeemer::void`](crate::Redeemer::void).
+    Void {
+        /// The checkout.
+        checkout: Reference,
+    },
+    /// [`Redeemer::refund`](crate::Redeemer::refund).
+    Refund {
+        /// The checkout.
+        checkout: Reference,
+        /// What it asked to refund.
+        amount: Money,
+    },
+    /// [`Redeemer::issue`](crate::Redeemer::issue).
+    Issue {
+        /// A stable digest of the cards asked for (FNV-1a of their specs), written as 16 hex
+        /// digits so that no JSON reader rounds it.
+        #[serde(with = "hex_u64")]
+        fingerprint: u64,
+    },
+    /// [`Redeemer::import_card`](crate::Redeemer::import_card).
+    Import {
+        /// A stable digest of the card asked for, as for [`Request::Issue`].
+        #[serde(with = "hex_u64")]
+        fingerprint: u64,
+    },
+}
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Request::Authorise { checkout, payable } => write!(f, "authorise {checkout} {payable}"),
+            Request::Capture { checkout } => write!(f, "capture {checkout}"),
+            Request::Void { checkout } => write!(f, "void {checkout}"),
+            Request::Refund { checkout, amount } => write!(f, "refund {checkout} {amount}"),
+            Request::Issue { fingerprint } => write!(f, "issue {fingerprint:016x}"),
+            Request::Import { fingerprint } => write!(f, "import {fingerprint:016x}"),
+        }
+    }
+}
+
+/// A `u64` as 16 lowercase hex digits.
+mod hex_u64 {
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    pub(super) fn serialize<S: Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{value:016x}"))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        if text.len() != 16 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(de::Error::custom(format!(
+                "expected a fingerprint of 16 hex digits, found \"{text}\""
+            )));
+        }
+        u64::from_str_radix(&text, 16).map_err(de::Error::custom)
+    }
 }
 
 /// What a store keeps for a key: what was asked, and what was answered.
@@ -90,10 +228,87 @@ pub(crate) fn fingerprint(text: &str) -> u64 {
 pub struct IdempotencyRecord {
     /// The key.
     pub key: IdempotencyKey,
-    /// A canonical description of the request (operation, checkout, amounts).
-    pub request: String,
+    /// What was asked.
+    pub request: Request,
     /// The first result.
     pub outcome: Outcome,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::currency::Currency;
+
+    #[test]
+    fn requests_show_the_operation_and_its_arguments() {
+        let checkout = Reference::new("c1").unwrap();
+        let usd = |s| Money::parse(s, Currency::USD).unwrap();
+        let shown = [
+            Request::Authorise {
+                checkout: checkout.clone(),
+                payable: usd("25"),
+            },
+            Request::Capture {
+                checkout: checkout.clone(),
+            },
+            Request::Void {
+                checkout: checkout.clone(),
+            },
+            Request::Refund {
+                checkout,
+                amount: usd("5"),
+            },
+            Request::Issue { fingerprint: 0xabc },
+        ]
+        .map(|r| r.to_string());
+        assert_eq!(
+            shown,
+            [
+                "authorise c1 25.00 USD",
+                "capture c1",
+                "void c1",
+                "refund c1 5.00 USD",
+                "issue 0000000000000abc",
+            ]
+        );
+    }
+
+    #[test]
+    fn requests_round_trip_through_json_and_fingerprints_are_hex() {
+        let issue = Request::Issue {
+            fingerprint: u64::MAX - 1,
+        };
+        let json = serde_json::to_string(&issue).unwrap();
+        assert_eq!(
+            json,
+            r#"{"operation":"issue","fingerprint":"fffffffffffffffe"}"#
+        );
+        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), issue);
+        let err = serde_json::from_str::<Request>(r#"{"operation":"issue","fingerprint":"12"}"#)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("expected a fingerprint of 16 hex digits, found \"12\""),
+            "{err}"
+        );
+        let authorise = Request::Authorise {
+            checkout: Reference::new("c1").unwrap(),
+            payable: Money::parse("25", Currency::USD).unwrap(),
+        };
+        let json = serde_json::to_string(&authorise).unwrap();
+        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), authorise);
+    }
+
+    #[test]
+    fn the_streaming_digest_is_fnv1a_of_the_text() {
+        use std::fmt::Write;
+        let mut digest = Fnv1a::default();
+        let (text, number) = ("ab", 12);
+        write!(digest, "{text}-{number}").unwrap();
+        assert_eq!(digest.finish(), fingerprint("ab-12"));
+        assert_eq!(fingerprint(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fingerprint("a"), 0xaf63_dc4c_8601_ec8c);
+    }
 }

@@ -119,8 +119,8 @@ mod totals;
 
 pub use allocation::{AllocatedCard, Allocation, AllocationError, allocate};
 pub use card::{
-    CardError, CardId, CardIdError, CardSpec, CardStatus, GiftCard, GiftCertificateView, Hold,
-    Recipient,
+    CardError, CardId, CardIdError, CardSpec, CardStatus, CodeHint, GiftCard, GiftCertificateView,
+    Hold, Recipient,
 };
 pub use catalogue::{
     AmountBounds, Catalogue, CatalogueError, CatalogueListing, CertificateDefinition,
@@ -137,7 +137,7 @@ pub use currency::{Currency, MAX_MINOR_UNITS};
 pub use digest::{CodeDigest, CodeDigestError, CodeKey, CodeKeyError};
 pub use expiry::{ExpiryError, ExpiryPolicy, US_MINIMUM_YEARS};
 pub use guard::{GuardError, GuardPolicy, GuardWindow};
-pub use idempotency::{IdempotencyKey, IdempotencyKeyError, IdempotencyRecord};
+pub use idempotency::{IdempotencyKey, IdempotencyKeyError, IdempotencyRecord, Request};
 pub use ledger::{
     EntryKind, LedgerEntry, LedgerError, Reference, ReferenceError, ReleaseReason, verify_ledger,
 };

@@ -1,7 +1,8 @@
 //! [`MemoryStore`]: the embedded, thread-safe in-memory store.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
+use std::collections::hash_map::{Entry, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::card::{CardId, GiftCard};
@@ -10,11 +11,164 @@ use crate::guard::GuardWindow;
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::ledger::{LedgerEntry, Reference};
 use crate::redemption::Checkout;
-use crate::store::{CardWrite, Changes, Store, StoreError, Versioned, Write};
+use crate::store::{CardNumbers, CardWrite, Changes, Store, StoreError, Versioned};
 
 /// How many independently locked parts the store has: requests on different cards rarely
 /// wait for each other.
 const SHARDS: usize = 16;
+// A commit's shards fit a `u32` mask, and a shard is four bits of a hash.
+const _: () = assert!(SHARDS == 16);
+
+/// FxHash (rustc's hasher): a few instructions a word, fixed across runs, and no defence
+/// against chosen collisions. It hashes only card ids, which no client chooses: they are 128
+/// random bits from [`CardId::random`], or ids the host's own database gave.
+#[derive(Debug, Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0; 8];
+            word.get_mut(..chunk.len())
+                .unwrap_or_default()
+                .copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        // Both halves, one after the other (the casts keep the low 64 bits on purpose).
+        self.add(n as u64);
+        self.add((n >> 64) as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // The multiply leaves the best-mixed bits at the top; hashbrown indexes buckets by the
+        // low bits, so bring the top ones down (as rustc-hash 2 does).
+        self.0.rotate_left(26)
+    }
+}
+
+/// Maps keyed by card ids (see [`FxHasher`] for why a fast hash is safe there).
+type ById<V> = HashMap<CardId, V, BuildHasherDefault<FxHasher>>;
+
+/// The shard of a card: the top bits of its id's FxHash, mixed once more so that the cards of
+/// one shard share no bits of the hash its map indexes them by.
+fn card_shard(id: CardId) -> usize {
+    let mut hasher = FxHasher::default();
+    hasher.write_u128(id.as_u128());
+    let hash = hasher.0 ^ (hasher.0 >> 32);
+    (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 60) as usize
+}
+
+/// The shard of a key a client chose, from its secret hash: bits the maps inside a shard
+/// index nothing by (hashbrown uses the lowest and the highest bits).
+const fn hashed_shard(hash: u64) -> usize {
+    ((hash >> 32) & 0xf) as usize
+}
+
+/// A hasher that hands back the `u64` it is given: the keys of a [`ClientMap`] are already
+/// hashes. Anything else is folded in with FxHash, so it never panics.
+#[derive(Debug, Default, Clone, Copy)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut fx = FxHasher(self.0);
+        fx.write(bytes);
+        self.0 = fx.finish();
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Records under keys a client chooses (codes it types, checkout references, idempotency
+/// keys, client addresses), by their hash under the store's secret SipHash keys.
+///
+/// The hash is computed once per call and picks both the shard and the bucket, where a std
+/// `HashMap` would hash the key again for each lookup, insert and rehash. The secret keys keep
+/// collisions impossible to plan, as `RandomState` does; the rare honest collision shares a
+/// slot.
+#[derive(Debug)]
+struct ClientMap<K, V> {
+    slots: HashMap<u64, Slot<K, V>, BuildHasherDefault<Prehashed>>,
+}
+
+#[derive(Debug)]
+enum Slot<K, V> {
+    One(K, V),
+    Shared(Vec<(K, V)>),
+}
+
+impl<K, V> Default for ClientMap<K, V> {
+    fn default() -> Self {
+        ClientMap {
+            slots: HashMap::default(),
+        }
+    }
+}
+
+impl<K: Eq, V> ClientMap<K, V> {
+    fn get(&self, hash: u64, key: &K) -> Option<&V> {
+        match self.slots.get(&hash)? {
+            Slot::One(k, v) => (k == key).then_some(v),
+            Slot::Shared(all) => all.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+        }
+    }
+
+    fn get_mut(&mut self, hash: u64, key: &K) -> Option<&mut V> {
+        match self.slots.get_mut(&hash)? {
+            Slot::One(k, v) => (k == key).then_some(v),
+            Slot::Shared(all) => all.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
+        }
+    }
+
+    fn contains(&self, hash: u64, key: &K) -> bool {
+        self.get(hash, key).is_some()
+    }
+
+    fn insert(&mut self, hash: u64, key: K, value: V) {
+        let slot = match self.slots.entry(hash) {
+            Entry::Vacant(vacant) => {
+                vacant.insert(Slot::One(key, value));
+                return;
+            }
+            Entry::Occupied(occupied) => occupied.into_mut(),
+        };
+        match slot {
+            Slot::One(k, v) if *k == key => *v = value,
+            Slot::One(..) => {
+                let Slot::One(first_key, first) = std::mem::replace(slot, Slot::Shared(Vec::new()))
+                else {
+                    return;
+                };
+                *slot = Slot::Shared(vec![(first_key, first), (key, value)]);
+            }
+            Slot::Shared(all) => match all.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => *v = value,
+                None => all.push((key, value)),
+            },
+        }
+    }
+}
 
 #[derive(Debug)]
 struct CardSlot {
@@ -25,11 +179,11 @@ struct CardSlot {
 
 #[derive(Debug, Default)]
 struct Shard {
-    cards: HashMap<CardId, CardSlot>,
-    codes: HashMap<Code, CardId>,
-    checkouts: HashMap<Reference, Versioned<Checkout>>,
-    idempotency: HashMap<IdempotencyKey, IdempotencyRecord>,
-    guards: HashMap<Reference, Versioned<GuardWindow>>,
+    cards: ById<CardSlot>,
+    codes: ClientMap<Code, CardId>,
+    checkouts: ClientMap<Reference, Versioned<Checkout>>,
+    idempotency: ClientMap<IdempotencyKey, IdempotencyRecord>,
+    guards: ClientMap<Reference, Versioned<GuardWindow>>,
 }
 
 /// A thread-safe [`Store`] in memory, the default in every example.
@@ -38,19 +192,15 @@ struct Shard {
 /// shards it touches, in a fixed order, so it is atomic without a global lock.
 #[derive(Debug)]
 pub struct MemoryStore {
-    shards: Vec<Mutex<Shard>>,
+    shards: [Mutex<Shard>; SHARDS],
+    /// The secret keys that hash what clients choose.
+    secret: RandomState,
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
         MemoryStore::new()
     }
-}
-
-fn shard_of<K: Hash + ?Sized>(key: &K) -> usize {
-    // A fixed hasher: the same key always lands in the same shard.
-    let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
-    usize::try_from(hash % SHARDS as u64).unwrap_or(0)
 }
 
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -69,12 +219,9 @@ impl MemoryStore {
     #[must_use]
     pub fn new() -> MemoryStore {
         MemoryStore {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
+            secret: RandomState::new(),
         }
-    }
-
-    fn shard<K: Hash + ?Sized>(&self, key: &K) -> MutexGuard<'_, Shard> {
-        lock(&self.shards[shard_of(key)])
     }
 
     /// How many cards it holds.
@@ -82,19 +229,56 @@ impl MemoryStore {
     pub fn card_count(&self) -> usize {
         self.shards.iter().map(|s| lock(s).cards.len()).sum()
     }
+
+    /// A client-chosen key's hash under the store's secret keys. Each map holds one kind of
+    /// key, so the text alone is hashed (no length or terminator to tell fields apart).
+    fn hash(&self, key: &str) -> u64 {
+        let mut hasher = self.secret.build_hasher();
+        hasher.write(key.as_bytes());
+        hasher.finish()
+    }
+
+    fn shard(&self, index: usize) -> MutexGuard<'_, Shard> {
+        // Both shard functions return four bits, so this never falls back.
+        lock(self.shards.get(index).unwrap_or(&self.shards[0]))
+    }
+
+    /// Locks the shards in `mask` (bit `i` for shard `i`), in index order so that two commits
+    /// never wait for each other in a cycle.
+    fn lock_all(&self, mask: u32) -> Locked<'_> {
+        let mut locked = Locked {
+            guards: Vec::new(),
+            few: [None, None, None],
+        };
+        let mut rest = mask;
+        while rest != 0 {
+            let index = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            let guard = (index, self.shard(index));
+            match locked.few.iter_mut().find(|slot| slot.is_none()) {
+                Some(slot) => *slot = Some(guard),
+                None => locked.guards.push(guard),
+            }
+        }
+        locked
+    }
 }
 
-/// The shards a commit touches, locked in index order.
+/// The shards a commit touches, locked in index order: most commits touch one to three, kept
+/// without allocating.
 struct Locked<'a> {
+    few: [Option<(usize, MutexGuard<'a, Shard>)>; 3],
     guards: Vec<(usize, MutexGuard<'a, Shard>)>,
 }
 
 impl Locked<'_> {
     fn get(&mut self, index: usize) -> Result<&mut Shard, StoreError> {
-        self.guards
+        self.few
             .iter_mut()
+            .flatten()
+            .chain(self.guards.iter_mut())
             .find(|(i, _)| *i == index)
-            .map(|(_, g)| &mut **g)
+            .map(|(_, guard)| &mut **guard)
             .ok_or_else(|| StoreError::Corrupt("shard not locked".to_owned()))
     }
 }
@@ -115,14 +299,23 @@ fn check_version<T>(
 
 impl Store for MemoryStore {
     fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-        Ok(self.shard(&id).cards.get(&id).map(|slot| Versioned {
-            value: slot.card.clone(),
-            version: slot.version,
-        }))
+        Ok(self
+            .shard(card_shard(id))
+            .cards
+            .get(&id)
+            .map(|slot| Versioned {
+                value: slot.card.clone(),
+                version: slot.version,
+            }))
     }
 
     fn card_by_code(&self, code: &Code) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-        let id = self.shard(code).codes.get(code).copied();
+        let hash = self.hash(code.expose_secret());
+        let id = self
+            .shard(hashed_shard(hash))
+            .codes
+            .get(hash, code)
+            .copied();
         match id {
             Some(id) => self.card(id),
             None => Ok(None),
@@ -135,7 +328,7 @@ impl Store for MemoryStore {
         from_seq: u64,
         limit: usize,
     ) -> Result<Vec<LedgerEntry>, StoreError> {
-        let shard = self.shard(&card);
+        let shard = self.shard(card_shard(card));
         let Some(slot) = shard.cards.get(&card) else {
             return Ok(Vec::new());
         };
@@ -144,69 +337,97 @@ impl Store for MemoryStore {
     }
 
     fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
-        Ok(self.shard(id).checkouts.get(id).cloned())
+        let hash = self.hash(id.as_str());
+        Ok(self
+            .shard(hashed_shard(hash))
+            .checkouts
+            .get(hash, id)
+            .cloned())
     }
 
     fn idempotency(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StoreError> {
-        Ok(self.shard(key).idempotency.get(key).cloned())
+        let hash = self.hash(key.as_str());
+        Ok(self
+            .shard(hashed_shard(hash))
+            .idempotency
+            .get(hash, key)
+            .cloned())
     }
 
     fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
-        Ok(self.shard(client).guards.get(client).cloned())
+        let hash = self.hash(client.as_str());
+        Ok(self
+            .shard(hashed_shard(hash))
+            .guards
+            .get(hash, client)
+            .cloned())
     }
 
     fn commit(&self, changes: Changes) -> Result<(), StoreError> {
-        let mut indices = Vec::new();
+        // Each client-chosen key is hashed once; card ids are cheap to place again.
+        let code_hashes: Vec<u64> = changes
+            .cards
+            .iter()
+            .filter_map(|write| match write {
+                CardWrite::Insert { code, .. } => Some(self.hash(code.expose_secret())),
+                CardWrite::Update { .. } => None,
+            })
+            .collect();
+        let checkout_hash = changes
+            .checkout
+            .as_ref()
+            .map(|w| self.hash(w.value.id().as_str()));
+        let key_hash = changes
+            .idempotency
+            .as_ref()
+            .map(|r| self.hash(r.key.as_str()));
+        let guard_hash = changes
+            .guard
+            .as_ref()
+            .map(|w| self.hash(w.value.client().as_str()));
+
+        let mut mask = 0u32;
+        let mut touch = |shard: usize| mask |= 1 << shard;
         for write in &changes.cards {
-            match write {
-                CardWrite::Insert { card, code } => {
-                    indices.push(shard_of(&card.id()));
-                    indices.push(shard_of(code));
-                }
-                CardWrite::Update { card, .. } => indices.push(shard_of(&card.id())),
-            }
+            let (CardWrite::Insert { card, .. } | CardWrite::Update { card, .. }) = write;
+            touch(card_shard(card.id()));
         }
-        indices.extend(changes.entries.iter().map(|e| shard_of(&e.card())));
-        if let Some(w) = &changes.checkout {
-            indices.push(shard_of(w.value.id()));
+        for &hash in &code_hashes {
+            touch(hashed_shard(hash));
         }
-        if let Some(r) = &changes.idempotency {
-            indices.push(shard_of(&r.key));
+        for entry in &changes.entries {
+            touch(card_shard(entry.card()));
         }
-        if let Some(w) = &changes.guard {
-            indices.push(shard_of(w.value.client()));
+        for hash in [checkout_hash, key_hash, guard_hash].into_iter().flatten() {
+            touch(hashed_shard(hash));
         }
-        indices.sort_unstable();
-        indices.dedup();
-        let mut locked = Locked {
-            guards: indices
-                .iter()
-                .map(|&i| (i, lock(&self.shards[i])))
-                .collect(),
-        };
+        let mut locked = self.lock_all(mask);
+        let missing_hash = || StoreError::Corrupt("a key was not hashed".to_owned());
 
         // Validate everything before writing anything.
-        let mut next_seq: HashMap<CardId, u64> = HashMap::new();
+        let mut next_seq = CardNumbers::default();
+        let mut codes = code_hashes.iter().copied();
         for write in &changes.cards {
             match write {
                 CardWrite::Insert { card, code } => {
                     if locked
-                        .get(shard_of(&card.id()))?
+                        .get(card_shard(card.id()))?
                         .cards
                         .contains_key(&card.id())
                     {
                         return Err(conflict(format!("card {} already exists", card.id())));
                     }
-                    if locked.get(shard_of(code))?.codes.contains_key(code) {
+                    let hash = codes.next().ok_or_else(missing_hash)?;
+                    if locked.get(hashed_shard(hash))?.codes.contains(hash, code) {
                         return Err(StoreError::DuplicateCode(code.masked()));
                     }
-                    next_seq.insert(card.id(), 1);
+                    next_seq.push(card.id(), 1);
                 }
                 CardWrite::Update {
                     card,
                     expected_version,
                 } => {
-                    let shard = locked.get(shard_of(&card.id()))?;
+                    let shard = locked.get(card_shard(card.id()))?;
                     let slot = shard
                         .cards
                         .get(&card.id())
@@ -218,12 +439,13 @@ impl Store for MemoryStore {
                             slot.version
                         )));
                     }
-                    next_seq.insert(card.id(), slot.ledger.len() as u64 + 1);
+                    next_seq.push(card.id(), slot.ledger.len() as u64 + 1);
                 }
             }
         }
+        next_seq.seal();
         for entry in &changes.entries {
-            let expected = next_seq.get_mut(&entry.card()).ok_or_else(|| {
+            let expected = next_seq.get_mut(entry.card()).ok_or_else(|| {
                 conflict(format!("entry for card {} without its card", entry.card()))
             })?;
             if entry.seq() != *expected {
@@ -236,23 +458,18 @@ impl Store for MemoryStore {
             }
             *expected += 1;
         }
-        if let Some(Write {
-            value,
-            expected_version,
-        }) = &changes.checkout
-        {
-            let shard = locked.get(shard_of(value.id()))?;
-            check_version(
-                shard.checkouts.get(value.id()),
-                *expected_version,
-                "checkout",
-            )?;
+        if let (Some(write), Some(hash)) = (&changes.checkout, checkout_hash) {
+            let stored = locked
+                .get(hashed_shard(hash))?
+                .checkouts
+                .get(hash, write.value.id());
+            check_version(stored, write.expected_version, "checkout")?;
         }
-        if let Some(record) = &changes.idempotency {
+        if let (Some(record), Some(hash)) = (&changes.idempotency, key_hash) {
             if locked
-                .get(shard_of(&record.key))?
+                .get(hashed_shard(hash))?
                 .idempotency
-                .contains_key(&record.key)
+                .contains(hash, &record.key)
             {
                 return Err(conflict(format!(
                     "idempotency key {} is recorded",
@@ -260,26 +477,23 @@ impl Store for MemoryStore {
                 )));
             }
         }
-        if let Some(Write {
-            value,
-            expected_version,
-        }) = &changes.guard
-        {
-            let shard = locked.get(shard_of(value.client()))?;
-            check_version(
-                shard.guards.get(value.client()),
-                *expected_version,
-                "guard window",
-            )?;
+        if let (Some(write), Some(hash)) = (&changes.guard, guard_hash) {
+            let stored = locked
+                .get(hashed_shard(hash))?
+                .guards
+                .get(hash, write.value.client());
+            check_version(stored, write.expected_version, "guard window")?;
         }
 
         // Write.
+        let mut codes = code_hashes.iter().copied();
         for write in changes.cards {
             match write {
                 CardWrite::Insert { card, code } => {
                     let id = card.id();
-                    locked.get(shard_of(&code))?.codes.insert(code, id);
-                    locked.get(shard_of(&id))?.cards.insert(
+                    let hash = codes.next().ok_or_else(missing_hash)?;
+                    locked.get(hashed_shard(hash))?.codes.insert(hash, code, id);
+                    locked.get(card_shard(id))?.cards.insert(
                         id,
                         CardSlot {
                             card,
@@ -290,7 +504,7 @@ impl Store for MemoryStore {
                 }
                 CardWrite::Update { card, .. } => {
                     let id = card.id();
-                    if let Some(slot) = locked.get(shard_of(&id))?.cards.get_mut(&id) {
+                    if let Some(slot) = locked.get(card_shard(id))?.cards.get_mut(&id) {
                         slot.card = card;
                         slot.version += 1;
                     }
@@ -299,38 +513,110 @@ impl Store for MemoryStore {
         }
         for entry in changes.entries {
             let id = entry.card();
-            if let Some(slot) = locked.get(shard_of(&id))?.cards.get_mut(&id) {
+            if let Some(slot) = locked.get(card_shard(id))?.cards.get_mut(&id) {
                 slot.ledger.push(entry);
             }
         }
-        if let Some(Write {
-            value,
-            expected_version,
-        }) = changes.checkout
-        {
-            let version = expected_version.map_or(1, |v| v + 1);
-            locked
-                .get(shard_of(value.id()))?
-                .checkouts
-                .insert(value.id().clone(), Versioned { value, version });
+        // Records that exist are overwritten where they lie; only new ones are inserted.
+        if let Some(write) = changes.checkout {
+            let hash = checkout_hash.ok_or_else(missing_hash)?;
+            let version = write.expected_version.map_or(1, |v| v + 1);
+            let checkouts = &mut locked.get(hashed_shard(hash))?.checkouts;
+            match checkouts.get_mut(hash, write.value.id()) {
+                Some(stored) => {
+                    stored.value = write.value;
+                    stored.version = version;
+                }
+                None => {
+                    let key = write.value.id().clone();
+                    let value = Versioned {
+                        value: write.value,
+                        version,
+                    };
+                    checkouts.insert(hash, key, value);
+                }
+            }
         }
         if let Some(record) = changes.idempotency {
+            let hash = key_hash.ok_or_else(missing_hash)?;
+            let key = record.key.clone();
             locked
-                .get(shard_of(&record.key))?
+                .get(hashed_shard(hash))?
                 .idempotency
-                .insert(record.key.clone(), record);
+                .insert(hash, key, record);
         }
-        if let Some(Write {
-            value,
-            expected_version,
-        }) = changes.guard
-        {
-            let version = expected_version.map_or(1, |v| v + 1);
-            locked
-                .get(shard_of(value.client()))?
-                .guards
-                .insert(value.client().clone(), Versioned { value, version });
+        if let Some(write) = changes.guard {
+            let hash = guard_hash.ok_or_else(missing_hash)?;
+            let version = write.expected_version.map_or(1, |v| v + 1);
+            let guards = &mut locked.get(hashed_shard(hash))?.guards;
+            match guards.get_mut(hash, write.value.client()) {
+                Some(stored) => {
+                    stored.value = write.value;
+                    stored.version = version;
+                }
+                None => {
+                    let key = write.value.client().clone();
+                    let value = Versioned {
+                        value: write.value,
+                        version,
+                    };
+                    guards.insert(hash, key, value);
+                }
+            }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::card::CardSpec;
+    use crate::currency::Currency;
+    use crate::money::Money;
+
+    /// `count` new cards with their `Issued` entries, entries in reverse order of the cards.
+    fn bulk_insert(count: u128) -> Changes {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        let mut changes = Changes::default();
+        for i in 0..count {
+            let code = Code::parse(&format!("BULK{i:08}")).unwrap();
+            let value = Money::parse("10", Currency::USD).unwrap();
+            let (card, entry) =
+                GiftCard::issue(CardId::from_u128(i + 1), &code, CardSpec::new(value), now)
+                    .unwrap();
+            changes.cards.push(CardWrite::Insert { card, code });
+            changes.entries.insert(0, entry);
+        }
+        changes
+    }
+
+    #[test]
+    fn a_bulk_commit_finds_each_cards_sequence_in_any_order() {
+        for count in [3, 40] {
+            let store = MemoryStore::new();
+            store.commit(bulk_insert(count)).unwrap();
+            assert_eq!(store.card_count(), count as usize);
+        }
+    }
+
+    #[test]
+    fn a_bulk_commit_refuses_an_entry_out_of_sequence_or_without_its_card() {
+        for count in [3, 40] {
+            let mut changes = bulk_insert(count);
+            let repeated = changes.entries[1].clone();
+            changes.entries.push(repeated);
+            let store = MemoryStore::new();
+            let err = store.commit(changes).unwrap_err();
+            assert!(err.to_string().contains("does not follow entry 1"), "{err}");
+            assert_eq!(store.card_count(), 0, "nothing is written");
+
+            let mut changes = bulk_insert(count);
+            changes.entries[0].card = CardId::from_u128(999);
+            let err = MemoryStore::new().commit(changes).unwrap_err();
+            assert!(err.to_string().contains("without its card"), "{err}");
+        }
     }
 }

@@ -16,12 +16,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::allocation::{AllocationError, allocate};
-use crate::card::{CardError, CardId, CardSpec, GiftCard};
+use crate::card::{CardError, CardId, CardSpec, CodeHint, GiftCard};
 use crate::code::{Code, CodeError};
 use crate::currency::Currency;
 use crate::expiry::ExpiryError;
 use crate::guard::GuardError;
-use crate::idempotency::IdempotencyKey;
+use crate::idempotency::{IdempotencyKey, Request};
 use crate::ledger::{LedgerEntry, Reference, ReleaseReason};
 use crate::money::{Money, MoneyError};
 use crate::notification::Notification;
@@ -99,7 +99,7 @@ pub enum RedeemError {
         /// The key.
         key: IdempotencyKey,
         /// The request it was first used for.
-        first: String,
+        first: Request,
     },
     /// Other writers kept winning; the request changed nothing.
     #[error("gave up after {attempts} attempts: the cards kept changing underneath")]
@@ -254,11 +254,32 @@ impl Checkout {
     /// held ones once authorised, the spent ones once captured.
     #[must_use]
     pub fn cards_needed(&self) -> Vec<CardId> {
+        self.needed().collect()
+    }
+
+    /// [`Checkout::cards_needed`] without collecting them.
+    pub(crate) fn needed(&self) -> NeededCards<'_> {
         match &self.state {
-            CheckoutState::Open | CheckoutState::Voided => self.applied.clone(),
-            CheckoutState::Authorised { holds, .. } => holds.iter().map(|h| h.card).collect(),
-            CheckoutState::Captured { captures, .. } => captures.iter().map(|c| c.card).collect(),
+            CheckoutState::Open | CheckoutState::Voided => {
+                NeededCards::Applied(self.applied.iter())
+            }
+            CheckoutState::Authorised { holds, .. } => NeededCards::Held(holds.iter()),
+            CheckoutState::Captured { captures, .. } => NeededCards::Spent(captures.iter()),
         }
+    }
+
+    /// Takes the state out (leaving it open) for a decision that sets the next one; puts it
+    /// back and refuses `operation` unless `accept` takes it.
+    fn take_state<T>(
+        &mut self,
+        operation: &'static str,
+        accept: impl FnOnce(CheckoutState) -> Result<T, CheckoutState>,
+    ) -> Result<T, RedeemError> {
+        let state = std::mem::replace(&mut self.state, CheckoutState::Open);
+        accept(state).map_err(|state| {
+            self.state = state;
+            self.refuse(operation)
+        })
     }
 
     fn refuse(&self, operation: &'static str) -> RedeemError {
@@ -277,6 +298,36 @@ impl Checkout {
     }
 }
 
+/// The ids of the cards a checkout needs, in order (see [`Checkout::cards_needed`]).
+#[derive(Debug, Clone)]
+pub(crate) enum NeededCards<'a> {
+    Applied(std::slice::Iter<'a, CardId>),
+    Held(std::slice::Iter<'a, HoldRef>),
+    Spent(std::slice::Iter<'a, CardAmount>),
+}
+
+impl Iterator for NeededCards<'_> {
+    type Item = CardId;
+
+    fn next(&mut self) -> Option<CardId> {
+        match self {
+            NeededCards::Applied(ids) => ids.next().copied(),
+            NeededCards::Held(holds) => holds.next().map(|h| h.card),
+            NeededCards::Spent(spent) => spent.next().map(|c| c.card),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            NeededCards::Applied(ids) => ids.size_hint(),
+            NeededCards::Held(holds) => holds.size_hint(),
+            NeededCards::Spent(spent) => spent.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for NeededCards<'_> {}
+
 /// One card's part in an authorisation, in BigCommerce's terms (seed 004).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -284,7 +335,7 @@ pub struct CardUse {
     /// The card.
     pub card: CardId,
     /// Its code, masked.
-    pub code: String,
+    pub code: CodeHint,
     /// What it could give.
     pub balance: Money,
     /// What this checkout holds on it.
@@ -376,7 +427,7 @@ pub struct IssuedCard {
     /// The card.
     pub card: CardId,
     /// Its code, masked.
-    pub code: String,
+    pub code: CodeHint,
     /// Its value.
     pub value: Money,
 }
@@ -435,15 +486,12 @@ impl<T> Decision<T> {
         card_version: impl Fn(CardId) -> Option<u64>,
         checkout_version: Option<u64>,
     ) -> (T, Vec<Notification>, Changes) {
-        let mut cards: Vec<CardWrite> = self
-            .updated
-            .into_iter()
-            .map(|card| CardWrite::Update {
-                // A card with no known version cannot match any stored one: it conflicts.
-                expected_version: card_version(card.id()).unwrap_or(0),
-                card,
-            })
-            .collect();
+        let mut cards = Vec::with_capacity(self.updated.len() + self.inserted.len());
+        cards.extend(self.updated.into_iter().map(|card| CardWrite::Update {
+            // A card with no known version cannot match any stored one: it conflicts.
+            expected_version: card_version(card.id()).unwrap_or(0),
+            card,
+        }));
         cards.extend(
             self.inserted
                 .into_iter()
@@ -474,17 +522,25 @@ impl<T> Decision<T> {
     }
 }
 
-/// Takes the cards a checkout needs out of `cards`, in `ids` order.
-fn take_cards(ids: &[CardId], cards: Vec<GiftCard>) -> Result<Vec<GiftCard>, StoreError> {
-    let mut pool: Vec<Option<GiftCard>> = cards.into_iter().map(Some).collect();
-    ids.iter()
-        .map(|id| {
-            pool.iter_mut()
-                .find(|c| c.as_ref().is_some_and(|c| c.id() == *id))
-                .and_then(Option::take)
-                .ok_or_else(|| StoreError::Corrupt(format!("card {id} is missing")))
-        })
-        .collect()
+/// Keeps the cards a checkout needs, in `ids` order, and drops the others: in place, since
+/// callers usually pass exactly those cards in that order already.
+fn take_cards(
+    ids: impl IntoIterator<Item = CardId>,
+    mut cards: Vec<GiftCard>,
+) -> Result<Vec<GiftCard>, StoreError> {
+    let mut taken = 0;
+    for id in ids {
+        let found = cards
+            .get(taken..)
+            .and_then(|rest| rest.iter().position(|c| c.id() == id))
+            .ok_or_else(|| StoreError::Corrupt(format!("card {id} is missing")))?;
+        if found > 0 {
+            cards.swap(taken, taken + found);
+        }
+        taken += 1;
+    }
+    cards.truncate(taken);
+    Ok(cards)
 }
 
 /// Applies `card` to checkout `id` (created in `currency` when `existing` is `None`).
@@ -575,14 +631,14 @@ pub fn authorise(
         }
         .into());
     }
-    let mut cards = take_cards(&checkout.applied, cards)?;
-    let mut entries = Vec::new();
+    let mut cards = take_cards(checkout.applied.iter().copied(), cards)?;
+    let mut entries = Vec::with_capacity(cards.len());
     for card in &mut cards {
         entries.extend(card.release_expired_holds(now));
         card.ensure_spendable(now)?;
     }
     let allocation = allocate(payable, cards.iter().map(|c| (c.id(), c.available())))?;
-    let mut holds = Vec::new();
+    let mut holds = Vec::with_capacity(cards.len());
     let mut uses = Vec::with_capacity(cards.len());
     for (card, part) in cards.iter_mut().zip(allocation.cards()) {
         if part.used.is_positive() {
@@ -602,7 +658,7 @@ pub fn authorise(
         }
         uses.push(CardUse {
             card: card.id(),
-            code: card.code_hint().to_owned(),
+            code: card.shared_code_hint().clone(),
             balance: part.available,
             used: part.used,
             remaining: part.remaining,
@@ -643,23 +699,22 @@ pub fn capture<F>(
 where
     F: FnMut() -> Result<(CardId, Code), RedeemError>,
 {
-    let CheckoutState::Authorised { payable, holds } = &checkout.state else {
-        return Err(checkout.refuse("capture"));
-    };
-    let (payable, holds) = (*payable, holds.clone());
-    let mut cards = take_cards(&checkout.cards_needed(), cards)?;
+    let (payable, holds) = checkout.take_state("capture", |state| match state {
+        CheckoutState::Authorised { payable, holds } => Ok((payable, holds)),
+        other => Err(other),
+    })?;
+    let mut cards = take_cards(holds.iter().map(|h| h.card), cards)?;
     let mut decision = Decision::new(());
+    decision.entries.reserve(2 * holds.len());
     let mut captures = Vec::with_capacity(holds.len());
     for (card, hold) in cards.iter_mut().zip(&holds) {
-        let entries = card
-            .capture(hold.hold, hold.amount, now)
+        card.capture_into(hold.hold, hold.amount, now, &mut decision.entries)
             .map_err(|e| match e {
                 CardError::HoldExpired { .. } | CardError::UnknownHold { .. } => {
                     RedeemError::AuthorisationExpired(checkout.id.clone())
                 }
                 other => other.into(),
             })?;
-        decision.entries.extend(entries);
         captures.push(CardAmount {
             card: card.id(),
             amount: hold.amount,
@@ -711,11 +766,11 @@ pub fn void(
     cards: Vec<GiftCard>,
     now: DateTime<Utc>,
 ) -> Result<Decision<Voided>, RedeemError> {
-    let CheckoutState::Authorised { holds, .. } = &checkout.state else {
-        return Err(checkout.refuse("void"));
-    };
-    let holds = holds.clone();
-    let mut cards = take_cards(&checkout.cards_needed(), cards)?;
+    let holds = checkout.take_state("void", |state| match state {
+        CheckoutState::Authorised { holds, .. } => Ok(holds),
+        other => Err(other),
+    })?;
+    let mut cards = take_cards(holds.iter().map(|h| h.card), cards)?;
     let mut entries = Vec::new();
     let mut released = Vec::new();
     for (card, hold) in cards.iter_mut().zip(&holds) {
@@ -762,15 +817,14 @@ pub fn refund<F>(
 where
     F: FnMut() -> Result<(CardId, Code), RedeemError>,
 {
-    let CheckoutState::Captured {
-        payable,
-        captures,
-        refunds,
-    } = &checkout.state
-    else {
-        return Err(checkout.refuse("refund"));
-    };
-    let (payable, captures, mut refunds) = (*payable, captures.clone(), refunds.clone());
+    let (payable, captures, mut refunds) = checkout.take_state("refund", |state| match state {
+        CheckoutState::Captured {
+            payable,
+            captures,
+            refunds,
+        } => Ok((payable, captures, refunds)),
+        other => Err(other),
+    })?;
     let currency = checkout.currency;
     if amount.currency() != currency {
         return Err(MoneyError::CurrencyMismatch {
@@ -798,7 +852,7 @@ where
             requested: amount,
         });
     }
-    let mut cards = take_cards(&checkout.cards_needed(), cards)?;
+    let mut cards = take_cards(captures.iter().map(|c| c.card), cards)?;
     let mut decision = Decision::new(());
     let mut parts = Vec::new();
     let mut left = amount;
@@ -877,7 +931,7 @@ where
         let (card, entry) = GiftCard::issue(id, &code, spec, now)?;
         decision.outcome.cards.push(IssuedCard {
             card: card.id(),
-            code: card.code_hint().to_owned(),
+            code: card.shared_code_hint().clone(),
             value: card.initial_value(),
         });
         decision.notifications.push(Notification::CardIssued {

@@ -16,6 +16,7 @@
 //! totals are computed (see [`Totals`](crate::Totals)).
 
 use std::fmt;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -121,9 +122,11 @@ pub enum SelectionError {
 
 /// A product's stock-keeping unit: 1 to 128 characters, no control characters, no surrounding
 /// white space.
+///
+/// Cheap to clone: totals name their lines by it without copying the text.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Sku(String);
+pub struct Sku(Arc<str>);
 
 impl Sku {
     /// Checks and wraps a SKU.
@@ -149,13 +152,18 @@ impl Sku {
         if sku.chars().any(char::is_control) {
             return Err(invalid("it holds control characters"));
         }
-        Ok(Sku(sku.to_owned()))
+        Ok(Sku(Arc::from(sku)))
     }
 
     /// The SKU as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The text, shared.
+    pub(crate) fn shared(&self) -> Arc<str> {
+        Arc::clone(&self.0)
     }
 }
 
@@ -167,7 +175,7 @@ impl fmt::Display for Sku {
 
 impl fmt::Debug for Sku {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Sku({:?})", self.0)
+        write!(f, "Sku({:?})", &*self.0)
     }
 }
 
@@ -181,7 +189,7 @@ impl TryFrom<String> for Sku {
 
 impl From<Sku> for String {
     fn from(sku: Sku) -> Self {
-        sku.0
+        sku.0.as_ref().to_owned()
     }
 }
 

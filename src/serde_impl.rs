@@ -84,6 +84,30 @@ pub(crate) mod decimal {
     }
 }
 
+/// `#[serde(with = "crate::serde_impl::shared_str")]` for an `Arc<str>` field: written and read
+/// as a plain string (serde's own `Arc` support needs its `rc` feature).
+pub(crate) mod shared_str {
+    use std::borrow::Cow;
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Arc<str>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(value)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Arc<str>, D::Error> {
+        Ok(Arc::from(
+            Cow::<'de, str>::deserialize(deserializer)?.as_ref(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rust_decimal::Decimal;

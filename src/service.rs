@@ -6,12 +6,11 @@
 //! bounded number of times. Money-moving requests carry an [`IdempotencyKey`]: repeating one
 //! returns the first result and changes nothing; reusing a key for another request is an error.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::card::{CardId, CardSpec, GiftCard};
+use crate::card::{CardId, CardSpec, CodeHint, GiftCard};
 use crate::clock::{Clock, SystemClock};
 use crate::code::{
     Code, CodeGenerator, ImportRules, ImportedCode, RandomCodeGenerator, generate_unique,
@@ -19,7 +18,7 @@ use crate::code::{
 use crate::currency::Currency;
 use crate::expiry::ExpiryPolicy;
 use crate::guard::{GuardPolicy, GuardWindow};
-use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
+use crate::idempotency::{IdempotencyKey, IdempotencyRecord, Request, debug_fingerprint};
 use crate::ledger::{LedgerEntry, Reference};
 use crate::money::Money;
 use crate::notification::Notification;
@@ -28,7 +27,7 @@ use crate::redemption::{
     self, Authorisation, Captured, Checkout, Decision, Issued, Outcome, RedeemError, RefundOutcome,
     Voided,
 };
-use crate::store::{Changes, Store, StoreError, Versioned, Write};
+use crate::store::{CardNumbers, Changes, Store, StoreError, Versioned, Write};
 use crate::strategy::{BalanceStrategy, LeftoverStrategy};
 
 /// How many times a request is tried against a store that keeps changing underneath.
@@ -60,7 +59,7 @@ pub struct AppliedCode {
     /// The card.
     pub card: CardId,
     /// Its code, masked.
-    pub code: String,
+    pub code: CodeHint,
     /// What it can give now.
     pub balance: Money,
     /// When it expires, if ever.
@@ -70,7 +69,7 @@ pub struct AppliedCode {
 /// The versions a decision was computed from.
 #[derive(Debug, Default)]
 struct Versions {
-    cards: HashMap<CardId, u64>,
+    cards: CardNumbers,
     checkout: Option<u64>,
 }
 
@@ -204,28 +203,29 @@ impl<S: Store> Redeemer<S> {
             .ok_or_else(|| RedeemError::UnknownCheckout(id.clone()))
     }
 
+    /// Reads the cards `ids` names, in that order, noting their versions.
     fn load_cards(
         &self,
-        ids: &[CardId],
+        ids: impl ExactSizeIterator<Item = CardId>,
         versions: &mut Versions,
     ) -> Result<Vec<GiftCard>, RedeemError> {
-        ids.iter()
-            .map(|&id| {
-                let stored = self
-                    .store
-                    .card(id)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("card {id} is missing")))?;
-                versions.cards.insert(id, stored.version);
-                Ok(stored.value)
-            })
-            .collect()
+        let mut cards = Vec::with_capacity(ids.len());
+        for id in ids {
+            let stored = self
+                .store
+                .card(id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("card {id} is missing")))?;
+            versions.cards.push(id, stored.version);
+            cards.push(stored.value);
+        }
+        Ok(cards)
     }
 
     /// Runs a money-moving request under its idempotency key, retrying on conflicts.
     fn run<T: Clone>(
         &self,
         key: &IdempotencyKey,
-        request: String,
+        request: Request,
         wrap: fn(T) -> Outcome,
         unwrap: fn(Outcome) -> Option<T>,
         mut decide: impl FnMut(DateTime<Utc>, &mut Versions) -> Result<Decision<T>, RedeemError>,
@@ -250,8 +250,9 @@ impl<S: Store> Redeemer<S> {
             let now = self.clock.now();
             let mut versions = Versions::default();
             let decision = decide(now, &mut versions)?;
+            versions.cards.seal();
             let (outcome, notifications, mut changes) =
-                decision.into_parts(|id| versions.cards.get(&id).copied(), versions.checkout);
+                decision.into_parts(|id| versions.cards.get(id), versions.checkout);
             changes.idempotency = Some(IdempotencyRecord {
                 key: key.clone(),
                 request: request.clone(),
@@ -311,10 +312,9 @@ impl<S: Store> Redeemer<S> {
         key: &IdempotencyKey,
         specs: Vec<CardSpec>,
     ) -> Result<Redeemed<Issued>, RedeemError> {
-        let request = format!(
-            "issue {:016x}",
-            crate::idempotency::fingerprint(&format!("{specs:?}"))
-        );
+        let request = Request::Issue {
+            fingerprint: debug_fingerprint(&specs),
+        };
         self.issue_with(key, request, specs, || self.fresh())
     }
 
@@ -337,10 +337,9 @@ impl<S: Store> Redeemer<S> {
         if self.store.card_by_code(&code)?.is_some() {
             return Err(StoreError::DuplicateCode(code.masked()).into());
         }
-        let request = format!(
-            "import {:016x}",
-            crate::idempotency::fingerprint(&format!("{spec:?}"))
-        );
+        let request = Request::Import {
+            fingerprint: debug_fingerprint(&spec),
+        };
         self.issue_with(key, request, vec![spec], || {
             Ok((CardId::random(), code.clone()))
         })
@@ -349,7 +348,7 @@ impl<S: Store> Redeemer<S> {
     fn issue_with(
         &self,
         key: &IdempotencyKey,
-        request: String,
+        request: Request,
         specs: Vec<CardSpec>,
         fresh: impl Fn() -> Result<(CardId, Code), RedeemError>,
     ) -> Result<Redeemed<Issued>, RedeemError> {
@@ -436,12 +435,18 @@ impl<S: Store> Redeemer<S> {
             return Err(RedeemError::UnknownCode(code.masked()));
         };
         let card_id = found.value.id();
+        // The first attempt uses the card just found; a retry reads it again.
+        let mut found = Some(found.value);
         self.retry(|now| {
-            let card = self
-                .store
-                .card(card_id)?
-                .ok_or_else(|| StoreError::Corrupt(format!("card {card_id} is missing")))?
-                .value;
+            let card = match found.take() {
+                Some(card) => card,
+                None => {
+                    self.store
+                        .card(card_id)?
+                        .ok_or_else(|| StoreError::Corrupt(format!("card {card_id} is missing")))?
+                        .value
+                }
+            };
             let stored = self.store.checkout(checkout)?;
             let expected_version = stored.as_ref().map(|s| s.version);
             let updated = redemption::apply(
@@ -454,7 +459,7 @@ impl<S: Store> Redeemer<S> {
             )?;
             let applied = AppliedCode {
                 card: card.id(),
-                code: card.code_hint().to_owned(),
+                code: card.shared_code_hint().clone(),
                 balance: card.available(),
                 expires_at: card.expires_at(),
             };
@@ -530,7 +535,10 @@ impl<S: Store> Redeemer<S> {
     ) -> Result<Redeemed<Authorisation>, RedeemError> {
         self.run(
             key,
-            format!("authorise {checkout} {payable}"),
+            Request::Authorise {
+                checkout: checkout.clone(),
+                payable,
+            },
             Outcome::Authorised,
             |o| match o {
                 Outcome::Authorised(x) => Some(x),
@@ -539,7 +547,7 @@ impl<S: Store> Redeemer<S> {
             |now, versions| {
                 let stored = self.load_checkout(checkout)?;
                 versions.checkout = Some(stored.version);
-                let cards = self.load_cards(stored.value.applied(), versions)?;
+                let cards = self.load_cards(stored.value.applied().iter().copied(), versions)?;
                 let expires = self.hold_ttl.and_then(|ttl| now.checked_add_signed(ttl));
                 redemption::authorise(stored.value, cards, payable, now, expires)
             },
@@ -559,7 +567,9 @@ impl<S: Store> Redeemer<S> {
     ) -> Result<Redeemed<Captured>, RedeemError> {
         self.run(
             key,
-            format!("capture {checkout}"),
+            Request::Capture {
+                checkout: checkout.clone(),
+            },
             Outcome::Captured,
             |o| match o {
                 Outcome::Captured(x) => Some(x),
@@ -568,7 +578,7 @@ impl<S: Store> Redeemer<S> {
             |now, versions| {
                 let stored = self.load_checkout(checkout)?;
                 versions.checkout = Some(stored.version);
-                let cards = self.load_cards(&stored.value.cards_needed(), versions)?;
+                let cards = self.load_cards(stored.value.needed(), versions)?;
                 redemption::capture(stored.value, cards, &*self.strategy, now, || self.fresh())
             },
         )
@@ -587,7 +597,9 @@ impl<S: Store> Redeemer<S> {
     ) -> Result<Redeemed<Voided>, RedeemError> {
         self.run(
             key,
-            format!("void {checkout}"),
+            Request::Void {
+                checkout: checkout.clone(),
+            },
             Outcome::Voided,
             |o| match o {
                 Outcome::Voided(x) => Some(x),
@@ -596,7 +608,7 @@ impl<S: Store> Redeemer<S> {
             |now, versions| {
                 let stored = self.load_checkout(checkout)?;
                 versions.checkout = Some(stored.version);
-                let cards = self.load_cards(&stored.value.cards_needed(), versions)?;
+                let cards = self.load_cards(stored.value.needed(), versions)?;
                 redemption::void(stored.value, cards, now)
             },
         )
@@ -616,7 +628,10 @@ impl<S: Store> Redeemer<S> {
     ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
         self.run(
             key,
-            format!("refund {checkout} {amount}"),
+            Request::Refund {
+                checkout: checkout.clone(),
+                amount,
+            },
             Outcome::Refunded,
             |o| match o {
                 Outcome::Refunded(x) => Some(x),
@@ -625,7 +640,7 @@ impl<S: Store> Redeemer<S> {
             |now, versions| {
                 let stored = self.load_checkout(checkout)?;
                 versions.checkout = Some(stored.version);
-                let cards = self.load_cards(&stored.value.cards_needed(), versions)?;
+                let cards = self.load_cards(stored.value.needed(), versions)?;
                 redemption::refund(stored.value, cards, amount, &*self.strategy, now, || {
                     self.fresh()
                 })

@@ -187,3 +187,135 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// [`StoreError::Conflict`], [`StoreError::DuplicateCode`], [`StoreError::Backend`].
     fn commit(&self, changes: Changes) -> Result<(), StoreError>;
 }
+
+/// A number per card (the version it was read at, the sequence number it expects next) for
+/// the cards one request touches.
+///
+/// A request touches a handful of cards, so the first few are kept inline and found by a
+/// search from the front, without allocating; more move to a `Vec`, which [`seal`] sorts once
+/// it is long (a bulk issue of thousands) so that lookups search by halves.
+///
+/// [`seal`]: CardNumbers::seal
+#[derive(Debug, Clone)]
+pub(crate) struct CardNumbers {
+    inline: [(CardId, u64); CardNumbers::INLINE],
+    len: usize,
+    spilled: Vec<(CardId, u64)>,
+    sorted: bool,
+}
+
+impl Default for CardNumbers {
+    fn default() -> Self {
+        CardNumbers {
+            inline: [(CardId::from_u128(0), 0); CardNumbers::INLINE],
+            len: 0,
+            spilled: Vec::new(),
+            sorted: false,
+        }
+    }
+}
+
+impl CardNumbers {
+    /// How many cards are kept without allocating.
+    const INLINE: usize = 4;
+    /// Above this many cards, [`CardNumbers::seal`] sorts them.
+    const LINEAR: usize = 16;
+
+    /// Adds `card`'s number. A card added twice is found with its first number.
+    pub(crate) fn push(&mut self, card: CardId, number: u64) {
+        self.sorted = false;
+        if self.spilled.is_empty() {
+            if let Some(slot) = self.inline.get_mut(self.len) {
+                *slot = (card, number);
+                self.len += 1;
+                return;
+            }
+            self.spilled.extend_from_slice(&self.inline);
+        }
+        self.spilled.push((card, number));
+    }
+
+    /// Sorts a long list, so that lookups search it by halves.
+    pub(crate) fn seal(&mut self) {
+        if self.spilled.len() > Self::LINEAR {
+            // A stable sort keeps the first number of a card added twice first.
+            self.spilled.sort_by_key(|(id, _)| *id);
+            self.sorted = true;
+        }
+    }
+
+    fn slots(&self) -> &[(CardId, u64)] {
+        if self.spilled.is_empty() {
+            self.inline.get(..self.len).unwrap_or_default()
+        } else {
+            &self.spilled
+        }
+    }
+
+    fn position(&self, card: CardId) -> Option<usize> {
+        let slots = self.slots();
+        if self.sorted {
+            // The first of equal ids.
+            let start = slots.partition_point(|(id, _)| *id < card);
+            slots
+                .get(start)
+                .filter(|(id, _)| *id == card)
+                .map(|_| start)
+        } else {
+            slots.iter().position(|(id, _)| *id == card)
+        }
+    }
+
+    /// `card`'s number.
+    pub(crate) fn get(&self, card: CardId) -> Option<u64> {
+        let index = self.position(card)?;
+        self.slots().get(index).map(|(_, n)| *n)
+    }
+
+    /// `card`'s number, to change it.
+    pub(crate) fn get_mut(&mut self, card: CardId) -> Option<&mut u64> {
+        let index = self.position(card)?;
+        let slots = if self.spilled.is_empty() {
+            self.inline.get_mut(..self.len).unwrap_or_default()
+        } else {
+            &mut self.spilled
+        };
+        slots.get_mut(index).map(|(_, n)| n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_numbers_are_found_inline_spilled_and_sorted() {
+        for count in [0u128, 3, 4, 5, 16, 17, 100] {
+            let mut numbers = CardNumbers::default();
+            // Pushed in descending id order, so that sorting matters.
+            for i in (0..count).rev() {
+                numbers.push(CardId::from_u128(i + 1), 10 * (i as u64));
+            }
+            if count > 0 {
+                numbers.push(CardId::from_u128(1), 99);
+            }
+            numbers.seal();
+            for i in 0..count {
+                let expected = 10 * (i as u64);
+                assert_eq!(
+                    numbers.get(CardId::from_u128(i + 1)),
+                    Some(expected),
+                    "{count}"
+                );
+            }
+            assert_eq!(numbers.get(CardId::from_u128(count + 1)), None);
+            if let Some(n) = numbers.get_mut(CardId::from_u128(count)) {
+                *n += 1;
+            }
+            if count > 0 {
+                let bumped = 10 * (count as u64 - 1) + 1;
+                assert_eq!(numbers.get(CardId::from_u128(count)), Some(bumped));
+            }
+        }
+    }
+}

@@ -72,6 +72,50 @@ impl TaxRate {
     pub fn is_zero(&self) -> bool {
         self.0.is_zero()
     }
+
+    /// The rate as shown to people (`"25%"`, `"7.7%"`): the text of `Display`, written
+    /// digit by digit, since totals name each rate they list.
+    pub(crate) fn name(&self) -> String {
+        let scale = self.0.scale();
+        // A rate is at most 100 with four decimals; anything wider takes the formatter's path.
+        let mantissa = u64::try_from(self.0.mantissa().unsigned_abs()).ok();
+        let (Some(mantissa), Some(unit)) = (mantissa, 10_u64.checked_pow(scale)) else {
+            return self.to_string();
+        };
+        let mut name = String::with_capacity(12);
+        if self.0.is_sign_negative() {
+            name.push('-');
+        }
+        push_digits(&mut name, mantissa / unit, 1);
+        if scale > 0 {
+            name.push('.');
+            push_digits(&mut name, mantissa % unit, scale as usize);
+        }
+        name.push('%');
+        name
+    }
+
+    /// The rate's exact representation: equal for equal rates, since rates are normalised.
+    #[inline]
+    pub(crate) fn bits(&self) -> u128 {
+        u128::from_le_bytes(self.0.serialize())
+    }
+}
+
+/// Appends `n` in decimal, padded with zeros to `width` digits.
+fn push_digits(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [b'0'; 24];
+    let mut len = 0;
+    while n > 0 || len < width {
+        if let Some(d) = digits.get_mut(len) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        len += 1;
+    }
+    for &d in digits.iter().take(len).rev() {
+        out.push(char::from(d));
+    }
 }
 
 impl fmt::Display for TaxRate {
@@ -137,5 +181,23 @@ mod tests {
         );
         assert!("abc".parse::<TaxRate>().is_err());
         assert!(TaxRate::new(Decimal::new(0, 0)).unwrap().is_zero());
+    }
+
+    #[test]
+    fn names_are_the_display_text() {
+        let mut rates: Vec<Decimal> = (0..=100).map(Decimal::from).collect();
+        rates.extend((0..=1_000_000).step_by(37).map(|n| Decimal::new(n, 4)));
+        rates.extend([
+            Decimal::new(50, 1),
+            Decimal::new(1000, 3),
+            Decimal::new(-0, 2),
+        ]);
+        for percent in rates {
+            let rate = TaxRate::new(percent).unwrap();
+            assert_eq!(rate.name(), rate.to_string(), "{percent}");
+            // Not normalised (as no constructor leaves it): still the Display text.
+            let raw = TaxRate(percent);
+            assert_eq!(raw.name(), raw.to_string(), "{percent}");
+        }
     }
 }

@@ -22,7 +22,7 @@ use crate::clock::FixedClock;
 use crate::code::Code;
 use crate::currency::Currency;
 use crate::guard::{GuardPolicy, GuardWindow};
-use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
+use crate::idempotency::{IdempotencyKey, IdempotencyRecord, Request};
 use crate::ledger::{LedgerEntry, Reference, verify_ledger};
 use crate::money::Money;
 use crate::notification::Notification;
@@ -365,7 +365,7 @@ fn checkouts_idempotency_and_guards_are_versioned<S: Store>(
     let key = IdempotencyKey::new("key-1").map_err(|e| fail(CHECK, e.to_string()))?;
     let record = IdempotencyRecord {
         key: key.clone(),
-        request: "issue 0".to_owned(),
+        request: Request::Issue { fingerprint: 0 },
         outcome: Outcome::Issued(Issued { cards: Vec::new() }),
         recorded_at: t0(),
     };

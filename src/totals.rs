@@ -36,18 +36,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::allocation::{AllocationError, allocate};
 use crate::catalogue::VoucherPurpose;
-use crate::code::{mask_typed, normalise_text};
+use crate::code::{mask_typed, normalised_chars};
 use crate::currency::Currency;
 use crate::money::{Money, MoneyError, RoundingRule};
-use crate::selection::{Prices, Selection};
+use crate::selection::{CertificateLine, Prices, ProductLine, Selection};
 use crate::tax::TaxRate;
 
 /// Everything that can go wrong computing totals.
@@ -297,7 +297,8 @@ impl TaxLine {
 #[serde(rename_all = "camelCase")]
 pub struct LineTotal {
     kind: LineKind,
-    id: String,
+    #[serde(with = "crate::serde_impl::shared_str")]
+    id: Arc<str>,
     amount: Money,
     discount: Money,
     net: Money,
@@ -478,6 +479,44 @@ struct RateGroup {
     certificate_line_taxes: Money,
 }
 
+/// The rates of one computation with what each collects, by rate ascending.
+///
+/// A cart has a few rates, so a line finds its rate by a scan comparing exact representations
+/// (rates are normalised, so equal rates are equal bit for bit); a new rate is inserted in
+/// order. Past a handful of rates the lookup searches by halves.
+#[derive(Default)]
+struct RateGroups(Vec<(u128, TaxRate, RateGroup)>);
+
+impl RateGroups {
+    /// Rates scanned one by one below this many.
+    const SCAN: usize = 8;
+
+    #[inline]
+    fn get(&mut self, rate: TaxRate, zero: Money) -> &mut RateGroup {
+        let bits = rate.bits();
+        let found = if self.0.len() <= Self::SCAN {
+            match self.0.iter().position(|(b, ..)| *b == bits) {
+                Some(i) => Ok(i),
+                None => Err(self.0.partition_point(|(_, r, _)| *r < rate)),
+            }
+        } else {
+            self.0.binary_search_by(|(_, r, _)| r.cmp(&rate))
+        };
+        let index = found.unwrap_or_else(|at| {
+            let group = RateGroup {
+                base: zero,
+                certificate_base: zero,
+                line_taxes: zero,
+                certificate_line_taxes: zero,
+            };
+            self.0.insert(at, (bits, rate, group));
+            at
+        });
+        // `index` was found or just inserted: it is in bounds.
+        &mut self.0[index].2
+    }
+}
+
 impl Totals {
     /// Computes the totals of `selection`, with `applied` gift certificates (each a code, as
     /// the caller identifies it, and the balance it can give) paying what gift credit may pay.
@@ -513,56 +552,88 @@ impl Totals {
         }
         let cards = checked_cards(applied)?;
 
-        // 1. Subtotal and the products' own discounts.
+        // 1 and 2. Subtotal, the products' own discounts, and the order discount spread over
+        // the product lines. Without an order discount (the common case) the sums are taken
+        // while the lines are built; with one they come first, as the discount needs them.
         let products = selection.products();
-        let nets: Vec<Money> = products.iter().map(|l| l.net()).collect();
-        let products_net = Money::sum(currency, nets.iter().copied())?;
-        let line_discounts = Money::sum(currency, products.iter().filter_map(|l| l.discount()))?;
-        let subtotal = Money::sum(
-            currency,
-            products
-                .iter()
-                .map(|l| l.amount())
-                .chain(selection.certificates().iter().map(|l| l.amount())),
-        )?;
-
-        // 2. The order discount, over product lines only.
+        let certificates = selection.certificates();
         let order_discount = selection.order_discount().unwrap_or(zero);
-        if order_discount.checked_cmp(&products_net)?.is_gt() {
-            return Err(TotalsError::DiscountExceedsProducts {
-                discount: order_discount,
-                products: products_net,
-            });
-        }
-        let shares = if order_discount.is_zero() {
-            vec![zero; products.len()]
-        } else {
-            let weights: Vec<Decimal> = nets.iter().map(Money::amount).collect();
-            order_discount.split_by_weights(&weights)?
-        };
-
-        let mut lines = Vec::with_capacity(products.len() + selection.certificates().len());
-        for ((line, net), share) in products.iter().zip(&nets).zip(&shares) {
-            let net = net.checked_sub(*share)?;
-            if net.is_negative() {
+        let mut spread = None;
+        if !order_discount.is_zero() {
+            let nets: Vec<Money> = products.iter().map(ProductLine::net).collect();
+            let products_net = Money::sum(currency, nets.iter().copied())?;
+            let line_discounts =
+                Money::sum(currency, products.iter().filter_map(ProductLine::discount))?;
+            let subtotal = Money::sum(
+                currency,
+                products
+                    .iter()
+                    .map(ProductLine::amount)
+                    .chain(certificates.iter().map(CertificateLine::amount)),
+            )?;
+            if order_discount.checked_cmp(&products_net)?.is_gt() {
                 return Err(TotalsError::DiscountExceedsProducts {
                     discount: order_discount,
                     products: products_net,
                 });
             }
+            let weights: Vec<Decimal> = nets.iter().map(Money::amount).collect();
+            let shares = order_discount.split_by_weights(&weights)?;
+            spread = Some((shares, products_net, line_discounts, subtotal));
+        }
+
+        let mut lines = Vec::with_capacity(products.len() + certificates.len());
+        let mut subtotal = zero;
+        let mut line_discounts = zero;
+        for (index, line) in products.iter().enumerate() {
+            let amount = line.amount();
+            let mut net = line.net();
+            let discount = match &spread {
+                Some((shares, products_net, ..)) => {
+                    let share = shares.get(index).copied().unwrap_or(zero);
+                    net = net.checked_sub(share)?;
+                    if net.is_negative() {
+                        return Err(TotalsError::DiscountExceedsProducts {
+                            discount: order_discount,
+                            products: *products_net,
+                        });
+                    }
+                    amount.checked_sub(net)?
+                }
+                None => {
+                    if net.is_zero() {
+                        // The share subtracted is zero, and `0 - 0` is a negative zero in
+                        // rust_decimal: subtract as before. Otherwise `net - 0` is `net`.
+                        net = net.checked_sub(zero)?;
+                    }
+                    subtotal = subtotal.checked_add(amount)?;
+                    if let Some(own) = line.discount() {
+                        line_discounts = line_discounts.checked_add(own)?;
+                    }
+                    if line.discount().is_none() && !amount.is_zero() {
+                        // What `amount - amount` gives, without the subtraction.
+                        zero_like(amount)
+                    } else {
+                        amount.checked_sub(net)?
+                    }
+                }
+            };
             lines.push(LineTotal {
                 kind: LineKind::Product,
-                id: line.sku().to_string(),
-                amount: line.amount(),
-                discount: line.amount().checked_sub(net)?,
+                id: line.sku().shared(),
+                amount,
+                discount,
                 net,
                 tax_rate: Some(line.tax_rate()),
             });
         }
-        for line in selection.certificates() {
+        for line in certificates {
+            if spread.is_none() {
+                subtotal = subtotal.checked_add(line.amount())?;
+            }
             lines.push(LineTotal {
                 kind: LineKind::GiftCertificate,
-                id: line.definition().to_string(),
+                id: line.definition().shared(),
                 amount: line.amount(),
                 discount: zero,
                 net: line.amount(),
@@ -572,12 +643,16 @@ impl Totals {
                 },
             });
         }
+        if let Some((_, _, discounts, sum)) = spread {
+            line_discounts = discounts;
+            subtotal = sum;
+        }
 
         // 3. Tax per rate; shipping counts at its own rate.
         let prices = selection.prices();
         let shipping = selection.shipping();
         let shipping_cost = shipping.map_or(zero, |s| s.cost());
-        let mut groups: BTreeMap<TaxRate, RateGroup> = BTreeMap::new();
+        let mut groups = RateGroups::default();
         let taxed = lines
             .iter()
             .filter_map(|l| {
@@ -586,12 +661,7 @@ impl Totals {
             })
             .chain(shipping.map(|s| (s.tax_rate(), s.cost(), false)));
         for (rate, amount, is_certificate) in taxed {
-            let group = groups.entry(rate).or_insert(RateGroup {
-                base: zero,
-                certificate_base: zero,
-                line_taxes: zero,
-                certificate_line_taxes: zero,
-            });
+            let group = groups.get(rate, zero);
             group.base = group.base.checked_add(amount)?;
             if settings.granularity == TaxGranularity::PerLine {
                 let tax = settings.round(tax_in(amount, rate, prices)?, currency)?;
@@ -604,9 +674,9 @@ impl Totals {
                 group.certificate_base = group.certificate_base.checked_add(amount)?;
             }
         }
-        let mut taxes = Vec::new();
+        let mut taxes = Vec::with_capacity(groups.0.len());
         let mut certificate_tax = zero;
-        for (rate, group) in groups {
+        for (_, rate, group) in groups.0 {
             if group.base.is_zero() {
                 continue;
             }
@@ -630,7 +700,7 @@ impl Totals {
             };
             certificate_tax = certificate_tax.checked_add(share)?;
             taxes.push(TaxLine {
-                name: rate.to_string(),
+                name: rate.name(),
                 rate,
                 base: group.base,
                 amount,
@@ -659,7 +729,10 @@ impl Totals {
         } else {
             payable_with_gift_credit
         };
-        let allocation = allocate(payable_with_gift_credit, cards)?;
+        let allocation = allocate(
+            payable_with_gift_credit,
+            cards.into_iter().map(|(code, balance, _)| (code, balance)),
+        )?;
         let outstanding_balance = grand_total.checked_sub(allocation.used())?;
         let gift_certificates = allocation
             .into_cards()
@@ -884,27 +957,112 @@ fn tax_in(amount: Money, rate: TaxRate, prices: Prices) -> Result<Decimal, Money
         .ok_or(overflow)
 }
 
-fn checked_cards<I, S>(applied: I) -> Result<Vec<(String, Money)>, TotalsError>
+/// The applied cards with each code's normalised digest, refusing empty and repeated codes.
+fn checked_cards<I, S>(applied: I) -> Result<Vec<(String, Money, u64)>, TotalsError>
 where
     I: IntoIterator<Item = (S, Money)>,
     S: Into<String>,
 {
-    let mut seen: Vec<String> = Vec::new();
-    let mut cards = Vec::new();
-    for (index, (code, balance)) in applied.into_iter().enumerate() {
+    let applied = applied.into_iter();
+    let mut cards: Vec<(String, Money, u64)> = Vec::with_capacity(applied.size_hint().0);
+    for (index, (code, balance)) in applied.enumerate() {
         let code: String = code.into();
-        let key = normalise_text(&code);
-        if key.is_empty() {
+        let Some(digest) = normalised_digest(&code) else {
             return Err(TotalsError::EmptyCode { index });
-        }
-        if seen.contains(&key) {
+        };
+        // Equal codes have equal digests; only a matching digest needs the codes compared.
+        if cards.iter().any(|(seen, _, seen_digest)| {
+            *seen_digest == digest && normalised_chars(seen).eq(normalised_chars(&code))
+        }) {
             return Err(TotalsError::DuplicateCode {
                 index,
                 masked: mask_typed(&code),
             });
         }
-        seen.push(key);
-        cards.push((code, balance));
+        cards.push((code, balance, digest));
     }
     Ok(cards)
+}
+
+/// FNV-1a over the characters [`normalised_chars`] keeps; `None` when it keeps none. Codes are
+/// usually ASCII, read byte by byte (the same characters, so the same digest).
+fn normalised_digest(code: &str) -> Option<u64> {
+    let mut digest = 0xcbf2_9ce4_8422_2325_u64;
+    let mut empty = true;
+    let mut add = |c: u64| {
+        empty = false;
+        digest = (digest ^ c).wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    if code.is_ascii() {
+        for b in code.bytes() {
+            // `char::is_whitespace` on ASCII: these six (`u8::is_ascii_whitespace` lacks 0x0b).
+            if !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b'-') {
+                add(u64::from(b.to_ascii_uppercase()));
+            }
+        }
+    } else {
+        for c in normalised_chars(code) {
+            add(u64::from(c));
+        }
+    }
+    (!empty).then_some(digest)
+}
+
+/// Zero as `amount - amount` gives it for a non-zero amount: in `amount`'s scale (an amount's
+/// scale shows in [`Money::amount`], so a shortcut must not change it).
+fn zero_like(amount: Money) -> Money {
+    let scale = amount.amount().scale();
+    Money::trusted(
+        Decimal::from_parts(0, 0, 0, false, scale),
+        amount.currency(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shortcuts in [`Totals::compute`] give the very decimals the operations they skip
+    /// would: `x - 0` is `x`, and `x - x` is [`zero_like`], for every non-zero amount.
+    #[test]
+    fn skipped_subtractions_keep_the_exact_decimals() {
+        let zero = Money::zero(Currency::USD);
+        for minor in [1_i64, 5, 10, 99, 100, 12_345, 1_000_000, -1, -100] {
+            // Sums keep trailing zeros (`10.50`), so every scale up to the minor units occurs.
+            for scale in 0..=2 {
+                let amount = Money::trusted(Decimal::new(minor, scale), Currency::USD);
+                let bits = |m: Money| m.amount().serialize();
+                assert_eq!(bits(amount.checked_sub(zero).unwrap()), bits(amount));
+                assert_eq!(
+                    bits(amount.checked_sub(amount).unwrap()),
+                    bits(zero_like(amount)),
+                    "{amount:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_ascii_digest_is_the_digest_of_the_normalised_characters() {
+        let chars_digest = |code: &str| {
+            let mut digest = 0xcbf2_9ce4_8422_2325_u64;
+            for c in normalised_chars(code) {
+                digest = (digest ^ u64::from(c)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            digest
+        };
+        for code in ["ab-cd 12", "AB\tCD\x0b12\x0c\r\n", "x", "GC-0001-7kq2"] {
+            assert_eq!(
+                normalised_digest(code),
+                Some(chars_digest(code)),
+                "{code:?}"
+            );
+        }
+        // A non-ASCII space goes too, so this code equals the ASCII one.
+        assert_eq!(
+            normalised_digest("ab\u{a0}cd12"),
+            normalised_digest("ABCD12")
+        );
+        assert_eq!(normalised_digest(" - \x0b "), None);
+    }
 }

@@ -499,3 +499,62 @@ fn cards_round_trip_through_serde_and_invalid_ones_are_refused() {
     negative["balance"]["amount"] = "-1.00".into();
     assert!(serde_json::from_value::<GiftCard>(negative).is_err());
 }
+
+/// What a card was issued with (order, purchaser, recipient, message, tags, host data) is read
+/// back, serialised as flat fields of the card, carried to a replacement without the message,
+/// and left out of the JSON when absent.
+#[test]
+fn issue_details_round_trip_flat_and_replacements_keep_all_but_the_message() {
+    let mut spec = CardSpec::new(usd("100"));
+    spec.order = Some(reference("order-1"));
+    spec.purchaser = Some(reference("buyer-1"));
+    spec.recipient = Some(giftcert::Recipient {
+        name: Some("Ann".to_owned()),
+        email: Some("ann@example.com".to_owned()),
+    });
+    spec.message = Some("Happy birthday".to_owned());
+    spec.tags = vec!["spring".to_owned()];
+    spec.metadata.insert("batch".to_owned(), "7".to_owned());
+    let code = Code::parse("ABCD-2345").unwrap();
+    let (mut card, _) = GiftCard::issue(CardId::from_u128(1), &code, spec, t0()).unwrap();
+
+    let json = serde_json::to_value(&card).unwrap();
+    assert_eq!(json["order"], "order-1");
+    assert_eq!(json["purchaser"], "buyer-1");
+    assert_eq!(json["recipient"]["email"], "ann@example.com");
+    assert_eq!(json["message"], "Happy birthday");
+    assert_eq!(json["tags"][0], "spring");
+    assert_eq!(json["metadata"]["batch"], "7");
+    let back: GiftCard = serde_json::from_value(json).unwrap();
+    assert_eq!(back, card);
+
+    let (new, _) = card
+        .replace(
+            CardId::from_u128(2),
+            &Code::parse("EFGH-6789").unwrap(),
+            t0(),
+        )
+        .unwrap();
+    assert_eq!(new.order(), card.order());
+    assert_eq!(new.purchaser(), card.purchaser());
+    assert_eq!(new.recipient(), card.recipient());
+    assert_eq!(new.tags(), card.tags());
+    assert_eq!(new.metadata(), card.metadata());
+    assert_eq!(new.message(), None);
+
+    let (plain, _) =
+        GiftCard::issue(CardId::from_u128(3), &code, CardSpec::new(usd("5")), t0()).unwrap();
+    let json = serde_json::to_value(&plain).unwrap();
+    for absent in [
+        "order",
+        "purchaser",
+        "recipient",
+        "message",
+        "tags",
+        "metadata",
+    ] {
+        assert!(json.get(absent).is_none(), "{absent} in {json}");
+    }
+    assert!(plain.tags().is_empty() && plain.metadata().is_empty());
+    assert_eq!(serde_json::from_value::<GiftCard>(json).unwrap(), plain);
+}

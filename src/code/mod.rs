@@ -160,11 +160,15 @@ impl Code {
 /// dashes dropped, ASCII upper case) but without its checks: for comparing codes that need not
 /// be valid ones (`"gc-1"` and `"GC1"` are the same).
 pub(crate) fn normalise_text(input: &str) -> String {
+    normalised_chars(input).collect()
+}
+
+/// The characters [`normalise_text`] keeps, one by one (no allocation).
+pub(crate) fn normalised_chars(input: &str) -> impl Iterator<Item = char> + '_ {
     input
         .chars()
         .filter(|c| !is_ignored(*c))
         .map(|c| c.to_ascii_uppercase())
-        .collect()
 }
 
 /// Masks any text typed as a code: [`normalise_text`], then [`mask_text`].

@@ -610,7 +610,7 @@ fn insert_record(
             &sql.insert_record,
             &[
                 &record.key.as_str(),
-                &record.request,
+                &record.request.to_string(),
                 &timestamp(record.recorded_at),
                 &json,
             ],

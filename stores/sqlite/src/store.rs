@@ -562,7 +562,7 @@ fn insert_record(tx: &Transaction<'_>, record: &IdempotencyRecord) -> Result<(),
         .map_err(db_error)?
         .execute(rusqlite::params![
             record.key.as_str(),
-            record.request,
+            record.request.to_string(),
             timestamp(record.recorded_at),
             json,
         ])
