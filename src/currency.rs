@@ -31,10 +31,30 @@ pub const MAX_MINOR_UNITS: u8 = 18;
 /// assert!("XYZ".parse::<Currency>().is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Eq, PartialOrd, Ord)]
 pub struct Currency {
     code: [u8; 3],
     minor_units: u8,
+}
+
+/// Field by field, as one four-byte word: every money operation compares currencies.
+impl PartialEq for Currency {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        let word = |c: &Currency| {
+            let [a, b, d] = c.code;
+            u32::from_le_bytes([a, b, d, c.minor_units])
+        };
+        word(self) == word(other)
+    }
+}
+
+/// The fields, as a derive would hash them (equal currencies hash alike).
+impl std::hash::Hash for Currency {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.code.hash(state);
+        self.minor_units.hash(state);
+    }
 }
 
 macro_rules! iso_constants {

@@ -140,7 +140,7 @@ impl fmt::Write for Fnv1a {
 /// assert_eq!(request.to_string(), "authorise c1 25.00 USD");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(
     tag = "operation",
     rename_all = "camelCase",
