@@ -4,7 +4,8 @@
 //! returns an empty store each time. The kit runs the whole contract of the
 //! [`Store`] trait: versions, atomic commits, duplicate ids and codes, the
 //! append-only ledger, checkouts, idempotency records, guard windows, and several threads
-//! spending the same card at once through a [`Redeemer`] without ever overspending.
+//! spending the same card at once through a [`Redeemer`] without ever overspending
+//! ([`check_concurrent_spending`], which a database store also runs over several connections).
 //!
 //! ```
 //! use giftcert::MemoryStore;
@@ -110,7 +111,7 @@ where
     updates_check_versions_and_commits_are_atomic(&factory())?;
     ledger_is_append_only_and_paged(&factory())?;
     checkouts_idempotency_and_guards_are_versioned(&factory())?;
-    concurrent_spending_never_overspends(factory())?;
+    check_concurrent_spending(vec![factory()])?;
     Ok(())
 }
 
@@ -412,17 +413,35 @@ fn checkouts_idempotency_and_guards_are_versioned<S: Store>(
 
 /// Threads that spend the same card through the service.
 const THREADS: usize = 8;
-/// Requests per thread.
-const ROUNDS: usize = 25;
+/// Enough rounds for the card to run out whatever the interleaving (100 are needed).
+const MAX_ROUNDS: usize = 100;
 
-fn concurrent_spending_never_overspends<S: Store + 'static>(
-    store: S,
-) -> Result<(), ConformanceFailure> {
+/// Eight threads spend one 100.00 USD card, 1.00 at a time, through a [`Redeemer`] over each
+/// of `stores` in turn (one store shared by all threads, or one per thread: several
+/// connections to one database), until the card is empty. Together they must capture exactly
+/// 100.00, never more, leave nothing held, and leave a ledger of 201 entries (the issue, then a
+/// hold and a capture per 1.00) that sums to the balance. Returns the card's id, for checks of
+/// the database's own.
+///
+/// # Errors
+///
+/// A [`ConformanceFailure`] naming what went wrong; none when `stores` is empty.
+pub fn check_concurrent_spending<S: Store>(stores: Vec<S>) -> Result<CardId, ConformanceFailure> {
     const CHECK: &str = "concurrent spending of one card never overspends";
     let clock = Arc::new(FixedClock::new(t0()));
-    let redeemer = Redeemer::new(store).with_clock(clock).with_attempts(1_000);
+    let redeemers: Vec<Redeemer<S>> = stores
+        .into_iter()
+        .map(|store| {
+            Redeemer::new(store)
+                .with_clock(clock.clone())
+                .with_attempts(1_000)
+        })
+        .collect();
+    let first = redeemers
+        .first()
+        .ok_or_else(|| fail(CHECK, "no store to spend through"))?;
     let key = |s: String| IdempotencyKey::new(&s).map_err(|e| fail(CHECK, e.to_string()));
-    let issued = redeemer
+    let issued = first
         .issue(&key("kit-issue".into())?, vec![CardSpec::new(usd(10_000))])
         .map_err(|e| fail(CHECK, e.to_string()))?;
     let (card, code) = match issued.notifications.first() {
@@ -431,21 +450,27 @@ fn concurrent_spending_never_overspends<S: Store + 'static>(
         }
         _ => return Err(fail(CHECK, "issue returned no card")),
     };
-    // 8 threads x 25 requests x 1.00 USD = 200.00 asked of a 100.00 card.
     let results: Vec<Result<Money, ConformanceFailure>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..THREADS)
             .map(|t| {
-                let (redeemer, code) = (&redeemer, &code);
+                let (redeemer, code) = (&redeemers[t % redeemers.len()], &code);
                 scope.spawn(move || -> Result<Money, ConformanceFailure> {
                     let mut spent = Money::zero(Currency::USD);
-                    for round in 0..ROUNDS {
+                    let client = Reference::new("kit").map_err(|e| fail(CHECK, e.to_string()))?;
+                    for round in 0..MAX_ROUNDS {
+                        let left = redeemer
+                            .card(card)
+                            .map_err(|e| fail(CHECK, e.to_string()))?
+                            .ok_or_else(|| fail(CHECK, "card vanished"))?;
+                        if left.balance().is_zero() {
+                            break;
+                        }
                         let name = format!("kit-{t}-{round}");
                         let checkout =
                             Reference::new(&name).map_err(|e| fail(CHECK, e.to_string()))?;
-                        let client =
-                            Reference::new("kit").map_err(|e| fail(CHECK, e.to_string()))?;
                         match redeemer.apply_code(&client, &checkout, Currency::USD, code) {
                             Ok(_) => {}
+                            // What is left is held by other threads, which will capture it.
                             Err(RedeemError::EmptyCard(_)) => continue,
                             Err(e) => return Err(fail(CHECK, format!("apply: {e}"))),
                         }
@@ -480,22 +505,27 @@ fn concurrent_spending_never_overspends<S: Store + 'static>(
             .checked_add(result?)
             .map_err(|e| fail(CHECK, e.to_string()))?;
     }
-    let stored = redeemer
+    let stored = first
         .card(card)
         .map_err(|e| fail(CHECK, e.to_string()))?
         .ok_or_else(|| fail(CHECK, "card vanished"))?;
     ensure(
         CHECK,
-        spent == usd(10_000) && stored.balance().is_zero(),
+        spent == usd(10_000) && stored.balance().is_zero() && stored.held().is_zero(),
         || {
             format!(
-                "the threads spent {spent} of a 100.00 USD card, which now holds {}",
-                stored.balance()
+                "the threads spent {spent} of a 100.00 USD card, which now holds {} with {} held",
+                stored.balance(),
+                stored.held()
             )
         },
     )?;
-    let history = redeemer
+    let history = first
         .history(card)
         .map_err(|e| fail(CHECK, e.to_string()))?;
-    verify_ledger(card, stored.balance(), &history).map_err(|e| fail(CHECK, e.to_string()))
+    verify_ledger(card, stored.balance(), &history).map_err(|e| fail(CHECK, e.to_string()))?;
+    ensure(CHECK, history.len() == 201, || {
+        format!("the ledger has {} entries, expected 201", history.len())
+    })?;
+    Ok(card)
 }
