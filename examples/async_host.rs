@@ -53,7 +53,7 @@ async fn load_cards(
         let stored = db
             .card(id)
             .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("card {id} is missing")))?;
+            .ok_or_else(|| StoreError::corrupt(format!("card {id} is missing")))?;
         versions.push((id, stored.version));
         cards.push(stored.value);
     }
@@ -83,7 +83,7 @@ async fn authorise(
             decision.into_parts(version_of(&versions), Some(checkout.version));
         match db.commit(changes).await {
             Ok(()) => return Ok(outcome),
-            Err(StoreError::Conflict(_)) => continue,
+            Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }
@@ -112,7 +112,7 @@ async fn capture(db: &Database, id: &Reference) -> Result<Captured, RedeemError>
             decision.into_parts(version_of(&versions), Some(checkout.version));
         match db.commit(changes).await {
             Ok(()) => return Ok(outcome),
-            Err(StoreError::Conflict(_)) => continue,
+            Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }

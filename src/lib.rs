@@ -160,7 +160,7 @@ pub use selection::{
     Shipping, Sku,
 };
 pub use service::{AppliedCode, Redeemed, Redeemer};
-pub use store::{CardWrite, Changes, Store, StoreError, Versioned, Write};
+pub use store::{CardWrite, Changes, Record, Store, StoreError, StoreSource, Versioned, Write};
 pub use strategy::{
     BalanceStrategy, LeftoverDecision, LeftoverStrategy, NewCard, RefundTarget, Refunded,
     ReplacementStrategy, refund_to_card, settle_leftover,

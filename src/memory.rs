@@ -11,7 +11,7 @@ use crate::guard::GuardWindow;
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::ledger::{LedgerEntry, Reference};
 use crate::redemption::Checkout;
-use crate::store::{CardNumbers, CardWrite, Changes, Store, StoreError, Versioned};
+use crate::store::{CardWrite, Changes, Record, Store, StoreError, Versioned};
 
 /// How many independently locked parts the store has: requests on different cards rarely
 /// wait for each other.
@@ -212,10 +212,6 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn conflict(what: String) -> StoreError {
-    StoreError::Conflict(what)
-}
-
 impl MemoryStore {
     /// An empty store.
     #[must_use]
@@ -281,21 +277,22 @@ impl Locked<'_> {
             .chain(self.guards.iter_mut())
             .find(|(i, _)| *i == index)
             .map(|(_, guard)| &mut **guard)
-            .ok_or_else(|| StoreError::Corrupt("shard not locked".to_owned()))
+            .ok_or_else(|| StoreError::corrupt("shard not locked"))
     }
 }
 
 fn check_version<T>(
     stored: Option<&Versioned<T>>,
     expected: Option<u64>,
-    what: &str,
+    record: impl FnOnce() -> Record,
 ) -> Result<(), StoreError> {
     match (stored.map(|v| v.version), expected) {
         (None, None) => Ok(()),
         (Some(found), Some(expected)) if found == expected => Ok(()),
-        (found, expected) => Err(conflict(format!(
-            "{what} is at version {found:?}, expected {expected:?}"
-        ))),
+        (found, expected) => Err(StoreError::conflict(
+            record(),
+            format!("it is at version {found:?}, expected {expected:?}"),
+        )),
     }
 }
 
@@ -404,10 +401,10 @@ impl Store for MemoryStore {
             touch(hashed_shard(hash));
         }
         let mut locked = self.lock_all(mask);
-        let missing_hash = || StoreError::Corrupt("a key was not hashed".to_owned());
+        let missing_hash = || StoreError::corrupt("a key was not hashed");
 
         // Validate everything before writing anything.
-        let mut next_seq = CardNumbers::default();
+        let mut next_seq = Vec::with_capacity(changes.cards.len());
         let mut codes = code_hashes.iter().copied();
         for write in &changes.cards {
             match write {
@@ -417,55 +414,47 @@ impl Store for MemoryStore {
                         .cards
                         .contains_key(&card.id())
                     {
-                        return Err(conflict(format!("card {} already exists", card.id())));
+                        return Err(StoreError::conflict(
+                            Record::Card(card.id()),
+                            "it already exists",
+                        ));
                     }
                     let hash = codes.next().ok_or_else(missing_hash)?;
                     if locked.get(hashed_shard(hash))?.codes.contains(hash, code) {
-                        return Err(StoreError::DuplicateCode(code.masked()));
+                        return Err(StoreError::duplicate_code(code));
                     }
-                    next_seq.push(card.id(), 1);
+                    next_seq.push((card.id(), 1));
                 }
                 CardWrite::Update {
                     card,
                     expected_version,
                 } => {
                     let shard = locked.get(card_shard(card.id()))?;
-                    let slot = shard
-                        .cards
-                        .get(&card.id())
-                        .ok_or_else(|| conflict(format!("card {} does not exist", card.id())))?;
+                    let slot = shard.cards.get(&card.id()).ok_or_else(|| {
+                        StoreError::conflict(Record::Card(card.id()), "it does not exist")
+                    })?;
                     if slot.version != *expected_version {
-                        return Err(conflict(format!(
-                            "card {} is at version {}, expected {expected_version}",
-                            card.id(),
-                            slot.version
-                        )));
+                        return Err(StoreError::conflict(
+                            Record::Card(card.id()),
+                            format!(
+                                "it is at version {}, expected {expected_version}",
+                                slot.version
+                            ),
+                        ));
                     }
-                    next_seq.push(card.id(), slot.ledger.len() as u64 + 1);
+                    next_seq.push((card.id(), slot.ledger.len() as u64 + 1));
                 }
             }
         }
-        next_seq.seal();
-        for entry in &changes.entries {
-            let expected = next_seq.get_mut(entry.card()).ok_or_else(|| {
-                conflict(format!("entry for card {} without its card", entry.card()))
-            })?;
-            if entry.seq() != *expected {
-                return Err(conflict(format!(
-                    "entry {} of card {} does not follow entry {}",
-                    entry.seq(),
-                    entry.card(),
-                    *expected - 1
-                )));
-            }
-            *expected += 1;
-        }
+        changes.check_entries(next_seq)?;
         if let (Some(write), Some(hash)) = (&changes.checkout, checkout_hash) {
             let stored = locked
                 .get(hashed_shard(hash))?
                 .checkouts
                 .get(hash, write.value.id());
-            check_version(stored.map(|b| &**b), write.expected_version, "checkout")?;
+            check_version(stored.map(|b| &**b), write.expected_version, || {
+                Record::Checkout(write.value.id().clone())
+            })?;
         }
         if let (Some(record), Some(hash)) = (&changes.idempotency, key_hash) {
             if locked
@@ -473,10 +462,10 @@ impl Store for MemoryStore {
                 .idempotency
                 .contains(hash, &record.key)
             {
-                return Err(conflict(format!(
-                    "idempotency key {} is recorded",
-                    record.key
-                )));
+                return Err(StoreError::conflict(
+                    Record::Idempotency(record.key.clone()),
+                    "it is recorded",
+                ));
             }
         }
         if let (Some(write), Some(hash)) = (&changes.guard, guard_hash) {
@@ -484,7 +473,9 @@ impl Store for MemoryStore {
                 .get(hashed_shard(hash))?
                 .guards
                 .get(hash, write.value.client());
-            check_version(stored, write.expected_version, "guard window")?;
+            check_version(stored, write.expected_version, || {
+                Record::Guard(write.value.client().clone())
+            })?;
         }
 
         // Write.

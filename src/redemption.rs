@@ -533,7 +533,7 @@ fn take_cards(
         let found = cards
             .get(taken..)
             .and_then(|rest| rest.iter().position(|c| c.id() == id))
-            .ok_or_else(|| StoreError::Corrupt(format!("card {id} is missing")))?;
+            .ok_or_else(|| StoreError::corrupt(format!("card {id} is missing")))?;
         if found > 0 {
             cards.swap(taken, taken + found);
         }

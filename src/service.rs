@@ -6,6 +6,7 @@
 //! bounded number of times. Money-moving requests carry an [`IdempotencyKey`]: repeating one
 //! returns the first result and changes nothing; reusing a key for another request is an error.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -27,7 +28,7 @@ use crate::redemption::{
     self, Authorisation, Captured, Checkout, Decision, Issued, Outcome, RedeemError, RefundOutcome,
     Voided,
 };
-use crate::store::{CardNumbers, Changes, Store, StoreError, Versioned, Write};
+use crate::store::{Changes, Store, StoreError, Versioned, Write};
 use crate::strategy::{BalanceStrategy, LeftoverStrategy};
 
 /// How many times a request is tried against a store that keeps changing underneath.
@@ -69,7 +70,7 @@ pub struct AppliedCode {
 /// The versions a decision was computed from.
 #[derive(Debug, Default)]
 struct Versions {
-    cards: CardNumbers,
+    cards: HashMap<CardId, u64>,
     checkout: Option<u64>,
 }
 
@@ -214,8 +215,8 @@ impl<S: Store> Redeemer<S> {
             let stored = self
                 .store
                 .card(id)?
-                .ok_or_else(|| StoreError::Corrupt(format!("card {id} is missing")))?;
-            versions.cards.push(id, stored.version);
+                .ok_or_else(|| StoreError::corrupt(format!("card {id} is missing")))?;
+            versions.cards.entry(id).or_insert(stored.version);
             cards.push(stored.value);
         }
         Ok(cards)
@@ -239,7 +240,7 @@ impl<S: Store> Redeemer<S> {
                     });
                 }
                 let outcome = unwrap(record.outcome).ok_or_else(|| {
-                    StoreError::Corrupt(format!("idempotency record {key} holds another operation"))
+                    StoreError::corrupt(format!("idempotency record {key} holds another operation"))
                 })?;
                 return Ok(Redeemed {
                     outcome,
@@ -250,9 +251,8 @@ impl<S: Store> Redeemer<S> {
             let now = self.clock.now();
             let mut versions = Versions::default();
             let decision = decide(now, &mut versions)?;
-            versions.cards.seal();
             let (outcome, notifications, mut changes) =
-                decision.into_parts(|id| versions.cards.get(id), versions.checkout);
+                decision.into_parts(|id| versions.cards.get(&id).copied(), versions.checkout);
             changes.idempotency = Some(IdempotencyRecord {
                 key: key.clone(),
                 request: request.clone(),
@@ -267,7 +267,7 @@ impl<S: Store> Redeemer<S> {
                         replayed: false,
                     });
                 }
-                Err(StoreError::Conflict(_) | StoreError::DuplicateCode(_)) => {
+                Err(StoreError::Conflict { .. } | StoreError::DuplicateCode { .. }) => {
                     std::thread::yield_now();
                 }
                 Err(other) => return Err(other.into()),
@@ -290,7 +290,7 @@ impl<S: Store> Redeemer<S> {
             }
             match self.store.commit(changes) {
                 Ok(()) => return Ok(result),
-                Err(StoreError::Conflict(_)) => std::thread::yield_now(),
+                Err(StoreError::Conflict { .. }) => std::thread::yield_now(),
                 Err(other) => return Err(other.into()),
             }
         }
@@ -335,7 +335,7 @@ impl<S: Store> Redeemer<S> {
     ) -> Result<Redeemed<Issued>, RedeemError> {
         let code = code.into_code();
         if self.store.card_by_code(&code)?.is_some() {
-            return Err(StoreError::DuplicateCode(code.masked()).into());
+            return Err(StoreError::duplicate_code(&code).into());
         }
         let request = Request::Import {
             fingerprint: debug_fingerprint(&spec),
@@ -394,7 +394,7 @@ impl<S: Store> Redeemer<S> {
             });
         }
         let key = IdempotencyKey::new(&format!("order-issue:{}", order.id()))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            .map_err(|e| StoreError::corrupt(e.to_string()))?;
         self.issue(&key, specs)
     }
 
@@ -443,7 +443,7 @@ impl<S: Store> Redeemer<S> {
                 None => {
                     self.store
                         .card(card_id)?
-                        .ok_or_else(|| StoreError::Corrupt(format!("card {card_id} is missing")))?
+                        .ok_or_else(|| StoreError::corrupt(format!("card {card_id} is missing")))?
                         .value
                 }
             };

@@ -1,7 +1,10 @@
 //! Storage traits the host implements, and the rules an implementation must keep (see
 //! [`Store`]).
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,24 +24,199 @@ pub struct Versioned<T> {
     pub version: u64,
 }
 
+/// The error a database store hands on as the cause of a [`StoreError`].
+pub type StoreSource = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The record a [`StoreError`] is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Record {
+    /// A card.
+    Card(CardId),
+    /// A card's ledger entry.
+    Entry {
+        /// The card.
+        card: CardId,
+        /// The entry's sequence number.
+        seq: u64,
+    },
+    /// A checkout.
+    Checkout(Reference),
+    /// The record kept for an idempotency key.
+    Idempotency(IdempotencyKey),
+    /// A client's guard window.
+    Guard(Reference),
+    /// The transaction as a whole: the database refused it (a serialisation failure, a
+    /// deadlock, a busy file) without naming a record.
+    Transaction,
+}
+
+impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Record::Card(id) => write!(f, "card {id}"),
+            Record::Entry { card, seq } => write!(f, "entry {seq} of card {card}"),
+            Record::Checkout(id) => write!(f, "checkout {id}"),
+            Record::Idempotency(key) => write!(f, "idempotency key {key}"),
+            Record::Guard(client) => write!(f, "guard window of client {client}"),
+            Record::Transaction => f.write_str("the transaction"),
+        }
+    }
+}
+
 /// What a store could not do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Database stores keep the driver's error as the [`source`](std::error::Error::source) of
+/// [`StoreError::Backend`], [`StoreError::Corrupt`] and [`StoreError::Unavailable`]. Two errors
+/// compare equal when their kinds, records and messages are equal (sources by their text).
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// A record changed since it was read, or a record to insert already exists: read again
     /// and retry.
-    #[error("write conflict: {0}")]
-    Conflict(String),
+    #[error("write conflict on {record}: {reason}")]
+    Conflict {
+        /// The record that conflicted.
+        record: Record,
+        /// What was found.
+        reason: String,
+    },
     /// A new card's code is already taken: generate another.
-    #[error("a card with code {0} already exists")]
-    DuplicateCode(String),
+    #[error("a card with code {code} already exists")]
+    DuplicateCode {
+        /// The code, masked.
+        code: String,
+    },
     /// The store holds something that breaks the crate's rules.
-    #[error("store is inconsistent: {0}")]
-    Corrupt(String),
-    /// The database failed (its message).
-    #[error("store failure: {0}")]
-    Backend(String),
+    #[error("store is inconsistent: {reason}")]
+    Corrupt {
+        /// What is wrong.
+        reason: String,
+        /// The error that showed it, if any.
+        #[source]
+        source: Option<StoreSource>,
+    },
+    /// The database failed.
+    #[error("store failure: {reason}")]
+    Backend {
+        /// What the store was doing.
+        reason: String,
+        /// The driver's error.
+        #[source]
+        source: Option<StoreSource>,
+    },
+    /// No database connection became free in time (the pool is at its maximum size).
+    #[error("no database connection was free within {} ms", waited.as_millis())]
+    Unavailable {
+        /// How long the request waited.
+        waited: Duration,
+        /// The pool's error.
+        #[source]
+        source: Option<StoreSource>,
+    },
 }
+
+impl StoreError {
+    /// A [`StoreError::Conflict`] on `record`.
+    #[must_use]
+    pub fn conflict(record: Record, reason: impl Into<String>) -> StoreError {
+        StoreError::Conflict {
+            record,
+            reason: reason.into(),
+        }
+    }
+
+    /// A [`StoreError::DuplicateCode`] for `code` (kept masked).
+    #[must_use]
+    pub fn duplicate_code(code: &Code) -> StoreError {
+        StoreError::DuplicateCode {
+            code: code.masked(),
+        }
+    }
+
+    /// A [`StoreError::Corrupt`] with no source.
+    #[must_use]
+    pub fn corrupt(reason: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// A [`StoreError::Corrupt`] caused by `source`.
+    #[must_use]
+    pub fn corrupt_from(
+        reason: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Corrupt {
+            reason: reason.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// A [`StoreError::Backend`] caused by `source`.
+    #[must_use]
+    pub fn backend(
+        reason: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Backend {
+            reason: reason.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// Whether reading again and retrying may succeed ([`StoreError::Conflict`]).
+    #[must_use]
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict { .. })
+    }
+}
+
+impl PartialEq for StoreError {
+    fn eq(&self, other: &StoreError) -> bool {
+        fn same_source(a: Option<&StoreSource>, b: Option<&StoreSource>) -> bool {
+            a.map(ToString::to_string) == b.map(ToString::to_string)
+        }
+        match (self, other) {
+            (
+                StoreError::Conflict { record, reason },
+                StoreError::Conflict {
+                    record: r2,
+                    reason: s2,
+                },
+            ) => record == r2 && reason == s2,
+            (StoreError::DuplicateCode { code }, StoreError::DuplicateCode { code: c2 }) => {
+                code == c2
+            }
+            (
+                StoreError::Corrupt { reason, source },
+                StoreError::Corrupt {
+                    reason: r2,
+                    source: s2,
+                },
+            )
+            | (
+                StoreError::Backend { reason, source },
+                StoreError::Backend {
+                    reason: r2,
+                    source: s2,
+                },
+            ) => reason == r2 && same_source(source.as_ref(), s2.as_ref()),
+            (
+                StoreError::Unavailable { waited, source },
+                StoreError::Unavailable {
+                    waited: w2,
+                    source: s2,
+                },
+            ) => waited == w2 && same_source(source.as_ref(), s2.as_ref()),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for StoreError {}
 
 /// A card to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +272,44 @@ impl Changes {
             && self.checkout.is_none()
             && self.idempotency.is_none()
             && self.guard.is_none()
+    }
+
+    /// Checks the ledger entries against the cards this commit writes: each entry belongs to
+    /// a card inserted or updated in the same commit, and each card's entries continue its
+    /// sequence without a gap. `next_seqs` gives, for each written card, the sequence number
+    /// its next entry must have (1 for a new card, one more than its last entry otherwise); a
+    /// card given twice keeps its first number.
+    ///
+    /// Every store makes this check before it writes, so that it lives in one place.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] naming the first entry that breaks a rule.
+    pub fn check_entries(
+        &self,
+        next_seqs: impl IntoIterator<Item = (CardId, u64)>,
+    ) -> Result<(), StoreError> {
+        let mut next: HashMap<CardId, u64> = HashMap::new();
+        for (card, seq) in next_seqs {
+            next.entry(card).or_insert(seq);
+        }
+        for entry in &self.entries {
+            let record = || Record::Entry {
+                card: entry.card(),
+                seq: entry.seq(),
+            };
+            let expected = next.get_mut(&entry.card()).ok_or_else(|| {
+                StoreError::conflict(record(), "the commit does not write its card")
+            })?;
+            if entry.seq() != *expected {
+                return Err(StoreError::conflict(
+                    record(),
+                    format!("the card's next entry is {expected}"),
+                ));
+            }
+            *expected += 1;
+        }
+        Ok(())
     }
 }
 
@@ -186,136 +402,4 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// [`StoreError::Conflict`], [`StoreError::DuplicateCode`], [`StoreError::Backend`].
     fn commit(&self, changes: Changes) -> Result<(), StoreError>;
-}
-
-/// A number per card (the version it was read at, the sequence number it expects next) for
-/// the cards one request touches.
-///
-/// A request touches a handful of cards, so the first few are kept inline and found by a
-/// search from the front, without allocating; more move to a `Vec`, which [`seal`] sorts once
-/// it is long (a bulk issue of thousands) so that lookups search by halves.
-///
-/// [`seal`]: CardNumbers::seal
-#[derive(Debug, Clone)]
-pub(crate) struct CardNumbers {
-    inline: [(CardId, u64); CardNumbers::INLINE],
-    len: usize,
-    spilled: Vec<(CardId, u64)>,
-    sorted: bool,
-}
-
-impl Default for CardNumbers {
-    fn default() -> Self {
-        CardNumbers {
-            inline: [(CardId::from_u128(0), 0); CardNumbers::INLINE],
-            len: 0,
-            spilled: Vec::new(),
-            sorted: false,
-        }
-    }
-}
-
-impl CardNumbers {
-    /// How many cards are kept without allocating.
-    const INLINE: usize = 4;
-    /// Above this many cards, [`CardNumbers::seal`] sorts them.
-    const LINEAR: usize = 16;
-
-    /// Adds `card`'s number. A card added twice is found with its first number.
-    pub(crate) fn push(&mut self, card: CardId, number: u64) {
-        self.sorted = false;
-        if self.spilled.is_empty() {
-            if let Some(slot) = self.inline.get_mut(self.len) {
-                *slot = (card, number);
-                self.len += 1;
-                return;
-            }
-            self.spilled.extend_from_slice(&self.inline);
-        }
-        self.spilled.push((card, number));
-    }
-
-    /// Sorts a long list, so that lookups search it by halves.
-    pub(crate) fn seal(&mut self) {
-        if self.spilled.len() > Self::LINEAR {
-            // A stable sort keeps the first number of a card added twice first.
-            self.spilled.sort_by_key(|(id, _)| *id);
-            self.sorted = true;
-        }
-    }
-
-    fn slots(&self) -> &[(CardId, u64)] {
-        if self.spilled.is_empty() {
-            self.inline.get(..self.len).unwrap_or_default()
-        } else {
-            &self.spilled
-        }
-    }
-
-    fn position(&self, card: CardId) -> Option<usize> {
-        let slots = self.slots();
-        if self.sorted {
-            // The first of equal ids.
-            let start = slots.partition_point(|(id, _)| *id < card);
-            slots
-                .get(start)
-                .filter(|(id, _)| *id == card)
-                .map(|_| start)
-        } else {
-            slots.iter().position(|(id, _)| *id == card)
-        }
-    }
-
-    /// `card`'s number.
-    pub(crate) fn get(&self, card: CardId) -> Option<u64> {
-        let index = self.position(card)?;
-        self.slots().get(index).map(|(_, n)| *n)
-    }
-
-    /// `card`'s number, to change it.
-    pub(crate) fn get_mut(&mut self, card: CardId) -> Option<&mut u64> {
-        let index = self.position(card)?;
-        let slots = if self.spilled.is_empty() {
-            self.inline.get_mut(..self.len).unwrap_or_default()
-        } else {
-            &mut self.spilled
-        };
-        slots.get_mut(index).map(|(_, n)| n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn card_numbers_are_found_inline_spilled_and_sorted() {
-        for count in [0u128, 3, 4, 5, 16, 17, 100] {
-            let mut numbers = CardNumbers::default();
-            // Pushed in descending id order, so that sorting matters.
-            for i in (0..count).rev() {
-                numbers.push(CardId::from_u128(i + 1), 10 * (i as u64));
-            }
-            if count > 0 {
-                numbers.push(CardId::from_u128(1), 99);
-            }
-            numbers.seal();
-            for i in 0..count {
-                let expected = 10 * (i as u64);
-                assert_eq!(
-                    numbers.get(CardId::from_u128(i + 1)),
-                    Some(expected),
-                    "{count}"
-                );
-            }
-            assert_eq!(numbers.get(CardId::from_u128(count + 1)), None);
-            if let Some(n) = numbers.get_mut(CardId::from_u128(count)) {
-                *n += 1;
-            }
-            if count > 0 {
-                let bumped = 10 * (count as u64 - 1) + 1;
-                assert_eq!(numbers.get(CardId::from_u128(count)), Some(bumped));
-            }
-        }
-    }
 }

@@ -176,14 +176,14 @@ fn inserts_start_at_version_one_and_refuse_duplicates<S: Store>(
     let same_id = store.commit(insert(&card, &code, &entry));
     ensure(
         CHECK,
-        matches!(same_id, Err(StoreError::Conflict(_))),
+        matches!(same_id, Err(StoreError::Conflict { .. })),
         || format!("inserting an existing id gave {same_id:?}, expected a conflict"),
     )?;
     let (other, other_code, other_entry) = new_card(2, "AAAA-BBBB-CCCC-1111", usd(500))?;
     let same_code = store.commit(insert(&other, &other_code, &other_entry));
     ensure(
         CHECK,
-        matches!(same_code, Err(StoreError::DuplicateCode(_))),
+        matches!(same_code, Err(StoreError::DuplicateCode { .. })),
         || format!("inserting a taken code gave {same_code:?}, expected DuplicateCode"),
     )?;
     ensure(
@@ -226,7 +226,7 @@ fn updates_check_versions_and_commits_are_atomic<S: Store>(
     let result = store.commit(mixed);
     ensure(
         CHECK,
-        matches!(result, Err(StoreError::Conflict(_))),
+        matches!(result, Err(StoreError::Conflict { .. })),
         || format!("a stale version gave {result:?}, expected a conflict"),
     )?;
     let a_now = expect(CHECK, store.card(a.id()))?.ok_or_else(|| fail(CHECK, "card vanished"))?;
@@ -270,9 +270,11 @@ fn updates_check_versions_and_commits_are_atomic<S: Store>(
         }],
         ..Changes::default()
     });
-    ensure(CHECK, matches!(stale, Err(StoreError::Conflict(_))), || {
-        format!("re-using version 1 gave {stale:?}, expected a conflict")
-    })
+    ensure(
+        CHECK,
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        || format!("re-using version 1 gave {stale:?}, expected a conflict"),
+    )
 }
 
 fn ledger_is_append_only_and_paged<S: Store>(store: &S) -> Result<(), ConformanceFailure> {
@@ -325,7 +327,7 @@ fn ledger_is_append_only_and_paged<S: Store>(store: &S) -> Result<(), Conformanc
     });
     ensure(
         CHECK,
-        matches!(result, Err(StoreError::Conflict(_))),
+        matches!(result, Err(StoreError::Conflict { .. })),
         || format!("an out-of-sequence entry gave {result:?}, expected a conflict"),
     )
 }
@@ -346,13 +348,16 @@ fn checkouts_idempotency_and_guards_are_versioned<S: Store>(
     expect(CHECK, store.commit(write(None)))?;
     ensure(
         CHECK,
-        matches!(store.commit(write(None)), Err(StoreError::Conflict(_))),
+        matches!(store.commit(write(None)), Err(StoreError::Conflict { .. })),
         || "inserting an existing checkout was not a conflict".into(),
     )?;
     expect(CHECK, store.commit(write(Some(1))))?;
     ensure(
         CHECK,
-        matches!(store.commit(write(Some(1))), Err(StoreError::Conflict(_))),
+        matches!(
+            store.commit(write(Some(1))),
+            Err(StoreError::Conflict { .. })
+        ),
         || "a stale checkout version was not a conflict".into(),
     )?;
     let stored =
@@ -377,7 +382,10 @@ fn checkouts_idempotency_and_guards_are_versioned<S: Store>(
     expect(CHECK, store.commit(with_record()))?;
     ensure(
         CHECK,
-        matches!(store.commit(with_record()), Err(StoreError::Conflict(_))),
+        matches!(
+            store.commit(with_record()),
+            Err(StoreError::Conflict { .. })
+        ),
         || "recording a key twice was not a conflict".into(),
     )?;
     ensure(
@@ -400,7 +408,7 @@ fn checkouts_idempotency_and_guards_are_versioned<S: Store>(
     expect(CHECK, store.commit(guard(None)))?;
     ensure(
         CHECK,
-        matches!(store.commit(guard(None)), Err(StoreError::Conflict(_))),
+        matches!(store.commit(guard(None)), Err(StoreError::Conflict { .. })),
         || "inserting an existing guard window was not a conflict".into(),
     )?;
     expect(CHECK, store.commit(guard(Some(1))))?;
