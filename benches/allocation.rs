@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use giftcert::{Currency, Money, allocate};
+use giftcert::{Currency, Money, redeem::allocate};
 use rust_decimal::Decimal;
 
 /// Card amounts from 1.00 to 999.99, spread deterministically.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use giftcert::{
-    CardId, CardSpec, Currency, FixedClock, IdempotencyKey, MemoryStore, Money, Notification,
-    Redeemer, Reference,
+    CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer,
+    Reference, clock::FixedClock,
 };
 
 /// A service holding one card whose ledger has at least `entries` entries.

@@ -5,7 +5,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use giftcert::{Code, CodeGenerator, RandomCodeGenerator};
+use giftcert::{
+    Code,
+    code::{CodeGenerator, RandomCodeGenerator},
+};
 use rand::Rng;
 
 fn bench(c: &mut Criterion) {

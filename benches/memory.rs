@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use giftcert::{
-    CardSpec, Currency, FixedClock, IdempotencyKey, MemoryStore, Money, Notification, Redeemer,
-    Reference,
+    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference,
+    clock::FixedClock,
 };
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 

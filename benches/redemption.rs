@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use giftcert::{
-    CardSpec, Currency, FixedClock, IdempotencyKey, MemoryStore, Money, Notification, Redeemer,
-    Reference,
+    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference,
+    clock::FixedClock,
 };
 use rust_decimal::Decimal;
 

@@ -6,8 +6,8 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use giftcert::{
-    Currency, Money, Prices, ProductLine, RoundingRule, Selection, SelectionPolicy, TaxRate,
-    Totals, TotalsSettings,
+    Currency, Money, Prices, Selection, SelectionPolicy, TaxRate, Totals, TotalsSettings,
+    money::RoundingRule, shop::ProductLine,
 };
 use rust_decimal::Decimal;
 

@@ -46,7 +46,7 @@
 //! - What the products cost is the sum of `unitPrice × quantity` over product lines (prices
 //!   include VAT, as seed 003's do, so VAT does not change it).
 //! - A gift card holds `-unitPrice × quantity`. The cards pay what the products cost through
-//!   [`giftcert::allocate`]: lowest amount first, equal amounts in input order, each giving
+//!   [`giftcert::redeem::allocate`]: lowest amount first, equal amounts in input order, each giving
 //!   `min(what it holds, what is still unpaid)`, the rest nothing.
 //! - `totalAmount` is what the products cost minus what the cards hold: negative when the cards
 //!   hold more than the order (then it is minus what they keep), positive when they fall short.
@@ -73,7 +73,7 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::str::FromStr;
 
-use giftcert::{Currency, MAX_MINOR_UNITS, Money, TaxRate, allocate};
+use giftcert::{Currency, Money, TaxRate, money::MAX_MINOR_UNITS, redeem::allocate};
 use rust_decimal::Decimal;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};

@@ -14,10 +14,12 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use chrono::{TimeZone, Utc};
-use giftcert::redemption::{self, Authorisation, Captured, RedeemError};
+use giftcert::redeem::{self, Authorisation, Captured, RedeemError};
 use giftcert::{
-    BalanceStrategy, CardId, CardSpec, Changes, Checkout, Code, CodeGenerator, Currency, GiftCard,
-    MemoryStore, Money, RandomCodeGenerator, Reference, Store, StoreError, Versioned,
+    CardId, CardSpec, Code, Currency, GiftCard, MemoryStore, Money, Reference, Store, StoreError,
+    card::BalanceStrategy,
+    code::{CodeGenerator, RandomCodeGenerator},
+    redeem::{Changes, Checkout, Versioned},
 };
 
 /// The host's own async data layer.
@@ -78,7 +80,7 @@ async fn authorise(
             .ok_or_else(|| RedeemError::UnknownCheckout(id.clone()))?;
         let (cards, versions) = load_cards(db, checkout.value.applied()).await?;
         let now = Utc::now();
-        let decision = redemption::authorise(checkout.value, cards, payable, now, None)?;
+        let decision = redeem::authorise(checkout.value, cards, payable, now, None)?;
         let (outcome, _notifications, changes) =
             decision.into_parts(version_of(&versions), Some(checkout.version));
         match db.commit(changes).await {
@@ -106,8 +108,7 @@ async fn capture(db: &Database, id: &Reference) -> Result<Captured, RedeemError>
                 codes.generate().map_err(RedeemError::CodeGeneration)?,
             ))
         };
-        let decision =
-            redemption::capture(checkout.value, cards, &BalanceStrategy, Utc::now(), fresh)?;
+        let decision = redeem::capture(checkout.value, cards, &BalanceStrategy, Utc::now(), fresh)?;
         let (outcome, _notifications, changes) =
             decision.into_parts(version_of(&versions), Some(checkout.version));
         match db.commit(changes).await {
@@ -140,7 +141,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Seed one card and one checkout with it applied, through the same pure functions.
     let codes = RandomCodeGenerator::default();
-    let issued = redemption::issue(vec![CardSpec::new(usd("100")?)], now, || {
+    let issued = redeem::issue(vec![CardSpec::new(usd("100")?)], now, || {
         Ok((
             CardId::random(),
             codes.generate().map_err(RedeemError::CodeGeneration)?,
@@ -150,9 +151,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_, _, changes) = issued.into_parts(|_| None, None);
     block_on(db.commit(changes))?;
     let checkout = Reference::new("checkout-42")?;
-    let applied = redemption::apply(None, checkout.clone(), Currency::USD, None, &card, now)?;
+    let applied = redeem::apply(None, checkout.clone(), Currency::USD, None, &card, now)?;
     block_on(db.commit(Changes {
-        checkout: Some(giftcert::Write {
+        checkout: Some(giftcert::redeem::Write {
             value: applied,
             expected_version: None,
         }),

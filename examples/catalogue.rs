@@ -7,7 +7,9 @@
 //! ```
 
 use giftcert::{
-    Catalogue, CertificateDefinition, Currency, CurrencyFormats, Decimals, Money, MoneyFormat,
+    Catalogue, CertificateDefinition, Currency, Money,
+    catalogue::CurrencyFormats,
+    money::{Decimals, MoneyFormat},
 };
 
 /// The seed's catalogue: a predetermined certificate (10 USD, 100 SEK, 1 000 JPY) and a

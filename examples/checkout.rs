@@ -28,8 +28,8 @@ use std::process::ExitCode;
 use std::str::FromStr;
 
 use giftcert::{
-    Currency, Money, Prices, ProductLine, Selection, SelectionPolicy, Shipping, Sku, TaxRate,
-    Totals, TotalsError, TotalsSettings,
+    Currency, Money, Prices, Selection, SelectionPolicy, TaxRate, Totals, TotalsSettings,
+    shop::{ProductLine, Shipping, Sku, TotalsError},
 };
 use rust_decimal::Decimal;
 use serde_json::{Map, Number, Value};

@@ -13,12 +13,14 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use giftcert::{
-    BalanceStrategy, CardSpec, Catalogue, CertificateDefinition, Code, CodeGenerator, Currency,
-    EmailAddress, FixedClock, GiftMessage, IdempotencyKey, LeftoverStrategy, Line, MemorySequence,
-    MemoryStore, Money, Notification, Order, OrderId, PatternCodeGenerator, PaymentDetails,
-    PaymentKind, PaymentMethod, PaymentOutcome, PaymentPolicy, PaymentResult, Prices, ProductLine,
-    RandomCodeGenerator, Redeemer, Reference, ReplacementStrategy, Selection, SelectionPolicy,
-    Store, TaxRate, TotalsSettings,
+    CardSpec, Catalogue, CertificateDefinition, Code, Currency, EmailAddress, IdempotencyKey,
+    MemoryStore, Money, Notification, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod,
+    PaymentPolicy, PaymentResult, Prices, Redeemer, Reference, Selection, SelectionPolicy, Store,
+    TaxRate, TotalsSettings,
+    card::{BalanceStrategy, LeftoverStrategy, ReplacementStrategy},
+    clock::FixedClock,
+    code::{CodeGenerator, MemorySequence, PatternCodeGenerator, RandomCodeGenerator},
+    shop::{GiftMessage, Line, PaymentOutcome, ProductLine},
 };
 use rust_decimal::Decimal;
 

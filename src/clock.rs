@@ -58,7 +58,7 @@ impl Clock for SystemClock {
 /// ```
 /// use std::sync::Arc;
 /// use chrono::{TimeDelta, TimeZone, Utc};
-/// use giftcert::{Clock, FixedClock};
+/// use giftcert::{clock::{Clock, FixedClock}};
 ///
 /// let start = Utc.with_ymd_and_hms(2024, 12, 24, 18, 0, 0).single().ok_or("no such instant")?;
 /// let clock = Arc::new(FixedClock::new(start));

@@ -19,11 +19,7 @@
 //!
 //! ```
 //! use chrono::Utc;
-//! use giftcert::{
-//!     Catalogue, CertificateDefinition, Currency, EmailAddress, IdempotencyKey, MemoryStore,
-//!     Money, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy,
-//!     PaymentResult, Prices, Redeemer, Reference, Selection, SelectionPolicy, TotalsSettings,
-//! };
+//! use giftcert::{Catalogue, CertificateDefinition, Currency, EmailAddress, IdempotencyKey, MemoryStore, Money, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy, PaymentResult, Prices, Redeemer, Reference, Selection, SelectionPolicy, TotalsSettings};
 //! use rust_decimal::Decimal;
 //!
 //! let usd = |s: &str| Money::parse(s, Currency::USD);
@@ -87,89 +83,32 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
-mod allocation;
-mod card;
-mod catalogue;
-mod clock;
-mod code;
-mod currency;
+pub mod card;
+pub mod catalogue;
+pub mod clock;
+pub mod code;
 mod digest;
-mod expiry;
-mod guard;
-mod idempotency;
 mod ident;
-mod ledger;
-mod memory;
-mod money;
-mod notification;
-mod payment;
-mod purchase;
-pub mod redemption;
-mod selection;
-mod serde_impl;
-mod service;
-mod store;
+pub mod money;
+pub mod redeem;
+pub mod shop;
+pub mod store;
 #[cfg(feature = "proptest")]
 pub mod strategies;
-mod strategy;
-mod tax;
 #[cfg(feature = "testkit")]
 pub mod testkit;
-mod totals;
 
-pub use allocation::{AllocatedCard, Allocation, AllocationError, allocate};
-pub use card::{
-    CardError, CardId, CardIdError, CardSpec, CardStatus, CodeHint, GiftCard, GiftCertificateView,
-    Hold, Recipient,
-};
-pub use catalogue::{
-    AmountBounds, Catalogue, CatalogueError, CatalogueListing, CertificateDefinition,
-    CertificateId, CertificateKind, CurrencyFormats, ListedAmount, ListedCertificate,
-    ResolvedCertificate, VoucherPurpose,
-};
-pub use clock::{Clock, ClockError, FixedClock, SystemClock};
-pub use code::{
-    Code, CodeError, CodeGenerator, CodeSequence, ImportRules, ImportedAlphabet, ImportedCode,
-    MemorySequence, PatternCodeGenerator, RandomCodeGenerator, RandomCodeGeneratorBuilder,
-    generate_unique,
-};
-pub use currency::{Currency, MAX_MINOR_UNITS};
+pub use card::{CardId, CardSpec, GiftCard, Notification, Reference};
+pub use catalogue::{Catalogue, CertificateDefinition};
+pub use code::Code;
 pub use digest::{CodeDigest, CodeDigestError, CodeKey, CodeKeyError};
-pub use expiry::{ExpiryError, ExpiryPolicy, US_MINIMUM_YEARS};
-pub use guard::{GuardError, GuardPolicy, GuardWindow};
-pub use idempotency::{IdempotencyKey, IdempotencyKeyError, IdempotencyRecord, Request};
-pub use ledger::{
-    EntryKind, LedgerEntry, LedgerError, Reference, ReferenceError, ReleaseReason, verify_ledger,
+pub use money::{Currency, Money, TaxRate};
+pub use redeem::{IdempotencyKey, RedeemError};
+pub use shop::{
+    EmailAddress, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy,
+    PaymentResult, Prices, Selection, SelectionPolicy, Totals, TotalsSettings,
 };
-pub use memory::MemoryStore;
-pub use money::{Decimals, Money, MoneyError, MoneyFormat, RoundingRule};
-pub use notification::Notification;
-pub use payment::{PaymentError, PaymentKind, PaymentMethod, PaymentPolicy};
-pub use purchase::{
-    CardToIssue, CertificateNotification, EmailAddress, GiftCredit, GiftMessage,
-    MAX_GIFT_MESSAGE_LEN, NO_SHIPMENT, Order, OrderId, OrderStatus, PaymentDetails, PaymentOutcome,
-    PaymentResult, PurchaseError, Shipment, ShipmentContents,
-};
-pub use redemption::{
-    Authorisation, Captured, CardAmount, CardUse, Checkout, CheckoutState, Decision, HoldRef,
-    Issued, IssuedCard, Outcome, RedeemError, RefundOutcome, RefundPart, Replacement, Voided,
-};
-pub use selection::{
-    CertificateLine, Line, MAX_CERTIFICATE_UNITS, Prices, ProductLine, ProductWithCertificate,
-    RemovalReason, RemovedLine, Selection, SelectionChange, SelectionError, SelectionPolicy,
-    Shipping, Sku,
-};
-pub use service::{AppliedCode, Redeemed, Redeemer};
-pub use store::{CardWrite, Changes, Record, Store, StoreError, StoreSource, Versioned, Write};
-pub use strategy::{
-    BalanceStrategy, LeftoverDecision, LeftoverStrategy, NewCard, RefundTarget, Refunded,
-    ReplacementStrategy, refund_to_card, settle_leftover,
-};
-pub use tax::{TaxRate, TaxRateError};
-pub use totals::{
-    AppliedCertificate, LineKind, LineTotal, TaxGranularity, TaxLine, Totals, TotalsError,
-    TotalsSettings,
-};
+pub use store::{MemoryStore, Redeemer, Store, StoreError};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

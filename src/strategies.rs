@@ -5,7 +5,7 @@
 //!
 //! ```
 //! use giftcert::strategies;
-//! use giftcert::allocate;
+//! use giftcert::redeem::allocate;
 //! use proptest::prelude::*;
 //!
 //! proptest!(|(payable in strategies::money_in(giftcert::Currency::JPY, 0..=100_000),
@@ -23,13 +23,13 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 
 use crate::card::{CardId, CardSpec, GiftCard};
+use crate::card::{LedgerEntry, Reference, ReleaseReason};
 use crate::catalogue::{AmountBounds, CertificateDefinition};
 use crate::code::Code;
-use crate::currency::Currency;
-use crate::ledger::{LedgerEntry, Reference, ReleaseReason};
+use crate::money::Currency;
 use crate::money::Money;
-use crate::selection::{Prices, ProductLine, Selection, SelectionPolicy};
-use crate::tax::TaxRate;
+use crate::money::TaxRate;
+use crate::shop::{Prices, ProductLine, Selection, SelectionPolicy};
 
 /// Currencies from the ISO table, always including the 0-decimal (JPY, CLP) and 3-decimal
 /// (KWD, BHD) ones alongside the usual 2-decimal ones.
@@ -118,11 +118,11 @@ pub fn selection(currency: Currency) -> impl Strategy<Value = Selection> {
         })
 }
 
-/// Generated gift card codes: from the default [`RandomCodeGenerator`](crate::RandomCodeGenerator)
+/// Generated gift card codes: from the default [`RandomCodeGenerator`](crate::code::RandomCodeGenerator)
 /// or one with a prefix, a different length or group size, each drawn from a seeded CSPRNG
 /// (so failures replay). Every code passes its generator's check; the generator comes along
 /// so that tests can check against it.
-pub fn generated_code() -> impl Strategy<Value = (crate::RandomCodeGenerator, Code)> {
+pub fn generated_code() -> impl Strategy<Value = (crate::code::RandomCodeGenerator, Code)> {
     use rand::SeedableRng;
 
     (
@@ -134,7 +134,7 @@ pub fn generated_code() -> impl Strategy<Value = (crate::RandomCodeGenerator, Co
         .prop_filter_map(
             "a valid generator configuration",
             |(seed, length, group, prefix)| {
-                let mut builder = crate::RandomCodeGenerator::builder()
+                let mut builder = crate::code::RandomCodeGenerator::builder()
                     .length(length)
                     .group_size(group);
                 if let Some(prefix) = &prefix {
@@ -216,7 +216,8 @@ pub fn apply_card_step(card: &mut GiftCard, step: CardStep, at: DateTime<Utc>) -
         CardStep::Capture(percent) => match oldest {
             Some((hold, held)) => {
                 let share = held.amount() * Decimal::from(percent) / Decimal::ONE_HUNDRED;
-                let amount = Money::rounded(share, currency, crate::RoundingRule::TowardZero);
+                let amount =
+                    Money::rounded(share, currency, crate::money::RoundingRule::TowardZero);
                 let amount = if amount.is_zero() { held } else { amount };
                 card.capture(hold, amount, at)
             }

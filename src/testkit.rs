@@ -18,17 +18,17 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use crate::card::Notification;
 use crate::card::{CardId, CardSpec, GiftCard};
+use crate::card::{LedgerEntry, Reference, verify_ledger};
 use crate::clock::FixedClock;
 use crate::code::Code;
-use crate::currency::Currency;
-use crate::guard::{GuardPolicy, GuardWindow};
-use crate::idempotency::{IdempotencyKey, IdempotencyRecord, Request};
-use crate::ledger::{LedgerEntry, Reference, verify_ledger};
+use crate::money::Currency;
 use crate::money::Money;
-use crate::notification::Notification;
-use crate::redemption::{Checkout, Issued, Outcome, RedeemError};
-use crate::service::Redeemer;
+use crate::redeem::{Checkout, Issued, Outcome, RedeemError};
+use crate::redeem::{GuardPolicy, GuardWindow};
+use crate::redeem::{IdempotencyKey, IdempotencyRecord, Request};
+use crate::store::Redeemer;
 use crate::store::{CardWrite, Changes, Store, StoreError, Write};
 
 /// A rule of the store contract that the store under test broke.

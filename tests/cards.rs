@@ -2,10 +2,13 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use giftcert::{
-    BalanceStrategy, CardError, CardId, CardSpec, CardStatus, Code, Currency, EntryKind,
-    ExpiryPolicy, GiftCard, LedgerEntry, LeftoverStrategy, Money, Notification, Reference,
-    Refunded, ReleaseReason, ReplacementStrategy, allocate, refund_to_card, settle_leftover,
-    verify_ledger,
+    CardId, CardSpec, Code, Currency, GiftCard, Money, Notification, Reference,
+    card::{
+        BalanceStrategy, CardError, CardStatus, EntryKind, ExpiryPolicy, LedgerEntry,
+        LeftoverStrategy, Refunded, ReleaseReason, ReplacementStrategy, refund_to_card,
+        settle_leftover, verify_ledger,
+    },
+    redeem::allocate,
 };
 
 fn usd(s: &str) -> Money {
@@ -508,7 +511,7 @@ fn issue_details_round_trip_flat_and_replacements_keep_all_but_the_message() {
     let mut spec = CardSpec::new(usd("100"));
     spec.order = Some(reference("order-1"));
     spec.purchaser = Some(reference("buyer-1"));
-    spec.recipient = Some(giftcert::Recipient {
+    spec.recipient = Some(giftcert::card::Recipient {
         name: Some("Ann".to_owned()),
         email: Some("ann@example.com".to_owned()),
     });

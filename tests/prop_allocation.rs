@@ -3,7 +3,7 @@
 mod common;
 
 use giftcert::strategies::{currency, money_in};
-use giftcert::{Currency, Money, allocate};
+use giftcert::{Currency, Money, redeem::allocate};
 use proptest::prelude::*;
 
 fn case() -> impl Strategy<Value = (Money, Vec<Money>)> {

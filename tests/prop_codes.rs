@@ -4,7 +4,7 @@
 mod common;
 
 use giftcert::Code;
-use giftcert::CodeGenerator;
+use giftcert::code::CodeGenerator;
 use giftcert::strategies::{generated_code, typed_code};
 use proptest::prelude::*;
 

@@ -15,8 +15,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use giftcert::strategies::{CheckoutOp, card_with_history, checkout_ops, currency};
 use giftcert::{
-    BalanceStrategy, CardId, CardSpec, Currency, FixedClock, IdempotencyKey, LeftoverStrategy,
-    MemoryStore, Money, Notification, Redeemer, Reference, ReplacementStrategy, verify_ledger,
+    CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer,
+    Reference,
+    card::{BalanceStrategy, LeftoverStrategy, ReplacementStrategy, verify_ledger},
+    clock::FixedClock,
 };
 use proptest::prelude::*;
 

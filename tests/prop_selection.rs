@@ -4,8 +4,8 @@
 mod common;
 
 use giftcert::{
-    Catalogue, CertificateDefinition, Currency, Money, Prices, ProductLine, ProductWithCertificate,
-    Selection, SelectionPolicy, TaxRate,
+    Catalogue, CertificateDefinition, Currency, Money, Prices, Selection, SelectionPolicy, TaxRate,
+    shop::{ProductLine, ProductWithCertificate},
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;

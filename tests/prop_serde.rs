@@ -7,8 +7,8 @@ use giftcert::strategies::{
     card_with_history, certificate_definition, currency, money, selection, tax_rate,
 };
 use giftcert::{
-    Catalogue, CertificateDefinition, Currency, GiftCard, LedgerEntry, Money, Selection, TaxRate,
-    Totals, TotalsSettings,
+    Catalogue, CertificateDefinition, Currency, GiftCard, Money, Selection, TaxRate, Totals,
+    TotalsSettings, card::LedgerEntry,
 };
 use proptest::prelude::*;
 use serde::Serialize;

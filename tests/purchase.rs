@@ -3,10 +3,13 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
-    CardToIssue, Catalogue, CertificateDefinition, Currency, EmailAddress, GiftMessage, Money,
-    NO_SHIPMENT, Order, OrderId, OrderStatus, PaymentDetails, PaymentError, PaymentKind,
-    PaymentMethod, PaymentOutcome, PaymentPolicy, PaymentResult, Prices, ProductLine,
-    PurchaseError, Selection, SelectionPolicy, ShipmentContents, Store, TaxRate, TotalsSettings,
+    Catalogue, CertificateDefinition, Currency, EmailAddress, Money, Order, OrderId,
+    PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy, PaymentResult, Prices, Selection,
+    SelectionPolicy, Store, TaxRate, TotalsSettings,
+    shop::{
+        CardToIssue, GiftMessage, NO_SHIPMENT, OrderStatus, PaymentError, PaymentOutcome,
+        ProductLine, PurchaseError, ShipmentContents,
+    },
 };
 use rust_decimal::Decimal;
 

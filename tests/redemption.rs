@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use giftcert::{
-    CardError, CardId, CardSpec, CodeGenerator, Currency, EntryKind, FixedClock, GuardPolicy,
-    IdempotencyKey, MemoryStore, Money, Notification, RandomCodeGenerator, RedeemError, Redeemer,
-    Reference, ReplacementStrategy, verify_ledger,
+    CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, RedeemError,
+    Redeemer, Reference,
+    card::{CardError, EntryKind, ReplacementStrategy, verify_ledger},
+    clock::FixedClock,
+    code::{CodeGenerator, RandomCodeGenerator},
+    redeem::GuardPolicy,
 };
 
 fn usd(s: &str) -> Money {
@@ -60,7 +63,11 @@ impl Shop {
         }
     }
 
-    fn apply(&self, checkout: &str, code: &str) -> Result<giftcert::AppliedCode, RedeemError> {
+    fn apply(
+        &self,
+        checkout: &str,
+        code: &str,
+    ) -> Result<giftcert::store::AppliedCode, RedeemError> {
         self.redeemer.apply_code(
             &reference("client-1"),
             &reference(checkout),
@@ -208,7 +215,7 @@ fn holds_expire_and_release_themselves() {
     assert!(history.iter().any(|e| matches!(
         e.kind(),
         EntryKind::Released {
-            reason: giftcert::ReleaseReason::Expired,
+            reason: giftcert::card::ReleaseReason::Expired,
             ..
         }
     )));
@@ -435,7 +442,7 @@ fn expired_and_disabled_cards_cannot_be_applied() {
     let mut shop = Shop::new();
     shop.redeemer = shop
         .redeemer
-        .with_expiry(giftcert::ExpiryPolicy::after_days(30));
+        .with_expiry(giftcert::card::ExpiryPolicy::after_days(30));
     let (_, code) = shop.card(usd("100"));
     shop.clock.advance(Duration::days(31)).unwrap();
     let err = shop.apply("c1", &code).unwrap_err();
@@ -595,7 +602,7 @@ fn bulk_issue_makes_n_cards_of_one_value_with_tags_and_metadata_and_distinct_cod
 /// character, so checkout accepts them only when the host says so; their weakness is reported.
 #[test]
 fn imported_codes_work_once_the_host_accepts_them() {
-    use giftcert::ImportRules;
+    use giftcert::code::ImportRules;
 
     let shop = Shop::new();
     let imported = ImportRules::SHOPIFY.import("shop-1234-abcd-9xyz").unwrap();

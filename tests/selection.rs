@@ -1,9 +1,13 @@
 //! Selections under Centra's exclusive rules (seeds 000, 001) and Spryker's mixed ones (seed 002).
 
 use giftcert::{
-    Catalogue, CatalogueError, CertificateDefinition, Currency, Line, MAX_CERTIFICATE_UNITS, Money,
-    MoneyError, Prices, ProductLine, ProductWithCertificate, RemovalReason, Selection,
-    SelectionError, SelectionPolicy, Shipping, TaxRate,
+    Catalogue, CertificateDefinition, Currency, Money, Prices, Selection, SelectionPolicy, TaxRate,
+    catalogue::CatalogueError,
+    money::MoneyError,
+    shop::{
+        Line, MAX_CERTIFICATE_UNITS, ProductLine, ProductWithCertificate, RemovalReason,
+        SelectionError, Shipping,
+    },
 };
 use rust_decimal::Decimal;
 
@@ -71,7 +75,7 @@ fn mixed() -> Selection {
     Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::mixed())
 }
 
-fn removed_skus(change: &giftcert::SelectionChange) -> Vec<(String, RemovalReason)> {
+fn removed_skus(change: &giftcert::shop::SelectionChange) -> Vec<(String, RemovalReason)> {
     change
         .removed()
         .iter()

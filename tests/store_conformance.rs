@@ -9,8 +9,9 @@ fn memory_store_passes_the_conformance_kit() {
 #[test]
 fn the_kit_catches_a_store_that_ignores_versions() {
     use giftcert::{
-        CardId, CardWrite, Changes, Code, GiftCard, GuardWindow, IdempotencyKey, IdempotencyRecord,
-        LedgerEntry, MemoryStore, Reference, Store, StoreError, Versioned,
+        CardId, Code, GiftCard, IdempotencyKey, MemoryStore, Reference, Store, StoreError,
+        card::LedgerEntry,
+        redeem::{CardWrite, Changes, GuardWindow, IdempotencyRecord, Versioned},
     };
 
     /// Rewrites every update to the version currently stored, hiding conflicts.
@@ -35,7 +36,7 @@ fn the_kit_catches_a_store_that_ignores_versions() {
         fn checkout(
             &self,
             id: &Reference,
-        ) -> Result<Option<Versioned<giftcert::Checkout>>, StoreError> {
+        ) -> Result<Option<Versioned<giftcert::redeem::Checkout>>, StoreError> {
             self.0.checkout(id)
         }
         fn idempotency(

@@ -1,9 +1,12 @@
 //! Totals: taxes first, credit later (seeds 001, 002, 003, 004).
 
 use giftcert::{
-    AllocationError, Catalogue, CertificateDefinition, Currency, LineKind, Money, MoneyError,
-    Prices, ProductLine, RoundingRule, Selection, SelectionPolicy, Shipping, TaxGranularity,
-    TaxRate, Totals, TotalsError, TotalsSettings, VoucherPurpose,
+    Catalogue, CertificateDefinition, Currency, Money, Prices, Selection, SelectionPolicy, TaxRate,
+    Totals, TotalsSettings,
+    catalogue::VoucherPurpose,
+    money::{MoneyError, RoundingRule},
+    redeem::AllocationError,
+    shop::{LineKind, ProductLine, Shipping, TaxGranularity, TotalsError},
 };
 use rust_decimal::Decimal;
 

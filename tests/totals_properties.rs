@@ -3,8 +3,9 @@
 mod common;
 
 use giftcert::{
-    Catalogue, CertificateDefinition, Currency, LineKind, Money, Prices, ProductLine, Selection,
-    SelectionPolicy, Shipping, TaxGranularity, TaxRate, Totals, TotalsSettings,
+    Catalogue, CertificateDefinition, Currency, Money, Prices, Selection, SelectionPolicy, TaxRate,
+    Totals, TotalsSettings,
+    shop::{LineKind, ProductLine, Shipping, TaxGranularity},
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;

@@ -105,7 +105,7 @@ pub enum CodeError {
         /// The generator's error.
         reason: String,
     },
-    /// Every candidate [`generate_unique`](crate::generate_unique) drew already existed.
+    /// Every candidate [`generate_unique`](crate::code::generate_unique) drew already existed.
     #[error("every one of {attempts} generated codes already exists, expected an unused one")]
     TooManyCollisions {
         /// The candidates tried.

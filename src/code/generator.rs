@@ -7,8 +7,8 @@ use super::{Code, CodeError};
 
 /// A way of making new codes, and of telling whether a typed code could be one of them.
 ///
-/// The crate ships [`RandomCodeGenerator`](crate::RandomCodeGenerator) (the default) and
-/// [`PatternCodeGenerator`](crate::PatternCodeGenerator); hosts may write their own.
+/// The crate ships [`RandomCodeGenerator`](crate::code::RandomCodeGenerator) (the default) and
+/// [`PatternCodeGenerator`](crate::code::PatternCodeGenerator); hosts may write their own.
 ///
 /// # Contract
 ///
@@ -83,7 +83,7 @@ impl<G: CodeGenerator + ?Sized> CodeGenerator for Arc<G> {
 ///
 /// ```
 /// use std::collections::HashSet;
-/// use giftcert::{generate_unique, Code, CodeError, MemorySequence, PatternCodeGenerator};
+/// use giftcert::{Code, code::{generate_unique, CodeError, MemorySequence, PatternCodeGenerator}};
 ///
 /// let numbering = PatternCodeGenerator::new("X-GC-{number}", MemorySequence::new())?;
 /// let taken: HashSet<Code> = [Code::parse("X-GC-1")?].into();

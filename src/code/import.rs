@@ -11,7 +11,7 @@ use super::{Code, CodeError, normalise};
 /// digits.
 ///
 /// ```
-/// use giftcert::ImportRules;
+/// use giftcert::code::ImportRules;
 ///
 /// let imported = ImportRules::default().import("mq7k-2pzx-9rt4-bnv8")?;
 /// assert_eq!(imported.code().expose_secret(), "MQ7K2PZX9RT4BNV8");

@@ -25,7 +25,7 @@ const NUMBER: &str = "{number}";
 /// `Result<u64, CodeError>` is a sequence too:
 ///
 /// ```
-/// use giftcert::{CodeError, CodeGenerator, PatternCodeGenerator};
+/// use giftcert::{code::{CodeError, CodeGenerator, PatternCodeGenerator}};
 ///
 /// let numbering = PatternCodeGenerator::new("X-GC-{number}", || {
 ///     Ok::<_, CodeError>(41) // the host's `SELECT nextval('gift_card_numbers')`
@@ -99,7 +99,7 @@ impl CodeSequence for MemorySequence {
 ///
 /// **These codes are guessable**: whoever holds one can try its neighbours. Use them only where
 /// the host wants that numbering and protects redemption otherwise (a PIN, a rate limit, cards
-/// bound to a customer); the default is [`RandomCodeGenerator`](crate::RandomCodeGenerator).
+/// bound to a customer); the default is [`RandomCodeGenerator`](crate::code::RandomCodeGenerator).
 ///
 /// Codes normalise away dashes, so `X-GC-1` is stored and compared as `XGC1`;
 /// [`format`](PatternCodeGenerator::format) writes a code back as the template does. Numbers
@@ -107,7 +107,7 @@ impl CodeSequence for MemorySequence {
 /// code at most one number.
 ///
 /// ```
-/// use giftcert::{Code, CodeGenerator, MemorySequence, PatternCodeGenerator};
+/// use giftcert::{Code, code::{CodeGenerator, MemorySequence, PatternCodeGenerator}};
 ///
 /// let numbering = PatternCodeGenerator::new("X-GC-{number}", MemorySequence::new())?;
 /// let first = numbering.generate()?;

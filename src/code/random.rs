@@ -52,7 +52,7 @@ const MAX_RANDOM_BYTES: usize = Code::MAX_LEN * BITS_PER_SYMBOL as usize / 8;
 /// [`generate_with`](RandomCodeGenerator::generate_with) with `rand::rngs::SysRng`.
 ///
 /// ```
-/// use giftcert::{Code, CodeGenerator, RandomCodeGenerator};
+/// use giftcert::{Code, code::{CodeGenerator, RandomCodeGenerator}};
 ///
 /// let generator = RandomCodeGenerator::default();
 /// assert_eq!(generator.entropy_bits(), 80);
@@ -161,7 +161,7 @@ impl RandomCodeGenerator {
     /// [`CodeError::RandomSource`] when `rng` fails.
     ///
     /// ```
-    /// use giftcert::{CodeGenerator, RandomCodeGenerator};
+    /// use giftcert::{code::{CodeGenerator, RandomCodeGenerator}};
     ///
     /// let generator = RandomCodeGenerator::default();
     /// let code = generator.generate_with(&mut rand::rngs::SysRng)?;
@@ -232,7 +232,7 @@ impl RandomCodeGenerator {
     /// The errors of [`check`](CodeGenerator::check) on the canonical code.
     ///
     /// ```
-    /// use giftcert::{Code, CodeGenerator, RandomCodeGenerator};
+    /// use giftcert::{Code, code::{CodeGenerator, RandomCodeGenerator}};
     ///
     /// let generator = RandomCodeGenerator::default();
     /// let code = generator.generate()?;
@@ -360,7 +360,7 @@ impl RandomCodeGeneratorBuilder {
     ///   would be longer than [`Code::MAX_LEN`] or shorter than [`Code::MIN_LEN`].
     ///
     /// ```
-    /// use giftcert::RandomCodeGenerator;
+    /// use giftcert::code::RandomCodeGenerator;
     ///
     /// let generator = RandomCodeGenerator::builder().prefix("gc-").length(20).build()?;
     /// assert_eq!((generator.prefix(), generator.entropy_bits()), ("GC", 100));

@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 use crate::catalogue::{
     Catalogue, CatalogueError, CertificateId, ResolvedCertificate, VoucherPurpose,
 };
-use crate::currency::Currency;
+use crate::money::Currency;
+use crate::money::TaxRate;
 use crate::money::{Money, MoneyError};
-use crate::tax::TaxRate;
 
 /// The most gift-certificate units one selection may hold; each unit becomes one card.
 pub const MAX_CERTIFICATE_UNITS: u64 = 1_000;
@@ -231,7 +231,7 @@ pub enum ProductWithCertificate {
 /// The rules for what may share a selection, picked by the host.
 ///
 /// ```
-/// use giftcert::{ProductWithCertificate, SelectionPolicy};
+/// use giftcert::{SelectionPolicy, shop::ProductWithCertificate};
 ///
 /// assert_eq!(SelectionPolicy::default(), SelectionPolicy::exclusive());
 /// assert!(SelectionPolicy::exclusive().is_exclusive());
@@ -319,7 +319,7 @@ impl SelectionPolicy {
 /// A product line: SKU, unit price, quantity, tax rate and an optional line discount.
 ///
 /// ```
-/// use giftcert::{Currency, Money, ProductLine, TaxRate};
+/// use giftcert::{Currency, Money, TaxRate, shop::ProductLine};
 ///
 /// let usd = |s: &str| Money::parse(s, Currency::USD);
 /// let line = ProductLine::new("shirt", usd("20")?, 3, "25".parse::<TaxRate>()?)?
@@ -777,8 +777,7 @@ impl Shipping {
 /// order discount and shipping, under a [`SelectionPolicy`].
 ///
 /// ```
-/// use giftcert::{Catalogue, CertificateDefinition, Currency, Money, Prices, ProductLine,
-///     RemovalReason, Selection, SelectionPolicy, TaxRate};
+/// use giftcert::{Catalogue, CertificateDefinition, Currency, Money, Prices, Selection, SelectionPolicy, TaxRate, shop::{ProductLine, RemovalReason}};
 /// use rust_decimal::Decimal;
 ///
 /// let catalogue = Catalogue::new()

@@ -22,8 +22,7 @@
 //! Seed 001's table comes out exactly:
 //!
 //! ```
-//! use giftcert::{Currency, Money, Prices, ProductLine, Selection, SelectionPolicy, TaxRate,
-//!     Totals, TotalsSettings};
+//! use giftcert::{Currency, Money, Prices, Selection, SelectionPolicy, TaxRate, Totals, TotalsSettings, shop::ProductLine};
 //!
 //! let usd = |s: &str| Money::parse(s, Currency::USD);
 //! let mut order = Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::mixed());
@@ -42,13 +41,13 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::allocation::{AllocationError, allocate};
 use crate::catalogue::VoucherPurpose;
 use crate::code::{mask_typed, normalised_chars};
-use crate::currency::Currency;
+use crate::money::Currency;
+use crate::money::TaxRate;
 use crate::money::{Money, MoneyError, RoundingRule};
-use crate::selection::{CertificateLine, Prices, ProductLine, Selection};
-use crate::tax::TaxRate;
+use crate::redeem::{AllocationError, allocate};
+use crate::shop::{CertificateLine, Prices, ProductLine, Selection};
 
 /// Everything that can go wrong computing totals.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,7 +116,7 @@ pub enum TaxGranularity {
 /// The default rounds once per rate to the currency's minor units, half away from zero.
 ///
 /// ```
-/// use giftcert::{RoundingRule, TaxGranularity, TotalsSettings};
+/// use giftcert::{TotalsSettings, money::RoundingRule, shop::TaxGranularity};
 /// use rust_decimal::Decimal;
 ///
 /// let swiss = TotalsSettings::default()
@@ -172,7 +171,7 @@ mod optional_decimal {
 
     #[derive(Deserialize)]
     #[serde(transparent)]
-    struct Exact(#[serde(with = "crate::serde_impl::decimal")] Decimal);
+    struct Exact(#[serde(with = "crate::money::serde_impl::decimal")] Decimal);
 
     pub(super) fn serialize<S: Serializer>(
         value: &Option<Decimal>,
@@ -297,7 +296,7 @@ impl TaxLine {
 #[serde(rename_all = "camelCase")]
 pub struct LineTotal {
     kind: LineKind,
-    #[serde(with = "crate::serde_impl::shared_str")]
+    #[serde(with = "crate::money::serde_impl::shared_str")]
     id: Arc<str>,
     amount: Money,
     discount: Money,

@@ -7,8 +7,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::card::Reference;
 use crate::code::Code;
-use crate::ledger::Reference;
 
 /// How many distinct unknown codes a client may try, and over what window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -129,7 +129,7 @@ impl GuardWindow {
             self.started_at = now;
             self.digests.clear();
         }
-        let digest = crate::idempotency::fingerprint(code.expose_secret());
+        let digest = crate::redeem::fingerprint(code.expose_secret());
         if self.digests.contains(&digest) {
             return false;
         }

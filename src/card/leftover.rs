@@ -14,11 +14,11 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::card::Notification;
 use crate::card::{CardError, CardId, CardStatus, GiftCard};
+use crate::card::{LedgerEntry, Reference};
 use crate::code::Code;
-use crate::ledger::{LedgerEntry, Reference};
 use crate::money::Money;
-use crate::notification::Notification;
 
 /// What to do with the value left on a card after a capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

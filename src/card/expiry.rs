@@ -29,7 +29,7 @@ pub enum ExpiryError {
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
-/// use giftcert::ExpiryPolicy;
+/// use giftcert::card::ExpiryPolicy;
 ///
 /// let issued = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
 /// let us = ExpiryPolicy::us_card_act();

@@ -10,7 +10,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::currency::Currency;
+use crate::money::Currency;
 use crate::money::{Money, MoneyError};
 
 /// Up to this many cards, the order in which they pay is sorted on the stack.
@@ -111,7 +111,7 @@ impl<K> Allocation<K> {
 /// Allocates `payable` over `cards` (each with the amount it can give), lowest first.
 ///
 /// ```
-/// use giftcert::{allocate, Currency, Money};
+/// use giftcert::{Currency, Money, redeem::allocate};
 ///
 /// let usd = |s: &str| Money::parse(s, Currency::USD);
 /// let cards = [("10002", usd("50")?), ("10003", usd("100")?), ("10004", usd("100")?)];

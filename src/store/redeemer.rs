@@ -1,7 +1,7 @@
 //! [`Redeemer`]: the redemption service over a [`Store`].
 //!
 //! It reads what a request needs with its versions, asks the pure core in
-//! [`redemption`](crate::redemption) for a decision, and writes the decision in one
+//! [`redemption`](crate::redeem) for a decision, and writes the decision in one
 //! [`Store::commit`]. When another writer got there first it starts again from a fresh read, a
 //! bounded number of times. Money-moving requests carry an [`IdempotencyKey`]: repeating one
 //! returns the first result and changes nothing; reusing a key for another request is an error.
@@ -11,25 +11,25 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::card::ExpiryPolicy;
+use crate::card::Notification;
+use crate::card::{BalanceStrategy, LeftoverStrategy};
 use crate::card::{CardId, CardSpec, CodeHint, GiftCard};
+use crate::card::{LedgerEntry, Reference};
 use crate::clock::{Clock, SystemClock};
 use crate::code::{
     Code, CodeGenerator, ImportRules, ImportedCode, RandomCodeGenerator, generate_unique,
 };
-use crate::currency::Currency;
-use crate::expiry::ExpiryPolicy;
-use crate::guard::{GuardPolicy, GuardWindow};
-use crate::idempotency::{IdempotencyKey, IdempotencyRecord, Request, debug_fingerprint};
-use crate::ledger::{LedgerEntry, Reference};
+use crate::money::Currency;
 use crate::money::Money;
-use crate::notification::Notification;
-use crate::purchase::{CardToIssue, Order};
-use crate::redemption::{
+use crate::redeem::{
     self, Authorisation, Captured, Checkout, Decision, Issued, Outcome, RedeemError, RefundOutcome,
     Voided,
 };
+use crate::redeem::{GuardPolicy, GuardWindow};
+use crate::redeem::{IdempotencyKey, IdempotencyRecord, Request, debug_fingerprint};
+use crate::shop::{CardToIssue, Order};
 use crate::store::{Changes, Store, StoreError, Versioned, Write};
-use crate::strategy::{BalanceStrategy, LeftoverStrategy};
 
 /// How many times a request is tried against a store that keeps changing underneath.
 const DEFAULT_ATTEMPTS: u32 = 64;
@@ -367,7 +367,7 @@ impl<S: Store> Redeemer<S> {
                         spec.expires_at = self.expiry.expires_at(now)?;
                     }
                 }
-                redemption::issue(specs, now, &fresh)
+                redeem::issue(specs, now, &fresh)
             },
         )
     }
@@ -408,7 +408,7 @@ impl<S: Store> Redeemer<S> {
     /// # Errors
     ///
     /// [`RedeemError::TooManyAttempts`], [`RedeemError::InvalidCode`],
-    /// [`RedeemError::UnknownCode`], and those of [`redemption::apply`].
+    /// [`RedeemError::UnknownCode`], and those of [`redeem::apply`].
     pub fn apply_code(
         &self,
         client: &Reference,
@@ -449,7 +449,7 @@ impl<S: Store> Redeemer<S> {
             };
             let stored = self.store.checkout(checkout)?;
             let expected_version = stored.as_ref().map(|s| s.version);
-            let updated = redemption::apply(
+            let updated = redeem::apply(
                 stored.map(|s| s.value),
                 checkout.clone(),
                 currency,
@@ -497,7 +497,7 @@ impl<S: Store> Redeemer<S> {
     /// # Errors
     ///
     /// [`RedeemError::InvalidCode`], [`RedeemError::UnknownCode`],
-    /// [`RedeemError::UnknownCheckout`], and those of [`redemption::remove`].
+    /// [`RedeemError::UnknownCheckout`], and those of [`redeem::remove`].
     pub fn remove_code(&self, checkout: &Reference, code: &str) -> Result<(), RedeemError> {
         let code = Code::parse(code).map_err(RedeemError::InvalidCode)?;
         let card = self
@@ -507,7 +507,7 @@ impl<S: Store> Redeemer<S> {
             .value;
         self.retry(|_| {
             let stored = self.load_checkout(checkout)?;
-            let updated = redemption::remove(stored.value, &card)?;
+            let updated = redeem::remove(stored.value, &card)?;
             Ok((
                 (),
                 Changes {
@@ -526,7 +526,7 @@ impl<S: Store> Redeemer<S> {
     /// # Errors
     ///
     /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
-    /// [`RedeemError::Contention`], and those of [`redemption::authorise`].
+    /// [`RedeemError::Contention`], and those of [`redeem::authorise`].
     pub fn authorise(
         &self,
         key: &IdempotencyKey,
@@ -549,7 +549,7 @@ impl<S: Store> Redeemer<S> {
                 versions.checkout = Some(stored.version);
                 let cards = self.load_cards(stored.value.applied().iter().copied(), versions)?;
                 let expires = self.hold_ttl.and_then(|ttl| now.checked_add_signed(ttl));
-                redemption::authorise(stored.value, cards, payable, now, expires)
+                redeem::authorise(stored.value, cards, payable, now, expires)
             },
         )
     }
@@ -559,7 +559,7 @@ impl<S: Store> Redeemer<S> {
     /// # Errors
     ///
     /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
-    /// [`RedeemError::Contention`], and those of [`redemption::capture`].
+    /// [`RedeemError::Contention`], and those of [`redeem::capture`].
     pub fn capture(
         &self,
         key: &IdempotencyKey,
@@ -579,7 +579,7 @@ impl<S: Store> Redeemer<S> {
                 let stored = self.load_checkout(checkout)?;
                 versions.checkout = Some(stored.version);
                 let cards = self.load_cards(stored.value.needed(), versions)?;
-                redemption::capture(stored.value, cards, &*self.strategy, now, || self.fresh())
+                redeem::capture(stored.value, cards, &*self.strategy, now, || self.fresh())
             },
         )
     }
@@ -589,7 +589,7 @@ impl<S: Store> Redeemer<S> {
     /// # Errors
     ///
     /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
-    /// [`RedeemError::Contention`], and those of [`redemption::void`].
+    /// [`RedeemError::Contention`], and those of [`redeem::void`].
     pub fn void(
         &self,
         key: &IdempotencyKey,
@@ -609,7 +609,7 @@ impl<S: Store> Redeemer<S> {
                 let stored = self.load_checkout(checkout)?;
                 versions.checkout = Some(stored.version);
                 let cards = self.load_cards(stored.value.needed(), versions)?;
-                redemption::void(stored.value, cards, now)
+                redeem::void(stored.value, cards, now)
             },
         )
     }
@@ -619,7 +619,7 @@ impl<S: Store> Redeemer<S> {
     /// # Errors
     ///
     /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
-    /// [`RedeemError::Contention`], and those of [`redemption::refund`].
+    /// [`RedeemError::Contention`], and those of [`redeem::refund`].
     pub fn refund(
         &self,
         key: &IdempotencyKey,
@@ -641,7 +641,7 @@ impl<S: Store> Redeemer<S> {
                 let stored = self.load_checkout(checkout)?;
                 versions.checkout = Some(stored.version);
                 let cards = self.load_cards(stored.value.needed(), versions)?;
-                redemption::refund(stored.value, cards, amount, &*self.strategy, now, || {
+                redeem::refund(stored.value, cards, amount, &*self.strategy, now, || {
                     self.fresh()
                 })
             },

@@ -5,7 +5,7 @@
 //! JSON number when `serde_json`'s `arbitrary_precision` feature keeps its text; a binary float
 //! is refused, because it may already have lost the amount.
 
-/// `#[serde(with = "crate::serde_impl::decimal")]` for a `Decimal` field.
+/// `#[serde(with = "crate::money::serde_impl::decimal")]` for a `Decimal` field.
 pub(crate) mod decimal {
     use std::fmt;
 
@@ -84,7 +84,7 @@ pub(crate) mod decimal {
     }
 }
 
-/// `#[serde(with = "crate::serde_impl::shared_str")]` for an `Arc<str>` field: written and read
+/// `#[serde(with = "crate::money::serde_impl::shared_str")]` for an `Arc<str>` field: written and read
 /// as a plain string (serde's own `Arc` support needs its `rc` feature).
 pub(crate) mod shared_str {
     use std::borrow::Cow;

@@ -6,11 +6,11 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::card::{CardId, GiftCard};
+use crate::card::{LedgerEntry, Reference};
 use crate::code::Code;
-use crate::guard::GuardWindow;
-use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
-use crate::ledger::{LedgerEntry, Reference};
-use crate::redemption::Checkout;
+use crate::redeem::Checkout;
+use crate::redeem::GuardWindow;
+use crate::redeem::{IdempotencyKey, IdempotencyRecord};
 use crate::store::{CardWrite, Changes, Record, Store, StoreError, Versioned};
 
 /// How many independently locked parts the store has: requests on different cards rarely
@@ -567,7 +567,7 @@ mod tests {
 
     use super::*;
     use crate::card::CardSpec;
-    use crate::currency::Currency;
+    use crate::money::Currency;
     use crate::money::Money;
 
     /// `count` new cards with their `Issued` entries, entries in reverse order of the cards.

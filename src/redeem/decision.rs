@@ -15,18 +15,18 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::allocation::{AllocationError, allocate};
+use crate::card::ExpiryError;
+use crate::card::Notification;
 use crate::card::{CardError, CardId, CardSpec, CodeHint, GiftCard};
+use crate::card::{LedgerEntry, Reference, ReleaseReason};
+use crate::card::{LeftoverStrategy, Refunded, refund_to_card, settle_leftover};
 use crate::code::{Code, CodeError};
-use crate::currency::Currency;
-use crate::expiry::ExpiryError;
-use crate::guard::GuardError;
-use crate::idempotency::{IdempotencyKey, Request};
-use crate::ledger::{LedgerEntry, Reference, ReleaseReason};
+use crate::money::Currency;
 use crate::money::{Money, MoneyError};
-use crate::notification::Notification;
-use crate::store::{CardWrite, Changes, StoreError, Write};
-use crate::strategy::{LeftoverStrategy, Refunded, refund_to_card, settle_leftover};
+use crate::redeem::GuardError;
+use crate::redeem::{AllocationError, allocate};
+use crate::redeem::{CardWrite, Changes, StoreError, Write};
+use crate::redeem::{IdempotencyKey, Request};
 
 /// Everything that can refuse a redemption request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -119,6 +119,10 @@ pub enum RedeemError {
     /// Amounts in different currencies, or an overflow.
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// The cards given to a decision lack one that the checkout uses (the caller read too
+    /// few).
+    #[error("card {0}, which the checkout uses, was not given")]
+    MissingCard(CardId),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -527,13 +531,13 @@ impl<T> Decision<T> {
 fn take_cards(
     ids: impl IntoIterator<Item = CardId>,
     mut cards: Vec<GiftCard>,
-) -> Result<Vec<GiftCard>, StoreError> {
+) -> Result<Vec<GiftCard>, RedeemError> {
     let mut taken = 0;
     for id in ids {
         let found = cards
             .get(taken..)
             .and_then(|rest| rest.iter().position(|c| c.id() == id))
-            .ok_or_else(|| StoreError::corrupt(format!("card {id} is missing")))?;
+            .ok_or(RedeemError::MissingCard(id))?;
         if found > 0 {
             cards.swap(taken, taken + found);
         }

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::currency::Currency;
+use crate::money::Currency;
+use crate::money::TaxRate;
 use crate::money::{Money, MoneyError, MoneyFormat};
-use crate::tax::TaxRate;
 
 /// Everything that can go wrong defining or resolving a certificate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -674,7 +674,7 @@ impl CertificateDefinition {
     /// - [`CatalogueError::Money`]: more decimals than `currency` allows.
     ///
     /// ```
-    /// use giftcert::{CatalogueError, CertificateDefinition, Currency};
+    /// use giftcert::{CertificateDefinition, Currency, catalogue::CatalogueError};
     /// use rust_decimal::Decimal;
     ///
     /// let dynamic = CertificateDefinition::any_amount("gift-1", "Dynamic gift certificate")?;

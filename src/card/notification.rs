@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::card::Reference;
 use crate::card::{CardId, Recipient};
 use crate::code::Code;
-use crate::ledger::Reference;
 use crate::money::Money;
 
 /// Something a person must be told, returned as a value for the host to deliver.

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::Reference;
+use crate::card::Reference;
 use crate::money::Money;
-use crate::redemption::Outcome;
+use crate::redeem::Outcome;
 
 /// The longest key accepted.
 const MAX_KEY_LEN: usize = 255;
@@ -131,7 +131,7 @@ impl fmt::Write for Fnv1a {
 /// `refund c1 5.00 USD` or `issue 0123456789abcdef` (a digest of the cards asked for).
 ///
 /// ```
-/// use giftcert::{Currency, Money, Reference, Request};
+/// use giftcert::{Currency, Money, Reference, redeem::Request};
 ///
 /// let request = Request::Authorise {
 ///     checkout: Reference::new("c1")?,
@@ -239,7 +239,7 @@ pub struct IdempotencyRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::currency::Currency;
+    use crate::money::Currency;
 
     #[test]
     fn requests_show_the_operation_and_its_arguments() {

@@ -143,7 +143,7 @@ impl FromStr for TaxRate {
 
 #[derive(Serialize, Deserialize)]
 #[serde(transparent)]
-struct RateRepr(#[serde(with = "crate::serde_impl::decimal")] Decimal);
+struct RateRepr(#[serde(with = "crate::money::serde_impl::decimal")] Decimal);
 
 impl From<TaxRate> for RateRepr {
     fn from(r: TaxRate) -> Self {

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use crate::currency::Currency;
+use crate::money::Currency;
 
 /// Everything that can go wrong building or combining amounts of money.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,7 +35,7 @@ pub enum MoneyError {
     /// A custom currency asked for more decimals than the crate supports.
     #[error(
         "currency {code} declares {minor_units} minor units, more than {max} allowed",
-        max = crate::currency::MAX_MINOR_UNITS
+        max = crate::money::MAX_MINOR_UNITS
     )]
     TooManyMinorUnits {
         /// The currency's code.
@@ -499,7 +499,7 @@ impl FromStr for Money {
 
 #[derive(Serialize, Deserialize)]
 struct MoneyRepr {
-    #[serde(with = "crate::serde_impl::decimal")]
+    #[serde(with = "crate::money::serde_impl::decimal")]
     amount: Decimal,
     currency: Currency,
 }
@@ -547,7 +547,7 @@ pub enum Decimals {
 /// (seed 000 writes them with no-break spaces: add `.code_separator('\u{a0}')`):
 ///
 /// ```
-/// use giftcert::{Currency, Decimals, Money, MoneyFormat};
+/// use giftcert::{Currency, Money, money::{Decimals, MoneyFormat}};
 ///
 /// let usd = Money::parse("10", Currency::USD)?;
 /// let sek = Money::parse("100", Currency::SEK)?;

@@ -14,7 +14,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::selection::Selection;
+use crate::shop::Selection;
 
 /// Everything that can go wrong declaring or choosing a payment method.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

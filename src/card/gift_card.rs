@@ -20,8 +20,8 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::card::{EntryKind, LedgerEntry, Reference, ReleaseReason};
 use crate::code::Code;
-use crate::ledger::{EntryKind, LedgerEntry, Reference, ReleaseReason};
 use crate::money::{Money, MoneyError};
 
 /// A card's identity, separate from its secret code (ids may be logged, codes may not).
@@ -105,7 +105,7 @@ impl From<CardId> for String {
 /// how much of a code a hint shows is the code generator's choice.
 ///
 /// ```
-/// use giftcert::{Code, CodeHint};
+/// use giftcert::{Code, card::CodeHint};
 ///
 /// let hint = CodeHint::from(&Code::parse("ABCD-EFGH-JKMN-PQR7")?);
 /// assert!(!hint.as_str().contains("ABCD"));
@@ -271,7 +271,7 @@ pub struct CardSpec {
     /// Free-form host data.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
-    /// When it expires, if ever (see [`ExpiryPolicy`](crate::ExpiryPolicy)).
+    /// When it expires, if ever (see [`ExpiryPolicy`](crate::card::ExpiryPolicy)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
 }

@@ -24,14 +24,14 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::card::Reference;
 use crate::card::{CardSpec, Recipient};
 use crate::catalogue::{CertificateId, VoucherPurpose};
 use crate::code::mask_typed;
-use crate::ledger::Reference;
 use crate::money::Money;
-use crate::payment::{PaymentError, PaymentMethod, PaymentPolicy};
-use crate::selection::Selection;
-use crate::totals::{Totals, TotalsError, TotalsSettings};
+use crate::shop::Selection;
+use crate::shop::{PaymentError, PaymentMethod, PaymentPolicy};
+use crate::shop::{Totals, TotalsError, TotalsSettings};
 
 /// The shipping method of the completed shipment that carries gift certificates (Spryker's
 /// `"noshipment"` constant).
@@ -331,7 +331,7 @@ impl fmt::Debug for GiftCredit {
 /// optional recipient and gift message, and gift credit for the product part.
 ///
 /// ```
-/// use giftcert::{EmailAddress, GiftMessage, PaymentDetails, PaymentKind, PaymentMethod};
+/// use giftcert::{EmailAddress, PaymentDetails, PaymentKind, PaymentMethod, shop::GiftMessage};
 ///
 /// let details = PaymentDetails::new(
 ///     PaymentMethod::new("card", PaymentKind::Card)?,
@@ -665,9 +665,7 @@ pub enum PaymentOutcome {
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
-/// use giftcert::{Catalogue, CertificateDefinition, Currency, EmailAddress, Order, OrderId,
-///     OrderStatus, PaymentDetails, PaymentKind, PaymentMethod, PaymentOutcome, PaymentPolicy,
-///     PaymentResult, Prices, Selection, SelectionPolicy, TotalsSettings, NO_SHIPMENT};
+/// use giftcert::{Catalogue, CertificateDefinition, Currency, EmailAddress, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy, PaymentResult, Prices, Selection, SelectionPolicy, TotalsSettings, shop::{OrderStatus, PaymentOutcome, NO_SHIPMENT}};
 /// use rust_decimal::Decimal;
 ///
 /// let catalogue = Catalogue::new()

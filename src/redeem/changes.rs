@@ -1,0 +1,113 @@
+//! What one request writes: the values a decision produces and a store commits atomically.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::card::{CardId, GiftCard, LedgerEntry};
+use crate::code::Code;
+use crate::redeem::{Checkout, GuardWindow, IdempotencyRecord, Record, StoreError};
+
+/// A stored value and the version it was read at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Versioned<T> {
+    /// The value.
+    pub value: T,
+    /// Its version: 1 when inserted, one more at every write.
+    pub version: u64,
+}
+
+/// A card to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CardWrite {
+    /// A new card: neither its id nor its code may exist. The code is given for the lookup
+    /// index only: keep a keyed hash of it (and the card's hint), never the code itself.
+    Insert {
+        /// The new card.
+        card: GiftCard,
+        /// Its code.
+        code: Code,
+    },
+    /// An existing card, read at `expected_version`.
+    Update {
+        /// The card's new state.
+        card: GiftCard,
+        /// The version it was read at.
+        expected_version: u64,
+    },
+}
+
+/// A record written with an optimistic version check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write<T> {
+    /// The new value.
+    pub value: T,
+    /// The version it was read at; `None` to insert it.
+    pub expected_version: Option<u64>,
+}
+
+/// Everything one request writes, committed atomically by [`Store::commit`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Cards to insert or update.
+    pub cards: Vec<CardWrite>,
+    /// Ledger entries to append (each card's entries continue its sequence).
+    pub entries: Vec<LedgerEntry>,
+    /// The checkout, if it changed.
+    pub checkout: Option<Write<Checkout>>,
+    /// The idempotency record to insert, if the request had a key.
+    pub idempotency: Option<IdempotencyRecord>,
+    /// A guard window, if it changed.
+    pub guard: Option<Write<GuardWindow>>,
+}
+
+impl Changes {
+    /// Whether there is nothing to write.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.cards.is_empty()
+            && self.entries.is_empty()
+            && self.checkout.is_none()
+            && self.idempotency.is_none()
+            && self.guard.is_none()
+    }
+
+    /// Checks the ledger entries against the cards this commit writes: each entry belongs to
+    /// a card inserted or updated in the same commit, and each card's entries continue its
+    /// sequence without a gap. `next_seqs` gives, for each written card, the sequence number
+    /// its next entry must have (1 for a new card, one more than its last entry otherwise); a
+    /// card given twice keeps its first number.
+    ///
+    /// Every store makes this check before it writes, so that it lives in one place.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] naming the first entry that breaks a rule.
+    pub fn check_entries(
+        &self,
+        next_seqs: impl IntoIterator<Item = (CardId, u64)>,
+    ) -> Result<(), StoreError> {
+        let mut next: HashMap<CardId, u64> = HashMap::new();
+        for (card, seq) in next_seqs {
+            next.entry(card).or_insert(seq);
+        }
+        for entry in &self.entries {
+            let record = || Record::Entry {
+                card: entry.card(),
+                seq: entry.seq(),
+            };
+            let expected = next.get_mut(&entry.card()).ok_or_else(|| {
+                StoreError::conflict(record(), "an entry without its card in the same commit")
+            })?;
+            if entry.seq() != *expected {
+                return Err(StoreError::conflict(
+                    record(),
+                    format!("it does not follow entry {}", *expected - 1),
+                ));
+            }
+            *expected += 1;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,100 @@
+//! The store contract: the trait a host implements and the rules it must keep.
+
+use std::fmt;
+
+use crate::card::{CardId, GiftCard, LedgerEntry, Reference};
+use crate::code::Code;
+use crate::redeem::{
+    Changes, Checkout, GuardWindow, IdempotencyKey, IdempotencyRecord, StoreError, Versioned,
+};
+
+/// Where cards, their ledgers, checkouts, idempotency records and guard windows live.
+///
+/// Reads return what was committed last.
+///
+/// # Design: a synchronous store, a pure core, and async hosts
+///
+/// Every decision (what to hold, capture, release, issue, write) comes from the pure functions
+/// in [`redemption`](crate::redeem), as values. The crate's [`Redeemer`](crate::Redeemer)
+/// drives them over this synchronous [`Store`] trait, which suits embedded stores (the
+/// in-memory default, SQLite) and blocking drivers. An async host (axum with sqlx or
+/// tokio-postgres) does not need an async version of the trait: it reads the checkout and cards
+/// with its own async I/O, calls the same pure functions, and writes the returned
+/// [`Decision`](crate::redeem::Decision) in one transaction with the version checks described below.
+/// That keeps the crate free of any async runtime and keeps one implementation of the rules.
+/// `examples/async_host.rs` shows the loop.
+///
+/// # The contract
+///
+/// Concurrency is the database's job, and optimistic versions make it safe:
+///
+/// - Every card, checkout and guard window is read with its version ([`Versioned`]).
+/// - [`Store::commit`] writes a whole [`Changes`] atomically or not at all. It fails with
+///   [`StoreError::Conflict`] when any record's stored version is not the version the change
+///   was computed from, when a record to insert already exists, or when the idempotency key is
+///   already recorded; and with [`StoreError::DuplicateCode`] when a new card's code is taken.
+///   On success each written record's version is the expected version plus one (inserts get 1).
+/// - In SQL: one transaction; `UPDATE cards SET ..., version = version + 1 WHERE id = $1 AND
+///   version = $2` and a conflict when no row was updated; `INSERT` for new cards, ledger
+///   entries and the idempotency record, relying on unique constraints (card id, code, key,
+///   `(card, seq)`) and mapping their violations to the errors above.
+/// - Ledger entries are append-only: an entry is never updated or deleted.
+///
+/// The service retries a conflicting request from a fresh read a bounded number of times, so a
+/// store only has to refuse, never to merge.
+pub trait Store: Send + Sync + fmt::Debug {
+    /// The card with this id.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError>;
+
+    /// The card with this code (codes are unique).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    fn card_by_code(&self, code: &Code) -> Result<Option<Versioned<GiftCard>>, StoreError>;
+
+    /// A card's ledger entries with sequence numbers from `from_seq` on, in order, at most
+    /// `limit` of them.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    fn ledger(
+        &self,
+        card: CardId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<LedgerEntry>, StoreError>;
+
+    /// The checkout with this reference.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError>;
+
+    /// The record kept for an idempotency key.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    fn idempotency(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// A client's current guard window.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError>;
+
+    /// Writes `changes` atomically, checking every version (see the contract above).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`], [`StoreError::DuplicateCode`], [`StoreError::Backend`].
+    fn commit(&self, changes: Changes) -> Result<(), StoreError>;
+}
