@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use giftcert::{
-    Currency, Money, Prices, Selection, SelectionPolicy, TaxRate, Totals, TotalsSettings,
+    Currency, Money, PriceBasis, Selection, SelectionPolicy, TaxRate, Totals, TotalsSettings,
     money::RoundingRule, shop::ProductLine,
 };
 use rust_decimal::Decimal;
@@ -17,7 +17,11 @@ const RATES: [&str; 3] = ["25", "12", "6"];
 /// A cart of `lines` product lines, line `i` taxed at rate `i % rates`, with prices from 1.00
 /// to 99.99 and quantities 1 to 3, spread deterministically.
 fn cart(lines: usize, rates: usize) -> Selection {
-    let mut cart = Selection::new(Currency::USD, Prices::TaxExcluded, SelectionPolicy::mixed());
+    let mut cart = Selection::new(
+        Currency::USD,
+        PriceBasis::TaxExcluded,
+        SelectionPolicy::mixed(),
+    );
     for i in 0..lines {
         let price = Money::from_minor(100 + (i as i64 * 7_919) % 9_900, Currency::USD).unwrap();
         let rate: TaxRate = RATES[i % rates].parse().unwrap();

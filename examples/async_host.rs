@@ -153,7 +153,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let checkout = Reference::new("checkout-42")?;
     let applied = redeem::apply(None, checkout.clone(), Currency::USD, None, &card, now)?;
     block_on(db.commit(Changes {
-        checkout: Some(giftcert::redeem::Write {
+        checkout: Some(giftcert::redeem::RecordWrite {
             value: applied,
             expected_version: None,
         }),

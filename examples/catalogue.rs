@@ -9,7 +9,7 @@
 use giftcert::{
     Catalogue, CertificateDefinition, Currency, Money,
     catalogue::CurrencyFormats,
-    money::{Decimals, MoneyFormat},
+    money::{MoneyFormat, ShownDecimals},
 };
 
 /// The seed's catalogue: a predetermined certificate (10 USD, 100 SEK, 1 000 JPY) and a
@@ -38,7 +38,7 @@ pub fn seed_catalogue(
         .with(Currency::USD, plain.clone())
         .with(
             Currency::SEK,
-            plain.clone().decimals(Decimals::WholeWhenExact),
+            plain.clone().decimals(ShownDecimals::WholeWhenExact),
         )
         .with(Currency::JPY, plain.thousands_separator(space));
     Ok((catalogue, formats))

@@ -28,7 +28,7 @@ use std::process::ExitCode;
 use std::str::FromStr;
 
 use giftcert::{
-    Currency, Money, Prices, Selection, SelectionPolicy, TaxRate, Totals, TotalsSettings,
+    Currency, Money, PriceBasis, Selection, SelectionPolicy, TaxRate, Totals, TotalsSettings,
     shop::{ProductLine, Shipping, Sku, TotalsError},
 };
 use rust_decimal::Decimal;
@@ -52,8 +52,8 @@ pub fn run(input: &str) -> Result<Value, String> {
     let currency_code = string(required(top, "currency")?, "currency")?;
     let currency = Currency::from_code(currency_code).map_err(|e| format!("currency: {e}"))?;
     let prices = match required(top, "taxIncluded")? {
-        Value::Bool(true) => Prices::TaxIncluded,
-        Value::Bool(false) => Prices::TaxExcluded,
+        Value::Bool(true) => PriceBasis::TaxIncluded,
+        Value::Bool(false) => PriceBasis::TaxExcluded,
         other => {
             return Err(format!(
                 "taxIncluded: expected true or false, found {}",

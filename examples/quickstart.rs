@@ -15,12 +15,12 @@ use chrono::{Duration, TimeZone, Utc};
 use giftcert::{
     CardSpec, Catalogue, CertificateDefinition, Code, Currency, EmailAddress, IdempotencyKey,
     MemoryStore, Money, Notification, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod,
-    PaymentPolicy, PaymentResult, Prices, Redeemer, Reference, Selection, SelectionPolicy, Store,
-    TaxRate, TotalsSettings,
+    PaymentPolicy, PaymentResult, PriceBasis, Redeemer, Reference, Selection, SelectionPolicy,
+    Store, TaxRate, TotalsSettings,
     card::{BalanceStrategy, LeftoverStrategy, ReplacementStrategy},
     clock::FixedClock,
     code::{CodeGenerator, MemorySequence, PatternCodeGenerator, RandomCodeGenerator},
-    shop::{GiftMessage, Line, PaymentOutcome, ProductLine},
+    shop::{GiftMessage, PaymentOutcome, ProductLine, SelectionLine},
 };
 use rust_decimal::Decimal;
 
@@ -43,7 +43,7 @@ fn buy_certificate(
     let usd = |s: &str| Money::parse(s, Currency::USD);
     let mut cart = Selection::new(
         Currency::USD,
-        Prices::TaxIncluded,
+        PriceBasis::TaxIncluded,
         SelectionPolicy::exclusive(),
     );
     if with_product_first {
@@ -57,7 +57,7 @@ fn buy_certificate(
     }
     let change = cart.add_certificate_from(catalogue, "gift-1", Some(Decimal::from(amount)), 1)?;
     for removed in change.removed() {
-        if let Line::Product(product) = &removed.line {
+        if let SelectionLine::Product(product) = &removed.line {
             println!(
                 "  adding the certificate removed {} ({:?}): gift certificates are sold alone",
                 product.sku(),

@@ -19,7 +19,7 @@
 //!
 //! ```
 //! use chrono::Utc;
-//! use giftcert::{Catalogue, CertificateDefinition, Currency, EmailAddress, IdempotencyKey, MemoryStore, Money, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy, PaymentResult, Prices, Redeemer, Reference, Selection, SelectionPolicy, TotalsSettings};
+//! use giftcert::{Catalogue, CertificateDefinition, Currency, EmailAddress, IdempotencyKey, MemoryStore, Money, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy, PaymentResult, PriceBasis, Redeemer, Reference, Selection, SelectionPolicy, TotalsSettings};
 //! use rust_decimal::Decimal;
 //!
 //! let usd = |s: &str| Money::parse(s, Currency::USD);
@@ -27,7 +27,7 @@
 //!     .with(CertificateDefinition::any_amount("gift-1", "Dynamic gift certificate")?)?;
 //!
 //! // The shopper puts a 100.00 certificate in a selection (Centra's exclusive rules) and pays.
-//! let mut cart = Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::exclusive());
+//! let mut cart = Selection::new(Currency::USD, PriceBasis::TaxIncluded, SelectionPolicy::exclusive());
 //! cart.add_certificate_from(&catalogue, "gift-1", Some(Decimal::from(100)), 1)?;
 //! let card = PaymentMethod::new("card", PaymentKind::Card)?;
 //! let payment = PaymentDetails::new(card, EmailAddress::new("buyer@example.com")?);
@@ -106,7 +106,7 @@ pub use money::{Currency, Money, TaxRate};
 pub use redeem::{IdempotencyKey, RedeemError};
 pub use shop::{
     EmailAddress, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy,
-    PaymentResult, Prices, Selection, SelectionPolicy, Totals, TotalsSettings,
+    PaymentResult, PriceBasis, Selection, SelectionPolicy, Totals, TotalsSettings,
 };
 pub use store::{MemoryStore, Redeemer, Store, StoreError};
 

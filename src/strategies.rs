@@ -29,7 +29,7 @@ use crate::code::Code;
 use crate::money::Currency;
 use crate::money::Money;
 use crate::money::TaxRate;
-use crate::shop::{Prices, ProductLine, Selection, SelectionPolicy};
+use crate::shop::{PriceBasis, ProductLine, Selection, SelectionPolicy};
 
 /// Currencies from the ISO table, always including the 0-decimal (JPY, CLP) and 3-decimal
 /// (KWD, BHD) ones alongside the usual 2-decimal ones.
@@ -101,9 +101,9 @@ pub fn selection(currency: Currency) -> impl Strategy<Value = Selection> {
     )
         .prop_map(move |(included, lines)| {
             let prices = if included {
-                Prices::TaxIncluded
+                PriceBasis::TaxIncluded
             } else {
-                Prices::TaxExcluded
+                PriceBasis::TaxExcluded
             };
             let mut selection = Selection::new(currency, prices, SelectionPolicy::mixed());
             for (i, (price, quantity, rate)) in lines.into_iter().enumerate() {

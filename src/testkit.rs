@@ -27,9 +27,9 @@ use crate::money::Currency;
 use crate::money::Money;
 use crate::redeem::{Checkout, Issued, Outcome, RedeemError};
 use crate::redeem::{GuardPolicy, GuardWindow};
-use crate::redeem::{IdempotencyKey, IdempotencyRecord, Request};
+use crate::redeem::{IdempotencyKey, IdempotencyRecord, RecordedRequest};
 use crate::store::Redeemer;
-use crate::store::{CardWrite, Changes, Store, StoreError, Write};
+use crate::store::{CardWrite, Changes, RecordWrite, Store, StoreError};
 
 /// A rule of the store contract that the store under test broke.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -339,7 +339,7 @@ fn checkouts_idempotency_and_guards_are_versioned<S: Store>(
     let id = Reference::new("checkout-9").map_err(|e| fail(CHECK, e.to_string()))?;
     let checkout = Checkout::new(id.clone(), Currency::USD, None);
     let write = |expected_version| Changes {
-        checkout: Some(Write {
+        checkout: Some(RecordWrite {
             value: checkout.clone(),
             expected_version,
         }),
@@ -371,7 +371,7 @@ fn checkouts_idempotency_and_guards_are_versioned<S: Store>(
     let key = IdempotencyKey::new("key-1").map_err(|e| fail(CHECK, e.to_string()))?;
     let record = IdempotencyRecord {
         key: key.clone(),
-        request: Request::Issue { fingerprint: 0 },
+        request: RecordedRequest::Issue { fingerprint: 0 },
         outcome: Outcome::Issued(Issued { cards: Vec::new() }),
         recorded_at: t0(),
     };
@@ -399,7 +399,7 @@ fn checkouts_idempotency_and_guards_are_versioned<S: Store>(
     let code = Code::parse("WRONG-CODE").map_err(|e| fail(CHECK, e.to_string()))?;
     window.record_unknown(&GuardPolicy::default(), &code, t0());
     let guard = |expected_version| Changes {
-        guard: Some(Write {
+        guard: Some(RecordWrite {
             value: window.clone(),
             expected_version,
         }),

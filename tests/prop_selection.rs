@@ -4,7 +4,8 @@
 mod common;
 
 use giftcert::{
-    Catalogue, CertificateDefinition, Currency, Money, Prices, Selection, SelectionPolicy, TaxRate,
+    Catalogue, CertificateDefinition, Currency, Money, PriceBasis, Selection, SelectionPolicy,
+    TaxRate,
     shop::{ProductLine, ProductWithCertificate},
 };
 use proptest::prelude::*;
@@ -57,7 +58,7 @@ proptest! {
             policy = policy.with_product_with_certificate(ProductWithCertificate::RemoveCertificates);
         }
         let catalogue = catalogue();
-        let mut s = Selection::new(Currency::USD, Prices::TaxIncluded, policy);
+        let mut s = Selection::new(Currency::USD, PriceBasis::TaxIncluded, policy);
         let rate = TaxRate::new(Decimal::from(25)).unwrap();
         for op in ops {
             let before = s.clone();

@@ -4,8 +4,8 @@
 use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
     Catalogue, CertificateDefinition, Currency, EmailAddress, Money, Order, OrderId,
-    PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy, PaymentResult, Prices, Selection,
-    SelectionPolicy, Store, TaxRate, TotalsSettings,
+    PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy, PaymentResult, PriceBasis,
+    Selection, SelectionPolicy, Store, TaxRate, TotalsSettings,
     shop::{
         CardToIssue, GiftMessage, NO_SHIPMENT, OrderStatus, PaymentError, PaymentOutcome,
         ProductLine, PurchaseError, ShipmentContents,
@@ -56,7 +56,7 @@ fn details(method: PaymentMethod) -> PaymentDetails {
 fn certificate_selection() -> Selection {
     let mut s = Selection::new(
         Currency::USD,
-        Prices::TaxIncluded,
+        PriceBasis::TaxIncluded,
         SelectionPolicy::exclusive(),
     );
     s.add_certificate_from(&catalogue(), "gift-1", Some(Decimal::from(100)), 1)
@@ -101,7 +101,11 @@ fn a_paid_certificate_order_is_finalised_with_a_completed_noshipment_shipment() 
 
 #[test]
 fn one_card_is_issued_per_certificate_unit_with_its_value() {
-    let mut cart = Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::mixed());
+    let mut cart = Selection::new(
+        Currency::USD,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::mixed(),
+    );
     cart.add_certificate_from(&catalogue(), "gift-2", None, 3)
         .unwrap();
     cart.add_certificate_from(&catalogue(), "gift-1", Some(Decimal::from(25)), 1)
@@ -220,7 +224,11 @@ fn a_payment_result_reported_twice_issues_nothing_twice() {
 
 #[test]
 fn a_mixed_order_is_paid_then_finalised_when_its_products_ship() {
-    let mut cart = Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::mixed());
+    let mut cart = Selection::new(
+        Currency::USD,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::mixed(),
+    );
     cart.add_product(ProductLine::new("shirt", usd("20"), 1, TaxRate::ZERO).unwrap())
         .unwrap();
     cart.add_certificate_from(&catalogue(), "gift-2", None, 1)
@@ -247,7 +255,11 @@ fn a_mixed_order_is_paid_then_finalised_when_its_products_ship() {
 
 #[test]
 fn a_products_only_order_issues_no_cards() {
-    let mut cart = Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::mixed());
+    let mut cart = Selection::new(
+        Currency::USD,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::mixed(),
+    );
     cart.add_product(ProductLine::new("shirt", usd("20"), 1, TaxRate::ZERO).unwrap())
         .unwrap();
     let mut order = place(cart, details(invoice())).unwrap();
@@ -323,7 +335,11 @@ fn payment_methods_are_filtered_only_for_selections_holding_certificates() {
             .collect()
     };
     assert!(ids(&certificate_selection()).is_empty());
-    let mut products = Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::mixed());
+    let mut products = Selection::new(
+        Currency::USD,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::mixed(),
+    );
     products
         .add_product(ProductLine::new("shirt", usd("20"), 1, TaxRate::ZERO).unwrap())
         .unwrap();
@@ -338,7 +354,7 @@ fn payment_methods_are_filtered_only_for_selections_holding_certificates() {
 fn an_empty_selection_cannot_be_ordered() {
     let empty = Selection::new(
         Currency::USD,
-        Prices::TaxIncluded,
+        PriceBasis::TaxIncluded,
         SelectionPolicy::exclusive(),
     );
     assert_eq!(
@@ -430,8 +446,11 @@ fn a_paid_order_issues_its_cards_once_however_often_payment_is_reported() {
     use giftcert::{MemoryStore, Notification, Redeemer};
 
     // Spryker's mixed policy lets one line carry two units.
-    let mut selection =
-        Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::mixed());
+    let mut selection = Selection::new(
+        Currency::USD,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::mixed(),
+    );
     selection
         .add_certificate_from(&catalogue(), "gift-1", Some(Decimal::from(100)), 2)
         .unwrap();

@@ -1,12 +1,13 @@
 //! Selections under Centra's exclusive rules (seeds 000, 001) and Spryker's mixed ones (seed 002).
 
 use giftcert::{
-    Catalogue, CertificateDefinition, Currency, Money, Prices, Selection, SelectionPolicy, TaxRate,
+    Catalogue, CertificateDefinition, Currency, Money, PriceBasis, Selection, SelectionPolicy,
+    TaxRate,
     catalogue::CatalogueError,
     money::MoneyError,
     shop::{
-        Line, MAX_CERTIFICATE_UNITS, ProductLine, ProductWithCertificate, RemovalReason,
-        SelectionError, Shipping,
+        MAX_CERTIFICATE_UNITS, ProductLine, ProductWithCertificate, RemovalReason, SelectionError,
+        SelectionLine, Shipping,
     },
 };
 use rust_decimal::Decimal;
@@ -66,13 +67,17 @@ fn product(sku: &str, price: &str) -> ProductLine {
 fn exclusive() -> Selection {
     Selection::new(
         Currency::USD,
-        Prices::TaxIncluded,
+        PriceBasis::TaxIncluded,
         SelectionPolicy::exclusive(),
     )
 }
 
 fn mixed() -> Selection {
-    Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::mixed())
+    Selection::new(
+        Currency::USD,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::mixed(),
+    )
 }
 
 fn removed_skus(change: &giftcert::shop::SelectionChange) -> Vec<(String, RemovalReason)> {
@@ -80,8 +85,8 @@ fn removed_skus(change: &giftcert::shop::SelectionChange) -> Vec<(String, Remova
         .removed()
         .iter()
         .map(|r| match &r.line {
-            Line::Product(p) => (p.sku().to_string(), r.reason),
-            Line::Certificate(c) => (c.definition().to_string(), r.reason),
+            SelectionLine::Product(p) => (p.sku().to_string(), r.reason),
+            SelectionLine::Certificate(c) => (c.definition().to_string(), r.reason),
             _ => unreachable!("only two kinds of line"),
         })
         .collect()
@@ -149,7 +154,7 @@ fn adding_a_product_to_a_certificate_selection_is_refused_and_changes_nothing() 
 fn a_host_may_choose_to_remove_the_certificate_instead() {
     let policy = SelectionPolicy::exclusive()
         .with_product_with_certificate(ProductWithCertificate::RemoveCertificates);
-    let mut cart = Selection::new(Currency::USD, Prices::TaxIncluded, policy);
+    let mut cart = Selection::new(Currency::USD, PriceBasis::TaxIncluded, policy);
     cart.add_certificate_from(&catalogue(), "gift-2", None, 1)
         .unwrap();
     let change = cart.add_product(product("shirt", "20")).unwrap();
@@ -223,7 +228,11 @@ fn mixed_selections_hold_products_and_certificates_with_quantities() {
 #[test]
 fn a_certificate_variant_can_be_changed_like_a_product_variant() {
     let eur = Money::parse("100", Currency::EUR).unwrap();
-    let mut cart = Selection::new(Currency::EUR, Prices::TaxIncluded, SelectionPolicy::mixed());
+    let mut cart = Selection::new(
+        Currency::EUR,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::mixed(),
+    );
     cart.add_certificate_from(&catalogue(), "ny-50", None, 2)
         .unwrap();
     let change = cart
@@ -241,7 +250,11 @@ fn a_certificate_variant_can_be_changed_like_a_product_variant() {
 
 #[test]
 fn changing_to_a_variant_already_held_adds_the_quantities_up() {
-    let mut cart = Selection::new(Currency::EUR, Prices::TaxIncluded, SelectionPolicy::mixed());
+    let mut cart = Selection::new(
+        Currency::EUR,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::mixed(),
+    );
     cart.add_certificate_from(&catalogue(), "ny-50", None, 2)
         .unwrap();
     cart.add_certificate_from(&catalogue(), "ny-100", None, 1)
@@ -256,7 +269,11 @@ fn changing_to_a_variant_already_held_adds_the_quantities_up() {
 
 #[test]
 fn a_certificate_of_another_family_is_not_a_variant() {
-    let mut cart = Selection::new(Currency::EUR, Prices::TaxIncluded, SelectionPolicy::mixed());
+    let mut cart = Selection::new(
+        Currency::EUR,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::mixed(),
+    );
     cart.add_certificate_from(&catalogue(), "ny-50", None, 1)
         .unwrap();
     let err = cart
@@ -273,7 +290,7 @@ fn a_certificate_of_another_family_is_not_a_variant() {
 fn any_amount_certificates_take_the_amount_in_the_selections_currency() {
     let mut cart = Selection::new(
         Currency::SEK,
-        Prices::TaxIncluded,
+        PriceBasis::TaxIncluded,
         SelectionPolicy::exclusive(),
     );
     cart.add_certificate_from(&catalogue(), "gift-1", Some(Decimal::from(100)), 1)
@@ -291,7 +308,7 @@ fn any_amount_certificates_take_the_amount_in_the_selections_currency() {
     ));
     let mut yen = Selection::new(
         Currency::JPY,
-        Prices::TaxIncluded,
+        PriceBasis::TaxIncluded,
         SelectionPolicy::exclusive(),
     );
     assert!(matches!(
@@ -306,7 +323,7 @@ fn any_amount_certificates_take_the_amount_in_the_selections_currency() {
 fn predetermined_certificates_take_their_value_for_the_selections_currency() {
     let mut cart = Selection::new(
         Currency::JPY,
-        Prices::TaxIncluded,
+        PriceBasis::TaxIncluded,
         SelectionPolicy::exclusive(),
     );
     cart.add_certificate_from(&catalogue(), "gift-2", None, 1)
@@ -314,7 +331,7 @@ fn predetermined_certificates_take_their_value_for_the_selections_currency() {
     assert_eq!(cart.certificates()[0].value().to_string(), "1000 JPY");
     let mut euros = Selection::new(
         Currency::EUR,
-        Prices::TaxIncluded,
+        PriceBasis::TaxIncluded,
         SelectionPolicy::exclusive(),
     );
     assert!(matches!(

@@ -1,8 +1,8 @@
 //! Totals: taxes first, credit later (seeds 001, 002, 003, 004).
 
 use giftcert::{
-    Catalogue, CertificateDefinition, Currency, Money, Prices, Selection, SelectionPolicy, TaxRate,
-    Totals, TotalsSettings,
+    Catalogue, CertificateDefinition, Currency, Money, PriceBasis, Selection, SelectionPolicy,
+    TaxRate, Totals, TotalsSettings,
     catalogue::VoucherPurpose,
     money::{MoneyError, RoundingRule},
     redeem::AllocationError,
@@ -18,7 +18,7 @@ fn rate(s: &str) -> TaxRate {
     s.parse().unwrap()
 }
 
-fn cart(prices: Prices) -> Selection {
+fn cart(prices: PriceBasis) -> Selection {
     Selection::new(Currency::USD, prices, SelectionPolicy::mixed())
 }
 
@@ -65,7 +65,7 @@ fn add_certificate(selection: &mut Selection, id: &str, amount: i64, quantity: u
 
 #[test]
 fn seed_001_taxes_first_credit_later() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     order.add_product(line("a", "5500", 1, "25")).unwrap();
     let t = with_cards(&order, &[("GC1", "1000")]).unwrap();
     assert_eq!(t.grand_total(), usd("5500"));
@@ -80,7 +80,7 @@ fn seed_001_taxes_first_credit_later() {
 
 #[test]
 fn credit_never_changes_a_tax_figure() {
-    let mut order = cart(Prices::TaxExcluded);
+    let mut order = cart(PriceBasis::TaxExcluded);
     order.add_product(line("a", "80", 1, "25")).unwrap();
     order.add_product(line("b", "20", 1, "12")).unwrap();
     let without = totals(&order);
@@ -95,14 +95,14 @@ fn credit_never_changes_a_tax_figure() {
 
 #[test]
 fn tax_included_prices_hold_the_tax_and_excluded_ones_add_it() {
-    let mut incl = cart(Prices::TaxIncluded);
+    let mut incl = cart(PriceBasis::TaxIncluded);
     incl.add_product(line("a", "125", 1, "25")).unwrap();
     let t = totals(&incl);
     assert_eq!(t.tax_total(), usd("25"));
     assert_eq!(t.grand_total(), usd("125"));
     assert!(t.tax_included());
 
-    let mut excl = cart(Prices::TaxExcluded);
+    let mut excl = cart(PriceBasis::TaxExcluded);
     excl.add_product(line("a", "100", 1, "25")).unwrap();
     let t = totals(&excl);
     assert_eq!(t.tax_total(), usd("25"));
@@ -113,7 +113,7 @@ fn tax_included_prices_hold_the_tax_and_excluded_ones_add_it() {
 #[test]
 fn tax_is_rounded_once_per_rate_on_the_summed_amounts() {
     // 3 × 0.05 at 25 % excluded: 0.0375 → 0.04 once per rate, 3 × 0.0125 → 0.03 per line.
-    let mut order = cart(Prices::TaxExcluded);
+    let mut order = cart(PriceBasis::TaxExcluded);
     for sku in ["a", "b", "c"] {
         order.add_product(line(sku, "0.05", 1, "25")).unwrap();
     }
@@ -130,7 +130,7 @@ fn tax_is_rounded_once_per_rate_on_the_summed_amounts() {
 #[test]
 fn rounding_is_half_away_from_zero_by_default_and_a_setting() {
     // 0.10 at 25 % excluded is 0.025 exactly.
-    let mut order = cart(Prices::TaxExcluded);
+    let mut order = cart(PriceBasis::TaxExcluded);
     order.add_product(line("a", "0.10", 1, "25")).unwrap();
     assert_eq!(totals(&order).tax_total(), usd("0.03"));
     let even = Totals::compute(
@@ -145,7 +145,11 @@ fn rounding_is_half_away_from_zero_by_default_and_a_setting() {
 #[test]
 fn the_rounding_step_is_a_setting_and_cannot_be_finer_than_the_currency() {
     let chf = |s: &str| Money::parse(s, Currency::CHF).unwrap();
-    let mut order = Selection::new(Currency::CHF, Prices::TaxIncluded, SelectionPolicy::mixed());
+    let mut order = Selection::new(
+        Currency::CHF,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::mixed(),
+    );
     order
         .add_product(ProductLine::new("a", chf("10"), 1, rate("8.1")).unwrap())
         .unwrap();
@@ -164,7 +168,11 @@ fn the_rounding_step_is_a_setting_and_cannot_be_finer_than_the_currency() {
         Totals::compute(&order, none(), &down).unwrap().tax_total(),
         chf("0.70")
     );
-    let mut yen = Selection::new(Currency::JPY, Prices::TaxIncluded, SelectionPolicy::mixed());
+    let mut yen = Selection::new(
+        Currency::JPY,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::mixed(),
+    );
     yen.add_product(
         ProductLine::new(
             "a",
@@ -193,7 +201,7 @@ fn the_rounding_step_is_a_setting_and_cannot_be_finer_than_the_currency() {
 
 #[test]
 fn shipping_is_taxed_at_its_own_rate_and_summed_with_products_at_the_same_rate() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     order.add_product(line("a", "100", 1, "25")).unwrap();
     order
         .set_shipping(Shipping::new(usd("10"), rate("12")).unwrap())
@@ -217,7 +225,7 @@ fn shipping_is_taxed_at_its_own_rate_and_summed_with_products_at_the_same_rate()
 
     // At the same rate, shipping joins the products' base before rounding:
     // (0.05 + 0.05) × 25 % = 0.025 → 0.03, where two roundings would give 0.02.
-    let mut same = cart(Prices::TaxExcluded);
+    let mut same = cart(PriceBasis::TaxExcluded);
     same.add_product(line("a", "0.05", 1, "25")).unwrap();
     same.set_shipping(Shipping::new(usd("0.05"), rate("25")).unwrap())
         .unwrap();
@@ -230,7 +238,7 @@ fn shipping_is_taxed_at_its_own_rate_and_summed_with_products_at_the_same_rate()
 
 #[test]
 fn taxes_list_each_taxed_rate_by_rate_ascending() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     order.add_product(line("a", "10", 1, "25")).unwrap();
     order.add_product(line("b", "10", 1, "6")).unwrap();
     order.add_product(line("c", "10", 1, "12")).unwrap();
@@ -249,7 +257,7 @@ fn taxes_list_each_taxed_rate_by_rate_ascending() {
 
 #[test]
 fn multi_purpose_certificates_are_not_taxed_at_sale_even_when_recomputed() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     order.add_product(line("a", "100", 1, "25")).unwrap();
     add_certificate(&mut order, "gift-1", 50, 2);
     let first = totals(&order);
@@ -269,7 +277,7 @@ fn multi_purpose_certificates_are_not_taxed_at_sale_even_when_recomputed() {
     let per_line = TotalsSettings::default().with_granularity(TaxGranularity::PerLine);
     let again = Totals::compute(&stored, std::iter::empty::<(String, Money)>(), &per_line).unwrap();
     assert_eq!(again.taxes(), first.taxes());
-    let mut excluded = cart(Prices::TaxExcluded);
+    let mut excluded = cart(PriceBasis::TaxExcluded);
     add_certificate(&mut excluded, "gift-1", 50, 1);
     let t = totals(&excluded);
     assert!(t.taxes().is_empty());
@@ -280,7 +288,7 @@ fn multi_purpose_certificates_are_not_taxed_at_sale_even_when_recomputed() {
 fn a_100_any_amount_certificate_in_a_tax_included_shop_costs_and_is_worth_100() {
     let mut order = Selection::new(
         Currency::USD,
-        Prices::TaxIncluded,
+        PriceBasis::TaxIncluded,
         SelectionPolicy::exclusive(),
     );
     add_certificate(&mut order, "gift-1", 100, 1);
@@ -292,7 +300,7 @@ fn a_100_any_amount_certificate_in_a_tax_included_shop_costs_and_is_worth_100() 
 
 #[test]
 fn single_purpose_certificates_are_taxed_at_sale() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     add_certificate(&mut order, "spv", 100, 1);
     let t = totals(&order);
     assert_eq!(t.tax_total(), usd("20"));
@@ -304,7 +312,7 @@ fn single_purpose_certificates_are_taxed_at_sale() {
 
 #[test]
 fn subtotal_is_before_discounts_and_the_discount_sums_line_and_order_discounts() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     order
         .add_product(line("a", "50", 2, "25").with_discount(usd("10")).unwrap())
         .unwrap();
@@ -319,7 +327,7 @@ fn subtotal_is_before_discounts_and_the_discount_sums_line_and_order_discounts()
 
 #[test]
 fn the_order_discount_is_spread_over_product_lines_only_and_exactly() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     order.add_product(line("a", "10", 1, "25")).unwrap();
     order.add_product(line("b", "20", 1, "12")).unwrap();
     add_certificate(&mut order, "gift-1", 50, 1);
@@ -348,7 +356,7 @@ fn the_order_discount_is_spread_over_product_lines_only_and_exactly() {
 
 #[test]
 fn a_discount_larger_than_the_products_is_refused_even_when_certificates_could_absorb_it() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     order.add_product(line("a", "30", 1, "25")).unwrap();
     add_certificate(&mut order, "gift-1", 50, 1);
     order.set_order_discount(usd("40")).unwrap();
@@ -370,7 +378,7 @@ fn a_discount_larger_than_the_products_is_refused_even_when_certificates_could_a
 
 #[test]
 fn gift_credit_pays_the_product_part_only() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     order.add_product(line("a", "30", 1, "25")).unwrap();
     add_certificate(&mut order, "gift-1", 50, 1);
     let t = with_cards(&order, &[("GC1", "100")]).unwrap();
@@ -380,7 +388,7 @@ fn gift_credit_pays_the_product_part_only() {
     assert_eq!(t.outstanding_balance(), usd("50"));
 
     // A selection of certificates only: gift credit pays nothing.
-    let mut only = cart(Prices::TaxIncluded);
+    let mut only = cart(PriceBasis::TaxIncluded);
     add_certificate(&mut only, "gift-1", 50, 1);
     let t = with_cards(&only, &[("GC1", "100")]).unwrap();
     assert_eq!(t.gift_certificates()[0].used(), usd("0"));
@@ -388,7 +396,7 @@ fn gift_credit_pays_the_product_part_only() {
 
     // Tax-excluded, with a single-purpose certificate sharing the products' rate: the
     // certificate and its tax stay out of what credit may pay.
-    let mut excl = cart(Prices::TaxExcluded);
+    let mut excl = cart(PriceBasis::TaxExcluded);
     excl.add_product(line("a", "100", 1, "25")).unwrap();
     add_certificate(&mut excl, "spv", 100, 1);
     let t = with_cards(&excl, &[("GC1", "1000")]).unwrap();
@@ -399,7 +407,7 @@ fn gift_credit_pays_the_product_part_only() {
 
 #[test]
 fn several_certificates_are_used_lowest_first_ties_in_order_the_last_partly() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     order.add_product(line("a", "120", 1, "25")).unwrap();
     let t = with_cards(&order, &[("BIG", "100"), ("TIE1", "50"), ("TIE2", "50")]).unwrap();
     let used: Vec<(&str, Money)> = t
@@ -413,7 +421,7 @@ fn several_certificates_are_used_lowest_first_ties_in_order_the_last_partly() {
     );
     assert_eq!(t.outstanding_balance(), usd("0"));
     // Seed 003: 95 over 50, 100, 100.
-    let mut seed = cart(Prices::TaxIncluded);
+    let mut seed = cart(PriceBasis::TaxIncluded);
     seed.add_product(line("10001", "95", 1, "25")).unwrap();
     let t = with_cards(
         &seed,
@@ -426,7 +434,7 @@ fn several_certificates_are_used_lowest_first_ties_in_order_the_last_partly() {
 
 #[test]
 fn cards_short_of_the_order_leave_an_outstanding_balance() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     order.add_product(line("a", "120", 1, "25")).unwrap();
     let t = with_cards(&order, &[("A", "50"), ("B", "25.50")]).unwrap();
     assert_eq!(t.outstanding_balance(), usd("44.50"));
@@ -436,7 +444,7 @@ fn cards_short_of_the_order_leave_an_outstanding_balance() {
 
 #[test]
 fn the_same_code_twice_is_refused_without_printing_the_code() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     order.add_product(line("a", "120", 1, "25")).unwrap();
     let err = with_cards(
         &order,
@@ -464,7 +472,7 @@ fn the_same_code_twice_is_refused_without_printing_the_code() {
 
 #[test]
 fn bad_balances_are_typed_errors() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     order.add_product(line("a", "10", 1, "25")).unwrap();
     assert!(matches!(
         with_cards(&order, &[("A", "-1")]),
@@ -483,7 +491,7 @@ fn bad_balances_are_typed_errors() {
 
 #[test]
 fn totals_serialise_with_bigcommerce_names_and_are_checked_on_the_way_in() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     order.add_product(line("a", "5500", 1, "25")).unwrap();
     let t = with_cards(&order, &[("GC1", "1000")]).unwrap();
     let json = serde_json::to_value(&t).unwrap();
@@ -519,7 +527,7 @@ fn totals_serialise_with_bigcommerce_names_and_are_checked_on_the_way_in() {
 
 #[test]
 fn debug_output_masks_certificate_codes() {
-    let mut order = cart(Prices::TaxIncluded);
+    let mut order = cart(PriceBasis::TaxIncluded);
     order.add_product(line("a", "10", 1, "25")).unwrap();
     let t = with_cards(&order, &[("SECRET-CODE-7KQ2", "5")]).unwrap();
     let debug = format!("{t:?}");

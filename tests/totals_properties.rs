@@ -3,8 +3,8 @@
 mod common;
 
 use giftcert::{
-    Catalogue, CertificateDefinition, Currency, Money, Prices, Selection, SelectionPolicy, TaxRate,
-    Totals, TotalsSettings,
+    Catalogue, CertificateDefinition, Currency, Money, PriceBasis, Selection, SelectionPolicy,
+    TaxRate, Totals, TotalsSettings,
     shop::{LineKind, ProductLine, Shipping, TaxGranularity},
 };
 use proptest::prelude::*;
@@ -63,9 +63,9 @@ fn cases() -> impl Strategy<Value = Case> {
 
 fn build(case: &Case) -> Selection {
     let prices = if case.included {
-        Prices::TaxIncluded
+        PriceBasis::TaxIncluded
     } else {
-        Prices::TaxExcluded
+        PriceBasis::TaxExcluded
     };
     let mut selection = Selection::new(Currency::USD, prices, SelectionPolicy::mixed());
     for (i, (price, quantity, r)) in case.products.iter().enumerate() {

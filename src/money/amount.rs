@@ -529,7 +529,7 @@ impl TryFrom<MoneyRepr> for Money {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub enum Decimals {
+pub enum ShownDecimals {
     /// Always the currency's minor units (`10.00 USD`).
     #[default]
     MinorUnits,
@@ -547,20 +547,20 @@ pub enum Decimals {
 /// (seed 000 writes them with no-break spaces: add `.code_separator('\u{a0}')`):
 ///
 /// ```
-/// use giftcert::{Currency, Money, money::{Decimals, MoneyFormat}};
+/// use giftcert::{Currency, Money, money::{ShownDecimals, MoneyFormat}};
 ///
 /// let usd = Money::parse("10", Currency::USD)?;
 /// let sek = Money::parse("100", Currency::SEK)?;
 /// let jpy = Money::parse("1000", Currency::JPY)?;
 /// assert_eq!(usd.format(&MoneyFormat::new()), "10.00 USD");
-/// assert_eq!(sek.format(&MoneyFormat::new().decimals(Decimals::WholeWhenExact)), "100 SEK");
+/// assert_eq!(sek.format(&MoneyFormat::new().decimals(ShownDecimals::WholeWhenExact)), "100 SEK");
 /// assert_eq!(jpy.format(&MoneyFormat::new().thousands_separator(' ')), "1 000 JPY");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MoneyFormat {
-    decimals: Decimals,
+    decimals: ShownDecimals,
     thousands_separator: Option<char>,
     decimal_separator: char,
     code_separator: char,
@@ -577,7 +577,7 @@ impl MoneyFormat {
     #[must_use]
     pub const fn new() -> MoneyFormat {
         MoneyFormat {
-            decimals: Decimals::MinorUnits,
+            decimals: ShownDecimals::MinorUnits,
             thousands_separator: None,
             decimal_separator: '.',
             code_separator: ' ',
@@ -586,7 +586,7 @@ impl MoneyFormat {
 
     /// Sets how many decimals are shown.
     #[must_use]
-    pub const fn decimals(mut self, decimals: Decimals) -> MoneyFormat {
+    pub const fn decimals(mut self, decimals: ShownDecimals) -> MoneyFormat {
         self.decimals = decimals;
         self
     }
@@ -618,10 +618,10 @@ impl MoneyFormat {
     pub fn format(&self, money: &Money) -> String {
         let units = money.currency().minor_units();
         let shown = match self.decimals {
-            Decimals::MinorUnits => units,
-            Decimals::WholeWhenExact if money.amount().fract().is_zero() => 0,
-            Decimals::WholeWhenExact => units,
-            Decimals::Fixed(n) => n,
+            ShownDecimals::MinorUnits => units,
+            ShownDecimals::WholeWhenExact if money.amount().fract().is_zero() => 0,
+            ShownDecimals::WholeWhenExact => units,
+            ShownDecimals::Fixed(n) => n,
         };
         let value = RoundingRule::HalfAwayFromZero.round(money.amount(), shown);
         let text = format!("{:.*}", shown as usize, value.abs());
@@ -770,7 +770,7 @@ mod tests {
         assert_eq!(usd("10").format(&fmt), "10.00 USD");
         let sek = Money::parse("100", Currency::SEK).unwrap();
         assert_eq!(
-            sek.format(&MoneyFormat::new().decimals(Decimals::WholeWhenExact)),
+            sek.format(&MoneyFormat::new().decimals(ShownDecimals::WholeWhenExact)),
             "100 SEK"
         );
         let jpy = Money::parse("1000", Currency::JPY).unwrap();
@@ -786,13 +786,13 @@ mod tests {
         assert_eq!(
             Money::parse("100.5", Currency::SEK)
                 .unwrap()
-                .format(&MoneyFormat::new().decimals(Decimals::WholeWhenExact)),
+                .format(&MoneyFormat::new().decimals(ShownDecimals::WholeWhenExact)),
             "100.50 SEK"
         );
         assert_eq!(
             usd("2.5").format(
                 &MoneyFormat::new()
-                    .decimals(Decimals::Fixed(0))
+                    .decimals(ShownDecimals::Fixed(0))
                     .decimal_separator(',')
             ),
             "3 USD"

@@ -40,7 +40,7 @@ pub enum CardWrite {
 
 /// A record written with an optimistic version check.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Write<T> {
+pub struct RecordWrite<T> {
     /// The new value.
     pub value: T,
     /// The version it was read at; `None` to insert it.
@@ -55,11 +55,11 @@ pub struct Changes {
     /// Ledger entries to append (each card's entries continue its sequence).
     pub entries: Vec<LedgerEntry>,
     /// The checkout, if it changed.
-    pub checkout: Option<Write<Checkout>>,
+    pub checkout: Option<RecordWrite<Checkout>>,
     /// The idempotency record to insert, if the request had a key.
     pub idempotency: Option<IdempotencyRecord>,
     /// A guard window, if it changed.
-    pub guard: Option<Write<GuardWindow>>,
+    pub guard: Option<RecordWrite<GuardWindow>>,
 }
 
 impl Changes {

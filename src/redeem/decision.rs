@@ -25,8 +25,8 @@ use crate::money::Currency;
 use crate::money::{Money, MoneyError};
 use crate::redeem::GuardError;
 use crate::redeem::{AllocationError, allocate};
-use crate::redeem::{CardWrite, Changes, StoreError, Write};
-use crate::redeem::{IdempotencyKey, Request};
+use crate::redeem::{CardWrite, Changes, RecordWrite, StoreError};
+use crate::redeem::{IdempotencyKey, RecordedRequest};
 
 /// Everything that can refuse a redemption request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,7 +99,7 @@ pub enum RedeemError {
         /// The key.
         key: IdempotencyKey,
         /// The request it was first used for.
-        first: Request,
+        first: RecordedRequest,
     },
     /// Other writers kept winning; the request changed nothing.
     #[error("gave up after {attempts} attempts: the cards kept changing underneath")]
@@ -504,7 +504,7 @@ impl<T> Decision<T> {
         let changes = Changes {
             cards,
             entries: self.entries,
-            checkout: self.checkout.map(|value| Write {
+            checkout: self.checkout.map(|value| RecordWrite {
                 value,
                 expected_version: checkout_version,
             }),

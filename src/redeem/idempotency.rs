@@ -131,9 +131,9 @@ impl fmt::Write for Fnv1a {
 /// `refund c1 5.00 USD` or `issue 0123456789abcdef` (a digest of the cards asked for).
 ///
 /// ```
-/// use giftcert::{Currency, Money, Reference, redeem::Request};
+/// use giftcert::{Currency, Money, Reference, redeem::RecordedRequest};
 ///
-/// let request = Request::Authorise {
+/// let request = RecordedRequest::Authorise {
 ///     checkout: Reference::new("c1")?,
 ///     payable: Money::parse("25", Currency::USD)?,
 /// };
@@ -147,7 +147,7 @@ impl fmt::Write for Fnv1a {
     rename_all_fields = "camelCase"
 )]
 #[non_exhaustive]
-pub enum Request {
+pub enum RecordedRequest {
     /// [`Redeemer::authorise`](crate::Redeemer::authorise).
     Authorise {
         /// The checkout.
@@ -181,21 +181,23 @@ pub enum Request {
     },
     /// [`Redeemer::import_card`](crate::Redeemer::import_card).
     Import {
-        /// A stable digest of the card asked for, as for [`Request::Issue`].
+        /// A stable digest of the card asked for, as for [`RecordedRequest::Issue`].
         #[serde(with = "hex_u64")]
         fingerprint: u64,
     },
 }
 
-impl fmt::Display for Request {
+impl fmt::Display for RecordedRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Request::Authorise { checkout, payable } => write!(f, "authorise {checkout} {payable}"),
-            Request::Capture { checkout } => write!(f, "capture {checkout}"),
-            Request::Void { checkout } => write!(f, "void {checkout}"),
-            Request::Refund { checkout, amount } => write!(f, "refund {checkout} {amount}"),
-            Request::Issue { fingerprint } => write!(f, "issue {fingerprint:016x}"),
-            Request::Import { fingerprint } => write!(f, "import {fingerprint:016x}"),
+            RecordedRequest::Authorise { checkout, payable } => {
+                write!(f, "authorise {checkout} {payable}")
+            }
+            RecordedRequest::Capture { checkout } => write!(f, "capture {checkout}"),
+            RecordedRequest::Void { checkout } => write!(f, "void {checkout}"),
+            RecordedRequest::Refund { checkout, amount } => write!(f, "refund {checkout} {amount}"),
+            RecordedRequest::Issue { fingerprint } => write!(f, "issue {fingerprint:016x}"),
+            RecordedRequest::Import { fingerprint } => write!(f, "import {fingerprint:016x}"),
         }
     }
 }
@@ -229,7 +231,7 @@ pub struct IdempotencyRecord {
     /// The key.
     pub key: IdempotencyKey,
     /// What was asked.
-    pub request: Request,
+    pub request: RecordedRequest,
     /// The first result.
     pub outcome: Outcome,
     /// When it was recorded.
@@ -246,21 +248,21 @@ mod tests {
         let checkout = Reference::new("c1").unwrap();
         let usd = |s| Money::parse(s, Currency::USD).unwrap();
         let shown = [
-            Request::Authorise {
+            RecordedRequest::Authorise {
                 checkout: checkout.clone(),
                 payable: usd("25"),
             },
-            Request::Capture {
+            RecordedRequest::Capture {
                 checkout: checkout.clone(),
             },
-            Request::Void {
+            RecordedRequest::Void {
                 checkout: checkout.clone(),
             },
-            Request::Refund {
+            RecordedRequest::Refund {
                 checkout,
                 amount: usd("5"),
             },
-            Request::Issue { fingerprint: 0xabc },
+            RecordedRequest::Issue { fingerprint: 0xabc },
         ]
         .map(|r| r.to_string());
         assert_eq!(
@@ -277,7 +279,7 @@ mod tests {
 
     #[test]
     fn requests_round_trip_through_json_and_fingerprints_are_hex() {
-        let issue = Request::Issue {
+        let issue = RecordedRequest::Issue {
             fingerprint: u64::MAX - 1,
         };
         let json = serde_json::to_string(&issue).unwrap();
@@ -285,20 +287,27 @@ mod tests {
             json,
             r#"{"operation":"issue","fingerprint":"fffffffffffffffe"}"#
         );
-        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), issue);
-        let err = serde_json::from_str::<Request>(r#"{"operation":"issue","fingerprint":"12"}"#)
-            .unwrap_err();
+        assert_eq!(
+            serde_json::from_str::<RecordedRequest>(&json).unwrap(),
+            issue
+        );
+        let err =
+            serde_json::from_str::<RecordedRequest>(r#"{"operation":"issue","fingerprint":"12"}"#)
+                .unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("expected a fingerprint of 16 hex digits, found \"12\""),
             "{err}"
         );
-        let authorise = Request::Authorise {
+        let authorise = RecordedRequest::Authorise {
             checkout: Reference::new("c1").unwrap(),
             payable: Money::parse("25", Currency::USD).unwrap(),
         };
         let json = serde_json::to_string(&authorise).unwrap();
-        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), authorise);
+        assert_eq!(
+            serde_json::from_str::<RecordedRequest>(&json).unwrap(),
+            authorise
+        );
     }
 
     #[test]

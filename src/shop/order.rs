@@ -665,12 +665,12 @@ pub enum PaymentOutcome {
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
-/// use giftcert::{Catalogue, CertificateDefinition, Currency, EmailAddress, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy, PaymentResult, Prices, Selection, SelectionPolicy, TotalsSettings, shop::{OrderStatus, PaymentOutcome, NO_SHIPMENT}};
+/// use giftcert::{Catalogue, CertificateDefinition, Currency, EmailAddress, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy, PaymentResult, PriceBasis, Selection, SelectionPolicy, TotalsSettings, shop::{OrderStatus, PaymentOutcome, NO_SHIPMENT}};
 /// use rust_decimal::Decimal;
 ///
 /// let catalogue = Catalogue::new()
 ///     .with(CertificateDefinition::any_amount("gift-1", "Dynamic gift certificate")?)?;
-/// let mut cart = Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::exclusive());
+/// let mut cart = Selection::new(Currency::USD, PriceBasis::TaxIncluded, SelectionPolicy::exclusive());
 /// cart.add_certificate_from(&catalogue, "gift-1", Some(Decimal::from(100)), 1)?;
 ///
 /// let details = PaymentDetails::new(

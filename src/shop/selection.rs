@@ -200,18 +200,18 @@ impl From<Sku> for String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub enum Prices {
+pub enum PriceBasis {
     /// Prices include tax: the tax is the part `A × r / (100 + r)` of an amount `A`.
     TaxIncluded,
     /// Prices exclude tax: the tax `A × r / 100` comes on top.
     TaxExcluded,
 }
 
-impl Prices {
+impl PriceBasis {
     /// Whether prices include tax.
     #[must_use]
     pub const fn tax_included(self) -> bool {
-        matches!(self, Prices::TaxIncluded)
+        matches!(self, PriceBasis::TaxIncluded)
     }
 }
 
@@ -643,7 +643,7 @@ impl CertificateLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub enum Line {
+pub enum SelectionLine {
     /// A product line.
     Product(ProductLine),
     /// A gift-certificate line.
@@ -675,7 +675,7 @@ pub enum RemovalReason {
 #[serde(rename_all = "camelCase")]
 pub struct RemovedLine {
     /// The line as it was.
-    pub line: Line,
+    pub line: SelectionLine,
     /// Why it went.
     pub reason: RemovalReason,
 }
@@ -777,12 +777,12 @@ impl Shipping {
 /// order discount and shipping, under a [`SelectionPolicy`].
 ///
 /// ```
-/// use giftcert::{Catalogue, CertificateDefinition, Currency, Money, Prices, Selection, SelectionPolicy, TaxRate, shop::{ProductLine, RemovalReason}};
+/// use giftcert::{Catalogue, CertificateDefinition, Currency, Money, PriceBasis, Selection, SelectionPolicy, TaxRate, shop::{ProductLine, RemovalReason}};
 /// use rust_decimal::Decimal;
 ///
 /// let catalogue = Catalogue::new()
 ///     .with(CertificateDefinition::any_amount("gift-1", "Dynamic gift certificate")?)?;
-/// let mut cart = Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::exclusive());
+/// let mut cart = Selection::new(Currency::USD, PriceBasis::TaxIncluded, SelectionPolicy::exclusive());
 /// let shirt = ProductLine::new("shirt", Money::parse("20", Currency::USD)?, 1, TaxRate::ZERO)?;
 /// cart.add_product(shirt)?;
 ///
@@ -797,7 +797,7 @@ impl Shipping {
 #[serde(rename_all = "camelCase", try_from = "SelectionRepr")]
 pub struct Selection {
     currency: Currency,
-    prices: Prices,
+    prices: PriceBasis,
     policy: SelectionPolicy,
     products: Vec<ProductLine>,
     certificates: Vec<CertificateLine>,
@@ -811,7 +811,7 @@ pub struct Selection {
 #[serde(rename_all = "camelCase")]
 struct SelectionRepr {
     currency: Currency,
-    prices: Prices,
+    prices: PriceBasis,
     #[serde(default)]
     policy: SelectionPolicy,
     #[serde(default)]
@@ -881,7 +881,7 @@ fn certificate_units(lines: &[CertificateLine]) -> Result<u64, SelectionError> {
 impl Selection {
     /// An empty selection in `currency`, with prices on the `prices` basis, under `policy`.
     #[must_use]
-    pub const fn new(currency: Currency, prices: Prices, policy: SelectionPolicy) -> Selection {
+    pub const fn new(currency: Currency, prices: PriceBasis, policy: SelectionPolicy) -> Selection {
         Selection {
             currency,
             prices,
@@ -901,7 +901,7 @@ impl Selection {
 
     /// Whether prices include tax.
     #[must_use]
-    pub const fn prices(&self) -> Prices {
+    pub const fn prices(&self) -> PriceBasis {
         self.prices
     }
 
@@ -1001,7 +1001,7 @@ impl Selection {
                     ProductWithCertificate::RemoveCertificates => {
                         for old in self.certificates.drain(..) {
                             change.removed.push(RemovedLine {
-                                line: Line::Certificate(old),
+                                line: SelectionLine::Certificate(old),
                                 reason: RemovalReason::ProductAdded,
                             });
                         }
@@ -1013,7 +1013,7 @@ impl Selection {
             Some(slot) => {
                 let old = std::mem::replace(slot, line);
                 change.removed.push(RemovedLine {
-                    line: Line::Product(old),
+                    line: SelectionLine::Product(old),
                     reason: RemovalReason::Replaced,
                 });
             }
@@ -1061,7 +1061,7 @@ impl Selection {
         if self.policy.exclusive {
             for old in self.products.drain(..) {
                 change.removed.push(RemovedLine {
-                    line: Line::Product(old),
+                    line: SelectionLine::Product(old),
                     reason: RemovalReason::CertificateAdded,
                 });
             }
@@ -1071,7 +1071,7 @@ impl Selection {
         if self.policy.one_certificate_at_a_time {
             for old in self.certificates.drain(..) {
                 change.removed.push(RemovedLine {
-                    line: Line::Certificate(old),
+                    line: SelectionLine::Certificate(old),
                     reason: RemovalReason::OneCertificateAtATime,
                 });
             }
@@ -1084,7 +1084,7 @@ impl Selection {
             Some(slot) => {
                 let old = std::mem::replace(slot, line);
                 change.removed.push(RemovedLine {
-                    line: Line::Certificate(old),
+                    line: SelectionLine::Certificate(old),
                     reason: RemovalReason::Replaced,
                 });
             }
@@ -1183,7 +1183,7 @@ impl Selection {
         let old = self.products.remove(index);
         Ok(SelectionChange {
             removed: vec![RemovedLine {
-                line: Line::Product(old),
+                line: SelectionLine::Product(old),
                 reason: RemovalReason::Requested,
             }],
             ..SelectionChange::default()
@@ -1200,7 +1200,7 @@ impl Selection {
         let old = self.certificates.remove(index);
         Ok(SelectionChange {
             removed: vec![RemovedLine {
-                line: Line::Certificate(old),
+                line: SelectionLine::Certificate(old),
                 reason: RemovalReason::Requested,
             }],
             ..SelectionChange::default()
@@ -1255,11 +1255,11 @@ impl Selection {
                 let merged = lines.remove(existing);
                 let quantity = merged.quantity.saturating_add(old.quantity);
                 change.removed.push(RemovedLine {
-                    line: Line::Certificate(old),
+                    line: SelectionLine::Certificate(old),
                     reason: RemovalReason::VariantChanged,
                 });
                 change.removed.push(RemovedLine {
-                    line: Line::Certificate(merged),
+                    line: SelectionLine::Certificate(merged),
                     reason: RemovalReason::Replaced,
                 });
                 quantity
@@ -1267,7 +1267,7 @@ impl Selection {
             None => {
                 let quantity = old.quantity;
                 change.removed.push(RemovedLine {
-                    line: Line::Certificate(old),
+                    line: SelectionLine::Certificate(old),
                     reason: RemovalReason::VariantChanged,
                 });
                 quantity

@@ -22,10 +22,10 @@
 //! Seed 001's table comes out exactly:
 //!
 //! ```
-//! use giftcert::{Currency, Money, Prices, Selection, SelectionPolicy, TaxRate, Totals, TotalsSettings, shop::ProductLine};
+//! use giftcert::{Currency, Money, PriceBasis, Selection, SelectionPolicy, TaxRate, Totals, TotalsSettings, shop::ProductLine};
 //!
 //! let usd = |s: &str| Money::parse(s, Currency::USD);
-//! let mut order = Selection::new(Currency::USD, Prices::TaxIncluded, SelectionPolicy::mixed());
+//! let mut order = Selection::new(Currency::USD, PriceBasis::TaxIncluded, SelectionPolicy::mixed());
 //! order.add_product(ProductLine::new("a", usd("5500")?, 1, "25".parse::<TaxRate>()?)?)?;
 //! let totals = Totals::compute(&order, [("GC1", usd("1000")?)], &TotalsSettings::default())?;
 //! assert_eq!(totals.grand_total(), usd("5500")?);
@@ -47,7 +47,7 @@ use crate::money::Currency;
 use crate::money::TaxRate;
 use crate::money::{Money, MoneyError, RoundingRule};
 use crate::redeem::{AllocationError, allocate};
-use crate::shop::{CertificateLine, Prices, ProductLine, Selection};
+use crate::shop::{CertificateLine, PriceBasis, ProductLine, Selection};
 
 /// Everything that can go wrong computing totals.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -937,7 +937,7 @@ impl Totals {
 
 /// The tax in `amount` at `rate`: `A × r / (100 + r)` when prices include tax, `A × r / 100`
 /// when they exclude it; not yet rounded.
-fn tax_in(amount: Money, rate: TaxRate, prices: Prices) -> Result<Decimal, MoneyError> {
+fn tax_in(amount: Money, rate: TaxRate, prices: PriceBasis) -> Result<Decimal, MoneyError> {
     let overflow = MoneyError::Overflow {
         operation: "a tax amount",
     };

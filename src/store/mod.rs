@@ -6,4 +6,6 @@ mod redeemer;
 pub use self::contract::*;
 pub use self::memory::*;
 pub use self::redeemer::*;
-pub use crate::redeem::{CardWrite, Changes, Record, StoreError, StoreSource, Versioned, Write};
+pub use crate::redeem::{
+    CardWrite, Changes, Record, RecordWrite, StoreError, StoreSource, Versioned,
+};

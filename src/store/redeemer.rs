@@ -27,9 +27,9 @@ use crate::redeem::{
     Voided,
 };
 use crate::redeem::{GuardPolicy, GuardWindow};
-use crate::redeem::{IdempotencyKey, IdempotencyRecord, Request, debug_fingerprint};
+use crate::redeem::{IdempotencyKey, IdempotencyRecord, RecordedRequest, debug_fingerprint};
 use crate::shop::{CardToIssue, Order};
-use crate::store::{Changes, Store, StoreError, Versioned, Write};
+use crate::store::{Changes, RecordWrite, Store, StoreError, Versioned};
 
 /// How many times a request is tried against a store that keeps changing underneath.
 const DEFAULT_ATTEMPTS: u32 = 64;
@@ -226,7 +226,7 @@ impl<S: Store> Redeemer<S> {
     fn run<T: Clone>(
         &self,
         key: &IdempotencyKey,
-        request: Request,
+        request: RecordedRequest,
         wrap: fn(T) -> Outcome,
         unwrap: fn(Outcome) -> Option<T>,
         mut decide: impl FnMut(DateTime<Utc>, &mut Versions) -> Result<Decision<T>, RedeemError>,
@@ -312,7 +312,7 @@ impl<S: Store> Redeemer<S> {
         key: &IdempotencyKey,
         specs: Vec<CardSpec>,
     ) -> Result<Redeemed<Issued>, RedeemError> {
-        let request = Request::Issue {
+        let request = RecordedRequest::Issue {
             fingerprint: debug_fingerprint(&specs),
         };
         self.issue_with(key, request, specs, || self.fresh())
@@ -337,7 +337,7 @@ impl<S: Store> Redeemer<S> {
         if self.store.card_by_code(&code)?.is_some() {
             return Err(StoreError::duplicate_code(&code).into());
         }
-        let request = Request::Import {
+        let request = RecordedRequest::Import {
             fingerprint: debug_fingerprint(&spec),
         };
         self.issue_with(key, request, vec![spec], || {
@@ -348,7 +348,7 @@ impl<S: Store> Redeemer<S> {
     fn issue_with(
         &self,
         key: &IdempotencyKey,
-        request: Request,
+        request: RecordedRequest,
         specs: Vec<CardSpec>,
         fresh: impl Fn() -> Result<(CardId, Code), RedeemError>,
     ) -> Result<Redeemed<Issued>, RedeemError> {
@@ -464,7 +464,7 @@ impl<S: Store> Redeemer<S> {
                 expires_at: card.expires_at(),
             };
             let changes = Changes {
-                checkout: Some(Write {
+                checkout: Some(RecordWrite {
                     value: updated,
                     expected_version,
                 }),
@@ -482,7 +482,7 @@ impl<S: Store> Redeemer<S> {
                 stored.map_or_else(|| GuardWindow::new(client.clone(), now), |s| s.value);
             let changed = window.record_unknown(&self.guard, code, now);
             let changes = Changes {
-                guard: changed.then_some(Write {
+                guard: changed.then_some(RecordWrite {
                     value: window,
                     expected_version,
                 }),
@@ -511,7 +511,7 @@ impl<S: Store> Redeemer<S> {
             Ok((
                 (),
                 Changes {
-                    checkout: Some(Write {
+                    checkout: Some(RecordWrite {
                         value: updated,
                         expected_version: Some(stored.version),
                     }),
@@ -535,7 +535,7 @@ impl<S: Store> Redeemer<S> {
     ) -> Result<Redeemed<Authorisation>, RedeemError> {
         self.run(
             key,
-            Request::Authorise {
+            RecordedRequest::Authorise {
                 checkout: checkout.clone(),
                 payable,
             },
@@ -567,7 +567,7 @@ impl<S: Store> Redeemer<S> {
     ) -> Result<Redeemed<Captured>, RedeemError> {
         self.run(
             key,
-            Request::Capture {
+            RecordedRequest::Capture {
                 checkout: checkout.clone(),
             },
             Outcome::Captured,
@@ -597,7 +597,7 @@ impl<S: Store> Redeemer<S> {
     ) -> Result<Redeemed<Voided>, RedeemError> {
         self.run(
             key,
-            Request::Void {
+            RecordedRequest::Void {
                 checkout: checkout.clone(),
             },
             Outcome::Voided,
@@ -628,7 +628,7 @@ impl<S: Store> Redeemer<S> {
     ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
         self.run(
             key,
-            Request::Refund {
+            RecordedRequest::Refund {
                 checkout: checkout.clone(),
                 amount,
             },
