@@ -24,3 +24,96 @@ pub(crate) fn identifier_problem(id: &str) -> Option<&'static str> {
 pub(crate) fn shown(id: &str) -> String {
     id.chars().take(MAX_IDENTIFIER_LEN).collect()
 }
+
+/// Declares a validated text newtype: `pub struct $name(Arc<str>)`, cheap to clone, with
+/// `new` (running the check block, which returns early with the type's error), `as_str`,
+/// `Display` (the text), `Debug` (`Name("text")`), `FromStr`, `TryFrom<String>`,
+/// `TryFrom<&str>`, `AsRef<str>`, `From<$name> for String`, and serde through the check.
+///
+/// The identifiers (`CertificateId`, `Sku`, `OrderId`, `Reference`, `IdempotencyKey`) and the
+/// buyer's texts (`EmailAddress`, `GiftMessage`) differ only in their rules and their error
+/// type, so those are all each declaration writes.
+macro_rules! text_newtype {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident;
+        error: $err:ty;
+        $(#[$new_meta:meta])*
+        fn new($text:ident) $check:block
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(::std::sync::Arc<str>);
+
+        impl $name {
+            $(#[$new_meta])*
+            pub fn new($text: &str) -> Result<$name, $err> {
+                $check
+                Ok($name(::std::sync::Arc::from($text)))
+            }
+
+            /// The text.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The text, shared with this value rather than copied.
+            #[allow(dead_code)]
+            pub(crate) fn shared(&self) -> ::std::sync::Arc<str> {
+                ::std::sync::Arc::clone(&self.0)
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                write!(f, concat!(stringify!($name), "({:?})"), &*self.0)
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $err;
+
+            fn from_str(text: &str) -> Result<$name, $err> {
+                $name::new(text)
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = $err;
+
+            fn try_from(text: &str) -> Result<$name, $err> {
+                $name::new(text)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $err;
+
+            fn try_from(text: String) -> Result<$name, $err> {
+                $name::new(&text)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0.as_ref().to_owned()
+            }
+        }
+    };
+}
+
+pub(crate) use text_newtype;

@@ -6,8 +6,7 @@
 //! balance is always the sum of its ledger ([`verify_ledger`] proves it), which is what lets a
 //! card answer "what is my balance" without summing its history on every read.
 
-use std::fmt;
-use std::sync::Arc;
+use crate::ident::text_newtype;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,29 +17,19 @@ use crate::money::{Money, MoneyError};
 /// The longest reference accepted.
 const MAX_REFERENCE_LEN: usize = 128;
 
-/// An order, checkout or customer reference, as the host names it (`"order-1001"`).
-///
-/// 1 to 128 characters, no control characters. Cheap to clone: entries of one order share it.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Reference(Arc<str>);
-
-/// A reference that is empty, too long or holds control characters.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid reference \"{shown}\": {reason}")]
-pub struct ReferenceError {
-    shown: String,
-    reason: &'static str,
-}
-
-impl Reference {
+text_newtype! {
+    /// An order, checkout or customer reference, as the host names it (`"order-1001"`).
+    ///
+    /// 1 to 128 characters, no control characters. Cheap to clone: entries of one order share it.
+    pub struct Reference;
+    error: ReferenceError;
     /// Checks and wraps a reference.
     ///
     /// # Errors
     ///
     /// [`ReferenceError`] when `text` is empty, longer than 128 characters, or holds a control
     /// character.
-    pub fn new(text: &str) -> Result<Reference, ReferenceError> {
+    fn new(text) {
         let invalid = |reason| ReferenceError {
             shown: text.chars().filter(|c| !c.is_control()).take(40).collect(),
             reason,
@@ -54,40 +43,15 @@ impl Reference {
         if text.chars().any(char::is_control) {
             return Err(invalid("it holds a control character"));
         }
-        Ok(Reference(Arc::from(text)))
-    }
-
-    /// The reference as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
-impl fmt::Display for Reference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for Reference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", &*self.0)
-    }
-}
-
-impl TryFrom<String> for Reference {
-    type Error = ReferenceError;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Reference::new(&s)
-    }
-}
-
-impl From<Reference> for String {
-    fn from(r: Reference) -> Self {
-        r.0.as_ref().to_owned()
-    }
+/// A reference that is empty, too long or holds control characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid reference \"{shown}\": {reason}")]
+pub struct ReferenceError {
+    shown: String,
+    reason: &'static str,
 }
 
 /// Why a hold was released without being captured.

@@ -8,9 +8,9 @@
 //! currency, for this requested amount"; [`Catalogue::listing`] renders Centra's
 //! `GET /gift-certificates` JSON.
 
+use crate::ident::text_newtype;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize, Serializer};
@@ -118,65 +118,25 @@ pub enum CatalogueError {
     Money(#[from] MoneyError),
 }
 
-/// A certificate definition's id (`"gift-2"`): 1 to 64 characters from `A-Z a-z 0-9 - _ .`.
-///
-/// Cheap to clone: totals name their lines by it without copying the text.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct CertificateId(Arc<str>);
-
-impl CertificateId {
+text_newtype! {
+    /// A certificate definition's id (`"gift-2"`): 1 to 64 characters from `A-Z a-z 0-9 - _ .`.
+    ///
+    /// Cheap to clone: totals name their lines by it without copying the text.
+    pub struct CertificateId;
+    error: CatalogueError;
     /// Checks and wraps an id.
     ///
     /// # Errors
     ///
     /// [`CatalogueError::InvalidId`] when empty, longer than 64 characters, or using other
     /// characters than ASCII letters, digits, `-`, `_` and `.`.
-    pub fn new(id: &str) -> Result<CertificateId, CatalogueError> {
+    fn new(id) {
         if let Some(reason) = crate::ident::identifier_problem(id) {
             return Err(CatalogueError::InvalidId {
                 id: crate::ident::shown(id),
                 reason,
             });
         }
-        Ok(CertificateId(Arc::from(id)))
-    }
-
-    /// The id as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The text, shared.
-    pub(crate) fn shared(&self) -> Arc<str> {
-        Arc::clone(&self.0)
-    }
-}
-
-impl fmt::Display for CertificateId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for CertificateId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CertificateId({:?})", &*self.0)
-    }
-}
-
-impl TryFrom<String> for CertificateId {
-    type Error = CatalogueError;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        CertificateId::new(&s)
-    }
-}
-
-impl From<CertificateId> for String {
-    fn from(id: CertificateId) -> Self {
-        id.0.as_ref().to_owned()
     }
 }
 

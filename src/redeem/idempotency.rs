@@ -1,7 +1,7 @@
 //! Idempotency keys: repeating a request returns its first result and changes nothing.
 
+use crate::ident::text_newtype;
 use std::fmt;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,25 +13,18 @@ use crate::redeem::Outcome;
 /// The longest key accepted.
 const MAX_KEY_LEN: usize = 255;
 
-/// The key a host sends with each money-moving request (a UUID, an order step id...).
-///
-/// Cheap to clone: the record and the store's index share the text.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct IdempotencyKey(Arc<str>);
-
-/// A key that is empty, too long or not printable ASCII.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid idempotency key: {0}")]
-pub struct IdempotencyKeyError(&'static str);
-
-impl IdempotencyKey {
+text_newtype! {
+    /// The key a host sends with each money-moving request (a UUID, an order step id...).
+    ///
+    /// Cheap to clone: the record and the store's index share the text.
+    pub struct IdempotencyKey;
+    error: IdempotencyKeyError;
     /// Checks and wraps a key: 1 to 255 printable ASCII characters.
     ///
     /// # Errors
     ///
     /// [`IdempotencyKeyError`].
-    pub fn new(key: &str) -> Result<IdempotencyKey, IdempotencyKeyError> {
+    fn new(key) {
         if key.is_empty() {
             return Err(IdempotencyKeyError("it is empty"));
         }
@@ -43,41 +36,13 @@ impl IdempotencyKey {
                 "only printable ASCII without spaces is allowed",
             ));
         }
-        Ok(IdempotencyKey(Arc::from(key)))
-    }
-
-    /// The key as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
-impl fmt::Display for IdempotencyKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for IdempotencyKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdempotencyKey({:?})", &*self.0)
-    }
-}
-
-impl TryFrom<String> for IdempotencyKey {
-    type Error = IdempotencyKeyError;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        IdempotencyKey::new(&s)
-    }
-}
-
-impl From<IdempotencyKey> for String {
-    fn from(k: IdempotencyKey) -> Self {
-        k.0.as_ref().to_owned()
-    }
-}
+/// A key that is empty, too long or not printable ASCII.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid idempotency key: {0}")]
+pub struct IdempotencyKeyError(&'static str);
 
 /// FNV-1a: a stable 64-bit digest (the same in every process, so a database can keep it).
 pub(crate) fn fingerprint(text: &str) -> u64 {

@@ -19,6 +19,7 @@
 //! sends mail. [`Order::cards_to_issue`] gives the same values again for a paid order, so an
 //! issuing step that crashed can be retried.
 
+use crate::ident::text_newtype;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -101,81 +102,44 @@ pub enum PurchaseError {
     Totals(#[from] TotalsError),
 }
 
-/// An order id the host picks (`"o-1001"`): 1 to 64 characters from `A-Z a-z 0-9 - _ .`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct OrderId(String);
-
-impl OrderId {
+text_newtype! {
+    /// An order id the host picks (`"o-1001"`): 1 to 64 characters from `A-Z a-z 0-9 - _ .`.
+    pub struct OrderId;
+    error: PurchaseError;
     /// Checks and wraps an order id.
     ///
     /// # Errors
     ///
     /// [`PurchaseError::InvalidOrderId`] when empty, longer than 64 characters, or using other
     /// characters than ASCII letters, digits, `-`, `_` and `.`.
-    pub fn new(id: &str) -> Result<OrderId, PurchaseError> {
+    fn new(id) {
         if let Some(reason) = crate::ident::identifier_problem(id) {
             return Err(PurchaseError::InvalidOrderId {
                 id: crate::ident::shown(id),
                 reason,
             });
         }
-        Ok(OrderId(id.to_owned()))
-    }
-
-    /// The id as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
-impl fmt::Display for OrderId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for OrderId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "OrderId({:?})", self.0)
-    }
-}
-
-impl TryFrom<String> for OrderId {
-    type Error = PurchaseError;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        OrderId::new(&s)
-    }
-}
-
-impl From<OrderId> for String {
-    fn from(id: OrderId) -> Self {
-        id.0
-    }
-}
-
-/// An e-mail address, checked for shape only: one `@` with text on both sides, a domain
-/// with a dot inside, no white space, at most 254 characters.
-///
-/// ```
-/// use giftcert::EmailAddress;
-///
-/// assert!(EmailAddress::new("dwaynecole@testing.com").is_ok());
-/// assert!(EmailAddress::new("not an address").is_err());
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct EmailAddress(String);
-
-impl EmailAddress {
+text_newtype! {
+    /// An e-mail address, checked for shape only: one `@` with text on both sides, a domain
+    /// with a dot inside, no white space, at most 254 characters.
+    ///
+    /// ```
+    /// use giftcert::EmailAddress;
+    ///
+    /// assert!(EmailAddress::new("dwaynecole@testing.com").is_ok());
+    /// assert!(EmailAddress::new("not an address").is_err());
+    /// ```
+    pub struct EmailAddress;
+    error: PurchaseError;
     /// Checks and wraps an address.
     ///
     /// # Errors
     ///
     /// [`PurchaseError::InvalidEmail`] saying which rule the address breaks.
-    pub fn new(address: &str) -> Result<EmailAddress, PurchaseError> {
+    fn new(address) {
         let invalid = |reason| PurchaseError::InvalidEmail { reason };
         if address.is_empty() {
             return Err(invalid("it is empty"));
@@ -201,49 +165,14 @@ impl EmailAddress {
         if !dotted || domain.ends_with('.') || domain.contains("..") {
             return Err(invalid("expected a domain such as example.com after '@'"));
         }
-        Ok(EmailAddress(address.to_owned()))
-    }
-
-    /// The address as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
-impl fmt::Display for EmailAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for EmailAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EmailAddress({:?})", self.0)
-    }
-}
-
-impl TryFrom<String> for EmailAddress {
-    type Error = PurchaseError;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        EmailAddress::new(&s)
-    }
-}
-
-impl From<EmailAddress> for String {
-    fn from(e: EmailAddress) -> Self {
-        e.0
-    }
-}
-
-/// Centra's `giftMessage`: a message from the buyer, kept on the order and sent with the
-/// cards. 1 to 1 000 characters; line breaks and tabs are the only control characters allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct GiftMessage(String);
-
-impl GiftMessage {
+text_newtype! {
+    /// Centra's `giftMessage`: a message from the buyer, kept on the order and sent with the
+    /// cards. 1 to 1 000 characters; line breaks and tabs are the only control characters allowed.
+    pub struct GiftMessage;
+    error: PurchaseError;
     /// Checks and wraps a message.
     ///
     /// # Errors
@@ -251,7 +180,7 @@ impl GiftMessage {
     /// [`PurchaseError::InvalidGiftMessage`] when empty, longer than
     /// [`MAX_GIFT_MESSAGE_LEN`] characters, or holding control characters other than line
     /// breaks and tabs.
-    pub fn new(message: &str) -> Result<GiftMessage, PurchaseError> {
+    fn new(message) {
         let invalid = |reason| PurchaseError::InvalidGiftMessage { reason };
         if message.trim().is_empty() {
             return Err(invalid("it is empty"));
@@ -265,33 +194,6 @@ impl GiftMessage {
         {
             return Err(invalid("it holds control characters"));
         }
-        Ok(GiftMessage(message.to_owned()))
-    }
-
-    /// The message as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for GiftMessage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for GiftMessage {
-    type Error = PurchaseError;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        GiftMessage::new(&s)
-    }
-}
-
-impl From<GiftMessage> for String {
-    fn from(m: GiftMessage) -> Self {
-        m.0
     }
 }
 

@@ -15,8 +15,7 @@
 //! must equal the card's value); an order-level discount is spread over product lines only when
 //! totals are computed (see [`Totals`](crate::Totals)).
 
-use std::fmt;
-use std::sync::Arc;
+use crate::ident::text_newtype;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -120,22 +119,20 @@ pub enum SelectionError {
     Money(#[from] MoneyError),
 }
 
-/// A product's stock-keeping unit: 1 to 128 characters, no control characters, no surrounding
-/// white space.
-///
-/// Cheap to clone: totals name their lines by it without copying the text.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Sku(Arc<str>);
-
-impl Sku {
+text_newtype! {
+    /// A product's stock-keeping unit: 1 to 128 characters, no control characters, no surrounding
+    /// white space.
+    ///
+    /// Cheap to clone: totals name their lines by it without copying the text.
+    pub struct Sku;
+    error: SelectionError;
     /// Checks and wraps a SKU.
     ///
     /// # Errors
     ///
     /// [`SelectionError::InvalidSku`] when empty, longer than 128 characters, starting or ending
     /// with white space, or holding control characters.
-    pub fn new(sku: &str) -> Result<Sku, SelectionError> {
+    fn new(sku) {
         let invalid = |reason| SelectionError::InvalidSku {
             sku: sku.chars().take(MAX_SKU_LEN).collect(),
             reason,
@@ -152,44 +149,6 @@ impl Sku {
         if sku.chars().any(char::is_control) {
             return Err(invalid("it holds control characters"));
         }
-        Ok(Sku(Arc::from(sku)))
-    }
-
-    /// The SKU as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The text, shared.
-    pub(crate) fn shared(&self) -> Arc<str> {
-        Arc::clone(&self.0)
-    }
-}
-
-impl fmt::Display for Sku {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for Sku {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Sku({:?})", &*self.0)
-    }
-}
-
-impl TryFrom<String> for Sku {
-    type Error = SelectionError;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Sku::new(&s)
-    }
-}
-
-impl From<Sku> for String {
-    fn from(sku: Sku) -> Self {
-        sku.0.as_ref().to_owned()
     }
 }
 
