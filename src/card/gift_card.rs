@@ -14,7 +14,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -24,147 +23,7 @@ use crate::card::{EntryKind, LedgerEntry, Reference, ReleaseReason};
 use crate::code::Code;
 use crate::money::{Money, MoneyError};
 
-/// A card's identity, separate from its secret code (ids may be logged, codes may not).
-///
-/// Drawn at random at the edge ([`CardId::random`]) or given by the host's database.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct CardId(u128);
-
-impl CardId {
-    /// An id from its number.
-    #[must_use]
-    pub const fn from_u128(id: u128) -> CardId {
-        CardId(id)
-    }
-
-    /// The id's number.
-    #[must_use]
-    pub const fn as_u128(&self) -> u128 {
-        self.0
-    }
-
-    /// A fresh random id from the thread's OS-seeded generator (128 bits: collisions are not a
-    /// concern).
-    #[must_use]
-    pub fn random() -> CardId {
-        CardId(rand::random())
-    }
-}
-
-/// 32 lowercase hex digits.
-impl fmt::Display for CardId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.0)
-    }
-}
-
-impl fmt::Debug for CardId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CardId({self})")
-    }
-}
-
-/// Text that is not a card id.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid card id: expected 1 to 32 hex digits")]
-pub struct CardIdError;
-
-impl FromStr for CardId {
-    type Err = CardIdError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(CardIdError);
-        }
-        u128::from_str_radix(s, 16)
-            .map(CardId)
-            .map_err(|_| CardIdError)
-    }
-}
-
-impl TryFrom<String> for CardId {
-    type Error = CardIdError;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<CardId> for String {
-    fn from(id: CardId) -> Self {
-        id.to_string()
-    }
-}
-
-/// A card's code, masked (`****-****-****-7KQ2`): all a card keeps of its code, and what
-/// answers show in its place.
-///
-/// The text is shared, so copies of a card, of an authorisation or of an applied code do not
-/// copy it. It is shown, compared and serialised as its text; any text deserialises, since
-/// how much of a code a hint shows is the code generator's choice.
-///
-/// ```
-/// use giftcert::{Code, card::CodeHint};
-///
-/// let hint = CodeHint::from(&Code::parse("ABCD-EFGH-JKMN-PQR7")?);
-/// assert!(!hint.as_str().contains("ABCD"));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CodeHint(Arc<str>);
-
-impl CodeHint {
-    /// The hint as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Masks `code`.
-impl From<&Code> for CodeHint {
-    fn from(code: &Code) -> Self {
-        CodeHint(Arc::from(code.masked()))
-    }
-}
-
-impl fmt::Display for CodeHint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for CodeHint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", &*self.0)
-    }
-}
-
-impl PartialEq<str> for CodeHint {
-    fn eq(&self, other: &str) -> bool {
-        *self.0 == *other
-    }
-}
-
-impl PartialEq<&str> for CodeHint {
-    fn eq(&self, other: &&str) -> bool {
-        *self.0 == **other
-    }
-}
-
-impl Serialize for CodeHint {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for CodeHint {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Ok(CodeHint(Arc::from(text.as_ref())))
-    }
-}
+use super::*;
 
 /// Where a card stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -183,150 +42,40 @@ pub enum CardStatus {
     Depleted,
 }
 
-/// Who receives the card, as the buyer gave it at checkout.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Recipient {
-    /// The recipient's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Where the host e-mails the code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-}
-
-/// Money held on a card for one checkout, until it is captured, voided or expires.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Hold {
-    id: u64,
-    amount: Money,
-    reference: Reference,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    customer: Option<Reference>,
-    placed_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    expires_at: Option<DateTime<Utc>>,
-}
-
-impl Hold {
-    /// The hold's number on its card (the sequence number of its `Held` entry).
-    #[must_use]
-    pub const fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// The money held.
-    #[must_use]
-    pub const fn amount(&self) -> Money {
-        self.amount
-    }
-
-    /// The checkout it is for.
-    #[must_use]
-    pub fn reference(&self) -> &Reference {
-        &self.reference
-    }
-
-    /// When it was placed.
-    #[must_use]
-    pub const fn placed_at(&self) -> DateTime<Utc> {
-        self.placed_at
-    }
-
-    /// When it releases itself, if ever.
-    #[must_use]
-    pub const fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.expires_at
-    }
-
-    /// Whether it has expired at `now`.
-    #[must_use]
-    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
-        self.expires_at.is_some_and(|at| at <= now)
-    }
-}
-
-/// What a new card is issued with (one per certificate unit bought, or per bulk-issued card).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CardSpec {
-    /// Its value, above zero.
-    pub value: Money,
-    /// The order that bought it, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order: Option<Reference>,
-    /// Who bought it, if known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purchaser: Option<Reference>,
-    /// Who receives it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recipient: Option<Recipient>,
-    /// The buyer's gift message (Centra's `giftMessage`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Free-form tags (a campaign, a batch).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
-    /// Free-form host data.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub metadata: BTreeMap<String, String>,
-    /// When it expires, if ever (see [`ExpiryPolicy`](crate::card::ExpiryPolicy)).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-impl CardSpec {
-    /// A card of `value` with nothing else set.
-    #[must_use]
-    pub fn new(value: Money) -> CardSpec {
-        CardSpec {
-            value,
-            order: None,
-            purchaser: None,
-            recipient: None,
-            message: None,
-            tags: Vec::new(),
-            metadata: BTreeMap::new(),
-            expires_at: None,
-        }
-    }
-}
-
 /// What a card was issued with and never changes: the order, who bought it, for whom, the
 /// message, tags and host data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CardDetails {
+pub(super) struct CardDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    order: Option<Reference>,
+    pub(super) order: Option<Reference>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    purchaser: Option<Reference>,
+    pub(super) purchaser: Option<Reference>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    recipient: Option<Recipient>,
+    pub(super) recipient: Option<Recipient>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
+    pub(super) message: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    tags: Vec<String>,
+    pub(super) tags: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    metadata: BTreeMap<String, String>,
+    pub(super) metadata: BTreeMap<String, String>,
 }
 
 /// A card's [`CardDetails`], kept out of line: cards are copied on every read and moved
 /// through every decision, and these fields never change after issue. `None` when there are
 /// none (most bulk-issued cards); shared between copies otherwise.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Details(Option<Arc<CardDetails>>);
+pub(super) struct Details(pub(super) Option<Arc<CardDetails>>);
 
 /// Empty host data, for cards that have none.
-static NO_METADATA: BTreeMap<String, String> = BTreeMap::new();
+pub(super) static NO_METADATA: BTreeMap<String, String> = BTreeMap::new();
 
 impl Details {
-    fn new(details: CardDetails) -> Details {
+    pub(super) fn new(details: CardDetails) -> Details {
         Details((details != CardDetails::default()).then(|| Arc::new(details)))
     }
 
-    fn get(&self) -> Option<&CardDetails> {
+    pub(super) fn get(&self) -> Option<&CardDetails> {
         self.0.as_deref()
     }
 }
@@ -465,26 +214,26 @@ pub enum CardError {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", remote = "Self")]
 pub struct GiftCard {
-    id: CardId,
-    code_hint: CodeHint,
-    initial_value: Money,
-    status: CardStatus,
-    issued_at: DateTime<Utc>,
+    pub(super) id: CardId,
+    pub(super) code_hint: CodeHint,
+    pub(super) initial_value: Money,
+    pub(super) status: CardStatus,
+    pub(super) issued_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    expires_at: Option<DateTime<Utc>>,
+    pub(super) expires_at: Option<DateTime<Utc>>,
     #[serde(flatten)]
-    details: Details,
+    pub(super) details: Details,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    replaces: Option<CardId>,
+    pub(super) replaces: Option<CardId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    replaced_by: Option<CardId>,
-    balance: Money,
-    held: Money,
-    spent: Money,
-    refunded: Money,
+    pub(super) replaced_by: Option<CardId>,
+    pub(super) balance: Money,
+    pub(super) held: Money,
+    pub(super) spent: Money,
+    pub(super) refunded: Money,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    holds: Vec<Hold>,
-    last_seq: u64,
+    pub(super) holds: Vec<Hold>,
+    pub(super) last_seq: u64,
 }
 
 impl fmt::Debug for GiftCard {
@@ -533,7 +282,7 @@ impl GiftCard {
     }
 
     /// A card with no history yet, worth nothing until its first entry.
-    fn blank(id: CardId, code: &Code, value: Money, now: DateTime<Utc>) -> GiftCard {
+    pub(super) fn blank(id: CardId, code: &Code, value: Money, now: DateTime<Utc>) -> GiftCard {
         let zero = Money::zero(value.currency());
         GiftCard {
             id,
@@ -555,7 +304,13 @@ impl GiftCard {
     }
 
     /// A new card for `self`'s owner, with its expiry, order and tags, but no message.
-    fn successor(&self, id: CardId, code: &Code, value: Money, now: DateTime<Utc>) -> GiftCard {
+    pub(super) fn successor(
+        &self,
+        id: CardId,
+        code: &Code,
+        value: Money,
+        now: DateTime<Utc>,
+    ) -> GiftCard {
         let mut new = GiftCard::blank(id, code, value, now);
         new.expires_at = self.expires_at;
         new.details = match self.details.get() {
@@ -569,7 +324,7 @@ impl GiftCard {
     }
 
     /// Appends an entry, moving the running balance by its kind.
-    fn record(
+    pub(super) fn record(
         &mut self,
         kind: EntryKind,
         amount: Money,
@@ -771,7 +526,7 @@ impl GiftCard {
         }
     }
 
-    fn ensure_positive(&self, amount: Money) -> Result<(), CardError> {
+    pub(super) fn ensure_positive(&self, amount: Money) -> Result<(), CardError> {
         if amount.currency() != self.currency() {
             return Err(MoneyError::CurrencyMismatch {
                 expected: self.currency(),
@@ -830,7 +585,7 @@ impl GiftCard {
         Ok(entry)
     }
 
-    fn open_hold(&self, hold: u64) -> Result<usize, CardError> {
+    pub(super) fn open_hold(&self, hold: u64) -> Result<usize, CardError> {
         self.holds
             .iter()
             .position(|h| h.id == hold)
@@ -1188,7 +943,7 @@ impl GiftCard {
     }
 
     /// Checks the invariants a stored card must keep (used when deserialising).
-    fn check(&self) -> Result<(), String> {
+    pub(super) fn check(&self) -> Result<(), String> {
         let currency = self.currency();
         let amounts = [self.balance, self.held, self.spent, self.refunded];
         if amounts

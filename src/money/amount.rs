@@ -9,114 +9,12 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::money::Currency;
 
-/// Everything that can go wrong building or combining amounts of money.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum MoneyError {
-    /// The code is well formed but no ISO 4217 currency has it.
-    #[error("unknown currency code \"{code}\"")]
-    UnknownCurrency {
-        /// The code asked for, upper case.
-        code: String,
-    },
-    /// The code is not a usable currency code.
-    #[error("invalid currency code \"{code}\": {reason}")]
-    InvalidCurrencyCode {
-        /// The code given (at most 16 characters of it).
-        code: String,
-        /// Why it was refused.
-        reason: &'static str,
-    },
-    /// A custom currency asked for more decimals than the crate supports.
-    #[error(
-        "currency {code} declares {minor_units} minor units, more than {max} allowed",
-        max = crate::money::MAX_MINOR_UNITS
-    )]
-    TooManyMinorUnits {
-        /// The currency's code.
-        code: String,
-        /// The minor units asked for.
-        minor_units: u8,
-    },
-    /// An amount has more decimals than its currency's minor units.
-    #[error("amount {amount} has more decimals than {currency} allows ({allowed})")]
-    TooManyDecimals {
-        /// The amount as given.
-        amount: Decimal,
-        /// Its currency.
-        currency: Currency,
-        /// The currency's minor units.
-        allowed: u32,
-    },
-    /// Two amounts in different currencies were combined.
-    #[error("cannot combine {found} with {expected}: amounts are in different currencies")]
-    CurrencyMismatch {
-        /// The currency of the left-hand amount.
-        expected: Currency,
-        /// The currency of the right-hand amount.
-        found: Currency,
-    },
-    /// A result does not fit in a `Decimal`.
-    #[error("amount overflow while computing {operation}")]
-    Overflow {
-        /// What was being computed.
-        operation: &'static str,
-    },
-    /// Text that should hold an amount does not.
-    #[error("invalid amount \"{input}\": {reason}")]
-    InvalidAmount {
-        /// The text given (at most 40 characters of it).
-        input: String,
-        /// Why it was refused.
-        reason: &'static str,
-    },
-    /// A split was asked for with no parts or weights that cannot split anything.
-    #[error("cannot split {amount}: {reason}")]
-    InvalidSplit {
-        /// The amount to split.
-        amount: Money,
-        /// Why it cannot be split.
-        reason: &'static str,
-    },
-}
-
-/// How an amount with too many decimals is brought to its currency's minor units.
-///
-/// The default, [`RoundingRule::HalfAwayFromZero`], is the commercial rule (2.345 → 2.35,
-/// -2.345 → -2.35); [`RoundingRule::HalfEven`] is banker's rounding (2.345 → 2.34).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub enum RoundingRule {
-    /// Halves round away from zero (2.5 → 3, -2.5 → -3).
-    #[default]
-    HalfAwayFromZero,
-    /// Halves round to the even neighbour (2.5 → 2, 3.5 → 4).
-    HalfEven,
-    /// Everything rounds toward zero (truncation).
-    TowardZero,
-}
-
-impl RoundingRule {
-    fn strategy(self) -> RoundingStrategy {
-        match self {
-            RoundingRule::HalfAwayFromZero => RoundingStrategy::MidpointAwayFromZero,
-            RoundingRule::HalfEven => RoundingStrategy::MidpointNearestEven,
-            RoundingRule::TowardZero => RoundingStrategy::ToZero,
-        }
-    }
-
-    /// Rounds `amount` to `decimals` places under this rule.
-    #[must_use]
-    pub fn round(self, amount: Decimal, decimals: u32) -> Decimal {
-        amount.round_dp_with_strategy(decimals, self.strategy())
-    }
-}
+use super::*;
 
 /// An exact amount in one currency, with at most the currency's minor units.
 ///
@@ -136,8 +34,8 @@ impl RoundingRule {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "MoneyRepr", into = "MoneyRepr")]
 pub struct Money {
-    amount: Decimal,
-    currency: Currency,
+    pub(super) amount: Decimal,
+    pub(super) currency: Currency,
 }
 
 impl Money {
@@ -259,7 +157,7 @@ impl Money {
         i64::try_from(scaled).ok()
     }
 
-    fn same_currency(&self, other: &Money) -> Result<(), MoneyError> {
+    pub(super) fn same_currency(&self, other: &Money) -> Result<(), MoneyError> {
         if self.currency == other.currency {
             Ok(())
         } else {
@@ -498,10 +396,10 @@ impl FromStr for Money {
 }
 
 #[derive(Serialize, Deserialize)]
-struct MoneyRepr {
+pub(super) struct MoneyRepr {
     #[serde(with = "crate::money::serde_impl::decimal")]
-    amount: Decimal,
-    currency: Currency,
+    pub(super) amount: Decimal,
+    pub(super) currency: Currency,
 }
 
 impl From<Money> for MoneyRepr {
@@ -522,130 +420,6 @@ impl TryFrom<MoneyRepr> for Money {
 
     fn try_from(r: MoneyRepr) -> Result<Self, Self::Error> {
         Money::new(r.amount, r.currency)
-    }
-}
-
-/// How many decimals a formatted amount shows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub enum ShownDecimals {
-    /// Always the currency's minor units (`10.00 USD`).
-    #[default]
-    MinorUnits,
-    /// None when the amount is whole (`100 SEK`), the minor units otherwise (`100.50 SEK`), so
-    /// nothing is ever hidden.
-    WholeWhenExact,
-    /// Exactly this many; amounts with more decimals are rounded half away from zero for
-    /// display only.
-    Fixed(u32),
-}
-
-/// Display settings for amounts: decimals shown, and the thousands, decimal and code separators.
-///
-/// The seed strings `"10.00 USD"`, `"100 SEK"` and `"1 000 JPY"` each come from one setting
-/// (seed 000 writes them with no-break spaces: add `.code_separator('\u{a0}')`):
-///
-/// ```
-/// use giftcert::{Currency, Money, money::{ShownDecimals, MoneyFormat}};
-///
-/// let usd = Money::parse("10", Currency::USD)?;
-/// let sek = Money::parse("100", Currency::SEK)?;
-/// let jpy = Money::parse("1000", Currency::JPY)?;
-/// assert_eq!(usd.format(&MoneyFormat::new()), "10.00 USD");
-/// assert_eq!(sek.format(&MoneyFormat::new().decimals(ShownDecimals::WholeWhenExact)), "100 SEK");
-/// assert_eq!(jpy.format(&MoneyFormat::new().thousands_separator(' ')), "1 000 JPY");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MoneyFormat {
-    decimals: ShownDecimals,
-    thousands_separator: Option<char>,
-    decimal_separator: char,
-    code_separator: char,
-}
-
-impl Default for MoneyFormat {
-    fn default() -> Self {
-        MoneyFormat::new()
-    }
-}
-
-impl MoneyFormat {
-    /// The plain format: minor units, `.` for decimals, no grouping, the code after a space.
-    #[must_use]
-    pub const fn new() -> MoneyFormat {
-        MoneyFormat {
-            decimals: ShownDecimals::MinorUnits,
-            thousands_separator: None,
-            decimal_separator: '.',
-            code_separator: ' ',
-        }
-    }
-
-    /// Sets how many decimals are shown.
-    #[must_use]
-    pub const fn decimals(mut self, decimals: ShownDecimals) -> MoneyFormat {
-        self.decimals = decimals;
-        self
-    }
-
-    /// Groups the whole part by thousands with `separator` (`1 000`, `1,000`).
-    #[must_use]
-    pub const fn thousands_separator(mut self, separator: char) -> MoneyFormat {
-        self.thousands_separator = Some(separator);
-        self
-    }
-
-    /// Sets the decimal separator (`.` by default).
-    #[must_use]
-    pub const fn decimal_separator(mut self, separator: char) -> MoneyFormat {
-        self.decimal_separator = separator;
-        self
-    }
-
-    /// Sets what stands between the amount and the code (a space by default; Centra's
-    /// listing in seed 000 uses a no-break space, U+00A0, so the code never wraps alone).
-    #[must_use]
-    pub const fn code_separator(mut self, separator: char) -> MoneyFormat {
-        self.code_separator = separator;
-        self
-    }
-
-    /// Formats `money` under these settings.
-    #[must_use]
-    pub fn format(&self, money: &Money) -> String {
-        let units = money.currency().minor_units();
-        let shown = match self.decimals {
-            ShownDecimals::MinorUnits => units,
-            ShownDecimals::WholeWhenExact if money.amount().fract().is_zero() => 0,
-            ShownDecimals::WholeWhenExact => units,
-            ShownDecimals::Fixed(n) => n,
-        };
-        let value = RoundingRule::HalfAwayFromZero.round(money.amount(), shown);
-        let text = format!("{:.*}", shown as usize, value.abs());
-        let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
-        let mut out = String::with_capacity(text.len() + 8);
-        if value.is_sign_negative() && !value.is_zero() {
-            out.push('-');
-        }
-        let digits = whole.len();
-        for (i, c) in whole.chars().enumerate() {
-            if let Some(sep) = self.thousands_separator {
-                if i > 0 && (digits - i) % 3 == 0 {
-                    out.push(sep);
-                }
-            }
-            out.push(c);
-        }
-        if !fraction.is_empty() {
-            out.push(self.decimal_separator);
-            out.push_str(fraction);
-        }
-        out.push(self.code_separator);
-        out.push_str(money.currency().code());
-        out
     }
 }
 

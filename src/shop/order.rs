@@ -25,24 +25,19 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::card::Reference;
-use crate::card::{CardSpec, Recipient};
-use crate::catalogue::{CertificateId, VoucherPurpose};
 use crate::code::mask_typed;
 use crate::money::Money;
 use crate::shop::Selection;
 use crate::shop::{PaymentError, PaymentMethod, PaymentPolicy};
 use crate::shop::{Totals, TotalsError, TotalsSettings};
 
+use super::*;
+
 /// The shipping method of the completed shipment that carries gift certificates (Spryker's
 /// `"noshipment"` constant).
 pub const NO_SHIPMENT: &str = "noshipment";
 
-/// The longest gift message accepted, in characters.
-pub const MAX_GIFT_MESSAGE_LEN: usize = 1_000;
-
-const MAX_ORDER_ID_LEN: usize = 64;
-const MAX_EMAIL_LEN: usize = 254;
+pub(super) const MAX_ORDER_ID_LEN: usize = 64;
 
 /// Everything that can go wrong placing or advancing an order.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -122,87 +117,12 @@ text_newtype! {
     }
 }
 
-text_newtype! {
-    /// An e-mail address, checked for shape only: one `@` with text on both sides, a domain
-    /// with a dot inside, no white space, at most 254 characters.
-    ///
-    /// ```
-    /// use giftcert::EmailAddress;
-    ///
-    /// assert!(EmailAddress::new("dwaynecole@testing.com").is_ok());
-    /// assert!(EmailAddress::new("not an address").is_err());
-    /// ```
-    pub struct EmailAddress;
-    error: PurchaseError;
-    /// Checks and wraps an address.
-    ///
-    /// # Errors
-    ///
-    /// [`PurchaseError::InvalidEmail`] saying which rule the address breaks.
-    fn new(address) {
-        let invalid = |reason| PurchaseError::InvalidEmail { reason };
-        if address.is_empty() {
-            return Err(invalid("it is empty"));
-        }
-        if address.len() > MAX_EMAIL_LEN {
-            return Err(invalid("it is longer than 254 characters"));
-        }
-        if address.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid("it holds white space or control characters"));
-        }
-        let Some((local, domain)) = address.rsplit_once('@') else {
-            return Err(invalid("it has no '@'"));
-        };
-        if local.is_empty() || domain.is_empty() {
-            return Err(invalid("expected text on both sides of '@'"));
-        }
-        if domain.contains('@') || local.contains('@') {
-            return Err(invalid("it has more than one '@'"));
-        }
-        let dotted = domain
-            .split_once('.')
-            .is_some_and(|(head, tail)| !head.is_empty() && !tail.is_empty());
-        if !dotted || domain.ends_with('.') || domain.contains("..") {
-            return Err(invalid("expected a domain such as example.com after '@'"));
-        }
-    }
-}
-
-text_newtype! {
-    /// Centra's `giftMessage`: a message from the buyer, kept on the order and sent with the
-    /// cards. 1 to 1 000 characters; line breaks and tabs are the only control characters allowed.
-    pub struct GiftMessage;
-    error: PurchaseError;
-    /// Checks and wraps a message.
-    ///
-    /// # Errors
-    ///
-    /// [`PurchaseError::InvalidGiftMessage`] when empty, longer than
-    /// [`MAX_GIFT_MESSAGE_LEN`] characters, or holding control characters other than line
-    /// breaks and tabs.
-    fn new(message) {
-        let invalid = |reason| PurchaseError::InvalidGiftMessage { reason };
-        if message.trim().is_empty() {
-            return Err(invalid("it is empty"));
-        }
-        if message.chars().count() > MAX_GIFT_MESSAGE_LEN {
-            return Err(invalid("it is longer than 1000 characters"));
-        }
-        if message
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            return Err(invalid("it holds control characters"));
-        }
-    }
-}
-
 /// A gift certificate applied as credit to an order: its code and the balance it can give.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GiftCredit {
-    code: String,
-    balance: Money,
+    pub(super) code: String,
+    pub(super) balance: Money,
 }
 
 impl GiftCredit {
@@ -248,14 +168,14 @@ impl fmt::Debug for GiftCredit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentDetails {
-    method: PaymentMethod,
-    email: EmailAddress,
+    pub(super) method: PaymentMethod,
+    pub(super) email: EmailAddress,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    recipient: Option<EmailAddress>,
+    pub(super) recipient: Option<EmailAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    gift_message: Option<GiftMessage>,
+    pub(super) gift_message: Option<GiftMessage>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    gift_credit: Vec<GiftCredit>,
+    pub(super) gift_credit: Vec<GiftCredit>,
 }
 
 impl PaymentDetails {
@@ -374,9 +294,9 @@ pub enum ShipmentContents {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Shipment {
-    method: String,
-    contents: ShipmentContents,
-    completed_at: DateTime<Utc>,
+    pub(super) method: String,
+    pub(super) contents: ShipmentContents,
+    pub(super) completed_at: DateTime<Utc>,
 }
 
 impl Shipment {
@@ -408,138 +328,6 @@ pub enum PaymentResult {
     Paid,
     /// The payment failed.
     Failed,
-}
-
-/// One gift card to issue: one per certificate unit of a paid order.
-///
-/// The card is issued from this value: the issuing step generates its code, gives it
-/// [`value`](CardToIssue::value), and records [`issue_key`](CardToIssue::issue_key) so the same
-/// unit is never issued twice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CardToIssue {
-    order_id: OrderId,
-    unit: u32,
-    definition: CertificateId,
-    value: Money,
-    purpose: VoucherPurpose,
-    recipient: EmailAddress,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    gift_message: Option<GiftMessage>,
-}
-
-impl CardToIssue {
-    /// The order that bought it.
-    #[must_use]
-    pub fn order_id(&self) -> &OrderId {
-        &self.order_id
-    }
-
-    /// Its number within the order, from 1, counting units across lines in line order.
-    #[must_use]
-    pub const fn unit(&self) -> u32 {
-        self.unit
-    }
-
-    /// The definition it comes from.
-    #[must_use]
-    pub fn definition(&self) -> &CertificateId {
-        &self.definition
-    }
-
-    /// What the card holds: exactly the certificate's value, whatever the taxes.
-    #[must_use]
-    pub const fn value(&self) -> Money {
-        self.value
-    }
-
-    /// How its sale was taxed.
-    #[must_use]
-    pub const fn purpose(&self) -> VoucherPurpose {
-        self.purpose
-    }
-
-    /// Who receives it.
-    #[must_use]
-    pub fn recipient(&self) -> &EmailAddress {
-        &self.recipient
-    }
-
-    /// The buyer's gift message.
-    #[must_use]
-    pub fn gift_message(&self) -> Option<&GiftMessage> {
-        self.gift_message.as_ref()
-    }
-
-    /// What the card is issued with: its value, the order as its reference, the recipient and
-    /// the gift message, and the definition and issue key as metadata.
-    #[must_use]
-    pub fn card_spec(&self) -> CardSpec {
-        let mut spec = CardSpec::new(self.value);
-        // An order id is always a valid reference (a subset of its characters and length).
-        spec.order = Reference::new(self.order_id.as_str()).ok();
-        spec.recipient = Some(Recipient {
-            name: None,
-            email: Some(self.recipient.as_str().to_owned()),
-        });
-        spec.message = self.gift_message.as_ref().map(|m| m.as_str().to_owned());
-        spec.metadata
-            .insert("definition".to_owned(), self.definition.to_string());
-        spec.metadata
-            .insert("issueKey".to_owned(), self.issue_key());
-        spec
-    }
-
-    /// A key unique to this unit of this order (`"o-1001/1"`), for issuing idempotently.
-    #[must_use]
-    pub fn issue_key(&self) -> String {
-        format!("{}/{}", self.order_id, self.unit)
-    }
-}
-
-/// The e-mail the host sends once the cards are issued: to whom, and which cards. It holds no
-/// codes: the host adds each card's code, by [`CardToIssue::issue_key`], when it issues them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CertificateNotification {
-    to: EmailAddress,
-    buyer: EmailAddress,
-    order_id: OrderId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    gift_message: Option<GiftMessage>,
-    cards: Vec<CardToIssue>,
-}
-
-impl CertificateNotification {
-    /// The address to send to (the recipient, or else the buyer).
-    #[must_use]
-    pub fn to(&self) -> &EmailAddress {
-        &self.to
-    }
-
-    /// The buyer's address.
-    #[must_use]
-    pub fn buyer(&self) -> &EmailAddress {
-        &self.buyer
-    }
-
-    /// The order.
-    #[must_use]
-    pub fn order_id(&self) -> &OrderId {
-        &self.order_id
-    }
-
-    /// The buyer's gift message.
-    #[must_use]
-    pub fn gift_message(&self) -> Option<&GiftMessage> {
-        self.gift_message.as_ref()
-    }
-
-    /// The cards the e-mail announces.
-    #[must_use]
-    pub fn cards(&self) -> &[CardToIssue] {
-        &self.cards
-    }
 }
 
 /// What reporting a payment result did.
@@ -600,28 +388,28 @@ pub enum PaymentOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "OrderRepr")]
 pub struct Order {
-    id: OrderId,
-    status: OrderStatus,
-    selection: Selection,
-    totals: Totals,
-    payment: PaymentDetails,
+    pub(super) id: OrderId,
+    pub(super) status: OrderStatus,
+    pub(super) selection: Selection,
+    pub(super) totals: Totals,
+    pub(super) payment: PaymentDetails,
     #[serde(skip_serializing_if = "Option::is_none")]
-    paid_at: Option<DateTime<Utc>>,
-    shipments: Vec<Shipment>,
+    pub(super) paid_at: Option<DateTime<Utc>>,
+    pub(super) shipments: Vec<Shipment>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct OrderRepr {
-    id: OrderId,
-    status: OrderStatus,
-    selection: Selection,
-    totals: Totals,
-    payment: PaymentDetails,
+pub(super) struct OrderRepr {
+    pub(super) id: OrderId,
+    pub(super) status: OrderStatus,
+    pub(super) selection: Selection,
+    pub(super) totals: Totals,
+    pub(super) payment: PaymentDetails,
     #[serde(default)]
-    paid_at: Option<DateTime<Utc>>,
+    pub(super) paid_at: Option<DateTime<Utc>>,
     #[serde(default)]
-    shipments: Vec<Shipment>,
+    pub(super) shipments: Vec<Shipment>,
 }
 
 impl TryFrom<OrderRepr> for Order {

@@ -15,23 +15,17 @@
 //! must equal the card's value); an order-level discount is spread over product lines only when
 //! totals are computed (see [`Totals`](crate::Totals)).
 
-use crate::ident::text_newtype;
-
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{
-    Catalogue, CatalogueError, CertificateId, ResolvedCertificate, VoucherPurpose,
-};
+use crate::catalogue::{Catalogue, CatalogueError, CertificateId, ResolvedCertificate};
 use crate::money::Currency;
-use crate::money::TaxRate;
 use crate::money::{Money, MoneyError};
+
+use super::*;
 
 /// The most gift-certificate units one selection may hold; each unit becomes one card.
 pub const MAX_CERTIFICATE_UNITS: u64 = 1_000;
-
-/// The longest SKU accepted, in characters.
-const MAX_SKU_LEN: usize = 128;
 
 /// Everything that can go wrong changing a selection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -119,537 +113,17 @@ pub enum SelectionError {
     Money(#[from] MoneyError),
 }
 
-text_newtype! {
-    /// A product's stock-keeping unit: 1 to 128 characters, no control characters, no surrounding
-    /// white space.
-    ///
-    /// Cheap to clone: totals name their lines by it without copying the text.
-    pub struct Sku;
-    error: SelectionError;
-    /// Checks and wraps a SKU.
-    ///
-    /// # Errors
-    ///
-    /// [`SelectionError::InvalidSku`] when empty, longer than 128 characters, starting or ending
-    /// with white space, or holding control characters.
-    fn new(sku) {
-        let invalid = |reason| SelectionError::InvalidSku {
-            sku: sku.chars().take(MAX_SKU_LEN).collect(),
-            reason,
-        };
-        if sku.is_empty() {
-            return Err(invalid("it is empty"));
-        }
-        if sku.chars().count() > MAX_SKU_LEN {
-            return Err(invalid("it is longer than 128 characters"));
-        }
-        if sku.trim() != sku {
-            return Err(invalid("it starts or ends with white space"));
-        }
-        if sku.chars().any(char::is_control) {
-            return Err(invalid("it holds control characters"));
-        }
-    }
-}
-
-/// Whether the selection's prices include tax (BigCommerce's `isTaxIncluded`).
-///
-/// Product prices, line discounts, the order discount, shipping and certificate prices are all
-/// read on this basis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub enum PriceBasis {
-    /// Prices include tax: the tax is the part `A × r / (100 + r)` of an amount `A`.
-    TaxIncluded,
-    /// Prices exclude tax: the tax `A × r / 100` comes on top.
-    TaxExcluded,
-}
-
-impl PriceBasis {
-    /// Whether prices include tax.
-    #[must_use]
-    pub const fn tax_included(self) -> bool {
-        matches!(self, PriceBasis::TaxIncluded)
-    }
-}
-
-/// What happens when a product is added to a selection holding a gift certificate under the
-/// exclusive rule.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub enum ProductWithCertificate {
-    /// The product is refused with [`SelectionError::ProductWithCertificate`] (the default).
-    #[default]
-    Refuse,
-    /// The certificates are removed and the product added; the change reports the removal.
-    RemoveCertificates,
-}
-
-/// The rules for what may share a selection, picked by the host.
-///
-/// ```
-/// use giftcert::{SelectionPolicy, shop::ProductWithCertificate};
-///
-/// assert_eq!(SelectionPolicy::default(), SelectionPolicy::exclusive());
-/// assert!(SelectionPolicy::exclusive().is_exclusive());
-/// assert!(!SelectionPolicy::mixed().is_exclusive());
-/// let lenient = SelectionPolicy::exclusive()
-///     .with_product_with_certificate(ProductWithCertificate::RemoveCertificates);
-/// assert_eq!(lenient.product_with_certificate(), ProductWithCertificate::RemoveCertificates);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SelectionPolicy {
-    exclusive: bool,
-    one_certificate_at_a_time: bool,
-    product_with_certificate: ProductWithCertificate,
-}
-
-impl Default for SelectionPolicy {
-    fn default() -> Self {
-        SelectionPolicy::exclusive()
-    }
-}
-
-impl SelectionPolicy {
-    /// Centra's rules (seeds 000, 001): certificates are sold on their own, one at a time.
-    /// Adding a certificate removes every product line (and the order discount and shipping
-    /// that applied to them); adding a new certificate replaces the previous one; adding a
-    /// product while a certificate is held is refused.
-    #[must_use]
-    pub const fn exclusive() -> SelectionPolicy {
-        SelectionPolicy {
-            exclusive: true,
-            one_certificate_at_a_time: true,
-            product_with_certificate: ProductWithCertificate::Refuse,
-        }
-    }
-
-    /// Spryker's rules (seed 002): certificates are products that need no shipping; they share
-    /// a selection with other products and have quantities and variants.
-    #[must_use]
-    pub const fn mixed() -> SelectionPolicy {
-        SelectionPolicy {
-            exclusive: false,
-            one_certificate_at_a_time: false,
-            product_with_certificate: ProductWithCertificate::Refuse,
-        }
-    }
-
-    /// Sets what adding a product to an exclusive selection holding a certificate does.
-    #[must_use]
-    pub const fn with_product_with_certificate(
-        mut self,
-        choice: ProductWithCertificate,
-    ) -> SelectionPolicy {
-        self.product_with_certificate = choice;
-        self
-    }
-
-    /// Limits the selection to one certificate unit (a new one replaces the previous one), or
-    /// lifts the limit.
-    #[must_use]
-    pub const fn with_one_certificate_at_a_time(mut self, one: bool) -> SelectionPolicy {
-        self.one_certificate_at_a_time = one;
-        self
-    }
-
-    /// Whether certificates and products exclude each other.
-    #[must_use]
-    pub const fn is_exclusive(&self) -> bool {
-        self.exclusive
-    }
-
-    /// Whether a selection holds at most one certificate unit.
-    #[must_use]
-    pub const fn one_certificate_at_a_time(&self) -> bool {
-        self.one_certificate_at_a_time
-    }
-
-    /// What adding a product to an exclusive selection holding a certificate does.
-    #[must_use]
-    pub const fn product_with_certificate(&self) -> ProductWithCertificate {
-        self.product_with_certificate
-    }
-}
-
-/// A product line: SKU, unit price, quantity, tax rate and an optional line discount.
-///
-/// ```
-/// use giftcert::{Currency, Money, TaxRate, shop::ProductLine};
-///
-/// let usd = |s: &str| Money::parse(s, Currency::USD);
-/// let line = ProductLine::new("shirt", usd("20")?, 3, "25".parse::<TaxRate>()?)?
-///     .with_discount(usd("5")?)?;
-/// assert_eq!(line.amount(), usd("60")?);
-/// assert_eq!(line.net(), usd("55")?);
-/// assert!(ProductLine::new("shirt", usd("20")?, 1, TaxRate::ZERO)?.with_discount(usd("21")?).is_err());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", try_from = "ProductLineRepr")]
-pub struct ProductLine {
-    sku: Sku,
-    unit_price: Money,
-    quantity: u64,
-    tax_rate: TaxRate,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    discount: Option<Money>,
-    #[serde(skip_serializing)]
-    amount: Money,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ProductLineRepr {
-    sku: Sku,
-    unit_price: Money,
-    quantity: u64,
-    tax_rate: TaxRate,
-    #[serde(default)]
-    discount: Option<Money>,
-}
-
-impl TryFrom<ProductLineRepr> for ProductLine {
-    type Error = SelectionError;
-
-    fn try_from(r: ProductLineRepr) -> Result<Self, Self::Error> {
-        let line = ProductLine::with_sku(r.sku, r.unit_price, r.quantity, r.tax_rate)?;
-        match r.discount {
-            Some(discount) => line.with_discount(discount),
-            None => Ok(line),
-        }
-    }
-}
-
-impl ProductLine {
-    /// A line of `quantity` units of `sku` at `unit_price` each, taxed at `tax_rate`.
-    ///
-    /// A quantity of zero is allowed (the line then counts for nothing).
-    ///
-    /// # Errors
-    ///
-    /// [`SelectionError::InvalidSku`], [`SelectionError::Negative`] for a negative unit price,
-    /// and [`SelectionError::Money`] when the line amount overflows.
-    pub fn new(
-        sku: &str,
-        unit_price: Money,
-        quantity: u64,
-        tax_rate: TaxRate,
-    ) -> Result<ProductLine, SelectionError> {
-        ProductLine::with_sku(Sku::new(sku)?, unit_price, quantity, tax_rate)
-    }
-
-    /// As [`ProductLine::new`], with a checked [`Sku`].
-    ///
-    /// # Errors
-    ///
-    /// As [`ProductLine::new`].
-    pub fn with_sku(
-        sku: Sku,
-        unit_price: Money,
-        quantity: u64,
-        tax_rate: TaxRate,
-    ) -> Result<ProductLine, SelectionError> {
-        if unit_price.is_negative() {
-            return Err(SelectionError::Negative {
-                what: "unit price",
-                amount: unit_price,
-            });
-        }
-        let amount = unit_price.checked_mul(quantity)?;
-        Ok(ProductLine {
-            sku,
-            unit_price,
-            quantity,
-            tax_rate,
-            discount: None,
-            amount,
-        })
-    }
-
-    /// Takes `discount` off this line (an amount off the whole line, not per unit).
-    ///
-    /// # Errors
-    ///
-    /// [`SelectionError::Negative`], [`SelectionError::Money`] when the discount is in another
-    /// currency, and [`SelectionError::DiscountExceedsLine`] when it is larger than the line.
-    pub fn with_discount(mut self, discount: Money) -> Result<ProductLine, SelectionError> {
-        check_discount(&self.sku, discount, self.amount)?;
-        self.discount = Some(discount);
-        Ok(self)
-    }
-
-    /// The SKU.
-    #[must_use]
-    pub fn sku(&self) -> &Sku {
-        &self.sku
-    }
-
-    /// The price of one unit.
-    #[must_use]
-    pub const fn unit_price(&self) -> Money {
-        self.unit_price
-    }
-
-    /// The number of units.
-    #[must_use]
-    pub const fn quantity(&self) -> u64 {
-        self.quantity
-    }
-
-    /// The rate the line is taxed at.
-    #[must_use]
-    pub const fn tax_rate(&self) -> TaxRate {
-        self.tax_rate
-    }
-
-    /// The line discount, if any.
-    #[must_use]
-    pub const fn discount(&self) -> Option<Money> {
-        self.discount
-    }
-
-    /// Unit price times quantity, before any discount.
-    #[must_use]
-    pub const fn amount(&self) -> Money {
-        self.amount
-    }
-
-    /// The amount after the line discount (before any order discount).
-    #[must_use]
-    pub fn net(&self) -> Money {
-        match self.discount {
-            // Cannot fail: same currency, and the discount is at most the amount.
-            Some(d) => self.amount.checked_sub(d).unwrap_or(self.amount),
-            None => self.amount,
-        }
-    }
-
-    fn with_quantity(&self, quantity: u64) -> Result<ProductLine, SelectionError> {
-        let line =
-            ProductLine::with_sku(self.sku.clone(), self.unit_price, quantity, self.tax_rate)?;
-        match self.discount {
-            Some(d) => line.with_discount(d),
-            None => Ok(line),
-        }
-    }
-}
-
-fn check_discount(sku: &Sku, discount: Money, amount: Money) -> Result<(), SelectionError> {
-    if discount.is_negative() {
-        return Err(SelectionError::Negative {
-            what: "line discount",
-            amount: discount,
-        });
-    }
-    if discount.checked_cmp(&amount)?.is_gt() {
-        return Err(SelectionError::DiscountExceedsLine {
-            sku: sku.clone(),
-            discount,
-            amount,
-        });
-    }
-    Ok(())
-}
-
-/// A gift-certificate line: a definition, the value each card will hold, the price of each,
-/// and how many.
-///
-/// Certificate lines carry no discount: the price paid for a card is its value (Spryker).
-/// Build one from a [`ResolvedCertificate`] so the value comes from the catalogue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", try_from = "CertificateLineRepr")]
-pub struct CertificateLine {
-    definition: CertificateId,
-    value: Money,
-    price: Money,
-    quantity: u64,
-    purpose: VoucherPurpose,
-    #[serde(skip_serializing)]
-    amount: Money,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CertificateLineRepr {
-    definition: CertificateId,
-    value: Money,
-    price: Money,
-    quantity: u64,
-    #[serde(default)]
-    purpose: VoucherPurpose,
-}
-
-impl TryFrom<CertificateLineRepr> for CertificateLine {
-    type Error = SelectionError;
-
-    fn try_from(r: CertificateLineRepr) -> Result<Self, Self::Error> {
-        if r.price.currency() != r.value.currency() {
-            return Err(MoneyError::CurrencyMismatch {
-                expected: r.value.currency(),
-                found: r.price.currency(),
-            }
-            .into());
-        }
-        for amount in [r.value, r.price] {
-            if !amount.is_positive() {
-                return Err(CatalogueError::NotPositive {
-                    id: r.definition.clone(),
-                    amount,
-                }
-                .into());
-            }
-        }
-        CertificateLine::build(r.definition, r.value, r.price, r.purpose, r.quantity)
-    }
-}
-
-impl CertificateLine {
-    /// `quantity` cards of the resolved certificate.
-    ///
-    /// # Errors
-    ///
-    /// [`SelectionError::ZeroQuantity`], [`SelectionError::TooManyCertificates`] above
-    /// [`MAX_CERTIFICATE_UNITS`], and [`SelectionError::Money`] when the line amount overflows.
-    pub fn new(
-        certificate: &ResolvedCertificate,
-        quantity: u64,
-    ) -> Result<CertificateLine, SelectionError> {
-        CertificateLine::build(
-            certificate.id().clone(),
-            certificate.value(),
-            certificate.price(),
-            certificate.purpose(),
-            quantity,
-        )
-    }
-
-    fn build(
-        definition: CertificateId,
-        value: Money,
-        price: Money,
-        purpose: VoucherPurpose,
-        quantity: u64,
-    ) -> Result<CertificateLine, SelectionError> {
-        if quantity == 0 {
-            return Err(SelectionError::ZeroQuantity(definition));
-        }
-        if quantity > MAX_CERTIFICATE_UNITS {
-            return Err(SelectionError::TooManyCertificates { units: quantity });
-        }
-        let amount = price.checked_mul(quantity)?;
-        Ok(CertificateLine {
-            definition,
-            value,
-            price,
-            quantity,
-            purpose,
-            amount,
-        })
-    }
-
-    /// The definition the cards come from.
-    #[must_use]
-    pub fn definition(&self) -> &CertificateId {
-        &self.definition
-    }
-
-    /// What each card will hold.
-    #[must_use]
-    pub const fn value(&self) -> Money {
-        self.value
-    }
-
-    /// What the buyer pays for each card (its value unless the host opted in otherwise).
-    #[must_use]
-    pub const fn price(&self) -> Money {
-        self.price
-    }
-
-    /// How many cards.
-    #[must_use]
-    pub const fn quantity(&self) -> u64 {
-        self.quantity
-    }
-
-    /// How the sale is taxed: multi-purpose vouchers are not taxed at sale.
-    #[must_use]
-    pub const fn purpose(&self) -> VoucherPurpose {
-        self.purpose
-    }
-
-    /// Price times quantity (never discounted).
-    #[must_use]
-    pub const fn amount(&self) -> Money {
-        self.amount
-    }
-
-    fn with_quantity(&self, quantity: u64) -> Result<CertificateLine, SelectionError> {
-        CertificateLine::build(
-            self.definition.clone(),
-            self.value,
-            self.price,
-            self.purpose,
-            quantity,
-        )
-    }
-}
-
-/// A line of either kind, as reported by a [`SelectionChange`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub enum SelectionLine {
-    /// A product line.
-    Product(ProductLine),
-    /// A gift-certificate line.
-    Certificate(CertificateLine),
-}
-
-/// Why a line left the selection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub enum RemovalReason {
-    /// A product removed because a gift certificate was added (the exclusive rule).
-    CertificateAdded,
-    /// A certificate removed because a product was added (the exclusive rule, with
-    /// [`ProductWithCertificate::RemoveCertificates`]).
-    ProductAdded,
-    /// A certificate replaced by a new one (the one-at-a-time rule).
-    OneCertificateAtATime,
-    /// A line replaced by a new line for the same product or certificate.
-    Replaced,
-    /// A certificate line whose variant changed.
-    VariantChanged,
-    /// A line the host asked to remove (or set to quantity zero).
-    Requested,
-}
-
-/// One line that left the selection, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RemovedLine {
-    /// The line as it was.
-    pub line: SelectionLine,
-    /// Why it went.
-    pub reason: RemovalReason,
-}
-
 /// What a mutation took out of the selection, for the host to tell the shopper.
 ///
 /// Empty when nothing was removed or replaced.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SelectionChange {
-    removed: Vec<RemovedLine>,
+    pub(super) removed: Vec<RemovedLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    cleared_order_discount: Option<Money>,
+    pub(super) cleared_order_discount: Option<Money>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    cleared_shipping: Option<Shipping>,
+    pub(super) cleared_shipping: Option<Shipping>,
 }
 
 impl SelectionChange {
@@ -680,58 +154,6 @@ impl SelectionChange {
     }
 }
 
-/// The shipping charged on a selection: its cost and the tax rate it is taxed at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", try_from = "ShippingRepr")]
-pub struct Shipping {
-    cost: Money,
-    tax_rate: TaxRate,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ShippingRepr {
-    cost: Money,
-    tax_rate: TaxRate,
-}
-
-impl TryFrom<ShippingRepr> for Shipping {
-    type Error = SelectionError;
-
-    fn try_from(r: ShippingRepr) -> Result<Self, Self::Error> {
-        Shipping::new(r.cost, r.tax_rate)
-    }
-}
-
-impl Shipping {
-    /// Shipping costing `cost` (on the selection's price basis), taxed at `tax_rate`.
-    ///
-    /// # Errors
-    ///
-    /// [`SelectionError::Negative`] for a negative cost.
-    pub fn new(cost: Money, tax_rate: TaxRate) -> Result<Shipping, SelectionError> {
-        if cost.is_negative() {
-            return Err(SelectionError::Negative {
-                what: "shipping cost",
-                amount: cost,
-            });
-        }
-        Ok(Shipping { cost, tax_rate })
-    }
-
-    /// The cost.
-    #[must_use]
-    pub const fn cost(&self) -> Money {
-        self.cost
-    }
-
-    /// The rate shipping is taxed at.
-    #[must_use]
-    pub const fn tax_rate(&self) -> TaxRate {
-        self.tax_rate
-    }
-}
-
 /// A shopper's selection (cart): one currency, product and certificate lines, an optional
 /// order discount and shipping, under a [`SelectionPolicy`].
 ///
@@ -755,32 +177,32 @@ impl Shipping {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "SelectionRepr")]
 pub struct Selection {
-    currency: Currency,
-    prices: PriceBasis,
-    policy: SelectionPolicy,
-    products: Vec<ProductLine>,
-    certificates: Vec<CertificateLine>,
+    pub(super) currency: Currency,
+    pub(super) prices: PriceBasis,
+    pub(super) policy: SelectionPolicy,
+    pub(super) products: Vec<ProductLine>,
+    pub(super) certificates: Vec<CertificateLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    order_discount: Option<Money>,
+    pub(super) order_discount: Option<Money>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    shipping: Option<Shipping>,
+    pub(super) shipping: Option<Shipping>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SelectionRepr {
-    currency: Currency,
-    prices: PriceBasis,
+pub(super) struct SelectionRepr {
+    pub(super) currency: Currency,
+    pub(super) prices: PriceBasis,
     #[serde(default)]
-    policy: SelectionPolicy,
+    pub(super) policy: SelectionPolicy,
     #[serde(default)]
-    products: Vec<ProductLine>,
+    pub(super) products: Vec<ProductLine>,
     #[serde(default)]
-    certificates: Vec<CertificateLine>,
+    pub(super) certificates: Vec<CertificateLine>,
     #[serde(default)]
-    order_discount: Option<Money>,
+    pub(super) order_discount: Option<Money>,
     #[serde(default)]
-    shipping: Option<Shipping>,
+    pub(super) shipping: Option<Shipping>,
 }
 
 impl TryFrom<SelectionRepr> for Selection {
@@ -830,7 +252,7 @@ impl TryFrom<SelectionRepr> for Selection {
     }
 }
 
-fn certificate_units(lines: &[CertificateLine]) -> Result<u64, SelectionError> {
+pub(super) fn certificate_units(lines: &[CertificateLine]) -> Result<u64, SelectionError> {
     lines.iter().try_fold(0_u64, |sum, l| {
         sum.checked_add(l.quantity)
             .ok_or(SelectionError::TooManyCertificates { units: u64::MAX })
@@ -915,7 +337,7 @@ impl Selection {
             .fold(0_u64, |sum, l| sum.saturating_add(l.quantity))
     }
 
-    fn same_currency(&self, amount: Money) -> Result<(), SelectionError> {
+    pub(super) fn same_currency(&self, amount: Money) -> Result<(), SelectionError> {
         if amount.currency() == self.currency {
             Ok(())
         } else {
@@ -927,7 +349,7 @@ impl Selection {
         }
     }
 
-    fn check_units(&self, lines: &[CertificateLine]) -> Result<(), SelectionError> {
+    pub(super) fn check_units(&self, lines: &[CertificateLine]) -> Result<(), SelectionError> {
         let units = certificate_units(lines)?;
         if units > MAX_CERTIFICATE_UNITS {
             return Err(SelectionError::TooManyCertificates { units });
@@ -1166,7 +588,7 @@ impl Selection {
         })
     }
 
-    fn certificate_index(&self, id: &str) -> Result<usize, SelectionError> {
+    pub(super) fn certificate_index(&self, id: &str) -> Result<usize, SelectionError> {
         self.certificates
             .iter()
             .position(|l| l.definition.as_str() == id)

@@ -1,0 +1,119 @@
+//! Everything that can refuse a redemption request.
+
+use crate::card::ExpiryError;
+use crate::card::Reference;
+use crate::card::{CardError, CardId};
+use crate::code::CodeError;
+use crate::money::Currency;
+use crate::money::{Money, MoneyError};
+use crate::redeem::AllocationError;
+use crate::redeem::GuardError;
+use crate::redeem::StoreError;
+use crate::redeem::{IdempotencyKey, RecordedRequest};
+
+/// Everything that can refuse a redemption request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedeemError {
+    /// The text is not a code, or its check character is wrong (a typo): no store was asked.
+    #[error("invalid gift card code: {0}")]
+    InvalidCode(#[source] CodeError),
+    /// No card has this code.
+    #[error("no gift card has code {0}")]
+    UnknownCode(String),
+    /// The client tried too many unknown codes.
+    #[error(transparent)]
+    TooManyAttempts(#[from] GuardError),
+    /// The card refuses (disabled, expired, replaced, short of funds...).
+    #[error(transparent)]
+    Card(#[from] CardError),
+    /// A card is used only in its own currency.
+    #[error("card {card} is in {card_currency}; checkout {checkout} is in {checkout_currency}")]
+    CardCurrency {
+        /// The card.
+        card: CardId,
+        /// Its currency.
+        card_currency: Currency,
+        /// The checkout.
+        checkout: Reference,
+        /// The checkout's currency.
+        checkout_currency: Currency,
+    },
+    /// The card has nothing left to give.
+    #[error("card {0} has no balance left")]
+    EmptyCard(CardId),
+    /// No checkout with this reference.
+    #[error("no checkout {0}")]
+    UnknownCheckout(Reference),
+    /// The code is not applied to the checkout.
+    #[error("code {code} is not applied to checkout {checkout}")]
+    NotApplied {
+        /// The masked code.
+        code: String,
+        /// The checkout.
+        checkout: Reference,
+    },
+    /// The checkout is not in a state that allows the operation.
+    #[error("checkout {checkout} is {state}; cannot {operation}")]
+    InvalidState {
+        /// The checkout.
+        checkout: Reference,
+        /// Where it stands.
+        state: &'static str,
+        /// What was asked.
+        operation: &'static str,
+    },
+    /// The holds ran out before the capture; authorise again.
+    #[error("the authorisation of checkout {0} expired; authorise again")]
+    AuthorisationExpired(Reference),
+    /// A refund asked for more than the checkout captured and has not yet refunded.
+    #[error("checkout {checkout} can refund at most {refundable}, not {requested}")]
+    RefundExceedsCapture {
+        /// The checkout.
+        checkout: Reference,
+        /// What it can still refund.
+        refundable: Money,
+        /// What was asked.
+        requested: Money,
+    },
+    /// The key was used before for a different request.
+    #[error("idempotency key {key} was used for another request ({first})")]
+    IdempotencyConflict {
+        /// The key.
+        key: IdempotencyKey,
+        /// The request it was first used for.
+        first: RecordedRequest,
+    },
+    /// Other writers kept winning; the request changed nothing.
+    #[error("gave up after {attempts} attempts: the cards kept changing underneath")]
+    Contention {
+        /// How many times it tried.
+        attempts: u32,
+    },
+    /// No fresh code could be made.
+    #[error("could not generate a gift card code: {0}")]
+    CodeGeneration(#[source] CodeError),
+    /// An amount could not be allocated.
+    #[error(transparent)]
+    Allocation(#[from] AllocationError),
+    /// A card's expiry date could not be set.
+    #[error(transparent)]
+    Expiry(#[from] ExpiryError),
+    /// Amounts in different currencies, or an overflow.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    /// The cards given to a decision lack one that the checkout uses (the caller read too
+    /// few).
+    #[error("card {0}, which the checkout uses, was not given")]
+    MissingCard(CardId),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Codes that could not be generated (the generator failed, or every attempt collided).
+impl From<CodeError> for RedeemError {
+    fn from(e: CodeError) -> Self {
+        RedeemError::CodeGeneration(e)
+    }
+}

@@ -1,0 +1,137 @@
+//! What each redemption request returns: the cards used, the amounts, replacements and refunds.
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::card::Reference;
+use crate::card::{CardId, CodeHint};
+use crate::money::Money;
+
+/// One card's part in an authorisation, in BigCommerce's terms (seed 004).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardUse {
+    /// The card.
+    pub card: CardId,
+    /// Its code, masked.
+    pub code: CodeHint,
+    /// What it could give.
+    pub balance: Money,
+    /// What this checkout holds on it.
+    pub used: Money,
+    /// What it keeps.
+    pub remaining: Money,
+}
+
+/// The result of authorising a checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authorisation {
+    /// The checkout.
+    pub checkout: Reference,
+    /// What the order costs.
+    pub payable: Money,
+    /// What the cards pay together.
+    pub credit: Money,
+    /// What is left to pay by another method (BigCommerce's `outstandingBalance`).
+    pub outstanding: Money,
+    /// Every applied card, in the order applied.
+    pub cards: Vec<CardUse>,
+}
+
+/// A card closed and its remainder moved (replacement strategy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Replacement {
+    /// The closed card.
+    pub old_card: CardId,
+    /// The card with the new code.
+    pub new_card: CardId,
+    /// What moved.
+    pub value: Money,
+}
+
+/// The result of capturing a checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Captured {
+    /// The checkout.
+    pub checkout: Reference,
+    /// What the cards paid together.
+    pub total: Money,
+    /// What each card paid.
+    pub cards: Vec<CardAmount>,
+    /// Cards replaced by the leftover strategy.
+    pub replacements: Vec<Replacement>,
+}
+
+/// The result of voiding a checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Voided {
+    /// The checkout.
+    pub checkout: Reference,
+    /// What went back to each card.
+    pub released: Vec<CardAmount>,
+}
+
+/// One part of a refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundPart {
+    /// The card the money was spent from.
+    pub from_card: CardId,
+    /// The card it went to (the same card, or a new one).
+    pub to_card: CardId,
+    /// How much.
+    pub amount: Money,
+}
+
+/// The result of a refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundOutcome {
+    /// The checkout.
+    pub checkout: Reference,
+    /// What was refunded.
+    pub total: Money,
+    /// Where it went.
+    pub parts: Vec<RefundPart>,
+}
+
+/// A card issued, as the caller may see it (the code masked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedCard {
+    /// The card.
+    pub card: CardId,
+    /// Its code, masked.
+    pub code: CodeHint,
+    /// Its value.
+    pub value: Money,
+}
+
+/// The result of issuing cards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Issued {
+    /// The cards, in the order asked.
+    pub cards: Vec<IssuedCard>,
+}
+
+/// Any operation's result, as an idempotency record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "operation", content = "result", rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// [`authorise`].
+    Authorised(Authorisation),
+    /// [`capture`].
+    Captured(Captured),
+    /// [`void`].
+    Voided(Voided),
+    /// [`refund`].
+    Refunded(RefundOutcome),
+    /// [`issue`].
+    Issued(Issued),
+}

@@ -1,0 +1,126 @@
+//! The rules a selection keeps: whether prices include tax, and whether certificates share a cart with products (Centra's exclusive rules or Spryker's mixed carts).
+
+use serde::{Deserialize, Serialize};
+
+/// Whether the selection's prices include tax (BigCommerce's `isTaxIncluded`).
+///
+/// Product prices, line discounts, the order discount, shipping and certificate prices are all
+/// read on this basis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum PriceBasis {
+    /// Prices include tax: the tax is the part `A × r / (100 + r)` of an amount `A`.
+    TaxIncluded,
+    /// Prices exclude tax: the tax `A × r / 100` comes on top.
+    TaxExcluded,
+}
+
+impl PriceBasis {
+    /// Whether prices include tax.
+    #[must_use]
+    pub const fn tax_included(self) -> bool {
+        matches!(self, PriceBasis::TaxIncluded)
+    }
+}
+
+/// What happens when a product is added to a selection holding a gift certificate under the
+/// exclusive rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum ProductWithCertificate {
+    /// The product is refused with [`SelectionError::ProductWithCertificate`] (the default).
+    #[default]
+    Refuse,
+    /// The certificates are removed and the product added; the change reports the removal.
+    RemoveCertificates,
+}
+
+/// The rules for what may share a selection, picked by the host.
+///
+/// ```
+/// use giftcert::{SelectionPolicy, shop::ProductWithCertificate};
+///
+/// assert_eq!(SelectionPolicy::default(), SelectionPolicy::exclusive());
+/// assert!(SelectionPolicy::exclusive().is_exclusive());
+/// assert!(!SelectionPolicy::mixed().is_exclusive());
+/// let lenient = SelectionPolicy::exclusive()
+///     .with_product_with_certificate(ProductWithCertificate::RemoveCertificates);
+/// assert_eq!(lenient.product_with_certificate(), ProductWithCertificate::RemoveCertificates);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SelectionPolicy {
+    pub(super) exclusive: bool,
+    pub(super) one_certificate_at_a_time: bool,
+    pub(super) product_with_certificate: ProductWithCertificate,
+}
+
+impl Default for SelectionPolicy {
+    fn default() -> Self {
+        SelectionPolicy::exclusive()
+    }
+}
+
+impl SelectionPolicy {
+    /// Centra's rules (seeds 000, 001): certificates are sold on their own, one at a time.
+    /// Adding a certificate removes every product line (and the order discount and shipping
+    /// that applied to them); adding a new certificate replaces the previous one; adding a
+    /// product while a certificate is held is refused.
+    #[must_use]
+    pub const fn exclusive() -> SelectionPolicy {
+        SelectionPolicy {
+            exclusive: true,
+            one_certificate_at_a_time: true,
+            product_with_certificate: ProductWithCertificate::Refuse,
+        }
+    }
+
+    /// Spryker's rules (seed 002): certificates are products that need no shipping; they share
+    /// a selection with other products and have quantities and variants.
+    #[must_use]
+    pub const fn mixed() -> SelectionPolicy {
+        SelectionPolicy {
+            exclusive: false,
+            one_certificate_at_a_time: false,
+            product_with_certificate: ProductWithCertificate::Refuse,
+        }
+    }
+
+    /// Sets what adding a product to an exclusive selection holding a certificate does.
+    #[must_use]
+    pub const fn with_product_with_certificate(
+        mut self,
+        choice: ProductWithCertificate,
+    ) -> SelectionPolicy {
+        self.product_with_certificate = choice;
+        self
+    }
+
+    /// Limits the selection to one certificate unit (a new one replaces the previous one), or
+    /// lifts the limit.
+    #[must_use]
+    pub const fn with_one_certificate_at_a_time(mut self, one: bool) -> SelectionPolicy {
+        self.one_certificate_at_a_time = one;
+        self
+    }
+
+    /// Whether certificates and products exclude each other.
+    #[must_use]
+    pub const fn is_exclusive(&self) -> bool {
+        self.exclusive
+    }
+
+    /// Whether a selection holds at most one certificate unit.
+    #[must_use]
+    pub const fn one_certificate_at_a_time(&self) -> bool {
+        self.one_certificate_at_a_time
+    }
+
+    /// What adding a product to an exclusive selection holding a certificate does.
+    #[must_use]
+    pub const fn product_with_certificate(&self) -> ProductWithCertificate {
+        self.product_with_certificate
+    }
+}
