@@ -46,36 +46,36 @@ pub enum CardStatus {
 /// message, tags and host data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct CardDetails {
+struct CardDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) order: Option<Reference>,
+    order: Option<Reference>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) purchaser: Option<Reference>,
+    purchaser: Option<Reference>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) recipient: Option<Recipient>,
+    recipient: Option<Recipient>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) message: Option<String>,
+    message: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(super) tags: Vec<String>,
+    tags: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub(super) metadata: BTreeMap<String, String>,
+    metadata: BTreeMap<String, String>,
 }
 
 /// A card's [`CardDetails`], kept out of line: cards are copied on every read and moved
 /// through every decision, and these fields never change after issue. `None` when there are
 /// none (most bulk-issued cards); shared between copies otherwise.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct Details(pub(super) Option<Arc<CardDetails>>);
+struct Details(Option<Arc<CardDetails>>);
 
 /// Empty host data, for cards that have none.
-pub(super) static NO_METADATA: BTreeMap<String, String> = BTreeMap::new();
+static NO_METADATA: BTreeMap<String, String> = BTreeMap::new();
 
 impl Details {
-    pub(super) fn new(details: CardDetails) -> Details {
+    fn new(details: CardDetails) -> Details {
         Details((details != CardDetails::default()).then(|| Arc::new(details)))
     }
 
-    pub(super) fn get(&self) -> Option<&CardDetails> {
+    fn get(&self) -> Option<&CardDetails> {
         self.0.as_deref()
     }
 }
@@ -214,26 +214,26 @@ pub enum CardError {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", remote = "Self")]
 pub struct GiftCard {
-    pub(super) id: CardId,
-    pub(super) code_hint: CodeHint,
-    pub(super) initial_value: Money,
-    pub(super) status: CardStatus,
-    pub(super) issued_at: DateTime<Utc>,
+    id: CardId,
+    code_hint: CodeHint,
+    initial_value: Money,
+    status: CardStatus,
+    issued_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) expires_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
     #[serde(flatten)]
-    pub(super) details: Details,
+    details: Details,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) replaces: Option<CardId>,
+    replaces: Option<CardId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) replaced_by: Option<CardId>,
-    pub(super) balance: Money,
-    pub(super) held: Money,
-    pub(super) spent: Money,
-    pub(super) refunded: Money,
+    replaced_by: Option<CardId>,
+    balance: Money,
+    held: Money,
+    spent: Money,
+    refunded: Money,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(super) holds: Vec<Hold>,
-    pub(super) last_seq: u64,
+    holds: Vec<Hold>,
+    last_seq: u64,
 }
 
 impl fmt::Debug for GiftCard {
@@ -282,7 +282,7 @@ impl GiftCard {
     }
 
     /// A card with no history yet, worth nothing until its first entry.
-    pub(super) fn blank(id: CardId, code: &Code, value: Money, now: DateTime<Utc>) -> GiftCard {
+    fn blank(id: CardId, code: &Code, value: Money, now: DateTime<Utc>) -> GiftCard {
         let zero = Money::zero(value.currency());
         GiftCard {
             id,
@@ -304,13 +304,7 @@ impl GiftCard {
     }
 
     /// A new card for `self`'s owner, with its expiry, order and tags, but no message.
-    pub(super) fn successor(
-        &self,
-        id: CardId,
-        code: &Code,
-        value: Money,
-        now: DateTime<Utc>,
-    ) -> GiftCard {
+    fn successor(&self, id: CardId, code: &Code, value: Money, now: DateTime<Utc>) -> GiftCard {
         let mut new = GiftCard::blank(id, code, value, now);
         new.expires_at = self.expires_at;
         new.details = match self.details.get() {
@@ -324,7 +318,7 @@ impl GiftCard {
     }
 
     /// Appends an entry, moving the running balance by its kind.
-    pub(super) fn record(
+    fn record(
         &mut self,
         kind: EntryKind,
         amount: Money,
@@ -526,7 +520,7 @@ impl GiftCard {
         }
     }
 
-    pub(super) fn ensure_positive(&self, amount: Money) -> Result<(), CardError> {
+    fn ensure_positive(&self, amount: Money) -> Result<(), CardError> {
         if amount.currency() != self.currency() {
             return Err(MoneyError::CurrencyMismatch {
                 expected: self.currency(),
@@ -585,7 +579,7 @@ impl GiftCard {
         Ok(entry)
     }
 
-    pub(super) fn open_hold(&self, hold: u64) -> Result<usize, CardError> {
+    fn open_hold(&self, hold: u64) -> Result<usize, CardError> {
         self.holds
             .iter()
             .position(|h| h.id == hold)
@@ -943,7 +937,7 @@ impl GiftCard {
     }
 
     /// Checks the invariants a stored card must keep (used when deserialising).
-    pub(super) fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), String> {
         let currency = self.currency();
         let amounts = [self.balance, self.held, self.spent, self.refunded];
         if amounts

@@ -22,7 +22,7 @@ use crate::code::Code;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CodeHint(pub(super) Arc<str>);
+pub struct CodeHint(Arc<str>);
 
 impl CodeHint {
     /// The hint as text.

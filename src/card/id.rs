@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Drawn at random at the edge ([`CardId::random`]) or given by the host's database.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct CardId(pub(super) u128);
+pub struct CardId(u128);
 
 impl CardId {
     /// An id from its number.

@@ -19,10 +19,10 @@ pub struct AmountBounds {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct BoundsRepr {
-    pub(super) currency: Currency,
-    pub(super) min: Option<Money>,
-    pub(super) max: Option<Money>,
+struct BoundsRepr {
+    currency: Currency,
+    min: Option<Money>,
+    max: Option<Money>,
 }
 
 impl TryFrom<BoundsRepr> for AmountBounds {

@@ -102,30 +102,30 @@ pub struct CertificateDefinition {
     pub(super) currency_of_sale_only: bool,
     pub(super) show_gift_amount: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) family: Option<String>,
+    family: Option<String>,
     #[serde(default)]
-    pub(super) purpose: VoucherPurpose,
+    purpose: VoucherPurpose,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(super) selling_prices: Vec<Money>,
+    selling_prices: Vec<Money>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct DefinitionRepr {
+struct DefinitionRepr {
     #[serde(rename = "giftCertificate")]
-    pub(super) id: CertificateId,
-    pub(super) name: String,
+    id: CertificateId,
+    name: String,
     #[serde(flatten)]
-    pub(super) kind: CertificateKind,
+    kind: CertificateKind,
     #[serde(default)]
-    pub(super) currency_of_sale_only: bool,
+    currency_of_sale_only: bool,
     #[serde(default)]
-    pub(super) show_gift_amount: bool,
-    pub(super) family: Option<String>,
+    show_gift_amount: bool,
+    family: Option<String>,
     #[serde(default)]
-    pub(super) purpose: VoucherPurpose,
+    purpose: VoucherPurpose,
     #[serde(default)]
-    pub(super) selling_prices: Vec<Money>,
+    selling_prices: Vec<Money>,
 }
 
 impl TryFrom<DefinitionRepr> for CertificateDefinition {
@@ -144,7 +144,7 @@ impl TryFrom<DefinitionRepr> for CertificateDefinition {
     }
 }
 
-pub(super) fn check_unique_currencies(
+fn check_unique_currencies(
     id: &CertificateId,
     currencies: impl Iterator<Item = Currency>,
 ) -> Result<(), CatalogueError> {
@@ -161,7 +161,7 @@ pub(super) fn check_unique_currencies(
     Ok(())
 }
 
-pub(super) fn check_positive(id: &CertificateId, amount: Money) -> Result<(), CatalogueError> {
+fn check_positive(id: &CertificateId, amount: Money) -> Result<(), CatalogueError> {
     if amount.is_positive() {
         Ok(())
     } else {
@@ -173,7 +173,7 @@ pub(super) fn check_positive(id: &CertificateId, amount: Money) -> Result<(), Ca
 }
 
 impl CertificateDefinition {
-    pub(super) fn with_kind(
+    fn with_kind(
         id: CertificateId,
         name: String,
         kind: CertificateKind,
@@ -496,10 +496,10 @@ impl CertificateDefinition {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResolvedCertificate {
-    pub(super) id: CertificateId,
-    pub(super) value: Money,
-    pub(super) price: Money,
-    pub(super) purpose: VoucherPurpose,
+    id: CertificateId,
+    value: Money,
+    price: Money,
+    purpose: VoucherPurpose,
 }
 
 impl ResolvedCertificate {

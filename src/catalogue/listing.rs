@@ -13,8 +13,8 @@ use crate::money::MoneyFormat;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CurrencyFormats {
-    pub(super) fallback: MoneyFormat,
-    pub(super) by_currency: Vec<(Currency, MoneyFormat)>,
+    fallback: MoneyFormat,
+    by_currency: Vec<(Currency, MoneyFormat)>,
 }
 
 impl CurrencyFormats {
@@ -59,14 +59,14 @@ impl CatalogueListing {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListedCertificate {
-    pub(super) gift_certificate: String,
-    pub(super) name: String,
-    pub(super) currency_of_sale_only: bool,
-    pub(super) show_gift_amount: bool,
+    gift_certificate: String,
+    name: String,
+    currency_of_sale_only: bool,
+    show_gift_amount: bool,
     #[serde(rename = "type")]
-    pub(super) kind: &'static str,
+    kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) amount_by_currency: Option<BTreeMap<String, ListedAmount>>,
+    amount_by_currency: Option<BTreeMap<String, ListedAmount>>,
 }
 
 impl ListedCertificate {
@@ -106,17 +106,14 @@ impl ListedCertificate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListedAmount {
-    pub(super) amount: String,
+    amount: String,
     #[serde(serialize_with = "whole_as_number")]
-    pub(super) amount_as_number: Decimal,
+    amount_as_number: Decimal,
 }
 
 /// Writes a whole amount as a JSON integer (`10`), as Centra does. A fractional one is written
 /// as a string (`"10.5"`): serde has no exact decimal number, and a binary float could change it.
-pub(super) fn whole_as_number<S: Serializer>(
-    value: &Decimal,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+fn whole_as_number<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
     match i64::try_from(*value) {
         Ok(whole) if value.fract().is_zero() => serializer.serialize_i64(whole),
         _ => serializer.collect_str(value),

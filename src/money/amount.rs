@@ -34,8 +34,8 @@ use super::*;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "MoneyRepr", into = "MoneyRepr")]
 pub struct Money {
-    pub(super) amount: Decimal,
-    pub(super) currency: Currency,
+    amount: Decimal,
+    currency: Currency,
 }
 
 impl Money {
@@ -157,7 +157,7 @@ impl Money {
         i64::try_from(scaled).ok()
     }
 
-    pub(super) fn same_currency(&self, other: &Money) -> Result<(), MoneyError> {
+    fn same_currency(&self, other: &Money) -> Result<(), MoneyError> {
         if self.currency == other.currency {
             Ok(())
         } else {
@@ -396,10 +396,10 @@ impl FromStr for Money {
 }
 
 #[derive(Serialize, Deserialize)]
-pub(super) struct MoneyRepr {
+struct MoneyRepr {
     #[serde(with = "crate::money::serde_impl::decimal")]
-    pub(super) amount: Decimal,
-    pub(super) currency: Currency,
+    amount: Decimal,
+    currency: Currency,
 }
 
 impl From<Money> for MoneyRepr {

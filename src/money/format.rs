@@ -39,10 +39,10 @@ pub enum ShownDecimals {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MoneyFormat {
-    pub(super) decimals: ShownDecimals,
-    pub(super) thousands_separator: Option<char>,
-    pub(super) decimal_separator: char,
-    pub(super) code_separator: char,
+    decimals: ShownDecimals,
+    thousands_separator: Option<char>,
+    decimal_separator: char,
+    code_separator: char,
 }
 
 impl Default for MoneyFormat {

@@ -21,7 +21,7 @@ pub enum RoundingRule {
 }
 
 impl RoundingRule {
-    pub(super) fn strategy(self) -> RoundingStrategy {
+    fn strategy(self) -> RoundingStrategy {
         match self {
             RoundingRule::HalfAwayFromZero => RoundingStrategy::MidpointAwayFromZero,
             RoundingRule::HalfEven => RoundingStrategy::MidpointNearestEven,

@@ -62,7 +62,7 @@ pub enum CheckoutState {
 }
 
 impl CheckoutState {
-    pub(super) fn name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         match self {
             CheckoutState::Open => "open",
             CheckoutState::Authorised { .. } => "authorised",
@@ -159,7 +159,7 @@ impl Checkout {
         })
     }
 
-    pub(super) fn refuse(&self, operation: &'static str) -> RedeemError {
+    fn refuse(&self, operation: &'static str) -> RedeemError {
         RedeemError::InvalidState {
             checkout: self.id.clone(),
             state: self.state.name(),

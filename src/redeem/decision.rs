@@ -79,7 +79,7 @@ impl<T> Decision<T> {
         (self.outcome, self.notifications, changes)
     }
 
-    pub(super) fn new(outcome: T) -> Decision<T> {
+    fn new(outcome: T) -> Decision<T> {
         Decision {
             outcome,
             checkout: None,
@@ -93,7 +93,7 @@ impl<T> Decision<T> {
 
 /// Keeps the cards a checkout needs, in `ids` order, and drops the others: in place, since
 /// callers usually pass exactly those cards in that order already.
-pub(super) fn take_cards(
+fn take_cards(
     ids: impl IntoIterator<Item = CardId>,
     mut cards: Vec<GiftCard>,
 ) -> Result<Vec<GiftCard>, RedeemError> {

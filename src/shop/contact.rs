@@ -7,7 +7,7 @@ use super::*;
 /// The longest gift message accepted, in characters.
 pub const MAX_GIFT_MESSAGE_LEN: usize = 1_000;
 
-pub(super) const MAX_EMAIL_LEN: usize = 254;
+const MAX_EMAIL_LEN: usize = 254;
 
 text_newtype! {
     /// An e-mail address, checked for shape only: one `@` with text on both sides, a domain

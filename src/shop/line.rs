@@ -25,23 +25,23 @@ use crate::money::{Money, MoneyError};
 pub struct ProductLine {
     pub(super) sku: Sku,
     pub(super) unit_price: Money,
-    pub(super) quantity: u64,
-    pub(super) tax_rate: TaxRate,
+    quantity: u64,
+    tax_rate: TaxRate,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) discount: Option<Money>,
+    discount: Option<Money>,
     #[serde(skip_serializing)]
-    pub(super) amount: Money,
+    amount: Money,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct ProductLineRepr {
-    pub(super) sku: Sku,
-    pub(super) unit_price: Money,
-    pub(super) quantity: u64,
-    pub(super) tax_rate: TaxRate,
+struct ProductLineRepr {
+    sku: Sku,
+    unit_price: Money,
+    quantity: u64,
+    tax_rate: TaxRate,
     #[serde(default)]
-    pub(super) discount: Option<Money>,
+    discount: Option<Money>,
 }
 
 impl TryFrom<ProductLineRepr> for ProductLine {
@@ -170,11 +170,7 @@ impl ProductLine {
     }
 }
 
-pub(super) fn check_discount(
-    sku: &Sku,
-    discount: Money,
-    amount: Money,
-) -> Result<(), SelectionError> {
+fn check_discount(sku: &Sku, discount: Money, amount: Money) -> Result<(), SelectionError> {
     if discount.is_negative() {
         return Err(SelectionError::Negative {
             what: "line discount",
@@ -203,20 +199,20 @@ pub struct CertificateLine {
     pub(super) value: Money,
     pub(super) price: Money,
     pub(super) quantity: u64,
-    pub(super) purpose: VoucherPurpose,
+    purpose: VoucherPurpose,
     #[serde(skip_serializing)]
-    pub(super) amount: Money,
+    amount: Money,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct CertificateLineRepr {
-    pub(super) definition: CertificateId,
-    pub(super) value: Money,
-    pub(super) price: Money,
-    pub(super) quantity: u64,
+struct CertificateLineRepr {
+    definition: CertificateId,
+    value: Money,
+    price: Money,
+    quantity: u64,
     #[serde(default)]
-    pub(super) purpose: VoucherPurpose,
+    purpose: VoucherPurpose,
 }
 
 impl TryFrom<CertificateLineRepr> for CertificateLine {
@@ -263,7 +259,7 @@ impl CertificateLine {
         )
     }
 
-    pub(super) fn build(
+    fn build(
         definition: CertificateId,
         value: Money,
         price: Money,
@@ -380,14 +376,14 @@ pub struct RemovedLine {
 #[serde(rename_all = "camelCase", try_from = "ShippingRepr")]
 pub struct Shipping {
     pub(super) cost: Money,
-    pub(super) tax_rate: TaxRate,
+    tax_rate: TaxRate,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct ShippingRepr {
-    pub(super) cost: Money,
-    pub(super) tax_rate: TaxRate,
+struct ShippingRepr {
+    cost: Money,
+    tax_rate: TaxRate,
 }
 
 impl TryFrom<ShippingRepr> for Shipping {

@@ -37,7 +37,7 @@ use super::*;
 /// `"noshipment"` constant).
 pub const NO_SHIPMENT: &str = "noshipment";
 
-pub(super) const MAX_ORDER_ID_LEN: usize = 64;
+const MAX_ORDER_ID_LEN: usize = 64;
 
 /// Everything that can go wrong placing or advancing an order.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -121,8 +121,8 @@ text_newtype! {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GiftCredit {
-    pub(super) code: String,
-    pub(super) balance: Money,
+    code: String,
+    balance: Money,
 }
 
 impl GiftCredit {
@@ -168,14 +168,14 @@ impl fmt::Debug for GiftCredit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentDetails {
-    pub(super) method: PaymentMethod,
-    pub(super) email: EmailAddress,
+    method: PaymentMethod,
+    email: EmailAddress,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) recipient: Option<EmailAddress>,
+    recipient: Option<EmailAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) gift_message: Option<GiftMessage>,
+    gift_message: Option<GiftMessage>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(super) gift_credit: Vec<GiftCredit>,
+    gift_credit: Vec<GiftCredit>,
 }
 
 impl PaymentDetails {
@@ -294,9 +294,9 @@ pub enum ShipmentContents {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Shipment {
-    pub(super) method: String,
-    pub(super) contents: ShipmentContents,
-    pub(super) completed_at: DateTime<Utc>,
+    method: String,
+    contents: ShipmentContents,
+    completed_at: DateTime<Utc>,
 }
 
 impl Shipment {
@@ -388,28 +388,28 @@ pub enum PaymentOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "OrderRepr")]
 pub struct Order {
-    pub(super) id: OrderId,
-    pub(super) status: OrderStatus,
-    pub(super) selection: Selection,
-    pub(super) totals: Totals,
-    pub(super) payment: PaymentDetails,
+    id: OrderId,
+    status: OrderStatus,
+    selection: Selection,
+    totals: Totals,
+    payment: PaymentDetails,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) paid_at: Option<DateTime<Utc>>,
-    pub(super) shipments: Vec<Shipment>,
+    paid_at: Option<DateTime<Utc>>,
+    shipments: Vec<Shipment>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct OrderRepr {
-    pub(super) id: OrderId,
-    pub(super) status: OrderStatus,
-    pub(super) selection: Selection,
-    pub(super) totals: Totals,
-    pub(super) payment: PaymentDetails,
+struct OrderRepr {
+    id: OrderId,
+    status: OrderStatus,
+    selection: Selection,
+    totals: Totals,
+    payment: PaymentDetails,
     #[serde(default)]
-    pub(super) paid_at: Option<DateTime<Utc>>,
+    paid_at: Option<DateTime<Utc>>,
     #[serde(default)]
-    pub(super) shipments: Vec<Shipment>,
+    shipments: Vec<Shipment>,
 }
 
 impl TryFrom<OrderRepr> for Order {

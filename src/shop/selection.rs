@@ -119,11 +119,11 @@ pub enum SelectionError {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SelectionChange {
-    pub(super) removed: Vec<RemovedLine>,
+    removed: Vec<RemovedLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) cleared_order_discount: Option<Money>,
+    cleared_order_discount: Option<Money>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) cleared_shipping: Option<Shipping>,
+    cleared_shipping: Option<Shipping>,
 }
 
 impl SelectionChange {
@@ -177,32 +177,32 @@ impl SelectionChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "SelectionRepr")]
 pub struct Selection {
-    pub(super) currency: Currency,
-    pub(super) prices: PriceBasis,
-    pub(super) policy: SelectionPolicy,
-    pub(super) products: Vec<ProductLine>,
-    pub(super) certificates: Vec<CertificateLine>,
+    currency: Currency,
+    prices: PriceBasis,
+    policy: SelectionPolicy,
+    products: Vec<ProductLine>,
+    certificates: Vec<CertificateLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) order_discount: Option<Money>,
+    order_discount: Option<Money>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) shipping: Option<Shipping>,
+    shipping: Option<Shipping>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct SelectionRepr {
-    pub(super) currency: Currency,
-    pub(super) prices: PriceBasis,
+struct SelectionRepr {
+    currency: Currency,
+    prices: PriceBasis,
     #[serde(default)]
-    pub(super) policy: SelectionPolicy,
+    policy: SelectionPolicy,
     #[serde(default)]
-    pub(super) products: Vec<ProductLine>,
+    products: Vec<ProductLine>,
     #[serde(default)]
-    pub(super) certificates: Vec<CertificateLine>,
+    certificates: Vec<CertificateLine>,
     #[serde(default)]
-    pub(super) order_discount: Option<Money>,
+    order_discount: Option<Money>,
     #[serde(default)]
-    pub(super) shipping: Option<Shipping>,
+    shipping: Option<Shipping>,
 }
 
 impl TryFrom<SelectionRepr> for Selection {
@@ -252,7 +252,7 @@ impl TryFrom<SelectionRepr> for Selection {
     }
 }
 
-pub(super) fn certificate_units(lines: &[CertificateLine]) -> Result<u64, SelectionError> {
+fn certificate_units(lines: &[CertificateLine]) -> Result<u64, SelectionError> {
     lines.iter().try_fold(0_u64, |sum, l| {
         sum.checked_add(l.quantity)
             .ok_or(SelectionError::TooManyCertificates { units: u64::MAX })
@@ -337,7 +337,7 @@ impl Selection {
             .fold(0_u64, |sum, l| sum.saturating_add(l.quantity))
     }
 
-    pub(super) fn same_currency(&self, amount: Money) -> Result<(), SelectionError> {
+    fn same_currency(&self, amount: Money) -> Result<(), SelectionError> {
         if amount.currency() == self.currency {
             Ok(())
         } else {
@@ -349,7 +349,7 @@ impl Selection {
         }
     }
 
-    pub(super) fn check_units(&self, lines: &[CertificateLine]) -> Result<(), SelectionError> {
+    fn check_units(&self, lines: &[CertificateLine]) -> Result<(), SelectionError> {
         let units = certificate_units(lines)?;
         if units > MAX_CERTIFICATE_UNITS {
             return Err(SelectionError::TooManyCertificates { units });
@@ -588,7 +588,7 @@ impl Selection {
         })
     }
 
-    pub(super) fn certificate_index(&self, id: &str) -> Result<usize, SelectionError> {
+    fn certificate_index(&self, id: &str) -> Result<usize, SelectionError> {
         self.certificates
             .iter()
             .position(|l| l.definition.as_str() == id)

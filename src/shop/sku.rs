@@ -5,7 +5,7 @@ use crate::ident::text_newtype;
 use super::*;
 
 /// The longest SKU accepted, in characters.
-pub(super) const MAX_SKU_LEN: usize = 128;
+const MAX_SKU_LEN: usize = 128;
 
 text_newtype! {
     /// A product's stock-keeping unit: 1 to 128 characters, no control characters, no surrounding
