@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use giftcert::{
     CardId, CardWrite, Changes, Checkout, Code, CodeKey, GiftCard, GuardWindow, IdempotencyKey,
-    IdempotencyRecord, LedgerEntry, Reference, Store, StoreError, Versioned, Write,
+    IdempotencyRecord, LedgerEntry, Record, Reference, Store, StoreError, Versioned, Write,
 };
 use postgres::error::SqlState;
 use postgres::tls::{MakeTlsConnect, TlsConnect};
@@ -16,7 +16,7 @@ use postgres::{Client, Config, NoTls, Socket, Statement, Transaction};
 
 use crate::schema::{self, MigrationError, SCHEMA_VERSION};
 use giftcert_store_support::{
-    amount, from_json, last4, sql_version, timestamp, to_json, versioned,
+    amount, from_json, last4, missed_write, sql_version, timestamp, to_json, versioned,
 };
 
 /// How many idle connections a store keeps open for its threads.
@@ -112,19 +112,23 @@ fn describe(e: &postgres::Error) -> String {
     }
 }
 
-/// A server error as a store error: transactions the server aborted to keep them apart
-/// (serialisation failure, deadlock) are conflicts (read again and retry), anything else a
-/// backend failure.
-fn db_error(e: postgres::Error) -> StoreError {
-    match e.code() {
+/// A server error, met while `doing` something, as a store error: transactions the server
+/// aborted to keep them apart (serialisation failure `40001`, deadlock `40P01`, a lock not
+/// available `55P03`) are conflicts on the whole transaction (read again and retry), anything
+/// else a backend failure that keeps the driver's error as its source.
+fn db_error(doing: &'static str) -> impl Fn(postgres::Error) -> StoreError {
+    move |e| match e.code() {
         Some(code)
             if *code == SqlState::T_R_SERIALIZATION_FAILURE
                 || *code == SqlState::T_R_DEADLOCK_DETECTED
                 || *code == SqlState::LOCK_NOT_AVAILABLE =>
         {
-            StoreError::Conflict(describe(&e))
+            StoreError::conflict(
+                Record::Transaction,
+                format!("the server refused it while {doing}: {}", describe(&e)),
+            )
         }
-        _ => StoreError::Backend(describe(&e)),
+        _ => StoreError::backend(doing, e),
     }
 }
 
@@ -259,8 +263,9 @@ impl PostgresStore {
         let mut conn = match idle {
             Some(conn) => conn,
             None => {
-                let mut client = self.open_client().map_err(db_error)?;
-                let sql = Statements::prepare(&mut client).map_err(db_error)?;
+                let db = db_error("opening a connection");
+                let mut client = self.open_client().map_err(&db)?;
+                let sql = Statements::prepare(&mut client).map_err(&db)?;
                 Connection { client, sql }
             }
         };
@@ -279,15 +284,15 @@ impl PostgresStore {
         &self,
         statement: fn(&Statements) -> &Statement,
         key: &str,
+        doing: &'static str,
         what: impl fmt::Display,
     ) -> Result<Option<Versioned<T>>, StoreError> {
+        let db = db_error(doing);
         self.with_connection(|client, sql| {
-            let row = client
-                .query_opt(statement(sql), &[&key])
-                .map_err(db_error)?;
+            let row = client.query_opt(statement(sql), &[&key]).map_err(&db)?;
             row.map(|row| {
-                let version: i64 = row.try_get(0).map_err(db_error)?;
-                let json: String = row.try_get(1).map_err(db_error)?;
+                let version: i64 = row.try_get(0).map_err(&db)?;
+                let json: String = row.try_get(1).map_err(&db)?;
                 versioned(version, &json, what)
             })
             .transpose()
@@ -297,13 +302,19 @@ impl PostgresStore {
 
 impl Store for PostgresStore {
     fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-        self.versioned_row(|s| &s.card, &id.to_string(), format_args!("card {id}"))
+        self.versioned_row(
+            |s| &s.card,
+            &id.to_string(),
+            "reading a card",
+            format_args!("card {id}"),
+        )
     }
 
     fn card_by_code(&self, code: &Code) -> Result<Option<Versioned<GiftCard>>, StoreError> {
         self.versioned_row(
             |s| &s.card_by_digest,
             &self.key.digest(code).to_string(),
+            "reading a card by its code",
             format_args!("card with code {}", code.masked()),
         )
     }
@@ -320,30 +331,37 @@ impl Store for PostgresStore {
         ) else {
             return Ok(Vec::new());
         };
+        let db = db_error("reading a ledger");
         self.with_connection(|client, sql| {
             client
                 .query(&sql.ledger, &[&card.to_string(), &from_seq, &limit])
-                .map_err(db_error)?
+                .map_err(&db)?
                 .iter()
                 .map(|row| {
-                    let json: String = row.try_get(0).map_err(db_error)?;
-                    from_json(&json, format_args!("card {card}"))
+                    let json: String = row.try_get(0).map_err(&db)?;
+                    from_json(&json, format_args!("an entry of card {card}"))
                 })
                 .collect()
         })
     }
 
     fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
-        self.versioned_row(|s| &s.checkout, id.as_str(), format_args!("checkout {id}"))
+        self.versioned_row(
+            |s| &s.checkout,
+            id.as_str(),
+            "reading a checkout",
+            format_args!("checkout {id}"),
+        )
     }
 
     fn idempotency(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let db = db_error("reading an idempotency record");
         self.with_connection(|client, sql| {
             let row = client
                 .query_opt(&sql.idempotency, &[&key.as_str()])
-                .map_err(db_error)?;
+                .map_err(&db)?;
             row.map(|row| {
-                let json: String = row.try_get(0).map_err(db_error)?;
+                let json: String = row.try_get(0).map_err(&db)?;
                 from_json(&json, format_args!("idempotency record {key}"))
             })
             .transpose()
@@ -354,16 +372,19 @@ impl Store for PostgresStore {
         self.versioned_row(
             |s| &s.guard,
             client.as_str(),
+            "reading a guard window",
             format_args!("guard window of {client}"),
         )
     }
 
     fn commit(&self, changes: Changes) -> Result<(), StoreError> {
         self.with_connection(|client, sql| {
-            let mut tx = client.transaction().map_err(db_error)?;
+            let mut tx = client
+                .transaction()
+                .map_err(db_error("starting a transaction"))?;
             write(&mut tx, sql, &self.key, &changes)?;
             // Deferred foreign keys (holds to their ledger entries) are checked here.
-            tx.commit().map_err(db_error)
+            tx.commit().map_err(db_error("committing"))
         })
     }
 }
@@ -391,29 +412,28 @@ fn write(
                 expected_version,
             } => (card, update_card(tx, sql, card, *expected_version)?),
             other => {
-                return Err(StoreError::Backend(format!(
-                    "giftcert-postgres cannot write {other:?}"
-                )));
+                return Err(StoreError::Backend {
+                    reason: format!("giftcert-postgres cannot write {other:?}"),
+                    source: None,
+                });
             }
         };
         write_holds(tx, sql, card)?;
         next_seq.insert(card.id(), next);
     }
     for entry in &changes.entries {
-        let next = next_seq.get_mut(&entry.card()).ok_or_else(|| {
-            StoreError::Conflict(format!(
-                "entry {} is for card {}, which this commit does not write",
-                entry.seq(),
-                entry.card()
-            ))
-        })?;
+        let record = || Record::Entry {
+            card: entry.card(),
+            seq: entry.seq(),
+        };
+        let next = next_seq
+            .get_mut(&entry.card())
+            .ok_or_else(|| StoreError::conflict(record(), "the commit does not write its card"))?;
         if entry.seq() != *next {
-            return Err(StoreError::Conflict(format!(
-                "entry {} of card {} does not follow entry {}",
-                entry.seq(),
-                entry.card(),
-                *next - 1
-            )));
+            return Err(StoreError::conflict(
+                record(),
+                format!("the card's next entry is {next}"),
+            ));
         }
         insert_entry(tx, sql, entry)?;
         *next += 1;
@@ -438,6 +458,7 @@ fn insert_card(
     card: &GiftCard,
     code: &Code,
 ) -> Result<u64, StoreError> {
+    let db = db_error("inserting a card");
     let (json, status) = to_json(card, &["status"])?;
     let id = card.id().to_string();
     let currency = card.currency();
@@ -455,17 +476,17 @@ fn insert_card(
                 &json,
             ],
         )
-        .map_err(db_error)?;
+        .map_err(&db)?;
     if inserted == 0 {
         // ON CONFLICT DO NOTHING: the id or the code is taken; the id decides which.
         let exists: bool = tx
             .query_one(&sql.card_exists, &[&id])
             .and_then(|row| row.try_get(0))
-            .map_err(db_error)?;
+            .map_err(&db)?;
         return Err(if exists {
-            StoreError::Conflict(format!("card {} already exists", card.id()))
+            StoreError::conflict(Record::Card(card.id()), "it already exists")
         } else {
-            StoreError::DuplicateCode(code.masked())
+            StoreError::duplicate_code(code)
         });
     }
     Ok(1)
@@ -479,6 +500,7 @@ fn update_card(
     card: &GiftCard,
     expected_version: u64,
 ) -> Result<u64, StoreError> {
+    let db = db_error("updating a card");
     let (json, status) = to_json(card, &["status"])?;
     let id = card.id().to_string();
     let updated = tx
@@ -493,23 +515,23 @@ fn update_card(
                 &sql_version(expected_version),
             ],
         )
-        .map_err(db_error)?;
+        .map_err(&db)?;
     if updated == 0 {
-        return Err(StoreError::Conflict(format!(
-            "card {} is not at version {expected_version}",
-            card.id()
-        )));
+        return Err(missed_write(
+            Record::Card(card.id()),
+            Some(expected_version),
+        ));
     }
     // The row is locked by the update: no other commit can append to this card until ours
     // ends.
     let last: i64 = tx
         .query_one(&sql.last_seq, &[&id])
         .and_then(|row| row.try_get(0))
-        .map_err(db_error)?;
+        .map_err(&db)?;
     u64::try_from(last)
         .ok()
         .and_then(|last| last.checked_add(1))
-        .ok_or_else(|| StoreError::Corrupt(format!("card {} has entry {last}", card.id())))
+        .ok_or_else(|| StoreError::corrupt(format!("card {} has entry {last}", card.id())))
 }
 
 /// Mirrors the card's open holds into the `holds` table.
@@ -518,11 +540,12 @@ fn write_holds(
     sql: &Statements,
     card: &GiftCard,
 ) -> Result<(), StoreError> {
+    let db = db_error("writing a card's holds");
     let id = card.id().to_string();
-    tx.execute(&sql.delete_holds, &[&id]).map_err(db_error)?;
+    tx.execute(&sql.delete_holds, &[&id]).map_err(&db)?;
     for hold in card.holds() {
         let hold_id = i64::try_from(hold.id())
-            .map_err(|_| StoreError::Corrupt(format!("hold {} is out of range", hold.id())))?;
+            .map_err(|_| StoreError::corrupt(format!("hold {} is out of range", hold.id())))?;
         tx.execute(
             &sql.insert_hold,
             &[
@@ -534,7 +557,7 @@ fn write_holds(
                 &hold.expires_at().map(timestamp),
             ],
         )
-        .map_err(db_error)?;
+        .map_err(&db)?;
     }
     Ok(())
 }
@@ -544,9 +567,13 @@ fn insert_entry(
     sql: &Statements,
     entry: &LedgerEntry,
 ) -> Result<(), StoreError> {
+    let record = || Record::Entry {
+        card: entry.card(),
+        seq: entry.seq(),
+    };
     let (json, kind) = to_json(entry, &["kind", "type"])?;
     let seq = i64::try_from(entry.seq())
-        .map_err(|_| StoreError::Conflict(format!("entry {} is out of range", entry.seq())))?;
+        .map_err(|_| StoreError::conflict(record(), "its number is out of range"))?;
     let params: [&(dyn ToSql + Sync); 8] = [
         &entry.card().to_string(),
         &seq,
@@ -563,13 +590,12 @@ fn insert_entry(
             if violates(&e, "ledger_entries_pkey")
                 || violates(&e, "a ledger entry must follow the last entry of its card") =>
         {
-            Err(StoreError::Conflict(format!(
-                "entry {} of card {} does not follow the stored ledger",
-                entry.seq(),
-                entry.card()
-            )))
+            Err(StoreError::conflict(
+                record(),
+                "it does not follow the stored ledger",
+            ))
         }
-        Err(e) => Err(db_error(e)),
+        Err(e) => Err(db_error("inserting a ledger entry")(e)),
     }
 }
 
@@ -589,12 +615,12 @@ fn write_checkout(
             &[&id, &code, &state, &json, &sql_version(v)],
         ),
     }
-    .map_err(db_error)?;
+    .map_err(db_error("writing a checkout"))?;
     if written == 0 {
-        return Err(StoreError::Conflict(match write.expected_version {
-            None => format!("checkout {} already exists", checkout.id()),
-            Some(v) => format!("checkout {} is not at version {v}", checkout.id()),
-        }));
+        return Err(missed_write(
+            Record::Checkout(checkout.id().clone()),
+            write.expected_version,
+        ));
     }
     Ok(())
 }
@@ -615,12 +641,12 @@ fn insert_record(
                 &json,
             ],
         )
-        .map_err(db_error)?;
+        .map_err(db_error("inserting an idempotency record"))?;
     if written == 0 {
-        return Err(StoreError::Conflict(format!(
-            "idempotency key {} is recorded",
-            record.key
-        )));
+        return Err(StoreError::conflict(
+            Record::Idempotency(record.key.clone()),
+            "it is recorded",
+        ));
     }
     Ok(())
 }
@@ -641,15 +667,12 @@ fn write_guard(
             &[&client, &count, &json, &sql_version(v)],
         ),
     }
-    .map_err(db_error)?;
+    .map_err(db_error("writing a guard window"))?;
     if written == 0 {
-        return Err(StoreError::Conflict(match write.expected_version {
-            None => format!("the guard window of {} already exists", window.client()),
-            Some(v) => format!(
-                "the guard window of {} is not at version {v}",
-                window.client()
-            ),
-        }));
+        return Err(missed_write(
+            Record::Guard(window.client().clone()),
+            write.expected_version,
+        ));
     }
     Ok(())
 }

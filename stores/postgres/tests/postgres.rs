@@ -12,8 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
-    CardId, CardSpec, Code, CodeKey, Currency, FixedClock, IdempotencyKey, Money, Notification,
-    Redeemer, Reference, Store, verify_ledger,
+    CardId, CardSpec, CardWrite, Changes, Code, CodeKey, Currency, FixedClock, IdempotencyKey,
+    Money, Notification, Record, Redeemer, Reference, Store, StoreError, Write, verify_ledger,
 };
 use giftcert_postgres::{ConnectError, PostgresStore, SCHEMA_VERSION};
 use postgres::{Client, NoTls};
@@ -472,4 +472,105 @@ fn holds_outlive_the_store_that_placed_them() {
     let stored = redeemer.card(card).unwrap().unwrap();
     assert_eq!(stored.balance(), usd("40"));
     verify_ledger(card, stored.balance(), &redeemer.history(card).unwrap()).unwrap();
+}
+
+/// Every refused commit names the record it is about: the stale card, the card inserted twice,
+/// the entry that does not continue its card's ledger, the checkout inserted twice and the
+/// idempotency key recorded already.
+fn check_conflicts_name_their_record(store: impl Store) {
+    let redeemer = Redeemer::new(store).with_clock(Arc::new(FixedClock::new(t0())));
+    let issue = IdempotencyKey::new("issue").unwrap();
+    let issued = redeemer
+        .issue(&issue, vec![CardSpec::new(usd("100"))])
+        .unwrap();
+    let Some(Notification::CardIssued { card: id, code, .. }) = issued.notifications.first() else {
+        panic!("no card issued");
+    };
+    let checkout = Reference::new("checkout-1").unwrap();
+    redeemer
+        .apply_code(
+            &Reference::new("client").unwrap(),
+            &checkout,
+            Currency::USD,
+            code.expose_secret(),
+        )
+        .unwrap();
+    let store = redeemer.store();
+    let card = store.card(*id).unwrap().unwrap();
+    let conflict = |changes: Changes| match store.commit(changes) {
+        Err(StoreError::Conflict { record, reason }) => (record, reason),
+        other => panic!("expected a conflict, got {other:?}"),
+    };
+    let update = |expected_version| CardWrite::Update {
+        card: card.value.clone(),
+        expected_version,
+    };
+
+    let stale = conflict(Changes {
+        cards: vec![update(card.version + 1)],
+        ..Changes::default()
+    });
+    assert_eq!(
+        stale,
+        (
+            Record::Card(*id),
+            format!("it does not exist at version {}", card.version + 1)
+        )
+    );
+
+    let twice = conflict(Changes {
+        cards: vec![CardWrite::Insert {
+            card: card.value.clone(),
+            code: Code::parse("ABCD-EFGH-JKMN-PQR7").unwrap(),
+        }],
+        ..Changes::default()
+    });
+    assert_eq!(twice, (Record::Card(*id), "it already exists".to_owned()));
+
+    let first = store.ledger(*id, 1, 1).unwrap();
+    let again = conflict(Changes {
+        cards: vec![update(card.version)],
+        entries: first,
+        ..Changes::default()
+    });
+    assert_eq!(
+        again,
+        (
+            Record::Entry { card: *id, seq: 1 },
+            "the card's next entry is 2".to_owned()
+        )
+    );
+
+    let stored = store.checkout(&checkout).unwrap().unwrap();
+    let inserted_twice = conflict(Changes {
+        checkout: Some(Write {
+            value: stored.value,
+            expected_version: None,
+        }),
+        ..Changes::default()
+    });
+    assert_eq!(
+        inserted_twice,
+        (Record::Checkout(checkout), "it already exists".to_owned())
+    );
+
+    let record = store.idempotency(&issue).unwrap().unwrap();
+    let recorded = conflict(Changes {
+        idempotency: Some(record),
+        ..Changes::default()
+    });
+    assert_eq!(
+        recorded,
+        (Record::Idempotency(issue), "it is recorded".to_owned())
+    );
+
+    // Nothing refused was written.
+    assert_eq!(store.card(*id).unwrap().unwrap(), card);
+}
+
+#[test]
+fn postgres_conflicts_name_their_record() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url);
+    check_conflicts_name_their_record(scratch.store());
 }
