@@ -1,6 +1,5 @@
 //! [`PostgresStore`]: the [`Store`] contract on a PostgreSQL server.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -403,7 +402,7 @@ fn write(
         _ => None,
     });
     // The sequence number each written card's next entry must have.
-    let mut next_seq: HashMap<CardId, u64> = HashMap::new();
+    let mut next_seqs = Vec::with_capacity(changes.cards.len());
     for card_write in cards {
         let (card, next) = match card_write {
             CardWrite::Insert { card, code } => (card, insert_card(tx, sql, key, card, code)?),
@@ -419,24 +418,11 @@ fn write(
             }
         };
         write_holds(tx, sql, card)?;
-        next_seq.insert(card.id(), next);
+        next_seqs.push((card.id(), next));
     }
+    changes.check_entries(next_seqs)?;
     for entry in &changes.entries {
-        let record = || Record::Entry {
-            card: entry.card(),
-            seq: entry.seq(),
-        };
-        let next = next_seq
-            .get_mut(&entry.card())
-            .ok_or_else(|| StoreError::conflict(record(), "the commit does not write its card"))?;
-        if entry.seq() != *next {
-            return Err(StoreError::conflict(
-                record(),
-                format!("the card's next entry is {next}"),
-            ));
-        }
         insert_entry(tx, sql, entry)?;
-        *next += 1;
     }
     if let Some(checkout) = &changes.checkout {
         write_checkout(tx, sql, checkout)?;

@@ -1,6 +1,5 @@
 //! [`SqliteStore`]: the [`Store`] contract on one SQLite file.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -321,7 +320,7 @@ impl Store for SqliteStore {
 /// dropping `tx`).
 fn write(tx: &Transaction<'_>, key: &CodeKey, changes: &Changes) -> Result<(), StoreError> {
     // The sequence number each written card's next entry must have.
-    let mut next_seq: HashMap<CardId, u64> = HashMap::new();
+    let mut next_seqs = Vec::with_capacity(changes.cards.len());
     for card_write in &changes.cards {
         let (card, next) = match card_write {
             CardWrite::Insert { card, code } => (card, insert_card(tx, key, card, code)?),
@@ -337,24 +336,11 @@ fn write(tx: &Transaction<'_>, key: &CodeKey, changes: &Changes) -> Result<(), S
             }
         };
         write_holds(tx, card)?;
-        next_seq.insert(card.id(), next);
+        next_seqs.push((card.id(), next));
     }
+    changes.check_entries(next_seqs)?;
     for entry in &changes.entries {
-        let record = || Record::Entry {
-            card: entry.card(),
-            seq: entry.seq(),
-        };
-        let next = next_seq
-            .get_mut(&entry.card())
-            .ok_or_else(|| StoreError::conflict(record(), "the commit does not write its card"))?;
-        if entry.seq() != *next {
-            return Err(StoreError::conflict(
-                record(),
-                format!("the card's next entry is {next}"),
-            ));
-        }
         insert_entry(tx, entry)?;
-        *next += 1;
     }
     if let Some(checkout) = &changes.checkout {
         write_checkout(tx, checkout)?;
