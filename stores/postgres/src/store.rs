@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use giftcert::{
-    CardId, CardWrite, Changes, Checkout, Code, CodeKey, GiftCard, GuardWindow, IdempotencyKey,
+    CardId, CardWrite, Changes, Checkout, Code, GiftCard, GuardWindow, IdempotencyKey,
     IdempotencyRecord, LedgerEntry, Record, Reference, Store, StoreError, Versioned, Write,
 };
 use postgres::error::SqlState;
@@ -15,7 +15,7 @@ use postgres::{Client, Config, NoTls, Socket, Statement, Transaction};
 
 use crate::schema::{self, MigrationError, SCHEMA_VERSION};
 use giftcert_store_support::{
-    amount, from_json, last4, missed_write, sql_version, timestamp, to_json, versioned,
+    CodeKey, amount, from_json, last4, missed_write, sql_version, timestamp, to_json, versioned,
 };
 
 /// How many idle connections a store keeps open for its threads.
@@ -70,8 +70,8 @@ type Connector = Box<dyn Fn() -> Result<Client, postgres::Error> + Send + Sync>;
 /// database (with the same key).
 ///
 /// ```no_run
-/// use giftcert::{CodeKey, Redeemer};
-/// use giftcert_postgres::PostgresStore;
+/// use giftcert::Redeemer;
+/// use giftcert_postgres::{CodeKey, PostgresStore};
 ///
 /// let key = CodeKey::from_hex(&std::env::var("GIFTCERT_CODE_KEY")?)?;
 /// let store = PostgresStore::connect_in_schema(
@@ -181,8 +181,7 @@ impl PostgresStore {
     /// underscores, not starting with a digit; and those of [`PostgresStore::connect`].
     ///
     /// ```
-    /// use giftcert::CodeKey;
-    /// use giftcert_postgres::PostgresStore;
+    /// use giftcert_postgres::{CodeKey, PostgresStore};
     ///
     /// let key = CodeKey::new(&[7; 32])?;
     /// let refused = PostgresStore::connect_in_schema("host=localhost", "Gift Cards", key);

@@ -12,10 +12,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
-    CardId, CardSpec, CardWrite, Changes, Code, CodeKey, Currency, FixedClock, IdempotencyKey,
-    Money, Notification, Record, Redeemer, Reference, Store, StoreError, Write, verify_ledger,
+    CardId, CardSpec, CardWrite, Changes, Code, Currency, FixedClock, IdempotencyKey, Money,
+    Notification, Record, Redeemer, Reference, Store, StoreError, Write, verify_ledger,
 };
 use giftcert_postgres::{ConnectError, PostgresStore, SCHEMA_VERSION};
+use giftcert_store_support::CodeKey;
 use postgres::{Client, NoTls};
 
 const URL: &str = "GIFTCERT_POSTGRES_URL";

@@ -6,5 +6,8 @@
 mod schema;
 mod store;
 
+/// The key a store hashes codes with, re-exported so that a host needs no other crate to open
+/// a store.
+pub use giftcert_store_support::{CodeKey, CodeKeyError};
 pub use schema::SCHEMA_VERSION;
 pub use store::{OpenError, SqliteStore};

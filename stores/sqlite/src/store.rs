@@ -6,14 +6,14 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use giftcert::{
-    CardId, CardWrite, Changes, Checkout, Code, CodeKey, GiftCard, GuardWindow, IdempotencyKey,
+    CardId, CardWrite, Changes, Checkout, Code, GiftCard, GuardWindow, IdempotencyKey,
     IdempotencyRecord, LedgerEntry, Record, Reference, Store, StoreError, Versioned, Write,
 };
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::schema::{self, MigrationError, SCHEMA_VERSION};
 use giftcert_store_support::{
-    amount, from_json, last4, missed_write, sql_version, timestamp, to_json, versioned,
+    CodeKey, amount, from_json, last4, missed_write, sql_version, timestamp, to_json, versioned,
 };
 
 /// How long a connection waits for another one's write transaction before giving up with a
@@ -75,8 +75,8 @@ pub enum OpenError {
 /// killed at any point leaves the file as of its last commit.
 ///
 /// ```
-/// use giftcert::{CodeKey, Store};
-/// use giftcert_sqlite::SqliteStore;
+/// use giftcert::Store;
+/// use giftcert_sqlite::{CodeKey, SqliteStore};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let store = SqliteStore::open(dir.path().join("cards.db"), CodeKey::new(&[7; 32])?)?;

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
-    CardSpec, CardWrite, Changes, Code, CodeKey, Currency, FixedClock, IdempotencyKey, Money,
-    Notification, Record, Redeemer, Reference, Store, StoreError, Write,
+    CardSpec, CardWrite, Changes, Code, Currency, FixedClock, IdempotencyKey, Money, Notification,
+    Record, Redeemer, Reference, Store, StoreError, Write,
 };
 use giftcert_sqlite::SqliteStore;
+use giftcert_store_support::CodeKey;
 
 fn key() -> CodeKey {
     CodeKey::new(b"giftcert-sqlite errors test key!").unwrap()

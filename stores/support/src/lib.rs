@@ -3,6 +3,11 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations, unreachable_pub)]
+
+mod digest;
+
+pub use digest::{CodeDigest, CodeDigestError, CodeKey, CodeKeyError};
 
 use std::fmt::Display;
 
