@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use giftcert::{
@@ -13,14 +12,13 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, Transactio
 
 use crate::schema::{self, MigrationError, SCHEMA_VERSION};
 use giftcert_store_support::{
-    CodeKey, amount, from_json, last4, missed_write, sql_version, timestamp, to_json, versioned,
+    CodeKey, PoolOptions, amount, checkout, from_json, last4, missed_write, sql_version, timestamp,
+    to_json, versioned,
 };
 
 /// How long a connection waits for another one's write transaction before giving up with a
 /// conflict (which the service retries).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How many idle connections a store keeps open for its threads.
-const MAX_IDLE: usize = 16;
 
 /// Why a database file could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -68,8 +66,9 @@ pub enum OpenError {
 /// violation into [`StoreError::Conflict`]. Codes are kept as [`CodeKey`] digests and their
 /// last four characters, never whole.
 ///
-/// A store is `Send + Sync`: it keeps a few connections to its file and hands one to each
-/// thread that asks, opening more as needed. Several stores (in one process or several) may
+/// A store is `Send + Sync`: it keeps a pool of connections to its file (`r2d2`, sized by
+/// [`PoolOptions`]: by default at most 16, and a request that waits 5 s for a free one fails
+/// with [`StoreError::Unavailable`]) and hands one to each thread that asks. Several stores (in one process or several) may
 /// share a file; SQLite's locking and the version checks keep them consistent. The file runs
 /// in WAL mode with `synchronous = FULL`, so a commit that returned is on disk, and a process
 /// killed at any point leaves the file as of its last commit.
@@ -86,21 +85,43 @@ pub enum OpenError {
 pub struct SqliteStore {
     path: PathBuf,
     key: CodeKey,
-    idle: Mutex<Vec<Connection>>,
+    options: PoolOptions,
+    pool: r2d2::Pool<Connections>,
 }
 
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.pool.state();
         f.debug_struct("SqliteStore")
             .field("path", &self.path)
-            .field("idle_connections", &lock(&self.idle).len())
+            .field("connections", &state.connections)
+            .field("idle_connections", &state.idle_connections)
             .finish_non_exhaustive()
     }
 }
 
-fn lock(idle: &Mutex<Vec<Connection>>) -> MutexGuard<'_, Vec<Connection>> {
-    // The list only ever holds whole connections: a panic elsewhere cannot corrupt it.
-    idle.lock().unwrap_or_else(PoisonError::into_inner)
+/// Opens the pool's connections to the store's file.
+#[derive(Debug)]
+struct Connections {
+    path: PathBuf,
+}
+
+impl r2d2::ManageConnection for Connections {
+    type Connection = Connection;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> rusqlite::Result<Connection> {
+        connect(&self.path)
+    }
+
+    fn is_valid(&self, conn: &mut Connection) -> rusqlite::Result<()> {
+        conn.execute_batch("")
+    }
+
+    /// A SQLite connection is a handle on a local file: it does not break.
+    fn has_broken(&self, _: &mut Connection) -> bool {
+        false
+    }
 }
 
 /// Opens a connection configured as every connection of a store must be.
@@ -150,6 +171,34 @@ impl SqliteStore {
     /// SQLite cannot open or migrate the file, [`OpenError::NewerSchema`] for a file written
     /// by a newer version of this crate.
     pub fn open(path: impl AsRef<Path>, key: CodeKey) -> Result<SqliteStore, OpenError> {
+        SqliteStore::open_with(path, key, PoolOptions::default())
+    }
+
+    /// Like [`SqliteStore::open`], with the connection pool sized by `options`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`SqliteStore::open`].
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    ///
+    /// use giftcert_sqlite::{CodeKey, PoolOptions, SqliteStore};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let options = PoolOptions::new()
+    ///     .with_max_size(NonZeroU32::new(4).ok_or("zero")?)
+    ///     .with_checkout_timeout(Duration::from_secs(1));
+    /// let store = SqliteStore::open_with(dir.path().join("cards.db"), CodeKey::new(&[7; 32])?, options)?;
+    /// assert_eq!(store.pool_options(), options);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        key: CodeKey,
+        options: PoolOptions,
+    ) -> Result<SqliteStore, OpenError> {
         let path = path.as_ref().to_path_buf();
         if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
             return Err(OpenError::NotAFile { path });
@@ -167,10 +216,12 @@ impl SqliteStore {
                 known: SCHEMA_VERSION,
             },
         })?;
+        drop(conn);
         Ok(SqliteStore {
+            pool: options.build(Connections { path: path.clone() }),
             path,
             key,
-            idle: Mutex::new(vec![conn]),
+            options,
         })
     }
 
@@ -180,23 +231,19 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` on an idle connection (or a new one), then keeps the connection for the next
-    /// caller.
+    /// How its connection pool is sized.
+    #[must_use]
+    pub fn pool_options(&self) -> PoolOptions {
+        self.options
+    }
+
+    /// Runs `f` on a connection from the pool, which takes it back afterwards.
     fn with_connection<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let idle = lock(&self.idle).pop();
-        let mut conn = match idle {
-            Some(conn) => conn,
-            None => connect(&self.path).map_err(db_error("opening a connection"))?,
-        };
-        let result = f(&mut conn);
-        let mut idle = lock(&self.idle);
-        if idle.len() < MAX_IDLE {
-            idle.push(conn);
-        }
-        result
+        let mut conn = checkout(&self.pool)?;
+        f(&mut conn)
     }
 
     /// The one row `sql` selects with `key`, as a version and JSON text (`doing` says what it

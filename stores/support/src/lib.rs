@@ -6,8 +6,10 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 mod digest;
+mod pool;
 
 pub use digest::{CodeDigest, CodeDigestError, CodeKey, CodeKeyError};
+pub use pool::{PoolOptions, checkout};
 
 use std::fmt::Display;
 
