@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use giftcert::{
     CardId, CardWrite, Changes, Checkout, Code, GiftCard, GuardWindow, IdempotencyKey,
@@ -12,14 +11,15 @@ use postgres::error::SqlState;
 use postgres::tls::{MakeTlsConnect, TlsConnect};
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Socket, Statement, Transaction};
+use r2d2::ManageConnection;
+use r2d2_postgres::PostgresConnectionManager;
 
 use crate::schema::{self, MigrationError, SCHEMA_VERSION};
 use giftcert_store_support::{
-    CodeKey, amount, from_json, last4, missed_write, sql_version, timestamp, to_json, versioned,
+    CodeKey, PoolOptions, amount, checkout, from_json, last4, missed_write, sql_version, timestamp,
+    to_json, versioned,
 };
 
-/// How many idle connections a store keeps open for its threads.
-const MAX_IDLE: usize = 16;
 /// The longest schema name PostgreSQL keeps whole.
 const MAX_SCHEMA_LEN: usize = 63;
 
@@ -52,8 +52,47 @@ pub enum ConnectError {
     },
 }
 
-/// Opens a new connection (with the TLS connector chosen at connect time).
-type Connector = Box<dyn Fn() -> Result<Client, postgres::Error> + Send + Sync>;
+/// Opens plain clients, with the TLS connector chosen at connect time (`r2d2_postgres`'s
+/// manager, its type parameter hidden so that a store is one type whatever its TLS).
+type Clients = Box<dyn ManageConnection<Connection = Client, Error = postgres::Error>>;
+
+/// Opens the pool's connections: a client in the store's schema with its statements prepared.
+struct Connections {
+    clients: Clients,
+    schema: Option<String>,
+}
+
+impl Connections {
+    /// A client whose `search_path` is the store's schema.
+    fn client(&self) -> Result<Client, postgres::Error> {
+        let mut client = self.clients.connect()?;
+        if let Some(schema) = &self.schema {
+            // `schema` is checked to be a plain lowercase identifier: it needs no quoting.
+            client.batch_execute(&format!("SET search_path TO {schema}"))?;
+        }
+        Ok(client)
+    }
+}
+
+impl ManageConnection for Connections {
+    type Connection = Connection;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<Connection, postgres::Error> {
+        let mut client = self.client()?;
+        let sql = Statements::prepare(&mut client)?;
+        Ok(Connection { client, sql })
+    }
+
+    fn is_valid(&self, conn: &mut Connection) -> Result<(), postgres::Error> {
+        self.clients.is_valid(&mut conn.client)
+    }
+
+    /// A client whose socket closed (the server went away) is dropped, not handed out again.
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        self.clients.has_broken(&mut conn.client)
+    }
+}
 
 /// A [`Store`] on a PostgreSQL server, for hosts that run several processes or already
 /// operate (and replicate) PostgreSQL.
@@ -65,8 +104,9 @@ type Connector = Box<dyn Fn() -> Result<Client, postgres::Error> + Send + Sync>;
 /// against the committed row, so two writers can never both win. Codes are kept as
 /// [`CodeKey`] digests and their last four characters, never whole.
 ///
-/// A store is `Send + Sync`: it keeps a few connections and hands one to each thread that asks,
-/// opening more as needed. Any number of stores, in any number of processes, may share a
+/// A store is `Send + Sync`: it keeps a pool of connections (`r2d2`, sized by
+/// [`PoolOptions`]: by default at most 16, and a request that waits 5 s for a free one fails
+/// with [`StoreError::Unavailable`]) and hands one to each thread that asks. Any number of stores, in any number of processes, may share a
 /// database (with the same key).
 ///
 /// ```no_run
@@ -83,24 +123,21 @@ type Connector = Box<dyn Fn() -> Result<Client, postgres::Error> + Send + Sync>;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct PostgresStore {
-    connect: Connector,
     schema: Option<String>,
     key: CodeKey,
-    idle: Mutex<Vec<Connection>>,
+    options: PoolOptions,
+    pool: r2d2::Pool<Connections>,
 }
 
 impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.pool.state();
         f.debug_struct("PostgresStore")
             .field("schema", &self.schema)
-            .field("idle_connections", &lock(&self.idle).len())
+            .field("connections", &state.connections)
+            .field("idle_connections", &state.idle_connections)
             .finish_non_exhaustive()
     }
-}
-
-fn lock(idle: &Mutex<Vec<Connection>>) -> MutexGuard<'_, Vec<Connection>> {
-    // The list only ever holds whole connections: a panic elsewhere cannot corrupt it.
-    idle.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The server's message and SQLSTATE, or the client's error.
@@ -214,27 +251,72 @@ impl PostgresStore {
         T::Stream: Send,
         <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
     {
+        PostgresStore::connect_with(url, schema, key, tls, PoolOptions::default())
+    }
+
+    /// Like [`PostgresStore::connect_with_tls`] (give [`NoTls`](crate::NoTls) for none), with
+    /// the connection pool sized by `options`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`PostgresStore::connect_in_schema`].
+    ///
+    /// ```no_run
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    ///
+    /// use giftcert_postgres::{CodeKey, NoTls, PoolOptions, PostgresStore};
+    ///
+    /// let options = PoolOptions::new()
+    ///     .with_max_size(NonZeroU32::new(32).ok_or("zero")?)
+    ///     .with_checkout_timeout(Duration::from_secs(2));
+    /// let store = PostgresStore::connect_with(
+    ///     "postgresql://giftcert@db.internal/shop",
+    ///     Some("giftcert"),
+    ///     CodeKey::from_hex(&std::env::var("GIFTCERT_CODE_KEY")?)?,
+    ///     NoTls,
+    ///     options,
+    /// )?;
+    /// assert_eq!(store.pool_options(), options);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connect_with<T>(
+        url: &str,
+        schema: Option<&str>,
+        key: CodeKey,
+        tls: T,
+        options: PoolOptions,
+    ) -> Result<PostgresStore, ConnectError>
+    where
+        T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
+        T::TlsConnect: Send,
+        T::Stream: Send,
+        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+    {
         if let Some(schema) = schema {
             check_schema(schema)?;
         }
         let config = Config::from_str(url).map_err(ConnectError::Url)?;
-        let store = PostgresStore {
-            connect: Box::new(move || config.connect(tls.clone())),
+        let connections = Connections {
+            clients: Box::new(PostgresConnectionManager::new(config, tls)),
             schema: schema.map(str::to_owned),
-            key,
-            idle: Mutex::new(Vec::new()),
         };
-        let mut client = store.open_client().map_err(ConnectError::Database)?;
-        schema::migrate(&mut client, store.schema.as_deref()).map_err(|e| match e {
+        // One client of its own checks the server and migrates before the pool opens any.
+        let mut client = connections.client().map_err(ConnectError::Database)?;
+        schema::migrate(&mut client, schema).map_err(|e| match e {
             MigrationError::Database(e) => ConnectError::Database(e),
             MigrationError::Newer(found) => ConnectError::NewerSchema {
                 found,
                 known: SCHEMA_VERSION,
             },
         })?;
-        let sql = Statements::prepare(&mut client).map_err(ConnectError::Database)?;
-        lock(&store.idle).push(Connection { client, sql });
-        Ok(store)
+        drop(client);
+        Ok(PostgresStore {
+            schema: connections.schema.clone(),
+            key,
+            options,
+            pool: options.build(connections),
+        })
     }
 
     /// The schema its tables are in, when one was given.
@@ -243,38 +325,21 @@ impl PostgresStore {
         self.schema.as_deref()
     }
 
-    fn open_client(&self) -> Result<Client, postgres::Error> {
-        let mut client = (self.connect)()?;
-        if let Some(schema) = &self.schema {
-            client.batch_execute(&format!("SET search_path TO {schema}"))?;
-        }
-        Ok(client)
+    /// How its connection pool is sized.
+    #[must_use]
+    pub fn pool_options(&self) -> PoolOptions {
+        self.options
     }
 
-    /// Runs `f` on an idle connection (or a new one), then keeps the connection for the next
-    /// caller unless it broke.
+    /// Runs `f` on a connection from the pool, which takes it back afterwards (unless it
+    /// broke).
     fn with_connection<T>(
         &self,
         f: impl FnOnce(&mut Client, &Statements) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let idle = lock(&self.idle).pop();
-        let mut conn = match idle {
-            Some(conn) => conn,
-            None => {
-                let db = db_error("opening a connection");
-                let mut client = self.open_client().map_err(&db)?;
-                let sql = Statements::prepare(&mut client).map_err(&db)?;
-                Connection { client, sql }
-            }
-        };
-        let result = f(&mut conn.client, &conn.sql);
-        if !conn.client.is_closed() {
-            let mut idle = lock(&self.idle);
-            if idle.len() < MAX_IDLE {
-                idle.push(conn);
-            }
-        }
-        result
+        let mut conn = checkout(&self.pool)?;
+        let Connection { client, sql } = &mut *conn;
+        f(client, sql)
     }
 
     /// The one row `statement` selects with `key`, as a version and JSON text.

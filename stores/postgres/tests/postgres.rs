@@ -5,17 +5,19 @@
 //! The server comes from `GIFTCERT_POSTGRES_URL` (`bash .ci/run` starts a throw-away one).
 //! Every store here works in a schema of its own, dropped when the test ends.
 
+use std::error::Error as _;
 use std::io::Write as _;
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
     CardId, CardSpec, CardWrite, Changes, Code, Currency, FixedClock, IdempotencyKey, Money,
     Notification, Record, Redeemer, Reference, Store, StoreError, Write, verify_ledger,
 };
-use giftcert_postgres::{ConnectError, PostgresStore, SCHEMA_VERSION};
+use giftcert_postgres::{ConnectError, PoolOptions, PostgresStore, SCHEMA_VERSION};
 use giftcert_store_support::CodeKey;
 use postgres::{Client, NoTls};
 
@@ -574,4 +576,71 @@ fn postgres_conflicts_name_their_record() {
     let Some(url) = url() else { return };
     let scratch = Scratch::new(url);
     check_conflicts_name_their_record(scratch.store());
+}
+
+/// A pool of one whose connection is taken by a commit waiting on a row another client has
+/// locked refuses a read with `Unavailable` after its checkout timeout, and serves it once the
+/// lock (and so the commit, and so the connection) is released.
+#[test]
+fn a_pool_of_one_refuses_a_second_request_until_its_connection_is_back() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url.clone());
+    let (schema, id, _) = schema_with_a_held_card(&scratch);
+    let timeout = Duration::from_millis(200);
+    let options = PoolOptions::new()
+        .with_max_size(NonZeroU32::MIN)
+        .with_checkout_timeout(timeout);
+    let store =
+        PostgresStore::connect_with(&url, Some(&schema), key(), postgres::NoTls, options).unwrap();
+    assert_eq!(store.pool_options(), options);
+    let card = store.card(id).unwrap().unwrap();
+
+    // Another client locks the card's row, so the store's update waits for it on the pool's
+    // only connection.
+    let mut other = scratch.client(&schema);
+    let mut lock = other.transaction().unwrap();
+    lock.execute(
+        "SELECT 1 FROM cards WHERE id = $1 FOR UPDATE",
+        &[&id.to_string()],
+    )
+    .unwrap();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            store.commit(Changes {
+                cards: vec![CardWrite::Update {
+                    card: card.value.clone(),
+                    expected_version: card.version,
+                }],
+                ..Changes::default()
+            })
+        });
+        // Reads are served until the writer has taken the connection, then refused.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let refused = loop {
+            match store.card(id) {
+                Err(error @ StoreError::Unavailable { .. }) => break error,
+                Ok(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                other => panic!("expected the pool to be exhausted, got {other:?}"),
+            }
+        };
+        let StoreError::Unavailable { waited, .. } = &refused else {
+            unreachable!()
+        };
+        assert!(*waited >= timeout, "waited only {waited:?}");
+        assert!(*waited < Duration::from_secs(5), "waited {waited:?}");
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "no database connection was free within {} ms",
+                waited.as_millis()
+            )
+        );
+        assert!(refused.source().is_some(), "the pool's error is kept");
+
+        lock.rollback().unwrap();
+        writer.join().unwrap().unwrap();
+    });
+
+    // The connection is back: the next request is served, and sees the commit.
+    assert_eq!(store.card(id).unwrap().unwrap().version, card.version + 1);
 }
