@@ -4,8 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use giftcert::{
-    CardId, CardWrite, Changes, Checkout, Code, GiftCard, GuardWindow, IdempotencyKey,
-    IdempotencyRecord, LedgerEntry, Record, Reference, Store, StoreError, Versioned, Write,
+    CardId, Changes, Checkout, Code, GiftCard, GuardWindow, IdempotencyKey, IdempotencyRecord,
+    LedgerEntry, Record, Reference, Store, StoreError, Versioned, Write,
 };
 use postgres::error::SqlState;
 use postgres::tls::{MakeTlsConnect, TlsConnect};
@@ -16,8 +16,8 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use crate::schema::{self, MigrationError, SCHEMA_VERSION};
 use giftcert_store_support::{
-    CodeKey, PoolOptions, amount, checkout, from_json, last4, missed_write, sql_version, timestamp,
-    to_json, versioned,
+    CodeKey, CommitSteps, PoolOptions, amount, checkout, from_json, last4, missed_write,
+    sql_version, timestamp, to_json, versioned, write_changes,
 };
 
 /// The longest schema name PostgreSQL keeps whole.
@@ -106,8 +106,8 @@ impl ManageConnection for Connections {
 ///
 /// A store is `Send + Sync`: it keeps a pool of connections (`r2d2`, sized by
 /// [`PoolOptions`]: by default at most 16, and a request that waits 5 s for a free one fails
-/// with [`StoreError::Unavailable`]) and hands one to each thread that asks. Any number of stores, in any number of processes, may share a
-/// database (with the same key).
+/// with [`StoreError::Unavailable`]) and hands one to each thread that asks. Any number of
+/// stores, in any number of processes, may share a database (with the same key).
 ///
 /// ```no_run
 /// use giftcert::Redeemer;
@@ -445,69 +445,65 @@ impl Store for PostgresStore {
             let mut tx = client
                 .transaction()
                 .map_err(db_error("starting a transaction"))?;
-            write(&mut tx, sql, &self.key, &changes)?;
+            write_changes(
+                &mut Steps {
+                    tx: &mut tx,
+                    sql,
+                    key: &self.key,
+                },
+                &changes,
+            )?;
             // Deferred foreign keys (holds to their ledger entries) are checked here.
             tx.commit().map_err(db_error("committing"))
         })
     }
 }
 
-/// Writes every change inside `tx`, or returns the first refusal (dropping `tx` rolls back).
-fn write(
-    tx: &mut Transaction<'_>,
-    sql: &Statements,
-    key: &CodeKey,
-    changes: &Changes,
-) -> Result<(), StoreError> {
-    // Cards are locked in id order, so two commits over the same cards cannot deadlock.
-    let mut cards: Vec<&CardWrite> = changes.cards.iter().collect();
-    cards.sort_by_key(|write| match write {
-        CardWrite::Insert { card, .. } | CardWrite::Update { card, .. } => Some(card.id()),
-        _ => None,
-    });
-    // The sequence number each written card's next entry must have.
-    let mut next_seqs = Vec::with_capacity(changes.cards.len());
-    for card_write in cards {
-        let (card, next) = match card_write {
-            CardWrite::Insert { card, code } => (card, insert_card(tx, sql, key, card, code)?),
-            CardWrite::Update {
-                card,
-                expected_version,
-            } => (card, update_card(tx, sql, card, *expected_version)?),
-            other => {
-                return Err(StoreError::Backend {
-                    reason: format!("giftcert-postgres cannot write {other:?}"),
-                    source: None,
-                });
-            }
-        };
-        write_holds(tx, sql, card)?;
-        next_seqs.push((card.id(), next));
-    }
-    changes.check_entries(next_seqs)?;
-    for entry in &changes.entries {
-        insert_entry(tx, sql, entry)?;
-    }
-    if let Some(checkout) = &changes.checkout {
-        write_checkout(tx, sql, checkout)?;
-    }
-    if let Some(record) = &changes.idempotency {
-        insert_record(tx, sql, record)?;
-    }
-    if let Some(guard) = &changes.guard {
-        write_guard(tx, sql, guard)?;
-    }
-    Ok(())
+/// A commit's steps on PostgreSQL, inside `tx` (see [`write_changes`]).
+struct Steps<'a, 't> {
+    tx: &'a mut Transaction<'t>,
+    sql: &'a Statements,
+    key: &'a CodeKey,
 }
 
-/// Inserts a new card; returns the sequence number of its first entry.
+impl CommitSteps for Steps<'_, '_> {
+    fn insert_card(&mut self, card: &GiftCard, code: &Code) -> Result<(), StoreError> {
+        insert_card(self.tx, self.sql, self.key, card, code)
+    }
+
+    fn update_card(&mut self, card: &GiftCard, expected_version: u64) -> Result<u64, StoreError> {
+        update_card(self.tx, self.sql, card, expected_version)
+    }
+
+    fn write_holds(&mut self, card: &GiftCard) -> Result<(), StoreError> {
+        write_holds(self.tx, self.sql, card)
+    }
+
+    fn insert_entry(&mut self, entry: &LedgerEntry) -> Result<(), StoreError> {
+        insert_entry(self.tx, self.sql, entry)
+    }
+
+    fn write_checkout(&mut self, write: &Write<Checkout>) -> Result<(), StoreError> {
+        write_checkout(self.tx, self.sql, write)
+    }
+
+    fn insert_record(&mut self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        insert_record(self.tx, self.sql, record)
+    }
+
+    fn write_guard(&mut self, write: &Write<GuardWindow>) -> Result<(), StoreError> {
+        write_guard(self.tx, self.sql, write)
+    }
+}
+
+/// Inserts a new card.
 fn insert_card(
     tx: &mut Transaction<'_>,
     sql: &Statements,
     key: &CodeKey,
     card: &GiftCard,
     code: &Code,
-) -> Result<u64, StoreError> {
+) -> Result<(), StoreError> {
     let db = db_error("inserting a card");
     let (json, status) = to_json(card, &["status"])?;
     let id = card.id().to_string();
@@ -539,7 +535,7 @@ fn insert_card(
             StoreError::duplicate_code(code)
         });
     }
-    Ok(1)
+    Ok(())
 }
 
 /// Updates a card read at `expected_version`; returns the sequence number its next entry must

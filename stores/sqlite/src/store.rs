@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use giftcert::{
-    CardId, CardWrite, Changes, Checkout, Code, GiftCard, GuardWindow, IdempotencyKey,
-    IdempotencyRecord, LedgerEntry, Record, Reference, Store, StoreError, Versioned, Write,
+    CardId, Changes, Checkout, Code, GiftCard, GuardWindow, IdempotencyKey, IdempotencyRecord,
+    LedgerEntry, Record, Reference, Store, StoreError, Versioned, Write,
 };
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::schema::{self, MigrationError, SCHEMA_VERSION};
 use giftcert_store_support::{
-    CodeKey, PoolOptions, amount, checkout, from_json, last4, missed_write, sql_version, timestamp,
-    to_json, versioned,
+    CodeKey, CommitSteps, PoolOptions, amount, checkout, from_json, last4, missed_write,
+    sql_version, timestamp, to_json, versioned, write_changes,
 };
 
 /// How long a connection waits for another one's write transaction before giving up with a
@@ -356,58 +356,62 @@ impl Store for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db_error("starting a transaction"))?;
-            write(&tx, &self.key, &changes)?;
+            write_changes(
+                &mut Steps {
+                    tx: &tx,
+                    key: &self.key,
+                },
+                &changes,
+            )?;
             // Deferred foreign keys (holds to their ledger entries) are checked here.
             tx.commit().map_err(db_error("committing"))
         })
     }
 }
 
-/// Writes every change inside `tx`, or returns the first refusal (the caller rolls back by
-/// dropping `tx`).
-fn write(tx: &Transaction<'_>, key: &CodeKey, changes: &Changes) -> Result<(), StoreError> {
-    // The sequence number each written card's next entry must have.
-    let mut next_seqs = Vec::with_capacity(changes.cards.len());
-    for card_write in &changes.cards {
-        let (card, next) = match card_write {
-            CardWrite::Insert { card, code } => (card, insert_card(tx, key, card, code)?),
-            CardWrite::Update {
-                card,
-                expected_version,
-            } => (card, update_card(tx, card, *expected_version)?),
-            other => {
-                return Err(StoreError::Backend {
-                    reason: format!("giftcert-sqlite cannot write {other:?}"),
-                    source: None,
-                });
-            }
-        };
-        write_holds(tx, card)?;
-        next_seqs.push((card.id(), next));
-    }
-    changes.check_entries(next_seqs)?;
-    for entry in &changes.entries {
-        insert_entry(tx, entry)?;
-    }
-    if let Some(checkout) = &changes.checkout {
-        write_checkout(tx, checkout)?;
-    }
-    if let Some(record) = &changes.idempotency {
-        insert_record(tx, record)?;
-    }
-    if let Some(guard) = &changes.guard {
-        write_guard(tx, guard)?;
-    }
-    Ok(())
+/// A commit's steps on SQLite, inside `tx` (see [`write_changes`]).
+struct Steps<'a> {
+    tx: &'a Transaction<'a>,
+    key: &'a CodeKey,
 }
 
-/// Inserts a new card; returns the sequence number of its first entry.
+impl CommitSteps for Steps<'_> {
+    fn insert_card(&mut self, card: &GiftCard, code: &Code) -> Result<(), StoreError> {
+        insert_card(self.tx, self.key, card, code)
+    }
+
+    fn update_card(&mut self, card: &GiftCard, expected_version: u64) -> Result<u64, StoreError> {
+        update_card(self.tx, card, expected_version)
+    }
+
+    fn write_holds(&mut self, card: &GiftCard) -> Result<(), StoreError> {
+        write_holds(self.tx, card)
+    }
+
+    fn insert_entry(&mut self, entry: &LedgerEntry) -> Result<(), StoreError> {
+        insert_entry(self.tx, entry)
+    }
+
+    fn write_checkout(&mut self, write: &Write<Checkout>) -> Result<(), StoreError> {
+        write_checkout(self.tx, write)
+    }
+
+    fn insert_record(&mut self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        insert_record(self.tx, record)
+    }
+
+    fn write_guard(&mut self, write: &Write<GuardWindow>) -> Result<(), StoreError> {
+        write_guard(self.tx, write)
+    }
+}
+
+/// Inserts a new card.
 fn insert_card(
     tx: &Transaction<'_>,
     key: &CodeKey,
     card: &GiftCard,
     code: &Code,
-) -> Result<u64, StoreError> {
+) -> Result<(), StoreError> {
     let db = db_error("inserting a card");
     let (json, status) = to_json(card, &["status"])?;
     let id = card.id().to_string();
@@ -430,7 +434,7 @@ fn insert_card(
         ]);
     let exists = || StoreError::conflict(Record::Card(card.id()), "it already exists");
     match inserted {
-        Ok(_) => Ok(1),
+        Ok(_) => Ok(()),
         Err(e) if violates(&e, "cards.id") => Err(exists()),
         Err(e) if violates(&e, "cards.code_digest") => {
             // A card inserted twice is a conflict, whichever constraint SQLite checked first.

@@ -1,13 +1,22 @@
-//! How giftcert's values become SQL column values and back: one implementation for every SQL
-//! store (`giftcert-sqlite`, `giftcert-postgres`).
+//! What every giftcert SQL store (`giftcert-sqlite`, `giftcert-postgres`) shares, in one
+//! implementation:
+//!
+//! - how codes are kept at rest: [`CodeKey`] and its [`CodeDigest`]s (HMAC-SHA-256);
+//! - how giftcert's values become SQL column values and back ([`amount`], [`to_json`],
+//!   [`versioned`], ...);
+//! - the order of a commit's steps and the checks between them ([`CommitSteps`],
+//!   [`write_changes`]);
+//! - how connections are pooled ([`PoolOptions`], [`checkout`]).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+mod commit;
 mod digest;
 mod pool;
 
+pub use commit::{CommitSteps, write_changes};
 pub use digest::{CodeDigest, CodeDigestError, CodeKey, CodeKeyError};
 pub use pool::{PoolOptions, checkout};
 
