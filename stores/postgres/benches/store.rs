@@ -12,10 +12,11 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use giftcert::{
-    CardSpec, CodeKey, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer,
-    Reference, Store,
+    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference,
+    Store,
 };
 use giftcert_postgres::PostgresStore;
+use giftcert_store_support::CodeKey;
 
 const SCHEMA: &str = "giftcert_bench";
 

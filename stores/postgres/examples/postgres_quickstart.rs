@@ -12,10 +12,8 @@
 
 use std::str::FromStr;
 
-use giftcert::{
-    CardSpec, CodeKey, Currency, IdempotencyKey, Money, Notification, Redeemer, Reference,
-};
-use giftcert_postgres::PostgresStore;
+use giftcert::{CardSpec, Currency, IdempotencyKey, Money, Notification, Redeemer, Reference};
+use giftcert_postgres::{CodeKey, PostgresStore};
 
 const SCHEMA: &str = "giftcert_quickstart";
 

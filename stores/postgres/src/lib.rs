@@ -6,5 +6,12 @@
 mod schema;
 mod store;
 
+/// How a store's connection pool is sized, re-exported for [`PostgresStore::connect_with`].
+pub use giftcert_store_support::PoolOptions;
+/// The key a store hashes codes with, re-exported so that a host needs no other crate to open
+/// a store.
+pub use giftcert_store_support::{CodeKey, CodeKeyError};
+/// No TLS, for [`PostgresStore::connect_with`], re-exported so that a host needs no other crate.
+pub use postgres::NoTls;
 pub use schema::SCHEMA_VERSION;
 pub use store::{ConnectError, PostgresStore};

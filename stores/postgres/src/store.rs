@@ -1,26 +1,25 @@
 //! [`PostgresStore`]: the [`Store`] contract on a PostgreSQL server.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use giftcert::{
-    CardId, CardWrite, Changes, Checkout, Code, CodeKey, GiftCard, GuardWindow, IdempotencyKey,
-    IdempotencyRecord, LedgerEntry, Reference, Store, StoreError, Versioned, Write,
+    CardId, Changes, Checkout, Code, GiftCard, GuardWindow, IdempotencyKey, IdempotencyRecord,
+    LedgerEntry, Record, Reference, Store, StoreError, Versioned, Write,
 };
 use postgres::error::SqlState;
 use postgres::tls::{MakeTlsConnect, TlsConnect};
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Socket, Statement, Transaction};
+use r2d2::ManageConnection;
+use r2d2_postgres::PostgresConnectionManager;
 
 use crate::schema::{self, MigrationError, SCHEMA_VERSION};
 use giftcert_store_support::{
-    amount, from_json, last4, sql_version, timestamp, to_json, versioned,
+    CodeKey, CommitSteps, PoolOptions, amount, checkout, from_json, last4, missed_write,
+    sql_version, timestamp, to_json, versioned, write_changes,
 };
 
-/// How many idle connections a store keeps open for its threads.
-const MAX_IDLE: usize = 16;
 /// The longest schema name PostgreSQL keeps whole.
 const MAX_SCHEMA_LEN: usize = 63;
 
@@ -53,8 +52,47 @@ pub enum ConnectError {
     },
 }
 
-/// Opens a new connection (with the TLS connector chosen at connect time).
-type Connector = Box<dyn Fn() -> Result<Client, postgres::Error> + Send + Sync>;
+/// Opens plain clients, with the TLS connector chosen at connect time (`r2d2_postgres`'s
+/// manager, its type parameter hidden so that a store is one type whatever its TLS).
+type Clients = Box<dyn ManageConnection<Connection = Client, Error = postgres::Error>>;
+
+/// Opens the pool's connections: a client in the store's schema with its statements prepared.
+struct Connections {
+    clients: Clients,
+    schema: Option<String>,
+}
+
+impl Connections {
+    /// A client whose `search_path` is the store's schema.
+    fn client(&self) -> Result<Client, postgres::Error> {
+        let mut client = self.clients.connect()?;
+        if let Some(schema) = &self.schema {
+            // `schema` is checked to be a plain lowercase identifier: it needs no quoting.
+            client.batch_execute(&format!("SET search_path TO {schema}"))?;
+        }
+        Ok(client)
+    }
+}
+
+impl ManageConnection for Connections {
+    type Connection = Connection;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<Connection, postgres::Error> {
+        let mut client = self.client()?;
+        let sql = Statements::prepare(&mut client)?;
+        Ok(Connection { client, sql })
+    }
+
+    fn is_valid(&self, conn: &mut Connection) -> Result<(), postgres::Error> {
+        self.clients.is_valid(&mut conn.client)
+    }
+
+    /// A client whose socket closed (the server went away) is dropped, not handed out again.
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        self.clients.has_broken(&mut conn.client)
+    }
+}
 
 /// A [`Store`] on a PostgreSQL server, for hosts that run several processes or already
 /// operate (and replicate) PostgreSQL.
@@ -66,13 +104,14 @@ type Connector = Box<dyn Fn() -> Result<Client, postgres::Error> + Send + Sync>;
 /// against the committed row, so two writers can never both win. Codes are kept as
 /// [`CodeKey`] digests and their last four characters, never whole.
 ///
-/// A store is `Send + Sync`: it keeps a few connections and hands one to each thread that asks,
-/// opening more as needed. Any number of stores, in any number of processes, may share a
-/// database (with the same key).
+/// A store is `Send + Sync`: it keeps a pool of connections (`r2d2`, sized by
+/// [`PoolOptions`]: by default at most 16, and a request that waits 5 s for a free one fails
+/// with [`StoreError::Unavailable`]) and hands one to each thread that asks. Any number of
+/// stores, in any number of processes, may share a database (with the same key).
 ///
 /// ```no_run
-/// use giftcert::{CodeKey, Redeemer};
-/// use giftcert_postgres::PostgresStore;
+/// use giftcert::Redeemer;
+/// use giftcert_postgres::{CodeKey, PostgresStore};
 ///
 /// let key = CodeKey::from_hex(&std::env::var("GIFTCERT_CODE_KEY")?)?;
 /// let store = PostgresStore::connect_in_schema(
@@ -84,24 +123,21 @@ type Connector = Box<dyn Fn() -> Result<Client, postgres::Error> + Send + Sync>;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct PostgresStore {
-    connect: Connector,
     schema: Option<String>,
     key: CodeKey,
-    idle: Mutex<Vec<Connection>>,
+    options: PoolOptions,
+    pool: r2d2::Pool<Connections>,
 }
 
 impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.pool.state();
         f.debug_struct("PostgresStore")
             .field("schema", &self.schema)
-            .field("idle_connections", &lock(&self.idle).len())
+            .field("connections", &state.connections)
+            .field("idle_connections", &state.idle_connections)
             .finish_non_exhaustive()
     }
-}
-
-fn lock(idle: &Mutex<Vec<Connection>>) -> MutexGuard<'_, Vec<Connection>> {
-    // The list only ever holds whole connections: a panic elsewhere cannot corrupt it.
-    idle.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The server's message and SQLSTATE, or the client's error.
@@ -112,19 +148,23 @@ fn describe(e: &postgres::Error) -> String {
     }
 }
 
-/// A server error as a store error: transactions the server aborted to keep them apart
-/// (serialisation failure, deadlock) are conflicts (read again and retry), anything else a
-/// backend failure.
-fn db_error(e: postgres::Error) -> StoreError {
-    match e.code() {
+/// A server error, met while `doing` something, as a store error: transactions the server
+/// aborted to keep them apart (serialisation failure `40001`, deadlock `40P01`, a lock not
+/// available `55P03`) are conflicts on the whole transaction (read again and retry), anything
+/// else a backend failure that keeps the driver's error as its source.
+fn db_error(doing: &'static str) -> impl Fn(postgres::Error) -> StoreError {
+    move |e| match e.code() {
         Some(code)
             if *code == SqlState::T_R_SERIALIZATION_FAILURE
                 || *code == SqlState::T_R_DEADLOCK_DETECTED
                 || *code == SqlState::LOCK_NOT_AVAILABLE =>
         {
-            StoreError::Conflict(describe(&e))
+            StoreError::conflict(
+                Record::Transaction,
+                format!("the server refused it while {doing}: {}", describe(&e)),
+            )
         }
-        _ => StoreError::Backend(describe(&e)),
+        _ => StoreError::backend(doing, e),
     }
 }
 
@@ -178,8 +218,7 @@ impl PostgresStore {
     /// underscores, not starting with a digit; and those of [`PostgresStore::connect`].
     ///
     /// ```
-    /// use giftcert::CodeKey;
-    /// use giftcert_postgres::PostgresStore;
+    /// use giftcert_postgres::{CodeKey, PostgresStore};
     ///
     /// let key = CodeKey::new(&[7; 32])?;
     /// let refused = PostgresStore::connect_in_schema("host=localhost", "Gift Cards", key);
@@ -212,27 +251,72 @@ impl PostgresStore {
         T::Stream: Send,
         <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
     {
+        PostgresStore::connect_with(url, schema, key, tls, PoolOptions::default())
+    }
+
+    /// Like [`PostgresStore::connect_with_tls`] (give [`NoTls`](crate::NoTls) for none), with
+    /// the connection pool sized by `options`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`PostgresStore::connect_in_schema`].
+    ///
+    /// ```no_run
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    ///
+    /// use giftcert_postgres::{CodeKey, NoTls, PoolOptions, PostgresStore};
+    ///
+    /// let options = PoolOptions::new()
+    ///     .with_max_size(NonZeroU32::new(32).ok_or("zero")?)
+    ///     .with_checkout_timeout(Duration::from_secs(2));
+    /// let store = PostgresStore::connect_with(
+    ///     "postgresql://giftcert@db.internal/shop",
+    ///     Some("giftcert"),
+    ///     CodeKey::from_hex(&std::env::var("GIFTCERT_CODE_KEY")?)?,
+    ///     NoTls,
+    ///     options,
+    /// )?;
+    /// assert_eq!(store.pool_options(), options);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connect_with<T>(
+        url: &str,
+        schema: Option<&str>,
+        key: CodeKey,
+        tls: T,
+        options: PoolOptions,
+    ) -> Result<PostgresStore, ConnectError>
+    where
+        T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
+        T::TlsConnect: Send,
+        T::Stream: Send,
+        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+    {
         if let Some(schema) = schema {
             check_schema(schema)?;
         }
         let config = Config::from_str(url).map_err(ConnectError::Url)?;
-        let store = PostgresStore {
-            connect: Box::new(move || config.connect(tls.clone())),
+        let connections = Connections {
+            clients: Box::new(PostgresConnectionManager::new(config, tls)),
             schema: schema.map(str::to_owned),
-            key,
-            idle: Mutex::new(Vec::new()),
         };
-        let mut client = store.open_client().map_err(ConnectError::Database)?;
-        schema::migrate(&mut client, store.schema.as_deref()).map_err(|e| match e {
+        // One client of its own checks the server and migrates before the pool opens any.
+        let mut client = connections.client().map_err(ConnectError::Database)?;
+        schema::migrate(&mut client, schema).map_err(|e| match e {
             MigrationError::Database(e) => ConnectError::Database(e),
             MigrationError::Newer(found) => ConnectError::NewerSchema {
                 found,
                 known: SCHEMA_VERSION,
             },
         })?;
-        let sql = Statements::prepare(&mut client).map_err(ConnectError::Database)?;
-        lock(&store.idle).push(Connection { client, sql });
-        Ok(store)
+        drop(client);
+        Ok(PostgresStore {
+            schema: connections.schema.clone(),
+            key,
+            options,
+            pool: options.build(connections),
+        })
     }
 
     /// The schema its tables are in, when one was given.
@@ -241,37 +325,21 @@ impl PostgresStore {
         self.schema.as_deref()
     }
 
-    fn open_client(&self) -> Result<Client, postgres::Error> {
-        let mut client = (self.connect)()?;
-        if let Some(schema) = &self.schema {
-            client.batch_execute(&format!("SET search_path TO {schema}"))?;
-        }
-        Ok(client)
+    /// How its connection pool is sized.
+    #[must_use]
+    pub fn pool_options(&self) -> PoolOptions {
+        self.options
     }
 
-    /// Runs `f` on an idle connection (or a new one), then keeps the connection for the next
-    /// caller unless it broke.
+    /// Runs `f` on a connection from the pool, which takes it back afterwards (unless it
+    /// broke).
     fn with_connection<T>(
         &self,
         f: impl FnOnce(&mut Client, &Statements) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let idle = lock(&self.idle).pop();
-        let mut conn = match idle {
-            Some(conn) => conn,
-            None => {
-                let mut client = self.open_client().map_err(db_error)?;
-                let sql = Statements::prepare(&mut client).map_err(db_error)?;
-                Connection { client, sql }
-            }
-        };
-        let result = f(&mut conn.client, &conn.sql);
-        if !conn.client.is_closed() {
-            let mut idle = lock(&self.idle);
-            if idle.len() < MAX_IDLE {
-                idle.push(conn);
-            }
-        }
-        result
+        let mut conn = checkout(&self.pool)?;
+        let Connection { client, sql } = &mut *conn;
+        f(client, sql)
     }
 
     /// The one row `statement` selects with `key`, as a version and JSON text.
@@ -279,15 +347,15 @@ impl PostgresStore {
         &self,
         statement: fn(&Statements) -> &Statement,
         key: &str,
+        doing: &'static str,
         what: impl fmt::Display,
     ) -> Result<Option<Versioned<T>>, StoreError> {
+        let db = db_error(doing);
         self.with_connection(|client, sql| {
-            let row = client
-                .query_opt(statement(sql), &[&key])
-                .map_err(db_error)?;
+            let row = client.query_opt(statement(sql), &[&key]).map_err(&db)?;
             row.map(|row| {
-                let version: i64 = row.try_get(0).map_err(db_error)?;
-                let json: String = row.try_get(1).map_err(db_error)?;
+                let version: i64 = row.try_get(0).map_err(&db)?;
+                let json: String = row.try_get(1).map_err(&db)?;
                 versioned(version, &json, what)
             })
             .transpose()
@@ -297,13 +365,19 @@ impl PostgresStore {
 
 impl Store for PostgresStore {
     fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-        self.versioned_row(|s| &s.card, &id.to_string(), format_args!("card {id}"))
+        self.versioned_row(
+            |s| &s.card,
+            &id.to_string(),
+            "reading a card",
+            format_args!("card {id}"),
+        )
     }
 
     fn card_by_code(&self, code: &Code) -> Result<Option<Versioned<GiftCard>>, StoreError> {
         self.versioned_row(
             |s| &s.card_by_digest,
             &self.key.digest(code).to_string(),
+            "reading a card by its code",
             format_args!("card with code {}", code.masked()),
         )
     }
@@ -320,30 +394,37 @@ impl Store for PostgresStore {
         ) else {
             return Ok(Vec::new());
         };
+        let db = db_error("reading a ledger");
         self.with_connection(|client, sql| {
             client
                 .query(&sql.ledger, &[&card.to_string(), &from_seq, &limit])
-                .map_err(db_error)?
+                .map_err(&db)?
                 .iter()
                 .map(|row| {
-                    let json: String = row.try_get(0).map_err(db_error)?;
-                    from_json(&json, format_args!("card {card}"))
+                    let json: String = row.try_get(0).map_err(&db)?;
+                    from_json(&json, format_args!("an entry of card {card}"))
                 })
                 .collect()
         })
     }
 
     fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
-        self.versioned_row(|s| &s.checkout, id.as_str(), format_args!("checkout {id}"))
+        self.versioned_row(
+            |s| &s.checkout,
+            id.as_str(),
+            "reading a checkout",
+            format_args!("checkout {id}"),
+        )
     }
 
     fn idempotency(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let db = db_error("reading an idempotency record");
         self.with_connection(|client, sql| {
             let row = client
                 .query_opt(&sql.idempotency, &[&key.as_str()])
-                .map_err(db_error)?;
+                .map_err(&db)?;
             row.map(|row| {
-                let json: String = row.try_get(0).map_err(db_error)?;
+                let json: String = row.try_get(0).map_err(&db)?;
                 from_json(&json, format_args!("idempotency record {key}"))
             })
             .transpose()
@@ -354,90 +435,76 @@ impl Store for PostgresStore {
         self.versioned_row(
             |s| &s.guard,
             client.as_str(),
+            "reading a guard window",
             format_args!("guard window of {client}"),
         )
     }
 
     fn commit(&self, changes: Changes) -> Result<(), StoreError> {
         self.with_connection(|client, sql| {
-            let mut tx = client.transaction().map_err(db_error)?;
-            write(&mut tx, sql, &self.key, &changes)?;
+            let mut tx = client
+                .transaction()
+                .map_err(db_error("starting a transaction"))?;
+            write_changes(
+                &mut Steps {
+                    tx: &mut tx,
+                    sql,
+                    key: &self.key,
+                },
+                &changes,
+            )?;
             // Deferred foreign keys (holds to their ledger entries) are checked here.
-            tx.commit().map_err(db_error)
+            tx.commit().map_err(db_error("committing"))
         })
     }
 }
 
-/// Writes every change inside `tx`, or returns the first refusal (dropping `tx` rolls back).
-fn write(
-    tx: &mut Transaction<'_>,
-    sql: &Statements,
-    key: &CodeKey,
-    changes: &Changes,
-) -> Result<(), StoreError> {
-    // Cards are locked in id order, so two commits over the same cards cannot deadlock.
-    let mut cards: Vec<&CardWrite> = changes.cards.iter().collect();
-    cards.sort_by_key(|write| match write {
-        CardWrite::Insert { card, .. } | CardWrite::Update { card, .. } => Some(card.id()),
-        _ => None,
-    });
-    // The sequence number each written card's next entry must have.
-    let mut next_seq: HashMap<CardId, u64> = HashMap::new();
-    for card_write in cards {
-        let (card, next) = match card_write {
-            CardWrite::Insert { card, code } => (card, insert_card(tx, sql, key, card, code)?),
-            CardWrite::Update {
-                card,
-                expected_version,
-            } => (card, update_card(tx, sql, card, *expected_version)?),
-            other => {
-                return Err(StoreError::Backend(format!(
-                    "giftcert-postgres cannot write {other:?}"
-                )));
-            }
-        };
-        write_holds(tx, sql, card)?;
-        next_seq.insert(card.id(), next);
-    }
-    for entry in &changes.entries {
-        let next = next_seq.get_mut(&entry.card()).ok_or_else(|| {
-            StoreError::Conflict(format!(
-                "entry {} is for card {}, which this commit does not write",
-                entry.seq(),
-                entry.card()
-            ))
-        })?;
-        if entry.seq() != *next {
-            return Err(StoreError::Conflict(format!(
-                "entry {} of card {} does not follow entry {}",
-                entry.seq(),
-                entry.card(),
-                *next - 1
-            )));
-        }
-        insert_entry(tx, sql, entry)?;
-        *next += 1;
-    }
-    if let Some(checkout) = &changes.checkout {
-        write_checkout(tx, sql, checkout)?;
-    }
-    if let Some(record) = &changes.idempotency {
-        insert_record(tx, sql, record)?;
-    }
-    if let Some(guard) = &changes.guard {
-        write_guard(tx, sql, guard)?;
-    }
-    Ok(())
+/// A commit's steps on PostgreSQL, inside `tx` (see [`write_changes`]).
+struct Steps<'a, 't> {
+    tx: &'a mut Transaction<'t>,
+    sql: &'a Statements,
+    key: &'a CodeKey,
 }
 
-/// Inserts a new card; returns the sequence number of its first entry.
+impl CommitSteps for Steps<'_, '_> {
+    fn insert_card(&mut self, card: &GiftCard, code: &Code) -> Result<(), StoreError> {
+        insert_card(self.tx, self.sql, self.key, card, code)
+    }
+
+    fn update_card(&mut self, card: &GiftCard, expected_version: u64) -> Result<u64, StoreError> {
+        update_card(self.tx, self.sql, card, expected_version)
+    }
+
+    fn write_holds(&mut self, card: &GiftCard) -> Result<(), StoreError> {
+        write_holds(self.tx, self.sql, card)
+    }
+
+    fn insert_entry(&mut self, entry: &LedgerEntry) -> Result<(), StoreError> {
+        insert_entry(self.tx, self.sql, entry)
+    }
+
+    fn write_checkout(&mut self, write: &Write<Checkout>) -> Result<(), StoreError> {
+        write_checkout(self.tx, self.sql, write)
+    }
+
+    fn insert_record(&mut self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        insert_record(self.tx, self.sql, record)
+    }
+
+    fn write_guard(&mut self, write: &Write<GuardWindow>) -> Result<(), StoreError> {
+        write_guard(self.tx, self.sql, write)
+    }
+}
+
+/// Inserts a new card.
 fn insert_card(
     tx: &mut Transaction<'_>,
     sql: &Statements,
     key: &CodeKey,
     card: &GiftCard,
     code: &Code,
-) -> Result<u64, StoreError> {
+) -> Result<(), StoreError> {
+    let db = db_error("inserting a card");
     let (json, status) = to_json(card, &["status"])?;
     let id = card.id().to_string();
     let currency = card.currency();
@@ -455,20 +522,20 @@ fn insert_card(
                 &json,
             ],
         )
-        .map_err(db_error)?;
+        .map_err(&db)?;
     if inserted == 0 {
         // ON CONFLICT DO NOTHING: the id or the code is taken; the id decides which.
         let exists: bool = tx
             .query_one(&sql.card_exists, &[&id])
             .and_then(|row| row.try_get(0))
-            .map_err(db_error)?;
+            .map_err(&db)?;
         return Err(if exists {
-            StoreError::Conflict(format!("card {} already exists", card.id()))
+            StoreError::conflict(Record::Card(card.id()), "it already exists")
         } else {
-            StoreError::DuplicateCode(code.masked())
+            StoreError::duplicate_code(code)
         });
     }
-    Ok(1)
+    Ok(())
 }
 
 /// Updates a card read at `expected_version`; returns the sequence number its next entry must
@@ -479,6 +546,7 @@ fn update_card(
     card: &GiftCard,
     expected_version: u64,
 ) -> Result<u64, StoreError> {
+    let db = db_error("updating a card");
     let (json, status) = to_json(card, &["status"])?;
     let id = card.id().to_string();
     let updated = tx
@@ -493,23 +561,23 @@ fn update_card(
                 &sql_version(expected_version),
             ],
         )
-        .map_err(db_error)?;
+        .map_err(&db)?;
     if updated == 0 {
-        return Err(StoreError::Conflict(format!(
-            "card {} is not at version {expected_version}",
-            card.id()
-        )));
+        return Err(missed_write(
+            Record::Card(card.id()),
+            Some(expected_version),
+        ));
     }
     // The row is locked by the update: no other commit can append to this card until ours
     // ends.
     let last: i64 = tx
         .query_one(&sql.last_seq, &[&id])
         .and_then(|row| row.try_get(0))
-        .map_err(db_error)?;
+        .map_err(&db)?;
     u64::try_from(last)
         .ok()
         .and_then(|last| last.checked_add(1))
-        .ok_or_else(|| StoreError::Corrupt(format!("card {} has entry {last}", card.id())))
+        .ok_or_else(|| StoreError::corrupt(format!("card {} has entry {last}", card.id())))
 }
 
 /// Mirrors the card's open holds into the `holds` table.
@@ -518,11 +586,12 @@ fn write_holds(
     sql: &Statements,
     card: &GiftCard,
 ) -> Result<(), StoreError> {
+    let db = db_error("writing a card's holds");
     let id = card.id().to_string();
-    tx.execute(&sql.delete_holds, &[&id]).map_err(db_error)?;
+    tx.execute(&sql.delete_holds, &[&id]).map_err(&db)?;
     for hold in card.holds() {
         let hold_id = i64::try_from(hold.id())
-            .map_err(|_| StoreError::Corrupt(format!("hold {} is out of range", hold.id())))?;
+            .map_err(|_| StoreError::corrupt(format!("hold {} is out of range", hold.id())))?;
         tx.execute(
             &sql.insert_hold,
             &[
@@ -534,7 +603,7 @@ fn write_holds(
                 &hold.expires_at().map(timestamp),
             ],
         )
-        .map_err(db_error)?;
+        .map_err(&db)?;
     }
     Ok(())
 }
@@ -544,9 +613,13 @@ fn insert_entry(
     sql: &Statements,
     entry: &LedgerEntry,
 ) -> Result<(), StoreError> {
+    let record = || Record::Entry {
+        card: entry.card(),
+        seq: entry.seq(),
+    };
     let (json, kind) = to_json(entry, &["kind", "type"])?;
     let seq = i64::try_from(entry.seq())
-        .map_err(|_| StoreError::Conflict(format!("entry {} is out of range", entry.seq())))?;
+        .map_err(|_| StoreError::conflict(record(), "its number is out of range"))?;
     let params: [&(dyn ToSql + Sync); 8] = [
         &entry.card().to_string(),
         &seq,
@@ -563,13 +636,12 @@ fn insert_entry(
             if violates(&e, "ledger_entries_pkey")
                 || violates(&e, "a ledger entry must follow the last entry of its card") =>
         {
-            Err(StoreError::Conflict(format!(
-                "entry {} of card {} does not follow the stored ledger",
-                entry.seq(),
-                entry.card()
-            )))
+            Err(StoreError::conflict(
+                record(),
+                "it does not follow the stored ledger",
+            ))
         }
-        Err(e) => Err(db_error(e)),
+        Err(e) => Err(db_error("inserting a ledger entry")(e)),
     }
 }
 
@@ -589,12 +661,12 @@ fn write_checkout(
             &[&id, &code, &state, &json, &sql_version(v)],
         ),
     }
-    .map_err(db_error)?;
+    .map_err(db_error("writing a checkout"))?;
     if written == 0 {
-        return Err(StoreError::Conflict(match write.expected_version {
-            None => format!("checkout {} already exists", checkout.id()),
-            Some(v) => format!("checkout {} is not at version {v}", checkout.id()),
-        }));
+        return Err(missed_write(
+            Record::Checkout(checkout.id().clone()),
+            write.expected_version,
+        ));
     }
     Ok(())
 }
@@ -615,12 +687,12 @@ fn insert_record(
                 &json,
             ],
         )
-        .map_err(db_error)?;
+        .map_err(db_error("inserting an idempotency record"))?;
     if written == 0 {
-        return Err(StoreError::Conflict(format!(
-            "idempotency key {} is recorded",
-            record.key
-        )));
+        return Err(StoreError::conflict(
+            Record::Idempotency(record.key.clone()),
+            "it is recorded",
+        ));
     }
     Ok(())
 }
@@ -641,15 +713,12 @@ fn write_guard(
             &[&client, &count, &json, &sql_version(v)],
         ),
     }
-    .map_err(db_error)?;
+    .map_err(db_error("writing a guard window"))?;
     if written == 0 {
-        return Err(StoreError::Conflict(match write.expected_version {
-            None => format!("the guard window of {} already exists", window.client()),
-            Some(v) => format!(
-                "the guard window of {} is not at version {v}",
-                window.client()
-            ),
-        }));
+        return Err(missed_write(
+            Record::Guard(window.client().clone()),
+            write.expected_version,
+        ));
     }
     Ok(())
 }

@@ -5,17 +5,20 @@
 //! The server comes from `GIFTCERT_POSTGRES_URL` (`bash .ci/run` starts a throw-away one).
 //! Every store here works in a schema of its own, dropped when the test ends.
 
+use std::error::Error as _;
 use std::io::Write as _;
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
-    CardId, CardSpec, Code, CodeKey, Currency, FixedClock, IdempotencyKey, Money, Notification,
-    Redeemer, Reference, Store, verify_ledger,
+    CardId, CardSpec, CardWrite, Changes, Code, Currency, FixedClock, IdempotencyKey, Money,
+    Notification, Record, Redeemer, Reference, Store, StoreError, Write, verify_ledger,
 };
-use giftcert_postgres::{ConnectError, PostgresStore, SCHEMA_VERSION};
+use giftcert_postgres::{ConnectError, PoolOptions, PostgresStore, SCHEMA_VERSION};
+use giftcert_store_support::CodeKey;
 use postgres::{Client, NoTls};
 
 const URL: &str = "GIFTCERT_POSTGRES_URL";
@@ -472,4 +475,172 @@ fn holds_outlive_the_store_that_placed_them() {
     let stored = redeemer.card(card).unwrap().unwrap();
     assert_eq!(stored.balance(), usd("40"));
     verify_ledger(card, stored.balance(), &redeemer.history(card).unwrap()).unwrap();
+}
+
+/// Every refused commit names the record it is about: the stale card, the card inserted twice,
+/// the entry that does not continue its card's ledger, the checkout inserted twice and the
+/// idempotency key recorded already.
+fn check_conflicts_name_their_record(store: impl Store) {
+    let redeemer = Redeemer::new(store).with_clock(Arc::new(FixedClock::new(t0())));
+    let issue = IdempotencyKey::new("issue").unwrap();
+    let issued = redeemer
+        .issue(&issue, vec![CardSpec::new(usd("100"))])
+        .unwrap();
+    let Some(Notification::CardIssued { card: id, code, .. }) = issued.notifications.first() else {
+        panic!("no card issued");
+    };
+    let checkout = Reference::new("checkout-1").unwrap();
+    redeemer
+        .apply_code(
+            &Reference::new("client").unwrap(),
+            &checkout,
+            Currency::USD,
+            code.expose_secret(),
+        )
+        .unwrap();
+    let store = redeemer.store();
+    let card = store.card(*id).unwrap().unwrap();
+    let conflict = |changes: Changes| match store.commit(changes) {
+        Err(StoreError::Conflict { record, reason }) => (record, reason),
+        other => panic!("expected a conflict, got {other:?}"),
+    };
+    let update = |expected_version| CardWrite::Update {
+        card: card.value.clone(),
+        expected_version,
+    };
+
+    let stale = conflict(Changes {
+        cards: vec![update(card.version + 1)],
+        ..Changes::default()
+    });
+    assert_eq!(
+        stale,
+        (
+            Record::Card(*id),
+            format!("it does not exist at version {}", card.version + 1)
+        )
+    );
+
+    let twice = conflict(Changes {
+        cards: vec![CardWrite::Insert {
+            card: card.value.clone(),
+            code: Code::parse("ABCD-EFGH-JKMN-PQR7").unwrap(),
+        }],
+        ..Changes::default()
+    });
+    assert_eq!(twice, (Record::Card(*id), "it already exists".to_owned()));
+
+    let first = store.ledger(*id, 1, 1).unwrap();
+    let again = conflict(Changes {
+        cards: vec![update(card.version)],
+        entries: first,
+        ..Changes::default()
+    });
+    assert_eq!(
+        again,
+        (
+            Record::Entry { card: *id, seq: 1 },
+            "the card's next entry is 2".to_owned()
+        )
+    );
+
+    let stored = store.checkout(&checkout).unwrap().unwrap();
+    let inserted_twice = conflict(Changes {
+        checkout: Some(Write {
+            value: stored.value,
+            expected_version: None,
+        }),
+        ..Changes::default()
+    });
+    assert_eq!(
+        inserted_twice,
+        (Record::Checkout(checkout), "it already exists".to_owned())
+    );
+
+    let record = store.idempotency(&issue).unwrap().unwrap();
+    let recorded = conflict(Changes {
+        idempotency: Some(record),
+        ..Changes::default()
+    });
+    assert_eq!(
+        recorded,
+        (Record::Idempotency(issue), "it is recorded".to_owned())
+    );
+
+    // Nothing refused was written.
+    assert_eq!(store.card(*id).unwrap().unwrap(), card);
+}
+
+#[test]
+fn postgres_conflicts_name_their_record() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url);
+    check_conflicts_name_their_record(scratch.store());
+}
+
+/// A pool of one whose connection is taken by a commit waiting on a row another client has
+/// locked refuses a read with `Unavailable` after its checkout timeout, and serves it once the
+/// lock (and so the commit, and so the connection) is released.
+#[test]
+fn a_pool_of_one_refuses_a_second_request_until_its_connection_is_back() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(url.clone());
+    let (schema, id, _) = schema_with_a_held_card(&scratch);
+    let timeout = Duration::from_millis(200);
+    let options = PoolOptions::new()
+        .with_max_size(NonZeroU32::MIN)
+        .with_checkout_timeout(timeout);
+    let store =
+        PostgresStore::connect_with(&url, Some(&schema), key(), postgres::NoTls, options).unwrap();
+    assert_eq!(store.pool_options(), options);
+    let card = store.card(id).unwrap().unwrap();
+
+    // Another client locks the card's row, so the store's update waits for it on the pool's
+    // only connection.
+    let mut other = scratch.client(&schema);
+    let mut lock = other.transaction().unwrap();
+    lock.execute(
+        "SELECT 1 FROM cards WHERE id = $1 FOR UPDATE",
+        &[&id.to_string()],
+    )
+    .unwrap();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            store.commit(Changes {
+                cards: vec![CardWrite::Update {
+                    card: card.value.clone(),
+                    expected_version: card.version,
+                }],
+                ..Changes::default()
+            })
+        });
+        // Reads are served until the writer has taken the connection, then refused.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let refused = loop {
+            match store.card(id) {
+                Err(error @ StoreError::Unavailable { .. }) => break error,
+                Ok(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                other => panic!("expected the pool to be exhausted, got {other:?}"),
+            }
+        };
+        let StoreError::Unavailable { waited, .. } = &refused else {
+            unreachable!()
+        };
+        assert!(*waited >= timeout, "waited only {waited:?}");
+        assert!(*waited < Duration::from_secs(5), "waited {waited:?}");
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "no database connection was free within {} ms",
+                waited.as_millis()
+            )
+        );
+        assert!(refused.source().is_some(), "the pool's error is kept");
+
+        lock.rollback().unwrap();
+        writer.join().unwrap().unwrap();
+    });
+
+    // The connection is back: the next request is served, and sees the commit.
+    assert_eq!(store.card(id).unwrap().unwrap().version, card.version + 1);
 }

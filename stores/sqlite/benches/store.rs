@@ -9,10 +9,11 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use giftcert::{
-    CardSpec, CodeKey, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer,
-    Reference, Store,
+    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference,
+    Store,
 };
 use giftcert_sqlite::SqliteStore;
+use giftcert_store_support::CodeKey;
 
 /// Issues a card large enough for every iteration (each spends 0.01) and returns its code.
 fn card<S: Store>(redeemer: &Redeemer<S>) -> String {

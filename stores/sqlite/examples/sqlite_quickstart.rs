@@ -8,10 +8,8 @@
 //! Codes are hashed with the key in `GIFTCERT_CODE_KEY` (at least 16 bytes as hex); without
 //! it the example uses a fixed demonstration key, which a real host must never do.
 
-use giftcert::{
-    CardSpec, CodeKey, Currency, IdempotencyKey, Money, Notification, Redeemer, Reference,
-};
-use giftcert_sqlite::SqliteStore;
+use giftcert::{CardSpec, Currency, IdempotencyKey, Money, Notification, Redeemer, Reference};
+use giftcert_sqlite::{CodeKey, SqliteStore};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let usd = |s: &str| Money::parse(s, Currency::USD);

@@ -1,27 +1,24 @@
 //! [`SqliteStore`]: the [`Store`] contract on one SQLite file.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use giftcert::{
-    CardId, CardWrite, Changes, Checkout, Code, CodeKey, GiftCard, GuardWindow, IdempotencyKey,
-    IdempotencyRecord, LedgerEntry, Reference, Store, StoreError, Versioned, Write,
+    CardId, Changes, Checkout, Code, GiftCard, GuardWindow, IdempotencyKey, IdempotencyRecord,
+    LedgerEntry, Record, Reference, Store, StoreError, Versioned, Write,
 };
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::schema::{self, MigrationError, SCHEMA_VERSION};
 use giftcert_store_support::{
-    amount, from_json, last4, sql_version, timestamp, to_json, versioned,
+    CodeKey, CommitSteps, PoolOptions, amount, checkout, from_json, last4, missed_write,
+    sql_version, timestamp, to_json, versioned, write_changes,
 };
 
 /// How long a connection waits for another one's write transaction before giving up with a
 /// conflict (which the service retries).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How many idle connections a store keeps open for its threads.
-const MAX_IDLE: usize = 16;
 
 /// Why a database file could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -69,15 +66,16 @@ pub enum OpenError {
 /// violation into [`StoreError::Conflict`]. Codes are kept as [`CodeKey`] digests and their
 /// last four characters, never whole.
 ///
-/// A store is `Send + Sync`: it keeps a few connections to its file and hands one to each
-/// thread that asks, opening more as needed. Several stores (in one process or several) may
+/// A store is `Send + Sync`: it keeps a pool of connections to its file (`r2d2`, sized by
+/// [`PoolOptions`]: by default at most 16, and a request that waits 5 s for a free one fails
+/// with [`StoreError::Unavailable`]) and hands one to each thread that asks. Several stores (in one process or several) may
 /// share a file; SQLite's locking and the version checks keep them consistent. The file runs
 /// in WAL mode with `synchronous = FULL`, so a commit that returned is on disk, and a process
 /// killed at any point leaves the file as of its last commit.
 ///
 /// ```
-/// use giftcert::{CodeKey, Store};
-/// use giftcert_sqlite::SqliteStore;
+/// use giftcert::Store;
+/// use giftcert_sqlite::{CodeKey, SqliteStore};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let store = SqliteStore::open(dir.path().join("cards.db"), CodeKey::new(&[7; 32])?)?;
@@ -87,21 +85,43 @@ pub enum OpenError {
 pub struct SqliteStore {
     path: PathBuf,
     key: CodeKey,
-    idle: Mutex<Vec<Connection>>,
+    options: PoolOptions,
+    pool: r2d2::Pool<Connections>,
 }
 
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.pool.state();
         f.debug_struct("SqliteStore")
             .field("path", &self.path)
-            .field("idle_connections", &lock(&self.idle).len())
+            .field("connections", &state.connections)
+            .field("idle_connections", &state.idle_connections)
             .finish_non_exhaustive()
     }
 }
 
-fn lock(idle: &Mutex<Vec<Connection>>) -> MutexGuard<'_, Vec<Connection>> {
-    // The list only ever holds whole connections: a panic elsewhere cannot corrupt it.
-    idle.lock().unwrap_or_else(PoisonError::into_inner)
+/// Opens the pool's connections to the store's file.
+#[derive(Debug)]
+struct Connections {
+    path: PathBuf,
+}
+
+impl r2d2::ManageConnection for Connections {
+    type Connection = Connection;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> rusqlite::Result<Connection> {
+        connect(&self.path)
+    }
+
+    fn is_valid(&self, conn: &mut Connection) -> rusqlite::Result<()> {
+        conn.execute_batch("")
+    }
+
+    /// A SQLite connection is a handle on a local file: it does not break.
+    fn has_broken(&self, _: &mut Connection) -> bool {
+        false
+    }
 }
 
 /// Opens a connection configured as every connection of a store must be.
@@ -115,14 +135,16 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// SQLite's error as a store error: waiting too long for the writer's lock is a conflict
-/// (read again and retry), anything else a backend failure.
-fn db_error(e: rusqlite::Error) -> StoreError {
-    match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            StoreError::Conflict(format!("the database is busy: {e}"))
-        }
-        _ => StoreError::Backend(e.to_string()),
+/// SQLite's error, met while `doing` something, as a store error: waiting too long for the
+/// writer's lock is a conflict on the whole transaction (read again and retry), anything else a
+/// backend failure that keeps SQLite's error as its source.
+fn db_error(doing: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::conflict(
+            Record::Transaction,
+            format!("the database stayed busy while {doing}: {e}"),
+        ),
+        _ => StoreError::backend(doing, e),
     }
 }
 
@@ -149,6 +171,34 @@ impl SqliteStore {
     /// SQLite cannot open or migrate the file, [`OpenError::NewerSchema`] for a file written
     /// by a newer version of this crate.
     pub fn open(path: impl AsRef<Path>, key: CodeKey) -> Result<SqliteStore, OpenError> {
+        SqliteStore::open_with(path, key, PoolOptions::default())
+    }
+
+    /// Like [`SqliteStore::open`], with the connection pool sized by `options`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`SqliteStore::open`].
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    ///
+    /// use giftcert_sqlite::{CodeKey, PoolOptions, SqliteStore};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let options = PoolOptions::new()
+    ///     .with_max_size(NonZeroU32::new(4).ok_or("zero")?)
+    ///     .with_checkout_timeout(Duration::from_secs(1));
+    /// let store = SqliteStore::open_with(dir.path().join("cards.db"), CodeKey::new(&[7; 32])?, options)?;
+    /// assert_eq!(store.pool_options(), options);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        key: CodeKey,
+        options: PoolOptions,
+    ) -> Result<SqliteStore, OpenError> {
         let path = path.as_ref().to_path_buf();
         if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
             return Err(OpenError::NotAFile { path });
@@ -166,10 +216,12 @@ impl SqliteStore {
                 known: SCHEMA_VERSION,
             },
         })?;
+        drop(conn);
         Ok(SqliteStore {
+            pool: options.build(Connections { path: path.clone() }),
             path,
             key,
-            idle: Mutex::new(vec![conn]),
+            options,
         })
     }
 
@@ -179,39 +231,38 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` on an idle connection (or a new one), then keeps the connection for the next
-    /// caller.
+    /// How its connection pool is sized.
+    #[must_use]
+    pub fn pool_options(&self) -> PoolOptions {
+        self.options
+    }
+
+    /// Runs `f` on a connection from the pool, which takes it back afterwards.
     fn with_connection<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let idle = lock(&self.idle).pop();
-        let mut conn = match idle {
-            Some(conn) => conn,
-            None => connect(&self.path).map_err(db_error)?,
-        };
-        let result = f(&mut conn);
-        let mut idle = lock(&self.idle);
-        if idle.len() < MAX_IDLE {
-            idle.push(conn);
-        }
-        result
+        let mut conn = checkout(&self.pool)?;
+        f(&mut conn)
     }
 
-    /// The one row `sql` selects with `key`, as a version and JSON text.
+    /// The one row `sql` selects with `key`, as a version and JSON text (`doing` says what it
+    /// reads, for errors).
     fn versioned_row<T: serde::de::DeserializeOwned>(
         &self,
         sql: &str,
         key: &str,
+        doing: &'static str,
         what: impl fmt::Display,
     ) -> Result<Option<Versioned<T>>, StoreError> {
+        let db = db_error(doing);
         self.with_connection(|conn| {
             let row: Option<(i64, String)> = conn
                 .prepare_cached(sql)
-                .map_err(db_error)?
+                .map_err(&db)?
                 .query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()
-                .map_err(db_error)?;
+                .map_err(&db)?;
             row.map(|(version, json)| versioned(version, &json, what))
                 .transpose()
         })
@@ -223,6 +274,7 @@ impl Store for SqliteStore {
         self.versioned_row(
             "SELECT version, card FROM cards WHERE id = ?1",
             &id.to_string(),
+            "reading a card",
             format_args!("card {id}"),
         )
     }
@@ -231,6 +283,7 @@ impl Store for SqliteStore {
         self.versioned_row(
             "SELECT version, card FROM cards WHERE code_digest = ?1",
             &self.key.digest(code).to_string(),
+            "reading a card by its code",
             format_args!("card with code {}", code.masked()),
         )
     }
@@ -247,20 +300,21 @@ impl Store for SqliteStore {
         ) else {
             return Ok(Vec::new());
         };
+        let db = db_error("reading a ledger");
         self.with_connection(|conn| {
             let mut statement = conn
                 .prepare_cached(
                     "SELECT entry FROM ledger_entries WHERE card_id = ?1 AND seq >= ?2 \
                      ORDER BY seq LIMIT ?3",
                 )
-                .map_err(db_error)?;
+                .map_err(&db)?;
             let rows = statement
                 .query_map(
                     rusqlite::params![card.to_string(), from_seq, limit],
                     |row| row.get::<_, String>(0),
                 )
-                .map_err(db_error)?;
-            rows.map(|json| from_json(&json.map_err(db_error)?, format_args!("card {card}")))
+                .map_err(&db)?;
+            rows.map(|json| from_json(&json.map_err(&db)?, format_args!("an entry of card {card}")))
                 .collect()
         })
     }
@@ -269,18 +323,20 @@ impl Store for SqliteStore {
         self.versioned_row(
             "SELECT version, checkout FROM checkouts WHERE id = ?1",
             id.as_str(),
+            "reading a checkout",
             format_args!("checkout {id}"),
         )
     }
 
     fn idempotency(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let db = db_error("reading an idempotency record");
         self.with_connection(|conn| {
             let json: Option<String> = conn
                 .prepare_cached("SELECT record FROM idempotency_records WHERE key = ?1")
-                .map_err(db_error)?
+                .map_err(&db)?
                 .query_row([key.as_str()], |row| row.get(0))
                 .optional()
-                .map_err(db_error)?;
+                .map_err(&db)?;
             json.map(|json| from_json(&json, format_args!("idempotency record {key}")))
                 .transpose()
         })
@@ -290,6 +346,7 @@ impl Store for SqliteStore {
         self.versioned_row(
             "SELECT version, guard FROM guard_windows WHERE client = ?1",
             client.as_str(),
+            "reading a guard window",
             format_args!("guard window of {client}"),
         )
     }
@@ -298,73 +355,64 @@ impl Store for SqliteStore {
         self.with_connection(|conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db_error)?;
-            write(&tx, &self.key, &changes)?;
+                .map_err(db_error("starting a transaction"))?;
+            write_changes(
+                &mut Steps {
+                    tx: &tx,
+                    key: &self.key,
+                },
+                &changes,
+            )?;
             // Deferred foreign keys (holds to their ledger entries) are checked here.
-            tx.commit().map_err(db_error)
+            tx.commit().map_err(db_error("committing"))
         })
     }
 }
 
-/// Writes every change inside `tx`, or returns the first refusal (the caller rolls back by
-/// dropping `tx`).
-fn write(tx: &Transaction<'_>, key: &CodeKey, changes: &Changes) -> Result<(), StoreError> {
-    // The sequence number each written card's next entry must have.
-    let mut next_seq: HashMap<CardId, u64> = HashMap::new();
-    for card_write in &changes.cards {
-        let (card, next) = match card_write {
-            CardWrite::Insert { card, code } => (card, insert_card(tx, key, card, code)?),
-            CardWrite::Update {
-                card,
-                expected_version,
-            } => (card, update_card(tx, card, *expected_version)?),
-            other => {
-                return Err(StoreError::Backend(format!(
-                    "giftcert-sqlite cannot write {other:?}"
-                )));
-            }
-        };
-        write_holds(tx, card)?;
-        next_seq.insert(card.id(), next);
-    }
-    for entry in &changes.entries {
-        let next = next_seq.get_mut(&entry.card()).ok_or_else(|| {
-            StoreError::Conflict(format!(
-                "entry {} is for card {}, which this commit does not write",
-                entry.seq(),
-                entry.card()
-            ))
-        })?;
-        if entry.seq() != *next {
-            return Err(StoreError::Conflict(format!(
-                "entry {} of card {} does not follow entry {}",
-                entry.seq(),
-                entry.card(),
-                *next - 1
-            )));
-        }
-        insert_entry(tx, entry)?;
-        *next += 1;
-    }
-    if let Some(checkout) = &changes.checkout {
-        write_checkout(tx, checkout)?;
-    }
-    if let Some(record) = &changes.idempotency {
-        insert_record(tx, record)?;
-    }
-    if let Some(guard) = &changes.guard {
-        write_guard(tx, guard)?;
-    }
-    Ok(())
+/// A commit's steps on SQLite, inside `tx` (see [`write_changes`]).
+struct Steps<'a> {
+    tx: &'a Transaction<'a>,
+    key: &'a CodeKey,
 }
 
-/// Inserts a new card; returns the sequence number of its first entry.
+impl CommitSteps for Steps<'_> {
+    fn insert_card(&mut self, card: &GiftCard, code: &Code) -> Result<(), StoreError> {
+        insert_card(self.tx, self.key, card, code)
+    }
+
+    fn update_card(&mut self, card: &GiftCard, expected_version: u64) -> Result<u64, StoreError> {
+        update_card(self.tx, card, expected_version)
+    }
+
+    fn write_holds(&mut self, card: &GiftCard) -> Result<(), StoreError> {
+        write_holds(self.tx, card)
+    }
+
+    fn insert_entry(&mut self, entry: &LedgerEntry) -> Result<(), StoreError> {
+        insert_entry(self.tx, entry)
+    }
+
+    fn write_checkout(&mut self, write: &Write<Checkout>) -> Result<(), StoreError> {
+        write_checkout(self.tx, write)
+    }
+
+    fn insert_record(&mut self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        insert_record(self.tx, record)
+    }
+
+    fn write_guard(&mut self, write: &Write<GuardWindow>) -> Result<(), StoreError> {
+        write_guard(self.tx, write)
+    }
+}
+
+/// Inserts a new card.
 fn insert_card(
     tx: &Transaction<'_>,
     key: &CodeKey,
     card: &GiftCard,
     code: &Code,
-) -> Result<u64, StoreError> {
+) -> Result<(), StoreError> {
+    let db = db_error("inserting a card");
     let (json, status) = to_json(card, &["status"])?;
     let id = card.id().to_string();
     let inserted = tx
@@ -373,7 +421,7 @@ fn insert_card(
              (id, code_digest, code_last4, currency, status, balance, held, version, card) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
         )
-        .map_err(db_error)?
+        .map_err(&db)?
         .execute(rusqlite::params![
             id,
             key.digest(code).to_string(),
@@ -384,26 +432,24 @@ fn insert_card(
             amount(card.held())?,
             json,
         ]);
+    let exists = || StoreError::conflict(Record::Card(card.id()), "it already exists");
     match inserted {
-        Ok(_) => Ok(1),
-        Err(e) if violates(&e, "cards.id") => Err(StoreError::Conflict(format!(
-            "card {} already exists",
-            card.id()
-        ))),
+        Ok(_) => Ok(()),
+        Err(e) if violates(&e, "cards.id") => Err(exists()),
         Err(e) if violates(&e, "cards.code_digest") => {
             // A card inserted twice is a conflict, whichever constraint SQLite checked first.
-            let exists = tx
+            let id_taken = tx
                 .prepare_cached("SELECT 1 FROM cards WHERE id = ?1")
-                .map_err(db_error)?
+                .map_err(&db)?
                 .exists([&id])
-                .map_err(db_error)?;
-            Err(if exists {
-                StoreError::Conflict(format!("card {} already exists", card.id()))
+                .map_err(&db)?;
+            Err(if id_taken {
+                exists()
             } else {
-                StoreError::DuplicateCode(code.masked())
+                StoreError::duplicate_code(code)
             })
         }
-        Err(e) => Err(db_error(e)),
+        Err(e) => Err(db(e)),
     }
 }
 
@@ -414,6 +460,7 @@ fn update_card(
     card: &GiftCard,
     expected_version: u64,
 ) -> Result<u64, StoreError> {
+    let db = db_error("updating a card");
     let (json, status) = to_json(card, &["status"])?;
     let id = card.id().to_string();
     let updated = tx
@@ -421,7 +468,7 @@ fn update_card(
             "UPDATE cards SET status = ?2, balance = ?3, held = ?4, card = ?5, \
              version = version + 1 WHERE id = ?1 AND version = ?6",
         )
-        .map_err(db_error)?
+        .map_err(&db)?
         .execute(rusqlite::params![
             id,
             status,
@@ -430,40 +477,41 @@ fn update_card(
             json,
             sql_version(expected_version),
         ])
-        .map_err(db_error)?;
+        .map_err(&db)?;
     if updated == 0 {
-        return Err(StoreError::Conflict(format!(
-            "card {} is not at version {expected_version}",
-            card.id()
-        )));
+        return Err(missed_write(
+            Record::Card(card.id()),
+            Some(expected_version),
+        ));
     }
     let last: i64 = tx
         .prepare_cached("SELECT coalesce(max(seq), 0) FROM ledger_entries WHERE card_id = ?1")
-        .map_err(db_error)?
+        .map_err(&db)?
         .query_row([&id], |row| row.get(0))
-        .map_err(db_error)?;
+        .map_err(&db)?;
     u64::try_from(last)
         .ok()
         .and_then(|last| last.checked_add(1))
-        .ok_or_else(|| StoreError::Corrupt(format!("card {} has entry {last}", card.id())))
+        .ok_or_else(|| StoreError::corrupt(format!("card {} has entry {last}", card.id())))
 }
 
 /// Mirrors the card's open holds into the `holds` table.
 fn write_holds(tx: &Transaction<'_>, card: &GiftCard) -> Result<(), StoreError> {
+    let db = db_error("writing a card's holds");
     let id = card.id().to_string();
     tx.prepare_cached("DELETE FROM holds WHERE card_id = ?1")
-        .map_err(db_error)?
+        .map_err(&db)?
         .execute([&id])
-        .map_err(db_error)?;
+        .map_err(&db)?;
     let mut insert = tx
         .prepare_cached(
             "INSERT INTO holds (card_id, hold_id, amount, reference, placed_at, expires_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
-        .map_err(db_error)?;
+        .map_err(&db)?;
     for hold in card.holds() {
         let hold_id = i64::try_from(hold.id())
-            .map_err(|_| StoreError::Corrupt(format!("hold {} is out of range", hold.id())))?;
+            .map_err(|_| StoreError::corrupt(format!("hold {} is out of range", hold.id())))?;
         insert
             .execute(rusqlite::params![
                 id,
@@ -473,22 +521,27 @@ fn write_holds(tx: &Transaction<'_>, card: &GiftCard) -> Result<(), StoreError> 
                 timestamp(hold.placed_at()),
                 hold.expires_at().map(timestamp),
             ])
-            .map_err(db_error)?;
+            .map_err(&db)?;
     }
     Ok(())
 }
 
 fn insert_entry(tx: &Transaction<'_>, entry: &LedgerEntry) -> Result<(), StoreError> {
+    let db = db_error("inserting a ledger entry");
+    let record = || Record::Entry {
+        card: entry.card(),
+        seq: entry.seq(),
+    };
     let (json, kind) = to_json(entry, &["kind", "type"])?;
     let seq = i64::try_from(entry.seq())
-        .map_err(|_| StoreError::Conflict(format!("entry {} is out of range", entry.seq())))?;
+        .map_err(|_| StoreError::conflict(record(), "its number is out of range"))?;
     let inserted = tx
         .prepare_cached(
             "INSERT INTO ledger_entries \
              (card_id, seq, at, kind, amount, balance_after, reference, entry) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
-        .map_err(db_error)?
+        .map_err(&db)?
         .execute(rusqlite::params![
             entry.card().to_string(),
             seq,
@@ -505,17 +558,17 @@ fn insert_entry(tx: &Transaction<'_>, entry: &LedgerEntry) -> Result<(), StoreEr
             if violates(&e, "ledger_entries.card_id, ledger_entries.seq")
                 || violates(&e, "must follow the last entry of its card") =>
         {
-            Err(StoreError::Conflict(format!(
-                "entry {} of card {} does not follow the stored ledger",
-                entry.seq(),
-                entry.card()
-            )))
+            Err(StoreError::conflict(
+                record(),
+                "it does not follow the stored ledger",
+            ))
         }
-        Err(e) => Err(db_error(e)),
+        Err(e) => Err(db(e)),
     }
 }
 
 fn write_checkout(tx: &Transaction<'_>, write: &Write<Checkout>) -> Result<(), StoreError> {
+    let db = db_error("writing a checkout");
     let checkout = &write.value;
     let (json, state) = to_json(checkout, &["state", "state"])?;
     let currency = checkout.currency();
@@ -532,51 +585,53 @@ fn write_checkout(tx: &Transaction<'_>, write: &Write<Checkout>) -> Result<(), S
                 "INSERT INTO checkouts (id, currency, state, checkout, version) \
                  VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT (id) DO NOTHING",
             )
-            .map_err(db_error)?
+            .map_err(&db)?
             .execute(&params[..4]),
         Some(_) => tx
             .prepare_cached(
                 "UPDATE checkouts SET currency = ?2, state = ?3, checkout = ?4, \
                  version = version + 1 WHERE id = ?1 AND version = ?5",
             )
-            .map_err(db_error)?
+            .map_err(&db)?
             .execute(params),
     }
-    .map_err(db_error)?;
+    .map_err(&db)?;
     if written == 0 {
-        return Err(StoreError::Conflict(match write.expected_version {
-            None => format!("checkout {} already exists", checkout.id()),
-            Some(v) => format!("checkout {} is not at version {v}", checkout.id()),
-        }));
+        return Err(missed_write(
+            Record::Checkout(checkout.id().clone()),
+            write.expected_version,
+        ));
     }
     Ok(())
 }
 
 fn insert_record(tx: &Transaction<'_>, record: &IdempotencyRecord) -> Result<(), StoreError> {
+    let db = db_error("inserting an idempotency record");
     let (json, _) = to_json(record, &[])?;
     let written = tx
         .prepare_cached(
             "INSERT INTO idempotency_records (key, request, recorded_at, record) \
              VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key) DO NOTHING",
         )
-        .map_err(db_error)?
+        .map_err(&db)?
         .execute(rusqlite::params![
             record.key.as_str(),
             record.request.to_string(),
             timestamp(record.recorded_at),
             json,
         ])
-        .map_err(db_error)?;
+        .map_err(&db)?;
     if written == 0 {
-        return Err(StoreError::Conflict(format!(
-            "idempotency key {} is recorded",
-            record.key
-        )));
+        return Err(StoreError::conflict(
+            Record::Idempotency(record.key.clone()),
+            "it is recorded",
+        ));
     }
     Ok(())
 }
 
 fn write_guard(tx: &Transaction<'_>, write: &Write<GuardWindow>) -> Result<(), StoreError> {
+    let db = db_error("writing a guard window");
     let window = &write.value;
     let (json, _) = to_json(window, &[])?;
     let count = i64::try_from(window.count()).unwrap_or(i64::MAX);
@@ -592,25 +647,75 @@ fn write_guard(tx: &Transaction<'_>, write: &Write<GuardWindow>) -> Result<(), S
                 "INSERT INTO guard_windows (client, unknown_codes, guard, version) \
                  VALUES (?1, ?2, ?3, 1) ON CONFLICT (client) DO NOTHING",
             )
-            .map_err(db_error)?
+            .map_err(&db)?
             .execute(&params[..3]),
         Some(_) => tx
             .prepare_cached(
                 "UPDATE guard_windows SET unknown_codes = ?2, guard = ?3, \
                  version = version + 1 WHERE client = ?1 AND version = ?4",
             )
-            .map_err(db_error)?
+            .map_err(&db)?
             .execute(params),
     }
-    .map_err(db_error)?;
+    .map_err(&db)?;
     if written == 0 {
-        return Err(StoreError::Conflict(match write.expected_version {
-            None => format!("the guard window of {} already exists", window.client()),
-            Some(v) => format!(
-                "the guard window of {} is not at version {v}",
-                window.client()
-            ),
-        }));
+        return Err(missed_write(
+            Record::Guard(window.client().clone()),
+            write.expected_version,
+        ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    fn failure(code: std::ffi::c_int) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
+    /// A busy or locked file is a conflict on the whole transaction, which the service retries.
+    #[test]
+    fn a_busy_or_locked_database_is_a_conflict_on_the_transaction() {
+        for code in [rusqlite::ffi::SQLITE_BUSY, rusqlite::ffi::SQLITE_LOCKED] {
+            let error = db_error("committing")(failure(code));
+            assert!(
+                matches!(
+                    &error,
+                    StoreError::Conflict {
+                        record: Record::Transaction,
+                        reason,
+                    } if reason.starts_with("the database stayed busy while committing: ")
+                ),
+                "{error:?}"
+            );
+        }
+    }
+
+    /// Any other failure says what the store was doing and keeps SQLite's error as its source.
+    #[test]
+    fn other_failures_keep_the_driver_error_as_their_source() {
+        let error = db_error("reading a card")(failure(rusqlite::ffi::SQLITE_IOERR));
+        assert_eq!(error.to_string(), "store failure: reading a card");
+        let StoreError::Backend {
+            source: Some(source),
+            ..
+        } = &error
+        else {
+            panic!("{error:?}");
+        };
+        assert_eq!(
+            source
+                .downcast_ref::<rusqlite::Error>()
+                .and_then(rusqlite::Error::sqlite_error_code),
+            Some(ErrorCode::SystemIoFailure)
+        );
+        assert_eq!(
+            error.source().map(ToString::to_string),
+            Some(source.to_string())
+        );
+    }
 }

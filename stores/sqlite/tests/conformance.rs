@@ -2,8 +2,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use giftcert::CodeKey;
 use giftcert_sqlite::SqliteStore;
+use giftcert_store_support::CodeKey;
 
 fn key() -> CodeKey {
     CodeKey::new(b"giftcert-sqlite conformance key!").unwrap()

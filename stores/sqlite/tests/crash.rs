@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
-    CardId, CardSpec, CodeKey, Currency, FixedClock, IdempotencyKey, Money, Notification,
-    RedeemError, Redeemer, Reference, verify_ledger,
+    CardId, CardSpec, Currency, FixedClock, IdempotencyKey, Money, Notification, RedeemError,
+    Redeemer, Reference, verify_ledger,
 };
 use giftcert_sqlite::SqliteStore;
+use giftcert_store_support::CodeKey;
 
 /// Set in the child process: the database file it authorises on before it is killed.
 const CHILD_FILE: &str = "GIFTCERT_SQLITE_CRASH_CHILD_FILE";

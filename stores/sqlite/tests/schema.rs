@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
-    CardId, CardSpec, Code, CodeKey, Currency, FixedClock, IdempotencyKey, Money, Notification,
-    Redeemer, Reference, Store,
+    CardId, CardSpec, Code, Currency, FixedClock, IdempotencyKey, Money, Notification, Redeemer,
+    Reference, Store,
 };
 use giftcert_sqlite::{OpenError, SCHEMA_VERSION, SqliteStore};
+use giftcert_store_support::CodeKey;
 use rusqlite::Connection;
 
 fn key() -> CodeKey {

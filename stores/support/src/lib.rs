@@ -1,13 +1,29 @@
-//! How giftcert's values become SQL column values and back: one implementation for every SQL
-//! store (`giftcert-sqlite`, `giftcert-postgres`).
+//! What every giftcert SQL store (`giftcert-sqlite`, `giftcert-postgres`) shares, in one
+//! implementation:
+//!
+//! - how codes are kept at rest: [`CodeKey`] and its [`CodeDigest`]s (HMAC-SHA-256);
+//! - how giftcert's values become SQL column values and back ([`amount`], [`to_json`],
+//!   [`versioned`], ...);
+//! - the order of a commit's steps and the checks between them ([`CommitSteps`],
+//!   [`write_changes`]);
+//! - how connections are pooled ([`PoolOptions`], [`checkout`]).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations, unreachable_pub)]
+
+mod commit;
+mod digest;
+mod pool;
+
+pub use commit::{CommitSteps, write_changes};
+pub use digest::{CodeDigest, CodeDigestError, CodeKey, CodeKeyError};
+pub use pool::{PoolOptions, checkout};
 
 use std::fmt::Display;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use giftcert::{Code, Money, StoreError, Versioned};
+use giftcert::{Code, Money, Record, StoreError, Versioned};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -18,7 +34,7 @@ pub fn amount(money: Money) -> Result<String, StoreError> {
     let mut decimal = money.amount();
     decimal.rescale(money.currency().minor_units());
     if decimal != money.amount() {
-        return Err(StoreError::Corrupt(format!(
+        return Err(StoreError::corrupt(format!(
             "amount {money} cannot be written at its currency's scale"
         )));
     }
@@ -43,7 +59,7 @@ pub fn last4(code: &Code) -> String {
 /// A value as JSON, with the tag a mirrored column keeps (`path` leads to it).
 pub fn to_json<T: Serialize>(value: &T, path: &[&str]) -> Result<(String, String), StoreError> {
     let json = serde_json::to_value(value)
-        .map_err(|e| StoreError::Corrupt(format!("cannot write a value as JSON: {e}")))?;
+        .map_err(|e| StoreError::corrupt_from("cannot write a value as JSON", e))?;
     let tag = path
         .iter()
         .try_fold(&json, |v, key| v.get(key))
@@ -55,7 +71,8 @@ pub fn to_json<T: Serialize>(value: &T, path: &[&str]) -> Result<(String, String
 
 /// A stored JSON value, validated by its type's `Deserialize` (`what` names it in errors).
 pub fn from_json<T: DeserializeOwned>(text: &str, what: impl Display) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::corrupt_from(format!("cannot read {what}"), e))
 }
 
 /// A stored value with its version.
@@ -65,7 +82,7 @@ pub fn versioned<T: DeserializeOwned>(
     what: impl Display,
 ) -> Result<Versioned<T>, StoreError> {
     let version = u64::try_from(version)
-        .map_err(|_| StoreError::Corrupt(format!("{what} has version {version}")))?;
+        .map_err(|_| StoreError::corrupt(format!("{what} has version {version}")))?;
     Ok(Versioned {
         value: from_json(text, what)?,
         version,
@@ -75,4 +92,15 @@ pub fn versioned<T: DeserializeOwned>(
 /// A version as SQL keeps it; one too large to store matches nothing stored.
 pub fn sql_version(version: u64) -> i64 {
     i64::try_from(version).unwrap_or(-1)
+}
+
+/// The conflict for a versioned write that changed no row: an insert (`expected_version` is
+/// `None`) whose record exists, or an update whose record is not at `expected_version`.
+#[must_use]
+pub fn missed_write(record: Record, expected_version: Option<u64>) -> StoreError {
+    let reason = match expected_version {
+        None => "it already exists".to_owned(),
+        Some(v) => format!("it does not exist at version {v}"),
+    };
+    StoreError::conflict(record, reason)
 }
