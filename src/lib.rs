@@ -7,13 +7,15 @@
 //! the replacement or balance strategy for leftover value.
 //!
 //! A card is spent with its [`Code`], a secret that prints masked (`****-****-****-7KQ2`) and
-//! compares in constant time. New codes come from a [`CodeGenerator`]: by default a
-//! [`RandomCodeGenerator`] (80 random bits and a check character that refuses a mistyped code
-//! before any store is asked), or seed 002's guessable numbering `X-GC-{number}`
-//! ([`PatternCodeGenerator`]); codes from another platform come in through [`ImportRules`].
+//! compares in constant time. New codes come from a [`CodeGenerator`](code::CodeGenerator): by
+//! default a [`RandomCodeGenerator`](code::RandomCodeGenerator) (80 random bits and a check
+//! character that refuses a mistyped code before any store is asked), or Spryker's guessable
+//! numbering `X-GC-{number}` ([`PatternCodeGenerator`](code::PatternCodeGenerator)); codes from
+//! another platform come in through [`ImportRules`](code::ImportRules).
 //!
-//! Time comes in through a [`Clock`] ([`SystemClock`] in production, [`FixedClock`] in tests),
-//! never from a hidden call to the system clock.
+//! Time comes in through a [`Clock`](clock::Clock) ([`SystemClock`](clock::SystemClock) in
+//! production, [`FixedClock`](clock::FixedClock) in tests), never from a hidden call to the
+//! system clock.
 //!
 //! # Example
 //!
@@ -54,25 +56,25 @@
 //!
 //! # Overview
 //!
-//! - **Money**: [`Currency`] knows every active ISO 4217 code and its minor units; [`Money`]
-//!   pairs an exact [`rust_decimal::Decimal`] with its currency, refuses to mix currencies and
-//!   splits amounts so that the parts always sum to the whole.
-//! - **Catalogue**: [`CertificateDefinition`]s, predetermined or any-amount, resolved per
-//!   currency; [`Catalogue::listing`] renders Centra's `GET /gift-certificates`.
-//! - **Selections and totals**: [`Selection`] under a [`SelectionPolicy`]; [`Totals`] computes
-//!   taxes on the original prices and applies gift credit as a payment; [`PaymentPolicy`]
-//!   filters payment methods; [`Order`] finalises a paid certificate order.
-//! - **Cards**: [`GiftCard`] with holds and a running balance proven by its [`LedgerEntry`]s;
-//!   [`LeftoverStrategy`] with [`BalanceStrategy`] and [`ReplacementStrategy`];
-//!   [`ExpiryPolicy`]; [`Code`] and [`CodeGenerator`].
-//! - **Redemption**: [`allocate`] (lowest first); the pure decisions in [`redemption`]; the
-//!   [`Redeemer`] service over a [`Store`], with [`MemoryStore`] as the embedded default.
+//! The root holds the types of the main flow above; each domain has a module of its own:
 //!
-//! # Scope of this crate
+//! | module | what it owns |
+//! | --- | --- |
+//! | [`money`] | [`Currency`] (every active ISO 4217 code and its minor units), [`Money`] (exact, never mixing currencies, splits that sum to the whole), rounding rules, formats, [`TaxRate`] |
+//! | [`catalogue`] | [`CertificateDefinition`]s, predetermined or any-amount, resolved per currency; [`Catalogue::listing`] renders Centra's `GET /gift-certificates` |
+//! | [`shop`] | [`Selection`] under a [`SelectionPolicy`] (Centra's exclusive rules, Spryker's mixed carts), [`Totals`] (taxes on the original prices, gift credit as a payment), [`PaymentPolicy`], the [`Order`] that finalises itself |
+//! | [`code`] | [`Code`], generators, the check character, masking, imported codes |
+//! | [`card`] | [`GiftCard`] with holds and a ledger that proves its balance, expiry, the balance and replacement strategies for leftover value, [`Notification`]s |
+//! | [`redeem`] | lowest-first allocation, the checkout and the pure decisions (apply, authorise, capture, void, refund, issue), idempotency, the unknown-code guard |
+//! | [`store`] | the [`Store`] contract, [`MemoryStore`], and the [`Redeemer`] that drives the decisions over a store |
+//! | [`clock`] | the [`Clock`](clock::Clock) that gives `now` |
+//!
+//! //! # Scope of this crate
 //!
 //! No HTTP, no e-mail, no database of its own: hosts call the crate from their own handlers,
 //! deliver the [`Notification`]s it returns, and keep data in a [`Store`] they choose. Time and
-//! randomness enter only through [`Clock`] and [`CodeGenerator`].
+//! randomness enter only through [`Clock`](clock::Clock) and
+//! [`CodeGenerator`](code::CodeGenerator).
 //!
 //! # Crate features
 //!
@@ -87,7 +89,6 @@ pub mod card;
 pub mod catalogue;
 pub mod clock;
 pub mod code;
-mod digest;
 mod ident;
 pub mod money;
 pub mod redeem;
@@ -101,7 +102,6 @@ pub mod testkit;
 pub use card::{CardId, CardSpec, GiftCard, Notification, Reference};
 pub use catalogue::{Catalogue, CertificateDefinition};
 pub use code::Code;
-pub use digest::{CodeDigest, CodeDigestError, CodeKey, CodeKeyError};
 pub use money::{Currency, Money, TaxRate};
 pub use redeem::{IdempotencyKey, RedeemError};
 pub use shop::{

@@ -53,12 +53,11 @@ impl fmt::Display for Record {
 /// Database stores keep the driver's error as the [`source`](std::error::Error::source) of
 /// [`StoreError::Backend`], [`StoreError::Corrupt`] and [`StoreError::Unavailable`]. Two errors
 /// compare equal when their kinds, records and messages are equal (sources by their text).
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum StoreError {
     /// A record changed since it was read, or a record to insert already exists: read again
     /// and retry.
-    #[error("write conflict on {record}: {reason}")]
     Conflict {
         /// The record that conflicted.
         record: Record,
@@ -66,36 +65,29 @@ pub enum StoreError {
         reason: String,
     },
     /// A new card's code is already taken: generate another.
-    #[error("a card with code {code} already exists")]
     DuplicateCode {
         /// The code, masked.
         code: String,
     },
     /// The store holds something that breaks the crate's rules.
-    #[error("store is inconsistent: {reason}")]
     Corrupt {
         /// What is wrong.
         reason: String,
         /// The error that showed it, if any.
-        #[source]
         source: Option<StoreSource>,
     },
     /// The database failed.
-    #[error("store failure: {reason}")]
     Backend {
         /// What the store was doing.
         reason: String,
         /// The driver's error.
-        #[source]
         source: Option<StoreSource>,
     },
     /// No database connection became free in time (the pool is at its maximum size).
-    #[error("no database connection was free within {} ms", waited.as_millis())]
     Unavailable {
         /// How long the request waited.
         waited: Duration,
         /// The pool's error.
-        #[source]
         source: Option<StoreSource>,
     },
 }
@@ -158,6 +150,41 @@ impl StoreError {
     }
 }
 
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Conflict { record, reason } => {
+                write!(f, "write conflict on {record}: {reason}")
+            }
+            StoreError::DuplicateCode { code } => {
+                write!(f, "a card with code {code} already exists")
+            }
+            StoreError::Corrupt { reason, .. } => write!(f, "store is inconsistent: {reason}"),
+            StoreError::Backend { reason, .. } => write!(f, "store failure: {reason}"),
+            StoreError::Unavailable { waited, .. } => write!(
+                f,
+                "no database connection was free within {} ms",
+                waited.as_millis()
+            ),
+        }
+    }
+}
+
+/// The source is the driver's error itself (not the `Arc` that shares it), so that a host can
+/// `downcast_ref` it to the driver's type.
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Corrupt { source, .. }
+            | StoreError::Backend { source, .. }
+            | StoreError::Unavailable { source, .. } => source
+                .as_deref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            StoreError::Conflict { .. } | StoreError::DuplicateCode { .. } => None,
+        }
+    }
+}
+
 impl PartialEq for StoreError {
     fn eq(&self, other: &StoreError) -> bool {
         fn same_source(a: Option<&StoreSource>, b: Option<&StoreSource>) -> bool {
@@ -201,3 +228,38 @@ impl PartialEq for StoreError {
 }
 
 impl Eq for StoreError {}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("disk on fire")]
+    struct DriverError;
+
+    #[test]
+    fn a_backend_error_hands_on_the_drivers_error_itself() {
+        let err = StoreError::backend("reading a card", DriverError);
+        assert_eq!(err.to_string(), "store failure: reading a card");
+        let source = err.source().expect("a source");
+        assert!(source.downcast_ref::<DriverError>().is_some());
+        assert_eq!(source.to_string(), "disk on fire");
+        assert!(StoreError::corrupt("x").source().is_none());
+    }
+
+    #[test]
+    fn a_conflict_names_its_record() {
+        let err = StoreError::conflict(Record::Card(CardId::from_u128(1)), "it changed");
+        assert!(err.is_conflict());
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "write conflict on card {}: it changed",
+                CardId::from_u128(1)
+            )
+        );
+        assert_ne!(err, StoreError::corrupt("it changed"));
+    }
+}

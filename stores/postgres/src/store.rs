@@ -4,8 +4,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use giftcert::{
-    CardId, Changes, Checkout, Code, GiftCard, GuardWindow, IdempotencyKey, IdempotencyRecord,
-    LedgerEntry, Record, Reference, Store, StoreError, Versioned, Write,
+    CardId, Code, GiftCard, IdempotencyKey, Reference, Store, StoreError,
+    card::LedgerEntry,
+    redeem::RecordWrite,
+    redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Record, Versioned},
 };
 use postgres::error::SqlState;
 use postgres::tls::{MakeTlsConnect, TlsConnect};
@@ -483,7 +485,7 @@ impl CommitSteps for Steps<'_, '_> {
         insert_entry(self.tx, self.sql, entry)
     }
 
-    fn write_checkout(&mut self, write: &Write<Checkout>) -> Result<(), StoreError> {
+    fn write_checkout(&mut self, write: &RecordWrite<Checkout>) -> Result<(), StoreError> {
         write_checkout(self.tx, self.sql, write)
     }
 
@@ -491,7 +493,7 @@ impl CommitSteps for Steps<'_, '_> {
         insert_record(self.tx, self.sql, record)
     }
 
-    fn write_guard(&mut self, write: &Write<GuardWindow>) -> Result<(), StoreError> {
+    fn write_guard(&mut self, write: &RecordWrite<GuardWindow>) -> Result<(), StoreError> {
         write_guard(self.tx, self.sql, write)
     }
 }
@@ -648,7 +650,7 @@ fn insert_entry(
 fn write_checkout(
     tx: &mut Transaction<'_>,
     sql: &Statements,
-    write: &Write<Checkout>,
+    write: &RecordWrite<Checkout>,
 ) -> Result<(), StoreError> {
     let checkout = &write.value;
     let (json, state) = to_json(checkout, &["state", "state"])?;
@@ -700,7 +702,7 @@ fn insert_record(
 fn write_guard(
     tx: &mut Transaction<'_>,
     sql: &Statements,
-    write: &Write<GuardWindow>,
+    write: &RecordWrite<GuardWindow>,
 ) -> Result<(), StoreError> {
     let window = &write.value;
     let (json, _) = to_json(window, &[])?;

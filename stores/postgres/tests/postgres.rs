@@ -14,8 +14,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
-    CardId, CardSpec, CardWrite, Changes, Code, Currency, FixedClock, IdempotencyKey, Money,
-    Notification, Record, Redeemer, Reference, Store, StoreError, Write, verify_ledger,
+    CardId, CardSpec, Code, Currency, IdempotencyKey, Money, Notification, Redeemer, Reference,
+    Store, StoreError,
+    card::verify_ledger,
+    clock::FixedClock,
+    redeem::RecordWrite,
+    redeem::{CardWrite, Changes, Record},
 };
 use giftcert_postgres::{ConnectError, PoolOptions, PostgresStore, SCHEMA_VERSION};
 use giftcert_store_support::CodeKey;
@@ -540,13 +544,13 @@ fn check_conflicts_name_their_record(store: impl Store) {
         again,
         (
             Record::Entry { card: *id, seq: 1 },
-            "the card's next entry is 2".to_owned()
+            "it does not follow entry 1".to_owned()
         )
     );
 
     let stored = store.checkout(&checkout).unwrap().unwrap();
     let inserted_twice = conflict(Changes {
-        checkout: Some(Write {
+        checkout: Some(RecordWrite {
             value: stored.value,
             expected_version: None,
         }),

@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use giftcert::{
-    CardId, Changes, Checkout, Code, GiftCard, GuardWindow, IdempotencyKey, IdempotencyRecord,
-    LedgerEntry, Record, Reference, Store, StoreError, Versioned, Write,
+    CardId, Code, GiftCard, IdempotencyKey, Reference, Store, StoreError,
+    card::LedgerEntry,
+    redeem::RecordWrite,
+    redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Record, Versioned},
 };
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
 
@@ -392,7 +394,7 @@ impl CommitSteps for Steps<'_> {
         insert_entry(self.tx, entry)
     }
 
-    fn write_checkout(&mut self, write: &Write<Checkout>) -> Result<(), StoreError> {
+    fn write_checkout(&mut self, write: &RecordWrite<Checkout>) -> Result<(), StoreError> {
         write_checkout(self.tx, write)
     }
 
@@ -400,7 +402,7 @@ impl CommitSteps for Steps<'_> {
         insert_record(self.tx, record)
     }
 
-    fn write_guard(&mut self, write: &Write<GuardWindow>) -> Result<(), StoreError> {
+    fn write_guard(&mut self, write: &RecordWrite<GuardWindow>) -> Result<(), StoreError> {
         write_guard(self.tx, write)
     }
 }
@@ -567,7 +569,7 @@ fn insert_entry(tx: &Transaction<'_>, entry: &LedgerEntry) -> Result<(), StoreEr
     }
 }
 
-fn write_checkout(tx: &Transaction<'_>, write: &Write<Checkout>) -> Result<(), StoreError> {
+fn write_checkout(tx: &Transaction<'_>, write: &RecordWrite<Checkout>) -> Result<(), StoreError> {
     let db = db_error("writing a checkout");
     let checkout = &write.value;
     let (json, state) = to_json(checkout, &["state", "state"])?;
@@ -630,7 +632,7 @@ fn insert_record(tx: &Transaction<'_>, record: &IdempotencyRecord) -> Result<(),
     Ok(())
 }
 
-fn write_guard(tx: &Transaction<'_>, write: &Write<GuardWindow>) -> Result<(), StoreError> {
+fn write_guard(tx: &Transaction<'_>, write: &RecordWrite<GuardWindow>) -> Result<(), StoreError> {
     let db = db_error("writing a guard window");
     let window = &write.value;
     let (json, _) = to_json(window, &[])?;

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
-    CardId, CardSpec, Currency, FixedClock, IdempotencyKey, Money, Notification, RedeemError,
-    Redeemer, Reference, verify_ledger,
+    CardId, CardSpec, Currency, IdempotencyKey, Money, Notification, RedeemError, Redeemer,
+    Reference, card::verify_ledger, clock::FixedClock,
 };
 use giftcert_sqlite::SqliteStore;
 use giftcert_store_support::CodeKey;

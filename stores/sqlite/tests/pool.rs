@@ -7,8 +7,8 @@ use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use giftcert::{
-    CardSpec, CardWrite, Changes, Currency, IdempotencyKey, Money, Notification, Redeemer, Store,
-    StoreError,
+    CardSpec, Currency, IdempotencyKey, Money, Notification, Redeemer, Store, StoreError,
+    redeem::{CardWrite, Changes},
 };
 use giftcert_sqlite::{PoolOptions, SqliteStore};
 use giftcert_store_support::CodeKey;

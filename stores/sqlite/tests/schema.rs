@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
-    CardId, CardSpec, Code, Currency, FixedClock, IdempotencyKey, Money, Notification, Redeemer,
-    Reference, Store,
+    CardId, CardSpec, Code, Currency, IdempotencyKey, Money, Notification, Redeemer, Reference,
+    Store, clock::FixedClock,
 };
 use giftcert_sqlite::{OpenError, SCHEMA_VERSION, SqliteStore};
 use giftcert_store_support::CodeKey;

@@ -3,8 +3,10 @@
 //! here ([`write_changes`]).
 
 use giftcert::{
-    CardWrite, Changes, Checkout, Code, GiftCard, GuardWindow, IdempotencyRecord, LedgerEntry,
-    StoreError, Write,
+    Code, GiftCard, StoreError,
+    card::LedgerEntry,
+    redeem::RecordWrite,
+    redeem::{CardWrite, Changes, Checkout, GuardWindow, IdempotencyRecord},
 };
 
 /// The writes of one commit inside one database transaction, as a SQL store performs them.
@@ -47,7 +49,7 @@ pub trait CommitSteps {
     /// # Errors
     ///
     /// [`StoreError::Conflict`] when its stored version is not the expected one.
-    fn write_checkout(&mut self, write: &Write<Checkout>) -> Result<(), StoreError>;
+    fn write_checkout(&mut self, write: &RecordWrite<Checkout>) -> Result<(), StoreError>;
 
     /// Inserts the idempotency record.
     ///
@@ -61,7 +63,7 @@ pub trait CommitSteps {
     /// # Errors
     ///
     /// [`StoreError::Conflict`] when its stored version is not the expected one.
-    fn write_guard(&mut self, write: &Write<GuardWindow>) -> Result<(), StoreError>;
+    fn write_guard(&mut self, write: &RecordWrite<GuardWindow>) -> Result<(), StoreError>;
 }
 
 /// Writes `changes` through `steps`: the cards in id order (so two commits over the same cards

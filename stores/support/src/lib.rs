@@ -23,7 +23,10 @@ pub use pool::{PoolOptions, checkout};
 use std::fmt::Display;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use giftcert::{Code, Money, Record, StoreError, Versioned};
+use giftcert::{
+    Code, Money, StoreError,
+    redeem::{Record, Versioned},
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
