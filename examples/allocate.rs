@@ -1,6 +1,6 @@
-//! Reads a cart in seed 003's shape from standard input, pays it with the gift cards in it,
-//! lowest amount first, and prints seed 003's response: `totalAmount` and the items, each gift
-//! card with its `usedAmount`.
+//! Reads a cart in the Nordic checkout provider's shape from standard input, pays it with the gift
+//! cards in it, lowest amount first, and prints the Nordic checkout provider's response:
+//! `totalAmount` and the items, each gift card with its `usedAmount`.
 //!
 //! ```text
 //! cargo run --example allocate < examples/data/allocate.json
@@ -8,7 +8,8 @@
 //!
 //! # Input
 //!
-//! A JSON array of cart items. A product line and a gift card look like this (seed 003):
+//! A JSON array of cart items. A product line and a gift card look like this (the Nordic checkout
+//! provider):
 //!
 //! ```json
 //! [{"id": "10001", "description": "Product 1", "unitPrice": 95.0, "quantity": 1, "vat": 25.0},
@@ -21,8 +22,8 @@
 //! - the item is a JSON object, and no object in the document names a key twice;
 //! - `id` is required, a string (not a number: `"10001"` and `10001` would be two spellings of
 //!   one id), not empty or blank, and no two items share it;
-//! - `type` is optional; when present it is the string `"GiftCard"` (the only type seed 003
-//!   names, matched exactly); an item without it is a product line;
+//! - `type` is optional; when present it is the string `"GiftCard"` (the only type the Nordic
+//!   checkout provider names, matched exactly); an item without it is a product line;
 //! - `description` is optional; when present it is a string;
 //! - `unitPrice`, `quantity` and `vat` are required numbers, written as JSON numbers or as
 //!   strings holding one (`"95.0"`), read exactly from their text (`1e2` is 100), never through a
@@ -30,9 +31,9 @@
 //! - `quantity` is a whole number, not negative; a product line may have quantity 0 (it costs
 //!   nothing), a gift card needs at least 1 (a card applied zero times is a mistake, not a card);
 //! - `vat` is a percentage from 0 to 100 with at most four decimals; a gift card's is 0, because
-//!   a multi-purpose voucher carries no tax (seed 003);
-//! - a product's `unitPrice` is 0 or more; a gift card's is below 0 (seed 003: gift cards are
-//!   negative lines);
+//!   a multi-purpose voucher carries no tax (the Nordic checkout provider);
+//! - a product's `unitPrice` is 0 or more; a gift card's is below 0 (the Nordic checkout
+//!   provider: gift cards are negative lines);
 //! - `usedAmount` is not in the input: this program computes it;
 //! - every other field is kept as it is and echoed.
 //!
@@ -44,7 +45,7 @@
 //! `serde_json`, as `e+` (`1e2` becomes `1e+2`, the same number).
 //!
 //! - What the products cost is the sum of `unitPrice × quantity` over product lines (prices
-//!   include VAT, as seed 003's do, so VAT does not change it).
+//!   include VAT, as the Nordic checkout provider's do, so VAT does not change it).
 //! - A gift card holds `-unitPrice × quantity`. The cards pay what the products cost through
 //!   [`giftcert::redeem::allocate`]: lowest amount first, equal amounts in input order, each giving
 //!   `min(what it holds, what is still unpaid)`, the rest nothing.
@@ -53,9 +54,10 @@
 //!
 //! The input has no currency, so the program keeps the precision the input used: `usedAmount`
 //! and `totalAmount` have as many decimals as the most precise `unitPrice` in the cart, and at
-//! least one, as in seed 003 (`-155.0`, `45.0`, `0.0`). Money is conserved exactly: amounts are
-//! computed as [`giftcert::Money`] in a stand-in currency, `AMT`, with that many minor units,
-//! and a cart whose amounts need more than 28 digits is refused rather than rounded.
+//! least one, as in the Nordic checkout provider (`-155.0`, `45.0`, `0.0`). Money is conserved
+//! exactly: amounts are computed as [`giftcert::Money`] in a stand-in currency, `AMT`, with that
+//! many minor units, and a cart whose amounts need more than 28 digits is refused rather than
+//! rounded.
 //!
 //! # Errors
 //!
@@ -78,7 +80,7 @@ use rust_decimal::Decimal;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-/// The `type` that marks a gift card (seed 003).
+/// The `type` that marks a gift card (the Nordic checkout provider).
 pub const GIFT_CARD: &str = "GiftCard";
 
 /// The code of the stand-in currency amounts are computed in: the input names none, and
@@ -89,8 +91,8 @@ const AMOUNT_CODE: &str = "AMT";
 /// sum and difference of them fits a `Decimal` exactly, so nothing is ever rounded.
 const MAX_DIGITS: u32 = 28;
 
-/// Pays the cart in `input` (seed 003's request, as JSON) with its gift cards and returns seed
-/// 003's response, or says in one line what is wrong with the cart.
+/// Pays the cart in `input` (the Nordic checkout provider's request, as JSON) with its gift cards
+/// and returns seed 003's response, or says in one line what is wrong with the cart.
 ///
 /// # Errors
 ///
@@ -127,7 +129,7 @@ pub fn run(input: &str) -> Result<Value, String> {
         lines.push(line);
     }
 
-    // Keep the precision the input used, with at least one decimal as seed 003 prints.
+    // Keep the precision the input used, with at least one decimal as the Nordic checkout provider prints.
     let decimals = lines
         .iter()
         .map(|line| line.unit_price.scale())

@@ -13,8 +13,8 @@ use giftcert::{
 };
 
 /// The seed's catalogue: a predetermined certificate (10 USD, 100 SEK, 1 000 JPY) and a
-/// dynamic one, with the display formats that give the seed's strings. Seed 000 separates
-/// with no-break spaces (U+00A0), the newer page (seed 001) with plain ones: `space` picks.
+/// dynamic one, with the display formats that give the seed's strings. Centra separates
+/// with no-break spaces (U+00A0), the newer page (Centra) with plain ones: `space` picks.
 pub fn seed_catalogue(
     space: char,
 ) -> Result<(Catalogue, CurrencyFormats), Box<dyn std::error::Error>> {
@@ -44,11 +44,11 @@ pub fn seed_catalogue(
     Ok((catalogue, formats))
 }
 
-/// No-break space, as in seed 000.
+/// No-break space, as in Centra.
 pub const NO_BREAK_SPACE: char = '\u{a0}';
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // `--plain-spaces` prints seed 001's variant.
+    // `--plain-spaces` prints Centra's variant.
     let space = if std::env::args().any(|a| a == "--plain-spaces") {
         ' '
     } else {

@@ -1,5 +1,5 @@
 //! Reads a checkout from standard input and prints its totals: taxes first, gift certificates
-//! as a payment later, with BigCommerce's names (seeds 001, 004).
+//! as a payment later, with BigCommerce's names (Centra and BigCommerce).
 //!
 //! ```text
 //! cargo run --example checkout < examples/data/checkout.json

@@ -216,7 +216,7 @@ fn main() -> Result<()> {
         );
     }
 
-    println!("== 5. One card, two orders, under each leftover strategy (seed 002)");
+    println!("== 5. One card, two orders, under each leftover strategy (Spryker)");
     spend_twice(
         "balance: the same code keeps the rest",
         Arc::new(BalanceStrategy),

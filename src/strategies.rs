@@ -281,7 +281,7 @@ pub fn card_with_history(
 }
 
 /// One request a shopper's checkout makes, for state-machine tests over the
-/// [`Redeemer`](crate::Redeemer).
+/// [`Redeemer`](crate::store::Redeemer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CheckoutOp {

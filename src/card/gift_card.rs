@@ -2,15 +2,15 @@
 //!
 //! A [`GiftCard`] holds its currency, value, status, open holds and a running balance, and of
 //! its code only a masked hint: the code itself is a secret that a store keeps as a keyed hash
-//! and the owner receives once, in a [`Notification`](crate::Notification).
+//! and the owner receives once, in a [`Notification`](crate::card::Notification).
 //! Its methods are the card's state transitions: each checks everything first and changes
 //! nothing on error, then returns the [`LedgerEntry`] values it adds to the card's history
-//! (seed 002's balance-strategy history: date, customer, code and spent value). They take `now`
+//! (Spryker's balance-strategy history: date, customer, code and spent value). They take `now`
 //! as an argument and never read a clock.
 //!
 //! The balance is the sum of the ledger and never goes below zero; the *available* amount is
-//! the balance less open holds (seed 003's authorise-then-capture), so two checkouts cannot
-//! spend the same money.
+//! the balance less open holds (the Nordic checkout provider's authorise-then-capture), so two
+//! checkouts cannot spend the same money.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -366,7 +366,7 @@ impl GiftCard {
 
     /// The card's currency: it pays only in this currency.
     #[must_use]
-    pub const fn currency(&self) -> crate::Currency {
+    pub const fn currency(&self) -> crate::money::Currency {
         self.initial_value.currency()
     }
 
@@ -534,7 +534,8 @@ impl GiftCard {
         Ok(())
     }
 
-    /// Holds `amount` for the checkout `reference` (seed 003's authorisation at validation).
+    /// Holds `amount` for the checkout `reference` (the Nordic checkout provider's authorisation at
+    /// validation).
     ///
     /// # Errors
     ///
@@ -589,8 +590,9 @@ impl GiftCard {
             })
     }
 
-    /// Spends `amount` of hold `hold` (seed 003's capture on completion); what the hold kept
-    /// beyond `amount` is released in the same step. The card becomes depleted at zero.
+    /// Spends `amount` of hold `hold` (the Nordic checkout provider's capture on completion); what
+    /// the hold kept beyond `amount` is released in the same step. The card becomes depleted at
+    /// zero.
     ///
     /// Returns the `Captured` entry and, after a partial capture, the `Released` one.
     ///
@@ -666,7 +668,8 @@ impl GiftCard {
         Ok(())
     }
 
-    /// Releases hold `hold` without spending it (seed 003's revert on payment failure).
+    /// Releases hold `hold` without spending it (the Nordic checkout provider's revert on payment
+    /// failure).
     ///
     /// # Errors
     ///
@@ -735,7 +738,7 @@ impl GiftCard {
     }
 
     /// Closes this card and issues `new_id` with `new_code` carrying its whole balance
-    /// (seed 002's replacement strategy). Returns the new card and both entries (old, new).
+    /// (Spryker's replacement strategy). Returns the new card and both entries (old, new).
     ///
     /// # Errors
     ///
@@ -922,7 +925,7 @@ impl GiftCard {
         Ok(entry)
     }
 
-    /// BigCommerce's view of this card on a checkout (seed 004): `balance` is what the card
+    /// BigCommerce's view of this card on a checkout: `balance` is what the card
     /// could give, `used` what this checkout takes, `remaining` the difference.
     #[must_use]
     pub fn checkout_view(&self, used: Money) -> GiftCertificateView {
@@ -997,7 +1000,7 @@ impl<'de> Deserialize<'de> for GiftCard {
 }
 
 /// BigCommerce's gift certificate on a checkout: `balance`, `code`, `purchaseDate`,
-/// `remaining`, `used` (seed 004).
+/// `remaining`, `used` (BigCommerce).
 ///
 /// The code is shown masked: the card keeps no more of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! The append-only history of a gift card (seeds 002 and 004).
+//! The append-only history of a gift card (Spryker and BigCommerce).
 //!
 //! Every change to a card is a [`LedgerEntry`]: issued, held, captured, released, refunded,
 //! replaced, expired, disabled, adjusted. Entries are never edited or deleted; a mistake is
@@ -59,7 +59,7 @@ pub struct ReferenceError {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum ReleaseReason {
-    /// The payment failed or the checkout was abandoned (seed 003's revert).
+    /// The payment failed or the checkout was abandoned (the Nordic checkout provider's revert).
     Voided,
     /// The hold outlived its time and released itself.
     Expired,

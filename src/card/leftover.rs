@@ -1,4 +1,4 @@
-//! What happens to the value a card keeps after it is used (seed 002).
+//! What happens to the value a card keeps after it is used (Spryker).
 //!
 //! - [`BalanceStrategy`]: the same code keeps the rest; the card's ledger is its history
 //!   (date, customer, code and spent value for each use). Remaining = value − spending + refunds.
@@ -55,7 +55,7 @@ pub trait LeftoverStrategy: Send + Sync + fmt::Debug {
     fn refund_target(&self, card: &GiftCard) -> RefundTarget;
 }
 
-/// Seed 002's balance strategy: one code for the card's whole life.
+/// Spryker's balance strategy: one code for the card's whole life.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BalanceStrategy;
 
@@ -74,7 +74,7 @@ impl LeftoverStrategy for BalanceStrategy {
     }
 }
 
-/// Seed 002's replacement strategy (Spryker's default): a new code for every remainder.
+/// Spryker's replacement strategy (Spryker's default): a new code for every remainder.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReplacementStrategy;
 

@@ -38,7 +38,7 @@ pub enum Notification {
         order: Option<Reference>,
     },
     /// A used card was closed and its remainder moved to a new code (replacement strategy,
-    /// seed 002): tell the owner the new code; the old one no longer pays.
+    /// Spryker): tell the owner the new code; the old one no longer pays.
     CardReplaced {
         /// The closed card.
         old_card: CardId,

@@ -1,4 +1,5 @@
-//! Certificate definitions: predetermined (a fixed value per currency) or any-amount (the buyer picks within bounds), and a definition resolved for one currency.
+//! Certificate definitions: predetermined (a fixed value per currency) or any-amount (the buyer
+//! picks within bounds), and a definition resolved for one currency.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -37,10 +38,10 @@ pub enum CertificateKind {
 
 /// How a sold certificate is taxed.
 ///
-/// Gift cards are usually *multi-purpose vouchers* (seed 003): nothing is known of what they
-/// will buy, so there is no tax at sale and the tax falls on the goods when the card is spent.
-/// Under EU VAT rules a *single-purpose* voucher (one tax rate, one place of supply) is taxed
-/// when it is sold.
+/// Gift cards are usually *multi-purpose vouchers* (the Nordic checkout provider): nothing is known
+/// of what they will buy, so there is no tax at sale and the tax falls on the goods when the card
+/// is spent. Under EU VAT rules a *single-purpose* voucher (one tax rate, one place of supply) is
+/// taxed when it is sold.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(
     tag = "purpose",

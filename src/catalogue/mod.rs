@@ -1,4 +1,4 @@
-//! The certificate catalogue: what a shop sells as gift certificates (seeds 000, 001, 002).
+//! The certificate catalogue: what a shop sells as gift certificates (Centra and Spryker).
 //!
 //! A [`CertificateDefinition`] is either *predetermined* (Centra's `Priceoff`: one value per
 //! currency) or *any-amount* (Centra's `Dynamic Priceoff`: the buyer picks the value in the

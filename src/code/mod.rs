@@ -5,7 +5,7 @@
 //!   [`Code::expose_secret`], [`Code::grouped`] and serde.
 //! - [`CodeGenerator`] makes fresh codes and checks a typed one before any store is asked:
 //!   [`RandomCodeGenerator`] (the default: unguessable, with a check character) and
-//!   [`PatternCodeGenerator`] (seed 002's replacement numbering `X-GC-{number}`: guessable, for
+//!   [`PatternCodeGenerator`] (Spryker's replacement numbering `X-GC-{number}`: guessable, for
 //!   hosts that want it).
 //! - [`generate_unique`] retries a bounded number of times when a candidate already exists.
 //! - [`ImportRules`] takes codes from another platform (Shopify's 8 to 20 letters and digits)

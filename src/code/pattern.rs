@@ -1,4 +1,4 @@
-//! [`PatternCodeGenerator`]: seed 002's replacement numbering, `X-GC-{number}`.
+//! [`PatternCodeGenerator`]: Spryker's replacement numbering, `X-GC-{number}`.
 //!
 //! Under Spryker's replacement strategy each card's code comes from a pattern and a running
 //! number: the 100 EUR card is `X-GC-1`, the 40 EUR card that replaces it `X-GC-2`, and so on.

@@ -1,6 +1,6 @@
 //! Currencies: ISO 4217 codes with their minor units, and currencies a host declares itself.
 //!
-//! Every amount in the crate carries one of these (see [`Money`](crate::Money)); the minor units
+//! Every amount in the crate carries one of these (see [`Money`](crate::money::Money)); the minor units
 //! decide how many decimals an amount may have and where rounding lands.
 
 use std::fmt;

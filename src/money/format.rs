@@ -22,8 +22,8 @@ pub enum ShownDecimals {
 
 /// Display settings for amounts: decimals shown, and the thousands, decimal and code separators.
 ///
-/// The seed strings `"10.00 USD"`, `"100 SEK"` and `"1 000 JPY"` each come from one setting
-/// (seed 000 writes them with no-break spaces: add `.code_separator('\u{a0}')`):
+/// The strings `"10.00 USD"`, `"100 SEK"` and `"1 000 JPY"` each come from one setting
+/// (Centra writes them with no-break spaces: add `.code_separator('\u{a0}')`):
 ///
 /// ```
 /// use giftcert::{Currency, Money, money::{ShownDecimals, MoneyFormat}};
@@ -85,7 +85,7 @@ impl MoneyFormat {
     }
 
     /// Sets what stands between the amount and the code (a space by default; Centra's
-    /// listing in seed 000 uses a no-break space, U+00A0, so the code never wraps alone).
+    /// listing in Centra uses a no-break space, U+00A0, so the code never wraps alone).
     #[must_use]
     pub const fn code_separator(mut self, separator: char) -> MoneyFormat {
         self.code_separator = separator;

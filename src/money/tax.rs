@@ -41,7 +41,7 @@ pub enum TaxRateError {
 }
 
 impl TaxRate {
-    /// No tax: what a multi-purpose voucher carries (seed 003's `"vat": 0`).
+    /// No tax: what a multi-purpose voucher carries (the Nordic checkout provider's `"vat": 0`).
     pub const ZERO: TaxRate = TaxRate(Decimal::ZERO);
 
     /// A rate of `percent` percent.

@@ -1,4 +1,4 @@
-//! Lowest-first allocation of a payable amount over gift cards (seed 003).
+//! Lowest-first allocation of a payable amount over gift cards (the Nordic checkout provider).
 //!
 //! Cards are used lowest amount first; cards with equal amounts keep the order in which they
 //! were applied; each gives `min(its amount, what is still unpaid)`, so the last one used may be
@@ -44,7 +44,7 @@ pub struct AllocatedCard<K> {
     pub key: K,
     /// What the card could give.
     pub available: Money,
-    /// What it gives to this order (seed 003's `usedAmount`).
+    /// What it gives to this order (the Nordic checkout provider's `usedAmount`).
     pub used: Money,
     /// What it keeps: `available - used`.
     pub remaining: Money,
@@ -98,8 +98,8 @@ impl<K> Allocation<K> {
         self.payable.checked_sub(self.used).unwrap_or(self.payable)
     }
 
-    /// Seed 003's `totalAmount`: `payable - sum available`, negative when the cards hold more
-    /// than the order (then it is minus what the cards keep).
+    /// The Nordic checkout provider's `totalAmount`: `payable - sum available`, negative when the
+    /// cards hold more than the order (then it is minus what the cards keep).
     #[must_use]
     pub fn total_amount(&self) -> Money {
         self.payable

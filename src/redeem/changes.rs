@@ -47,7 +47,7 @@ pub struct RecordWrite<T> {
     pub expected_version: Option<u64>,
 }
 
-/// Everything one request writes, committed atomically by [`Store::commit`].
+/// Everything one request writes, committed atomically by [`Store::commit`](crate::store::Store::commit).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
     /// Cards to insert or update.

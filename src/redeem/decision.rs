@@ -1,16 +1,17 @@
-//! Redeeming gift cards at checkout, as pure decisions (seeds 003 and 004).
+//! Redeeming gift cards at checkout, as pure decisions (the Nordic checkout provider and
+//! BigCommerce).
 //!
 //! A [`Checkout`] records which cards a shopper applied (BigCommerce's
 //! `POST`/`DELETE .../gift-certificates`) and where its payment stands. Each function here takes
 //! the checkout, the cards it needs, the request and `now`, and returns a [`Decision`]: the
 //! outcome for the caller, the cards and ledger entries to write, the notifications to deliver.
 //! Nothing here reads a clock, draws a random number or touches storage, so the same decisions
-//! serve the crate's own [`Redeemer`](crate::Redeemer) and a host's async handlers alike.
+//! serve the crate's own [`Redeemer`](crate::store::Redeemer) and a host's async handlers alike.
 //!
-//! The flow is seed 003's: *authorise* at validation places holds for the amounts allocated
-//! lowest-first; *capture* on completion turns them into spending and runs the leftover
-//! strategy; *void* on payment failure releases them. *Refund* returns captured money, never
-//! more than the checkout captured.
+//! The flow is the Nordic checkout provider's: *authorise* at validation places holds for the
+//! amounts allocated lowest-first; *capture* on completion turns them into spending and runs the
+//! leftover strategy; *void* on payment failure releases them. *Refund* returns captured money,
+//! never more than the checkout captured.
 
 use chrono::{DateTime, Utc};
 
@@ -324,8 +325,8 @@ where
     })
 }
 
-/// Releases the checkout's holds (payment failed: seed 003's revert). Holds that already
-/// expired were released by themselves and are skipped.
+/// Releases the checkout's holds (payment failed: the Nordic checkout provider's revert). Holds
+/// that already expired were released by themselves and are skipped.
 ///
 /// # Errors
 ///

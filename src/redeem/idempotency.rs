@@ -113,38 +113,38 @@ impl fmt::Write for Fnv1a {
 )]
 #[non_exhaustive]
 pub enum RecordedRequest {
-    /// [`Redeemer::authorise`](crate::Redeemer::authorise).
+    /// [`Redeemer::authorise`](crate::store::Redeemer::authorise).
     Authorise {
         /// The checkout.
         checkout: Reference,
         /// What it asked to hold.
         payable: Money,
     },
-    /// [`Redeemer::capture`](crate::Redeemer::capture).
+    /// [`Redeemer::capture`](crate::store::Redeemer::capture).
     Capture {
         /// The checkout.
         checkout: Reference,
     },
-    /// [`Redeemer::void`](crate::Redeemer::void).
+    /// [`Redeemer::void`](crate::store::Redeemer::void).
     Void {
         /// The checkout.
         checkout: Reference,
     },
-    /// [`Redeemer::refund`](crate::Redeemer::refund).
+    /// [`Redeemer::refund`](crate::store::Redeemer::refund).
     Refund {
         /// The checkout.
         checkout: Reference,
         /// What it asked to refund.
         amount: Money,
     },
-    /// [`Redeemer::issue`](crate::Redeemer::issue).
+    /// [`Redeemer::issue`](crate::store::Redeemer::issue).
     Issue {
         /// A stable digest of the cards asked for (FNV-1a of their specs), written as 16 hex
         /// digits so that no JSON reader rounds it.
         #[serde(with = "hex_u64")]
         fingerprint: u64,
     },
-    /// [`Redeemer::import_card`](crate::Redeemer::import_card).
+    /// [`Redeemer::import_card`](crate::store::Redeemer::import_card).
     Import {
         /// A stable digest of the card asked for, as for [`RecordedRequest::Issue`].
         #[serde(with = "hex_u64")]

@@ -7,7 +7,7 @@ use crate::card::Reference;
 use crate::card::{CardId, CodeHint};
 use crate::money::Money;
 
-/// One card's part in an authorisation, in BigCommerce's terms (seed 004).
+/// One card's part in an authorisation, in BigCommerce's terms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CardUse {

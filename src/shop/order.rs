@@ -1,5 +1,5 @@
 //! The purchase flow: a paid selection holding gift certificates becomes a finalised order and
-//! the cards to issue (seeds 000, 001, 002).
+//! the cards to issue (Centra and Spryker).
 //!
 //! 1. [`Order::place`] takes the selection and the [`PaymentDetails`] (method, e-mail, optional
 //!    recipient and Centra's `giftMessage`, kept on the order) and checks the method against

@@ -1,4 +1,4 @@
-//! Payment methods, and which of them may pay for gift certificates (seeds 002, 004).
+//! Payment methods, and which of them may pay for gift certificates (Spryker and BigCommerce).
 //!
 //! The host declares its [`PaymentMethod`]s; a [`PaymentPolicy`] says which may pay for a
 //! selection holding gift certificates. Gift credit never may: a gift certificate cannot be
@@ -7,7 +7,7 @@
 //! method.
 //!
 //! Gift credit can still pay the *product* part of a mixed selection: it is applied as credit
-//! when totals are computed (see [`Totals`](crate::Totals)), and what is left, including every
+//! when totals are computed (see [`Totals`](crate::shop::Totals)), and what is left, including every
 //! certificate line, is paid with a method this policy allows.
 
 use std::fmt;

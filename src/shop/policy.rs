@@ -1,4 +1,5 @@
-//! The rules a selection keeps: whether prices include tax, and whether certificates share a cart with products (Centra's exclusive rules or Spryker's mixed carts).
+//! The rules a selection keeps: whether prices include tax, and whether certificates share a cart
+//! with products (Centra's exclusive rules or Spryker's mixed carts).
 
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +31,7 @@ impl PriceBasis {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum ProductWithCertificate {
-    /// The product is refused with [`SelectionError::ProductWithCertificate`] (the default).
+    /// The product is refused with [`SelectionError::ProductWithCertificate`](crate::shop::SelectionError::ProductWithCertificate) (the default).
     #[default]
     Refuse,
     /// The certificates are removed and the product added; the change reports the removal.
@@ -64,7 +65,7 @@ impl Default for SelectionPolicy {
 }
 
 impl SelectionPolicy {
-    /// Centra's rules (seeds 000, 001): certificates are sold on their own, one at a time.
+    /// Centra's rules: certificates are sold on their own, one at a time.
     /// Adding a certificate removes every product line (and the order discount and shipping
     /// that applied to them); adding a new certificate replaces the previous one; adding a
     /// product while a certificate is held is refused.
@@ -77,7 +78,7 @@ impl SelectionPolicy {
         }
     }
 
-    /// Spryker's rules (seed 002): certificates are products that need no shipping; they share
+    /// Spryker's rules: certificates are products that need no shipping; they share
     /// a selection with other products and have quantities and variants.
     #[must_use]
     pub const fn mixed() -> SelectionPolicy {

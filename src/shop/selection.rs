@@ -1,4 +1,4 @@
-//! Selections (carts) that hold gift certificates under the host's rules (seeds 000, 001, 002).
+//! Selections (carts) that hold gift certificates under the host's rules (Centra and Spryker).
 //!
 //! A [`Selection`] has one currency, product lines and gift-certificate lines. What may share a
 //! selection is a [`SelectionPolicy`] the host picks:
@@ -13,7 +13,7 @@
 //! Every mutation returns a [`SelectionChange`] saying what it removed or replaced, so the host
 //! can tell the shopper. Gift-certificate lines never carry a discount (Spryker: the price paid
 //! must equal the card's value); an order-level discount is spread over product lines only when
-//! totals are computed (see [`Totals`](crate::Totals)).
+//! totals are computed (see [`Totals`](crate::shop::Totals)).
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -597,7 +597,7 @@ impl Selection {
 
     /// Changes the certificate line of definition `from` to its variant `to` (Spryker: a card
     /// family with values 50 EUR, 100 EUR...), keeping its quantity. Both definitions must be in
-    /// one [family](crate::CertificateDefinition::family); `amount` is the buyer's choice when
+    /// one [family](crate::catalogue::CertificateDefinition::family); `amount` is the buyer's choice when
     /// `to` is an any-amount certificate. When `to` already has a line, the quantities are added
     /// up there.
     ///
@@ -672,7 +672,7 @@ impl Selection {
     /// # Errors
     ///
     /// [`SelectionError::Negative`] and [`SelectionError::Money`] for another currency. Whether
-    /// the discount fits the products is checked by [`Totals`](crate::Totals::compute).
+    /// the discount fits the products is checked by [`Totals`](crate::shop::Totals::compute).
     pub fn set_order_discount(&mut self, discount: Money) -> Result<Option<Money>, SelectionError> {
         self.same_currency(discount)?;
         if discount.is_negative() {

@@ -1,4 +1,5 @@
-//! Totals of a selection: taxes first, credit later (seeds 001, 002, 003, 004).
+//! Totals of a selection: taxes first, credit later (Centra, Spryker, the Nordic checkout provider
+//! and BigCommerce).
 //!
 //! [`Totals::compute`] works in this order:
 //!
@@ -10,8 +11,8 @@
 //!    never discounted (Spryker).
 //! 3. Tax per rate, on the summed discounted amounts at that rate, shipping counted at its own
 //!    rate, rounded once per rate ([`TotalsSettings`] holds the rule and the granularity).
-//!    Multi-purpose certificate lines are not taxed at sale (seed 003); single-purpose ones are,
-//!    at their rate.
+//!    Multi-purpose certificate lines are not taxed at sale (the Nordic checkout provider);
+//!    single-purpose ones are, at their rate.
 //! 4. `grandTotal`: `subtotal - discount + shipping`, plus the tax when prices exclude it: what
 //!    is payable before any credit.
 //! 5. Gift credit, as a payment and never a discount: the applied certificates pay, lowest
@@ -19,7 +20,7 @@
 //!    product part only (a gift certificate cannot be paid for with a gift certificate). No tax
 //!    figure changes. `outstandingBalance` is what is left to pay by another method.
 //!
-//! Seed 001's table comes out exactly:
+//! Centra's table comes out exactly:
 //!
 //! ```
 //! use giftcert::{Currency, Money, PriceBasis, Selection, SelectionPolicy, TaxRate, Totals, TotalsSettings, shop::ProductLine};

@@ -15,7 +15,7 @@ use crate::redeem::{
 /// # Design: a synchronous store, a pure core, and async hosts
 ///
 /// Every decision (what to hold, capture, release, issue, write) comes from the pure functions
-/// in [`redemption`](crate::redeem), as values. The crate's [`Redeemer`](crate::Redeemer)
+/// in [`redemption`](crate::redeem), as values. The crate's [`Redeemer`](crate::store::Redeemer)
 /// drives them over this synchronous [`Store`] trait, which suits embedded stores (the
 /// in-memory default, SQLite) and blocking drivers. An async host (axum with sqlx or
 /// tokio-postgres) does not need an async version of the trait: it reads the checkout and cards

@@ -1,4 +1,26 @@
-//! Storage: the store contract, the in-memory store and the redeemer that drives them.
+//! Storage: the [`Store`] contract a host implements, the in-memory [`MemoryStore`], and the
+//! [`Redeemer`] that drives the redemption decisions over a store.
+//!
+//! A store keeps cards, their ledgers, checkouts, idempotency records and guard windows, each
+//! read with its version ([`Versioned`]), and commits one request's [`Changes`] atomically with
+//! version checks (see [`Store`] for the rules). The database stores live in crates of their
+//! own (`giftcert-sqlite`, `giftcert-postgres`) and pass the same conformance kit
+//! (`giftcert::testkit`, feature `testkit`).
+//!
+//! ```
+//! use giftcert::store::{MemoryStore, Redeemer, Store};
+//! use giftcert::{CardSpec, Currency, IdempotencyKey, Money};
+//!
+//! let redeemer = Redeemer::new(MemoryStore::new());
+//! let issued = redeemer.issue(
+//!     &IdempotencyKey::new("order-1")?,
+//!     vec![CardSpec::new(Money::parse("25", Currency::USD)?)],
+//! )?;
+//! let card = issued.outcome.cards[0].card;
+//! assert_eq!(redeemer.store().card(card)?.map(|c| c.value.balance()), Some(Money::parse("25", Currency::USD)?));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
 mod contract;
 mod memory;
 mod redeemer;

@@ -521,7 +521,8 @@ impl<S: Store> Redeemer<S> {
         })
     }
 
-    /// Holds `payable` on the checkout's cards, lowest first (seed 003's authorisation).
+    /// Holds `payable` on the checkout's cards, lowest first (the Nordic checkout provider's
+    /// authorisation).
     ///
     /// # Errors
     ///
