@@ -21,10 +21,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod async_store;
 mod contract;
 mod memory;
 mod redeemer;
 
+pub use self::async_store::*;
 pub use self::contract::*;
 pub use self::memory::*;
 pub use self::redeemer::*;
