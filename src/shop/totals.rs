@@ -36,6 +36,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -729,10 +730,7 @@ impl Totals {
         } else {
             payable_with_gift_credit
         };
-        let allocation = allocate(
-            payable_with_gift_credit,
-            cards.into_iter().map(|(code, balance, _)| (code, balance)),
-        )?;
+        let allocation = allocate(payable_with_gift_credit, cards)?;
         let outstanding_balance = grand_total.checked_sub(allocation.used())?;
         let gift_certificates = allocation
             .into_cards()
@@ -957,55 +955,31 @@ fn tax_in(amount: Money, rate: TaxRate, prices: PriceBasis) -> Result<Decimal, M
         .ok_or(overflow)
 }
 
-/// The applied cards with each code's normalised digest, refusing empty and repeated codes.
-fn checked_cards<I, S>(applied: I) -> Result<Vec<(String, Money, u64)>, TotalsError>
+/// The applied cards, refusing empty and repeated codes (compared as [`normalised_chars`]
+/// keeps them), in one pass with a hash set.
+fn checked_cards<I, S>(applied: I) -> Result<Vec<(String, Money)>, TotalsError>
 where
     I: IntoIterator<Item = (S, Money)>,
     S: Into<String>,
 {
     let applied = applied.into_iter();
-    let mut cards: Vec<(String, Money, u64)> = Vec::with_capacity(applied.size_hint().0);
+    let mut cards: Vec<(String, Money)> = Vec::with_capacity(applied.size_hint().0);
+    let mut seen: HashSet<String> = HashSet::with_capacity(applied.size_hint().0);
     for (index, (code, balance)) in applied.enumerate() {
         let code: String = code.into();
-        let Some(digest) = normalised_digest(&code) else {
+        let normalised: String = normalised_chars(&code).collect();
+        if normalised.is_empty() {
             return Err(TotalsError::EmptyCode { index });
-        };
-        // Equal codes have equal digests; only a matching digest needs the codes compared.
-        if cards.iter().any(|(seen, _, seen_digest)| {
-            *seen_digest == digest && normalised_chars(seen).eq(normalised_chars(&code))
-        }) {
+        }
+        if !seen.insert(normalised) {
             return Err(TotalsError::DuplicateCode {
                 index,
                 masked: mask_typed(&code),
             });
         }
-        cards.push((code, balance, digest));
+        cards.push((code, balance));
     }
     Ok(cards)
-}
-
-/// FNV-1a over the characters [`normalised_chars`] keeps; `None` when it keeps none. Codes are
-/// usually ASCII, read byte by byte (the same characters, so the same digest).
-fn normalised_digest(code: &str) -> Option<u64> {
-    let mut digest = 0xcbf2_9ce4_8422_2325_u64;
-    let mut empty = true;
-    let mut add = |c: u64| {
-        empty = false;
-        digest = (digest ^ c).wrapping_mul(0x0000_0100_0000_01b3);
-    };
-    if code.is_ascii() {
-        for b in code.bytes() {
-            // `char::is_whitespace` on ASCII: these six (`u8::is_ascii_whitespace` lacks 0x0b).
-            if !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b'-') {
-                add(u64::from(b.to_ascii_uppercase()));
-            }
-        }
-    } else {
-        for c in normalised_chars(code) {
-            add(u64::from(c));
-        }
-    }
-    (!empty).then_some(digest)
 }
 
 /// Zero as `amount - amount` gives it for a non-zero amount: in `amount`'s scale (an amount's
@@ -1040,29 +1014,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn the_ascii_digest_is_the_digest_of_the_normalised_characters() {
-        let chars_digest = |code: &str| {
-            let mut digest = 0xcbf2_9ce4_8422_2325_u64;
-            for c in normalised_chars(code) {
-                digest = (digest ^ u64::from(c)).wrapping_mul(0x0000_0100_0000_01b3);
-            }
-            digest
-        };
-        for code in ["ab-cd 12", "AB\tCD\x0b12\x0c\r\n", "x", "GC-0001-7kq2"] {
-            assert_eq!(
-                normalised_digest(code),
-                Some(chars_digest(code)),
-                "{code:?}"
-            );
-        }
-        // A non-ASCII space goes too, so this code equals the ASCII one.
-        assert_eq!(
-            normalised_digest("ab\u{a0}cd12"),
-            normalised_digest("ABCD12")
-        );
-        assert_eq!(normalised_digest(" - \x0b "), None);
     }
 }

@@ -19,58 +19,13 @@ const SHARDS: usize = 16;
 // A commit's shards fit a `u32` mask, and a shard is four bits of a hash.
 const _: () = assert!(SHARDS == 16);
 
-/// FxHash (rustc's hasher): a few instructions a word, fixed across runs, and no defence
-/// against chosen collisions. It hashes only card ids, which no client chooses: they are 128
-/// random bits from [`CardId::random`], or ids the host's own database gave.
-#[derive(Debug, Default, Clone, Copy)]
-struct FxHasher(u64);
+/// Maps keyed by card ids, hashed with std's randomly keyed SipHash.
+type ById<V> = HashMap<CardId, V>;
 
-impl FxHasher {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0; 8];
-            word.get_mut(..chunk.len())
-                .unwrap_or_default()
-                .copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn write_u128(&mut self, n: u128) {
-        // Both halves, one after the other (the casts keep the low 64 bits on purpose).
-        self.add(n as u64);
-        self.add((n >> 64) as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        // The multiply leaves the best-mixed bits at the top; hashbrown indexes buckets by the
-        // low bits, so bring the top ones down (as rustc-hash 2 does).
-        self.0.rotate_left(26)
-    }
-}
-
-/// Maps keyed by card ids (see [`FxHasher`] for why a fast hash is safe there).
-type ById<V> = HashMap<CardId, V, BuildHasherDefault<FxHasher>>;
-
-/// The shard of a card: the top bits of its id's FxHash, mixed once more so that the cards of
-/// one shard share no bits of the hash its map indexes them by.
-fn card_shard(id: CardId) -> usize {
-    let mut hasher = FxHasher::default();
-    hasher.write_u128(id.as_u128());
-    let hash = hasher.0 ^ (hasher.0 >> 32);
-    (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 60) as usize
+/// The shard of a card: the top bits of its id's hash under the store's secret keys, so that
+/// hosts' sequential ids spread as evenly as random ones.
+fn card_shard(secret: &RandomState, id: CardId) -> usize {
+    (secret.hash_one(id.as_u128()) >> 60) as usize
 }
 
 /// The shard of a key a client chose, from its secret hash: bits the maps inside a shard
@@ -80,15 +35,16 @@ const fn hashed_shard(hash: u64) -> usize {
 }
 
 /// A hasher that hands back the `u64` it is given: the keys of a [`ClientMap`] are already
-/// hashes. Anything else is folded in with FxHash, so it never panics.
+/// hashes. Anything else is folded in with std's hasher, so it never panics.
 #[derive(Debug, Default, Clone, Copy)]
 struct Prehashed(u64);
 
 impl Hasher for Prehashed {
     fn write(&mut self, bytes: &[u8]) {
-        let mut fx = FxHasher(self.0);
-        fx.write(bytes);
-        self.0 = fx.finish();
+        let mut hasher = std::hash::DefaultHasher::new();
+        hasher.write_u64(self.0);
+        hasher.write(bytes);
+        self.0 = hasher.finish();
     }
 
     fn write_u64(&mut self, n: u64) {
@@ -299,7 +255,7 @@ fn check_version<T>(
 impl Store for MemoryStore {
     fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError> {
         Ok(self
-            .shard(card_shard(id))
+            .shard(card_shard(&self.secret, id))
             .cards
             .get(&id)
             .map(|slot| Versioned {
@@ -327,7 +283,7 @@ impl Store for MemoryStore {
         from_seq: u64,
         limit: usize,
     ) -> Result<Vec<LedgerEntry>, StoreError> {
-        let shard = self.shard(card_shard(card));
+        let shard = self.shard(card_shard(&self.secret, card));
         let Some(slot) = shard.cards.get(&card) else {
             return Ok(Vec::new());
         };
@@ -389,13 +345,13 @@ impl Store for MemoryStore {
         let mut touch = |shard: usize| mask |= 1 << shard;
         for write in &changes.cards {
             let (CardWrite::Insert { card, .. } | CardWrite::Update { card, .. }) = write;
-            touch(card_shard(card.id()));
+            touch(card_shard(&self.secret, card.id()));
         }
         for &hash in &code_hashes {
             touch(hashed_shard(hash));
         }
         for entry in &changes.entries {
-            touch(card_shard(entry.card()));
+            touch(card_shard(&self.secret, entry.card()));
         }
         for hash in [checkout_hash, key_hash, guard_hash].into_iter().flatten() {
             touch(hashed_shard(hash));
@@ -410,7 +366,7 @@ impl Store for MemoryStore {
             match write {
                 CardWrite::Insert { card, code } => {
                     if locked
-                        .get(card_shard(card.id()))?
+                        .get(card_shard(&self.secret, card.id()))?
                         .cards
                         .contains_key(&card.id())
                     {
@@ -429,7 +385,7 @@ impl Store for MemoryStore {
                     card,
                     expected_version,
                 } => {
-                    let shard = locked.get(card_shard(card.id()))?;
+                    let shard = locked.get(card_shard(&self.secret, card.id()))?;
                     let slot = shard.cards.get(&card.id()).ok_or_else(|| {
                         StoreError::conflict(Record::Card(card.id()), "it does not exist")
                     })?;
@@ -486,7 +442,7 @@ impl Store for MemoryStore {
                     let id = card.id();
                     let hash = codes.next().ok_or_else(missing_hash)?;
                     locked.get(hashed_shard(hash))?.codes.insert(hash, code, id);
-                    locked.get(card_shard(id))?.cards.insert(
+                    locked.get(card_shard(&self.secret, id))?.cards.insert(
                         id,
                         CardSlot {
                             card,
@@ -497,7 +453,8 @@ impl Store for MemoryStore {
                 }
                 CardWrite::Update { card, .. } => {
                     let id = card.id();
-                    if let Some(slot) = locked.get(card_shard(id))?.cards.get_mut(&id) {
+                    if let Some(slot) = locked.get(card_shard(&self.secret, id))?.cards.get_mut(&id)
+                    {
                         slot.card = card;
                         slot.version += 1;
                     }
@@ -506,7 +463,7 @@ impl Store for MemoryStore {
         }
         for entry in changes.entries {
             let id = entry.card();
-            if let Some(slot) = locked.get(card_shard(id))?.cards.get_mut(&id) {
+            if let Some(slot) = locked.get(card_shard(&self.secret, id))?.cards.get_mut(&id) {
                 slot.ledger.push(entry);
             }
         }
