@@ -106,6 +106,21 @@ pub enum RedeemError {
     /// few).
     #[error("card {0}, which the checkout uses, was not given")]
     MissingCard(CardId),
+    /// A driver answered a need of the protocol with the wrong reply, or polled an operation
+    /// out of turn: a bug in the driver.
+    #[error("the driver answered {need} with {reply}")]
+    Driver {
+        /// What the operation needed.
+        need: &'static str,
+        /// What it got.
+        reply: &'static str,
+    },
+    /// The idempotency record under this key holds the outcome of another kind of operation.
+    #[error("idempotency record {key} holds another operation's outcome")]
+    ReplayMismatch {
+        /// The key.
+        key: IdempotencyKey,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

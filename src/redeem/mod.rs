@@ -34,6 +34,7 @@ mod error;
 mod guard;
 mod idempotency;
 mod outcome;
+mod protocol;
 mod store_error;
 
 pub use self::allocation::*;
@@ -44,4 +45,5 @@ pub use self::error::*;
 pub use self::guard::*;
 pub use self::idempotency::*;
 pub use self::outcome::*;
+pub use self::protocol::*;
 pub use self::store_error::*;

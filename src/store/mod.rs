@@ -31,5 +31,6 @@ pub use self::contract::*;
 pub use self::memory::*;
 pub use self::redeemer::*;
 pub use crate::redeem::{
-    CardWrite, Changes, Record, RecordWrite, StoreError, StoreSource, Versioned,
+    AppliedCode, CardWrite, Changes, Record, RecordWrite, Redeemed, StoreError, StoreSource,
+    Versioned,
 };

@@ -1,78 +1,28 @@
-//! [`Redeemer`]: the redemption service over a [`Store`].
+//! [`Redeemer`]: the sync driver of the redemption protocol over a [`Store`].
 //!
-//! It reads what a request needs with its versions, asks the pure core in
-//! [`redemption`](crate::redeem) for a decision, and writes the decision in one
-//! [`Store::commit`]. When another writer got there first it starts again from a fresh read, a
-//! bounded number of times. Money-moving requests carry an [`IdempotencyKey`]: repeating one
-//! returns the first result and changes nothing; reusing a key for another request is an error.
+//! Every rule (replay, retry, guard, hold expiry, code regeneration) lives in the sans-IO
+//! [`Protocol`]; this driver only answers what an [`Operation`] needs from the store, the
+//! clock and the code generator.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
-use crate::card::ExpiryPolicy;
-use crate::card::Notification;
-use crate::card::{BalanceStrategy, LeftoverStrategy};
-use crate::card::{CardId, CardSpec, CodeHint, GiftCard};
-use crate::card::{LedgerEntry, Reference};
+use crate::card::{
+    CardId, CardSpec, ExpiryPolicy, GiftCard, LedgerEntry, LeftoverStrategy, Reference,
+};
 use crate::clock::{Clock, SystemClock};
-use crate::code::{
-    Code, CodeGenerator, ImportRules, ImportedCode, RandomCodeGenerator, generate_unique,
-};
-use crate::money::Currency;
-use crate::money::Money;
+use crate::code::{CodeGenerator, ImportRules, ImportedCode};
+use crate::money::{Currency, Money};
 use crate::redeem::{
-    self, Authorisation, Captured, Checkout, Decision, Issued, Outcome, RedeemError, RefundOutcome,
-    Voided,
+    AppliedCode, Authorisation, Captured, GuardPolicy, IdempotencyKey, Issued, Need, Operation,
+    Protocol, RedeemError, Redeemed, RefundOutcome, Reply, Step, StoreError, Voided,
 };
-use crate::redeem::{GuardPolicy, GuardWindow};
-use crate::redeem::{IdempotencyKey, IdempotencyRecord, RecordedRequest, debug_fingerprint};
 use crate::shop::{CardToIssue, Order};
-use crate::store::{Changes, RecordWrite, Store, StoreError, Versioned};
+use crate::store::Store;
 
-/// How many times a request is tried against a store that keeps changing underneath.
-const DEFAULT_ATTEMPTS: u32 = 64;
-/// How many codes are drawn before giving up on finding a free one.
-const CODE_ATTEMPTS: u32 = 8;
-/// How long a hold lasts by default.
-const DEFAULT_HOLD_MINUTES: i64 = 30;
 /// How many ledger entries a history read fetches at a time.
-const HISTORY_PAGE: usize = 1024;
-
-/// A request's result, with what to tell people.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Redeemed<T> {
-    /// The result.
-    pub outcome: T,
-    /// Notifications for the host to deliver (empty on a replay: they were handed over with
-    /// the first result).
-    pub notifications: Vec<Notification>,
-    /// Whether this is the recorded result of an earlier identical request.
-    pub replayed: bool,
-}
-
-/// A code applied to a checkout, as the shopper sees it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AppliedCode {
-    /// The card.
-    pub card: CardId,
-    /// Its code, masked.
-    pub code: CodeHint,
-    /// What it can give now.
-    pub balance: Money,
-    /// When it expires, if ever.
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-/// The versions a decision was computed from.
-#[derive(Debug, Default)]
-struct Versions {
-    cards: HashMap<CardId, u64>,
-    checkout: Option<u64>,
-}
+pub(crate) const HISTORY_PAGE: usize = 1024;
 
 /// The redemption service: apply and remove codes, authorise, capture, void, refund, issue.
 ///
@@ -99,14 +49,8 @@ struct Versions {
 #[derive(Debug)]
 pub struct Redeemer<S> {
     store: S,
-    strategy: Arc<dyn LeftoverStrategy>,
-    codes: Arc<dyn CodeGenerator>,
+    protocol: Protocol,
     clock: Arc<dyn Clock>,
-    expiry: ExpiryPolicy,
-    hold_ttl: Option<Duration>,
-    guard: GuardPolicy,
-    attempts: u32,
-    imported: Option<ImportRules>,
 }
 
 impl<S: Store> Redeemer<S> {
@@ -116,28 +60,29 @@ impl<S: Store> Redeemer<S> {
     pub fn new(store: S) -> Redeemer<S> {
         Redeemer {
             store,
-            strategy: Arc::new(BalanceStrategy),
-            codes: Arc::new(RandomCodeGenerator::default()),
+            protocol: Protocol::default(),
             clock: Arc::new(SystemClock),
-            expiry: ExpiryPolicy::Never,
-            hold_ttl: Some(Duration::minutes(DEFAULT_HOLD_MINUTES)),
-            guard: GuardPolicy::default(),
-            attempts: DEFAULT_ATTEMPTS,
-            imported: None,
         }
+    }
+
+    /// Follows `protocol`'s settings (strategy, codes, expiry, holds, guard, attempts).
+    #[must_use]
+    pub fn with_protocol(mut self, protocol: Protocol) -> Redeemer<S> {
+        self.protocol = protocol;
+        self
     }
 
     /// Uses `strategy` for leftover value.
     #[must_use]
     pub fn with_strategy(mut self, strategy: Arc<dyn LeftoverStrategy>) -> Redeemer<S> {
-        self.strategy = strategy;
+        self.protocol = self.protocol.with_strategy(strategy);
         self
     }
 
     /// Uses `codes` to make and check codes.
     #[must_use]
     pub fn with_code_generator(mut self, codes: Arc<dyn CodeGenerator>) -> Redeemer<S> {
-        self.codes = codes;
+        self.protocol = self.protocol.with_code_generator(codes);
         self
     }
 
@@ -151,21 +96,21 @@ impl<S: Store> Redeemer<S> {
     /// Sets the expiry of cards it issues whose spec has none.
     #[must_use]
     pub fn with_expiry(mut self, expiry: ExpiryPolicy) -> Redeemer<S> {
-        self.expiry = expiry;
+        self.protocol = self.protocol.with_expiry(expiry);
         self
     }
 
     /// Holds release themselves after `ttl` (`None`: never).
     #[must_use]
     pub fn with_hold_ttl(mut self, ttl: Option<Duration>) -> Redeemer<S> {
-        self.hold_ttl = ttl;
+        self.protocol = self.protocol.with_hold_ttl(ttl);
         self
     }
 
     /// Limits unknown-code lookups per client.
     #[must_use]
     pub fn with_guard(mut self, guard: GuardPolicy) -> Redeemer<S> {
-        self.guard = guard;
+        self.protocol = self.protocol.with_guard(guard);
         self
     }
 
@@ -174,14 +119,14 @@ impl<S: Store> Redeemer<S> {
     /// guard when unknown.
     #[must_use]
     pub fn with_imported_codes(mut self, rules: ImportRules) -> Redeemer<S> {
-        self.imported = Some(rules);
+        self.protocol = self.protocol.with_imported_codes(rules);
         self
     }
 
     /// Tries a conflicting request at most `attempts` times (at least once).
     #[must_use]
     pub fn with_attempts(mut self, attempts: u32) -> Redeemer<S> {
-        self.attempts = attempts.max(1);
+        self.protocol = self.protocol.with_attempts(attempts);
         self
     }
 
@@ -190,112 +135,41 @@ impl<S: Store> Redeemer<S> {
         &self.store
     }
 
-    /// A new card id and a code no card has yet.
-    fn fresh(&self) -> Result<(CardId, Code), RedeemError> {
-        let code = generate_unique(&*self.codes, CODE_ATTEMPTS, |code| {
-            Ok::<bool, RedeemError>(self.store.card_by_code(code)?.is_some())
-        })?;
-        Ok((CardId::random(), code))
+    /// The protocol settings it follows.
+    pub fn protocol(&self) -> &Protocol {
+        &self.protocol
     }
 
-    fn load_checkout(&self, id: &Reference) -> Result<Versioned<Checkout>, RedeemError> {
-        self.store
-            .checkout(id)?
-            .ok_or_else(|| RedeemError::UnknownCheckout(id.clone()))
-    }
-
-    /// Reads the cards `ids` names, in that order, noting their versions.
-    fn load_cards(
-        &self,
-        ids: impl ExactSizeIterator<Item = CardId>,
-        versions: &mut Versions,
-    ) -> Result<Vec<GiftCard>, RedeemError> {
-        let mut cards = Vec::with_capacity(ids.len());
-        for id in ids {
-            let stored = self
-                .store
-                .card(id)?
-                .ok_or_else(|| StoreError::corrupt(format!("card {id} is missing")))?;
-            versions.cards.entry(id).or_insert(stored.version);
-            cards.push(stored.value);
+    /// Runs `op` to its end, answering its needs from the store, the clock and the code
+    /// generator.
+    fn drive<T: Send + 'static>(&self, mut op: Operation<T>) -> Result<T, RedeemError> {
+        loop {
+            let reply = match op.poll() {
+                Step::Done(result) => return result,
+                Step::Need(need) => self.answer(need),
+            };
+            op.reply(reply);
         }
-        Ok(cards)
     }
 
-    /// Runs a money-moving request under its idempotency key, retrying on conflicts.
-    fn run<T: Clone>(
-        &self,
-        key: &IdempotencyKey,
-        request: RecordedRequest,
-        wrap: fn(T) -> Outcome,
-        unwrap: fn(Outcome) -> Option<T>,
-        mut decide: impl FnMut(DateTime<Utc>, &mut Versions) -> Result<Decision<T>, RedeemError>,
-    ) -> Result<Redeemed<T>, RedeemError> {
-        for _ in 0..self.attempts {
-            if let Some(record) = self.store.idempotency(key)? {
-                if record.request != request {
-                    return Err(RedeemError::IdempotencyConflict {
-                        key: key.clone(),
-                        first: record.request,
-                    });
-                }
-                let outcome = unwrap(record.outcome).ok_or_else(|| {
-                    StoreError::corrupt(format!("idempotency record {key} holds another operation"))
-                })?;
-                return Ok(Redeemed {
-                    outcome,
-                    notifications: Vec::new(),
-                    replayed: true,
-                });
+    fn answer(&self, need: Need) -> Result<Reply, StoreError> {
+        Ok(match need {
+            Need::Now => Reply::Now(self.clock.now()),
+            Need::Idempotency(key) => Reply::Idempotency(self.store.idempotency(&key)?),
+            Need::Checkout(id) => Reply::Checkout(self.store.checkout(&id)?),
+            Need::Card(id) => Reply::Card(self.store.card(id)?),
+            Need::CardByCode(code) => Reply::Card(self.store.card_by_code(&code)?),
+            Need::Guard(client) => Reply::Guard(self.store.guard(&client)?),
+            Need::Fresh => Reply::Fresh(self.protocol.draw()),
+            Need::NewCardId => Reply::CardId(CardId::random()),
+            Need::Commit(changes) => {
+                self.store.commit(*changes)?;
+                Reply::Committed
             }
-            let now = self.clock.now();
-            let mut versions = Versions::default();
-            let decision = decide(now, &mut versions)?;
-            let (outcome, notifications, mut changes) =
-                decision.into_parts(|id| versions.cards.get(&id).copied(), versions.checkout);
-            changes.idempotency = Some(IdempotencyRecord {
-                key: key.clone(),
-                request: request.clone(),
-                outcome: wrap(outcome.clone()),
-                recorded_at: now,
-            });
-            match self.store.commit(changes) {
-                Ok(()) => {
-                    return Ok(Redeemed {
-                        outcome,
-                        notifications,
-                        replayed: false,
-                    });
-                }
-                Err(StoreError::Conflict { .. } | StoreError::DuplicateCode { .. }) => {
-                    std::thread::yield_now();
-                }
-                Err(other) => return Err(other.into()),
+            Need::Yield { .. } => {
+                std::thread::yield_now();
+                Reply::Resumed
             }
-        }
-        Err(RedeemError::Contention {
-            attempts: self.attempts,
-        })
-    }
-
-    /// Commits `changes` built by `attempt` from a fresh read, retrying on conflicts.
-    fn retry<T>(
-        &self,
-        mut attempt: impl FnMut(DateTime<Utc>) -> Result<(T, Changes), RedeemError>,
-    ) -> Result<T, RedeemError> {
-        for _ in 0..self.attempts {
-            let (result, changes) = attempt(self.clock.now())?;
-            if changes.is_empty() {
-                return Ok(result);
-            }
-            match self.store.commit(changes) {
-                Ok(()) => return Ok(result),
-                Err(StoreError::Conflict { .. }) => std::thread::yield_now(),
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(RedeemError::Contention {
-            attempts: self.attempts,
         })
     }
 
@@ -312,16 +186,14 @@ impl<S: Store> Redeemer<S> {
         key: &IdempotencyKey,
         specs: Vec<CardSpec>,
     ) -> Result<Redeemed<Issued>, RedeemError> {
-        let request = RecordedRequest::Issue {
-            fingerprint: debug_fingerprint(&specs),
-        };
-        self.issue_with(key, request, specs, || self.fresh())
+        self.drive(self.protocol.issue(key.clone(), specs))
     }
 
     /// Issues a card under a code brought from another platform (see [`ImportRules`]), for
     /// hosts migrating their customers' cards. Check [`ImportedCode::is_weak`] first: a short
     /// or digits-only code is easy to guess. Accepting such codes at checkout takes
-    /// [`Redeemer::with_imported_codes`].
+    /// [`Redeemer::with_imported_codes`]. Repeating the same import under its key replays its
+    /// first result.
     ///
     /// # Errors
     ///
@@ -333,43 +205,7 @@ impl<S: Store> Redeemer<S> {
         code: ImportedCode,
         spec: CardSpec,
     ) -> Result<Redeemed<Issued>, RedeemError> {
-        let code = code.into_code();
-        if self.store.card_by_code(&code)?.is_some() {
-            return Err(StoreError::duplicate_code(&code).into());
-        }
-        let request = RecordedRequest::Import {
-            fingerprint: debug_fingerprint(&spec),
-        };
-        self.issue_with(key, request, vec![spec], || {
-            Ok((CardId::random(), code.clone()))
-        })
-    }
-
-    fn issue_with(
-        &self,
-        key: &IdempotencyKey,
-        request: RecordedRequest,
-        specs: Vec<CardSpec>,
-        fresh: impl Fn() -> Result<(CardId, Code), RedeemError>,
-    ) -> Result<Redeemed<Issued>, RedeemError> {
-        self.run(
-            key,
-            request,
-            Outcome::Issued,
-            |o| match o {
-                Outcome::Issued(x) => Some(x),
-                _ => None,
-            },
-            |now, _| {
-                let mut specs = specs.clone();
-                for spec in &mut specs {
-                    if spec.expires_at.is_none() {
-                        spec.expires_at = self.expiry.expires_at(now)?;
-                    }
-                }
-                redeem::issue(specs, now, &fresh)
-            },
-        )
+        self.drive(self.protocol.import(key.clone(), code, spec))
     }
 
     /// Issues the cards a paid order bought (one per certificate unit, see
@@ -408,7 +244,7 @@ impl<S: Store> Redeemer<S> {
     /// # Errors
     ///
     /// [`RedeemError::TooManyAttempts`], [`RedeemError::InvalidCode`],
-    /// [`RedeemError::UnknownCode`], and those of [`redeem::apply`].
+    /// [`RedeemError::UnknownCode`], and those of [`redeem::apply`](crate::redeem::apply).
     pub fn apply_code(
         &self,
         client: &Reference,
@@ -416,80 +252,10 @@ impl<S: Store> Redeemer<S> {
         currency: Currency,
         code: &str,
     ) -> Result<AppliedCode, RedeemError> {
-        let code = Code::parse(code).map_err(RedeemError::InvalidCode)?;
-        if let Err(e) = self.codes.check(&code) {
-            let imported = self
-                .imported
-                .as_ref()
-                .is_some_and(|rules| rules.import(code.expose_secret()).is_ok());
-            if !imported {
-                return Err(RedeemError::InvalidCode(e));
-            }
-        }
-        let window = self.store.guard(client)?;
-        if let Some(w) = &window {
-            w.value.check(&self.guard, self.clock.now())?;
-        }
-        let Some(found) = self.store.card_by_code(&code)? else {
-            self.record_unknown(client, &code)?;
-            return Err(RedeemError::UnknownCode(code.masked()));
-        };
-        let card_id = found.value.id();
-        // The first attempt uses the card just found; a retry reads it again.
-        let mut found = Some(found.value);
-        self.retry(|now| {
-            let card = match found.take() {
-                Some(card) => card,
-                None => {
-                    self.store
-                        .card(card_id)?
-                        .ok_or_else(|| StoreError::corrupt(format!("card {card_id} is missing")))?
-                        .value
-                }
-            };
-            let stored = self.store.checkout(checkout)?;
-            let expected_version = stored.as_ref().map(|s| s.version);
-            let updated = redeem::apply(
-                stored.map(|s| s.value),
-                checkout.clone(),
-                currency,
-                None,
-                &card,
-                now,
-            )?;
-            let applied = AppliedCode {
-                card: card.id(),
-                code: card.shared_code_hint().clone(),
-                balance: card.available(),
-                expires_at: card.expires_at(),
-            };
-            let changes = Changes {
-                checkout: Some(RecordWrite {
-                    value: updated,
-                    expected_version,
-                }),
-                ..Changes::default()
-            };
-            Ok((applied, changes))
-        })
-    }
-
-    fn record_unknown(&self, client: &Reference, code: &Code) -> Result<(), RedeemError> {
-        self.retry(|now| {
-            let stored = self.store.guard(client)?;
-            let expected_version = stored.as_ref().map(|s| s.version);
-            let mut window =
-                stored.map_or_else(|| GuardWindow::new(client.clone(), now), |s| s.value);
-            let changed = window.record_unknown(&self.guard, code, now);
-            let changes = Changes {
-                guard: changed.then_some(RecordWrite {
-                    value: window,
-                    expected_version,
-                }),
-                ..Changes::default()
-            };
-            Ok(((), changes))
-        })
+        self.drive(
+            self.protocol
+                .apply_code(client.clone(), checkout.clone(), currency, code),
+        )
     }
 
     /// Takes a code off the checkout (BigCommerce's `DELETE .../gift-certificates/{code}`).
@@ -497,28 +263,9 @@ impl<S: Store> Redeemer<S> {
     /// # Errors
     ///
     /// [`RedeemError::InvalidCode`], [`RedeemError::UnknownCode`],
-    /// [`RedeemError::UnknownCheckout`], and those of [`redeem::remove`].
+    /// [`RedeemError::UnknownCheckout`], and those of [`redeem::remove`](crate::redeem::remove).
     pub fn remove_code(&self, checkout: &Reference, code: &str) -> Result<(), RedeemError> {
-        let code = Code::parse(code).map_err(RedeemError::InvalidCode)?;
-        let card = self
-            .store
-            .card_by_code(&code)?
-            .ok_or_else(|| RedeemError::UnknownCode(code.masked()))?
-            .value;
-        self.retry(|_| {
-            let stored = self.load_checkout(checkout)?;
-            let updated = redeem::remove(stored.value, &card)?;
-            Ok((
-                (),
-                Changes {
-                    checkout: Some(RecordWrite {
-                        value: updated,
-                        expected_version: Some(stored.version),
-                    }),
-                    ..Changes::default()
-                },
-            ))
-        })
+        self.drive(self.protocol.remove_code(checkout.clone(), code))
     }
 
     /// Holds `payable` on the checkout's cards, lowest first (the Nordic checkout provider's
@@ -527,31 +274,16 @@ impl<S: Store> Redeemer<S> {
     /// # Errors
     ///
     /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
-    /// [`RedeemError::Contention`], and those of [`redeem::authorise`].
+    /// [`RedeemError::Contention`], and those of [`redeem::authorise`](crate::redeem::authorise).
     pub fn authorise(
         &self,
         key: &IdempotencyKey,
         checkout: &Reference,
         payable: Money,
     ) -> Result<Redeemed<Authorisation>, RedeemError> {
-        self.run(
-            key,
-            RecordedRequest::Authorise {
-                checkout: checkout.clone(),
-                payable,
-            },
-            Outcome::Authorised,
-            |o| match o {
-                Outcome::Authorised(x) => Some(x),
-                _ => None,
-            },
-            |now, versions| {
-                let stored = self.load_checkout(checkout)?;
-                versions.checkout = Some(stored.version);
-                let cards = self.load_cards(stored.value.applied().iter().copied(), versions)?;
-                let expires = self.hold_ttl.and_then(|ttl| now.checked_add_signed(ttl));
-                redeem::authorise(stored.value, cards, payable, now, expires)
-            },
+        self.drive(
+            self.protocol
+                .authorise(key.clone(), checkout.clone(), payable),
         )
     }
 
@@ -560,29 +292,13 @@ impl<S: Store> Redeemer<S> {
     /// # Errors
     ///
     /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
-    /// [`RedeemError::Contention`], and those of [`redeem::capture`].
+    /// [`RedeemError::Contention`], and those of [`redeem::capture`](crate::redeem::capture).
     pub fn capture(
         &self,
         key: &IdempotencyKey,
         checkout: &Reference,
     ) -> Result<Redeemed<Captured>, RedeemError> {
-        self.run(
-            key,
-            RecordedRequest::Capture {
-                checkout: checkout.clone(),
-            },
-            Outcome::Captured,
-            |o| match o {
-                Outcome::Captured(x) => Some(x),
-                _ => None,
-            },
-            |now, versions| {
-                let stored = self.load_checkout(checkout)?;
-                versions.checkout = Some(stored.version);
-                let cards = self.load_cards(stored.value.needed(), versions)?;
-                redeem::capture(stored.value, cards, &*self.strategy, now, || self.fresh())
-            },
-        )
+        self.drive(self.protocol.capture(key.clone(), checkout.clone()))
     }
 
     /// Releases the checkout's holds (payment failed).
@@ -590,29 +306,13 @@ impl<S: Store> Redeemer<S> {
     /// # Errors
     ///
     /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
-    /// [`RedeemError::Contention`], and those of [`redeem::void`].
+    /// [`RedeemError::Contention`], and those of [`redeem::void`](crate::redeem::void).
     pub fn void(
         &self,
         key: &IdempotencyKey,
         checkout: &Reference,
     ) -> Result<Redeemed<Voided>, RedeemError> {
-        self.run(
-            key,
-            RecordedRequest::Void {
-                checkout: checkout.clone(),
-            },
-            Outcome::Voided,
-            |o| match o {
-                Outcome::Voided(x) => Some(x),
-                _ => None,
-            },
-            |now, versions| {
-                let stored = self.load_checkout(checkout)?;
-                versions.checkout = Some(stored.version);
-                let cards = self.load_cards(stored.value.needed(), versions)?;
-                redeem::void(stored.value, cards, now)
-            },
-        )
+        self.drive(self.protocol.void(key.clone(), checkout.clone()))
     }
 
     /// Refunds `amount` of what the checkout captured, as the leftover strategy directs.
@@ -620,33 +320,14 @@ impl<S: Store> Redeemer<S> {
     /// # Errors
     ///
     /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
-    /// [`RedeemError::Contention`], and those of [`redeem::refund`].
+    /// [`RedeemError::Contention`], and those of [`redeem::refund`](crate::redeem::refund).
     pub fn refund(
         &self,
         key: &IdempotencyKey,
         checkout: &Reference,
         amount: Money,
     ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
-        self.run(
-            key,
-            RecordedRequest::Refund {
-                checkout: checkout.clone(),
-                amount,
-            },
-            Outcome::Refunded,
-            |o| match o {
-                Outcome::Refunded(x) => Some(x),
-                _ => None,
-            },
-            |now, versions| {
-                let stored = self.load_checkout(checkout)?;
-                versions.checkout = Some(stored.version);
-                let cards = self.load_cards(stored.value.needed(), versions)?;
-                redeem::refund(stored.value, cards, amount, &*self.strategy, now, || {
-                    self.fresh()
-                })
-            },
-        )
+        self.drive(self.protocol.refund(key.clone(), checkout.clone(), amount))
     }
 
     /// The card with this id.

@@ -1,0 +1,1073 @@
+//! The redemption protocol as one sans-IO state machine, in the spirit of quinn-proto.
+//!
+//! An [`Operation`] (apply or remove a code, authorise, capture, void, refund, issue, import)
+//! owns every rule that makes money moves safe: replaying an idempotency key, refusing a key
+//! reused for another request, retrying a lost commit from a fresh read, counting unknown codes
+//! against the guard, releasing expired holds, drawing a new code when one is taken. It reads
+//! no clock, draws no random number and touches no store: [`Operation::poll`] says what it
+//! needs next ([`Need`]), the driver answers with [`Operation::reply`], and in the end `poll`
+//! yields the outcome.
+//!
+//! The crate has two drivers, each a loop of a few lines with no rule of its own: the sync
+//! [`Redeemer`](crate::store::Redeemer) over a [`Store`](crate::store::Store) and the async
+//! [`AsyncRedeemer`](crate::store::AsyncRedeemer) over an
+//! [`AsyncStore`](crate::store::AsyncStore). A host with its own I/O can drive operations the
+//! same way:
+//!
+//! ```
+//! use giftcert::redeem::{Need, Protocol, Reply, Step};
+//! use giftcert::store::Store;
+//! use giftcert::{CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money};
+//!
+//! let store = MemoryStore::new();
+//! let protocol = Protocol::default();
+//! let spec = CardSpec::new(Money::parse("20", Currency::EUR)?);
+//! let mut op = protocol.issue(IdempotencyKey::new("batch-1")?, vec![spec]);
+//! let issued = loop {
+//!     let reply = match op.poll() {
+//!         Step::Done(result) => break result?,
+//!         Step::Need(Need::Now) => Ok(Reply::Now(chrono::Utc::now())),
+//!         Step::Need(Need::Idempotency(key)) => store.idempotency(&key).map(Reply::Idempotency),
+//!         Step::Need(Need::CardByCode(code)) => store.card_by_code(&code).map(Reply::Card),
+//!         Step::Need(Need::Fresh) => Ok(Reply::Fresh(protocol.draw())),
+//!         Step::Need(Need::Commit(changes)) => store.commit(*changes).map(|()| Reply::Committed),
+//!         Step::Need(other) => unreachable!("issuing needs no {other:?}"),
+//!     };
+//!     op.reply(reply);
+//! };
+//! assert_eq!(issued.outcome.cards.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::card::{
+    BalanceStrategy, CardId, CardSpec, CodeHint, ExpiryPolicy, GiftCard, LeftoverStrategy,
+    Notification, Reference,
+};
+use crate::code::{Code, CodeError, CodeGenerator, ImportRules, ImportedCode, RandomCodeGenerator};
+use crate::money::{Currency, Money};
+use crate::redeem::{
+    self, Authorisation, Captured, Changes, Checkout, Decision, GuardPolicy, GuardWindow,
+    IdempotencyKey, IdempotencyRecord, Issued, Outcome, RecordWrite, RecordedRequest, RedeemError,
+    RefundOutcome, StoreError, Versioned, Voided, debug_fingerprint,
+};
+
+/// How many times a request is tried against a store that keeps changing underneath.
+const DEFAULT_ATTEMPTS: u32 = 64;
+/// How many codes are drawn before giving up on finding a free one.
+const CODE_ATTEMPTS: u32 = 8;
+/// How long a hold lasts by default.
+const DEFAULT_HOLD_MINUTES: i64 = 30;
+
+/// A request's result, with what to tell people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Redeemed<T> {
+    /// The result.
+    pub outcome: T,
+    /// Notifications for the host to deliver (empty on a replay: they were handed over with
+    /// the first result).
+    pub notifications: Vec<Notification>,
+    /// Whether this is the recorded result of an earlier identical request.
+    pub replayed: bool,
+}
+
+/// A code applied to a checkout, as the shopper sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedCode {
+    /// The card.
+    pub card: CardId,
+    /// Its code, masked.
+    pub code: CodeHint,
+    /// What it can give now.
+    pub balance: Money,
+    /// When it expires, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What an operation needs from its driver before it can go on.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Need {
+    /// The current time: answer [`Reply::Now`].
+    Now,
+    /// The record kept for this key: answer [`Reply::Idempotency`].
+    Idempotency(IdempotencyKey),
+    /// The checkout, with its version: answer [`Reply::Checkout`].
+    Checkout(Reference),
+    /// The card with this id, with its version: answer [`Reply::Card`].
+    Card(CardId),
+    /// The card with this code, with its version: answer [`Reply::Card`].
+    CardByCode(Code),
+    /// The client's guard window, with its version: answer [`Reply::Guard`].
+    Guard(Reference),
+    /// A new card id and a candidate code ([`Protocol::draw`]): answer [`Reply::Fresh`].
+    Fresh,
+    /// A new card id alone ([`CardId::random`]), for a card whose code the host brings:
+    /// answer [`Reply::CardId`].
+    NewCardId,
+    /// Write these changes atomically (see [`Store::commit`](crate::store::Store::commit)):
+    /// answer [`Reply::Committed`], or the store's error. A conflict makes the operation read
+    /// again and retry. Boxed: the changes are large beside the other needs.
+    Commit(Box<Changes>),
+    /// The last commit lost a race: let others make progress (yield, or sleep briefly), then
+    /// answer [`Reply::Resumed`].
+    Yield {
+        /// How many commits this operation has lost so far.
+        lost: u32,
+    },
+}
+
+/// A driver's answer to a [`Need`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Reply {
+    /// For [`Need::Now`].
+    Now(DateTime<Utc>),
+    /// For [`Need::Idempotency`].
+    Idempotency(Option<IdempotencyRecord>),
+    /// For [`Need::Checkout`].
+    Checkout(Option<Versioned<Checkout>>),
+    /// For [`Need::Card`] and [`Need::CardByCode`].
+    Card(Option<Versioned<GiftCard>>),
+    /// For [`Need::Guard`].
+    Guard(Option<Versioned<GuardWindow>>),
+    /// For [`Need::Fresh`].
+    Fresh(Result<(CardId, Code), CodeError>),
+    /// For [`Need::NewCardId`].
+    CardId(CardId),
+    /// For [`Need::Commit`]: everything was written.
+    Committed,
+    /// For [`Need::Yield`].
+    Resumed,
+}
+
+/// Where an operation stands after [`Operation::poll`].
+#[derive(Debug)]
+pub enum Step<T> {
+    /// It needs this answered with [`Operation::reply`] before it is polled again.
+    Need(Need),
+    /// It is finished.
+    Done(Result<T, RedeemError>),
+}
+
+/// The settings every operation follows; shared by the drivers.
+///
+/// The defaults: the balance strategy, random codes, cards that never expire, holds that last
+/// 30 minutes, BigCommerce's guard of 20 unknown codes an hour, 64 attempts under contention,
+/// and no imported codes.
+#[derive(Debug, Clone)]
+pub struct Protocol {
+    strategy: Arc<dyn LeftoverStrategy>,
+    codes: Arc<dyn CodeGenerator>,
+    expiry: ExpiryPolicy,
+    hold_ttl: Option<Duration>,
+    guard: GuardPolicy,
+    attempts: u32,
+    imported: Option<ImportRules>,
+}
+
+impl Default for Protocol {
+    fn default() -> Self {
+        Protocol {
+            strategy: Arc::new(BalanceStrategy),
+            codes: Arc::new(RandomCodeGenerator::default()),
+            expiry: ExpiryPolicy::Never,
+            hold_ttl: Some(Duration::minutes(DEFAULT_HOLD_MINUTES)),
+            guard: GuardPolicy::default(),
+            attempts: DEFAULT_ATTEMPTS,
+            imported: None,
+        }
+    }
+}
+
+impl Protocol {
+    /// Uses `strategy` for leftover value.
+    #[must_use]
+    pub fn with_strategy(mut self, strategy: Arc<dyn LeftoverStrategy>) -> Protocol {
+        self.strategy = strategy;
+        self
+    }
+
+    /// Uses `codes` to make and check codes.
+    #[must_use]
+    pub fn with_code_generator(mut self, codes: Arc<dyn CodeGenerator>) -> Protocol {
+        self.codes = codes;
+        self
+    }
+
+    /// Sets the expiry of cards it issues whose spec has none.
+    #[must_use]
+    pub fn with_expiry(mut self, expiry: ExpiryPolicy) -> Protocol {
+        self.expiry = expiry;
+        self
+    }
+
+    /// Holds release themselves after `ttl` (`None`: never).
+    #[must_use]
+    pub fn with_hold_ttl(mut self, ttl: Option<Duration>) -> Protocol {
+        self.hold_ttl = ttl;
+        self
+    }
+
+    /// Limits unknown-code lookups per client.
+    #[must_use]
+    pub fn with_guard(mut self, guard: GuardPolicy) -> Protocol {
+        self.guard = guard;
+        self
+    }
+
+    /// Also accepts codes imported from another platform when they fit `rules`.
+    #[must_use]
+    pub fn with_imported_codes(mut self, rules: ImportRules) -> Protocol {
+        self.imported = Some(rules);
+        self
+    }
+
+    /// Tries a conflicting request at most `attempts` times (at least once).
+    #[must_use]
+    pub fn with_attempts(mut self, attempts: u32) -> Protocol {
+        self.attempts = attempts.max(1);
+        self
+    }
+
+    /// What a driver answers to [`Need::Fresh`]: a random card id and a code from the
+    /// configured generator. This is the only place randomness enters, and it is the driver
+    /// that calls it.
+    pub fn draw(&self) -> Result<(CardId, Code), CodeError> {
+        Ok((CardId::random(), self.codes.generate()?))
+    }
+
+    /// Issues one card per spec (paid certificates, or a bulk batch), with a notification per
+    /// card carrying its code for the host to e-mail. Specs without an expiry get one from the
+    /// [`ExpiryPolicy`].
+    pub fn issue(&self, key: IdempotencyKey, specs: Vec<CardSpec>) -> Operation<Redeemed<Issued>> {
+        let request = RecordedRequest::Issue {
+            fingerprint: debug_fingerprint(&specs),
+        };
+        let settings = self.clone();
+        Operation::new(move |port| async move {
+            settings
+                .keyed(
+                    &port,
+                    key,
+                    request,
+                    Outcome::Issued,
+                    unwrap_issued,
+                    |port, now, pool| {
+                        let specs = specs.clone();
+                        let settings = settings.clone();
+                        async move {
+                            let mut specs = specs;
+                            for spec in &mut specs {
+                                if spec.expires_at.is_none() {
+                                    spec.expires_at = settings.expiry.expires_at(now)?;
+                                }
+                            }
+                            settings
+                                .decide_with_fresh(port, pool, |fresh| {
+                                    redeem::issue(specs.clone(), now, fresh)
+                                })
+                                .await
+                        }
+                    },
+                )
+                .await
+        })
+    }
+
+    /// Issues a card under a code brought from another platform. A replay of the same import
+    /// returns its first result; a card already holding the code is
+    /// [`StoreError::DuplicateCode`].
+    pub fn import(
+        &self,
+        key: IdempotencyKey,
+        code: ImportedCode,
+        spec: CardSpec,
+    ) -> Operation<Redeemed<Issued>> {
+        let code = code.into_code();
+        let request = RecordedRequest::Import {
+            fingerprint: debug_fingerprint(&(&spec, code.masked())),
+        };
+        let settings = self.clone();
+        Operation::new(move |port| async move {
+            settings
+                .keyed(
+                    &port,
+                    key,
+                    request,
+                    Outcome::Issued,
+                    unwrap_issued,
+                    |port, now, _pool| {
+                        let (code, spec) = (code.clone(), spec.clone());
+                        async move {
+                            if port.card_by_code(&code).await?.is_some() {
+                                return Err(StoreError::duplicate_code(&code).into());
+                            }
+                            let mut spec = spec;
+                            if spec.expires_at.is_none() {
+                                spec.expires_at = settings.expiry.expires_at(now)?;
+                            }
+                            let id = port.new_card_id().await?;
+                            let mut code = Some(code);
+                            redeem::issue(vec![spec], now, || {
+                                code.take()
+                                    .map(|code| (id, code))
+                                    .ok_or(RedeemError::Contention { attempts: 0 })
+                            })
+                        }
+                    },
+                )
+                .await
+        })
+    }
+
+    /// Holds `payable` on the checkout's cards, lowest first.
+    pub fn authorise(
+        &self,
+        key: IdempotencyKey,
+        checkout: Reference,
+        payable: Money,
+    ) -> Operation<Redeemed<Authorisation>> {
+        let request = RecordedRequest::Authorise {
+            checkout: checkout.clone(),
+            payable,
+        };
+        let settings = self.clone();
+        Operation::new(move |port| async move {
+            settings
+                .keyed(
+                    &port,
+                    key,
+                    request,
+                    Outcome::Authorised,
+                    unwrap_authorised,
+                    |port, now, _| {
+                        let (checkout, ttl) = (checkout.clone(), settings.hold_ttl);
+                        async move {
+                            let (stored, cards) = port
+                                .checkout_and_cards(&checkout, |c| c.applied().to_vec())
+                                .await?;
+                            let expires = ttl.and_then(|ttl| now.checked_add_signed(ttl));
+                            redeem::authorise(stored, cards, payable, now, expires)
+                        }
+                    },
+                )
+                .await
+        })
+    }
+
+    /// Captures the checkout's holds (order completed), running the leftover strategy.
+    pub fn capture(
+        &self,
+        key: IdempotencyKey,
+        checkout: Reference,
+    ) -> Operation<Redeemed<Captured>> {
+        let request = RecordedRequest::Capture {
+            checkout: checkout.clone(),
+        };
+        let settings = self.clone();
+        Operation::new(move |port| async move {
+            settings
+                .keyed(
+                    &port,
+                    key,
+                    request,
+                    Outcome::Captured,
+                    unwrap_captured,
+                    |port, now, pool| {
+                        let checkout = checkout.clone();
+                        let settings = settings.clone();
+                        async move {
+                            let (stored, cards) = port
+                                .checkout_and_cards(&checkout, |c| c.needed().collect())
+                                .await?;
+                            let strategy = Arc::clone(&settings.strategy);
+                            settings
+                                .decide_with_fresh(port, pool, |fresh| {
+                                    redeem::capture(
+                                        stored.clone(),
+                                        cards.clone(),
+                                        &*strategy,
+                                        now,
+                                        fresh,
+                                    )
+                                })
+                                .await
+                        }
+                    },
+                )
+                .await
+        })
+    }
+
+    /// Releases the checkout's holds (payment failed).
+    pub fn void(&self, key: IdempotencyKey, checkout: Reference) -> Operation<Redeemed<Voided>> {
+        let request = RecordedRequest::Void {
+            checkout: checkout.clone(),
+        };
+        let settings = self.clone();
+        Operation::new(move |port| async move {
+            settings
+                .keyed(
+                    &port,
+                    key,
+                    request,
+                    Outcome::Voided,
+                    unwrap_voided,
+                    |port, now, _| {
+                        let checkout = checkout.clone();
+                        async move {
+                            let (stored, cards) = port
+                                .checkout_and_cards(&checkout, |c| c.needed().collect())
+                                .await?;
+                            redeem::void(stored, cards, now)
+                        }
+                    },
+                )
+                .await
+        })
+    }
+
+    /// Refunds `amount` of what the checkout captured, as the leftover strategy directs.
+    pub fn refund(
+        &self,
+        key: IdempotencyKey,
+        checkout: Reference,
+        amount: Money,
+    ) -> Operation<Redeemed<RefundOutcome>> {
+        let request = RecordedRequest::Refund {
+            checkout: checkout.clone(),
+            amount,
+        };
+        let settings = self.clone();
+        Operation::new(move |port| async move {
+            settings
+                .keyed(
+                    &port,
+                    key,
+                    request,
+                    Outcome::Refunded,
+                    unwrap_refunded,
+                    |port, now, pool| {
+                        let checkout = checkout.clone();
+                        let settings = settings.clone();
+                        async move {
+                            let (stored, cards) = port
+                                .checkout_and_cards(&checkout, |c| c.needed().collect())
+                                .await?;
+                            let strategy = Arc::clone(&settings.strategy);
+                            settings
+                                .decide_with_fresh(port, pool, |fresh| {
+                                    redeem::refund(
+                                        stored.clone(),
+                                        cards.clone(),
+                                        amount,
+                                        &*strategy,
+                                        now,
+                                        fresh,
+                                    )
+                                })
+                                .await
+                        }
+                    },
+                )
+                .await
+        })
+    }
+
+    /// Looks a typed code up for `checkout` and applies it. The check character is verified
+    /// before any store is asked; unknown codes count against `client` in the guard.
+    pub fn apply_code(
+        &self,
+        client: Reference,
+        checkout: Reference,
+        currency: Currency,
+        code: &str,
+    ) -> Operation<AppliedCode> {
+        let parsed = self.parse_code(code);
+        let settings = self.clone();
+        Operation::new(move |port| async move {
+            let code = parsed?;
+            let now = port.now().await?;
+            if let Some(window) = port.guard(&client).await? {
+                window.value.check(&settings.guard, now)?;
+            }
+            let Some(found) = port.card_by_code(&code).await? else {
+                settings.record_unknown(&port, &client, &code).await?;
+                return Err(RedeemError::UnknownCode(code.masked()));
+            };
+            let card_id = found.value.id();
+            // The first attempt uses the card just found; a retry reads it again.
+            let mut found = Some(found.value);
+            settings
+                .retry(&port, |port, now| {
+                    let (found, checkout) = (found.take(), checkout.clone());
+                    async move {
+                        let card = match found {
+                            Some(card) => card,
+                            None => port.existing_card(card_id).await?.value,
+                        };
+                        let stored = port.checkout(&checkout).await?;
+                        let expected_version = stored.as_ref().map(|s| s.version);
+                        let updated = redeem::apply(
+                            stored.map(|s| s.value),
+                            checkout.clone(),
+                            currency,
+                            None,
+                            &card,
+                            now,
+                        )?;
+                        let applied = AppliedCode {
+                            card: card.id(),
+                            code: card.shared_code_hint().clone(),
+                            balance: card.available(),
+                            expires_at: card.expires_at(),
+                        };
+                        let changes = Changes {
+                            checkout: Some(RecordWrite {
+                                value: updated,
+                                expected_version,
+                            }),
+                            ..Changes::default()
+                        };
+                        Ok((applied, changes))
+                    }
+                })
+                .await
+        })
+    }
+
+    /// Takes a code off the checkout.
+    pub fn remove_code(&self, checkout: Reference, code: &str) -> Operation<()> {
+        let parsed = Code::parse(code).map_err(RedeemError::InvalidCode);
+        let settings = self.clone();
+        Operation::new(move |port| async move {
+            let code = parsed?;
+            let card = port
+                .card_by_code(&code)
+                .await?
+                .ok_or_else(|| RedeemError::UnknownCode(code.masked()))?
+                .value;
+            settings
+                .retry(&port, |port, _now| {
+                    let (checkout, card) = (checkout.clone(), card.clone());
+                    async move {
+                        let stored = port
+                            .checkout(&checkout)
+                            .await?
+                            .ok_or_else(|| RedeemError::UnknownCheckout(checkout.clone()))?;
+                        let updated = redeem::remove(stored.value, &card)?;
+                        let changes = Changes {
+                            checkout: Some(RecordWrite {
+                                value: updated,
+                                expected_version: Some(stored.version),
+                            }),
+                            ..Changes::default()
+                        };
+                        Ok(((), changes))
+                    }
+                })
+                .await
+        })
+    }
+
+    /// A typed code, refused before any store is asked when its check character is wrong
+    /// (unless it fits the imported codes' rules).
+    fn parse_code(&self, text: &str) -> Result<Code, RedeemError> {
+        let code = Code::parse(text).map_err(RedeemError::InvalidCode)?;
+        if let Err(e) = self.codes.check(&code) {
+            let imported = self
+                .imported
+                .as_ref()
+                .is_some_and(|rules| rules.import(code.expose_secret()).is_ok());
+            if !imported {
+                return Err(RedeemError::InvalidCode(e));
+            }
+        }
+        Ok(code)
+    }
+
+    async fn record_unknown(
+        &self,
+        port: &Port,
+        client: &Reference,
+        code: &Code,
+    ) -> Result<(), RedeemError> {
+        self.retry(port, |port, now| async move {
+            let stored = port.guard(client).await?;
+            let expected_version = stored.as_ref().map(|s| s.version);
+            let mut window =
+                stored.map_or_else(|| GuardWindow::new(client.clone(), now), |s| s.value);
+            let changed = window.record_unknown(&self.guard, code, now);
+            let changes = Changes {
+                guard: changed.then_some(RecordWrite {
+                    value: window,
+                    expected_version,
+                }),
+                ..Changes::default()
+            };
+            Ok(((), changes))
+        })
+        .await
+    }
+
+    /// Commits the changes `attempt` builds from a fresh read, retrying on conflicts.
+    async fn retry<'p, T, F, Fut>(&self, port: &'p Port, mut attempt: F) -> Result<T, RedeemError>
+    where
+        F: FnMut(&'p Port, DateTime<Utc>) -> Fut,
+        Fut: Future<Output = Result<(T, Changes), RedeemError>>,
+    {
+        for lost in 0..self.attempts {
+            if lost > 0 {
+                port.yield_after(lost).await?;
+            }
+            let now = port.now().await?;
+            let (result, changes) = attempt(port, now).await?;
+            if changes.is_empty() {
+                return Ok(result);
+            }
+            match port.commit(changes).await {
+                Ok(()) => return Ok(result),
+                Err(StoreError::Conflict { .. }) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(RedeemError::Contention {
+            attempts: self.attempts,
+        })
+    }
+
+    /// Runs a money-moving request under its idempotency key: a recorded answer for the same
+    /// request is the result; for another request, a conflict; otherwise decide from a fresh
+    /// read and commit with the record, retrying lost commits.
+    async fn keyed<'p, T, F, Fut>(
+        &self,
+        port: &'p Port,
+        key: IdempotencyKey,
+        request: RecordedRequest,
+        wrap: fn(T) -> Outcome,
+        unwrap: fn(Outcome) -> Option<T>,
+        mut decide: F,
+    ) -> Result<Redeemed<T>, RedeemError>
+    where
+        T: Clone,
+        F: FnMut(&'p Port, DateTime<Utc>, &'p Pool) -> Fut,
+        Fut: Future<Output = Result<Decision<T>, RedeemError>>,
+    {
+        for lost in 0..self.attempts {
+            if lost > 0 {
+                port.yield_after(lost).await?;
+            }
+            if let Some(record) = port.idempotency(&key).await? {
+                if record.request != request {
+                    return Err(RedeemError::IdempotencyConflict {
+                        key,
+                        first: record.request,
+                    });
+                }
+                let outcome = unwrap(record.outcome)
+                    .ok_or(RedeemError::ReplayMismatch { key: key.clone() })?;
+                return Ok(Redeemed {
+                    outcome,
+                    notifications: Vec::new(),
+                    replayed: true,
+                });
+            }
+            let now = port.now().await?;
+            port.versions_clear();
+            let decision = decide(port, now, &port.pool).await?;
+            let (outcome, notifications, mut changes) = port.split_decision(decision);
+            changes.idempotency = Some(IdempotencyRecord {
+                key: key.clone(),
+                request: request.clone(),
+                outcome: wrap(outcome.clone()),
+                recorded_at: now,
+            });
+            match port.commit(changes).await {
+                Ok(()) => {
+                    return Ok(Redeemed {
+                        outcome,
+                        notifications,
+                        replayed: false,
+                    });
+                }
+                Err(StoreError::Conflict { .. } | StoreError::DuplicateCode { .. }) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(RedeemError::Contention {
+            attempts: self.attempts,
+        })
+    }
+
+    /// Runs a pure decision that may ask for fresh card ids and codes, fetching them from the
+    /// driver one at a time as the decision turns out to need them (so a numbered code
+    /// sequence has no gaps), each checked to be free.
+    async fn decide_with_fresh<T>(
+        &self,
+        port: &Port,
+        pool: &Pool,
+        mut decide: impl FnMut(
+            &mut dyn FnMut() -> Result<(CardId, Code), RedeemError>,
+        ) -> Result<Decision<T>, RedeemError>,
+    ) -> Result<Decision<T>, RedeemError> {
+        loop {
+            let mut drawn = pool.taken();
+            let mut short = false;
+            let result = {
+                let mut fresh = || match drawn.next() {
+                    Some(pair) => Ok(pair),
+                    None => {
+                        short = true;
+                        Err(RedeemError::Contention { attempts: 0 })
+                    }
+                };
+                decide(&mut fresh)
+            };
+            if !short {
+                return result;
+            }
+            let pair = self.fresh_pair(port).await?;
+            pool.add(pair);
+        }
+    }
+
+    /// A new card id and a code no card has yet, drawn by the driver.
+    async fn fresh_pair(&self, port: &Port) -> Result<(CardId, Code), RedeemError> {
+        for _ in 0..CODE_ATTEMPTS {
+            let (id, code) = port.fresh().await?;
+            if port.card_by_code(&code).await?.is_none() {
+                return Ok((id, code));
+            }
+        }
+        Err(RedeemError::CodeGeneration(CodeError::TooManyCollisions {
+            attempts: CODE_ATTEMPTS,
+        }))
+    }
+}
+
+fn unwrap_issued(o: Outcome) -> Option<Issued> {
+    match o {
+        Outcome::Issued(x) => Some(x),
+        _ => None,
+    }
+}
+
+fn unwrap_authorised(o: Outcome) -> Option<Authorisation> {
+    match o {
+        Outcome::Authorised(x) => Some(x),
+        _ => None,
+    }
+}
+
+fn unwrap_captured(o: Outcome) -> Option<Captured> {
+    match o {
+        Outcome::Captured(x) => Some(x),
+        _ => None,
+    }
+}
+
+fn unwrap_voided(o: Outcome) -> Option<Voided> {
+    match o {
+        Outcome::Voided(x) => Some(x),
+        _ => None,
+    }
+}
+
+fn unwrap_refunded(o: Outcome) -> Option<RefundOutcome> {
+    match o {
+        Outcome::Refunded(x) => Some(x),
+        _ => None,
+    }
+}
+
+/// The fresh card ids and codes an operation has drawn and not yet committed.
+#[derive(Debug, Default)]
+struct Pool(Mutex<Vec<(CardId, Code)>>);
+
+impl Pool {
+    fn taken(&self) -> std::vec::IntoIter<(CardId, Code)> {
+        lock(&self.0).clone().into_iter()
+    }
+
+    fn add(&self, pair: (CardId, Code)) {
+        lock(&self.0).push(pair);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What passes between an operation and its driver: the need it posted, the reply it got.
+#[derive(Debug, Default)]
+struct Exchange {
+    need: Option<Need>,
+    reply: Option<Result<Reply, StoreError>>,
+}
+
+/// The operation's side of the exchange, with the versions its reads saw.
+#[derive(Debug, Default)]
+struct Port {
+    exchange: Arc<Mutex<Exchange>>,
+    versions: Mutex<Versions>,
+    pool: Pool,
+}
+
+/// The versions a decision was computed from.
+#[derive(Debug, Default)]
+struct Versions {
+    cards: HashMap<CardId, u64>,
+    checkout: Option<u64>,
+}
+
+/// A need posted to the driver, ready once the driver has replied.
+struct Ask<'a> {
+    exchange: &'a Mutex<Exchange>,
+    need: Option<Need>,
+}
+
+impl Future for Ask<'_> {
+    type Output = Result<Reply, StoreError>;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut exchange = lock(self.exchange);
+        if let Some(need) = self.need.take() {
+            exchange.reply = None;
+            exchange.need = Some(need);
+            return Poll::Pending;
+        }
+        match exchange.reply.take() {
+            Some(reply) => Poll::Ready(reply),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Port {
+    async fn ask(&self, need: Need) -> Result<Reply, StoreError> {
+        Ask {
+            exchange: &self.exchange,
+            need: Some(need),
+        }
+        .await
+    }
+
+    async fn now(&self) -> Result<DateTime<Utc>, RedeemError> {
+        match self.ask(Need::Now).await? {
+            Reply::Now(now) => Ok(now),
+            other => Err(mismatch("Now", &other)),
+        }
+    }
+
+    async fn idempotency(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, RedeemError> {
+        match self.ask(Need::Idempotency(key.clone())).await? {
+            Reply::Idempotency(record) => Ok(record),
+            other => Err(mismatch("Idempotency", &other)),
+        }
+    }
+
+    async fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, RedeemError> {
+        match self.ask(Need::Checkout(id.clone())).await? {
+            Reply::Checkout(found) => Ok(found),
+            other => Err(mismatch("Checkout", &other)),
+        }
+    }
+
+    async fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, RedeemError> {
+        match self.ask(Need::Card(id)).await? {
+            Reply::Card(found) => Ok(found),
+            other => Err(mismatch("Card", &other)),
+        }
+    }
+
+    /// A card the checkout names, which the store must have.
+    async fn existing_card(&self, id: CardId) -> Result<Versioned<GiftCard>, RedeemError> {
+        self.card(id)
+            .await?
+            .ok_or_else(|| StoreError::corrupt(format!("card {id} is missing")).into())
+    }
+
+    async fn card_by_code(&self, code: &Code) -> Result<Option<Versioned<GiftCard>>, RedeemError> {
+        match self.ask(Need::CardByCode(code.clone())).await? {
+            Reply::Card(found) => Ok(found),
+            other => Err(mismatch("CardByCode", &other)),
+        }
+    }
+
+    async fn guard(
+        &self,
+        client: &Reference,
+    ) -> Result<Option<Versioned<GuardWindow>>, RedeemError> {
+        match self.ask(Need::Guard(client.clone())).await? {
+            Reply::Guard(found) => Ok(found),
+            other => Err(mismatch("Guard", &other)),
+        }
+    }
+
+    async fn fresh(&self) -> Result<(CardId, Code), RedeemError> {
+        match self.ask(Need::Fresh).await? {
+            Reply::Fresh(drawn) => drawn.map_err(RedeemError::CodeGeneration),
+            other => Err(mismatch("Fresh", &other)),
+        }
+    }
+
+    async fn new_card_id(&self) -> Result<CardId, RedeemError> {
+        match self.ask(Need::NewCardId).await? {
+            Reply::CardId(id) => Ok(id),
+            other => Err(mismatch("NewCardId", &other)),
+        }
+    }
+
+    async fn commit(&self, changes: Changes) -> Result<(), StoreError> {
+        match self.ask(Need::Commit(Box::new(changes))).await? {
+            Reply::Committed => Ok(()),
+            other => Err(StoreError::corrupt(format!(
+                "the driver answered a commit with {}",
+                reply_name(&other)
+            ))),
+        }
+    }
+
+    async fn yield_after(&self, lost: u32) -> Result<(), RedeemError> {
+        match self.ask(Need::Yield { lost }).await? {
+            Reply::Resumed => Ok(()),
+            other => Err(mismatch("Yield", &other)),
+        }
+    }
+
+    /// The checkout and the cards `ids` picks from it, noting their versions.
+    async fn checkout_and_cards(
+        &self,
+        id: &Reference,
+        ids: impl FnOnce(&Checkout) -> Vec<CardId>,
+    ) -> Result<(Checkout, Vec<GiftCard>), RedeemError> {
+        let stored = self
+            .checkout(id)
+            .await?
+            .ok_or_else(|| RedeemError::UnknownCheckout(id.clone()))?;
+        lock(&self.versions).checkout = Some(stored.version);
+        let ids = ids(&stored.value);
+        let mut cards = Vec::with_capacity(ids.len());
+        for card in ids {
+            let found = self.existing_card(card).await?;
+            lock(&self.versions)
+                .cards
+                .entry(card)
+                .or_insert(found.version);
+            cards.push(found.value);
+        }
+        Ok((stored.value, cards))
+    }
+
+    fn versions_clear(&self) {
+        *lock(&self.versions) = Versions::default();
+    }
+
+    fn split_decision<T>(&self, decision: Decision<T>) -> (T, Vec<Notification>, Changes) {
+        let versions = lock(&self.versions);
+        decision.into_parts(|id| versions.cards.get(&id).copied(), versions.checkout)
+    }
+}
+
+fn reply_name(reply: &Reply) -> &'static str {
+    match reply {
+        Reply::Now(_) => "Now",
+        Reply::Idempotency(_) => "Idempotency",
+        Reply::Checkout(_) => "Checkout",
+        Reply::Card(_) => "Card",
+        Reply::Guard(_) => "Guard",
+        Reply::Fresh(_) => "Fresh",
+        Reply::CardId(_) => "CardId",
+        Reply::Committed => "Committed",
+        Reply::Resumed => "Resumed",
+    }
+}
+
+fn mismatch(need: &'static str, reply: &Reply) -> RedeemError {
+    RedeemError::Driver {
+        need,
+        reply: reply_name(reply),
+    }
+}
+
+type Flow<T> = Pin<Box<dyn Future<Output = Result<T, RedeemError>> + Send>>;
+
+/// One redemption request in progress: poll it, answer what it needs, until it is done.
+pub struct Operation<T> {
+    flow: Option<Flow<T>>,
+    exchange: Arc<Mutex<Exchange>>,
+}
+
+impl<T> fmt::Debug for Operation<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Operation")
+            .field("done", &self.flow.is_none())
+            .field("exchange", &*lock(&self.exchange))
+            .finish()
+    }
+}
+
+impl<T: Send + 'static> Operation<T> {
+    fn new<F, Fut>(flow: F) -> Operation<T>
+    where
+        F: FnOnce(Arc<Port>) -> Fut,
+        Fut: Future<Output = Result<T, RedeemError>> + Send + 'static,
+    {
+        let port = Arc::new(Port::default());
+        let exchange = Arc::clone(&port.exchange);
+        Operation {
+            flow: Some(Box::pin(flow(port))),
+            exchange,
+        }
+    }
+
+    /// Runs the operation until it needs something ([`Step::Need`]) or is finished
+    /// ([`Step::Done`]). After a need, [`Operation::reply`] before polling again; polling a
+    /// finished operation, or polling without replying, is
+    /// [`RedeemError::Driver`].
+    pub fn poll(&mut self) -> Step<T> {
+        let Some(flow) = self.flow.as_mut() else {
+            return Step::Done(Err(RedeemError::Driver {
+                need: "nothing",
+                reply: "a poll after the end",
+            }));
+        };
+        let mut cx = Context::from_waker(Waker::noop());
+        match flow.as_mut().poll(&mut cx) {
+            Poll::Ready(result) => {
+                self.flow = None;
+                Step::Done(result)
+            }
+            Poll::Pending => match lock(&self.exchange).need.take() {
+                Some(need) => Step::Need(need),
+                None => {
+                    self.flow = None;
+                    Step::Done(Err(RedeemError::Driver {
+                        need: "a reply",
+                        reply: "a poll without one",
+                    }))
+                }
+            },
+        }
+    }
+
+    /// Answers the need the last [`Operation::poll`] returned: the value asked for, or the
+    /// store's error.
+    pub fn reply(&mut self, reply: Result<Reply, StoreError>) {
+        lock(&self.exchange).reply = Some(reply);
+    }
+}
