@@ -1,179 +1,95 @@
-//! How an async host (axum with sqlx or tokio-postgres, say) uses giftcert without an async
-//! store trait in the crate: it does its own async I/O and asks the pure core for decisions.
+//! An async host drives the crate's async redeemer over an `AsyncStore`: the same protocol as
+//! the sync `Redeemer` (replays, retries, the guard, hold expiry), with no rule of its own.
 //!
 //! ```text
 //! cargo run --example async_host
 //! ```
 //!
-//! The "database" here is a `MemoryStore` behind an async facade, and the executor is a
-//! ten-line `block_on`, so the example needs no runtime; a real host would `.await` sqlx queries
-//! inside one transaction in `commit`.
+//! A real host runs these futures on its runtime (tokio, as `hosts/axum` does) over a database
+//! store such as `giftcert_postgres::AsyncPostgresStore`; this example runs them on a
+//! ten-line executor over the in-memory store, so that it needs nothing else.
 
 use std::future::Future;
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
-use chrono::{TimeZone, Utc};
-use giftcert::redeem::{self, Authorisation, Captured, RedeemError};
-use giftcert::{
-    CardId, CardSpec, Code, Currency, GiftCard, MemoryStore, Money, Reference, Store, StoreError,
-    card::BalanceStrategy,
-    code::{CodeGenerator, RandomCodeGenerator},
-    redeem::{Changes, Checkout, Versioned},
-};
+use giftcert::store::AsyncRedeemer;
+use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Reference};
 
-/// The host's own async data layer.
-trait AsyncStore {
-    async fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError>;
-    async fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError>;
-    async fn commit(&self, changes: Changes) -> Result<(), StoreError>;
-}
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// Stands in for a connection pool.
-struct Database(MemoryStore);
+struct Unpark(std::thread::Thread);
 
-impl AsyncStore for Database {
-    async fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-        self.0.card(id)
-    }
-    async fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
-        self.0.checkout(id)
-    }
-    async fn commit(&self, changes: Changes) -> Result<(), StoreError> {
-        self.0.commit(changes)
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
     }
 }
 
-/// Loads the cards a checkout needs, remembering the versions they were read at.
-async fn load_cards(
-    db: &Database,
-    ids: &[CardId],
-) -> Result<(Vec<GiftCard>, Vec<(CardId, u64)>), RedeemError> {
-    let mut cards = Vec::new();
-    let mut versions = Vec::new();
-    for &id in ids {
-        let stored = db
-            .card(id)
-            .await?
-            .ok_or_else(|| StoreError::corrupt(format!("card {id} is missing")))?;
-        versions.push((id, stored.version));
-        cards.push(stored.value);
-    }
-    Ok((cards, versions))
-}
-
-fn version_of(versions: &[(CardId, u64)]) -> impl Fn(CardId) -> Option<u64> + '_ {
-    move |id| versions.iter().find(|(c, _)| *c == id).map(|(_, v)| *v)
-}
-
-/// An async "POST /checkouts/{id}/payment" handler's gift card part: read, decide, commit,
-/// and read again when another request won the race.
-async fn authorise(
-    db: &Database,
-    id: &Reference,
-    payable: Money,
-) -> Result<Authorisation, RedeemError> {
-    for _ in 0..16 {
-        let checkout = db
-            .checkout(id)
-            .await?
-            .ok_or_else(|| RedeemError::UnknownCheckout(id.clone()))?;
-        let (cards, versions) = load_cards(db, checkout.value.applied()).await?;
-        let now = Utc::now();
-        let decision = redeem::authorise(checkout.value, cards, payable, now, None)?;
-        let (outcome, _notifications, changes) =
-            decision.into_parts(version_of(&versions), Some(checkout.version));
-        match db.commit(changes).await {
-            Ok(()) => return Ok(outcome),
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(RedeemError::Contention { attempts: 16 })
-}
-
-async fn capture(db: &Database, id: &Reference) -> Result<Captured, RedeemError> {
-    let codes = RandomCodeGenerator::default();
-    for _ in 0..16 {
-        let checkout = db
-            .checkout(id)
-            .await?
-            .ok_or_else(|| RedeemError::UnknownCheckout(id.clone()))?;
-        let (cards, versions) = load_cards(db, &checkout.value.cards_needed()).await?;
-        // New codes (replacement strategy) come from the host's own generator; with the balance
-        // strategy this closure is never called.
-        let fresh = || -> Result<(CardId, Code), RedeemError> {
-            Ok((
-                CardId::random(),
-                codes.generate().map_err(RedeemError::CodeGeneration)?,
-            ))
-        };
-        let decision = redeem::capture(checkout.value, cards, &BalanceStrategy, Utc::now(), fresh)?;
-        let (outcome, _notifications, changes) =
-            decision.into_parts(version_of(&versions), Some(checkout.version));
-        match db.commit(changes).await {
-            Ok(()) => return Ok(outcome),
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(RedeemError::Contention { attempts: 16 })
-}
-
-/// Polls a future to completion on this thread (enough for futures that never wait).
+/// Runs a future to its end on this thread.
 fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
     loop {
         if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
             return value;
         }
+        std::thread::park();
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let db = Database(MemoryStore::new());
+async fn run() -> Result<()> {
     let usd = |s: &str| Money::parse(s, Currency::USD);
-    let now = Utc
-        .with_ymd_and_hms(2026, 11, 23, 12, 0, 0)
-        .single()
-        .ok_or("bad date")?;
+    let redeemer = AsyncRedeemer::new(MemoryStore::new());
 
-    // Seed one card and one checkout with it applied, through the same pure functions.
-    let codes = RandomCodeGenerator::default();
-    let issued = redeem::issue(vec![CardSpec::new(usd("100")?)], now, || {
-        Ok((
-            CardId::random(),
-            codes.generate().map_err(RedeemError::CodeGeneration)?,
-        ))
-    })?;
-    let (card, _code) = issued.inserted.first().cloned().ok_or("nothing issued")?;
-    let (_, _, changes) = issued.into_parts(|_| None, None);
-    block_on(db.commit(changes))?;
-    let checkout = Reference::new("checkout-42")?;
-    let applied = redeem::apply(None, checkout.clone(), Currency::USD, None, &card, now)?;
-    block_on(db.commit(Changes {
-        checkout: Some(giftcert::redeem::RecordWrite {
-            value: applied,
-            expected_version: None,
-        }),
-        ..Changes::default()
-    }))?;
+    let issued = redeemer
+        .issue(
+            &IdempotencyKey::new("order-1001")?,
+            vec![CardSpec::new(usd("100")?)],
+        )
+        .await?;
+    let Some(Notification::CardIssued { code, .. }) = issued.notifications.first() else {
+        return Err("no card was issued".into());
+    };
+    println!("issued a card of 100.00 USD, code {code} (masked; the e-mail carries it whole)");
 
-    let auth = block_on(authorise(&db, &checkout, usd("60")?))?;
-    println!(
-        "authorised {} on {} card(s), {} left to pay",
-        auth.credit,
-        auth.cards.len(),
-        auth.outstanding
+    let (checkout, client) = (
+        Reference::new("checkout-7")?,
+        Reference::new("203.0.113.7")?,
     );
-    let captured = block_on(capture(&db, &checkout))?;
-    println!("captured {}", captured.total);
-    let stored = db.0.card(card.id())?.ok_or("card vanished")?;
+    let applied = redeemer
+        .apply_code(&client, &checkout, Currency::USD, code.expose_secret())
+        .await?;
+    println!("applied {}: {} available", applied.code, applied.balance);
+
+    // An HTTP request retried by the shopper's browser carries the same Idempotency-Key.
+    let key = IdempotencyKey::new("checkout-7/authorise")?;
+    let first = redeemer.authorise(&key, &checkout, usd("60")?).await?;
+    let retried = redeemer.authorise(&key, &checkout, usd("60")?).await?;
     println!(
-        "card {} now holds {}",
-        stored.value.code_hint(),
-        stored.value.balance()
+        "authorised {} (retry replayed: {}, held once: {})",
+        first.outcome.credit,
+        retried.replayed,
+        retried.outcome == first.outcome
+    );
+
+    let captured = redeemer
+        .capture(&IdempotencyKey::new("checkout-7/capture")?, &checkout)
+        .await?;
+    let card = redeemer
+        .card(applied.card)
+        .await?
+        .ok_or("the card is gone")?;
+    println!(
+        "captured {}; the card keeps {}",
+        captured.outcome.total,
+        card.balance()
     );
     Ok(())
+}
+
+fn main() -> Result<()> {
+    block_on(run())
 }

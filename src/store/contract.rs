@@ -12,17 +12,16 @@ use crate::redeem::{
 ///
 /// Reads return what was committed last.
 ///
-/// # Design: a synchronous store, a pure core, and async hosts
+/// # Design: one protocol, two drivers
 ///
 /// Every decision (what to hold, capture, release, issue, write) comes from the pure functions
-/// in [`redemption`](crate::redeem), as values. The crate's [`Redeemer`](crate::store::Redeemer)
-/// drives them over this synchronous [`Store`] trait, which suits embedded stores (the
-/// in-memory default, SQLite) and blocking drivers. An async host (axum with sqlx or
-/// tokio-postgres) does not need an async version of the trait: it reads the checkout and cards
-/// with its own async I/O, calls the same pure functions, and writes the returned
-/// [`Decision`](crate::redeem::Decision) in one transaction with the version checks described below.
-/// That keeps the crate free of any async runtime and keeps one implementation of the rules.
-/// `examples/async_host.rs` shows the loop.
+/// in [`redeem`](crate::redeem), and every rule around them (replay, retry, guard, code
+/// regeneration) from the sans-IO [`Protocol`](crate::redeem::Protocol). The sync
+/// [`Redeemer`](crate::store::Redeemer) runs it over this trait, which suits embedded stores
+/// (the in-memory default, SQLite) and blocking drivers; the
+/// [`AsyncRedeemer`](crate::store::AsyncRedeemer) runs it over
+/// [`AsyncStore`](crate::store::AsyncStore), the same contract as futures. Neither driver
+/// holds a rule of its own, and the crate brings no async runtime.
 ///
 /// # The contract
 ///
@@ -40,8 +39,8 @@ use crate::redeem::{
 ///   `(card, seq)`) and mapping their violations to the errors above.
 /// - Ledger entries are append-only: an entry is never updated or deleted.
 ///
-/// The service retries a conflicting request from a fresh read a bounded number of times, so a
-/// store only has to refuse, never to merge.
+/// The protocol retries a conflicting request from a fresh read a bounded number of times, so
+/// a store only has to refuse, never to merge.
 pub trait Store: Send + Sync + fmt::Debug {
     /// The card with this id.
     ///

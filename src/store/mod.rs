@@ -21,11 +21,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod async_redeemer;
 mod async_store;
 mod contract;
 mod memory;
-mod redeemer;
+pub(crate) mod redeemer;
 
+pub use self::async_redeemer::*;
 pub use self::async_store::*;
 pub use self::contract::*;
 pub use self::memory::*;

@@ -1,0 +1,280 @@
+//! [`AsyncRedeemer`]: the async driver of the redemption protocol over an [`AsyncStore`].
+
+use std::sync::Arc;
+
+use crate::card::{CardId, CardSpec, GiftCard, LedgerEntry, Reference};
+use crate::clock::{Clock, SystemClock};
+use crate::code::ImportedCode;
+use crate::money::{Currency, Money};
+use crate::redeem::{
+    AppliedCode, Authorisation, Captured, IdempotencyKey, Issued, Need, Operation, Protocol,
+    RedeemError, Redeemed, RefundOutcome, Reply, Step, StoreError, Voided,
+};
+use crate::store::AsyncStore;
+use crate::store::redeemer::HISTORY_PAGE;
+
+/// The redemption service for async hosts: the same operations as
+/// [`Redeemer`](crate::store::Redeemer), over an [`AsyncStore`], with the same rules (they
+/// live in the [`Protocol`] both drivers run).
+///
+/// It brings no runtime: between lost commits it yields to the executor with a future that
+/// is ready on its second poll.
+///
+/// ```
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let mut f = std::pin::pin!(f);
+/// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } }
+/// # }
+/// use giftcert::store::{AsyncRedeemer, MemoryStore};
+/// use giftcert::{CardSpec, Currency, IdempotencyKey, Money};
+///
+/// block_on(async {
+///     let redeemer = AsyncRedeemer::new(MemoryStore::new());
+///     let spec = CardSpec::new(Money::parse("40", Currency::USD)?);
+///     let issued = redeemer.issue(&IdempotencyKey::new("issue-1")?, vec![spec]).await?;
+///     let again = redeemer
+///         .issue(&IdempotencyKey::new("issue-1")?, vec![CardSpec::new(Money::parse("40", Currency::USD)?)])
+///         .await?;
+///     assert!(again.replayed);
+///     assert_eq!(again.outcome, issued.outcome);
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct AsyncRedeemer<S> {
+    store: S,
+    protocol: Protocol,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S: AsyncStore> AsyncRedeemer<S> {
+    /// A service over `store` with the [`Protocol`]'s defaults and the system clock.
+    pub fn new(store: S) -> AsyncRedeemer<S> {
+        AsyncRedeemer {
+            store,
+            protocol: Protocol::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Follows `protocol`'s settings (strategy, codes, expiry, holds, guard, attempts).
+    #[must_use]
+    pub fn with_protocol(mut self, protocol: Protocol) -> AsyncRedeemer<S> {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Reads time from `clock`.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> AsyncRedeemer<S> {
+        self.clock = clock;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The protocol settings it follows.
+    pub fn protocol(&self) -> &Protocol {
+        &self.protocol
+    }
+
+    async fn drive<T: Send + 'static>(&self, mut op: Operation<T>) -> Result<T, RedeemError> {
+        loop {
+            let reply = match op.poll() {
+                Step::Done(result) => return result,
+                Step::Need(need) => self.answer(need).await,
+            };
+            op.reply(reply);
+        }
+    }
+
+    async fn answer(&self, need: Need) -> Result<Reply, StoreError> {
+        Ok(match need {
+            Need::Now => Reply::Now(self.clock.now()),
+            Need::Idempotency(key) => Reply::Idempotency(self.store.idempotency(&key).await?),
+            Need::Checkout(id) => Reply::Checkout(self.store.checkout(&id).await?),
+            Need::Card(id) => Reply::Card(self.store.card(id).await?),
+            Need::CardByCode(code) => Reply::Card(self.store.card_by_code(&code).await?),
+            Need::Guard(client) => Reply::Guard(self.store.guard(&client).await?),
+            Need::Fresh => Reply::Fresh(self.protocol.draw()),
+            Need::NewCardId => Reply::CardId(CardId::random()),
+            Need::Commit(changes) => {
+                self.store.commit(*changes).await?;
+                Reply::Committed
+            }
+            Need::Yield { .. } => {
+                YieldNow(false).await;
+                Reply::Resumed
+            }
+        })
+    }
+
+    /// As [`Redeemer::issue`](crate::store::Redeemer::issue).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::issue`](crate::store::Redeemer::issue).
+    pub async fn issue(
+        &self,
+        key: &IdempotencyKey,
+        specs: Vec<CardSpec>,
+    ) -> Result<Redeemed<Issued>, RedeemError> {
+        self.drive(self.protocol.issue(key.clone(), specs)).await
+    }
+
+    /// As [`Redeemer::import_card`](crate::store::Redeemer::import_card).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::import_card`](crate::store::Redeemer::import_card).
+    pub async fn import_card(
+        &self,
+        key: &IdempotencyKey,
+        code: ImportedCode,
+        spec: CardSpec,
+    ) -> Result<Redeemed<Issued>, RedeemError> {
+        self.drive(self.protocol.import(key.clone(), code, spec))
+            .await
+    }
+
+    /// As [`Redeemer::apply_code`](crate::store::Redeemer::apply_code).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::apply_code`](crate::store::Redeemer::apply_code).
+    pub async fn apply_code(
+        &self,
+        client: &Reference,
+        checkout: &Reference,
+        currency: Currency,
+        code: &str,
+    ) -> Result<AppliedCode, RedeemError> {
+        let op = self
+            .protocol
+            .apply_code(client.clone(), checkout.clone(), currency, code);
+        self.drive(op).await
+    }
+
+    /// As [`Redeemer::remove_code`](crate::store::Redeemer::remove_code).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::remove_code`](crate::store::Redeemer::remove_code).
+    pub async fn remove_code(&self, checkout: &Reference, code: &str) -> Result<(), RedeemError> {
+        self.drive(self.protocol.remove_code(checkout.clone(), code))
+            .await
+    }
+
+    /// As [`Redeemer::authorise`](crate::store::Redeemer::authorise).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::authorise`](crate::store::Redeemer::authorise).
+    pub async fn authorise(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        payable: Money,
+    ) -> Result<Redeemed<Authorisation>, RedeemError> {
+        let op = self
+            .protocol
+            .authorise(key.clone(), checkout.clone(), payable);
+        self.drive(op).await
+    }
+
+    /// As [`Redeemer::capture`](crate::store::Redeemer::capture).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::capture`](crate::store::Redeemer::capture).
+    pub async fn capture(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+    ) -> Result<Redeemed<Captured>, RedeemError> {
+        self.drive(self.protocol.capture(key.clone(), checkout.clone()))
+            .await
+    }
+
+    /// As [`Redeemer::void`](crate::store::Redeemer::void).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::void`](crate::store::Redeemer::void).
+    pub async fn void(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+    ) -> Result<Redeemed<Voided>, RedeemError> {
+        self.drive(self.protocol.void(key.clone(), checkout.clone()))
+            .await
+    }
+
+    /// As [`Redeemer::refund`](crate::store::Redeemer::refund).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::refund`](crate::store::Redeemer::refund).
+    pub async fn refund(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+    ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
+        let op = self.protocol.refund(key.clone(), checkout.clone(), amount);
+        self.drive(op).await
+    }
+
+    /// The card with this id.
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::Store`].
+    pub async fn card(&self, id: CardId) -> Result<Option<GiftCard>, RedeemError> {
+        Ok(self.store.card(id).await?.map(|v| v.value))
+    }
+
+    /// A card's whole history, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::Store`].
+    pub async fn history(&self, id: CardId) -> Result<Vec<LedgerEntry>, RedeemError> {
+        let mut all = Vec::new();
+        loop {
+            let page = self
+                .store
+                .ledger(id, all.len() as u64 + 1, HISTORY_PAGE)
+                .await?;
+            let done = page.len() < HISTORY_PAGE;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+}
+
+/// Pending once (waking its task at once), then ready: lets the executor run other tasks.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
