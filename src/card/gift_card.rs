@@ -476,6 +476,28 @@ impl GiftCard {
         self.balance.checked_sub(self.held).unwrap_or(self.balance)
     }
 
+    /// What the card can give at `now`: its balance less the holds still live then. A hold past
+    /// its time limit no longer counts, even before a store has written its release, so an
+    /// expired hold never reduces what a card can give (a code applied, a balance shown,
+    /// another checkout's authorisation).
+    #[must_use]
+    pub fn available_at(&self, now: DateTime<Utc>) -> Money {
+        let expired = self
+            .holds
+            .iter()
+            .filter(|h| h.is_expired(now))
+            .try_fold(Money::zero(self.balance.currency()), |sum, h| {
+                sum.checked_add(h.amount)
+            });
+        match expired {
+            Ok(expired) if !expired.is_zero() => self
+                .available()
+                .checked_add(expired)
+                .unwrap_or_else(|_| self.available()),
+            _ => self.available(),
+        }
+    }
+
     /// Everything captured from it over its life.
     #[must_use]
     pub const fn spent(&self) -> Money {

@@ -149,7 +149,7 @@ pub fn apply(
             checkout_currency: checkout.currency,
         });
     }
-    if !card.available().is_positive() {
+    if !card.available_at(now).is_positive() {
         return Err(RedeemError::EmptyCard(card.id()));
     }
     if !checkout.applied.contains(&card.id()) {
@@ -183,7 +183,9 @@ pub fn remove(mut checkout: Checkout, card: &GiftCard) -> Result<Checkout, Redee
 ///
 /// # Errors
 ///
-/// [`RedeemError::InvalidState`] unless open or voided; [`RedeemError::Money`] when `payable`
+/// [`RedeemError::InvalidState`] unless open, voided, or authorised with a hold that has run
+/// out (then the old holds are released and the checkout is authorised anew);
+/// [`RedeemError::Money`] when `payable`
 /// is in another currency; [`RedeemError::Allocation`] when it is negative;
 /// [`RedeemError::Card`] when a card can no longer be spent.
 pub fn authorise(
@@ -193,7 +195,27 @@ pub fn authorise(
     now: DateTime<Utc>,
     hold_expires_at: Option<DateTime<Utc>>,
 ) -> Result<Decision<Authorisation>, RedeemError> {
-    checkout.ensure_editable("authorise")?;
+    let mut cards = take_cards(checkout.applied.iter().copied(), cards)?;
+    // An authorisation whose holds ran out may be authorised again, without a void first.
+    let mut entries = Vec::with_capacity(cards.len());
+    match &checkout.state {
+        CheckoutState::Authorised { holds, .. } if authorisation_expired(holds, &cards, now) => {
+            // Holds of the old authorisation that have not run out yet go too: a checkout
+            // holds each card once.
+            for held in holds {
+                if let Some(card) = cards.iter_mut().find(|c| c.id() == held.card) {
+                    let live = card
+                        .holds()
+                        .iter()
+                        .any(|h| h.id() == held.hold && !h.is_expired(now));
+                    if live {
+                        entries.push(card.release(held.hold, ReleaseReason::Voided, now)?);
+                    }
+                }
+            }
+        }
+        _ => checkout.ensure_editable("authorise")?,
+    }
     if payable.currency() != checkout.currency {
         return Err(MoneyError::CurrencyMismatch {
             expected: checkout.currency,
@@ -201,8 +223,6 @@ pub fn authorise(
         }
         .into());
     }
-    let mut cards = take_cards(checkout.applied.iter().copied(), cards)?;
-    let mut entries = Vec::with_capacity(cards.len());
     for card in &mut cards {
         entries.extend(card.release_expired_holds(now));
         card.ensure_spendable(now)?;
@@ -247,6 +267,18 @@ pub fn authorise(
     decision.updated = cards;
     decision.entries = entries;
     Ok(decision)
+}
+
+/// Whether any of an authorisation's holds has run out at `now` (or is gone: another checkout
+/// released it once it had run out).
+fn authorisation_expired(holds: &[HoldRef], cards: &[GiftCard], now: DateTime<Utc>) -> bool {
+    holds.iter().any(|held| {
+        cards
+            .iter()
+            .find(|card| card.id() == held.card)
+            .and_then(|card| card.holds().iter().find(|hold| hold.id() == held.hold))
+            .is_none_or(|hold| hold.is_expired(now))
+    })
 }
 
 /// Captures the checkout's holds (order completed) and runs `strategy` on each card used.

@@ -530,7 +530,7 @@ impl Protocol {
                         let applied = AppliedCode {
                             card: card.id(),
                             code: card.shared_code_hint().clone(),
-                            balance: card.available(),
+                            balance: card.available_at(now),
                             expires_at: card.expires_at(),
                         };
                         let changes = Changes {

@@ -1,0 +1,125 @@
+//! Rules the redemption protocol keeps whatever drives it: expired holds never count,
+//! an expired authorisation can be authorised again, errors name the state met.
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use giftcert::{
+    CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, RedeemError,
+    Redeemer, Reference, clock::FixedClock,
+};
+
+fn usd(s: &str) -> Money {
+    Money::parse(s, Currency::USD).unwrap()
+}
+
+fn key(s: &str) -> IdempotencyKey {
+    IdempotencyKey::new(s).unwrap()
+}
+
+fn reference(s: &str) -> Reference {
+    Reference::new(s).unwrap()
+}
+
+/// A redeemer on a fixed clock with 15-minute holds, and a 100.00 card applied to `c1` and
+/// authorised in full there.
+fn held_card() -> (Redeemer<MemoryStore>, Arc<FixedClock>, CardId, String) {
+    let clock = Arc::new(FixedClock::new(
+        Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap(),
+    ));
+    let redeemer = Redeemer::new(MemoryStore::new())
+        .with_clock(clock.clone())
+        .with_hold_ttl(Some(Duration::minutes(15)));
+    let issued = redeemer
+        .issue(&key("issue"), vec![CardSpec::new(usd("100"))])
+        .unwrap();
+    let Notification::CardIssued { code, .. } = &issued.notifications[0] else {
+        panic!("no code")
+    };
+    let code = code.expose_secret().to_owned();
+    let client = reference("client");
+    redeemer
+        .apply_code(&client, &reference("c1"), Currency::USD, &code)
+        .unwrap();
+    redeemer
+        .authorise(&key("c1/a"), &reference("c1"), usd("100"))
+        .unwrap();
+    (redeemer, clock, issued.outcome.cards[0].card, code)
+}
+
+#[test]
+fn an_expired_hold_does_not_reduce_the_balance_shown_when_a_code_is_applied() {
+    let (redeemer, clock, _, code) = held_card();
+    clock.advance(Duration::minutes(16)).unwrap();
+    let applied = redeemer
+        .apply_code(&reference("client"), &reference("c2"), Currency::USD, &code)
+        .unwrap();
+    assert_eq!(applied.balance, usd("100"));
+}
+
+#[test]
+fn an_expired_hold_does_not_stop_another_checkout_from_authorising() {
+    let (redeemer, clock, card, code) = held_card();
+    clock.advance(Duration::minutes(16)).unwrap();
+    redeemer
+        .apply_code(&reference("client"), &reference("c2"), Currency::USD, &code)
+        .unwrap();
+    let auth = redeemer
+        .authorise(&key("c2/a"), &reference("c2"), usd("100"))
+        .unwrap();
+    assert_eq!(auth.outcome.credit, usd("100"));
+    let stored = redeemer.card(card).unwrap().unwrap();
+    assert_eq!(stored.available(), usd("0"));
+}
+
+#[test]
+fn a_live_hold_still_counts() {
+    let (redeemer, clock, _, code) = held_card();
+    clock.advance(Duration::minutes(14)).unwrap();
+    let applied = redeemer.apply_code(&reference("client"), &reference("c2"), Currency::USD, &code);
+    // The card is fully held by c1: nothing is left to show or to hold.
+    match applied {
+        Ok(applied) => assert_eq!(applied.balance, usd("0")),
+        Err(e) => assert!(
+            matches!(e, RedeemError::EmptyCard(_) | RedeemError::Card(_)),
+            "{e}"
+        ),
+    }
+}
+
+#[test]
+fn after_an_expired_authorisation_the_same_checkout_authorises_again_without_a_void() {
+    let (redeemer, clock, card, _) = held_card();
+    clock.advance(Duration::minutes(16)).unwrap();
+    let refused = redeemer
+        .capture(&key("c1/c"), &reference("c1"))
+        .unwrap_err();
+    assert!(
+        matches!(refused, RedeemError::AuthorisationExpired(_)),
+        "{refused}"
+    );
+    let again = redeemer
+        .authorise(&key("c1/a2"), &reference("c1"), usd("100"))
+        .unwrap();
+    assert_eq!(again.outcome.credit, usd("100"));
+    let captured = redeemer.capture(&key("c1/c2"), &reference("c1")).unwrap();
+    assert_eq!(captured.outcome.total, usd("100"));
+    let stored = redeemer.card(card).unwrap().unwrap();
+    assert_eq!((stored.balance(), stored.held()), (usd("0"), usd("0")));
+    let history = redeemer.history(card).unwrap();
+    giftcert::card::verify_ledger(card, stored.balance(), &history).unwrap();
+}
+
+#[test]
+fn a_capture_after_a_void_says_voided_not_expired() {
+    let (redeemer, clock, _, _) = held_card();
+    redeemer.void(&key("c1/v"), &reference("c1")).unwrap();
+    clock.advance(Duration::minutes(16)).unwrap();
+    let err = redeemer
+        .capture(&key("c1/c"), &reference("c1"))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("voided"),
+        "a capture that lost to a void must say so: {err}"
+    );
+}
