@@ -123,3 +123,61 @@ fn a_capture_after_a_void_says_voided_not_expired() {
         "a capture that lost to a void must say so: {err}"
     );
 }
+
+#[test]
+fn an_import_replays_under_its_key_and_refuses_the_key_for_another_card() {
+    let redeemer = Redeemer::new(MemoryStore::new());
+    let rules = giftcert::code::ImportRules::new(8, 20).unwrap();
+    let spec = || CardSpec::new(usd("30"));
+    let first = redeemer
+        .import_card(
+            &key("imp-1"),
+            rules.import("SHOPIFY-AB12CD34").unwrap(),
+            spec(),
+        )
+        .unwrap();
+    let again = redeemer
+        .import_card(
+            &key("imp-1"),
+            rules.import("SHOPIFY-AB12CD34").unwrap(),
+            spec(),
+        )
+        .unwrap();
+    assert!(
+        again.replayed,
+        "the same import under its key is a replay, not a duplicate"
+    );
+    assert_eq!(again.outcome, first.outcome);
+    let other_value = redeemer.import_card(
+        &key("imp-1"),
+        rules.import("SHOPIFY-AB12CD34").unwrap(),
+        CardSpec::new(usd("31")),
+    );
+    assert!(
+        matches!(other_value, Err(RedeemError::IdempotencyConflict { .. })),
+        "{other_value:?}"
+    );
+    let other_code = redeemer.import_card(
+        &key("imp-1"),
+        rules.import("SHOPIFY-ZZ99YY88").unwrap(),
+        spec(),
+    );
+    assert!(
+        matches!(other_code, Err(RedeemError::IdempotencyConflict { .. })),
+        "{other_code:?}"
+    );
+    let duplicate = redeemer.import_card(
+        &key("imp-2"),
+        rules.import("SHOPIFY-AB12CD34").unwrap(),
+        spec(),
+    );
+    assert!(
+        matches!(
+            duplicate,
+            Err(RedeemError::Store(
+                giftcert::StoreError::DuplicateCode { .. }
+            ))
+        ),
+        "{duplicate:?}"
+    );
+}

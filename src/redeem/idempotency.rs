@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::card::Reference;
+use crate::card::{CardSpec, Reference};
 use crate::money::Money;
 use crate::redeem::Outcome;
 
@@ -51,12 +51,77 @@ pub(crate) fn fingerprint(text: &str) -> u64 {
     digest.0
 }
 
-/// The [`fingerprint`] of a value's `Debug` text, computed as it is written (no `String`).
-pub(crate) fn debug_fingerprint(value: &impl fmt::Debug) -> u64 {
-    let mut digest = Fnv1a::default();
-    // Writing to a digest cannot fail.
-    let _ = fmt::Write::write_fmt(&mut digest, format_args!("{value:?}"));
-    digest.finish()
+/// The canonical encoding of the cards an issue or an import asks for, digested with FNV-1a
+/// into the fingerprint its idempotency record keeps.
+///
+/// The encoding is stable across versions (a record written by one version must match the
+/// same request sent to the next), so it is spelled out here rather than taken from `Debug`
+/// or serde: `giftcert-issue-v1`, then for each spec, in order, every field as
+/// `name=` followed by `len:text` (`-` for a field that is not set), separated by `;`:
+/// `value` (the amount at its currency's minor units, a space, the currency code: `25.00 EUR`), `order`, `purchaser`,
+/// `recipient.name`, `recipient.email`, `message`, `tags` (the count, then each tag),
+/// `metadata` (the count, then each key and value in key order), `expires` (RFC 3339 in UTC
+/// with nanoseconds), and for an import `code` (the masked code). A change to this encoding
+/// is a new version tag, never an edit.
+pub(crate) fn spec_fingerprint(specs: &[CardSpec], code: Option<&str>) -> u64 {
+    fn text(out: &mut Fnv1a, name: &str, value: Option<&str>) {
+        out.add(name.as_bytes());
+        out.add(b"=");
+        match value {
+            Some(value) => {
+                out.add(value.len().to_string().as_bytes());
+                out.add(b":");
+                out.add(value.as_bytes());
+            }
+            None => out.add(b"-"),
+        }
+        out.add(b";");
+    }
+    let mut out = Fnv1a::default();
+    out.add(b"giftcert-issue-v1;");
+    for spec in specs {
+        let value = spec.value.to_string();
+        text(&mut out, "value", Some(&value));
+        text(
+            &mut out,
+            "order",
+            spec.order.as_ref().map(Reference::as_str),
+        );
+        text(
+            &mut out,
+            "purchaser",
+            spec.purchaser.as_ref().map(Reference::as_str),
+        );
+        let recipient = spec.recipient.as_ref();
+        text(
+            &mut out,
+            "recipient.name",
+            recipient.and_then(|r| r.name.as_deref()),
+        );
+        text(
+            &mut out,
+            "recipient.email",
+            recipient.and_then(|r| r.email.as_deref()),
+        );
+        text(&mut out, "message", spec.message.as_deref());
+        text(&mut out, "tags", Some(&spec.tags.len().to_string()));
+        for tag in &spec.tags {
+            text(&mut out, "tag", Some(tag));
+        }
+        text(&mut out, "metadata", Some(&spec.metadata.len().to_string()));
+        for (key, value) in &spec.metadata {
+            text(&mut out, "key", Some(key));
+            text(&mut out, "value", Some(value));
+        }
+        let expires = spec
+            .expires_at
+            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+        text(&mut out, "expires", expires.as_deref());
+    }
+    if let Some(code) = code {
+        text(&mut out, "code", Some(code));
+    }
+    out.finish()
 }
 
 /// FNV-1a fed as text is written, so that a digest of formatted text needs no `String`.
@@ -139,14 +204,16 @@ pub enum RecordedRequest {
     },
     /// [`Redeemer::issue`](crate::store::Redeemer::issue).
     Issue {
-        /// A stable digest of the cards asked for (FNV-1a of their specs), written as 16 hex
-        /// digits so that no JSON reader rounds it.
+        /// A stable digest of the cards asked for: FNV-1a of their canonical encoding
+        /// (`giftcert-issue-v1`, every field of every spec), written as 16 hex digits so that
+        /// no JSON reader rounds it.
         #[serde(with = "hex_u64")]
         fingerprint: u64,
     },
     /// [`Redeemer::import_card`](crate::store::Redeemer::import_card).
     Import {
-        /// A stable digest of the card asked for, as for [`RecordedRequest::Issue`].
+        /// A stable digest of the card asked for and its masked code, as for
+        /// [`RecordedRequest::Issue`].
         #[serde(with = "hex_u64")]
         fingerprint: u64,
     },
@@ -284,5 +351,48 @@ mod tests {
         assert_eq!(digest.finish(), fingerprint("ab-12"));
         assert_eq!(fingerprint(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fingerprint("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn the_issue_fingerprint_is_canonical_and_sees_every_field() {
+        use crate::money::{Currency, Money};
+        let base = CardSpec::new(Money::parse("25", Currency::EUR).unwrap());
+        let of = |spec: &CardSpec| spec_fingerprint(std::slice::from_ref(spec), None);
+        // Pinned: a record written by this version must match the same request in the next.
+        assert_eq!(
+            format!("{:016x}", of(&base)),
+            format!(
+                "{:016x}",
+                fingerprint(
+                    "giftcert-issue-v1;value=9:25.00 EUR;order=-;purchaser=-;recipient.name=-;\
+                 recipient.email=-;message=-;tags=1:0;metadata=1:0;expires=-;"
+                )
+            )
+        );
+        let mut variants = vec![base.clone()];
+        let mut with = |change: &dyn Fn(&mut CardSpec)| {
+            let mut spec = base.clone();
+            change(&mut spec);
+            variants.push(spec);
+        };
+        with(&|s| s.value = Money::parse("25.01", Currency::EUR).unwrap());
+        with(&|s| s.order = Some(Reference::new("o-1").unwrap()));
+        with(&|s| s.purchaser = Some(Reference::new("p-1").unwrap()));
+        with(&|s| s.message = Some("hi".into()));
+        with(&|s| s.tags = vec!["a".into()]);
+        with(&|s| {
+            s.metadata.insert("k".into(), "v".into());
+        });
+        with(&|s| s.expires_at = Some(chrono::DateTime::UNIX_EPOCH));
+        let prints: std::collections::HashSet<u64> = variants.iter().map(of).collect();
+        assert_eq!(
+            prints.len(),
+            variants.len(),
+            "every field changes the fingerprint"
+        );
+        assert_ne!(
+            spec_fingerprint(&[base.clone()], Some("****-AAAA")),
+            spec_fingerprint(&[base], Some("****-BBBB"))
+        );
     }
 }

@@ -57,7 +57,7 @@ use crate::money::{Currency, Money};
 use crate::redeem::{
     self, Authorisation, Captured, Changes, Checkout, Decision, GuardPolicy, GuardWindow,
     IdempotencyKey, IdempotencyRecord, Issued, Outcome, RecordWrite, RecordedRequest, RedeemError,
-    RefundOutcome, StoreError, Versioned, Voided, debug_fingerprint,
+    RefundOutcome, StoreError, Versioned, Voided, spec_fingerprint,
 };
 
 /// How many times a request is tried against a store that keeps changing underneath.
@@ -252,7 +252,7 @@ impl Protocol {
     /// [`ExpiryPolicy`].
     pub fn issue(&self, key: IdempotencyKey, specs: Vec<CardSpec>) -> Operation<Redeemed<Issued>> {
         let request = RecordedRequest::Issue {
-            fingerprint: debug_fingerprint(&specs),
+            fingerprint: spec_fingerprint(&specs, None),
         };
         let settings = self.clone();
         Operation::new(move |port| async move {
@@ -296,7 +296,7 @@ impl Protocol {
     ) -> Operation<Redeemed<Issued>> {
         let code = code.into_code();
         let request = RecordedRequest::Import {
-            fingerprint: debug_fingerprint(&(&spec, code.masked())),
+            fingerprint: spec_fingerprint(std::slice::from_ref(&spec), Some(&code.masked())),
         };
         let settings = self.clone();
         Operation::new(move |port| async move {
