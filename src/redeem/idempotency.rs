@@ -391,7 +391,7 @@ mod tests {
             "every field changes the fingerprint"
         );
         assert_ne!(
-            spec_fingerprint(&[base.clone()], Some("****-AAAA")),
+            spec_fingerprint(std::slice::from_ref(&base), Some("****-AAAA")),
             spec_fingerprint(&[base], Some("****-BBBB"))
         );
     }
