@@ -181,3 +181,99 @@ fn an_import_replays_under_its_key_and_refuses_the_key_for_another_card() {
         "{duplicate:?}"
     );
 }
+
+/// Issues `n` cards of `value` and returns their codes.
+fn cards(redeemer: &Redeemer<MemoryStore>, n: usize, value: &str) -> Vec<(CardId, String)> {
+    (0..n)
+        .map(|i| {
+            let issued = redeemer
+                .issue(
+                    &key(&format!("cards-{value}-{i}")),
+                    vec![CardSpec::new(usd(value))],
+                )
+                .unwrap();
+            let Notification::CardIssued { code, .. } = &issued.notifications[0] else {
+                panic!("no code")
+            };
+            (
+                issued.outcome.cards[0].card,
+                code.expose_secret().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn eight_threads_on_one_card_finish_every_round_without_contention() {
+    let redeemer = Arc::new(Redeemer::new(MemoryStore::new()).with_attempts(6));
+    let (card, code) = cards(&redeemer, 1, "1000").remove(0);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (redeemer, code) = (Arc::clone(&redeemer), code.clone());
+            std::thread::spawn(move || {
+                for round in 0..20 {
+                    let checkout = reference(&format!("hot-{t}-{round}"));
+                    redeemer
+                        .apply_code(&reference("c"), &checkout, Currency::USD, &code)
+                        .unwrap();
+                    redeemer
+                        .authorise(&key(&format!("{checkout}/a")), &checkout, usd("1"))
+                        .unwrap();
+                    redeemer
+                        .capture(&key(&format!("{checkout}/c")), &checkout)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread
+            .join()
+            .expect("no request failed, with contention or otherwise");
+    }
+    let stored = redeemer.card(card).unwrap().unwrap();
+    assert_eq!(stored.balance(), usd("840"));
+}
+
+#[test]
+fn a_sixteen_card_checkout_racing_a_spender_of_one_of_its_cards_completes() {
+    let redeemer = Arc::new(Redeemer::new(MemoryStore::new()).with_attempts(6));
+    let all = cards(&redeemer, 16, "10");
+    // The big checkout uses the cards in the order applied (equal amounts), so the last one
+    // keeps 5.00 that the spender can always hold while both race on its version.
+    let (shared, shared_code) = all[15].clone();
+    let spender = {
+        let redeemer = Arc::clone(&redeemer);
+        std::thread::spawn(move || {
+            for round in 0..20 {
+                let checkout = reference(&format!("spender-{round}"));
+                redeemer
+                    .apply_code(&reference("s"), &checkout, Currency::USD, &shared_code)
+                    .unwrap();
+                redeemer
+                    .authorise(&key(&format!("{checkout}/a")), &checkout, usd("0.10"))
+                    .unwrap();
+                redeemer
+                    .void(&key(&format!("{checkout}/v")), &checkout)
+                    .unwrap();
+            }
+        })
+    };
+    for round in 0..20 {
+        let checkout = reference(&format!("big-{round}"));
+        for (_, code) in &all {
+            redeemer
+                .apply_code(&reference("b"), &checkout, Currency::USD, code)
+                .unwrap();
+        }
+        let auth = redeemer
+            .authorise(&key(&format!("{checkout}/a")), &checkout, usd("155"))
+            .unwrap();
+        assert_eq!(auth.outcome.credit, usd("155"));
+        redeemer
+            .void(&key(&format!("{checkout}/v")), &checkout)
+            .unwrap();
+    }
+    spender.join().expect("the spender finished every round");
+    assert_eq!(redeemer.card(shared).unwrap().unwrap().balance(), usd("10"));
+}

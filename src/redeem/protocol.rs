@@ -62,6 +62,8 @@ use crate::redeem::{
 
 /// How many times a request is tried against a store that keeps changing underneath.
 const DEFAULT_ATTEMPTS: u32 = 64;
+/// After this many lost commits an operation takes its driver's turn.
+const PESSIMISTIC_AFTER: u32 = 4;
 /// How many codes are drawn before giving up on finding a free one.
 const CODE_ATTEMPTS: u32 = 8;
 /// How long a hold lasts by default.
@@ -119,11 +121,16 @@ pub enum Need {
     /// answer [`Reply::Committed`], or the store's error. A conflict makes the operation read
     /// again and retry. Boxed: the changes are large beside the other needs.
     Commit(Box<Changes>),
-    /// The last commit lost a race: let others make progress (yield, or sleep briefly), then
-    /// answer [`Reply::Resumed`].
+    /// The last commit lost a race: let others make progress, then answer
+    /// [`Reply::Resumed`]. The first few times, yield (a driver may add a short random
+    /// pause); once `exclusive` is set, take the driver's turn (one operation at a time
+    /// among those that kept losing) and keep it until this operation is done, so that a
+    /// request never fails with [`RedeemError::Contention`] while others make progress.
     Yield {
         /// How many commits this operation has lost so far.
         lost: u32,
+        /// Take the driver's turn now (the pessimistic path).
+        exclusive: bool,
     },
 }
 
@@ -943,7 +950,8 @@ impl Port {
     }
 
     async fn yield_after(&self, lost: u32) -> Result<(), RedeemError> {
-        match self.ask(Need::Yield { lost }).await? {
+        let exclusive = lost >= PESSIMISTIC_AFTER;
+        match self.ask(Need::Yield { lost, exclusive }).await? {
             Reply::Resumed => Ok(()),
             other => Err(mismatch("Yield", &other)),
         }

@@ -11,7 +11,7 @@ use crate::redeem::{
     RedeemError, Redeemed, RefundOutcome, Reply, Step, StoreError, Voided,
 };
 use crate::store::AsyncStore;
-use crate::store::redeemer::HISTORY_PAGE;
+use crate::store::redeemer::{HISTORY_PAGE, Turn};
 
 /// The redemption service for async hosts: the same operations as
 /// [`Redeemer`](crate::store::Redeemer), over an [`AsyncStore`], with the same rules (they
@@ -47,6 +47,7 @@ pub struct AsyncRedeemer<S> {
     store: S,
     protocol: Protocol,
     clock: Arc<dyn Clock>,
+    turn: Turn,
 }
 
 impl<S: AsyncStore> AsyncRedeemer<S> {
@@ -56,6 +57,7 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
             store,
             protocol: Protocol::default(),
             clock: Arc::new(SystemClock),
+            turn: Turn::default(),
         }
     }
 
@@ -84,9 +86,34 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
     }
 
     async fn drive<T: Send + 'static>(&self, mut op: Operation<T>) -> Result<T, RedeemError> {
+        // Held from the moment the protocol asks for the pessimistic path to the end.
+        let mut turn = None;
         loop {
             let reply = match op.poll() {
                 Step::Done(result) => return result,
+                Step::Need(Need::Yield { exclusive, .. }) => {
+                    if exclusive && turn.is_none() {
+                        turn = Some(loop {
+                            match self.turn.try_take() {
+                                Some(taken) => break taken,
+                                None => YieldNow(false).await,
+                            }
+                        });
+                    } else {
+                        YieldNow(false).await;
+                    }
+                    Ok(Reply::Resumed)
+                }
+                Step::Need(need @ Need::Commit(_)) => {
+                    // While an operation that kept losing has its turn, the others let it
+                    // commit first.
+                    if turn.is_none() {
+                        while self.turn.is_taken() {
+                            YieldNow(false).await;
+                        }
+                    }
+                    self.answer(need).await
+                }
                 Step::Need(need) => self.answer(need).await,
             };
             op.reply(reply);

@@ -51,6 +51,7 @@ pub struct Redeemer<S> {
     store: S,
     protocol: Protocol,
     clock: Arc<dyn Clock>,
+    turn: Turn,
 }
 
 impl<S: Store> Redeemer<S> {
@@ -62,6 +63,7 @@ impl<S: Store> Redeemer<S> {
             store,
             protocol: Protocol::default(),
             clock: Arc::new(SystemClock),
+            turn: Turn::default(),
         }
     }
 
@@ -143,9 +145,29 @@ impl<S: Store> Redeemer<S> {
     /// Runs `op` to its end, answering its needs from the store, the clock and the code
     /// generator.
     fn drive<T: Send + 'static>(&self, mut op: Operation<T>) -> Result<T, RedeemError> {
+        // Held from the moment the protocol asks for the pessimistic path to the end.
+        let mut turn = None;
         loop {
             let reply = match op.poll() {
                 Step::Done(result) => return result,
+                Step::Need(Need::Yield { lost, exclusive }) => {
+                    if exclusive && turn.is_none() {
+                        turn = Some(self.turn.take());
+                    } else {
+                        backoff(lost);
+                    }
+                    Ok(Reply::Resumed)
+                }
+                Step::Need(need @ Need::Commit(_)) => {
+                    // While an operation that kept losing has its turn, the others let it
+                    // commit first.
+                    if turn.is_none() {
+                        while self.turn.is_taken() {
+                            std::thread::yield_now();
+                        }
+                    }
+                    self.answer(need)
+                }
                 Step::Need(need) => self.answer(need),
             };
             op.reply(reply);
@@ -166,8 +188,8 @@ impl<S: Store> Redeemer<S> {
                 self.store.commit(*changes)?;
                 Reply::Committed
             }
-            Need::Yield { .. } => {
-                std::thread::yield_now();
+            Need::Yield { lost, .. } => {
+                backoff(lost);
                 Reply::Resumed
             }
         })
@@ -354,5 +376,57 @@ impl<S: Store> Redeemer<S> {
                 return Ok(all);
             }
         }
+    }
+}
+
+/// The turn operations that kept losing take one at a time (see [`Need::Yield`]).
+#[derive(Debug, Default)]
+pub(crate) struct Turn(std::sync::atomic::AtomicBool);
+
+/// A held [`Turn`]; dropping it gives the turn to the next operation.
+pub(crate) struct TurnGuard<'a>(&'a Turn);
+
+impl Turn {
+    /// Takes the turn, yielding this thread until it is free.
+    fn take(&self) -> TurnGuard<'_> {
+        loop {
+            if let Some(taken) = self.try_take() {
+                return taken;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// Whether an operation has the turn.
+    pub(crate) fn is_taken(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Takes the turn if it is free.
+    pub(crate) fn try_take(&self) -> Option<TurnGuard<'_>> {
+        use std::sync::atomic::Ordering;
+        self.0
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| TurnGuard(self))
+    }
+}
+
+impl Drop for TurnGuard<'_> {
+    fn drop(&mut self) {
+        self.0.0.store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// Lets other writers make progress after `lost` lost commits: a yield, then a random pause
+/// of up to `2^lost` microseconds (at most about a millisecond), so that racing requests
+/// spread out instead of colliding again in step.
+fn backoff(lost: u32) {
+    std::thread::yield_now();
+    if lost > 1 {
+        let ceiling = 1_u64 << lost.min(10);
+        std::thread::sleep(std::time::Duration::from_micros(rand::random_range(
+            0..ceiling,
+        )));
     }
 }
