@@ -4,6 +4,16 @@
 //! asks its [`Clock`] for `now` and hands the instant to the pure core. Production hosts use
 //! [`SystemClock`]; tests use a [`FixedClock`] they set and advance, so that expiry and holds
 //! can be tested without waiting or sleeping.
+//!
+//! ```
+//! use chrono::{Duration, TimeZone, Utc};
+//! use giftcert::clock::{Clock, FixedClock};
+//!
+//! let clock = FixedClock::new(Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap());
+//! clock.advance(Duration::minutes(31))?;
+//! assert_eq!(clock.now(), Utc.with_ymd_and_hms(2026, 12, 1, 12, 31, 0).unwrap());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -7,6 +7,28 @@
 //! [`CertificateDefinition::resolve`] answers "what does this certificate cost and give in this
 //! currency, for this requested amount"; [`Catalogue::listing`] renders Centra's
 //! `GET /gift-certificates` JSON.
+//!
+//! ```
+//! use giftcert::catalogue::{Catalogue, CertificateDefinition};
+//! use giftcert::{Currency, Money};
+//! use rust_decimal::Decimal;
+//!
+//! let fixed = CertificateDefinition::predetermined(
+//!     "gift-50",
+//!     "Gift certificate 50",
+//!     [Money::parse("50", Currency::EUR)?, Money::parse("500", Currency::SEK)?],
+//! )?;
+//! let catalogue = Catalogue::new()
+//!     .with(fixed)?
+//!     .with(CertificateDefinition::any_amount("gift-any", "Pick an amount")?)?;
+//!
+//! let sek = catalogue.resolve("gift-50", Currency::SEK, None)?;
+//! assert_eq!(sek.value(), Money::parse("500", Currency::SEK)?);
+//! let picked = catalogue.resolve("gift-any", Currency::EUR, Some(Decimal::from(75)))?;
+//! assert_eq!(picked.price(), Money::parse("75", Currency::EUR)?);
+//! assert!(catalogue.resolve("gift-50", Currency::USD, None).is_err()); // no USD value
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod bounds;
 mod definition;

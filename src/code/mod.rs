@@ -10,6 +10,19 @@
 //! - [`generate_unique`] retries a bounded number of times when a candidate already exists.
 //! - [`ImportRules`] takes codes from another platform (Shopify's 8 to 20 letters and digits)
 //!   and estimates how guessable each is ([`ImportedCode::entropy_bits`]).
+//!
+//! ```
+//! use giftcert::code::{Code, CodeGenerator, RandomCodeGenerator};
+//!
+//! let codes = RandomCodeGenerator::default();
+//! let code = codes.generate()?;
+//! assert!(codes.check(&code).is_ok());
+//! assert!(!code.to_string().contains(code.expose_secret())); // prints masked
+//! // Typed with spaces and in lower case, it is the same code.
+//! let typed = Code::parse(&code.grouped(4).to_lowercase().replace('-', " "))?;
+//! assert_eq!(typed, code);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod check;
 mod error;
