@@ -349,28 +349,19 @@ impl Protocol {
             checkout: checkout.clone(),
             payable,
         };
-        let settings = self.clone();
-        Operation::new(move |port| async move {
-            settings
-                .keyed(
-                    &port,
-                    key,
-                    request,
-                    Outcome::Authorised,
-                    unwrap_authorised,
-                    |port, now, _| {
-                        let (checkout, ttl) = (checkout.clone(), settings.hold_ttl);
-                        async move {
-                            let (stored, cards) = port
-                                .checkout_and_cards(&checkout, |c| c.applied().to_vec())
-                                .await?;
-                            let expires = ttl.and_then(|ttl| now.checked_add_signed(ttl));
-                            redeem::authorise(stored, cards, payable, now, expires)
-                        }
-                    },
-                )
-                .await
-        })
+        let ttl = self.hold_ttl;
+        self.on_checkout(
+            key,
+            checkout,
+            request,
+            Outcome::Authorised,
+            unwrap_authorised,
+            Cards::Applied,
+            move |_, stored, cards, now, _| {
+                let expires = ttl.and_then(|ttl| now.checked_add_signed(ttl));
+                redeem::authorise(stored, cards, payable, now, expires)
+            },
+        )
     }
 
     /// Captures the checkout's holds (order completed), running the leftover strategy.
@@ -382,39 +373,17 @@ impl Protocol {
         let request = RecordedRequest::Capture {
             checkout: checkout.clone(),
         };
-        let settings = self.clone();
-        Operation::new(move |port| async move {
-            settings
-                .keyed(
-                    &port,
-                    key,
-                    request,
-                    Outcome::Captured,
-                    unwrap_captured,
-                    |port, now, pool| {
-                        let checkout = checkout.clone();
-                        let settings = settings.clone();
-                        async move {
-                            let (stored, cards) = port
-                                .checkout_and_cards(&checkout, |c| c.needed().collect())
-                                .await?;
-                            let strategy = Arc::clone(&settings.strategy);
-                            settings
-                                .decide_with_fresh(port, pool, |fresh| {
-                                    redeem::capture(
-                                        stored.clone(),
-                                        cards.clone(),
-                                        &*strategy,
-                                        now,
-                                        fresh,
-                                    )
-                                })
-                                .await
-                        }
-                    },
-                )
-                .await
-        })
+        self.on_checkout(
+            key,
+            checkout,
+            request,
+            Outcome::Captured,
+            unwrap_captured,
+            Cards::Needed,
+            |settings, stored, cards, now, fresh| {
+                redeem::capture(stored, cards, &*settings.strategy, now, fresh)
+            },
+        )
     }
 
     /// Releases the checkout's holds (payment failed).
@@ -422,27 +391,15 @@ impl Protocol {
         let request = RecordedRequest::Void {
             checkout: checkout.clone(),
         };
-        let settings = self.clone();
-        Operation::new(move |port| async move {
-            settings
-                .keyed(
-                    &port,
-                    key,
-                    request,
-                    Outcome::Voided,
-                    unwrap_voided,
-                    |port, now, _| {
-                        let checkout = checkout.clone();
-                        async move {
-                            let (stored, cards) = port
-                                .checkout_and_cards(&checkout, |c| c.needed().collect())
-                                .await?;
-                            redeem::void(stored, cards, now)
-                        }
-                    },
-                )
-                .await
-        })
+        self.on_checkout(
+            key,
+            checkout,
+            request,
+            Outcome::Voided,
+            unwrap_voided,
+            Cards::Needed,
+            |_, stored, cards, now, _| redeem::void(stored, cards, now),
+        )
     }
 
     /// Refunds `amount` of what the checkout captured, as the leftover strategy directs.
@@ -456,38 +413,64 @@ impl Protocol {
             checkout: checkout.clone(),
             amount,
         };
+        self.on_checkout(
+            key,
+            checkout,
+            request,
+            Outcome::Refunded,
+            unwrap_refunded,
+            Cards::Needed,
+            move |settings, stored, cards, now, fresh| {
+                redeem::refund(stored, cards, amount, &*settings.strategy, now, fresh)
+            },
+        )
+    }
+
+    /// A money move on a checkout under its key: read the checkout and the `cards` it names
+    /// (with their versions), then `decide`, which may draw fresh card ids and codes.
+    #[allow(clippy::too_many_arguments)]
+    fn on_checkout<T, D>(
+        &self,
+        key: IdempotencyKey,
+        checkout: Reference,
+        request: RecordedRequest,
+        wrap: fn(T) -> Outcome,
+        unwrap: fn(Outcome) -> Option<T>,
+        cards: Cards,
+        decide: D,
+    ) -> Operation<Redeemed<T>>
+    where
+        T: Clone + Send + 'static,
+        D: Fn(
+                &Protocol,
+                Checkout,
+                Vec<GiftCard>,
+                DateTime<Utc>,
+                &mut dyn FnMut() -> Result<(CardId, Code), RedeemError>,
+            ) -> Result<Decision<T>, RedeemError>
+            + Send
+            + Sync
+            + 'static,
+    {
         let settings = self.clone();
         Operation::new(move |port| async move {
             settings
-                .keyed(
-                    &port,
-                    key,
-                    request,
-                    Outcome::Refunded,
-                    unwrap_refunded,
-                    |port, now, pool| {
-                        let checkout = checkout.clone();
-                        let settings = settings.clone();
-                        async move {
-                            let (stored, cards) = port
-                                .checkout_and_cards(&checkout, |c| c.needed().collect())
-                                .await?;
-                            let strategy = Arc::clone(&settings.strategy);
-                            settings
-                                .decide_with_fresh(port, pool, |fresh| {
-                                    redeem::refund(
-                                        stored.clone(),
-                                        cards.clone(),
-                                        amount,
-                                        &*strategy,
-                                        now,
-                                        fresh,
-                                    )
-                                })
-                                .await
-                        }
-                    },
-                )
+                .keyed(&port, key, request, wrap, unwrap, |port, now, pool| {
+                    let (checkout, settings, decide) = (checkout.clone(), &settings, &decide);
+                    async move {
+                        let (stored, read) = port
+                            .checkout_and_cards(&checkout, |c| match cards {
+                                Cards::Applied => c.applied().to_vec(),
+                                Cards::Needed => c.needed().collect(),
+                            })
+                            .await?;
+                        settings
+                            .decide_with_fresh(port, pool, |fresh| {
+                                decide(settings, stored.clone(), read.clone(), now, fresh)
+                            })
+                            .await
+                    }
+                })
                 .await
         })
     }
@@ -761,6 +744,15 @@ impl Protocol {
             attempts: CODE_ATTEMPTS,
         }))
     }
+}
+
+/// Which of a checkout's cards an operation reads.
+#[derive(Debug, Clone, Copy)]
+enum Cards {
+    /// Every card applied to it (authorise).
+    Applied,
+    /// The cards its holds and captures are on (capture, void, refund).
+    Needed,
 }
 
 fn unwrap_issued(o: Outcome) -> Option<Issued> {
