@@ -14,6 +14,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod protocol;
+
+pub use self::protocol::check_protocol_rules;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -70,3 +70,10 @@ fn the_kit_catches_a_store_that_ignores_versions() {
         "updates check versions and commits are all or nothing"
     );
 }
+
+/// The protocol's rules (expired holds never count, an expired authorisation authorises
+/// again, imports replay, a capture after a void says voided) hold on `MemoryStore`.
+#[test]
+fn memory_store_keeps_the_protocol_rules() {
+    giftcert::testkit::check_protocol_rules(giftcert::MemoryStore::new).unwrap();
+}

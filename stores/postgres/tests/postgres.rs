@@ -155,6 +155,15 @@ fn postgres_store_passes_the_conformance_kit() {
     giftcert::testkit::check_store(|| scratch.store()).unwrap();
 }
 
+/// The protocol's rules hold on PostgreSQL, each check in a fresh schema.
+#[test]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+fn postgres_store_keeps_the_protocol_rules() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    giftcert::testkit::check_protocol_rules(|| scratch.store()).unwrap();
+}
+
 /// Eight stores, opened at the same moment on one new schema (so their migrations race) and
 /// each with its own connections, spend one 100.00 card 1.00 at a time from eight threads
 /// until it is empty: together they capture exactly 100.00, never more, and the ledger sums

@@ -34,3 +34,15 @@ fn eight_stores_on_one_file_never_overspend_a_card() {
         .collect();
     giftcert::testkit::check_concurrent_spending(stores).unwrap();
 }
+
+/// The protocol's rules hold on SQLite, each on a fresh file.
+#[test]
+fn sqlite_store_keeps_the_protocol_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = AtomicUsize::new(0);
+    giftcert::testkit::check_protocol_rules(|| {
+        let n = files.fetch_add(1, Ordering::Relaxed);
+        SqliteStore::open(dir.path().join(format!("rules-{n}.db")), key()).unwrap()
+    })
+    .unwrap();
+}
