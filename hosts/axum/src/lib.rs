@@ -6,7 +6,7 @@
 //! removing codes, `giftCertificates` and `outstandingBalance`), with the money moves
 //! (authorise, capture, void, refund) under an `Idempotency-Key`.
 //!
-//! The router is generic over the [`Store`](giftcert::Store): the binary picks one (the
+//! The router is generic over the [`Store`]: the binary picks one (the
 //! embedded SQLite store for now) and every handler reaches it through [`GiftCards`], which
 //! runs the library's synchronous [`Redeemer`](giftcert::Redeemer) on tokio's blocking pool.
 //!
