@@ -522,6 +522,23 @@ async fn bad_requests_are_json_errors() {
         )
         .await;
     assert_error(&echoed, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    for body in [
+        json!({"currency": "SECRET-CODE-1234"}),
+        json!({"currency": "USD", "grandTotal": "SECRET-CODE-1234"}),
+    ] {
+        let path = if body.get("grandTotal").is_some() {
+            "/checkouts"
+        } else {
+            "/selections"
+        };
+        let answer = shop.post(path, body).await;
+        assert_error(&answer, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+        assert!(
+            !answer.body.to_string().contains("SECRET"),
+            "{}",
+            answer.body
+        );
+    }
     let unknown_variant = shop
         .post(
             "/selections/x/payment-result",
