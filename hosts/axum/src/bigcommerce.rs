@@ -1,0 +1,573 @@
+//! BigCommerce's Storefront checkout with gift certificates as a payment method: applying and
+//! removing codes, the checkout's `giftCertificates` and `outstandingBalance`, and the money
+//! moves (authorise, capture, void, refund) under an `Idempotency-Key`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use giftcert::card::{GiftCertificateView, Reference};
+use giftcert::clock::{Clock, SystemClock};
+use giftcert::redeem::{Authorisation, Captured, CheckoutState, RefundOutcome, Voided, allocate};
+use giftcert::shop::ProductLine;
+use giftcert::{
+    Currency, IdempotencyKey, Money, PriceBasis, RedeemError, Selection, SelectionPolicy, Store,
+    TaxRate, Totals,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::amount::{Amount, MoneyInput};
+use crate::centra::EmailOutbox;
+use crate::error::{ApiError, Body, OptionalBody, Params};
+use crate::service::{CheckoutCards, ServiceError};
+use crate::shop::{Shop, fresh_id, lock};
+
+/// The longest `Idempotency-Key` header accepted (the store's limit is 255, and the key is
+/// scoped by the checkout id).
+const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+/// A checkout as the shop keeps it: what it costs. The cards applied to it live in the store.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckoutRecord {
+    reference: Reference,
+    currency: Currency,
+    tax_included: bool,
+    lines: Vec<LineItem>,
+    subtotal: Money,
+    tax_total: Money,
+    grand_total: Money,
+    created_time: String,
+}
+
+/// A cart line, as sent and shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct LineItem {
+    sku: String,
+    quantity: u64,
+    /// The price of one unit, in the checkout's currency.
+    unit_price: Amount,
+    /// The tax rate in percent (`"25"`).
+    tax_rate: Amount,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct NewCheckout {
+    currency: Currency,
+    /// What the order costs, when the cart is priced elsewhere.
+    #[serde(default)]
+    grand_total: Option<Amount>,
+    /// The cart's lines, priced here.
+    #[serde(default)]
+    lines: Vec<LineItem>,
+    /// Whether line prices include tax (BigCommerce's `isTaxIncluded`).
+    #[serde(default = "yes")]
+    tax_included: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CurrencyBody {
+    code: Currency,
+    decimal_places: u32,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CartBody {
+    currency: CurrencyBody,
+    is_tax_included: bool,
+    line_items: Vec<LineItem>,
+}
+
+/// The checkout in BigCommerce's shape.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CheckoutBody {
+    id: String,
+    cart: CartBody,
+    subtotal: Money,
+    tax_total: Money,
+    /// What the order costs, before gift certificates.
+    grand_total: Money,
+    gift_certificates: Vec<GiftCertificateView>,
+    /// `grandTotal` less what the gift certificates pay.
+    outstanding_balance: Money,
+    is_store_credit_applied: bool,
+    /// Where the gift certificate payment stands: `open`, `authorised`, `captured`, `voided`.
+    gift_certificate_payment: &'static str,
+    created_time: String,
+}
+
+fn unknown_checkout() -> ApiError {
+    ApiError::not_found("checkout", "unknown_checkout")
+}
+
+fn wrong_sum(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(format!("checkout amounts do not add up: {e}"))
+}
+
+/// What each card gives this checkout, in the order applied.
+fn certificate_views(
+    record: &CheckoutRecord,
+    stored: &CheckoutCards,
+) -> Result<(Vec<GiftCertificateView>, &'static str), ApiError> {
+    let currency = record.currency;
+    let per_card = |amounts: &mut dyn Iterator<Item = (giftcert::CardId, Money)>,
+                    id: giftcert::CardId| {
+        Money::sum(
+            currency,
+            amounts.filter(|(card, _)| *card == id).map(|(_, m)| m),
+        )
+        .map_err(wrong_sum)
+    };
+    let mut views = Vec::with_capacity(stored.cards.len());
+    let state = match stored.checkout.state() {
+        CheckoutState::Authorised { holds, .. } => {
+            for card in &stored.cards {
+                let used = per_card(&mut holds.iter().map(|h| (h.card, h.amount)), card.id())?;
+                views.push(held_view(card, used)?);
+            }
+            "authorised"
+        }
+        CheckoutState::Captured {
+            captures, refunds, ..
+        } => {
+            for card in &stored.cards {
+                let spent = per_card(&mut captures.iter().map(|c| (c.card, c.amount)), card.id())?;
+                let back = per_card(&mut refunds.iter().map(|c| (c.card, c.amount)), card.id())?;
+                views.push(held_view(
+                    card,
+                    spent.checked_sub(back).map_err(wrong_sum)?,
+                )?);
+            }
+            "captured"
+        }
+        state => {
+            // Nothing is held yet: show what the cards would give, lowest first.
+            let plan = allocate(
+                record.grand_total,
+                stored.cards.iter().map(|c| (c.id(), c.available())),
+            )
+            .map_err(wrong_sum)?;
+            for (card, part) in stored.cards.iter().zip(plan.cards()) {
+                views.push(card.checkout_view(part.used));
+            }
+            if matches!(state, CheckoutState::Voided) {
+                "voided"
+            } else {
+                "open"
+            }
+        }
+    };
+    Ok((views, state))
+}
+
+/// The view of a card whose `used` part is already held or spent by this checkout: its
+/// balance for the checkout counts that part back in.
+fn held_view(card: &giftcert::GiftCard, used: Money) -> Result<GiftCertificateView, ApiError> {
+    let mut view = card.checkout_view(used);
+    view.remaining = card.available();
+    view.balance = view.remaining.checked_add(used).map_err(wrong_sum)?;
+    Ok(view)
+}
+
+fn checkout_body(
+    id: &str,
+    record: &CheckoutRecord,
+    stored: Option<&CheckoutCards>,
+) -> Result<CheckoutBody, ApiError> {
+    let (gift_certificates, state) = match stored {
+        Some(stored) => certificate_views(record, stored)?,
+        None => (Vec::new(), "open"),
+    };
+    let credit =
+        Money::sum(record.currency, gift_certificates.iter().map(|v| v.used)).map_err(wrong_sum)?;
+    let outstanding = record.grand_total.checked_sub(credit).map_err(wrong_sum)?;
+    let outstanding = if outstanding.is_negative() {
+        Money::zero(record.currency)
+    } else {
+        outstanding
+    };
+    Ok(CheckoutBody {
+        id: id.to_owned(),
+        cart: CartBody {
+            currency: CurrencyBody {
+                code: record.currency,
+                decimal_places: record.currency.minor_units(),
+            },
+            is_tax_included: record.tax_included,
+            line_items: record.lines.clone(),
+        },
+        subtotal: record.subtotal,
+        tax_total: record.tax_total,
+        grand_total: record.grand_total,
+        is_store_credit_applied: false,
+        gift_certificates,
+        outstanding_balance: outstanding,
+        gift_certificate_payment: state,
+        created_time: record.created_time.clone(),
+    })
+}
+
+fn record_of<S>(shop: &Shop<S>, id: &str) -> Result<CheckoutRecord, ApiError> {
+    lock(&shop.checkouts)
+        .get(id)
+        .cloned()
+        .ok_or_else(unknown_checkout)
+}
+
+/// The checkout as it stands now.
+async fn current<S: Store + 'static>(
+    shop: &Shop<S>,
+    id: &str,
+    record: &CheckoutRecord,
+) -> Result<CheckoutBody, ApiError> {
+    let stored = shop.cards.checkout(record.reference.clone()).await?;
+    checkout_body(id, record, stored.as_ref())
+}
+
+fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+}
+
+/// Prices `lines` with the library's totals (tax first, on the original prices).
+fn price_lines(
+    currency: Currency,
+    tax_included: bool,
+    lines: &[LineItem],
+    settings: &giftcert::TotalsSettings,
+) -> Result<Totals, ApiError> {
+    let basis = if tax_included {
+        PriceBasis::TaxIncluded
+    } else {
+        PriceBasis::TaxExcluded
+    };
+    let mut cart = Selection::new(currency, basis, SelectionPolicy::mixed());
+    for line in lines {
+        let rate = TaxRate::new(line.tax_rate.0)
+            .map_err(|e| invalid("invalid_tax_rate", e.to_string()))?;
+        let unit = line.unit_price.in_currency(currency)?;
+        cart.add_product(ProductLine::new(&line.sku, unit, line.quantity, rate)?)?;
+    }
+    Totals::compute(&cart, std::iter::empty::<(String, Money)>(), settings)
+        .map_err(|e| invalid("invalid_cart", e.to_string()))
+}
+
+/// `POST /checkouts`: a checkout in a currency, with either a `grandTotal` or `lines` to price.
+pub(crate) async fn create_checkout<S: Store + 'static>(
+    State(shop): State<Arc<Shop<S>>>,
+    Body(new): Body<NewCheckout>,
+) -> Result<(StatusCode, Json<CheckoutBody>), ApiError> {
+    let currency = new.currency;
+    let (subtotal, tax_total, grand_total) = match (new.grand_total, new.lines.is_empty()) {
+        (Some(total), true) => {
+            let total = total.in_currency(currency)?;
+            (total, Money::zero(currency), total)
+        }
+        (None, false) => {
+            let totals = price_lines(currency, new.tax_included, &new.lines, &shop.totals)?;
+            (totals.subtotal(), totals.tax_total(), totals.grand_total())
+        }
+        _ => {
+            return Err(invalid(
+                "invalid_checkout",
+                "expected either grandTotal or lines, not both or neither",
+            ));
+        }
+    };
+    if !grand_total.is_positive() {
+        return Err(invalid(
+            "invalid_amount",
+            format!("grand total must be above zero, found {grand_total}"),
+        ));
+    }
+    let id = fresh_id("chk-");
+    let reference = Reference::new(&id).map_err(ApiError::internal)?;
+    let record = CheckoutRecord {
+        reference,
+        currency,
+        tax_included: new.tax_included,
+        lines: new.lines,
+        subtotal,
+        tax_total,
+        grand_total,
+        created_time: SystemClock.now().to_rfc3339(),
+    };
+    let body = checkout_body(&id, &record, None)?;
+    lock(&shop.checkouts).insert(id, record);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `GET /checkouts/{checkoutId}`.
+pub(crate) async fn get_checkout<S: Store + 'static>(
+    State(shop): State<Arc<Shop<S>>>,
+    Params(id): Params<String>,
+) -> Result<Json<CheckoutBody>, ApiError> {
+    let record = record_of(&shop, &id)?;
+    Ok(Json(current(&shop, &id, &record).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct ApplyCode {
+    gift_certificate_code: String,
+}
+
+/// The guard's client: the peer's IP address.
+fn client_of(peer: SocketAddr) -> Result<Reference, ApiError> {
+    Reference::new(&format!("ip:{}", peer.ip())).map_err(ApiError::internal)
+}
+
+/// `POST /checkouts/{checkoutId}/gift-certificates` with `{"giftCertificateCode": "..."}`.
+/// Unknown codes count against the peer's IP: the 21st distinct one in an hour is `429`.
+pub(crate) async fn apply_code<S: Store + 'static>(
+    State(shop): State<Arc<Shop<S>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Params(id): Params<String>,
+    Body(apply): Body<ApplyCode>,
+) -> Result<Json<CheckoutBody>, ApiError> {
+    let record = record_of(&shop, &id)?;
+    shop.cards
+        .apply_code(
+            client_of(peer)?,
+            record.reference.clone(),
+            record.currency,
+            apply.gift_certificate_code,
+        )
+        .await?;
+    Ok(Json(current(&shop, &id, &record).await?))
+}
+
+/// `DELETE /checkouts/{checkoutId}/gift-certificates/{code}`.
+///
+/// A code that is unknown and a code that is not on this checkout get the same answer, so
+/// this endpoint cannot be used to find out which codes exist without passing the guard.
+pub(crate) async fn remove_code<S: Store + 'static>(
+    State(shop): State<Arc<Shop<S>>>,
+    Params((id, code)): Params<(String, String)>,
+) -> Result<Json<CheckoutBody>, ApiError> {
+    let record = record_of(&shop, &id)?;
+    match shop.cards.remove_code(record.reference.clone(), code).await {
+        Ok(()) => {}
+        Err(ServiceError::Refused(
+            RedeemError::UnknownCode(_)
+            | RedeemError::NotApplied { .. }
+            | RedeemError::UnknownCheckout(_),
+        )) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_applied",
+                "that gift certificate is not applied to this checkout",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Json(current(&shop, &id, &record).await?))
+}
+
+/// The `Idempotency-Key` header, scoped to the checkout so that two checkouts never share a
+/// key.
+fn idempotency_key(headers: &HeaderMap, checkout: &str) -> Result<IdempotencyKey, ApiError> {
+    let bad = |message: &str| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_idempotency_key",
+            message.to_owned(),
+        )
+    };
+    let Some(value) = headers.get("idempotency-key") else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "idempotency_key_required",
+            "this request moves money: send an Idempotency-Key header, and the same one when \
+             retrying",
+        ));
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| bad("invalid idempotency key: only printable ASCII is allowed"))?;
+    if text.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(bad(
+            "invalid idempotency key: it is longer than 200 characters",
+        ));
+    }
+    IdempotencyKey::new(text).map_err(|e| bad(&e.to_string()))?;
+    IdempotencyKey::new(&format!("{checkout}/{text}")).map_err(|e| bad(&e.to_string()))
+}
+
+/// A money move's answer: the library's outcome, whether it is a replay, and the checkout.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MoveBody<T> {
+    #[serde(flatten)]
+    outcome: T,
+    /// Whether this is the recorded answer to an earlier request with the same key.
+    replayed: bool,
+    checkout: CheckoutBody,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_outbox: Option<EmailOutbox>,
+}
+
+/// The move's outcome under a name of its own.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum MoveOutcome {
+    Authorisation(Authorisation),
+    Capture(Captured),
+    Void(Voided),
+    Refund(RefundOutcome),
+}
+
+/// A checkout with no code applied has nothing to move.
+fn nothing_applied(e: ServiceError) -> ApiError {
+    match e {
+        ServiceError::Refused(RedeemError::UnknownCheckout(_)) => ApiError::new(
+            StatusCode::CONFLICT,
+            "no_gift_certificates",
+            "no gift certificate is applied to this checkout",
+        ),
+        e => e.into(),
+    }
+}
+
+async fn answer<S: Store + 'static>(
+    shop: &Shop<S>,
+    id: &str,
+    record: &CheckoutRecord,
+    outcome: MoveOutcome,
+    replayed: bool,
+    notifications: Vec<giftcert::Notification>,
+) -> Result<Json<MoveBody<MoveOutcome>>, ApiError> {
+    Ok(Json(MoveBody {
+        outcome,
+        replayed,
+        checkout: current(shop, id, record).await?,
+        email_outbox: (!notifications.is_empty()).then(|| EmailOutbox::new(notifications)),
+    }))
+}
+
+/// `POST /checkouts/{checkoutId}/authorise`: holds the gift certificates' part of `amount`
+/// (by default the grand total), lowest card first.
+pub(crate) async fn authorise<S: Store + 'static>(
+    State(shop): State<Arc<Shop<S>>>,
+    Params(id): Params<String>,
+    headers: HeaderMap,
+    OptionalBody(body): OptionalBody<MoneyInput>,
+) -> Result<Json<MoveBody<MoveOutcome>>, ApiError> {
+    let key = idempotency_key(&headers, &id)?;
+    let record = record_of(&shop, &id)?;
+    let payable = match body {
+        Some(input) => input.in_currency(record.currency)?,
+        None => record.grand_total,
+    };
+    if payable.amount() > record.grand_total.amount() {
+        return Err(invalid(
+            "amount_exceeds_total",
+            format!(
+                "cannot authorise {payable} on a checkout whose grand total is {}",
+                record.grand_total
+            ),
+        ));
+    }
+    let done = shop
+        .cards
+        .authorise(key, record.reference.clone(), payable)
+        .await
+        .map_err(nothing_applied)?;
+    let outcome = MoveOutcome::Authorisation(done.outcome);
+    answer(
+        &shop,
+        &id,
+        &record,
+        outcome,
+        done.replayed,
+        done.notifications,
+    )
+    .await
+}
+
+/// `POST /checkouts/{checkoutId}/capture`: spends what was authorised.
+pub(crate) async fn capture<S: Store + 'static>(
+    State(shop): State<Arc<Shop<S>>>,
+    Params(id): Params<String>,
+    headers: HeaderMap,
+) -> Result<Json<MoveBody<MoveOutcome>>, ApiError> {
+    let key = idempotency_key(&headers, &id)?;
+    let record = record_of(&shop, &id)?;
+    let done = shop
+        .cards
+        .capture(key, record.reference.clone())
+        .await
+        .map_err(nothing_applied)?;
+    let outcome = MoveOutcome::Capture(done.outcome);
+    answer(
+        &shop,
+        &id,
+        &record,
+        outcome,
+        done.replayed,
+        done.notifications,
+    )
+    .await
+}
+
+/// `POST /checkouts/{checkoutId}/void`: releases the holds (the other payment failed).
+pub(crate) async fn void<S: Store + 'static>(
+    State(shop): State<Arc<Shop<S>>>,
+    Params(id): Params<String>,
+    headers: HeaderMap,
+) -> Result<Json<MoveBody<MoveOutcome>>, ApiError> {
+    let key = idempotency_key(&headers, &id)?;
+    let record = record_of(&shop, &id)?;
+    let done = shop
+        .cards
+        .void(key, record.reference.clone())
+        .await
+        .map_err(nothing_applied)?;
+    let outcome = MoveOutcome::Void(done.outcome);
+    answer(
+        &shop,
+        &id,
+        &record,
+        outcome,
+        done.replayed,
+        done.notifications,
+    )
+    .await
+}
+
+/// `POST /checkouts/{checkoutId}/refund` with `{"amount": "10.00"}`: gives captured money
+/// back to the cards.
+pub(crate) async fn refund<S: Store + 'static>(
+    State(shop): State<Arc<Shop<S>>>,
+    Params(id): Params<String>,
+    headers: HeaderMap,
+    Body(input): Body<MoneyInput>,
+) -> Result<Json<MoveBody<MoveOutcome>>, ApiError> {
+    let key = idempotency_key(&headers, &id)?;
+    let record = record_of(&shop, &id)?;
+    let amount = input.in_currency(record.currency)?;
+    let done = shop
+        .cards
+        .refund(key, record.reference.clone(), amount)
+        .await
+        .map_err(nothing_applied)?;
+    let outcome = MoveOutcome::Refund(done.outcome);
+    answer(
+        &shop,
+        &id,
+        &record,
+        outcome,
+        done.replayed,
+        done.notifications,
+    )
+    .await
+}

@@ -1,0 +1,126 @@
+//! A gift-card shop over HTTP: `giftcert` driven from axum handlers.
+//!
+//! It sells gift certificates the way Centra's Shop API does (`GET /gift-certificates`,
+//! selections, payment, the payment result that finalises the order and issues the cards) and
+//! takes them as payment on a checkout the way BigCommerce's Storefront API does (applying and
+//! removing codes, `giftCertificates` and `outstandingBalance`), with the money moves
+//! (authorise, capture, void, refund) under an `Idempotency-Key`.
+//!
+//! The router is generic over the [`Store`]: the binary picks one (the
+//! embedded SQLite store for now) and every handler reaches it through [`GiftCards`], which
+//! runs the library's synchronous [`Redeemer`](giftcert::Redeemer) on tokio's blocking pool.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use giftcert::{MemoryStore, Redeemer};
+//! use giftcert_axum_shop::{Shop, serve};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let shop = Shop::new(Redeemer::new(MemoryStore::new()))?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! println!("listening on http://{}", listener.local_addr()?);
+//! serve(listener, shop, std::future::pending()).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Errors
+//!
+//! Every refusal is a 4xx JSON body `{"error": {"code": "...", "message": "..."}}`
+//! ([`ApiError`]), extractor failures included. No message holds a whole gift card code.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, unreachable_pub)]
+
+mod amount;
+mod bigcommerce;
+mod centra;
+pub mod config;
+mod error;
+mod service;
+mod shop;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use giftcert::Store;
+
+pub use crate::error::ApiError;
+pub use crate::service::{CheckoutCards, GiftCards, ServiceError};
+pub use crate::shop::{CatalogueSetupError, Shop, demo_catalogue};
+
+/// The shop's routes, over `shop`.
+pub fn router<S: Store + 'static>(shop: Shop<S>) -> Router {
+    Router::new()
+        .route("/gift-certificates", get(centra::listing::<S>))
+        .route("/selections", post(centra::create_selection::<S>))
+        .route("/selections/{id}", get(centra::get_selection::<S>))
+        .route(
+            "/selections/{id}/gift-certificates",
+            post(centra::add_certificate::<S>),
+        )
+        .route(
+            "/selections/{id}/gift-certificates/{certificate}",
+            post(centra::add_certificate_by_path::<S>),
+        )
+        .route(
+            "/selections/{id}/gift-certificates/{certificate}/amount/{amount}",
+            post(centra::add_certificate_with_amount::<S>),
+        )
+        .route("/selections/{id}/payment", post(centra::payment::<S>))
+        .route(
+            "/selections/{id}/payment-result",
+            post(centra::payment_result::<S>),
+        )
+        .route("/checkouts", post(bigcommerce::create_checkout::<S>))
+        .route("/checkouts/{id}", get(bigcommerce::get_checkout::<S>))
+        .route(
+            "/checkouts/{id}/gift-certificates",
+            post(bigcommerce::apply_code::<S>),
+        )
+        .route(
+            "/checkouts/{id}/gift-certificates/{code}",
+            axum::routing::delete(bigcommerce::remove_code::<S>),
+        )
+        .route(
+            "/checkouts/{id}/authorise",
+            post(bigcommerce::authorise::<S>),
+        )
+        .route("/checkouts/{id}/capture", post(bigcommerce::capture::<S>))
+        .route("/checkouts/{id}/void", post(bigcommerce::void::<S>))
+        .route("/checkouts/{id}/refund", post(bigcommerce::refund::<S>))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method",
+            )
+        })
+        .with_state(Arc::new(shop))
+}
+
+/// Serves `shop` on `listener` until `shutdown` completes, giving handlers the peer's address
+/// (the client the unknown-code guard counts).
+///
+/// # Errors
+///
+/// When the listener fails.
+pub async fn serve<S: Store + 'static>(
+    listener: tokio::net::TcpListener,
+    shop: Shop<S>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(shop).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,629 @@
+//! The shop over real HTTP: each test starts its own server on an ephemeral loopback port with
+//! its own SQLite file, and drives it with reqwest. Traffic goes only to 127.0.0.1.
+
+use std::time::Duration;
+
+use giftcert::Redeemer;
+use giftcert::code::{CodeGenerator, RandomCodeGenerator};
+use giftcert_axum_shop::{Shop, serve};
+use giftcert_sqlite::{CodeKey, SqliteStore};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A running shop; the server task ends when this is dropped.
+struct Server {
+    base: String,
+    client: reqwest::Client,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// An answer: status, `Retry-After` if any, and the JSON body.
+struct Answer {
+    status: StatusCode,
+    retry_after: Option<String>,
+    body: Value,
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(
+        dir.path().join("shop.db"),
+        CodeKey::new(&[7; 32]).expect("key"),
+    )
+    .expect("sqlite store");
+    let shop = Shop::new(Redeemer::new(store)).expect("shop");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(serve(listener, shop, std::future::pending()));
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    Server {
+        base: format!("http://{addr}"),
+        client,
+        task,
+        _dir: dir,
+    }
+}
+
+impl Server {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{status} {path}: body is not JSON ({e}): {text}"));
+        Answer {
+            status,
+            retry_after,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(Method::POST, path, Some(body), &[]).await
+    }
+
+    /// A money move with an `Idempotency-Key`.
+    async fn moves(&self, path: &str, key: &str, body: Option<Value>) -> Answer {
+        self.send(Method::POST, path, body, &[("Idempotency-Key", key)])
+            .await
+    }
+
+    /// Buys an any-amount certificate worth `amount` USD through Centra's flow and returns the
+    /// code the host would e-mail.
+    async fn buy(&self, amount: &str) -> String {
+        let selection = self.post("/selections", json!({"currency": "USD"})).await;
+        let id = selection.body["selection"].as_str().expect("selection id");
+        let added = self
+            .post(
+                &format!("/selections/{id}/gift-certificates"),
+                json!({"giftCertificate": "gift-1", "amount": amount}),
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+        let paid = self
+            .post(
+                &format!("/selections/{id}/payment"),
+                json!({"paymentMethod": "card", "email": "buyer@example.com"}),
+            )
+            .await;
+        assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+        let result = self
+            .post(
+                &format!("/selections/{id}/payment-result"),
+                json!({"result": "paid"}),
+            )
+            .await;
+        assert_eq!(result.status, StatusCode::OK, "{}", result.body);
+        result.body["emailOutbox"]["messages"][0]["code"]
+            .as_str()
+            .expect("issued code")
+            .to_owned()
+    }
+
+    /// A USD checkout with this grand total; returns its id.
+    async fn checkout(&self, grand_total: &str) -> String {
+        let created = self
+            .post(
+                "/checkouts",
+                json!({"currency": "USD", "grandTotal": grand_total}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        created.body["id"].as_str().expect("checkout id").to_owned()
+    }
+
+    async fn apply(&self, checkout: &str, code: &str) -> Answer {
+        self.post(
+            &format!("/checkouts/{checkout}/gift-certificates"),
+            json!({"giftCertificateCode": code}),
+        )
+        .await
+    }
+}
+
+fn usd(amount: &str) -> Value {
+    json!({"amount": amount, "currency": "USD"})
+}
+
+/// Asserts an error answer: the status, the `{"error": {"code", "message"}}` shape and code.
+fn assert_error(answer: &Answer, status: StatusCode, code: &str) {
+    assert_eq!(answer.status, status, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], code, "{}", answer.body);
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{}",
+        answer.body
+    );
+}
+
+#[tokio::test]
+async fn centra_purchase_finalises_the_order_and_issues_the_code_once() {
+    let shop = start().await;
+
+    let listing = shop.get("/gift-certificates").await;
+    assert_eq!(listing.status, StatusCode::OK);
+    // The seed's `GET /gift-certificates` JSON, exactly.
+    assert_eq!(
+        listing.body,
+        json!({
+            "gift-2": {
+                "giftCertificate": "gift-2",
+                "name": "Pre-defined gift certificate",
+                "currencyOfSaleOnly": true,
+                "showGiftAmount": false,
+                "type": "predeterminedAmount",
+                "amountByCurrency": {
+                    "USD": {"amount": "10.00 USD", "amountAsNumber": 10},
+                    "SEK": {"amount": "100 SEK", "amountAsNumber": 100},
+                    "JPY": {"amount": "1 000 JPY", "amountAsNumber": 1000}
+                }
+            },
+            "gift-1": {
+                "giftCertificate": "gift-1",
+                "name": "Dynamic gift certificate",
+                "currencyOfSaleOnly": false,
+                "showGiftAmount": true,
+                "type": "anyAmount"
+            }
+        })
+    );
+
+    let created = shop.post("/selections", json!({"currency": "USD"})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["selection"].as_str().expect("id").to_owned();
+    let certificates = format!("/selections/{id}/gift-certificates");
+
+    // An any-amount certificate needs its amount.
+    let no_amount = shop
+        .post(&certificates, json!({"giftCertificate": "gift-1"}))
+        .await;
+    assert_error(
+        &no_amount,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "amount_required",
+    );
+
+    // One certificate at a time: the any-amount one replaces the predetermined one.
+    let first = shop
+        .post(&format!("{certificates}/gift-2"), json!({}))
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let second = shop
+        .post(
+            &certificates,
+            json!({"giftCertificate": "gift-1", "amount": 100}),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(second.body["removed"].as_array().map(Vec::len), Some(1));
+    let held = shop.get(&format!("/selections/{id}")).await;
+    assert_eq!(
+        held.body["giftCertificates"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(held.body["totals"]["grandTotal"], usd("100.00"));
+
+    // Invoice may not pay for gift certificates.
+    let payment = format!("/selections/{id}/payment");
+    let invoice = shop
+        .post(
+            &payment,
+            json!({"paymentMethod": "invoice", "email": "buyer@example.com"}),
+        )
+        .await;
+    assert_error(
+        &invoice,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "payment_method_not_allowed",
+    );
+    let placed = shop
+        .post(
+            &payment,
+            json!({
+                "paymentMethod": "card",
+                "email": "buyer@example.com",
+                "giftMessage": "Happy birthday!"
+            }),
+        )
+        .await;
+    assert_eq!(placed.status, StatusCode::OK, "{}", placed.body);
+    assert_eq!(placed.body["order"]["status"], "awaitingPayment");
+
+    let result = format!("/selections/{id}/payment-result");
+    let paid = shop.post(&result, json!({"result": "paid"})).await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+    assert_eq!(paid.body["outcome"], "paid");
+    assert_eq!(paid.body["order"]["status"], "finalised");
+    assert_eq!(paid.body["order"]["shipments"][0]["method"], "noshipment");
+    let issued = &paid.body["issuedCards"][0];
+    assert_eq!(issued["value"], usd("100.00"));
+    let masked = issued["code"].as_str().expect("masked code");
+    assert!(masked.contains('*'), "{masked}");
+    let message = &paid.body["emailOutbox"]["messages"][0];
+    assert_eq!(message["type"], "cardIssued");
+    assert_eq!(message["message"], "Happy birthday!");
+    let code = message["code"].as_str().expect("whole code");
+    assert!(!code.contains('*') && code.len() > 10, "{code}");
+
+    // Reported again: nothing is issued twice, and the code is not shown again.
+    let again = shop.post(&result, json!({"result": "paid"})).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["outcome"], "alreadySettled");
+    assert_eq!(
+        again.body["emailOutbox"]["messages"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    assert!(!again.body.to_string().contains(code));
+
+    // A paid selection takes no more certificates.
+    let late = shop
+        .post(
+            &certificates,
+            json!({"giftCertificate": "gift-1", "amount": "5"}),
+        )
+        .await;
+    assert_error(&late, StatusCode::CONFLICT, "order_already_paid");
+
+    // The code pays at a checkout.
+    let checkout = shop.checkout("30.00").await;
+    let applied = shop.apply(&checkout, code).await;
+    assert_eq!(applied.status, StatusCode::OK, "{}", applied.body);
+    assert_eq!(
+        applied.body["giftCertificates"][0]["balance"],
+        usd("100.00")
+    );
+}
+
+#[tokio::test]
+async fn bigcommerce_redemption_authorises_captures_and_reduces_the_balance() {
+    let shop = start().await;
+    let code = shop.buy("100").await;
+    let checkout = shop.checkout("60.00").await;
+
+    let applied = shop.apply(&checkout, &code).await;
+    assert_eq!(applied.status, StatusCode::OK, "{}", applied.body);
+    let body = &applied.body;
+    assert_eq!(body["grandTotal"], usd("60.00"));
+    let card = &body["giftCertificates"][0];
+    assert_eq!(card["balance"], usd("100.00"));
+    assert_eq!(card["used"], usd("60.00"));
+    assert_eq!(card["remaining"], usd("40.00"));
+    assert!(card["purchaseDate"].is_string());
+    let shown = card["code"].as_str().expect("code");
+    assert!(shown.contains('*') && shown != code, "{shown}");
+    assert_eq!(body["outstandingBalance"], usd("0.00"));
+    assert!(!body.to_string().contains(&code));
+
+    let authorised = shop
+        .moves(&format!("/checkouts/{checkout}/authorise"), "auth-1", None)
+        .await;
+    assert_eq!(authorised.status, StatusCode::OK, "{}", authorised.body);
+    assert_eq!(authorised.body["authorisation"]["credit"], usd("60.00"));
+    assert_eq!(authorised.body["replayed"], false);
+    assert_eq!(
+        authorised.body["checkout"]["giftCertificatePayment"],
+        "authorised"
+    );
+    assert_eq!(
+        authorised.body["checkout"]["giftCertificates"][0]["balance"],
+        usd("100.00")
+    );
+
+    let captured = shop
+        .moves(&format!("/checkouts/{checkout}/capture"), "capture-1", None)
+        .await;
+    assert_eq!(captured.status, StatusCode::OK, "{}", captured.body);
+    assert_eq!(captured.body["capture"]["total"], usd("60.00"));
+    let after = shop.get(&format!("/checkouts/{checkout}")).await;
+    assert_eq!(after.body["giftCertificatePayment"], "captured");
+    assert_eq!(after.body["giftCertificates"][0]["used"], usd("60.00"));
+    assert_eq!(after.body["giftCertificates"][0]["remaining"], usd("40.00"));
+
+    // The card keeps 40.00: a 150.00 order takes it all and leaves 110.00 to pay.
+    let next = shop.checkout("150.00").await;
+    let reused = shop.apply(&next, &code).await;
+    assert_eq!(reused.status, StatusCode::OK, "{}", reused.body);
+    assert_eq!(reused.body["giftCertificates"][0]["balance"], usd("40.00"));
+    assert_eq!(reused.body["giftCertificates"][0]["used"], usd("40.00"));
+    assert_eq!(reused.body["outstandingBalance"], usd("110.00"));
+
+    // A refund of 10.00 goes back to the card.
+    let refunded = shop
+        .moves(
+            &format!("/checkouts/{checkout}/refund"),
+            "refund-1",
+            Some(json!({"amount": "10.00"})),
+        )
+        .await;
+    assert_eq!(refunded.status, StatusCode::OK, "{}", refunded.body);
+    assert_eq!(refunded.body["refund"]["total"], usd("10.00"));
+    let later = shop.get(&format!("/checkouts/{next}")).await;
+    assert_eq!(later.body["giftCertificates"][0]["balance"], usd("50.00"));
+
+    // Removing the code from the open checkout frees it; removing it again is a 404.
+    let path = format!("/checkouts/{next}/gift-certificates/{code}");
+    let removed = shop.send(Method::DELETE, &path, None, &[]).await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+    assert_eq!(
+        removed.body["giftCertificates"].as_array().map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(removed.body["outstandingBalance"], usd("150.00"));
+    let twice = shop.send(Method::DELETE, &path, None, &[]).await;
+    assert_error(&twice, StatusCode::NOT_FOUND, "not_applied");
+}
+
+#[tokio::test]
+async fn a_replayed_authorise_returns_the_first_result_and_holds_once() {
+    let shop = start().await;
+    let code = shop.buy("100").await;
+    let checkout = shop.checkout("60.00").await;
+    assert_eq!(shop.apply(&checkout, &code).await.status, StatusCode::OK);
+    let path = format!("/checkouts/{checkout}/authorise");
+
+    let first = shop
+        .moves(&path, "same-key", Some(json!({"amount": "60.00"})))
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(first.body["replayed"], false);
+    let again = shop
+        .moves(&path, "same-key", Some(json!({"amount": "60.00"})))
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["replayed"], true);
+    assert_eq!(again.body["authorisation"], first.body["authorisation"]);
+
+    // Only one 60.00 hold: another checkout sees 40.00 available.
+    let other = shop.checkout("100.00").await;
+    let seen = shop.apply(&other, &code).await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.body);
+    assert_eq!(seen.body["giftCertificates"][0]["balance"], usd("40.00"));
+
+    // The same key for a different amount is refused.
+    let reused = shop
+        .moves(&path, "same-key", Some(json!({"amount": "50.00"})))
+        .await;
+    assert_error(&reused, StatusCode::CONFLICT, "idempotency_key_reused");
+
+    // A void releases the hold; the same void again replays.
+    let void = format!("/checkouts/{checkout}/void");
+    let voided = shop.moves(&void, "void-1", None).await;
+    assert_eq!(voided.status, StatusCode::OK, "{}", voided.body);
+    assert_eq!(voided.body["void"]["released"][0]["amount"], usd("60.00"));
+    assert_eq!(
+        shop.moves(&void, "void-1", None).await.body["replayed"],
+        true
+    );
+    let freed = shop.get(&format!("/checkouts/{other}")).await;
+    assert_eq!(freed.body["giftCertificates"][0]["balance"], usd("100.00"));
+}
+
+#[tokio::test]
+async fn the_twenty_first_unknown_code_is_refused_with_retry_after() {
+    let shop = start().await;
+    let checkout = shop.checkout("25.00").await;
+    let codes = RandomCodeGenerator::default();
+
+    // A mistyped code fails its check character before any lookup: it does not count.
+    let typo = shop.apply(&checkout, "AAAA-BBBB-CCCC-DDDD").await;
+    assert_error(&typo, StatusCode::BAD_REQUEST, "invalid_code");
+
+    for attempt in 1..=20 {
+        let code = codes.generate().expect("code");
+        let unknown = shop.apply(&checkout, code.expose_secret()).await;
+        assert_error(&unknown, StatusCode::NOT_FOUND, "unknown_code");
+        assert!(
+            !unknown.body.to_string().contains(code.expose_secret()),
+            "attempt {attempt} echoed the code: {}",
+            unknown.body
+        );
+    }
+    let code = codes.generate().expect("code");
+    let refused = shop.apply(&checkout, code.expose_secret()).await;
+    assert_error(
+        &refused,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_unknown_codes",
+    );
+    let seconds: u64 = refused
+        .retry_after
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=3600).contains(&seconds), "{seconds}");
+
+    // While refused, even a real code is not looked up.
+    let real = shop.buy("10").await;
+    let blocked = shop.apply(&checkout, &real).await;
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn bad_requests_are_json_errors() {
+    let shop = start().await;
+
+    let malformed = shop
+        .client
+        .post(format!("{}/selections", shop.base))
+        .header("content-type", "application/json")
+        .body("{\"currency\": ")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    let body: Value = malformed.json().await.expect("JSON error");
+    assert_eq!(body["error"]["code"], "malformed_json");
+
+    let no_type = shop
+        .client
+        .post(format!("{}/selections", shop.base))
+        .body("{\"currency\": \"USD\"}")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(no_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let body: Value = no_type.json().await.expect("JSON error");
+    assert_eq!(body["error"]["code"], "expected_json");
+
+    let wrong_type = shop.post("/selections", json!({"currency": 5})).await;
+    assert_error(
+        &wrong_type,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    let float = shop
+        .post("/checkouts", json!({"currency": "USD", "grandTotal": 10.5}))
+        .await;
+    assert_error(&float, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    // Client text in a wrong field is not echoed.
+    let echoed = shop
+        .post(
+            "/checkouts",
+            json!({"currency": "USD", "grandTotal": ["SECRET-CODE-1234"]}),
+        )
+        .await;
+    assert_error(&echoed, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    for body in [
+        json!({"currency": "SECRET-CODE-1234"}),
+        json!({"currency": "USD", "grandTotal": "SECRET-CODE-1234"}),
+    ] {
+        let path = if body.get("grandTotal").is_some() {
+            "/checkouts"
+        } else {
+            "/selections"
+        };
+        let answer = shop.post(path, body).await;
+        assert_error(&answer, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+        assert!(
+            !answer.body.to_string().contains("SECRET"),
+            "{}",
+            answer.body
+        );
+    }
+    let unknown_variant = shop
+        .post(
+            "/selections/x/payment-result",
+            json!({"result": "SECRET-CODE-1234"}),
+        )
+        .await;
+    assert_eq!(unknown_variant.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!unknown_variant.body.to_string().contains("SECRET"));
+
+    let no_selection = shop.get("/selections/sel-nope").await;
+    assert_error(&no_selection, StatusCode::NOT_FOUND, "unknown_selection");
+    let no_checkout = shop.get("/checkouts/chk-nope").await;
+    assert_error(&no_checkout, StatusCode::NOT_FOUND, "unknown_checkout");
+    let no_route = shop.get("/nowhere").await;
+    assert_error(&no_route, StatusCode::NOT_FOUND, "not_found");
+    let unknown_move = shop.moves("/checkouts/chk-nope/capture", "k", None).await;
+    assert_error(&unknown_move, StatusCode::NOT_FOUND, "unknown_checkout");
+
+    // Wrong currency: the certificate is not sold in EUR; a USD card does not pay in SEK; an
+    // amount in EUR on a USD checkout.
+    let eur = shop.post("/selections", json!({"currency": "EUR"})).await;
+    let eur_id = eur.body["selection"].as_str().expect("id");
+    let not_offered = shop
+        .post(
+            &format!("/selections/{eur_id}/gift-certificates"),
+            json!({"giftCertificate": "gift-2"}),
+        )
+        .await;
+    assert_error(
+        &not_offered,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "wrong_currency",
+    );
+    let code = shop.buy("20").await;
+    let sek = shop
+        .post(
+            "/checkouts",
+            json!({"currency": "SEK", "grandTotal": "100"}),
+        )
+        .await;
+    let sek_id = sek.body["id"].as_str().expect("id");
+    let card_currency = shop.apply(sek_id, &code).await;
+    assert_error(
+        &card_currency,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "wrong_currency",
+    );
+    assert!(!card_currency.body.to_string().contains(&code));
+    let checkout = shop.checkout("20.00").await;
+    assert_eq!(shop.apply(&checkout, &code).await.status, StatusCode::OK);
+    let authorise = format!("/checkouts/{checkout}/authorise");
+    let in_euros = shop
+        .moves(
+            &authorise,
+            "eur-1",
+            Some(json!({"amount": "10", "currency": "EUR"})),
+        )
+        .await;
+    assert_error(
+        &in_euros,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "wrong_currency",
+    );
+
+    // Money moves need an Idempotency-Key, and a usable one.
+    let no_key = shop.send(Method::POST, &authorise, None, &[]).await;
+    assert_error(&no_key, StatusCode::BAD_REQUEST, "idempotency_key_required");
+    let spaced = shop.moves(&authorise, "has space", None).await;
+    assert_error(&spaced, StatusCode::BAD_REQUEST, "invalid_idempotency_key");
+    let long = "k".repeat(201);
+    let too_long = shop.moves(&authorise, &long, None).await;
+    assert_error(
+        &too_long,
+        StatusCode::BAD_REQUEST,
+        "invalid_idempotency_key",
+    );
+    let refund_without_body = shop
+        .moves(&format!("/checkouts/{checkout}/refund"), "r-1", None)
+        .await;
+    assert_eq!(refund_without_body.status.as_u16() / 100, 4);
+    assert!(refund_without_body.body["error"]["code"].is_string());
+
+    // Capturing before authorising is a state conflict, not a server error.
+    let early = shop
+        .moves(&format!("/checkouts/{checkout}/capture"), "c-1", None)
+        .await;
+    assert_error(&early, StatusCode::CONFLICT, "invalid_state");
+}
