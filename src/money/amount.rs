@@ -363,11 +363,16 @@ pub(crate) fn parse_decimal(text: &str) -> Result<Decimal, MoneyError> {
 /// `10.00 USD`: the amount with the currency's minor units, a space, the code.
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Zero has no sign to show: `0 - 0` may carry one inside the decimal.
+        let mut amount = self.amount;
+        if amount.is_zero() {
+            amount.set_sign_positive(true);
+        }
         write!(
             f,
             "{:.*} {}",
             self.currency.minor_units() as usize,
-            self.amount,
+            amount,
             self.currency
         )
     }
@@ -405,6 +410,9 @@ struct MoneyRepr {
 impl From<Money> for MoneyRepr {
     fn from(m: Money) -> Self {
         let mut amount = m.amount;
+        if amount.is_zero() {
+            amount.set_sign_positive(true);
+        }
         amount.rescale(m.currency.minor_units());
         // Rescaling only fails to hold the value for amounts near Decimal's limit.
         let amount = if amount == m.amount { amount } else { m.amount };
@@ -613,5 +621,18 @@ mod tests {
             serde_json::from_str::<Money>(r#"{"amount":10,"currency":"USD"}"#).unwrap(),
             usd("10")
         );
+    }
+
+    #[test]
+    fn zero_never_shows_a_sign() {
+        let mut minus_zero = Decimal::new(0, 2);
+        minus_zero.set_sign_negative(true);
+        let zero = Money::new(minus_zero, Currency::USD).unwrap();
+        assert_eq!(zero.to_string(), "0.00 USD");
+        let difference = Money::zero(Currency::USD)
+            .checked_sub(Money::zero(Currency::USD))
+            .unwrap();
+        assert_eq!(difference.to_string(), "0.00 USD");
+        assert_eq!(MoneyRepr::from(zero).amount.to_string(), "0.00");
     }
 }
