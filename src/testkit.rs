@@ -15,8 +15,10 @@
 //! ```
 
 mod protocol;
+mod records;
 
 pub use self::protocol::check_protocol_rules;
+pub use self::records::check_conflict_records;
 
 use std::sync::Arc;
 

@@ -77,3 +77,20 @@ fn the_kit_catches_a_store_that_ignores_versions() {
 fn memory_store_keeps_the_protocol_rules() {
     giftcert::testkit::check_protocol_rules(giftcert::MemoryStore::new).unwrap();
 }
+
+/// `MemoryStore`'s conflicts name their record, in its own words.
+#[test]
+fn memory_store_conflicts_name_their_record() {
+    let seen = giftcert::testkit::check_conflict_records(giftcert::MemoryStore::new()).unwrap();
+    let reasons: Vec<&str> = seen.iter().map(|(_, reason)| reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "it is at version 1, expected 2",
+            "it already exists",
+            "it does not follow entry 1",
+            "it is at version Some(1), expected None",
+            "it is recorded",
+        ]
+    );
+}
