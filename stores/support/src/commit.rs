@@ -185,27 +185,27 @@ impl<S: CommitSteps> AsyncCommitSteps for Ready<'_, S> {
 ///
 /// # Errors
 ///
-/// Those of [`write_changes_async`].
+/// Those of [`write_changes_async`]; [`StoreError::Backend`] if a step's future waited (a
+/// blocking step never does).
 pub fn write_changes(steps: &mut impl CommitSteps, changes: &Changes) -> Result<(), StoreError> {
-    run_ready(write_changes_async(&mut Ready(steps), changes))
+    run_ready(write_changes_async(&mut Ready(steps), changes)).unwrap_or_else(|| {
+        Err(StoreError::Backend {
+            reason: "a blocking store step waited, which it cannot".to_owned(),
+            source: None,
+        })
+    })
 }
 
 /// Finishes `future` in one poll, on the calling thread: for futures that never wait, such as
 /// async code driven by a blocking client (every `.await` meets a ready future). No runtime
 /// is involved, so it is safe to call from any thread, inside an async runtime or not.
 ///
-/// # Errors
-///
-/// The future's own error; [`StoreError::Backend`] if it was not ready after one poll (it
-/// waited on something a blocking driver cannot wake), in which case it is dropped unfinished.
-pub fn run_ready<T>(future: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-    let future = pin!(future);
-    match future.poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(result) => result,
-        Poll::Pending => Err(StoreError::Backend {
-            reason: "a blocking store step waited, which it cannot".to_owned(),
-            source: None,
-        }),
+/// Returns `None` (and drops the future unfinished) if it was not ready after one poll: it
+/// waited on something that a blocking driver cannot wake.
+pub fn run_ready<F: Future>(future: F) -> Option<F::Output> {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
     }
 }
 
@@ -271,21 +271,12 @@ mod tests {
 
     #[test]
     fn run_ready_finishes_a_future_that_never_waits() {
-        let ready = async { Ok::<_, StoreError>(future::ready(7).await + 1) };
-        assert_eq!(run_ready(ready), Ok(8));
+        let ready = async { future::ready(7).await + 1 };
+        assert_eq!(run_ready(ready), Some(8));
     }
 
     #[test]
-    fn run_ready_refuses_a_future_that_waits() {
-        let waits = async {
-            future::pending::<()>().await;
-            Ok(())
-        };
-        let error = run_ready(waits).unwrap_err();
-        assert!(matches!(error, StoreError::Backend { .. }), "{error:?}");
-        assert_eq!(
-            error.to_string(),
-            "store failure: a blocking store step waited, which it cannot"
-        );
+    fn run_ready_gives_up_on_a_future_that_waits() {
+        assert_eq!(run_ready(future::pending::<()>()), None);
     }
 }
