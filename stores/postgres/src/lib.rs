@@ -3,12 +3,14 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+mod async_store;
 mod connect;
 mod ops;
 mod schema;
 mod sql;
 mod store;
 
+pub use async_store::AsyncPostgresStore;
 pub use connect::ConnectError;
 /// How a store's connection pool is sized, re-exported for [`PostgresStore::connect_with`].
 pub use giftcert_store_support::PoolOptions;
