@@ -105,9 +105,29 @@ impl AsyncPostgresStore {
             .await
     }
 
-    /// Like [`AsyncPostgresStore::connect_in_schema`] (in `schema` when given), with a TLS
-    /// connector (`postgres-native-tls` or `postgres-openssl`; [`NoTls`](crate::NoTls) for
-    /// none) and the connection pool sized by `options`.
+    /// Connects with a TLS connector (`postgres-native-tls` or `postgres-openssl`), in
+    /// `schema` when given.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`AsyncPostgresStore::connect_in_schema`].
+    pub async fn connect_with_tls<T>(
+        url: &str,
+        schema: Option<&str>,
+        key: CodeKey,
+        tls: T,
+    ) -> Result<AsyncPostgresStore, ConnectError>
+    where
+        T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
+        T::Stream: Send + Sync,
+        T::TlsConnect: Send + Sync,
+        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+    {
+        AsyncPostgresStore::connect_with(url, schema, key, tls, PoolOptions::default()).await
+    }
+
+    /// Like [`AsyncPostgresStore::connect_with_tls`] (give [`NoTls`](crate::NoTls) for none),
+    /// with the connection pool sized by `options`.
     ///
     /// # Errors
     ///

@@ -112,7 +112,7 @@ impl fmt::Debug for PostgresStore {
 impl PostgresStore {
     /// Connects without TLS to the database at `url` (`postgresql://user:password@host/db`
     /// or `host=... user=...`), keeping its tables in the connection's default schema, and
-    /// brings the schema to [`SCHEMA_VERSION`], with `key` to hash codes.
+    /// brings the schema to [`SCHEMA_VERSION`](crate::SCHEMA_VERSION), with `key` to hash codes.
     ///
     /// # Errors
     ///
