@@ -1,7 +1,8 @@
-//! A conformance kit for [`Store`] implementations (feature `testkit`).
+//! A conformance kit for [`Store`] and [`AsyncStore`] implementations (feature `testkit`).
 //!
 //! A host that writes its own store calls [`check_store`] from a test with a factory that
-//! returns an empty store each time. The kit runs the whole contract of the
+//! returns an empty store each time (or [`check_async_store`], with an async factory, for an
+//! [`AsyncStore`]: the same contract checks, written once over [`AsyncStore`]). The kit runs the whole contract of the
 //! [`Store`] trait: versions, atomic commits, duplicate ids and codes, the
 //! append-only ledger, checkouts, idempotency records, guard windows, and several threads
 //! spending the same card at once through a [`Redeemer`] without ever overspending
@@ -20,7 +21,10 @@ mod records;
 pub use self::protocol::check_protocol_rules;
 pub use self::records::check_conflict_records;
 
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -31,11 +35,12 @@ use crate::clock::FixedClock;
 use crate::code::Code;
 use crate::money::Currency;
 use crate::money::Money;
+use crate::redeem::Versioned;
 use crate::redeem::{Checkout, Issued, Outcome, RedeemError};
 use crate::redeem::{GuardPolicy, GuardWindow};
 use crate::redeem::{IdempotencyKey, IdempotencyRecord, RecordedRequest};
 use crate::store::Redeemer;
-use crate::store::{CardWrite, Changes, RecordWrite, Store, StoreError};
+use crate::store::{AsyncStore, CardWrite, Changes, RecordWrite, Store, StoreError};
 
 /// A rule of the store contract that the store under test broke.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,6 +109,10 @@ fn insert(card: &GiftCard, code: &Code, entry: &LedgerEntry) -> Changes {
 
 /// Runs every check against stores from `factory`, each check on a fresh, empty store.
 ///
+/// The contract checks are those of [`check_async_store`], run on the calling thread over
+/// `factory`'s blocking store (its calls wrapped in futures that are ready at once, driven by
+/// [`block_on`]); then [`check_concurrent_spending`] spends one card from several threads.
+///
 /// # Errors
 ///
 /// The first [`ConformanceFailure`], naming the rule broken.
@@ -112,59 +121,188 @@ where
     S: Store + 'static,
     F: Fn() -> S,
 {
-    empty_store_finds_nothing(&factory())?;
-    inserts_start_at_version_one_and_refuse_duplicates(&factory())?;
-    updates_check_versions_and_commits_are_atomic(&factory())?;
-    ledger_is_append_only_and_paged(&factory())?;
-    checkouts_idempotency_and_guards_are_versioned(&factory())?;
+    block_on(check_async_store(|| {
+        std::future::ready(Blocking(factory()))
+    }))?;
     check_concurrent_spending(vec![factory()])?;
     Ok(())
 }
 
-fn empty_store_finds_nothing<S: Store>(store: &S) -> Result<(), ConformanceFailure> {
+/// Runs the store contract's checks against [`AsyncStore`]s from `factory`, each check on a
+/// fresh, empty store: the same checks as [`check_store`] (versions, atomic commits,
+/// duplicate ids and codes, the append-only paged ledger, checkouts, idempotency records and
+/// guard windows), written once.
+///
+/// The factory is async because async stores are opened with async I/O (a pool that
+/// connects and migrates): it returns a future of an empty store, and is called once per
+/// check. The kit brings no runtime: await it in the host's (`#[tokio::test]`), or drive it
+/// with [`block_on`] when the store's futures need none.
+///
+/// Concurrent spending is not among these checks: [`check_concurrent_spending`] drives the
+/// blocking [`Redeemer`], so an async store tests it with tasks of its own (see
+/// `giftcert-postgres`'s tests).
+///
+/// ```
+/// use giftcert::MemoryStore;
+/// use giftcert::testkit::{block_on, check_async_store};
+///
+/// block_on(check_async_store(|| async { MemoryStore::new() }))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// The first [`ConformanceFailure`], naming the rule broken.
+pub async fn check_async_store<S, F, Fut>(mut factory: F) -> Result<(), ConformanceFailure>
+where
+    S: AsyncStore,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = S>,
+{
+    empty_store_finds_nothing(&factory().await).await?;
+    inserts_start_at_version_one_and_refuse_duplicates(&factory().await).await?;
+    updates_check_versions_and_commits_are_atomic(&factory().await).await?;
+    ledger_is_append_only_and_paged(&factory().await).await?;
+    checkouts_idempotency_and_guards_are_versioned(&factory().await).await?;
+    Ok(())
+}
+
+/// Runs `future` to its end on the calling thread, parking the thread while the future waits
+/// and unparking it when the future's waker is woken: enough for the kit's checks over a store
+/// whose futures are ready at once or are woken from other threads, without a runtime.
+///
+/// Futures that need a runtime's reactor or timers (tokio's sockets) must run in that runtime
+/// instead.
+///
+/// ```
+/// let answer = giftcert::testkit::block_on(async { 6 * 7 });
+/// assert_eq!(answer, 42);
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        match future.as_mut().poll(&mut context) {
+            Poll::Ready(output) => return output,
+            // A wake that came before the park leaves a token, so this never sleeps through it.
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+/// Wakes [`block_on`]'s thread.
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// A blocking [`Store`] as an [`AsyncStore`]: each call runs when it is made, and its future is
+/// ready at once.
+#[derive(Debug)]
+struct Blocking<S>(S);
+
+impl<S: Store> AsyncStore for Blocking<S> {
+    fn card(
+        &self,
+        id: CardId,
+    ) -> impl Future<Output = Result<Option<Versioned<GiftCard>>, StoreError>> + Send {
+        std::future::ready(self.0.card(id))
+    }
+
+    fn card_by_code(
+        &self,
+        code: &Code,
+    ) -> impl Future<Output = Result<Option<Versioned<GiftCard>>, StoreError>> + Send {
+        std::future::ready(self.0.card_by_code(code))
+    }
+
+    fn ledger(
+        &self,
+        card: CardId,
+        from_seq: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send {
+        std::future::ready(self.0.ledger(card, from_seq, limit))
+    }
+
+    fn checkout(
+        &self,
+        id: &Reference,
+    ) -> impl Future<Output = Result<Option<Versioned<Checkout>>, StoreError>> + Send {
+        std::future::ready(self.0.checkout(id))
+    }
+
+    fn idempotency(
+        &self,
+        key: &IdempotencyKey,
+    ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send {
+        std::future::ready(self.0.idempotency(key))
+    }
+
+    fn guard(
+        &self,
+        client: &Reference,
+    ) -> impl Future<Output = Result<Option<Versioned<GuardWindow>>, StoreError>> + Send {
+        std::future::ready(self.0.guard(client))
+    }
+
+    fn commit(&self, changes: Changes) -> impl Future<Output = Result<(), StoreError>> + Send {
+        std::future::ready(self.0.commit(changes))
+    }
+}
+
+async fn empty_store_finds_nothing<S: AsyncStore>(store: &S) -> Result<(), ConformanceFailure> {
     const CHECK: &str = "an empty store finds nothing";
     let code = Code::parse("NOTHING-HERE").map_err(|e| fail(CHECK, e.to_string()))?;
     let reference = Reference::new("nothing").map_err(|e| fail(CHECK, e.to_string()))?;
     let key = IdempotencyKey::new("nothing").map_err(|e| fail(CHECK, e.to_string()))?;
     ensure(
         CHECK,
-        expect(CHECK, store.card(CardId::from_u128(1)))?.is_none(),
+        expect(CHECK, store.card(CardId::from_u128(1)).await)?.is_none(),
         || "card found".into(),
     )?;
     ensure(
         CHECK,
-        expect(CHECK, store.card_by_code(&code))?.is_none(),
+        expect(CHECK, store.card_by_code(&code).await)?.is_none(),
         || "code found".into(),
     )?;
     ensure(
         CHECK,
-        expect(CHECK, store.checkout(&reference))?.is_none(),
+        expect(CHECK, store.checkout(&reference).await)?.is_none(),
         || "checkout found".into(),
     )?;
     ensure(
         CHECK,
-        expect(CHECK, store.idempotency(&key))?.is_none(),
+        expect(CHECK, store.idempotency(&key).await)?.is_none(),
         || "key found".into(),
     )?;
     ensure(
         CHECK,
-        expect(CHECK, store.guard(&reference))?.is_none(),
+        expect(CHECK, store.guard(&reference).await)?.is_none(),
         || "guard found".into(),
     )?;
     ensure(
         CHECK,
-        expect(CHECK, store.ledger(CardId::from_u128(1), 1, 10))?.is_empty(),
+        expect(CHECK, store.ledger(CardId::from_u128(1), 1, 10).await)?.is_empty(),
         || "ledger found".into(),
     )
 }
 
-fn inserts_start_at_version_one_and_refuse_duplicates<S: Store>(
+async fn inserts_start_at_version_one_and_refuse_duplicates<S: AsyncStore>(
     store: &S,
 ) -> Result<(), ConformanceFailure> {
     const CHECK: &str = "inserts start at version 1 and refuse duplicate ids and codes";
     let (card, code, entry) = new_card(1, "AAAA-BBBB-CCCC-1111", usd(10_000))?;
-    expect(CHECK, store.commit(insert(&card, &code, &entry)))?;
-    let stored = expect(CHECK, store.card(card.id()))?
+    expect(CHECK, store.commit(insert(&card, &code, &entry)).await)?;
+    let stored = expect(CHECK, store.card(card.id()).await)?
         .ok_or_else(|| fail(CHECK, "inserted card not found"))?;
     ensure(CHECK, stored.version == 1, || {
         format!("version {} after insert", stored.version)
@@ -172,21 +310,23 @@ fn inserts_start_at_version_one_and_refuse_duplicates<S: Store>(
     ensure(CHECK, stored.value == card, || {
         "stored card differs from the one inserted".into()
     })?;
-    let by_code = expect(CHECK, store.card_by_code(&code))?;
+    let by_code = expect(CHECK, store.card_by_code(&code).await)?;
     ensure(
         CHECK,
         by_code.is_some_and(|c| c.value.id() == card.id()),
         || "lookup by code failed".into(),
     )?;
 
-    let same_id = store.commit(insert(&card, &code, &entry));
+    let same_id = store.commit(insert(&card, &code, &entry)).await;
     ensure(
         CHECK,
         matches!(same_id, Err(StoreError::Conflict { .. })),
         || format!("inserting an existing id gave {same_id:?}, expected a conflict"),
     )?;
     let (other, other_code, other_entry) = new_card(2, "AAAA-BBBB-CCCC-1111", usd(500))?;
-    let same_code = store.commit(insert(&other, &other_code, &other_entry));
+    let same_code = store
+        .commit(insert(&other, &other_code, &other_entry))
+        .await;
     ensure(
         CHECK,
         matches!(same_code, Err(StoreError::DuplicateCode { .. })),
@@ -194,19 +334,19 @@ fn inserts_start_at_version_one_and_refuse_duplicates<S: Store>(
     )?;
     ensure(
         CHECK,
-        expect(CHECK, store.card(CardId::from_u128(2)))?.is_none(),
+        expect(CHECK, store.card(CardId::from_u128(2)).await)?.is_none(),
         || "a refused insert left a card behind".into(),
     )
 }
 
-fn updates_check_versions_and_commits_are_atomic<S: Store>(
+async fn updates_check_versions_and_commits_are_atomic<S: AsyncStore>(
     store: &S,
 ) -> Result<(), ConformanceFailure> {
     const CHECK: &str = "updates check versions and commits are all or nothing";
     let (mut a, a_code, a_issued) = new_card(1, "AAAA-0000-0000-0001", usd(10_000))?;
     let (mut b, b_code, b_issued) = new_card(2, "AAAA-0000-0000-0002", usd(10_000))?;
-    expect(CHECK, store.commit(insert(&a, &a_code, &a_issued)))?;
-    expect(CHECK, store.commit(insert(&b, &b_code, &b_issued)))?;
+    expect(CHECK, store.commit(insert(&a, &a_code, &a_issued)).await)?;
+    expect(CHECK, store.commit(insert(&b, &b_code, &b_issued)).await)?;
     let checkout = Reference::new("checkout-1").map_err(|e| fail(CHECK, e.to_string()))?;
     let held_a = a
         .place_hold(usd(1_000), checkout.clone(), None, t0(), None)
@@ -229,13 +369,14 @@ fn updates_check_versions_and_commits_are_atomic<S: Store>(
         entries: vec![held_a.clone(), held_b.clone()],
         ..Changes::default()
     };
-    let result = store.commit(mixed);
+    let result = store.commit(mixed).await;
     ensure(
         CHECK,
         matches!(result, Err(StoreError::Conflict { .. })),
         || format!("a stale version gave {result:?}, expected a conflict"),
     )?;
-    let a_now = expect(CHECK, store.card(a.id()))?.ok_or_else(|| fail(CHECK, "card vanished"))?;
+    let a_now =
+        expect(CHECK, store.card(a.id()).await)?.ok_or_else(|| fail(CHECK, "card vanished"))?;
     ensure(
         CHECK,
         a_now.version == 1 && a_now.value.held().is_zero(),
@@ -243,7 +384,7 @@ fn updates_check_versions_and_commits_are_atomic<S: Store>(
     )?;
     ensure(
         CHECK,
-        expect(CHECK, store.ledger(a.id(), 1, 10))?.len() == 1,
+        expect(CHECK, store.ledger(a.id(), 1, 10).await)?.len() == 1,
         || "a refused commit appended ledger entries".into(),
     )?;
     let good = Changes {
@@ -260,8 +401,9 @@ fn updates_check_versions_and_commits_are_atomic<S: Store>(
         entries: vec![held_a, held_b],
         ..Changes::default()
     };
-    expect(CHECK, store.commit(good))?;
-    let a_now = expect(CHECK, store.card(a.id()))?.ok_or_else(|| fail(CHECK, "card vanished"))?;
+    expect(CHECK, store.commit(good).await)?;
+    let a_now =
+        expect(CHECK, store.card(a.id()).await)?.ok_or_else(|| fail(CHECK, "card vanished"))?;
     ensure(CHECK, a_now.version == 2 && a_now.value == a, || {
         format!(
             "after an update: version {}, card equal: {}",
@@ -269,13 +411,15 @@ fn updates_check_versions_and_commits_are_atomic<S: Store>(
             a_now.value == a
         )
     })?;
-    let stale = store.commit(Changes {
-        cards: vec![CardWrite::Update {
-            card: a,
-            expected_version: 1,
-        }],
-        ..Changes::default()
-    });
+    let stale = store
+        .commit(Changes {
+            cards: vec![CardWrite::Update {
+                card: a,
+                expected_version: 1,
+            }],
+            ..Changes::default()
+        })
+        .await;
     ensure(
         CHECK,
         matches!(stale, Err(StoreError::Conflict { .. })),
@@ -283,10 +427,12 @@ fn updates_check_versions_and_commits_are_atomic<S: Store>(
     )
 }
 
-fn ledger_is_append_only_and_paged<S: Store>(store: &S) -> Result<(), ConformanceFailure> {
+async fn ledger_is_append_only_and_paged<S: AsyncStore>(
+    store: &S,
+) -> Result<(), ConformanceFailure> {
     const CHECK: &str = "the ledger keeps every entry in order and pages";
     let (mut card, code, issued) = new_card(1, "LEDG-ER00-0000-0001", usd(100_000))?;
-    expect(CHECK, store.commit(insert(&card, &code, &issued)))?;
+    expect(CHECK, store.commit(insert(&card, &code, &issued)).await)?;
     let mut all = vec![issued];
     let reference = Reference::new("order").map_err(|e| fail(CHECK, e.to_string()))?;
     for version in 1..=5u64 {
@@ -301,36 +447,40 @@ fn ledger_is_append_only_and_paged<S: Store>(store: &S) -> Result<(), Conformanc
         all.extend(entries.iter().cloned());
         expect(
             CHECK,
-            store.commit(Changes {
-                cards: vec![CardWrite::Update {
-                    card: card.clone(),
-                    expected_version: version,
-                }],
-                entries,
-                ..Changes::default()
-            }),
+            store
+                .commit(Changes {
+                    cards: vec![CardWrite::Update {
+                        card: card.clone(),
+                        expected_version: version,
+                    }],
+                    entries,
+                    ..Changes::default()
+                })
+                .await,
         )?;
     }
-    let stored = expect(CHECK, store.ledger(card.id(), 1, 1000))?;
+    let stored = expect(CHECK, store.ledger(card.id(), 1, 1000).await)?;
     ensure(CHECK, stored == all, || {
         format!("{} entries stored, {} written", stored.len(), all.len())
     })?;
     verify_ledger(card.id(), card.balance(), &stored).map_err(|e| fail(CHECK, e.to_string()))?;
-    let page = expect(CHECK, store.ledger(card.id(), 3, 4))?;
+    let page = expect(CHECK, store.ledger(card.id(), 3, 4).await)?;
     ensure(CHECK, page.as_slice() == &all[2..6], || {
         "ledger(from_seq 3, limit 4) returned the wrong page".into()
     })?;
     // An entry that does not continue the sequence is refused.
     let mut gap = all[1].clone();
     gap.seq = 99;
-    let result = store.commit(Changes {
-        cards: vec![CardWrite::Update {
-            card,
-            expected_version: 6,
-        }],
-        entries: vec![gap],
-        ..Changes::default()
-    });
+    let result = store
+        .commit(Changes {
+            cards: vec![CardWrite::Update {
+                card,
+                expected_version: 6,
+            }],
+            entries: vec![gap],
+            ..Changes::default()
+        })
+        .await;
     ensure(
         CHECK,
         matches!(result, Err(StoreError::Conflict { .. })),
@@ -338,7 +488,7 @@ fn ledger_is_append_only_and_paged<S: Store>(store: &S) -> Result<(), Conformanc
     )
 }
 
-fn checkouts_idempotency_and_guards_are_versioned<S: Store>(
+async fn checkouts_idempotency_and_guards_are_versioned<S: AsyncStore>(
     store: &S,
 ) -> Result<(), ConformanceFailure> {
     const CHECK: &str = "checkouts, idempotency records and guard windows";
@@ -351,23 +501,26 @@ fn checkouts_idempotency_and_guards_are_versioned<S: Store>(
         }),
         ..Changes::default()
     };
-    expect(CHECK, store.commit(write(None)))?;
-    ensure(
-        CHECK,
-        matches!(store.commit(write(None)), Err(StoreError::Conflict { .. })),
-        || "inserting an existing checkout was not a conflict".into(),
-    )?;
-    expect(CHECK, store.commit(write(Some(1))))?;
+    expect(CHECK, store.commit(write(None)).await)?;
     ensure(
         CHECK,
         matches!(
-            store.commit(write(Some(1))),
+            store.commit(write(None)).await,
+            Err(StoreError::Conflict { .. })
+        ),
+        || "inserting an existing checkout was not a conflict".into(),
+    )?;
+    expect(CHECK, store.commit(write(Some(1))).await)?;
+    ensure(
+        CHECK,
+        matches!(
+            store.commit(write(Some(1))).await,
             Err(StoreError::Conflict { .. })
         ),
         || "a stale checkout version was not a conflict".into(),
     )?;
-    let stored =
-        expect(CHECK, store.checkout(&id))?.ok_or_else(|| fail(CHECK, "checkout not found"))?;
+    let stored = expect(CHECK, store.checkout(&id).await)?
+        .ok_or_else(|| fail(CHECK, "checkout not found"))?;
     ensure(
         CHECK,
         stored.version == 2 && stored.value == checkout,
@@ -385,18 +538,18 @@ fn checkouts_idempotency_and_guards_are_versioned<S: Store>(
         idempotency: Some(record.clone()),
         ..Changes::default()
     };
-    expect(CHECK, store.commit(with_record()))?;
+    expect(CHECK, store.commit(with_record()).await)?;
     ensure(
         CHECK,
         matches!(
-            store.commit(with_record()),
+            store.commit(with_record()).await,
             Err(StoreError::Conflict { .. })
         ),
         || "recording a key twice was not a conflict".into(),
     )?;
     ensure(
         CHECK,
-        expect(CHECK, store.idempotency(&key))? == Some(record.clone()),
+        expect(CHECK, store.idempotency(&key).await)? == Some(record.clone()),
         || "record differs".into(),
     )?;
 
@@ -411,15 +564,18 @@ fn checkouts_idempotency_and_guards_are_versioned<S: Store>(
         }),
         ..Changes::default()
     };
-    expect(CHECK, store.commit(guard(None)))?;
+    expect(CHECK, store.commit(guard(None)).await)?;
     ensure(
         CHECK,
-        matches!(store.commit(guard(None)), Err(StoreError::Conflict { .. })),
+        matches!(
+            store.commit(guard(None)).await,
+            Err(StoreError::Conflict { .. })
+        ),
         || "inserting an existing guard window was not a conflict".into(),
     )?;
-    expect(CHECK, store.commit(guard(Some(1))))?;
+    expect(CHECK, store.commit(guard(Some(1))).await)?;
     let stored =
-        expect(CHECK, store.guard(&client))?.ok_or_else(|| fail(CHECK, "guard not found"))?;
+        expect(CHECK, store.guard(&client).await)?.ok_or_else(|| fail(CHECK, "guard not found"))?;
     ensure(CHECK, stored.version == 2 && stored.value == window, || {
         "guard window differs".into()
     })

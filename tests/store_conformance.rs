@@ -94,3 +94,86 @@ fn memory_store_conflicts_name_their_record() {
         ]
     );
 }
+
+/// The async kit passes on `MemoryStore`.
+#[test]
+fn memory_store_passes_the_async_conformance_kit() {
+    use giftcert::testkit::{block_on, check_async_store};
+
+    block_on(check_async_store(|| async { giftcert::MemoryStore::new() })).unwrap();
+}
+
+/// The async kit catches the same broken store as the blocking one: an [`AsyncStore`] that
+/// forgets version checks fails it.
+#[test]
+fn the_async_kit_catches_a_store_that_ignores_versions() {
+    use giftcert::store::AsyncStore;
+    use giftcert::testkit::{block_on, check_async_store};
+    use giftcert::{
+        CardId, Code, GiftCard, IdempotencyKey, MemoryStore, Reference, StoreError,
+        card::LedgerEntry,
+        redeem::{CardWrite, Changes, Checkout, GuardWindow, IdempotencyRecord, Versioned},
+    };
+
+    /// Rewrites every update to the version currently stored, hiding conflicts.
+    #[derive(Debug, Default)]
+    struct CarelessAsync(MemoryStore);
+
+    impl AsyncStore for CarelessAsync {
+        async fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError> {
+            AsyncStore::card(&self.0, id).await
+        }
+        async fn card_by_code(
+            &self,
+            code: &Code,
+        ) -> Result<Option<Versioned<GiftCard>>, StoreError> {
+            AsyncStore::card_by_code(&self.0, code).await
+        }
+        async fn ledger(
+            &self,
+            card: CardId,
+            from: u64,
+            limit: usize,
+        ) -> Result<Vec<LedgerEntry>, StoreError> {
+            AsyncStore::ledger(&self.0, card, from, limit).await
+        }
+        async fn checkout(
+            &self,
+            id: &Reference,
+        ) -> Result<Option<Versioned<Checkout>>, StoreError> {
+            AsyncStore::checkout(&self.0, id).await
+        }
+        async fn idempotency(
+            &self,
+            key: &IdempotencyKey,
+        ) -> Result<Option<IdempotencyRecord>, StoreError> {
+            AsyncStore::idempotency(&self.0, key).await
+        }
+        async fn guard(
+            &self,
+            client: &Reference,
+        ) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
+            AsyncStore::guard(&self.0, client).await
+        }
+        async fn commit(&self, mut changes: Changes) -> Result<(), StoreError> {
+            for write in &mut changes.cards {
+                if let CardWrite::Update {
+                    card,
+                    expected_version,
+                } = write
+                {
+                    if let Some(stored) = AsyncStore::card(&self.0, card.id()).await? {
+                        *expected_version = stored.version;
+                    }
+                }
+            }
+            AsyncStore::commit(&self.0, changes).await
+        }
+    }
+
+    let failure = block_on(check_async_store(|| async { CarelessAsync::default() })).unwrap_err();
+    assert_eq!(
+        failure.check,
+        "updates check versions and commits are all or nothing"
+    );
+}

@@ -3,9 +3,15 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+mod async_store;
+mod connect;
+mod ops;
 mod schema;
+mod sql;
 mod store;
 
+pub use async_store::AsyncPostgresStore;
+pub use connect::ConnectError;
 /// How a store's connection pool is sized, re-exported for [`PostgresStore::connect_with`].
 pub use giftcert_store_support::PoolOptions;
 /// The key a store hashes codes with, re-exported so that a host needs no other crate to open
@@ -14,4 +20,4 @@ pub use giftcert_store_support::{CodeKey, CodeKeyError};
 /// No TLS, for [`PostgresStore::connect_with`], re-exported so that a host needs no other crate.
 pub use postgres::NoTls;
 pub use schema::SCHEMA_VERSION;
-pub use store::{ConnectError, PostgresStore};
+pub use store::PostgresStore;

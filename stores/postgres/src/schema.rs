@@ -6,7 +6,8 @@
 //! other instead of racing, and a failure leaves the schema as it was. A schema from a newer
 //! version of the crate is refused rather than misread.
 
-use postgres::{Client, Transaction};
+use crate::connect::ConnectError;
+use crate::sql::ExecText;
 
 /// The migrations, in order: migration `n` (from 1) brings the schema to version `n`.
 /// A released migration is never edited; changes come as new migrations.
@@ -18,58 +19,57 @@ pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 /// The advisory lock that serialises migrations ("giftcert" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6769_6674_6365_7274;
 
-/// Why a migration did not run.
-#[derive(Debug)]
-pub(crate) enum MigrationError {
-    Database(postgres::Error),
-    Newer(i32),
-}
-
-impl From<postgres::Error> for MigrationError {
-    fn from(e: postgres::Error) -> Self {
-        MigrationError::Database(e)
-    }
-}
-
-/// Brings the schema in `client`'s search path (after creating `schema`, when given) to
-/// [`SCHEMA_VERSION`]; does nothing when it is there already.
-pub(crate) fn migrate(client: &mut Client, schema: Option<&str>) -> Result<(), MigrationError> {
-    let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+/// Brings the schema in the search path of the transaction `tx` (after creating `schema`, when
+/// given) to [`SCHEMA_VERSION`]; does nothing when it is there already. The caller commits
+/// `tx`. Both stores run this one function: the blocking one with ready futures.
+pub(crate) async fn migrate<E: ExecText>(
+    tx: &mut E,
+    schema: Option<&str>,
+) -> Result<(), ConnectError> {
+    tx.execute_text("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(ConnectError::Database)?;
     if let Some(schema) = schema {
         // `schema` is checked to be a plain lowercase identifier: it needs no quoting.
-        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))?;
+        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .await
+            .map_err(ConnectError::Database)?;
     }
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS giftcert_schema_migrations (
              version    integer     NOT NULL PRIMARY KEY,
              applied_at timestamptz NOT NULL DEFAULT now()
          )",
-    )?;
+    )
+    .await
+    .map_err(ConnectError::Database)?;
     let found: i32 = tx
-        .query_one(
+        .query_one_text(
             "SELECT coalesce(max(version), 0) FROM giftcert_schema_migrations",
             &[],
-        )?
-        .try_get(0)?;
+        )
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(ConnectError::Database)?;
     if found > SCHEMA_VERSION {
-        return Err(MigrationError::Newer(found));
+        return Err(ConnectError::NewerSchema {
+            found,
+            known: SCHEMA_VERSION,
+        });
     }
-    apply(&mut tx, found)?;
-    tx.commit()?;
-    Ok(())
-}
-
-fn apply(tx: &mut Transaction<'_>, found: i32) -> Result<(), postgres::Error> {
     for (version, sql) in (1..)
         .zip(MIGRATIONS)
         .skip(usize::try_from(found).unwrap_or(0))
     {
-        tx.batch_execute(sql)?;
-        tx.execute(
+        tx.batch_execute(sql)
+            .await
+            .map_err(ConnectError::Database)?;
+        tx.execute_text(
             "INSERT INTO giftcert_schema_migrations (version) VALUES ($1)",
             &[&version],
-        )?;
+        )
+        .await
+        .map_err(ConnectError::Database)?;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ mod commit;
 mod digest;
 mod pool;
 
-pub use commit::{CommitSteps, write_changes};
+pub use commit::{AsyncCommitSteps, CommitSteps, run_ready, write_changes, write_changes_async};
 pub use digest::{CodeDigest, CodeDigestError, CodeKey, CodeKeyError};
 pub use pool::{PoolOptions, checkout};
 

@@ -1,0 +1,348 @@
+//! The store contract in SQL, written once as async functions over [`Exec`]: the blocking
+//! [`PostgresStore`](crate::PostgresStore) runs them with ready futures, the
+//! [`AsyncPostgresStore`](crate::AsyncPostgresStore) on a pooled async client.
+
+use giftcert::{
+    CardId, Code, GiftCard, IdempotencyKey, Reference, StoreError,
+    card::LedgerEntry,
+    redeem::RecordWrite,
+    redeem::{Checkout, GuardWindow, IdempotencyRecord, Record, Versioned},
+};
+use giftcert_store_support::{
+    AsyncCommitSteps, CodeKey, amount, from_json, last4, missed_write, sql_version, timestamp,
+    to_json, versioned,
+};
+use tokio_postgres::types::ToSql;
+
+use crate::sql::{Exec, Sql, db_error, violates};
+
+/// The one row `sql` selects with `key`, as a version and JSON text.
+async fn versioned_row<E: Exec>(
+    db: &mut E,
+    sql: Sql,
+    key: &str,
+    doing: &'static str,
+) -> Result<Option<(i64, String)>, StoreError> {
+    let db_error = db_error(doing);
+    let row = db.query_opt(sql, &[&key]).await.map_err(&db_error)?;
+    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .transpose()
+        .map_err(db_error)
+}
+
+/// The card with this id.
+pub(crate) async fn card<E: Exec>(
+    db: &mut E,
+    id: CardId,
+) -> Result<Option<Versioned<GiftCard>>, StoreError> {
+    let row = versioned_row(db, Sql::Card, &id.to_string(), "reading a card").await?;
+    row.map(|(version, json)| versioned(version, &json, format_args!("card {id}")))
+        .transpose()
+}
+
+/// The card with this code, found by its digest under `key`.
+pub(crate) async fn card_by_code<E: Exec>(
+    db: &mut E,
+    key: &CodeKey,
+    code: &Code,
+) -> Result<Option<Versioned<GiftCard>>, StoreError> {
+    let digest = key.digest(code).to_string();
+    let row = versioned_row(db, Sql::CardByDigest, &digest, "reading a card by its code").await?;
+    row.map(|(version, json)| {
+        versioned(
+            version,
+            &json,
+            format_args!("card with code {}", code.masked()),
+        )
+    })
+    .transpose()
+}
+
+/// A card's ledger entries from `from_seq` on, at most `limit`.
+pub(crate) async fn ledger<E: Exec>(
+    db: &mut E,
+    card: CardId,
+    from_seq: u64,
+    limit: usize,
+) -> Result<Vec<LedgerEntry>, StoreError> {
+    let (Ok(from_seq), limit) = (
+        i64::try_from(from_seq),
+        i64::try_from(limit).unwrap_or(i64::MAX),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let db_error = db_error("reading a ledger");
+    let rows = db
+        .query(Sql::Ledger, &[&card.to_string(), &from_seq, &limit])
+        .await
+        .map_err(&db_error)?;
+    rows.iter()
+        .map(|row| {
+            let json: String = row.try_get(0).map_err(&db_error)?;
+            from_json(&json, format_args!("an entry of card {card}"))
+        })
+        .collect()
+}
+
+/// The checkout with this reference.
+pub(crate) async fn checkout<E: Exec>(
+    db: &mut E,
+    id: &Reference,
+) -> Result<Option<Versioned<Checkout>>, StoreError> {
+    let row = versioned_row(db, Sql::Checkout, id.as_str(), "reading a checkout").await?;
+    row.map(|(version, json)| versioned(version, &json, format_args!("checkout {id}")))
+        .transpose()
+}
+
+/// The record kept for an idempotency key.
+pub(crate) async fn idempotency<E: Exec>(
+    db: &mut E,
+    key: &IdempotencyKey,
+) -> Result<Option<IdempotencyRecord>, StoreError> {
+    let db_error = db_error("reading an idempotency record");
+    let row = db
+        .query_opt(Sql::Idempotency, &[&key.as_str()])
+        .await
+        .map_err(&db_error)?;
+    row.map(|row| {
+        let json: String = row.try_get(0).map_err(&db_error)?;
+        from_json(&json, format_args!("idempotency record {key}"))
+    })
+    .transpose()
+}
+
+/// A client's current guard window.
+pub(crate) async fn guard<E: Exec>(
+    db: &mut E,
+    client: &Reference,
+) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
+    let row = versioned_row(db, Sql::Guard, client.as_str(), "reading a guard window").await?;
+    row.map(|(version, json)| versioned(version, &json, format_args!("guard window of {client}")))
+        .transpose()
+}
+
+/// A commit's steps inside one transaction `db` (see
+/// [`write_changes_async`](giftcert_store_support::write_changes_async)).
+pub(crate) struct Steps<'a, E> {
+    /// The transaction.
+    pub(crate) db: &'a mut E,
+    /// The key codes are hashed with.
+    pub(crate) key: &'a CodeKey,
+}
+
+impl<E: Exec + Send> AsyncCommitSteps for Steps<'_, E> {
+    /// Inserts a new card.
+    async fn insert_card(&mut self, card: &GiftCard, code: &Code) -> Result<(), StoreError> {
+        let db_error = db_error("inserting a card");
+        let (json, status) = to_json(card, &["status"])?;
+        let id = card.id().to_string();
+        let currency = card.currency();
+        let currency = currency.code();
+        let (digest, last4) = (self.key.digest(code).to_string(), last4(code));
+        let (balance, held) = (amount(card.balance())?, amount(card.held())?);
+        let params: [&(dyn ToSql + Sync); 8] = [
+            &id, &digest, &last4, &currency, &status, &balance, &held, &json,
+        ];
+        let inserted = self
+            .db
+            .execute(Sql::InsertCard, &params)
+            .await
+            .map_err(&db_error)?;
+        if inserted == 0 {
+            // ON CONFLICT DO NOTHING: the id or the code is taken; the id decides which.
+            let row = self
+                .db
+                .query_one(Sql::CardExists, &[&id])
+                .await
+                .map_err(&db_error)?;
+            let exists: bool = row.try_get(0).map_err(&db_error)?;
+            return Err(if exists {
+                StoreError::conflict(Record::Card(card.id()), "it already exists")
+            } else {
+                StoreError::duplicate_code(code)
+            });
+        }
+        Ok(())
+    }
+
+    /// Updates a card read at `expected_version`; returns the sequence number its next entry
+    /// must have.
+    async fn update_card(
+        &mut self,
+        card: &GiftCard,
+        expected_version: u64,
+    ) -> Result<u64, StoreError> {
+        let db_error = db_error("updating a card");
+        let (json, status) = to_json(card, &["status"])?;
+        let id = card.id().to_string();
+        let (balance, held) = (amount(card.balance())?, amount(card.held())?);
+        let version = sql_version(expected_version);
+        let params: [&(dyn ToSql + Sync); 6] = [&id, &status, &balance, &held, &json, &version];
+        let updated = self
+            .db
+            .execute(Sql::UpdateCard, &params)
+            .await
+            .map_err(&db_error)?;
+        if updated == 0 {
+            return Err(missed_write(
+                Record::Card(card.id()),
+                Some(expected_version),
+            ));
+        }
+        // The row is locked by the update: no other commit can append to this card until ours
+        // ends.
+        let row = self
+            .db
+            .query_one(Sql::LastSeq, &[&id])
+            .await
+            .map_err(&db_error)?;
+        let last: i64 = row.try_get(0).map_err(&db_error)?;
+        u64::try_from(last)
+            .ok()
+            .and_then(|last| last.checked_add(1))
+            .ok_or_else(|| StoreError::corrupt(format!("card {} has entry {last}", card.id())))
+    }
+
+    /// Mirrors the card's open holds into the `holds` table.
+    async fn write_holds(&mut self, card: &GiftCard) -> Result<(), StoreError> {
+        let db_error = db_error("writing a card's holds");
+        let id = card.id().to_string();
+        self.db
+            .execute(Sql::DeleteHolds, &[&id])
+            .await
+            .map_err(&db_error)?;
+        for hold in card.holds() {
+            let hold_id = i64::try_from(hold.id())
+                .map_err(|_| StoreError::corrupt(format!("hold {} is out of range", hold.id())))?;
+            let held = amount(hold.amount())?;
+            let placed_at = timestamp(hold.placed_at());
+            let expires_at = hold.expires_at().map(timestamp);
+            let params: [&(dyn ToSql + Sync); 6] = [
+                &id,
+                &hold_id,
+                &held,
+                &hold.reference().as_str(),
+                &placed_at,
+                &expires_at,
+            ];
+            self.db
+                .execute(Sql::InsertHold, &params)
+                .await
+                .map_err(&db_error)?;
+        }
+        Ok(())
+    }
+
+    async fn insert_entry(&mut self, entry: &LedgerEntry) -> Result<(), StoreError> {
+        let record = || Record::Entry {
+            card: entry.card(),
+            seq: entry.seq(),
+        };
+        let (json, kind) = to_json(entry, &["kind", "type"])?;
+        let seq = i64::try_from(entry.seq())
+            .map_err(|_| StoreError::conflict(record(), "its number is out of range"))?;
+        let card = entry.card().to_string();
+        let at = timestamp(entry.at());
+        let (moved, balance_after) = (amount(entry.amount())?, amount(entry.balance_after())?);
+        let reference = entry.reference().map(Reference::as_str);
+        let params: [&(dyn ToSql + Sync); 8] = [
+            &card,
+            &seq,
+            &at,
+            &kind,
+            &moved,
+            &balance_after,
+            &reference,
+            &json,
+        ];
+        match self.db.execute(Sql::InsertEntry, &params).await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if violates(&e, "ledger_entries_pkey")
+                    || violates(&e, "a ledger entry must follow the last entry of its card") =>
+            {
+                Err(StoreError::conflict(
+                    record(),
+                    "it does not follow the stored ledger",
+                ))
+            }
+            Err(e) => Err(db_error("inserting a ledger entry")(e)),
+        }
+    }
+
+    async fn write_checkout(&mut self, write: &RecordWrite<Checkout>) -> Result<(), StoreError> {
+        let checkout = &write.value;
+        let (json, state) = to_json(checkout, &["state", "state"])?;
+        let currency = checkout.currency();
+        let (id, code) = (checkout.id().as_str(), currency.code());
+        let written = match write.expected_version {
+            None => {
+                self.db
+                    .execute(Sql::InsertCheckout, &[&id, &code, &state, &json])
+                    .await
+            }
+            Some(v) => {
+                let version = sql_version(v);
+                self.db
+                    .execute(Sql::UpdateCheckout, &[&id, &code, &state, &json, &version])
+                    .await
+            }
+        }
+        .map_err(db_error("writing a checkout"))?;
+        if written == 0 {
+            return Err(missed_write(
+                Record::Checkout(checkout.id().clone()),
+                write.expected_version,
+            ));
+        }
+        Ok(())
+    }
+
+    async fn insert_record(&mut self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        let (json, _) = to_json(record, &[])?;
+        let (request, recorded_at) = (record.request.to_string(), timestamp(record.recorded_at));
+        let written = self
+            .db
+            .execute(
+                Sql::InsertRecord,
+                &[&record.key.as_str(), &request, &recorded_at, &json],
+            )
+            .await
+            .map_err(db_error("inserting an idempotency record"))?;
+        if written == 0 {
+            return Err(StoreError::conflict(
+                Record::Idempotency(record.key.clone()),
+                "it is recorded",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn write_guard(&mut self, write: &RecordWrite<GuardWindow>) -> Result<(), StoreError> {
+        let window = &write.value;
+        let (json, _) = to_json(window, &[])?;
+        let count = i32::try_from(window.count()).unwrap_or(i32::MAX);
+        let client = window.client().as_str();
+        let written = match write.expected_version {
+            None => {
+                self.db
+                    .execute(Sql::InsertGuard, &[&client, &count, &json])
+                    .await
+            }
+            Some(v) => {
+                let version = sql_version(v);
+                self.db
+                    .execute(Sql::UpdateGuard, &[&client, &count, &json, &version])
+                    .await
+            }
+        }
+        .map_err(db_error("writing a guard window"))?;
+        if written == 0 {
+            return Err(missed_write(
+                Record::Guard(window.client().clone()),
+                write.expected_version,
+            ));
+        }
+        Ok(())
+    }
+}

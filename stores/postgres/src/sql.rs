@@ -1,0 +1,242 @@
+//! What both stores say to the server: the statements ([`Sql`]), the client they run on
+//! ([`Exec`], [`ExecText`]: the blocking `postgres` client or a pooled `tokio-postgres` one),
+//! and how the server's errors become store errors.
+//!
+//! `postgres` is a blocking wrapper around `tokio-postgres`: both share `Error`, `Row`,
+//! `SqlState` and `ToSql`, so one implementation of the store's SQL serves both clients.
+
+use std::future::Future;
+
+use giftcert::StoreError;
+use giftcert::redeem::Record;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Error, Row};
+
+/// The parameters of one statement.
+pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Every statement a store runs on its tables, prepared once per connection. Parameters are
+/// text cast on the server (`$6::text::numeric`), so amounts and times travel as exact text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sql {
+    Card,
+    CardByDigest,
+    CardExists,
+    Ledger,
+    LastSeq,
+    Checkout,
+    Idempotency,
+    Guard,
+    InsertCard,
+    UpdateCard,
+    DeleteHolds,
+    InsertHold,
+    InsertEntry,
+    InsertCheckout,
+    UpdateCheckout,
+    InsertRecord,
+    InsertGuard,
+    UpdateGuard,
+}
+
+impl Sql {
+    /// Every statement, for a client that prepares them all when it connects.
+    pub(crate) const ALL: [Sql; 18] = [
+        Sql::Card,
+        Sql::CardByDigest,
+        Sql::CardExists,
+        Sql::Ledger,
+        Sql::LastSeq,
+        Sql::Checkout,
+        Sql::Idempotency,
+        Sql::Guard,
+        Sql::InsertCard,
+        Sql::UpdateCard,
+        Sql::DeleteHolds,
+        Sql::InsertHold,
+        Sql::InsertEntry,
+        Sql::InsertCheckout,
+        Sql::UpdateCheckout,
+        Sql::InsertRecord,
+        Sql::InsertGuard,
+        Sql::UpdateGuard,
+    ];
+
+    /// Its text.
+    pub(crate) const fn text(self) -> &'static str {
+        match self {
+            Sql::Card => "SELECT version, card::text FROM cards WHERE id = $1",
+            Sql::CardByDigest => "SELECT version, card::text FROM cards WHERE code_digest = $1",
+            Sql::CardExists => "SELECT EXISTS (SELECT 1 FROM cards WHERE id = $1)",
+            Sql::Ledger => {
+                "SELECT entry::text FROM ledger_entries \
+                 WHERE card_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3"
+            }
+            Sql::LastSeq => {
+                "SELECT coalesce(max(seq), 0)::bigint FROM ledger_entries WHERE card_id = $1"
+            }
+            Sql::Checkout => "SELECT version, checkout::text FROM checkouts WHERE id = $1",
+            Sql::Idempotency => "SELECT record::text FROM idempotency_records WHERE key = $1",
+            Sql::Guard => "SELECT version, guard::text FROM guard_windows WHERE client = $1",
+            Sql::InsertCard => {
+                "INSERT INTO cards \
+                 (id, code_digest, code_last4, currency, status, balance, held, version, card) \
+                 VALUES ($1, $2, $3, $4, $5, $6::text::numeric, $7::text::numeric, 1, \
+                 $8::text::jsonb) ON CONFLICT DO NOTHING"
+            }
+            Sql::UpdateCard => {
+                "UPDATE cards SET status = $2, balance = $3::text::numeric, \
+                 held = $4::text::numeric, card = $5::text::jsonb, version = version + 1 \
+                 WHERE id = $1 AND version = $6"
+            }
+            Sql::DeleteHolds => "DELETE FROM holds WHERE card_id = $1",
+            Sql::InsertHold => {
+                "INSERT INTO holds \
+                 (card_id, hold_id, amount, reference, placed_at, expires_at) \
+                 VALUES ($1, $2, $3::text::numeric, $4, $5::text::timestamptz, \
+                 $6::text::timestamptz)"
+            }
+            Sql::InsertEntry => {
+                "INSERT INTO ledger_entries \
+                 (card_id, seq, at, kind, amount, balance_after, reference, entry) \
+                 VALUES ($1, $2, $3::text::timestamptz, $4, $5::text::numeric, \
+                 $6::text::numeric, $7, $8::text::jsonb)"
+            }
+            Sql::InsertCheckout => {
+                "INSERT INTO checkouts (id, currency, state, version, checkout) \
+                 VALUES ($1, $2, $3, 1, $4::text::jsonb) ON CONFLICT (id) DO NOTHING"
+            }
+            Sql::UpdateCheckout => {
+                "UPDATE checkouts SET currency = $2, state = $3, \
+                 checkout = $4::text::jsonb, version = version + 1 \
+                 WHERE id = $1 AND version = $5"
+            }
+            Sql::InsertRecord => {
+                "INSERT INTO idempotency_records (key, request, recorded_at, record) \
+                 VALUES ($1, $2, $3::text::timestamptz, $4::text::jsonb) \
+                 ON CONFLICT (key) DO NOTHING"
+            }
+            Sql::InsertGuard => {
+                "INSERT INTO guard_windows (client, unknown_codes, version, guard) \
+                 VALUES ($1, $2, 1, $3::text::jsonb) ON CONFLICT (client) DO NOTHING"
+            }
+            Sql::UpdateGuard => {
+                "UPDATE guard_windows SET unknown_codes = $2, \
+                 guard = $3::text::jsonb, version = version + 1 \
+                 WHERE client = $1 AND version = $4"
+            }
+        }
+    }
+}
+
+/// A client (or a transaction) that runs the store's statements. The blocking client's
+/// futures are ready when they are made; a pooled async client's wait on the server.
+pub(crate) trait Exec {
+    /// Runs `sql`; the number of rows it changed.
+    fn execute(
+        &mut self,
+        sql: Sql,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// The rows `sql` selects.
+    fn query(
+        &mut self,
+        sql: Sql,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send;
+
+    /// The row `sql` selects, if any (more than one is an error).
+    fn query_opt(
+        &mut self,
+        sql: Sql,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Option<Row>, Error>> + Send;
+
+    /// The one row `sql` selects.
+    fn query_one(
+        &mut self,
+        sql: Sql,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Row, Error>> + Send;
+}
+
+/// A client that runs statements given as text, unprepared: the migrations, which run before
+/// the tables the prepared statements name exist.
+pub(crate) trait ExecText {
+    /// Runs `sql`, which may hold several statements and takes no parameters.
+    fn batch_execute(&mut self, sql: &str) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Runs one statement; the number of rows it changed.
+    fn execute_text(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// The one row a statement selects.
+    fn query_one_text(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Row, Error>> + Send;
+}
+
+/// The server's message and SQLSTATE, or the client's error.
+pub(crate) fn describe(e: &Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+/// Whether the server aborted a transaction to keep it apart from another (serialisation
+/// failure `40001`, deadlock `40P01`, a lock not available `55P03`): the whole transaction
+/// should be read again and retried. Serializable PostgreSQL and CockroachDB or
+/// YugabyteDB-style engines report their conflicts this way.
+pub(crate) fn is_transaction_conflict(e: &Error) -> bool {
+    e.code().is_some_and(|code| {
+        *code == SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED
+            || *code == SqlState::LOCK_NOT_AVAILABLE
+    })
+}
+
+/// A server error, met while `doing` something, as a store error: a transaction conflict
+/// ([`is_transaction_conflict`]) on [`Record::Transaction`], anything else a backend failure
+/// that keeps the driver's error as its source.
+pub(crate) fn db_error(doing: &'static str) -> impl Fn(Error) -> StoreError + Send + Sync {
+    move |e| {
+        if is_transaction_conflict(&e) {
+            StoreError::conflict(
+                Record::Transaction,
+                format!("the server refused it while {doing}: {}", describe(&e)),
+            )
+        } else {
+            StoreError::backend(doing, e)
+        }
+    }
+}
+
+/// Whether `e` is a unique violation of `constraint`, or a violation raised with `message`.
+pub(crate) fn violates(e: &Error, constraint: &str) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        db.constraint() == Some(constraint)
+            || (*db.code() == SqlState::CHECK_VIOLATION && db.message() == constraint)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A blocking connection keeps its prepared statements in this order and finds each by
+    /// its discriminant.
+    #[test]
+    fn every_statement_is_listed_at_the_index_of_its_discriminant() {
+        for (index, sql) in Sql::ALL.iter().enumerate() {
+            assert_eq!(*sql as usize, index, "{sql:?}");
+        }
+    }
+}

@@ -1,0 +1,473 @@
+//! `AsyncPostgresStore` against a real server, on tokio: the async conformance kit, eight
+//! tasks on their own connections spending one card, the blocking and the async store reading
+//! each other's writes, and a pool that times out.
+//!
+//! The server comes from `GIFTCERT_POSTGRES_URL` (`bash .ci/run` starts a throw-away one).
+//! Every store here works in a schema of its own, dropped when the test ends.
+
+use std::error::Error as _;
+use std::io::Write as _;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, TimeZone, Utc};
+use giftcert::store::AsyncStore;
+use giftcert::{
+    CardId, CardSpec, Code, Currency, GiftCard, Money, Reference, Store, StoreError,
+    card::{LedgerEntry, verify_ledger},
+    redeem::{CardWrite, Changes, Record},
+};
+use giftcert_postgres::{AsyncPostgresStore, NoTls, PoolOptions, PostgresStore};
+use giftcert_store_support::CodeKey;
+
+const URL: &str = "GIFTCERT_POSTGRES_URL";
+
+/// The server's URL. These tests are `#[ignore]`d (they need a server); run them with
+/// `GIFTCERT_POSTGRES_URL=... cargo test -p giftcert-postgres -- --ignored`, as `bash .ci/run`
+/// does against a throw-away server. Run without the variable, they fail rather than pass.
+fn url() -> String {
+    match std::env::var(URL) {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{URL} is not set: these tests need a PostgreSQL server (bash .ci/run starts one)"
+        ),
+    }
+}
+
+fn key() -> CodeKey {
+    CodeKey::new(b"giftcert-postgres test key here!").unwrap()
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+}
+
+fn usd(s: &str) -> Money {
+    Money::parse(s, Currency::USD).unwrap()
+}
+
+/// Runs blocking PostgreSQL code (the `postgres` client panics inside a tokio runtime) on a
+/// thread of its own.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| scope.spawn(f).join().unwrap())
+}
+
+/// Schemas made for one test, dropped when it ends (whether it passed or not).
+struct Scratch {
+    url: String,
+    schemas: Mutex<Vec<String>>,
+}
+
+impl Scratch {
+    fn new(url: String) -> Scratch {
+        Scratch {
+            url,
+            schemas: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A name no other test, run or process uses.
+    fn schema(&self) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "giftcert_test_async_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        self.schemas.lock().unwrap().push(name.clone());
+        name
+    }
+
+    /// An async store in `schema`, with a pool sized by `options`.
+    async fn store_with(&self, schema: &str, options: PoolOptions) -> AsyncPostgresStore {
+        AsyncPostgresStore::connect_with(&self.url, Some(schema), key(), NoTls, options)
+            .await
+            .unwrap()
+    }
+
+    /// An async store in a new schema.
+    async fn store(&self) -> AsyncPostgresStore {
+        AsyncPostgresStore::connect_in_schema(&self.url, &self.schema(), key())
+            .await
+            .unwrap()
+    }
+
+    /// An async client whose search path is `schema`, its connection driven by a task.
+    async fn client(&self, schema: &str) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url, NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("SET search_path TO {schema}"))
+            .await
+            .unwrap();
+        client
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let schemas = std::mem::take(&mut *self.schemas.lock().unwrap_or_else(|e| e.into_inner()));
+        let url = &self.url;
+        off_runtime(move || {
+            if let Ok(mut client) = postgres::Client::connect(url, NoTls) {
+                for schema in schemas {
+                    let _ =
+                        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+                }
+            }
+        });
+    }
+}
+
+/// A new card `id` worth `value` with code `code`, and the changes that insert it.
+fn issue(id: u128, code: &str, value: Money) -> (GiftCard, Code, Changes) {
+    let code = Code::parse(code).unwrap();
+    let (card, entry) =
+        GiftCard::issue(CardId::from_u128(id), &code, CardSpec::new(value), t0()).unwrap();
+    let changes = Changes {
+        cards: vec![CardWrite::Insert {
+            card: card.clone(),
+            code: code.clone(),
+        }],
+        entries: vec![entry],
+        ..Changes::default()
+    };
+    (card, code, changes)
+}
+
+/// The kit's contract checks (the same as `check_store`'s), each in a fresh schema.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+async fn async_postgres_store_passes_the_conformance_kit() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    giftcert::testkit::check_async_store(|| scratch.store())
+        .await
+        .unwrap();
+}
+
+/// Spends `cent` of card `id` through `store` until nothing is left: read the card with its
+/// version, place a hold and capture it, commit; on a conflict, read again. Returns what it
+/// captured and how many commits conflicted.
+async fn spend_until_empty(
+    store: Arc<AsyncPostgresStore>,
+    id: CardId,
+    task: usize,
+    step: Money,
+) -> (Money, usize) {
+    let mut spent = Money::zero(Currency::USD);
+    let mut conflicts = 0;
+    for round in 0..10_000 {
+        let read = store.card(id).await.unwrap().expect("the card");
+        let mut card = read.value;
+        if card.available().is_zero() {
+            return (spent, conflicts);
+        }
+        let reference = Reference::new(&format!("task-{task}-{round}")).unwrap();
+        let hold = card.place_hold(step, reference, None, t0(), None).unwrap();
+        let mut entries: Vec<LedgerEntry> = vec![hold.clone()];
+        entries.extend(card.capture(hold.seq(), step, t0()).unwrap());
+        let changes = Changes {
+            cards: vec![CardWrite::Update {
+                card,
+                expected_version: read.version,
+            }],
+            entries,
+            ..Changes::default()
+        };
+        match store.commit(changes).await {
+            Ok(()) => spent = spent.checked_add(step).unwrap(),
+            Err(StoreError::Conflict { .. }) => conflicts += 1,
+            Err(e) => panic!("task {task}: {e}"),
+        }
+    }
+    panic!("task {task} did not empty the card in 10000 rounds");
+}
+
+/// Eight tokio tasks, each with a store of its own (a pool of one connection, so eight
+/// connections; opened together, so their migrations race), spend one 100.00 card 1.00 at a
+/// time at the store level until it is empty: together they capture exactly 100.00, the card
+/// ends at zero with nothing held, and its ledger (the issue, then a hold and a capture per
+/// 1.00) proves its balance.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+async fn eight_tasks_on_their_own_connections_never_overspend_a_card() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    let schema = scratch.schema();
+    let one = PoolOptions::new().with_max_size(NonZeroU32::MIN);
+    let opening: Vec<_> = (0..8).map(|_| scratch.store_with(&schema, one)).collect();
+    let mut stores = Vec::new();
+    for store in opening {
+        stores.push(Arc::new(store.await));
+    }
+    let (card, _, changes) = issue(1, "SPEN-DING-TASK-0001", usd("100"));
+    stores[0].commit(changes).await.unwrap();
+
+    let tasks: Vec<_> = stores
+        .iter()
+        .enumerate()
+        .map(|(task, store)| {
+            tokio::spawn(spend_until_empty(
+                Arc::clone(store),
+                card.id(),
+                task,
+                usd("1"),
+            ))
+        })
+        .collect();
+    let mut spent = Money::zero(Currency::USD);
+    let mut conflicts = 0;
+    for task in tasks {
+        let (by_task, conflicted) = task.await.unwrap();
+        spent = spent.checked_add(by_task).unwrap();
+        conflicts += conflicted;
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "8 tasks spent {spent} with {conflicts} conflicting commits retried"
+    );
+
+    let stored = stores[0].card(card.id()).await.unwrap().unwrap();
+    assert_eq!(spent, usd("100"));
+    assert!(
+        stored.value.balance().is_zero(),
+        "{}",
+        stored.value.balance()
+    );
+    assert!(stored.value.held().is_zero(), "{}", stored.value.held());
+    let ledger = stores[0].ledger(card.id(), 1, 1_000).await.unwrap();
+    assert_eq!(ledger.len(), 201);
+    verify_ledger(card.id(), stored.value.balance(), &ledger).unwrap();
+    assert_eq!(stored.version, 101, "one write for the issue, one per 1.00");
+}
+
+/// The blocking and the async store open the same schema (the async one creates it, the
+/// blocking one finds it at its version) and each reads what the other wrote: by id, by code
+/// (one digest under one key), the ledger, and the version an update moved.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+async fn the_blocking_and_the_async_store_read_each_others_writes() {
+    let url = url();
+    let scratch = Scratch::new(url.clone());
+    let schema = scratch.schema();
+    let store = scratch.store_with(&schema, PoolOptions::default()).await;
+
+    // Written by the async store, read by the blocking one.
+    let (mine, my_code, changes) = issue(1, "ASYN-CWRO-TEIT-0001", usd("40"));
+    store.commit(changes).await.unwrap();
+    let (theirs, their_code, their_changes) = issue(2, "BLOC-KING-WROT-0002", usd("25"));
+    let (read_by_blocking, by_code, ledger) = off_runtime(|| {
+        let blocking = PostgresStore::connect_in_schema(&url, &schema, key()).unwrap();
+        blocking.commit(their_changes).unwrap();
+        (
+            blocking.card(mine.id()).unwrap().unwrap(),
+            blocking.card_by_code(&my_code).unwrap().unwrap(),
+            blocking.ledger(mine.id(), 1, 10).unwrap(),
+        )
+    });
+    assert_eq!(read_by_blocking.version, 1);
+    assert_eq!(read_by_blocking.value, mine);
+    assert_eq!(by_code.value.id(), mine.id());
+    assert_eq!(ledger.len(), 1);
+    verify_ledger(mine.id(), usd("40"), &ledger).unwrap();
+
+    // Written by the blocking store, read and updated by the async one.
+    let read = store.card_by_code(&their_code).await.unwrap().unwrap();
+    assert_eq!(read.value, theirs);
+    let mut card = read.value;
+    let hold = card
+        .place_hold(
+            usd("10"),
+            Reference::new("order-1").unwrap(),
+            None,
+            t0(),
+            None,
+        )
+        .unwrap();
+    store
+        .commit(Changes {
+            cards: vec![CardWrite::Update {
+                card: card.clone(),
+                expected_version: read.version,
+            }],
+            entries: vec![hold],
+            ..Changes::default()
+        })
+        .await
+        .unwrap();
+    let after = off_runtime(|| {
+        PostgresStore::connect_in_schema(&url, &schema, key())
+            .unwrap()
+            .card(theirs.id())
+            .unwrap()
+            .unwrap()
+    });
+    assert_eq!(after.version, 2);
+    assert_eq!(after.value, card);
+    assert_eq!(after.value.held(), usd("10"));
+}
+
+/// A pool of one whose connection is taken by a commit waiting on a row another client has
+/// locked refuses a read with `Unavailable` after its wait timeout, and serves it once the
+/// lock (and so the commit, and so the connection) is released.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+async fn a_pool_of_one_refuses_a_second_request_until_its_connection_is_back() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    let schema = scratch.schema();
+    let timeout = Duration::from_millis(200);
+    let options = PoolOptions::new()
+        .with_max_size(NonZeroU32::MIN)
+        .with_checkout_timeout(timeout);
+    let store = Arc::new(scratch.store_with(&schema, options).await);
+    assert_eq!(store.pool_options(), options);
+    let (card, _, changes) = issue(1, "POOL-OFON-EWAI-0001", usd("10"));
+    store.commit(changes).await.unwrap();
+
+    // Another client locks the card's row, so the store's update waits for it on the pool's
+    // only connection.
+    let mut other = scratch.client(&schema).await;
+    let lock = other.transaction().await.unwrap();
+    lock.execute(
+        "SELECT 1 FROM cards WHERE id = $1 FOR UPDATE",
+        &[&card.id().to_string()],
+    )
+    .await
+    .unwrap();
+    let writer = tokio::spawn({
+        let (store, card) = (Arc::clone(&store), card.clone());
+        async move {
+            store
+                .commit(Changes {
+                    cards: vec![CardWrite::Update {
+                        card,
+                        expected_version: 1,
+                    }],
+                    ..Changes::default()
+                })
+                .await
+        }
+    });
+
+    // Reads are served until the writer has taken the connection, then refused.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let refused = loop {
+        match store.card(card.id()).await {
+            Err(error @ StoreError::Unavailable { .. }) => break error,
+            Ok(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            other => panic!("expected the pool to be exhausted, got {other:?}"),
+        }
+    };
+    let StoreError::Unavailable { waited, .. } = &refused else {
+        unreachable!()
+    };
+    assert!(*waited >= timeout, "waited only {waited:?}");
+    assert!(*waited < Duration::from_secs(5), "waited {waited:?}");
+    assert_eq!(
+        refused.to_string(),
+        format!(
+            "no database connection was free within {} ms",
+            waited.as_millis()
+        )
+    );
+    assert!(refused.source().is_some(), "the pool's error is kept");
+
+    lock.rollback().await.unwrap();
+    writer.await.unwrap().unwrap();
+    // The connection is back: the next request is served, and sees the commit.
+    assert_eq!(store.card(card.id()).await.unwrap().unwrap().version, 2);
+}
+
+/// A transaction the server aborts to keep it apart from another (here SQLSTATE 40001 under
+/// `SERIALIZABLE`, as CockroachDB-style engines report every conflict) is a conflict on the
+/// whole transaction, to read again and retry, not a backend failure.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+async fn a_serialisation_failure_is_a_conflict_on_the_transaction() {
+    let url = url();
+    let scratch = Scratch::new(url.clone());
+    let schema = scratch.schema();
+    // Every transaction of this store runs SERIALIZABLE, and its sessions carry a name of
+    // their own, so that this test can see them wait.
+    let name = format!("giftcert_{schema}");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let serializable = format!(
+        "{url}{separator}application_name={name}\
+         &options=-c%20default_transaction_isolation%3Dserializable"
+    );
+    let store = AsyncPostgresStore::connect_in_schema(&serializable, &schema, key())
+        .await
+        .unwrap();
+    let (card, _, changes) = issue(1, "SERI-ALIS-ABLE-0001", usd("10"));
+    store.commit(changes).await.unwrap();
+
+    // Another client updates the card and keeps its row locked; the store's update of the
+    // same row waits for it, and finds it changed when it commits.
+    let mut other = scratch.client(&schema).await;
+    let first = other.transaction().await.unwrap();
+    first
+        .execute(
+            "UPDATE cards SET version = version + 1 WHERE id = $1",
+            &[&card.id().to_string()],
+        )
+        .await
+        .unwrap();
+    let store = Arc::new(store);
+    let writer = tokio::spawn({
+        let (store, card) = (Arc::clone(&store), card.clone());
+        async move {
+            store
+                .commit(Changes {
+                    cards: vec![CardWrite::Update {
+                        card,
+                        expected_version: 1,
+                    }],
+                    ..Changes::default()
+                })
+                .await
+        }
+    });
+    let watcher = scratch.client(&schema).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                &[&name],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the store's update never waited");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.commit().await.unwrap();
+
+    let refused = writer.await.unwrap().unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            StoreError::Conflict {
+                record: Record::Transaction,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("SQLSTATE 40001"), "{refused}");
+    // The store's transaction was rolled back: the card is at the other client's version.
+    assert_eq!(store.card(card.id()).await.unwrap().unwrap().version, 2);
+}
