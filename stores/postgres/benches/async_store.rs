@@ -3,11 +3,10 @@
 //! change that places a 0.01 hold and captures it (the card's update and two ledger entries,
 //! in one transaction with its version check).
 //!
-//! It measures the store, not an order: apply, authorise and capture need an async driver of
-//! the redemption protocol (the blocking `Redeemer`'s counterpart), which does not exist yet,
-//! so `benches/store.rs`'s order cannot run on the async store. One iteration here is two
-//! round trips' worth of work (a read, a transaction), with one task and a warm pool, so it
-//! shows the async client's and the pool's cost against the blocking client's.
+//! It measures the store, not an order (`benches/store.rs` times the order through both
+//! drivers): one iteration here is two round trips' worth of work (a read, a transaction),
+//! with one task and a warm pool, so it shows the async client's and the pool's cost against
+//! the blocking client's.
 //!
 //! The runtime is tokio's current-thread one, so the bench thread and the connections' tasks
 //! are one thread, as in the blocking client (which runs its own current-thread runtime). On
