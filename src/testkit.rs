@@ -15,9 +15,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod office;
 mod protocol;
 mod records;
 
+pub use self::office::check_back_office;
 pub use self::protocol::check_protocol_rules;
 pub use self::records::check_conflict_records;
 

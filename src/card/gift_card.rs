@@ -344,6 +344,7 @@ impl GiftCard {
             balance_after,
             reference,
             customer,
+            attribution: None,
         })
     }
 
@@ -910,6 +911,43 @@ impl GiftCard {
     /// Moves the expiry date (a reload under a "from last load" rule, or a goodwill extension).
     pub fn set_expires_at(&mut self, expires_at: Option<DateTime<Utc>>) {
         self.expires_at = expires_at;
+    }
+
+    /// Moves or removes the expiry date as a ledger entry ([`EntryKind::ExpiryChanged`]), the
+    /// way a back office extends a card: a card that had expired and no longer has at `now`
+    /// can be spent again. The same date again changes nothing and returns no entry.
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::Replaced`] for a replaced card (its value lives on another card).
+    pub fn change_expiry(
+        &mut self,
+        to: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LedgerEntry>, CardError> {
+        if let (CardStatus::Replaced, Some(by)) = (self.status, self.replaced_by) {
+            return Err(CardError::Replaced { card: self.id, by });
+        }
+        if to == self.expires_at {
+            return Ok(None);
+        }
+        let from = self.expires_at;
+        let entry = self.record(
+            EntryKind::ExpiryChanged { from, to },
+            Money::zero(self.currency()),
+            now,
+            None,
+            None,
+        )?;
+        self.expires_at = to;
+        if self.status == CardStatus::Expired && to.is_none_or(|at| at > now) {
+            self.status = if self.balance.is_zero() {
+                CardStatus::Depleted
+            } else {
+                CardStatus::Active
+            };
+        }
+        Ok(Some(entry))
     }
 
     /// A manual correction by `change` (positive or negative), as a new entry: mistakes are

@@ -11,7 +11,7 @@ use crate::ident::text_newtype;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::card::CardId;
+use crate::card::{Attribution, CardId};
 use crate::money::{Money, MoneyError};
 
 /// The longest reference accepted.
@@ -115,6 +115,13 @@ pub enum EntryKind {
     Enabled,
     /// A manual correction, positive or negative (the entry's amount is signed).
     Adjusted,
+    /// The shop moved or removed the expiry date; the balance is unchanged.
+    ExpiryChanged {
+        /// The date before (none: the card did not expire).
+        from: Option<DateTime<Utc>>,
+        /// The date after (none: the card no longer expires).
+        to: Option<DateTime<Utc>>,
+    },
 }
 
 impl EntryKind {
@@ -130,7 +137,8 @@ impl EntryKind {
             | EntryKind::Released { .. }
             | EntryKind::Expired
             | EntryKind::Disabled
-            | EntryKind::Enabled => Money::zero(amount.currency()),
+            | EntryKind::Enabled
+            | EntryKind::ExpiryChanged { .. } => Money::zero(amount.currency()),
         }
     }
 }
@@ -149,6 +157,8 @@ pub struct LedgerEntry {
     pub(crate) reference: Option<Reference>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) customer: Option<Reference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) attribution: Option<Attribution>,
 }
 
 impl LedgerEntry {
@@ -205,6 +215,19 @@ impl LedgerEntry {
     #[must_use]
     pub fn customer(&self) -> Option<&Reference> {
         self.customer.as_ref()
+    }
+
+    /// Who made this change by hand and why, for the entries back-office commands write
+    /// (disable, enable, adjust, a new expiry).
+    #[must_use]
+    pub fn attribution(&self) -> Option<&Attribution> {
+        self.attribution.as_ref()
+    }
+
+    /// The same entry, attributed to `by`.
+    pub(crate) fn attributed(mut self, by: Attribution) -> LedgerEntry {
+        self.attribution = Some(by);
+        self
     }
 }
 

@@ -26,6 +26,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod attribution;
 mod expiry;
 mod gift_card;
 mod hint;
@@ -36,6 +37,7 @@ mod leftover;
 mod notification;
 mod spec;
 
+pub use self::attribution::*;
 pub use self::expiry::*;
 pub use self::gift_card::*;
 pub use self::hint::*;

@@ -80,7 +80,7 @@ impl<T> Decision<T> {
         (self.outcome, self.notifications, changes)
     }
 
-    fn new(outcome: T) -> Decision<T> {
+    pub(super) fn new(outcome: T) -> Decision<T> {
         Decision {
             outcome,
             checkout: None,

@@ -102,6 +102,9 @@ pub enum RedeemError {
     /// Amounts in different currencies, or an overflow.
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// No card has this id.
+    #[error("no gift card has id {0}")]
+    UnknownCard(CardId),
     /// The cards given to a decision lack one that the checkout uses (the caller read too
     /// few).
     #[error("card {0}, which the checkout uses, was not given")]

@@ -6,8 +6,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::card::{CardSpec, Reference};
+use crate::card::{Attribution, CardId, CardSpec, Reference};
 use crate::money::Money;
+use crate::redeem::CardCommand;
 use crate::redeem::Outcome;
 
 /// The longest key accepted.
@@ -158,7 +159,8 @@ impl fmt::Write for Fnv1a {
 /// repeats a key must ask for the same thing.
 ///
 /// Compared as a value; shown as `authorise c1 25.00 USD`, `capture c1`, `void c1`,
-/// `refund c1 5.00 USD` or `issue 0123456789abcdef` (a digest of the cards asked for).
+/// `refund c1 5.00 USD`, `issue 0123456789abcdef` (a digest of the cards asked for) or
+/// `disable 0123... by staff:ana` (a back-office command, its card and its actor).
 ///
 /// ```
 /// use giftcert::{Currency, Money, Reference, redeem::RecordedRequest};
@@ -217,6 +219,15 @@ pub enum RecordedRequest {
         #[serde(with = "hex_u64")]
         fingerprint: u64,
     },
+    /// [`Redeemer::amend`](crate::store::Redeemer::amend): a back-office command.
+    Amend {
+        /// The card.
+        card: CardId,
+        /// What was asked.
+        command: CardCommand,
+        /// Who asked, and why.
+        by: Attribution,
+    },
 }
 
 impl fmt::Display for RecordedRequest {
@@ -230,6 +241,9 @@ impl fmt::Display for RecordedRequest {
             RecordedRequest::Refund { checkout, amount } => write!(f, "refund {checkout} {amount}"),
             RecordedRequest::Issue { fingerprint } => write!(f, "issue {fingerprint:016x}"),
             RecordedRequest::Import { fingerprint } => write!(f, "import {fingerprint:016x}"),
+            RecordedRequest::Amend { card, command, by } => {
+                write!(f, "{command} {card} by {}", by.actor())
+            }
         }
     }
 }

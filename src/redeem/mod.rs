@@ -29,6 +29,7 @@
 mod allocation;
 mod changes;
 mod checkout;
+mod command;
 mod decision;
 mod error;
 mod guard;
@@ -40,6 +41,7 @@ mod store_error;
 pub use self::allocation::*;
 pub use self::changes::*;
 pub use self::checkout::*;
+pub use self::command::*;
 pub use self::decision::*;
 pub use self::error::*;
 pub use self::guard::*;

@@ -134,4 +134,6 @@ pub enum Outcome {
     Refunded(RefundOutcome),
     /// [`issue`].
     Issued(Issued),
+    /// [`amend`].
+    Amended(Amended),
 }

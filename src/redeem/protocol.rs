@@ -49,15 +49,15 @@ use std::task::{Context, Poll, Waker};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::card::{
-    BalanceStrategy, CardId, CardSpec, CodeHint, ExpiryPolicy, GiftCard, LeftoverStrategy,
-    Notification, Reference,
+    Attribution, BalanceStrategy, CardId, CardSpec, CodeHint, ExpiryPolicy, GiftCard,
+    LeftoverStrategy, Notification, Reference,
 };
 use crate::code::{Code, CodeError, CodeGenerator, ImportRules, ImportedCode, RandomCodeGenerator};
 use crate::money::{Currency, Money};
 use crate::redeem::{
-    self, Authorisation, Captured, Changes, Checkout, Decision, GuardPolicy, GuardWindow,
-    IdempotencyKey, IdempotencyRecord, Issued, Outcome, RecordWrite, RecordedRequest, RedeemError,
-    RefundOutcome, StoreError, Versioned, Voided, spec_fingerprint,
+    self, Amended, Authorisation, Captured, CardCommand, Changes, Checkout, Decision, GuardPolicy,
+    GuardWindow, IdempotencyKey, IdempotencyRecord, Issued, Outcome, RecordWrite, RecordedRequest,
+    RedeemError, RefundOutcome, StoreError, Versioned, Voided, spec_fingerprint,
 };
 
 /// How many times a request is tried against a store that keeps changing underneath.
@@ -426,6 +426,46 @@ impl Protocol {
         )
     }
 
+    /// Carries out a back-office `command` on a card under its key ([`redeem::amend`]): one
+    /// ledger entry attributed to `by`. A replay returns the first result; the key used again
+    /// for another card, command or attribution is refused.
+    pub fn amend(
+        &self,
+        key: IdempotencyKey,
+        card: CardId,
+        command: CardCommand,
+        by: Attribution,
+    ) -> Operation<Redeemed<Amended>> {
+        let request = RecordedRequest::Amend {
+            card,
+            command,
+            by: by.clone(),
+        };
+        let settings = self.clone();
+        Operation::new(move |port| async move {
+            settings
+                .keyed(
+                    &port,
+                    key,
+                    request,
+                    Outcome::Amended,
+                    unwrap_amended,
+                    |port, now, _pool| {
+                        let by = by.clone();
+                        async move {
+                            let stored = port
+                                .card(card)
+                                .await?
+                                .ok_or(RedeemError::UnknownCard(card))?;
+                            lock(&port.versions).cards.insert(card, stored.version);
+                            redeem::amend(stored.value, command, &by, now)
+                        }
+                    },
+                )
+                .await
+        })
+    }
+
     /// A money move on a checkout under its key: read the checkout and the `cards` it names
     /// (with their versions), then `decide`, which may draw fresh card ids and codes.
     #[allow(clippy::too_many_arguments)]
@@ -779,6 +819,13 @@ fn unwrap_captured(o: Outcome) -> Option<Captured> {
 fn unwrap_voided(o: Outcome) -> Option<Voided> {
     match o {
         Outcome::Voided(x) => Some(x),
+        _ => None,
+    }
+}
+
+fn unwrap_amended(o: Outcome) -> Option<Amended> {
+    match o {
+        Outcome::Amended(x) => Some(x),
         _ => None,
     }
 }

@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use crate::card::{CardId, CardSpec, GiftCard, LedgerEntry, Reference};
+use crate::card::{Attribution, CardId, CardSpec, GiftCard, LedgerEntry, Reference};
 use crate::clock::{Clock, SystemClock};
 use crate::code::ImportedCode;
 use crate::money::{Currency, Money};
 use crate::redeem::{
-    AppliedCode, Authorisation, Captured, IdempotencyKey, Issued, Need, Operation, Protocol,
-    RedeemError, Redeemed, RefundOutcome, Reply, Step, StoreError, Voided,
+    Amended, AppliedCode, Authorisation, Captured, CardCommand, IdempotencyKey, Issued, Need,
+    Operation, Protocol, RedeemError, Redeemed, RefundOutcome, Reply, Step, StoreError, Voided,
 };
 use crate::store::AsyncStore;
 use crate::store::redeemer::{HISTORY_PAGE, Turn};
@@ -255,6 +255,24 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
     ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
         let op = self.protocol.refund(key.clone(), checkout.clone(), amount);
         self.drive(op).await
+    }
+
+    /// Carries out a back-office command on a card (disable, enable, adjust, a new expiry)
+    /// under `key`, leaving one ledger entry attributed to `by`.
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::UnknownCard`], [`RedeemError::IdempotencyConflict`],
+    /// [`RedeemError::Contention`], and those of [`redeem::amend`](crate::redeem::amend).
+    pub async fn amend(
+        &self,
+        key: &IdempotencyKey,
+        card: CardId,
+        command: CardCommand,
+        by: &Attribution,
+    ) -> Result<Redeemed<Amended>, RedeemError> {
+        self.drive(self.protocol.amend(key.clone(), card, command, by.clone()))
+            .await
     }
 
     /// The card with this id.

@@ -9,14 +9,15 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use crate::card::{
-    CardId, CardSpec, ExpiryPolicy, GiftCard, LedgerEntry, LeftoverStrategy, Reference,
+    Attribution, CardId, CardSpec, ExpiryPolicy, GiftCard, LedgerEntry, LeftoverStrategy, Reference,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::code::{CodeGenerator, ImportRules, ImportedCode};
 use crate::money::{Currency, Money};
 use crate::redeem::{
-    AppliedCode, Authorisation, Captured, GuardPolicy, IdempotencyKey, Issued, Need, Operation,
-    Protocol, RedeemError, Redeemed, RefundOutcome, Reply, Step, StoreError, Voided,
+    Amended, AppliedCode, Authorisation, Captured, CardCommand, GuardPolicy, IdempotencyKey,
+    Issued, Need, Operation, Protocol, RedeemError, Redeemed, RefundOutcome, Reply, Step,
+    StoreError, Voided,
 };
 use crate::shop::{CardToIssue, Order};
 use crate::store::Store;
@@ -350,6 +351,42 @@ impl<S: Store> Redeemer<S> {
         amount: Money,
     ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
         self.drive(self.protocol.refund(key.clone(), checkout.clone(), amount))
+    }
+
+    /// Carries out a back-office command on a card (disable, enable, adjust, a new expiry)
+    /// under `key`, leaving one ledger entry attributed to `by`.
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::UnknownCard`], [`RedeemError::IdempotencyConflict`],
+    /// [`RedeemError::Contention`], and those of [`redeem::amend`](crate::redeem::amend).
+    /// ```
+    /// use giftcert::card::{Attribution, Reason};
+    /// use giftcert::redeem::CardCommand;
+    /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Redeemer, Reference};
+    ///
+    /// let redeemer = Redeemer::new(MemoryStore::new());
+    /// let spec = CardSpec::new(Money::parse("25", Currency::EUR)?);
+    /// let card = redeemer.issue(&IdempotencyKey::new("issue-1")?, vec![spec])?.outcome.cards[0].card;
+    /// let by = Attribution::new(Reference::new("staff:ana")?, Reason::new("goodwill")?);
+    /// let change = Money::parse("5", Currency::EUR)?;
+    /// let key = IdempotencyKey::new("ticket-77/adjust")?;
+    /// let amended = redeemer.amend(&key, card, CardCommand::Adjust { change }, &by)?;
+    /// assert_eq!(amended.outcome.balance, Money::parse("30", Currency::EUR)?);
+    /// // The same request again is answered from its record: the card gets 5.00 once.
+    /// assert!(redeemer.amend(&key, card, CardCommand::Adjust { change }, &by)?.replayed);
+    /// let history = redeemer.history(card)?;
+    /// assert_eq!(history.last().and_then(|e| e.attribution()), Some(&by));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn amend(
+        &self,
+        key: &IdempotencyKey,
+        card: CardId,
+        command: CardCommand,
+        by: &Attribution,
+    ) -> Result<Redeemed<Amended>, RedeemError> {
+        self.drive(self.protocol.amend(key.clone(), card, command, by.clone()))
     }
 
     /// The card with this id.

@@ -1,0 +1,123 @@
+//! Back-office commands on one card: disable, enable, adjust, and move or remove its expiry.
+//!
+//! Staff change cards by hand every day. Each change here is a pure decision over the card as
+//! read, leaving one ledger entry with the [`Attribution`] the host gives (who, and why);
+//! [`Protocol::amend`](crate::redeem::Protocol::amend) runs it under an idempotency key with
+//! the protocol's retries, and both drivers offer it as `amend`.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::card::{Attribution, CardId, CardStatus, GiftCard};
+use crate::money::Money;
+
+/// What a back-office command does to a card.
+///
+/// Shown as `disable`, `enable`, `adjust -5.00 USD` or `expiry 2027-06-30T00:00:00Z` (`expiry
+/// none` to remove it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(
+    tag = "command",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[non_exhaustive]
+pub enum CardCommand {
+    /// Stop the card paying: nothing more can be held on it (open holds may still be captured
+    /// or voided).
+    Disable,
+    /// Let a disabled card pay again.
+    Enable,
+    /// Correct the balance by a signed amount in the card's currency, as a new entry (a
+    /// mistake is corrected, never edited away). The balance may not fall below what is held.
+    Adjust {
+        /// The correction: positive adds value, negative takes it away.
+        change: Money,
+    },
+    /// Move the expiry date, or remove it (`None`): a goodwill extension. A card that had
+    /// expired pays again when the new date is still ahead.
+    ChangeExpiry {
+        /// The new date, or none for a card that never expires.
+        expires_at: Option<DateTime<Utc>>,
+    },
+}
+
+impl fmt::Display for CardCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CardCommand::Disable => f.write_str("disable"),
+            CardCommand::Enable => f.write_str("enable"),
+            CardCommand::Adjust { change } => write!(f, "adjust {change}"),
+            CardCommand::ChangeExpiry { expires_at: None } => f.write_str("expiry none"),
+            CardCommand::ChangeExpiry {
+                expires_at: Some(at),
+            } => write!(
+                f,
+                "expiry {}",
+                at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            ),
+        }
+    }
+}
+
+/// The card after a back-office command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Amended {
+    /// The card.
+    pub card: CardId,
+    /// The command carried out.
+    pub command: CardCommand,
+    /// The card's status afterwards.
+    pub status: CardStatus,
+    /// Its balance afterwards.
+    pub balance: Money,
+    /// Its expiry date afterwards.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The sequence number of the entry the command wrote, or none when the card was already
+    /// as asked (enabling an enabled card, the same expiry again).
+    pub entry: Option<u64>,
+}
+
+/// Carries out `command` on `card` (as read at `now`), attributing the entry it writes to
+/// `by`. Holds past their time limit are released first, so they never count against an
+/// adjustment.
+///
+/// # Errors
+///
+/// [`RedeemError::Card`] when the card refuses: disabling a disabled or replaced card, an
+/// adjustment in another currency or below what is held, any change to a replaced card.
+pub fn amend(
+    card: GiftCard,
+    command: CardCommand,
+    by: &Attribution,
+    now: DateTime<Utc>,
+) -> Result<Decision<Amended>, RedeemError> {
+    let mut card = card;
+    let mut entries = card.release_expired_holds(now);
+    let entry = match command {
+        CardCommand::Disable => Some(card.disable(now)?),
+        CardCommand::Enable => card.enable(now)?,
+        CardCommand::Adjust { change } => Some(card.adjust(change, None, now)?),
+        CardCommand::ChangeExpiry { expires_at } => card.change_expiry(expires_at, now)?,
+    };
+    let seq = entry.as_ref().map(crate::card::LedgerEntry::seq);
+    entries.extend(entry.map(|entry| entry.attributed(by.clone())));
+    let outcome = Amended {
+        card: card.id(),
+        command,
+        status: card.status_at(now),
+        balance: card.balance(),
+        expires_at: card.expires_at(),
+        entry: seq,
+    };
+    let mut decision = Decision::new(outcome);
+    if !entries.is_empty() {
+        decision.entries = entries;
+        decision.updated = vec![card];
+    }
+    Ok(decision)
+}
