@@ -1,10 +1,11 @@
 //! What each redemption request returns: the cards used, the amounts, replacements and refunds.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::card::Reference;
-use crate::card::{CardId, CodeHint};
+use crate::card::{CardId, CardStatus, CodeHint, GiftCard};
 use crate::money::Money;
 
 /// One card's part in an authorisation, in BigCommerce's terms.
@@ -136,4 +137,45 @@ pub enum Outcome {
     Issued(Issued),
     /// [`amend`].
     Amended(Amended),
+}
+
+/// What a "check your balance" page shows for a code
+/// ([`Redeemer::check_balance`](crate::store::Redeemer::check_balance)): the card by its id
+/// and masked code, never the whole code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BalanceCheck {
+    /// The card.
+    pub card: CardId,
+    /// Its code, masked.
+    pub code: CodeHint,
+    /// Its balance: what is on it, held money included.
+    pub balance: Money,
+    /// What it can pay now: the balance less what live holds keep back (holds past their time
+    /// limit do not count), zero when the card cannot pay (disabled, expired, replaced).
+    pub available: Money,
+    /// When it expires, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Where it stands at the time of the check (an expired date shows as expired).
+    pub status: CardStatus,
+}
+
+impl BalanceCheck {
+    /// The check of `card` at `now`.
+    #[must_use]
+    pub fn of(card: &GiftCard, now: DateTime<Utc>) -> BalanceCheck {
+        let status = card.status_at(now);
+        let available = match status {
+            CardStatus::Active | CardStatus::Depleted => card.available_at(now),
+            _ => Money::zero(card.currency()),
+        };
+        BalanceCheck {
+            card: card.id(),
+            code: card.shared_code_hint().clone(),
+            balance: card.balance(),
+            available,
+            expires_at: card.expires_at(),
+            status,
+        }
+    }
 }

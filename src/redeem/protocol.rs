@@ -1,6 +1,7 @@
 //! The redemption protocol as one sans-IO state machine, in the spirit of quinn-proto.
 //!
-//! An [`Operation`] (apply or remove a code, authorise, capture, void, refund, issue, import)
+//! An [`Operation`] (apply or remove a code, check a balance, authorise, capture, void, refund,
+//! issue, import, a back-office command)
 //! owns every rule that makes money moves safe: replaying an idempotency key, refusing a key
 //! reused for another request, retrying a lost commit from a fresh read, counting unknown codes
 //! against the guard, releasing expired holds, drawing a new code when one is taken. It reads
@@ -55,9 +56,9 @@ use crate::card::{
 use crate::code::{Code, CodeError, CodeGenerator, ImportRules, ImportedCode, RandomCodeGenerator};
 use crate::money::{Currency, Money};
 use crate::redeem::{
-    self, Amended, Authorisation, Captured, CardCommand, Changes, Checkout, Decision, GuardPolicy,
-    GuardWindow, IdempotencyKey, IdempotencyRecord, Issued, Outcome, RecordWrite, RecordedRequest,
-    RedeemError, RefundOutcome, StoreError, Versioned, Voided, spec_fingerprint,
+    self, Amended, Authorisation, BalanceCheck, Captured, CardCommand, Changes, Checkout, Decision,
+    GuardPolicy, GuardWindow, IdempotencyKey, IdempotencyRecord, Issued, Outcome, RecordWrite,
+    RecordedRequest, RedeemError, RefundOutcome, StoreError, Versioned, Voided, spec_fingerprint,
 };
 
 /// How many times a request is tried against a store that keeps changing underneath.
@@ -528,17 +529,10 @@ impl Protocol {
         let settings = self.clone();
         Operation::new(move |port| async move {
             let code = parsed?;
-            let now = port.now().await?;
-            if let Some(window) = port.guard(&client).await? {
-                window.value.check(&settings.guard, now)?;
-            }
-            let Some(found) = port.card_by_code(&code).await? else {
-                settings.record_unknown(&port, &client, &code).await?;
-                return Err(RedeemError::UnknownCode(code.masked()));
-            };
-            let card_id = found.value.id();
+            let found = settings.find_by_code(&port, &client, &code).await?;
+            let card_id = found.id();
             // The first attempt uses the card just found; a retry reads it again.
-            let mut found = Some(found.value);
+            let mut found = Some(found);
             settings
                 .retry(&port, |port, now| {
                     let (found, checkout) = (found.take(), checkout.clone());
@@ -575,6 +569,41 @@ impl Protocol {
                 })
                 .await
         })
+    }
+
+    /// What a card can pay, looked up by its code for a shopper's "check your balance" page:
+    /// through the check character and the guard like [`Protocol::apply_code`], so the page is
+    /// no oracle for guessing codes (unknown codes count against `client`).
+    pub fn check_balance(&self, client: Reference, code: &str) -> Operation<BalanceCheck> {
+        let parsed = self.parse_code(code);
+        let settings = self.clone();
+        Operation::new(move |port| async move {
+            let code = parsed?;
+            let card = settings.find_by_code(&port, &client, &code).await?;
+            let now = port.now().await?;
+            Ok(BalanceCheck::of(&card, now))
+        })
+    }
+
+    /// The card with a typed code, as the guard allows `client` to look it up: refused while
+    /// the client's window is full, an unknown code counted against it.
+    async fn find_by_code(
+        &self,
+        port: &Port,
+        client: &Reference,
+        code: &Code,
+    ) -> Result<GiftCard, RedeemError> {
+        let now = port.now().await?;
+        if let Some(window) = port.guard(client).await? {
+            window.value.check(&self.guard, now)?;
+        }
+        match port.card_by_code(code).await? {
+            Some(found) => Ok(found.value),
+            None => {
+                self.record_unknown(port, client, code).await?;
+                Err(RedeemError::UnknownCode(code.masked()))
+            }
+        }
     }
 
     /// Takes a code off the checkout.

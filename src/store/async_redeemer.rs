@@ -7,8 +7,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::code::ImportedCode;
 use crate::money::{Currency, Money};
 use crate::redeem::{
-    Amended, AppliedCode, Authorisation, Captured, CardCommand, IdempotencyKey, Issued, Need,
-    Operation, Protocol, RedeemError, Redeemed, RefundOutcome, Reply, Step, StoreError, Voided,
+    Amended, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand, IdempotencyKey,
+    Issued, Need, Operation, Protocol, RedeemError, Redeemed, RefundOutcome, Reply, Step,
+    StoreError, Voided,
 };
 use crate::store::AsyncStore;
 use crate::store::redeemer::{HISTORY_PAGE, Turn};
@@ -166,6 +167,24 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
         spec: CardSpec,
     ) -> Result<Redeemed<Issued>, RedeemError> {
         self.drive(self.protocol.import(key.clone(), code, spec))
+            .await
+    }
+
+    /// What the card with `code` can pay, for a shopper's "check your balance" page: its
+    /// balance, what is available now, its expiry and status, by its masked code. The check
+    /// character is verified before any store is asked, and unknown codes count against
+    /// `client` in the guard, as when a code is applied.
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::TooManyAttempts`], [`RedeemError::InvalidCode`],
+    /// [`RedeemError::UnknownCode`], [`RedeemError::Store`].
+    pub async fn check_balance(
+        &self,
+        client: &Reference,
+        code: &str,
+    ) -> Result<BalanceCheck, RedeemError> {
+        self.drive(self.protocol.check_balance(client.clone(), code))
             .await
     }
 

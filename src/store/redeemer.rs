@@ -15,9 +15,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::code::{CodeGenerator, ImportRules, ImportedCode};
 use crate::money::{Currency, Money};
 use crate::redeem::{
-    Amended, AppliedCode, Authorisation, Captured, CardCommand, GuardPolicy, IdempotencyKey,
-    Issued, Need, Operation, Protocol, RedeemError, Redeemed, RefundOutcome, Reply, Step,
-    StoreError, Voided,
+    Amended, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand, GuardPolicy,
+    IdempotencyKey, Issued, Need, Operation, Protocol, RedeemError, Redeemed, RefundOutcome, Reply,
+    Step, StoreError, Voided,
 };
 use crate::shop::{CardToIssue, Order};
 use crate::store::Store;
@@ -255,6 +255,23 @@ impl<S: Store> Redeemer<S> {
         let key = IdempotencyKey::new(&format!("order-issue:{}", order.id()))
             .map_err(|e| StoreError::corrupt(e.to_string()))?;
         self.issue(&key, specs)
+    }
+
+    /// What the card with `code` can pay, for a shopper's "check your balance" page: its
+    /// balance, what is available now, its expiry and status, by its masked code. The check
+    /// character is verified before any store is asked, and unknown codes count against
+    /// `client` in the guard, as when a code is applied.
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::TooManyAttempts`], [`RedeemError::InvalidCode`],
+    /// [`RedeemError::UnknownCode`], [`RedeemError::Store`].
+    pub fn check_balance(
+        &self,
+        client: &Reference,
+        code: &str,
+    ) -> Result<BalanceCheck, RedeemError> {
+        self.drive(self.protocol.check_balance(client.clone(), code))
     }
 
     /// Looks a typed code up for checkout `checkout` and applies it (BigCommerce's
