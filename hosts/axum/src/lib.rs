@@ -36,6 +36,7 @@
 
 mod amount;
 mod bigcommerce;
+mod blocking;
 mod centra;
 pub mod config;
 mod error;
@@ -51,6 +52,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use giftcert::Store;
 
+pub use crate::blocking::Blocking;
 pub use crate::error::ApiError;
 pub use crate::service::{CheckoutCards, GiftCards, ServiceError};
 pub use crate::shop::{CatalogueSetupError, Shop, demo_catalogue};
