@@ -12,9 +12,10 @@ use giftcert::card::{GiftCertificateView, Reference};
 use giftcert::clock::{Clock, SystemClock};
 use giftcert::redeem::{Authorisation, Captured, CheckoutState, RefundOutcome, Voided, allocate};
 use giftcert::shop::ProductLine;
+use giftcert::store::AsyncStore;
 use giftcert::{
-    Currency, IdempotencyKey, Money, PriceBasis, RedeemError, Selection, SelectionPolicy, Store,
-    TaxRate, Totals,
+    Currency, IdempotencyKey, Money, PriceBasis, RedeemError, Selection, SelectionPolicy, TaxRate,
+    Totals,
 };
 use serde::{Deserialize, Serialize};
 
@@ -225,7 +226,7 @@ fn record_of<S>(shop: &Shop<S>, id: &str) -> Result<CheckoutRecord, ApiError> {
 }
 
 /// The checkout as it stands now.
-async fn current<S: Store + 'static>(
+async fn current<S: AsyncStore + 'static>(
     shop: &Shop<S>,
     id: &str,
     record: &CheckoutRecord,
@@ -262,7 +263,7 @@ fn price_lines(
 }
 
 /// `POST /checkouts`: a checkout in a currency, with either a `grandTotal` or `lines` to price.
-pub(crate) async fn create_checkout<S: Store + 'static>(
+pub(crate) async fn create_checkout<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Body(new): Body<NewCheckout>,
 ) -> Result<(StatusCode, Json<CheckoutBody>), ApiError> {
@@ -307,7 +308,7 @@ pub(crate) async fn create_checkout<S: Store + 'static>(
 }
 
 /// `GET /checkouts/{checkoutId}`.
-pub(crate) async fn get_checkout<S: Store + 'static>(
+pub(crate) async fn get_checkout<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,
 ) -> Result<Json<CheckoutBody>, ApiError> {
@@ -328,7 +329,7 @@ fn client_of(peer: SocketAddr) -> Result<Reference, ApiError> {
 
 /// `POST /checkouts/{checkoutId}/gift-certificates` with `{"giftCertificateCode": "..."}`.
 /// Unknown codes count against the peer's IP: the 21st distinct one in an hour is `429`.
-pub(crate) async fn apply_code<S: Store + 'static>(
+pub(crate) async fn apply_code<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Params(id): Params<String>,
@@ -350,7 +351,7 @@ pub(crate) async fn apply_code<S: Store + 'static>(
 ///
 /// A code that is unknown and a code that is not on this checkout get the same answer, so
 /// this endpoint cannot be used to find out which codes exist without passing the guard.
-pub(crate) async fn remove_code<S: Store + 'static>(
+pub(crate) async fn remove_code<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params((id, code)): Params<(String, String)>,
 ) -> Result<Json<CheckoutBody>, ApiError> {
@@ -438,7 +439,7 @@ fn nothing_applied(e: ServiceError) -> ApiError {
     }
 }
 
-async fn answer<S: Store + 'static>(
+async fn answer<S: AsyncStore + 'static>(
     shop: &Shop<S>,
     id: &str,
     record: &CheckoutRecord,
@@ -456,7 +457,7 @@ async fn answer<S: Store + 'static>(
 
 /// `POST /checkouts/{checkoutId}/authorise`: holds the gift certificates' part of `amount`
 /// (by default the grand total), lowest card first.
-pub(crate) async fn authorise<S: Store + 'static>(
+pub(crate) async fn authorise<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,
     headers: HeaderMap,
@@ -495,7 +496,7 @@ pub(crate) async fn authorise<S: Store + 'static>(
 }
 
 /// `POST /checkouts/{checkoutId}/capture`: spends what was authorised.
-pub(crate) async fn capture<S: Store + 'static>(
+pub(crate) async fn capture<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,
     headers: HeaderMap,
@@ -520,7 +521,7 @@ pub(crate) async fn capture<S: Store + 'static>(
 }
 
 /// `POST /checkouts/{checkoutId}/void`: releases the holds (the other payment failed).
-pub(crate) async fn void<S: Store + 'static>(
+pub(crate) async fn void<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,
     headers: HeaderMap,
@@ -546,7 +547,7 @@ pub(crate) async fn void<S: Store + 'static>(
 
 /// `POST /checkouts/{checkoutId}/refund` with `{"amount": "10.00"}`: gives captured money
 /// back to the cards.
-pub(crate) async fn refund<S: Store + 'static>(
+pub(crate) async fn refund<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,
     headers: HeaderMap,
