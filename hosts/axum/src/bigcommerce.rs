@@ -12,9 +12,10 @@ use giftcert::card::{GiftCertificateView, Reference};
 use giftcert::clock::{Clock, SystemClock};
 use giftcert::redeem::{Authorisation, Captured, CheckoutState, RefundOutcome, Voided, allocate};
 use giftcert::shop::ProductLine;
+use giftcert::store::AsyncStore;
 use giftcert::{
-    Currency, IdempotencyKey, Money, PriceBasis, RedeemError, Selection, SelectionPolicy, Store,
-    TaxRate, Totals,
+    Currency, IdempotencyKey, Money, PriceBasis, RedeemError, Selection, SelectionPolicy, TaxRate,
+    Totals,
 };
 use serde::{Deserialize, Serialize};
 
@@ -225,7 +226,7 @@ fn record_of<S>(shop: &Shop<S>, id: &str) -> Result<CheckoutRecord, ApiError> {
 }
 
 /// The checkout as it stands now.
-async fn current<S: Store + 'static>(
+async fn current<S: AsyncStore + 'static>(
     shop: &Shop<S>,
     id: &str,
     record: &CheckoutRecord,
@@ -262,7 +263,7 @@ fn price_lines(
 }
 
 /// `POST /checkouts`: a checkout in a currency, with either a `grandTotal` or `lines` to price.
-pub(crate) async fn create_checkout<S: Store + 'static>(
+pub(crate) async fn create_checkout<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Body(new): Body<NewCheckout>,
 ) -> Result<(StatusCode, Json<CheckoutBody>), ApiError> {
@@ -307,7 +308,7 @@ pub(crate) async fn create_checkout<S: Store + 'static>(
 }
 
 /// `GET /checkouts/{checkoutId}`.
-pub(crate) async fn get_checkout<S: Store + 'static>(
+pub(crate) async fn get_checkout<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,
 ) -> Result<Json<CheckoutBody>, ApiError> {
@@ -328,7 +329,7 @@ fn client_of(peer: SocketAddr) -> Result<Reference, ApiError> {
 
 /// `POST /checkouts/{checkoutId}/gift-certificates` with `{"giftCertificateCode": "..."}`.
 /// Unknown codes count against the peer's IP: the 21st distinct one in an hour is `429`.
-pub(crate) async fn apply_code<S: Store + 'static>(
+pub(crate) async fn apply_code<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Params(id): Params<String>,
@@ -350,7 +351,7 @@ pub(crate) async fn apply_code<S: Store + 'static>(
 ///
 /// A code that is unknown and a code that is not on this checkout get the same answer, so
 /// this endpoint cannot be used to find out which codes exist without passing the guard.
-pub(crate) async fn remove_code<S: Store + 'static>(
+pub(crate) async fn remove_code<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params((id, code)): Params<(String, String)>,
 ) -> Result<Json<CheckoutBody>, ApiError> {
@@ -438,136 +439,111 @@ fn nothing_applied(e: ServiceError) -> ApiError {
     }
 }
 
-async fn answer<S: Store + 'static>(
+/// What a money move asks for, its body read.
+enum MoveRequest {
+    /// Hold the certificates' part of this amount (the grand total when `None`).
+    Authorise(Option<MoneyInput>),
+    Capture,
+    Void,
+    Refund(MoneyInput),
+}
+
+/// The library's answer to a move, under the move's name.
+fn named<T>(
+    done: Result<giftcert::store::Redeemed<T>, ServiceError>,
+    name: fn(T) -> MoveOutcome,
+) -> Result<(MoveOutcome, bool, Vec<giftcert::Notification>), ApiError> {
+    let done = done.map_err(nothing_applied)?;
+    Ok((name(done.outcome), done.replayed, done.notifications))
+}
+
+/// Every money move: the checkout-scoped `Idempotency-Key`, the checkout, the move itself
+/// (the library decides replays, conflicts and state), and the answer with the checkout as
+/// it stands after it.
+async fn move_money<S: AsyncStore + 'static>(
     shop: &Shop<S>,
     id: &str,
-    record: &CheckoutRecord,
-    outcome: MoveOutcome,
-    replayed: bool,
-    notifications: Vec<giftcert::Notification>,
+    headers: &HeaderMap,
+    request: MoveRequest,
 ) -> Result<Json<MoveBody<MoveOutcome>>, ApiError> {
+    let key = idempotency_key(headers, id)?;
+    let record = record_of(shop, id)?;
+    let checkout = record.reference.clone();
+    let cards = &shop.cards;
+    let (outcome, replayed, notifications) = match request {
+        MoveRequest::Authorise(body) => {
+            let payable = match body {
+                Some(input) => input.in_currency(record.currency)?,
+                None => record.grand_total,
+            };
+            if payable.amount() > record.grand_total.amount() {
+                return Err(invalid(
+                    "amount_exceeds_total",
+                    format!(
+                        "cannot authorise {payable} on a checkout whose grand total is {}",
+                        record.grand_total
+                    ),
+                ));
+            }
+            named(
+                cards.authorise(key, checkout, payable).await,
+                MoveOutcome::Authorisation,
+            )?
+        }
+        MoveRequest::Capture => named(cards.capture(key, checkout).await, MoveOutcome::Capture)?,
+        MoveRequest::Void => named(cards.void(key, checkout).await, MoveOutcome::Void)?,
+        MoveRequest::Refund(input) => {
+            let amount = input.in_currency(record.currency)?;
+            named(
+                cards.refund(key, checkout, amount).await,
+                MoveOutcome::Refund,
+            )?
+        }
+    };
     Ok(Json(MoveBody {
         outcome,
         replayed,
-        checkout: current(shop, id, record).await?,
+        checkout: current(shop, id, &record).await?,
         email_outbox: (!notifications.is_empty()).then(|| EmailOutbox::new(notifications)),
     }))
 }
 
 /// `POST /checkouts/{checkoutId}/authorise`: holds the gift certificates' part of `amount`
 /// (by default the grand total), lowest card first.
-pub(crate) async fn authorise<S: Store + 'static>(
+pub(crate) async fn authorise<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,
     headers: HeaderMap,
     OptionalBody(body): OptionalBody<MoneyInput>,
 ) -> Result<Json<MoveBody<MoveOutcome>>, ApiError> {
-    let key = idempotency_key(&headers, &id)?;
-    let record = record_of(&shop, &id)?;
-    let payable = match body {
-        Some(input) => input.in_currency(record.currency)?,
-        None => record.grand_total,
-    };
-    if payable.amount() > record.grand_total.amount() {
-        return Err(invalid(
-            "amount_exceeds_total",
-            format!(
-                "cannot authorise {payable} on a checkout whose grand total is {}",
-                record.grand_total
-            ),
-        ));
-    }
-    let done = shop
-        .cards
-        .authorise(key, record.reference.clone(), payable)
-        .await
-        .map_err(nothing_applied)?;
-    let outcome = MoveOutcome::Authorisation(done.outcome);
-    answer(
-        &shop,
-        &id,
-        &record,
-        outcome,
-        done.replayed,
-        done.notifications,
-    )
-    .await
+    move_money(&shop, &id, &headers, MoveRequest::Authorise(body)).await
 }
 
 /// `POST /checkouts/{checkoutId}/capture`: spends what was authorised.
-pub(crate) async fn capture<S: Store + 'static>(
+pub(crate) async fn capture<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,
     headers: HeaderMap,
 ) -> Result<Json<MoveBody<MoveOutcome>>, ApiError> {
-    let key = idempotency_key(&headers, &id)?;
-    let record = record_of(&shop, &id)?;
-    let done = shop
-        .cards
-        .capture(key, record.reference.clone())
-        .await
-        .map_err(nothing_applied)?;
-    let outcome = MoveOutcome::Capture(done.outcome);
-    answer(
-        &shop,
-        &id,
-        &record,
-        outcome,
-        done.replayed,
-        done.notifications,
-    )
-    .await
+    move_money(&shop, &id, &headers, MoveRequest::Capture).await
 }
 
 /// `POST /checkouts/{checkoutId}/void`: releases the holds (the other payment failed).
-pub(crate) async fn void<S: Store + 'static>(
+pub(crate) async fn void<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,
     headers: HeaderMap,
 ) -> Result<Json<MoveBody<MoveOutcome>>, ApiError> {
-    let key = idempotency_key(&headers, &id)?;
-    let record = record_of(&shop, &id)?;
-    let done = shop
-        .cards
-        .void(key, record.reference.clone())
-        .await
-        .map_err(nothing_applied)?;
-    let outcome = MoveOutcome::Void(done.outcome);
-    answer(
-        &shop,
-        &id,
-        &record,
-        outcome,
-        done.replayed,
-        done.notifications,
-    )
-    .await
+    move_money(&shop, &id, &headers, MoveRequest::Void).await
 }
 
 /// `POST /checkouts/{checkoutId}/refund` with `{"amount": "10.00"}`: gives captured money
 /// back to the cards.
-pub(crate) async fn refund<S: Store + 'static>(
+pub(crate) async fn refund<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,
     headers: HeaderMap,
     Body(input): Body<MoneyInput>,
 ) -> Result<Json<MoveBody<MoveOutcome>>, ApiError> {
-    let key = idempotency_key(&headers, &id)?;
-    let record = record_of(&shop, &id)?;
-    let amount = input.in_currency(record.currency)?;
-    let done = shop
-        .cards
-        .refund(key, record.reference.clone(), amount)
-        .await
-        .map_err(nothing_applied)?;
-    let outcome = MoveOutcome::Refund(done.outcome);
-    answer(
-        &shop,
-        &id,
-        &record,
-        outcome,
-        done.replayed,
-        done.notifications,
-    )
-    .await
+    move_money(&shop, &id, &headers, MoveRequest::Refund(input)).await
 }

@@ -12,9 +12,10 @@ use giftcert::redeem::IssuedCard;
 use giftcert::shop::{
     CertificateLine, GiftMessage, OrderStatus, PaymentOutcome, RemovedLine, Totals,
 };
+use giftcert::store::AsyncStore;
 use giftcert::{
     Currency, EmailAddress, Notification, Order, OrderId, PaymentDetails, PaymentResult,
-    PriceBasis, Selection, SelectionPolicy, Store,
+    PriceBasis, Selection, SelectionPolicy,
 };
 use serde::{Deserialize, Serialize};
 
@@ -64,7 +65,7 @@ fn unknown_selection() -> ApiError {
 }
 
 /// `GET /gift-certificates`: the catalogue in Centra's shape.
-pub(crate) async fn listing<S: Store + 'static>(
+pub(crate) async fn listing<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
 ) -> Json<CatalogueListing> {
     Json(shop.catalogue.listing(&shop.formats))
@@ -77,7 +78,7 @@ pub(crate) struct NewSelection {
 }
 
 /// `POST /selections`: an empty selection in a currency, under Centra's exclusive rules.
-pub(crate) async fn create_selection<S: Store + 'static>(
+pub(crate) async fn create_selection<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Body(new): Body<NewSelection>,
 ) -> (StatusCode, Json<SelectionBody>) {
@@ -96,7 +97,7 @@ pub(crate) async fn create_selection<S: Store + 'static>(
 }
 
 /// `GET /selections/{id}`.
-pub(crate) async fn get_selection<S: Store + 'static>(
+pub(crate) async fn get_selection<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,
 ) -> Result<Json<SelectionBody>, ApiError> {
@@ -159,7 +160,7 @@ fn add_to_selection<S>(
 }
 
 /// `POST /selections/{id}/gift-certificates` with `{"giftCertificate": "gift-1", "amount": 100}`.
-pub(crate) async fn add_certificate<S: Store + 'static>(
+pub(crate) async fn add_certificate<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,
     Body(add): Body<AddCertificate>,
@@ -169,7 +170,7 @@ pub(crate) async fn add_certificate<S: Store + 'static>(
 
 /// `POST /selections/{id}/gift-certificates/{giftCertificate}`, Centra's path form; an
 /// any-amount certificate takes `{"amount": X}` in the body.
-pub(crate) async fn add_certificate_by_path<S: Store + 'static>(
+pub(crate) async fn add_certificate_by_path<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params((id, certificate)): Params<(String, String)>,
     crate::error::OptionalBody(body): crate::error::OptionalBody<AmountOnly>,
@@ -179,7 +180,7 @@ pub(crate) async fn add_certificate_by_path<S: Store + 'static>(
 }
 
 /// `POST /selections/{id}/gift-certificates/{giftCertificate}/amount/{amount}`.
-pub(crate) async fn add_certificate_with_amount<S: Store + 'static>(
+pub(crate) async fn add_certificate_with_amount<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params((id, certificate, amount)): Params<(String, String, String)>,
 ) -> Result<Json<SelectionBody>, ApiError> {
@@ -210,7 +211,7 @@ pub(crate) struct PaymentBody {
 /// `POST /selections/{id}/payment`: places the order with a payment method the policy allows
 /// for gift certificates (invoice and gift credit are refused), the buyer's e-mail and an
 /// optional gift message kept on the order.
-pub(crate) async fn payment<S: Store + 'static>(
+pub(crate) async fn payment<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,
     Body(request): Body<PaymentRequest>,
@@ -305,7 +306,7 @@ pub(crate) struct PaymentResultBody {
 /// `POST /selections/{id}/payment-result`: on `paid` the order finalises (a completed
 /// `noshipment` shipment) and the cards are issued, once per order however often this is
 /// called.
-pub(crate) async fn payment_result<S: Store + 'static>(
+pub(crate) async fn payment_result<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,
     Body(request): Body<PaymentResultRequest>,
@@ -328,14 +329,10 @@ pub(crate) async fn payment_result<S: Store + 'static>(
         (outcome, order.clone())
     };
     // Issuing is keyed by the order id: a repeated or concurrent report issues nothing twice,
-    // and one that failed halfway issues the rest.
+    // and one that failed halfway issues the rest. An unpaid or failed order issues nothing.
+    let issued = shop.cards.issue_for_order(order.clone()).await?;
     let (issued_cards, messages) =
-        if matches!(order.status(), OrderStatus::Paid | OrderStatus::Finalised) {
-            let issued = shop.cards.issue_for_order(order.clone()).await?;
-            (issued.outcome.cards, issued.notifications)
-        } else {
-            (Vec::new(), Vec::new())
-        };
+        issued.map_or_else(Default::default, |i| (i.outcome.cards, i.notifications));
     Ok(Json(PaymentResultBody {
         outcome,
         order,

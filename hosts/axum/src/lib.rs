@@ -6,24 +6,32 @@
 //! removing codes, `giftCertificates` and `outstandingBalance`), with the money moves
 //! (authorise, capture, void, refund) under an `Idempotency-Key`.
 //!
-//! The router is generic over the [`Store`]: the binary picks one (the
-//! embedded SQLite store for now) and every handler reaches it through [`GiftCards`], which
-//! runs the library's synchronous [`Redeemer`](giftcert::Redeemer) on tokio's blocking pool.
+//! The router is generic over the [`AsyncStore`], and every handler reaches the library
+//! through [`GiftCards`], which runs its async driver,
+//! [`AsyncRedeemer`](giftcert::store::AsyncRedeemer): the rules (replays, retries, the
+//! unknown-code guard, hold expiry) are all the library's. The binary picks the store:
+//! `giftcert_postgres::AsyncPostgresStore` when `GIFTCERT_POSTGRES_URL` is set, else the
+//! embedded SQLite store behind [`Blocking`], which runs each blocking store call on tokio's
+//! blocking pool.
 //!
 //! # Example
 //!
 //! ```no_run
-//! use giftcert::{MemoryStore, Redeemer};
+//! use giftcert::MemoryStore;
+//! use giftcert::store::AsyncRedeemer;
 //! use giftcert_axum_shop::{Shop, serve};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let shop = Shop::new(Redeemer::new(MemoryStore::new()))?;
+//! let shop = Shop::new(AsyncRedeemer::new(MemoryStore::new()))?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! println!("listening on http://{}", listener.local_addr()?);
 //! serve(listener, shop, std::future::pending()).await?;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! A blocking store, such as `giftcert_sqlite::SqliteStore`, goes behind [`Blocking`]:
+//! `Shop::new(AsyncRedeemer::new(Blocking::new(store)))`.
 //!
 //! # Errors
 //!
@@ -36,6 +44,7 @@
 
 mod amount;
 mod bigcommerce;
+mod blocking;
 mod centra;
 pub mod config;
 mod error;
@@ -49,14 +58,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use giftcert::Store;
+use giftcert::store::AsyncStore;
 
+pub use crate::blocking::Blocking;
 pub use crate::error::ApiError;
 pub use crate::service::{CheckoutCards, GiftCards, ServiceError};
 pub use crate::shop::{CatalogueSetupError, Shop, demo_catalogue};
 
 /// The shop's routes, over `shop`.
-pub fn router<S: Store + 'static>(shop: Shop<S>) -> Router {
+pub fn router<S: AsyncStore + 'static>(shop: Shop<S>) -> Router {
     Router::new()
         .route("/gift-certificates", get(centra::listing::<S>))
         .route("/selections", post(centra::create_selection::<S>))
@@ -114,7 +124,7 @@ pub fn router<S: Store + 'static>(shop: Shop<S>) -> Router {
 /// # Errors
 ///
 /// When the listener fails.
-pub async fn serve<S: Store + 'static>(
+pub async fn serve<S: AsyncStore + 'static>(
     listener: tokio::net::TcpListener,
     shop: Shop<S>,
     shutdown: impl Future<Output = ()> + Send + 'static,

@@ -1,12 +1,20 @@
 //! `cargo run -p giftcert-axum-shop`: the gift-card shop on `127.0.0.1:3000` (see the
 //! crate's README for the endpoints and the environment variables).
+//!
+//! It keeps the cards in the embedded SQLite store, or in PostgreSQL when
+//! `GIFTCERT_POSTGRES_URL` is set.
 
 use std::process::ExitCode;
 
-use giftcert::Redeemer;
+use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert_axum_shop::config::{Config, Storage};
-use giftcert_axum_shop::{Shop, serve};
+use giftcert_axum_shop::{Blocking, Shop, serve};
+use giftcert_postgres::AsyncPostgresStore;
 use giftcert_sqlite::SqliteStore;
+
+/// The variable holding the PostgreSQL URL. [`Config`] only notes that it is set (it may hold
+/// a password), so it is read again here, where the store connects.
+const POSTGRES_URL: &str = "GIFTCERT_POSTGRES_URL";
 
 fn main() -> ExitCode {
     match run() {
@@ -20,18 +28,6 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
-    let path = match config.storage {
-        Storage::Sqlite(path) => path,
-        // The blocking `postgres` driver panics inside a tokio runtime: PostgreSQL waits for
-        // the async store.
-        _ => {
-            return Err(
-                "GIFTCERT_POSTGRES_URL is set, but PostgreSQL needs the async store, \
-                        which this shop does not have yet; unset it to use SQLite"
-                    .to_owned(),
-            );
-        }
-    };
     if config.development_key {
         eprintln!(
             "giftcert-axum-shop: WARNING: GIFTCERT_CODE_KEY is not set; using the PUBLIC \
@@ -39,31 +35,117 @@ fn run() -> Result<(), String> {
              GIFTCERT_CODE_KEY (hex, at least 16 bytes) before selling real gift cards."
         );
     }
-    // Opened before the runtime starts: SQLite's migration blocks.
-    let store = SqliteStore::open(&path, config.code_key)
-        .map_err(|e| format!("cannot open the SQLite store: {e}"))?;
-    let shop = Shop::new(Redeemer::new(store)).map_err(|e| e.to_string())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    match config.storage.clone() {
+        Storage::Sqlite(path) => {
+            // Opened before the runtime starts: SQLite's migration blocks.
+            let store = SqliteStore::open(&path, config.code_key.clone())
+                .map_err(|e| format!("cannot open the SQLite store: {e}"))?;
+            let label = format!("SQLite file {}", path.display());
+            runtime()?.block_on(listen(&config, Blocking::new(store), label))
+        }
+        Storage::Postgres => {
+            let url = std::env::var(POSTGRES_URL)
+                .map_err(|_| format!("{POSTGRES_URL} is not readable as UTF-8"))?;
+            let label = postgres_label(&url);
+            // The async store connects inside the runtime: its pool's connections are tasks.
+            runtime()?.block_on(async {
+                let store = AsyncPostgresStore::connect(url.trim(), config.code_key.clone())
+                    .await
+                    .map_err(|e| format!("cannot connect to {label}: {e}"))?;
+                listen(&config, store, label).await
+            })
+        }
+        _ => Err("this build does not know the configured storage".to_owned()),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(config.addr)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        eprintln!(
-            "giftcert-axum-shop: listening on http://{addr} (SQLite file {})",
-            path.display()
-        );
-        let shutdown = async {
-            // If the signal cannot be watched, run until killed.
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+/// Where a PostgreSQL URL points, for people: host, port, database and user, never the
+/// password (nor the URL itself, whose options could hold one).
+fn postgres_label(url: &str) -> String {
+    let Ok(parsed) = url.trim().parse::<tokio_postgres::Config>() else {
+        // The connect error will say what is wrong with it.
+        return "PostgreSQL (GIFTCERT_POSTGRES_URL)".to_owned();
+    };
+    let hosts: Vec<String> = parsed
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let name = match host {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                #[cfg(unix)]
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            };
+            match parsed.get_ports().get(i).or(parsed.get_ports().first()) {
+                Some(port) => format!("{name}:{port}"),
+                None => name,
             }
-        };
-        serve(listener, shop, shutdown)
-            .await
-            .map_err(|e| format!("server failed: {e}"))
-    })
+        })
+        .collect();
+    let mut label = format!(
+        "PostgreSQL database {}",
+        parsed
+            .get_dbname()
+            .or(parsed.get_user())
+            .unwrap_or("(default)")
+    );
+    if !hosts.is_empty() {
+        label.push_str(&format!(" on {}", hosts.join(",")));
+    }
+    if let Some(user) = parsed.get_user() {
+        label.push_str(&format!(" as {user}"));
+    }
+    label
+}
+
+/// Serves the shop over `store` on the configured address until Ctrl-C.
+async fn listen<S: AsyncStore + 'static>(
+    config: &Config,
+    store: S,
+    label: String,
+) -> Result<(), String> {
+    let shop = Shop::new(AsyncRedeemer::new(store)).map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!("giftcert-axum-shop: listening on http://{addr} ({label})");
+    let shutdown = async {
+        // If the signal cannot be watched, run until killed.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    serve(listener, shop, shutdown)
+        .await
+        .map_err(|e| format!("server failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_postgres_label_names_the_server_but_never_the_password() {
+        let label = postgres_label("postgresql://shop:hunter2@db.internal:5433/gifts");
+        assert_eq!(
+            label,
+            "PostgreSQL database gifts on db.internal:5433 as shop"
+        );
+        let label = postgres_label("host=localhost user=shop password=hunter2 dbname=gifts");
+        assert!(!label.contains("hunter2"), "{label}");
+        assert!(
+            label.contains("gifts") && label.contains("localhost"),
+            "{label}"
+        );
+        let label = postgres_label("not a url at all password=hunter2");
+        assert!(!label.contains("hunter2"), "{label}");
+    }
 }

@@ -1,23 +1,28 @@
-//! [`GiftCards`]: the one place where handlers reach the library's synchronous [`Redeemer`].
+//! [`GiftCards`]: the one place where handlers reach the library, through its async driver,
+//! [`AsyncRedeemer`].
 //!
-//! Each call runs on tokio's blocking pool (`spawn_blocking`), so a store that blocks (SQLite,
-//! or any driver that waits on I/O) never stalls the async workers. When the async store lands,
-//! this type is what changes: handlers only see its async methods.
+//! The store is any [`AsyncStore`]: `giftcert_postgres::AsyncPostgresStore` as it is, or a
+//! blocking store such as SQLite behind [`Blocking`](crate::Blocking), which moves each store
+//! call to tokio's blocking pool. Every rule (replays, retries after a lost commit, the
+//! unknown-code guard, hold expiry) is the driver's: this type only owns what the handlers
+//! pass and runs each operation as a task of its own.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use giftcert::card::{GiftCard, Reference};
 use giftcert::redeem::{Authorisation, Captured, Checkout, Issued, RefundOutcome, Voided};
-use giftcert::store::{AppliedCode, Redeemed};
-use giftcert::{Currency, IdempotencyKey, Money, Order, RedeemError, Redeemer, Store};
+use giftcert::shop::CardToIssue;
+use giftcert::store::{AppliedCode, AsyncRedeemer, AsyncStore, Redeemed};
+use giftcert::{CardSpec, Currency, IdempotencyKey, Money, Order, RedeemError, StoreError};
 
 /// Why a call did not return the library's answer.
 #[derive(Debug)]
 pub enum ServiceError {
     /// The library refused or failed (its error as is).
     Refused(RedeemError),
-    /// The blocking task did not finish (it panicked, or the runtime is shutting down).
+    /// The operation's task did not finish (it panicked, or the runtime is shutting down).
     Stopped(String),
 }
 
@@ -47,10 +52,14 @@ pub struct CheckoutCards {
     pub cards: Vec<GiftCard>,
 }
 
-/// The gift card service handlers call: the library's [`Redeemer`] over store `S`, driven
-/// from async code.
+/// The gift card service handlers call: the library's [`AsyncRedeemer`] over store `S`.
+///
+/// Each operation runs as a tokio task of its own (`tokio::spawn`): a request whose client
+/// goes away mid-way still finishes its money move (its answer is then replayed to the
+/// retry), and a panic becomes [`ServiceError::Stopped`] (a `500`) rather than a dropped
+/// connection.
 pub struct GiftCards<S> {
-    redeemer: Arc<Redeemer<S>>,
+    redeemer: Arc<AsyncRedeemer<S>>,
 }
 
 impl<S> Clone for GiftCards<S> {
@@ -61,7 +70,7 @@ impl<S> Clone for GiftCards<S> {
     }
 }
 
-impl<S: Store> fmt::Debug for GiftCards<S> {
+impl<S: AsyncStore> fmt::Debug for GiftCards<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GiftCards")
             .field("redeemer", &self.redeemer)
@@ -71,33 +80,55 @@ impl<S: Store> fmt::Debug for GiftCards<S> {
 
 type Result<T> = std::result::Result<T, ServiceError>;
 
-impl<S: Store + 'static> GiftCards<S> {
+impl<S: AsyncStore + 'static> GiftCards<S> {
     /// A service over `redeemer`.
-    pub fn new(redeemer: Redeemer<S>) -> GiftCards<S> {
+    pub fn new(redeemer: AsyncRedeemer<S>) -> GiftCards<S> {
         GiftCards {
             redeemer: Arc::new(redeemer),
         }
     }
 
-    /// Runs `call` on the blocking pool.
-    async fn run<T, F>(&self, call: F) -> Result<T>
+    /// The driver.
+    pub fn redeemer(&self) -> &AsyncRedeemer<S> {
+        &self.redeemer
+    }
+
+    /// Runs the operation `call` makes as a task of its own and awaits it.
+    async fn run<T, F, Fut>(&self, call: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Redeemer<S>) -> std::result::Result<T, RedeemError> + Send + 'static,
+        F: FnOnce(Arc<AsyncRedeemer<S>>) -> Fut,
+        Fut: Future<Output = std::result::Result<T, RedeemError>> + Send + 'static,
     {
-        let redeemer = Arc::clone(&self.redeemer);
-        match tokio::task::spawn_blocking(move || call(&redeemer)).await {
+        match tokio::spawn(call(Arc::clone(&self.redeemer))).await {
             Ok(result) => result.map_err(ServiceError::Refused),
             Err(e) => Err(ServiceError::Stopped(e.to_string())),
         }
     }
 
-    /// [`Redeemer::issue_for_order`]: the cards a paid order bought (once per order).
-    pub async fn issue_for_order(&self, order: Order) -> Result<Redeemed<Issued>> {
-        self.run(move |r| r.issue_for_order(&order)).await
+    /// The cards a paid order bought, issued once per order however often this is called:
+    /// [`Redeemer::issue_for_order`](giftcert::Redeemer::issue_for_order) on the async
+    /// driver. `None` when the order has nothing to issue (it is unpaid, or its payment
+    /// failed).
+    pub async fn issue_for_order(&self, order: Order) -> Result<Option<Redeemed<Issued>>> {
+        let specs: Vec<CardSpec> = order
+            .cards_to_issue()
+            .iter()
+            .map(CardToIssue::card_spec)
+            .collect();
+        if specs.is_empty() {
+            return Ok(None);
+        }
+        // `AsyncRedeemer` has no `issue_for_order` yet; this is the key the sync driver uses
+        // (a test pins the two together), so a store written by either finds the other's
+        // issue and replays it.
+        let key = IdempotencyKey::new(&format!("order-issue:{}", order.id()))
+            .map_err(|e| RedeemError::Store(StoreError::corrupt(e.to_string())))?;
+        self.run(move |r| async move { r.issue(&key, specs).await.map(Some) })
+            .await
     }
 
-    /// [`Redeemer::apply_code`], counting unknown codes against `client`.
+    /// [`AsyncRedeemer::apply_code`], counting unknown codes against `client`.
     pub async fn apply_code(
         &self,
         client: Reference,
@@ -105,66 +136,162 @@ impl<S: Store + 'static> GiftCards<S> {
         currency: Currency,
         code: String,
     ) -> Result<AppliedCode> {
-        self.run(move |r| r.apply_code(&client, &checkout, currency, &code))
+        self.run(move |r| async move { r.apply_code(&client, &checkout, currency, &code).await })
             .await
     }
 
-    /// [`Redeemer::remove_code`].
+    /// [`AsyncRedeemer::remove_code`].
     pub async fn remove_code(&self, checkout: Reference, code: String) -> Result<()> {
-        self.run(move |r| r.remove_code(&checkout, &code)).await
+        self.run(move |r| async move { r.remove_code(&checkout, &code).await })
+            .await
     }
 
-    /// [`Redeemer::authorise`].
+    /// [`AsyncRedeemer::authorise`].
     pub async fn authorise(
         &self,
         key: IdempotencyKey,
         checkout: Reference,
         payable: Money,
     ) -> Result<Redeemed<Authorisation>> {
-        self.run(move |r| r.authorise(&key, &checkout, payable))
+        self.run(move |r| async move { r.authorise(&key, &checkout, payable).await })
             .await
     }
 
-    /// [`Redeemer::capture`].
+    /// [`AsyncRedeemer::capture`].
     pub async fn capture(
         &self,
         key: IdempotencyKey,
         checkout: Reference,
     ) -> Result<Redeemed<Captured>> {
-        self.run(move |r| r.capture(&key, &checkout)).await
+        self.run(move |r| async move { r.capture(&key, &checkout).await })
+            .await
     }
 
-    /// [`Redeemer::void`].
+    /// [`AsyncRedeemer::void`].
     pub async fn void(&self, key: IdempotencyKey, checkout: Reference) -> Result<Redeemed<Voided>> {
-        self.run(move |r| r.void(&key, &checkout)).await
+        self.run(move |r| async move { r.void(&key, &checkout).await })
+            .await
     }
 
-    /// [`Redeemer::refund`].
+    /// [`AsyncRedeemer::refund`].
     pub async fn refund(
         &self,
         key: IdempotencyKey,
         checkout: Reference,
         amount: Money,
     ) -> Result<Redeemed<RefundOutcome>> {
-        self.run(move |r| r.refund(&key, &checkout, amount)).await
+        self.run(move |r| async move { r.refund(&key, &checkout, amount).await })
+            .await
     }
 
     /// The checkout the store keeps for `checkout` (none before a code is applied) and its
     /// applied cards.
     pub async fn checkout(&self, checkout: Reference) -> Result<Option<CheckoutCards>> {
-        self.run(move |r| {
-            let Some(stored) = r.store().checkout(&checkout)? else {
+        self.run(move |r| async move {
+            let Some(stored) = r.store().checkout(&checkout).await? else {
                 return Ok(None);
             };
             let checkout = stored.value;
             let mut cards = Vec::with_capacity(checkout.applied().len());
             for &id in checkout.applied() {
-                if let Some(card) = r.card(id)? {
+                if let Some(card) = r.card(id).await? {
                     cards.push(card);
                 }
             }
             Ok(Some(CheckoutCards { checkout, cards }))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use giftcert::clock::{Clock, SystemClock};
+    use giftcert::shop::PaymentOutcome;
+    use giftcert::{
+        EmailAddress, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy,
+        PaymentResult, PriceBasis, Redeemer, Selection, SelectionPolicy, TotalsSettings,
+    };
+    use giftcert_sqlite::{CodeKey, SqliteStore};
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::{Blocking, demo_catalogue};
+
+    fn order(
+        id: &str,
+        result: Option<PaymentResult>,
+    ) -> std::result::Result<Order, Box<dyn Error>> {
+        let mut cart = Selection::new(
+            Currency::USD,
+            PriceBasis::TaxIncluded,
+            SelectionPolicy::exclusive(),
+        );
+        cart.add_certificate_from(&demo_catalogue()?, "gift-1", Some(Decimal::from(25)), 1)?;
+        let details = PaymentDetails::new(
+            PaymentMethod::new("card", PaymentKind::Card)?,
+            EmailAddress::new("buyer@example.com")?,
+        );
+        let mut order = Order::place(
+            OrderId::new(id)?,
+            cart,
+            details,
+            &PaymentPolicy::default(),
+            &TotalsSettings::default(),
+        )?;
+        if let Some(result) = result {
+            let outcome = order.report_payment(result, SystemClock.now());
+            assert!(!matches!(outcome, PaymentOutcome::AlreadySettled { .. }));
+        }
+        Ok(order)
+    }
+
+    /// Until `AsyncRedeemer` has `issue_for_order`, the service issues under the sync
+    /// driver's key: an order the sync driver issued (on the same SQLite file) is replayed,
+    /// not issued twice, and the other way round.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn issuing_for_an_order_uses_the_sync_drivers_key()
+    -> std::result::Result<(), Box<dyn Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("shop.db");
+        let key = CodeKey::new(&[9; 32])?;
+        let sync = Redeemer::new(SqliteStore::open(&path, key.clone())?);
+        let cards = GiftCards::new(AsyncRedeemer::new(Blocking::new(SqliteStore::open(
+            &path, key,
+        )?)));
+
+        let first = order("o-sync-first", Some(PaymentResult::Paid))?;
+        let by_sync = tokio::task::block_in_place(|| sync.issue_for_order(&first))?;
+        assert!(!by_sync.replayed);
+        let again = cards
+            .issue_for_order(first)
+            .await?
+            .ok_or("nothing issued")?;
+        assert!(again.replayed);
+        assert_eq!(again.outcome, by_sync.outcome);
+
+        let second = order("o-async-first", Some(PaymentResult::Paid))?;
+        let by_async = cards
+            .issue_for_order(second.clone())
+            .await?
+            .ok_or("nothing issued")?;
+        assert!(!by_async.replayed);
+        assert_eq!(by_async.outcome.cards.len(), 1);
+        let replayed = tokio::task::block_in_place(|| sync.issue_for_order(&second))?;
+        assert!(replayed.replayed);
+        assert_eq!(replayed.outcome, by_async.outcome);
+
+        // Nothing to issue before payment, or after a failed one.
+        assert!(
+            cards
+                .issue_for_order(order("o-unpaid", None)?)
+                .await?
+                .is_none()
+        );
+        let failed = order("o-failed", Some(PaymentResult::Failed))?;
+        assert!(cards.issue_for_order(failed).await?.is_none());
+        Ok(())
     }
 }

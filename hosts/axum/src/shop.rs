@@ -8,9 +8,10 @@ use std::sync::{Mutex, MutexGuard};
 use giftcert::catalogue::CurrencyFormats;
 use giftcert::money::{MoneyFormat, ShownDecimals};
 use giftcert::shop::PaymentPolicy;
+use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert::{
     CardId, Catalogue, CertificateDefinition, Currency, Money, PaymentKind, PaymentMethod,
-    Redeemer, Store, TotalsSettings,
+    TotalsSettings,
 };
 
 use crate::bigcommerce::CheckoutRecord;
@@ -33,7 +34,7 @@ pub struct Shop<S> {
     pub(crate) checkouts: Mutex<HashMap<String, CheckoutRecord>>,
 }
 
-impl<S: Store> fmt::Debug for Shop<S> {
+impl<S: AsyncStore> fmt::Debug for Shop<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shop")
             .field("cards", &self.cards)
@@ -101,13 +102,13 @@ fn demo_methods() -> Result<Vec<PaymentMethod>, CatalogueSetupError> {
     .collect()
 }
 
-impl<S: Store + 'static> Shop<S> {
+impl<S: AsyncStore + 'static> Shop<S> {
     /// A shop selling [`demo_catalogue`] and redeeming cards through `redeemer`.
     ///
     /// # Errors
     ///
     /// [`CatalogueSetupError`] if the built-in catalogue is refused by the library.
-    pub fn new(redeemer: Redeemer<S>) -> Result<Shop<S>, CatalogueSetupError> {
+    pub fn new(redeemer: AsyncRedeemer<S>) -> Result<Shop<S>, CatalogueSetupError> {
         Ok(Shop {
             cards: GiftCards::new(redeemer),
             catalogue: demo_catalogue()?,

@@ -1,21 +1,46 @@
-//! The shop over real HTTP: each test starts its own server on an ephemeral loopback port with
-//! its own SQLite file, and drives it with reqwest. Traffic goes only to 127.0.0.1.
+//! The shop over real HTTP: each test starts its own server on an ephemeral loopback port and
+//! drives it with reqwest. Traffic goes only to 127.0.0.1 (and, for the PostgreSQL runs, to
+//! the server `GIFTCERT_POSTGRES_URL` names).
+//!
+//! Each flow is written once, as a function of an [`Api`] (a base URL and a client), and run
+//! over every store the shop serves from: SQLite behind the `Blocking` adapter (the default),
+//! the in-memory store (an `AsyncStore` itself), and PostgreSQL's `AsyncPostgresStore` in a
+//! scratch schema. The PostgreSQL runs are `#[ignore]`d: they need a server, which
+//! `bash .ci/run` starts before running them with `--ignored`.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use giftcert::Redeemer;
+use giftcert::MemoryStore;
 use giftcert::code::{CodeGenerator, RandomCodeGenerator};
-use giftcert_axum_shop::{Shop, serve};
+use giftcert::store::{AsyncRedeemer, AsyncStore};
+use giftcert_axum_shop::{Blocking, Shop, serve};
+use giftcert_postgres::{AsyncPostgresStore, NoTls};
 use giftcert_sqlite::{CodeKey, SqliteStore};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-/// A running shop; the server task ends when this is dropped.
-struct Server {
+/// The shop's HTTP API at a base URL: what every flow talks to.
+struct Api {
     base: String,
     client: reqwest::Client,
+}
+
+/// What a server's store needs kept until the server is gone.
+enum Backing {
+    /// The SQLite file's folder.
+    Sqlite { _dir: tempfile::TempDir },
+    /// Nothing: the store is in the server's memory.
+    Memory,
+    /// The scratch schema, dropped last.
+    Postgres { _scratch: Scratch },
+}
+
+/// A running shop; the server task ends when this is dropped.
+struct Server {
+    api: Api,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    _dir: tempfile::TempDir,
+    _backing: Backing,
 }
 
 impl Drop for Server {
@@ -31,33 +56,105 @@ struct Answer {
     body: Value,
 }
 
-async fn start() -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(
-        dir.path().join("shop.db"),
-        CodeKey::new(&[7; 32]).expect("key"),
-    )
-    .expect("sqlite store");
-    let shop = Shop::new(Redeemer::new(store)).expect("shop");
+/// Serves the shop over `store` on an ephemeral loopback port.
+async fn start<S: AsyncStore + 'static>(store: S, backing: Backing) -> Server {
+    let shop = Shop::new(AsyncRedeemer::new(store)).expect("shop");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let task = tokio::spawn(serve(listener, shop, std::future::pending()));
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client");
     Server {
-        base: format!("http://{addr}"),
-        client,
+        api: Api::new(&format!("http://{addr}")),
         task,
-        _dir: dir,
+        _backing: backing,
     }
 }
 
-impl Server {
+fn code_key() -> CodeKey {
+    CodeKey::new(&[7; 32]).expect("key")
+}
+
+/// The shop on a fresh SQLite file, behind the `Blocking` adapter (what `cargo run` serves).
+async fn start_sqlite() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("shop.db"), code_key()).expect("sqlite store");
+    start(Blocking::new(store), Backing::Sqlite { _dir: dir }).await
+}
+
+/// The shop on the in-memory store, which is an `AsyncStore` itself.
+async fn start_memory() -> Server {
+    start(MemoryStore::new(), Backing::Memory).await
+}
+
+/// The shop on PostgreSQL (`GIFTCERT_POSTGRES_URL`), in a schema of its own.
+async fn start_postgres() -> Server {
+    let scratch = Scratch::new();
+    let store = AsyncPostgresStore::connect_in_schema(&scratch.url, &scratch.schema, code_key())
+        .await
+        .expect("PostgreSQL store");
+    start(store, Backing::Postgres { _scratch: scratch }).await
+}
+
+const POSTGRES_URL: &str = "GIFTCERT_POSTGRES_URL";
+
+/// A schema no other test, run or process uses, dropped when the test ends (passed or not).
+struct Scratch {
+    url: String,
+    schema: String,
+}
+
+impl Scratch {
+    /// Run without a server, the PostgreSQL tests fail rather than pass.
+    fn new() -> Scratch {
+        let url = match std::env::var(POSTGRES_URL) {
+            Ok(url) if !url.trim().is_empty() => url.trim().to_owned(),
+            _ => panic!(
+                "{POSTGRES_URL} is not set: these tests need a PostgreSQL server \
+                 (bash .ci/run starts one)"
+            ),
+        };
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let schema = format!(
+            "giftcert_test_axum_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        Scratch { url, schema }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let (url, schema) = (&self.url, &self.schema);
+        // The blocking client panics inside a tokio runtime: it gets a thread of its own.
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                if let Ok(mut client) = ::postgres::Client::connect(url, NoTls) {
+                    let _ =
+                        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+                }
+            });
+        });
+    }
+}
+
+impl Api {
+    fn new(base: &str) -> Api {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client");
+        Api {
+            base: base.to_owned(),
+            client,
+        }
+    }
+
     async fn send(
         &self,
         method: Method,
@@ -173,10 +270,7 @@ fn assert_error(answer: &Answer, status: StatusCode, code: &str) {
     );
 }
 
-#[tokio::test]
-async fn centra_purchase_finalises_the_order_and_issues_the_code_once() {
-    let shop = start().await;
-
+async fn centra_purchase_finalises_the_order_and_issues_the_code_once(shop: &Api) {
     let listing = shop.get("/gift-certificates").await;
     assert_eq!(listing.status, StatusCode::OK);
     // The seed's `GET /gift-certificates` JSON, exactly.
@@ -313,9 +407,7 @@ async fn centra_purchase_finalises_the_order_and_issues_the_code_once() {
     );
 }
 
-#[tokio::test]
-async fn bigcommerce_redemption_authorises_captures_and_reduces_the_balance() {
-    let shop = start().await;
+async fn bigcommerce_redemption_authorises_captures_and_reduces_the_balance(shop: &Api) {
     let code = shop.buy("100").await;
     let checkout = shop.checkout("60.00").await;
 
@@ -392,9 +484,7 @@ async fn bigcommerce_redemption_authorises_captures_and_reduces_the_balance() {
     assert_error(&twice, StatusCode::NOT_FOUND, "not_applied");
 }
 
-#[tokio::test]
-async fn a_replayed_authorise_returns_the_first_result_and_holds_once() {
-    let shop = start().await;
+async fn a_replayed_authorise_returns_the_first_result_and_holds_once(shop: &Api) {
     let code = shop.buy("100").await;
     let checkout = shop.checkout("60.00").await;
     assert_eq!(shop.apply(&checkout, &code).await.status, StatusCode::OK);
@@ -437,9 +527,7 @@ async fn a_replayed_authorise_returns_the_first_result_and_holds_once() {
     assert_eq!(freed.body["giftCertificates"][0]["balance"], usd("100.00"));
 }
 
-#[tokio::test]
-async fn the_twenty_first_unknown_code_is_refused_with_retry_after() {
-    let shop = start().await;
+async fn the_twenty_first_unknown_code_is_refused_with_retry_after(shop: &Api) {
     let checkout = shop.checkout("25.00").await;
     let codes = RandomCodeGenerator::default();
 
@@ -477,10 +565,7 @@ async fn the_twenty_first_unknown_code_is_refused_with_retry_after() {
     assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
-#[tokio::test]
-async fn bad_requests_are_json_errors() {
-    let shop = start().await;
-
+async fn bad_requests_are_json_errors(shop: &Api) {
     let malformed = shop
         .client
         .post(format!("{}/selections", shop.base))
@@ -627,3 +712,48 @@ async fn bad_requests_are_json_errors() {
         .await;
     assert_error(&early, StatusCode::CONFLICT, "invalid_state");
 }
+
+/// Each flow as a test over each store: `sqlite::flow` and `memory::flow` in a plain
+/// `cargo test`, `postgres::flow` with `--ignored` against `GIFTCERT_POSTGRES_URL`.
+macro_rules! over_every_store {
+    ($($flow:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $flow() {
+                    let server = super::start_sqlite().await;
+                    super::$flow(&server.api).await;
+                }
+            )*
+        }
+
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $flow() {
+                    let server = super::start_memory().await;
+                    super::$flow(&server.api).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+                async fn $flow() {
+                    let server = super::start_postgres().await;
+                    super::$flow(&server.api).await;
+                }
+            )*
+        }
+    };
+}
+
+over_every_store!(
+    centra_purchase_finalises_the_order_and_issues_the_code_once,
+    bigcommerce_redemption_authorises_captures_and_reduces_the_balance,
+    a_replayed_authorise_returns_the_first_result_and_holds_once,
+    the_twenty_first_unknown_code_is_refused_with_retry_after,
+    bad_requests_are_json_errors,
+);
