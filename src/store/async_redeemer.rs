@@ -11,8 +11,9 @@ use crate::redeem::{
     Issued, Need, Operation, Protocol, RedeemError, Redeemed, RefundOutcome, Reply, Step,
     StoreError, Voided,
 };
+use crate::shop::Order;
 use crate::store::AsyncStore;
-use crate::store::redeemer::{HISTORY_PAGE, Turn};
+use crate::store::redeemer::{HISTORY_PAGE, Turn, nothing_issued, order_issue};
 
 /// The redemption service for async hosts: the same operations as
 /// [`Redeemer`](crate::store::Redeemer), over an [`AsyncStore`], with the same rules (they
@@ -168,6 +169,20 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
     ) -> Result<Redeemed<Issued>, RedeemError> {
         self.drive(self.protocol.import(key.clone(), code, spec))
             .await
+    }
+
+    /// Issues the cards a paid order bought, once per order however often it is called. As
+    /// [`Redeemer::issue_for_order`](crate::store::Redeemer::issue_for_order), under the same
+    /// key, so an order issued through either driver is replayed by the other.
+    ///
+    /// # Errors
+    ///
+    /// As [`AsyncRedeemer::issue`].
+    pub async fn issue_for_order(&self, order: &Order) -> Result<Redeemed<Issued>, RedeemError> {
+        match order_issue(order)? {
+            Some((key, specs)) => self.issue(&key, specs).await,
+            None => Ok(nothing_issued()),
+        }
     }
 
     /// What the card with `code` can pay, for a shopper's "check your balance" page: its

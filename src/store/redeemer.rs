@@ -240,21 +240,10 @@ impl<S: Store> Redeemer<S> {
     ///
     /// As [`Redeemer::issue`].
     pub fn issue_for_order(&self, order: &Order) -> Result<Redeemed<Issued>, RedeemError> {
-        let specs: Vec<CardSpec> = order
-            .cards_to_issue()
-            .iter()
-            .map(CardToIssue::card_spec)
-            .collect();
-        if specs.is_empty() {
-            return Ok(Redeemed {
-                outcome: Issued { cards: Vec::new() },
-                notifications: Vec::new(),
-                replayed: false,
-            });
+        match order_issue(order)? {
+            Some((key, specs)) => self.issue(&key, specs),
+            None => Ok(nothing_issued()),
         }
-        let key = IdempotencyKey::new(&format!("order-issue:{}", order.id()))
-            .map_err(|e| StoreError::corrupt(e.to_string()))?;
-        self.issue(&key, specs)
     }
 
     /// What the card with `code` can pay, for a shopper's "check your balance" page: its
@@ -436,6 +425,34 @@ impl<S: Store> Redeemer<S> {
 /// The turn operations that kept losing take one at a time (see [`Need::Yield`]).
 #[derive(Debug, Default)]
 pub(crate) struct Turn(std::sync::atomic::AtomicBool);
+
+/// What issuing for `order` asks both drivers for: the key made from the order id and the
+/// specs of the cards it bought, or `None` when it bought none (yet).
+pub(crate) fn order_issue(
+    order: &Order,
+) -> Result<Option<(IdempotencyKey, Vec<CardSpec>)>, RedeemError> {
+    let specs: Vec<CardSpec> = order
+        .cards_to_issue()
+        .iter()
+        .map(CardToIssue::card_spec)
+        .collect();
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    // Order ids are identifiers (at most 64 of `A-Z a-z 0-9 - _ .`), so the key is valid.
+    let key = IdempotencyKey::new(&format!("order-issue:{}", order.id()))
+        .map_err(|e| StoreError::corrupt(e.to_string()))?;
+    Ok(Some((key, specs)))
+}
+
+/// The answer for an order with nothing to issue.
+pub(crate) fn nothing_issued() -> Redeemed<Issued> {
+    Redeemed {
+        outcome: Issued { cards: Vec::new() },
+        notifications: Vec::new(),
+        replayed: false,
+    }
+}
 
 /// A held [`Turn`]; dropping it gives the turn to the next operation.
 pub(crate) struct TurnGuard<'a>(&'a Turn);

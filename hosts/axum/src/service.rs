@@ -13,9 +13,8 @@ use std::sync::Arc;
 
 use giftcert::card::{GiftCard, Reference};
 use giftcert::redeem::{Authorisation, Captured, Checkout, Issued, RefundOutcome, Voided};
-use giftcert::shop::CardToIssue;
 use giftcert::store::{AppliedCode, AsyncRedeemer, AsyncStore, Redeemed};
-use giftcert::{CardSpec, Currency, IdempotencyKey, Money, Order, RedeemError, StoreError};
+use giftcert::{Currency, IdempotencyKey, Money, Order, RedeemError};
 
 /// Why a call did not return the library's answer.
 #[derive(Debug)]
@@ -107,25 +106,14 @@ impl<S: AsyncStore + 'static> GiftCards<S> {
     }
 
     /// The cards a paid order bought, issued once per order however often this is called:
-    /// [`Redeemer::issue_for_order`](giftcert::Redeemer::issue_for_order) on the async
-    /// driver. `None` when the order has nothing to issue (it is unpaid, or its payment
-    /// failed).
+    /// [`AsyncRedeemer::issue_for_order`]. `None` when the order has nothing to issue (it is
+    /// unpaid, or its payment failed).
     pub async fn issue_for_order(&self, order: Order) -> Result<Option<Redeemed<Issued>>> {
-        let specs: Vec<CardSpec> = order
-            .cards_to_issue()
-            .iter()
-            .map(CardToIssue::card_spec)
-            .collect();
-        if specs.is_empty() {
-            return Ok(None);
-        }
-        // `AsyncRedeemer` has no `issue_for_order` yet; this is the key the sync driver uses
-        // (a test pins the two together), so a store written by either finds the other's
-        // issue and replays it.
-        let key = IdempotencyKey::new(&format!("order-issue:{}", order.id()))
-            .map_err(|e| RedeemError::Store(StoreError::corrupt(e.to_string())))?;
-        self.run(move |r| async move { r.issue(&key, specs).await.map(Some) })
-            .await
+        self.run(move |r| async move {
+            let issued = r.issue_for_order(&order).await?;
+            Ok((!issued.outcome.cards.is_empty()).then_some(issued))
+        })
+        .await
     }
 
     /// [`AsyncRedeemer::apply_code`], counting unknown codes against `client`.
@@ -248,9 +236,8 @@ mod tests {
         Ok(order)
     }
 
-    /// Until `AsyncRedeemer` has `issue_for_order`, the service issues under the sync
-    /// driver's key: an order the sync driver issued (on the same SQLite file) is replayed,
-    /// not issued twice, and the other way round.
+    /// Both drivers issue an order under one key: an order the sync driver issued (on the
+    /// same SQLite file) is replayed by the service, not issued twice, and the other way round.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn issuing_for_an_order_uses_the_sync_drivers_key()
     -> std::result::Result<(), Box<dyn Error>> {
