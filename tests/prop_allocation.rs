@@ -69,3 +69,63 @@ proptest! {
         prop_assert!(allocate(usd, [(0, eur)]).is_err());
     }
 }
+
+/// Cards with an expiry from a few dates (ties are common) or none.
+fn offers() -> impl Strategy<Value = (Money, Vec<(Money, Option<u8>)>)> {
+    case().prop_flat_map(|(payable, cards)| {
+        let n = cards.len();
+        (
+            Just(payable),
+            Just(cards),
+            proptest::collection::vec(proptest::option::of(0_u8..4), n),
+        )
+            .prop_map(|(payable, cards, days)| (payable, cards.into_iter().zip(days).collect()))
+    })
+}
+
+proptest! {
+    #![proptest_config(common::config("proptest-regressions/prop_allocation.txt"))]
+
+    /// Under either order money is conserved, a card pays only when every card before it in
+    /// the order is used up, and `in_order_paid` lists the cards that paid first, in the order
+    /// they paid, then the rest in input order.
+    #[test]
+    fn both_orders_conserve_money_and_pay_in_their_order((payable, cards) in offers()) {
+        use chrono::{Duration, TimeZone, Utc};
+        use giftcert::redeem::{AllocationOrder, Offer, allocate_by};
+        let c = payable.currency();
+        let day0 = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+        let at = |d: Option<u8>| d.map(|d| day0 + Duration::days(i64::from(d)));
+        let available = Money::sum(c, cards.iter().map(|(m, _)| *m)).unwrap();
+        for order in [AllocationOrder::LowestFirst, AllocationOrder::ExpiringFirst] {
+            let allocation = allocate_by(
+                payable,
+                order,
+                cards.iter().enumerate().map(|(i, (m, d))| Offer { key: i, available: *m, expires_at: at(*d) }),
+            )
+            .unwrap();
+            let used = Money::sum(c, allocation.cards().iter().map(|x| x.used)).unwrap();
+            prop_assert_eq!(used, payable.checked_min(available).unwrap());
+            // The policy's sort key: ties keep the input order.
+            let rank = |i: usize| {
+                let (amount, days) = cards[i];
+                match order {
+                    AllocationOrder::LowestFirst => (false, 0, amount.amount(), i),
+                    _ => (days.is_none(), days.unwrap_or(0), amount.amount(), i),
+                }
+            };
+            for x in allocation.cards().iter().filter(|x| x.used.is_positive()) {
+                for y in allocation.cards() {
+                    if rank(y.key) < rank(x.key) {
+                        prop_assert!(y.remaining.is_zero(), "{:?} paid before {:?} was used up", x, y);
+                    }
+                }
+            }
+            let listed: Vec<usize> = allocation.in_order_paid().map(|x| x.key).collect();
+            let mut paid: Vec<usize> = allocation.cards().iter().filter(|x| x.used.is_positive()).map(|x| x.key).collect();
+            paid.sort_by_key(|&i| rank(i));
+            let rest: Vec<usize> = allocation.cards().iter().filter(|x| !x.used.is_positive()).map(|x| x.key).collect();
+            prop_assert_eq!(listed, [paid, rest].concat());
+        }
+    }
+}

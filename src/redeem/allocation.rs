@@ -2,19 +2,19 @@
 //!
 //! Cards are used lowest amount first; cards with equal amounts keep the order in which they
 //! were applied; each gives `min(its amount, what is still unpaid)`, so the last one used may be
-//! used partly and the rest not at all. Pure: values in, values out.
+//! used partly and the rest not at all. [`allocate_by`] takes the order as a policy
+//! ([`AllocationOrder`]): lowest first, or the card expiring soonest first. Pure: values in,
+//! values out.
 //!
 //! Money is conserved exactly: for each card `used + remaining = available`, and the sum used is
 //! `min(payable, sum available)`.
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::money::Currency;
 use crate::money::{Money, MoneyError};
-
-/// Up to this many cards, the order in which they pay is sorted on the stack.
-const FEW_CARDS: usize = 16;
 
 /// An allocation that cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +34,32 @@ pub enum AllocationError {
     /// A card is in another currency than the payable amount, or the sums overflow.
     #[error(transparent)]
     Money(#[from] MoneyError),
+}
+
+/// The order in which a checkout's cards pay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum AllocationOrder {
+    /// Lowest amount first, equal amounts in the order applied (the Nordic checkout
+    /// provider's rule).
+    #[default]
+    LowestFirst,
+    /// The card expiring soonest first, cards that never expire last; then lowest first,
+    /// then in the order applied. Value that would expire is spent before value that keeps.
+    ExpiringFirst,
+}
+
+/// A card offered to [`allocate_by`]: what the caller knows it by, what it can give, and when
+/// it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer<K> {
+    /// What the caller identifies the card by.
+    pub key: K,
+    /// What the card can give.
+    pub available: Money,
+    /// When it expires, if ever (only [`AllocationOrder::ExpiringFirst`] looks at it).
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// One card's share of an [`Allocation`].
@@ -58,9 +84,19 @@ pub struct Allocation<K> {
     cards: Vec<AllocatedCard<K>>,
     used: Money,
     available: Money,
+    /// The positions of `cards` in the order they paid (empty: input order).
+    #[serde(skip)]
+    paid_in: Vec<usize>,
 }
 
 impl<K> Allocation<K> {
+    /// Every card in the order it paid: the cards that gave something first, in the order
+    /// they gave, then the others in input order.
+    pub fn in_order_paid(&self) -> impl Iterator<Item = &AllocatedCard<K>> {
+        let order = (self.paid_in.len() == self.cards.len()).then_some(&self.paid_in);
+        (0..self.cards.len()).map(move |i| &self.cards[order.map_or(i, |o| o[i])])
+    }
+
     /// The amount that was to be paid.
     #[must_use]
     pub const fn payable(&self) -> Money {
@@ -130,6 +166,48 @@ pub fn allocate<K, I>(payable: Money, cards: I) -> Result<Allocation<K>, Allocat
 where
     I: IntoIterator<Item = (K, Money)>,
 {
+    allocate_by(
+        payable,
+        AllocationOrder::LowestFirst,
+        cards.into_iter().map(|(key, available)| Offer {
+            key,
+            available,
+            expires_at: None,
+        }),
+    )
+}
+
+/// Allocates `payable` over `cards` in `order`; as [`allocate`] otherwise (cards stay in input
+/// order, each with what it gives; [`Allocation::in_order_paid`] lists them as they paid).
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use giftcert::redeem::{AllocationOrder, Offer, allocate_by};
+/// use giftcert::{Currency, Money};
+///
+/// let eur = |s: &str| Money::parse(s, Currency::EUR);
+/// let june = Utc.with_ymd_and_hms(2027, 6, 30, 0, 0, 0).unwrap();
+/// let cards = [
+///     Offer { key: "keeps", available: eur("20")?, expires_at: None },
+///     Offer { key: "june", available: eur("50")?, expires_at: Some(june) },
+/// ];
+/// let allocation = allocate_by(eur("30")?, AllocationOrder::ExpiringFirst, cards)?;
+/// let paid: Vec<_> = allocation.in_order_paid().map(|c| (c.key, c.used)).collect();
+/// assert_eq!(paid, [("june", eur("30")?), ("keeps", eur("0")?)]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`allocate`].
+pub fn allocate_by<K, I>(
+    payable: Money,
+    order: AllocationOrder,
+    cards: I,
+) -> Result<Allocation<K>, AllocationError>
+where
+    I: IntoIterator<Item = Offer<K>>,
+{
     if payable.is_negative() {
         return Err(AllocationError::NegativePayable(payable));
     }
@@ -137,10 +215,12 @@ where
     let zero = Money::zero(currency);
     let cards = cards.into_iter();
     let mut out: Vec<AllocatedCard<K>> = Vec::with_capacity(cards.size_hint().0);
+    let mut expiries: Vec<Option<DateTime<Utc>>> = Vec::new();
     // Currencies and signs are checked once per card; the arithmetic below is on plain
     // decimals of one currency, each within its minor units.
     let mut available = Decimal::ZERO;
-    for (index, (key, amount)) in cards.enumerate() {
+    for (index, offer) in cards.enumerate() {
+        let amount = offer.available;
         if amount.currency() != currency {
             return Err(MoneyError::CurrencyMismatch {
                 expected: currency,
@@ -156,44 +236,53 @@ where
             .ok_or(MoneyError::Overflow {
                 operation: "the cards' total",
             })?;
+        if order == AllocationOrder::ExpiringFirst {
+            expiries.push(offer.expires_at);
+        }
         out.push(AllocatedCard {
-            key,
+            key: offer.key,
             available: amount,
             used: zero,
             remaining: amount,
         });
     }
     let mut unpaid = payable.amount();
+    let mut paid_in = Vec::new();
     if out.len() == 1 {
         give(&mut out[0], &mut unpaid, currency);
     } else if !unpaid.is_zero() {
-        // The order in which cards pay: on the stack for a checkout's few cards.
-        let mut few = [0_usize; FEW_CARDS];
-        let mut many = Vec::new();
-        let order: &mut [usize] = match few.get_mut(..out.len()) {
-            Some(order) => order,
-            None => {
-                many.resize(out.len(), 0);
-                &mut many
-            }
-        };
-        for (i, slot) in order.iter_mut().enumerate() {
-            *slot = i;
+        paid_in = (0..out.len()).collect();
+        // Stable sorts keep equal keys in the order applied.
+        match order {
+            AllocationOrder::LowestFirst => paid_in.sort_by_key(|&i| out[i].available.amount()),
+            AllocationOrder::ExpiringFirst => paid_in.sort_by_key(|&i| {
+                // `None` (never expires) after every date.
+                (
+                    expiries[i].is_none(),
+                    expiries[i],
+                    out[i].available.amount(),
+                )
+            }),
         }
-        // A stable sort keeps equal amounts in the order applied.
-        order.sort_by_key(|&i| out[i].available.amount());
-        for &i in order.iter() {
+        for &i in &paid_in {
             if unpaid.is_zero() {
                 break;
             }
             give(&mut out[i], &mut unpaid, currency);
         }
+        // Cards that gave nothing go last, in input order; the stable sort keeps the others
+        // in the order they gave.
+        paid_in.sort_by_key(|&i| {
+            let gave = out[i].used.is_positive();
+            (!gave, if gave { 0 } else { i })
+        });
     }
     Ok(Allocation {
         payable,
         used: Money::trusted(payable.amount() - unpaid, currency),
         cards: out,
         available: Money::trusted(available, currency),
+        paid_in,
     })
 }
 

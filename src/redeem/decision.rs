@@ -22,8 +22,8 @@ use crate::card::{LeftoverStrategy, Refunded, refund_to_card, settle_leftover};
 use crate::code::Code;
 use crate::money::Currency;
 use crate::money::{Money, MoneyError};
-use crate::redeem::allocate;
 use crate::redeem::{CardWrite, Changes, RecordWrite};
+use crate::redeem::{Offer, allocate_by};
 
 use super::*;
 
@@ -176,8 +176,9 @@ pub fn remove(mut checkout: Checkout, card: &GiftCard) -> Result<Checkout, Redee
     Ok(checkout)
 }
 
-/// Authorises `payable` on the checkout: allocates it over the applied cards lowest-first and
-/// places a hold on each card used, expiring at `hold_expires_at`.
+/// Authorises `payable` on the checkout: allocates it over the applied cards in `order`
+/// (lowest first, or expiring soonest first) and places a hold on each card used, expiring at
+/// `hold_expires_at`. The outcome lists the cards in the order they pay.
 ///
 /// `cards` are the checkout's [`applied`](Checkout::applied) cards (any order).
 ///
@@ -194,6 +195,7 @@ pub fn authorise(
     payable: Money,
     now: DateTime<Utc>,
     hold_expires_at: Option<DateTime<Utc>>,
+    order: AllocationOrder,
 ) -> Result<Decision<Authorisation>, RedeemError> {
     let mut cards = take_cards(checkout.applied.iter().copied(), cards)?;
     // An authorisation whose holds ran out may be authorised again, without a void first.
@@ -227,10 +229,16 @@ pub fn authorise(
         entries.extend(card.release_expired_holds(now));
         card.ensure_spendable(now)?;
     }
-    let allocation = allocate(payable, cards.iter().map(|c| (c.id(), c.available())))?;
+    let offers = cards.iter().enumerate().map(|(i, c)| Offer {
+        key: i,
+        available: c.available(),
+        expires_at: c.expires_at(),
+    });
+    let allocation = allocate_by(payable, order, offers)?;
     let mut holds = Vec::with_capacity(cards.len());
     let mut uses = Vec::with_capacity(cards.len());
-    for (card, part) in cards.iter_mut().zip(allocation.cards()) {
+    for part in allocation.in_order_paid() {
+        let card = &mut cards[part.key];
         if part.used.is_positive() {
             let held = card.place_hold(
                 part.used,

@@ -36,7 +36,8 @@ pub struct Authorisation {
     pub credit: Money,
     /// What is left to pay by another method (BigCommerce's `outstandingBalance`).
     pub outstanding: Money,
-    /// Every applied card, in the order applied.
+    /// Every applied card, in the order they pay: the cards used first, in the order used,
+    /// then those that give nothing, in the order applied.
     pub cards: Vec<CardUse>,
 }
 

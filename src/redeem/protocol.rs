@@ -56,9 +56,10 @@ use crate::card::{
 use crate::code::{Code, CodeError, CodeGenerator, ImportRules, ImportedCode, RandomCodeGenerator};
 use crate::money::{Currency, Money};
 use crate::redeem::{
-    self, Amended, Authorisation, BalanceCheck, Captured, CardCommand, Changes, Checkout, Decision,
-    GuardPolicy, GuardWindow, IdempotencyKey, IdempotencyRecord, Issued, Outcome, RecordWrite,
-    RecordedRequest, RedeemError, RefundOutcome, StoreError, Versioned, Voided, spec_fingerprint,
+    self, AllocationOrder, Amended, Authorisation, BalanceCheck, Captured, CardCommand, Changes,
+    Checkout, Decision, GuardPolicy, GuardWindow, IdempotencyKey, IdempotencyRecord, Issued,
+    Outcome, RecordWrite, RecordedRequest, RedeemError, RefundOutcome, StoreError, Versioned,
+    Voided, spec_fingerprint,
 };
 
 /// How many times a request is tried against a store that keeps changing underneath.
@@ -182,6 +183,7 @@ pub struct Protocol {
     guard: GuardPolicy,
     attempts: u32,
     imported: Option<ImportRules>,
+    allocation: AllocationOrder,
 }
 
 impl Default for Protocol {
@@ -194,6 +196,7 @@ impl Default for Protocol {
             guard: GuardPolicy::default(),
             attempts: DEFAULT_ATTEMPTS,
             imported: None,
+            allocation: AllocationOrder::default(),
         }
     }
 }
@@ -231,6 +234,14 @@ impl Protocol {
     #[must_use]
     pub fn with_guard(mut self, guard: GuardPolicy) -> Protocol {
         self.guard = guard;
+        self
+    }
+
+    /// The order in which a checkout's cards pay when it is authorised: lowest first (the
+    /// default) or expiring soonest first.
+    #[must_use]
+    pub fn with_allocation_order(mut self, order: AllocationOrder) -> Protocol {
+        self.allocation = order;
         self
     }
 
@@ -339,7 +350,8 @@ impl Protocol {
         })
     }
 
-    /// Holds `payable` on the checkout's cards, lowest first.
+    /// Holds `payable` on the checkout's cards, in the [`AllocationOrder`] set (lowest first
+    /// by default).
     pub fn authorise(
         &self,
         key: IdempotencyKey,
@@ -350,7 +362,7 @@ impl Protocol {
             checkout: checkout.clone(),
             payable,
         };
-        let ttl = self.hold_ttl;
+        let (ttl, order) = (self.hold_ttl, self.allocation);
         self.on_checkout(
             key,
             checkout,
@@ -360,7 +372,7 @@ impl Protocol {
             Cards::Applied,
             move |_, stored, cards, now, _| {
                 let expires = ttl.and_then(|ttl| now.checked_add_signed(ttl));
-                redeem::authorise(stored, cards, payable, now, expires)
+                redeem::authorise(stored, cards, payable, now, expires, order)
             },
         )
     }

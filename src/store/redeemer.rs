@@ -15,9 +15,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::code::{CodeGenerator, ImportRules, ImportedCode};
 use crate::money::{Currency, Money};
 use crate::redeem::{
-    Amended, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand, GuardPolicy,
-    IdempotencyKey, Issued, Need, Operation, Protocol, RedeemError, Redeemed, RefundOutcome, Reply,
-    Step, StoreError, Voided,
+    AllocationOrder, Amended, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand,
+    GuardPolicy, IdempotencyKey, Issued, Need, Operation, Protocol, RedeemError, Redeemed,
+    RefundOutcome, Reply, Step, StoreError, Voided,
 };
 use crate::shop::{CardToIssue, Order};
 use crate::store::Store;
@@ -114,6 +114,14 @@ impl<S: Store> Redeemer<S> {
     #[must_use]
     pub fn with_guard(mut self, guard: GuardPolicy) -> Redeemer<S> {
         self.protocol = self.protocol.with_guard(guard);
+        self
+    }
+
+    /// The order in which a checkout's cards pay: lowest first (the default) or expiring
+    /// soonest first.
+    #[must_use]
+    pub fn with_allocation_order(mut self, order: AllocationOrder) -> Redeemer<S> {
+        self.protocol = self.protocol.with_allocation_order(order);
         self
     }
 
