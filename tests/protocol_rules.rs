@@ -208,7 +208,7 @@ fn eight_threads_driving_one_async_redeemer_finish_every_round_without_contentio
 
     let redeemer = Arc::new(
         AsyncRedeemer::new(MemoryStore::new())
-            .with_protocol(giftcert::redeem::Protocol::default().with_attempts(6)),
+            .with_protocol(giftcert::redeem::Protocol::default().with_attempts(5)),
     );
     let issued = block_on(redeemer.issue(&key("hot"), vec![CardSpec::new(usd("1000"))])).unwrap();
     let Notification::CardIssued { card, code, .. } = &issued.notifications[0] else {
@@ -305,7 +305,7 @@ fn the_contention_check_catches_a_request_that_fails_with_contention() {
         "racers on one card finish every round without contention"
     );
     assert!(
-        failure.detail.contains("authorise") && failure.detail.contains("6 attempts"),
+        failure.detail.contains("authorise") && failure.detail.contains("gave up after 5 attempts"),
         "{failure}"
     );
 }

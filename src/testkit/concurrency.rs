@@ -13,7 +13,7 @@ use super::{ConformanceFailure, block_on, ensure, fail, t0, usd};
 use crate::card::{CardId, CardSpec, Notification, Reference, verify_ledger};
 use crate::clock::FixedClock;
 use crate::money::{Currency, Money};
-use crate::redeem::{IdempotencyKey, Protocol, RedeemError};
+use crate::redeem::{IdempotencyKey, PESSIMISTIC_AFTER, Protocol, RedeemError};
 use crate::store::{AsyncRedeemer, AsyncStore, Redeemer, Store};
 
 /// Requests that race for one card.
@@ -25,10 +25,11 @@ const MAX_ROUNDS: usize = 100;
 const SPENDING_ATTEMPTS: u32 = 1_000;
 /// Rounds each racer of the contention checks completes.
 const CONTENTION_ROUNDS: usize = 20;
-/// Attempts the contention checks allow each request: a couple past the point where the
-/// protocol takes the pessimistic path, so that it is that path, not a long run of lucky
-/// retries, that gets every request through.
-const CONTENTION_ATTEMPTS: u32 = 6;
+/// Attempts the contention checks allow each request: one past the lost commits after which
+/// the protocol takes the pessimistic path, so that it is that path, not a long run of lucky
+/// retries, that gets every request through: holding its driver's turn, a request must win at
+/// once.
+const CONTENTION_ATTEMPTS: u32 = PESSIMISTIC_AFTER + 1;
 /// Cards in the big checkout of the contention check.
 const BIG_CHECKOUT: usize = 16;
 
@@ -201,9 +202,10 @@ async fn spend_until_empty<D: Driver>(
 
 /// Checks the protocol's rule that no request fails with [`RedeemError::Contention`] while
 /// others make progress, through one [`Redeemer`] shared by several threads, each scenario on a
-/// fresh store from `factory`; every request is allowed only 6 attempts, so that it is the
-/// pessimistic path (see [`Need::Yield`](crate::redeem::Need::Yield)), not a long run of
-/// retries, that gets it through:
+/// fresh store from `factory`. Every request is allowed only 5 attempts: after 4 lost commits
+/// the protocol takes its pessimistic path (see [`Need::Yield`](crate::redeem::Need::Yield)),
+/// the driver's turn, and holding it a request must win at once; so it is that path, not a
+/// long run of lucky retries, that gets every request through:
 ///
 /// 1. eight threads spend one 1000.00 USD card for 20 rounds each (apply its code to a
 ///    checkout of their own, authorise 1.00, capture): every request succeeds, and the card
@@ -215,7 +217,7 @@ async fn spend_until_empty<D: Driver>(
 ///
 /// The turn that the pessimistic path takes belongs to the driver: the rule holds among the
 /// requests of one [`Redeemer`]. Drivers in several processes sharing one database rely on
-/// backoff alone.
+/// backoff alone (see [`Store`]'s contract).
 ///
 /// # Errors
 ///
@@ -231,7 +233,7 @@ where
 
 /// The same checks as [`check_contention`], through one [`AsyncRedeemer`] over each fresh
 /// async store from `factory`: eight tasks spending one card, then a sixteen-card checkout
-/// racing a spender of one of its cards, every request allowed 6 attempts and none failing.
+/// racing a spender of one of its cards, every request allowed 5 attempts and none failing.
 ///
 /// The tasks are polled together inside the returned future: await it in the host's runtime
 /// (a store doing real I/O needs one), or drive it with [`block_on`] when the store's futures
