@@ -32,6 +32,9 @@ pub(crate) trait Driver: Sync + Sized {
     /// A driver over `store` following `protocol`, reading time from `clock`.
     fn build(store: Self::Store, protocol: Protocol, clock: Arc<dyn Clock>) -> Self;
 
+    // The driver's operations and reads, as on `Redeemer` (futures ready at once) and
+    // `AsyncRedeemer`.
+
     fn issue(
         &self,
         key: &IdempotencyKey,
