@@ -2,26 +2,50 @@
 //!
 //! A host that writes its own store calls [`check_store`] from a test with a factory that
 //! returns an empty store each time (or [`check_async_store`], with an async factory, for an
-//! [`AsyncStore`]: the same contract checks, written once over [`AsyncStore`]). The kit runs the whole contract of the
-//! [`Store`] trait: versions, atomic commits, duplicate ids and codes, the
-//! append-only ledger, checkouts, idempotency records, guard windows, and several threads
-//! spending the same card at once through a [`Redeemer`] without ever overspending
+//! [`AsyncStore`]: the same contract checks, written once over [`AsyncStore`]). The kit runs
+//! the whole contract of the [`Store`] trait: versions, atomic commits, duplicate ids and
+//! codes, the append-only ledger, checkouts, idempotency records, guard windows, and several
+//! threads spending the same card at once through a [`Redeemer`](crate::store::Redeemer) without ever overspending
 //! ([`check_concurrent_spending`], which a database store also runs over several connections).
+//!
+//! The redemption protocol's rules are checked through a driver, each check written once and
+//! run through the driver its entry point names: the sync [`Redeemer`](crate::store::Redeemer) for a [`Store`], the
+//! [`AsyncRedeemer`](crate::store::AsyncRedeemer) for an [`AsyncStore`]:
+//!
+//! | what | [`Store`] | [`AsyncStore`] |
+//! | --- | --- | --- |
+//! | expired holds, re-authorising, imports, errors naming the state | [`check_protocol_rules`] | [`check_async_protocol_rules`] |
+//! | conflicts name their record | [`check_conflict_records`] | [`check_async_conflict_records`] |
+//! | no overspending under concurrent spending | [`check_concurrent_spending`] | [`check_async_concurrent_spending`] |
+//! | no request fails with contention while others make progress | [`check_contention`] | [`check_async_contention`] |
+//! | back-office commands keep their entries and race shoppers exactly | [`check_back_office`] | [`check_async_back_office`] |
+//!
+//! The async checks bring no runtime: their tasks are polled together inside the future they
+//! return, which the host awaits in its own runtime (or drives with [`block_on`] when its
+//! store's futures need none).
 //!
 //! ```
 //! use giftcert::MemoryStore;
 //!
 //! giftcert::testkit::check_store(MemoryStore::new)?;
+//! giftcert::testkit::check_protocol_rules(MemoryStore::new)?;
+//! giftcert::testkit::check_contention(MemoryStore::new)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod concurrency;
+mod driver;
 mod office;
 mod protocol;
 mod records;
 
-pub use self::office::check_back_office;
-pub use self::protocol::check_protocol_rules;
-pub use self::records::check_conflict_records;
+pub use self::concurrency::{
+    check_async_concurrent_spending, check_async_contention, check_concurrent_spending,
+    check_contention,
+};
+pub use self::office::{check_async_back_office, check_back_office};
+pub use self::protocol::{check_async_protocol_rules, check_protocol_rules};
+pub use self::records::{check_async_conflict_records, check_conflict_records};
 
 use std::future::Future;
 use std::pin::pin;
@@ -30,10 +54,8 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::card::Notification;
 use crate::card::{CardId, CardSpec, GiftCard};
 use crate::card::{LedgerEntry, Reference, verify_ledger};
-use crate::clock::FixedClock;
 use crate::code::Code;
 use crate::money::Currency;
 use crate::money::Money;
@@ -41,7 +63,6 @@ use crate::redeem::Versioned;
 use crate::redeem::{Checkout, Issued, Outcome, RedeemError};
 use crate::redeem::{GuardPolicy, GuardWindow};
 use crate::redeem::{IdempotencyKey, IdempotencyRecord, RecordedRequest};
-use crate::store::Redeemer;
 use crate::store::{AsyncStore, CardWrite, Changes, RecordWrite, Store, StoreError};
 
 /// A rule of the store contract that the store under test broke.
@@ -75,6 +96,21 @@ fn ensure(
     } else {
         Err(fail(check, detail()))
     }
+}
+
+/// `text` as an idempotency key, or a failure of `check`.
+fn key(check: &'static str, text: &str) -> Result<IdempotencyKey, ConformanceFailure> {
+    IdempotencyKey::new(text).map_err(|e| fail(check, e.to_string()))
+}
+
+/// `text` as a reference, or a failure of `check`.
+fn reference(check: &'static str, text: &str) -> Result<Reference, ConformanceFailure> {
+    Reference::new(text).map_err(|e| fail(check, e.to_string()))
+}
+
+/// The result of a request that must succeed, or a failure of `check` naming the error.
+fn step<T>(check: &'static str, result: Result<T, RedeemError>) -> Result<T, ConformanceFailure> {
+    result.map_err(|e| fail(check, format!("unexpected error: {e}")))
 }
 
 fn t0() -> DateTime<Utc> {
@@ -140,9 +176,8 @@ where
 /// check. The kit brings no runtime: await it in the host's (`#[tokio::test]`), or drive it
 /// with [`block_on`] when the store's futures need none.
 ///
-/// Concurrent spending is not among these checks: [`check_concurrent_spending`] drives the
-/// blocking [`Redeemer`], so an async store tests it with tasks of its own (see
-/// `giftcert-postgres`'s tests).
+/// Concurrent spending is not among these checks: [`check_async_concurrent_spending`] runs it,
+/// over the stores (connections) the host chooses.
 ///
 /// ```
 /// use giftcert::MemoryStore;
@@ -581,123 +616,4 @@ async fn checkouts_idempotency_and_guards_are_versioned<S: AsyncStore>(
     ensure(CHECK, stored.version == 2 && stored.value == window, || {
         "guard window differs".into()
     })
-}
-
-/// Threads that spend the same card through the service.
-const THREADS: usize = 8;
-/// Enough rounds for the card to run out whatever the interleaving (100 are needed).
-const MAX_ROUNDS: usize = 100;
-
-/// Eight threads spend one 100.00 USD card, 1.00 at a time, through a [`Redeemer`] over each
-/// of `stores` in turn (one store shared by all threads, or one per thread: several
-/// connections to one database), until the card is empty. Together they must capture exactly
-/// 100.00, never more, leave nothing held, and leave a ledger of 201 entries (the issue, then a
-/// hold and a capture per 1.00) that sums to the balance. Returns the card's id, for checks of
-/// the database's own.
-///
-/// # Errors
-///
-/// A [`ConformanceFailure`] naming what went wrong; none when `stores` is empty.
-pub fn check_concurrent_spending<S: Store>(stores: Vec<S>) -> Result<CardId, ConformanceFailure> {
-    const CHECK: &str = "concurrent spending of one card never overspends";
-    let clock = Arc::new(FixedClock::new(t0()));
-    let redeemers: Vec<Redeemer<S>> = stores
-        .into_iter()
-        .map(|store| {
-            Redeemer::new(store)
-                .with_clock(clock.clone())
-                .with_attempts(1_000)
-        })
-        .collect();
-    let first = redeemers
-        .first()
-        .ok_or_else(|| fail(CHECK, "no store to spend through"))?;
-    let key = |s: String| IdempotencyKey::new(&s).map_err(|e| fail(CHECK, e.to_string()));
-    let issued = first
-        .issue(&key("kit-issue".into())?, vec![CardSpec::new(usd(10_000))])
-        .map_err(|e| fail(CHECK, e.to_string()))?;
-    let (card, code) = match issued.notifications.first() {
-        Some(Notification::CardIssued { card, code, .. }) => {
-            (*card, code.expose_secret().to_owned())
-        }
-        _ => return Err(fail(CHECK, "issue returned no card")),
-    };
-    let results: Vec<Result<Money, ConformanceFailure>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..THREADS)
-            .map(|t| {
-                let (redeemer, code) = (&redeemers[t % redeemers.len()], &code);
-                scope.spawn(move || -> Result<Money, ConformanceFailure> {
-                    let mut spent = Money::zero(Currency::USD);
-                    let client = Reference::new("kit").map_err(|e| fail(CHECK, e.to_string()))?;
-                    for round in 0..MAX_ROUNDS {
-                        let left = redeemer
-                            .card(card)
-                            .map_err(|e| fail(CHECK, e.to_string()))?
-                            .ok_or_else(|| fail(CHECK, "card vanished"))?;
-                        if left.balance().is_zero() {
-                            break;
-                        }
-                        let name = format!("kit-{t}-{round}");
-                        let checkout =
-                            Reference::new(&name).map_err(|e| fail(CHECK, e.to_string()))?;
-                        match redeemer.apply_code(&client, &checkout, Currency::USD, code) {
-                            Ok(_) => {}
-                            // What is left is held by other threads, which will capture it.
-                            Err(RedeemError::EmptyCard(_)) => continue,
-                            Err(e) => return Err(fail(CHECK, format!("apply: {e}"))),
-                        }
-                        let auth = redeemer
-                            .authorise(&key(format!("{name}-a"))?, &checkout, usd(100))
-                            .map_err(|e| fail(CHECK, format!("authorise: {e}")))?;
-                        if auth.outcome.credit.is_zero() {
-                            continue;
-                        }
-                        let captured = redeemer
-                            .capture(&key(format!("{name}-c"))?, &checkout)
-                            .map_err(|e| fail(CHECK, format!("capture: {e}")))?;
-                        spent = spent
-                            .checked_add(captured.outcome.total)
-                            .map_err(|e| fail(CHECK, e.to_string()))?;
-                    }
-                    Ok(spent)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(fail(CHECK, "a thread panicked")))
-            })
-            .collect()
-    });
-    let mut spent = Money::zero(Currency::USD);
-    for result in results {
-        spent = spent
-            .checked_add(result?)
-            .map_err(|e| fail(CHECK, e.to_string()))?;
-    }
-    let stored = first
-        .card(card)
-        .map_err(|e| fail(CHECK, e.to_string()))?
-        .ok_or_else(|| fail(CHECK, "card vanished"))?;
-    ensure(
-        CHECK,
-        spent == usd(10_000) && stored.balance().is_zero() && stored.held().is_zero(),
-        || {
-            format!(
-                "the threads spent {spent} of a 100.00 USD card, which now holds {} with {} held",
-                stored.balance(),
-                stored.held()
-            )
-        },
-    )?;
-    let history = first
-        .history(card)
-        .map_err(|e| fail(CHECK, e.to_string()))?;
-    verify_ledger(card, stored.balance(), &history).map_err(|e| fail(CHECK, e.to_string()))?;
-    ensure(CHECK, history.len() == 201, || {
-        format!("the ledger has {} entries, expected 201", history.len())
-    })?;
-    Ok(card)
 }

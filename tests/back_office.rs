@@ -421,6 +421,10 @@ fn adjustments_racing_shoppers_on_one_card_all_land() {
 #[test]
 fn memory_store_passes_the_back_office_checks() {
     giftcert::testkit::check_back_office(MemoryStore::new).unwrap();
+    block_on(giftcert::testkit::check_async_back_office(|| async {
+        MemoryStore::new()
+    }))
+    .unwrap();
 }
 
 #[test]

@@ -182,46 +182,58 @@ fn an_import_replays_under_its_key_and_refuses_the_key_for_another_card() {
     );
 }
 
-/// Issues `n` cards of `value` and returns their codes.
-fn cards(redeemer: &Redeemer<MemoryStore>, n: usize, value: &str) -> Vec<(CardId, String)> {
-    (0..n)
-        .map(|i| {
-            let issued = redeemer
-                .issue(
-                    &key(&format!("cards-{value}-{i}")),
-                    vec![CardSpec::new(usd(value))],
-                )
-                .unwrap();
-            let Notification::CardIssued { code, .. } = &issued.notifications[0] else {
-                panic!("no code")
-            };
-            (
-                issued.outcome.cards[0].card,
-                code.expose_secret().to_owned(),
-            )
-        })
-        .collect()
+/// Rule 4 through the sync driver: eight threads on one card, and a sixteen-card checkout
+/// racing a spender of one of its cards, finish every round with no request failing (each
+/// allowed only a few attempts, so that the pessimistic path is what gets them through).
+#[test]
+fn no_request_fails_with_contention_through_the_sync_driver() {
+    giftcert::testkit::check_contention(MemoryStore::new).unwrap();
 }
 
+/// Rule 4 through the async driver: the same scenarios, as tasks polled together.
 #[test]
-fn eight_threads_on_one_card_finish_every_round_without_contention() {
-    let redeemer = Arc::new(Redeemer::new(MemoryStore::new()).with_attempts(6));
-    let (card, code) = cards(&redeemer, 1, "1000").remove(0);
+fn no_request_fails_with_contention_through_the_async_driver() {
+    use giftcert::testkit::{block_on, check_async_contention};
+
+    block_on(check_async_contention(|| async { MemoryStore::new() })).unwrap();
+}
+
+/// The async driver's rule 4 with real races: the kit's contention scenarios through one
+/// `AsyncRedeemer` would run its tasks on one thread, where `MemoryStore`'s ready futures
+/// never collide; here eight threads drive their own futures over one shared driver.
+#[test]
+fn eight_threads_driving_one_async_redeemer_finish_every_round_without_contention() {
+    use giftcert::store::AsyncRedeemer;
+    use giftcert::testkit::block_on;
+
+    let redeemer = Arc::new(
+        AsyncRedeemer::new(MemoryStore::new())
+            .with_protocol(giftcert::redeem::Protocol::default().with_attempts(5)),
+    );
+    let issued = block_on(redeemer.issue(&key("hot"), vec![CardSpec::new(usd("1000"))])).unwrap();
+    let Notification::CardIssued { card, code, .. } = &issued.notifications[0] else {
+        panic!("no code")
+    };
+    let (card, code) = (*card, code.expose_secret().to_owned());
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let (redeemer, code) = (Arc::clone(&redeemer), code.clone());
             std::thread::spawn(move || {
                 for round in 0..20 {
                     let checkout = reference(&format!("hot-{t}-{round}"));
-                    redeemer
-                        .apply_code(&reference("c"), &checkout, Currency::USD, &code)
-                        .unwrap();
-                    redeemer
-                        .authorise(&key(&format!("{checkout}/a")), &checkout, usd("1"))
-                        .unwrap();
-                    redeemer
-                        .capture(&key(&format!("{checkout}/c")), &checkout)
-                        .unwrap();
+                    block_on(async {
+                        redeemer
+                            .apply_code(&reference("c"), &checkout, Currency::USD, &code)
+                            .await?;
+                        redeemer
+                            .authorise(&key(&format!("{checkout}/a")), &checkout, usd("1"))
+                            .await?;
+                        redeemer
+                            .capture(&key(&format!("{checkout}/c")), &checkout)
+                            .await?;
+                        Ok::<(), RedeemError>(())
+                    })
+                    .unwrap();
                 }
             })
         })
@@ -231,49 +243,69 @@ fn eight_threads_on_one_card_finish_every_round_without_contention() {
             .join()
             .expect("no request failed, with contention or otherwise");
     }
-    let stored = redeemer.card(card).unwrap().unwrap();
+    let stored = block_on(redeemer.card(card)).unwrap().unwrap();
     assert_eq!(stored.balance(), usd("840"));
 }
 
+/// A store on which one card's commits always conflict: a request on it can never succeed,
+/// so the contention check must fail, naming the request.
 #[test]
-fn a_sixteen_card_checkout_racing_a_spender_of_one_of_its_cards_completes() {
-    let redeemer = Arc::new(Redeemer::new(MemoryStore::new()).with_attempts(6));
-    let all = cards(&redeemer, 16, "10");
-    // The big checkout uses the cards in the order applied (equal amounts), so the last one
-    // keeps 5.00 that the spender can always hold while both race on its version.
-    let (shared, shared_code) = all[15].clone();
-    let spender = {
-        let redeemer = Arc::clone(&redeemer);
-        std::thread::spawn(move || {
-            for round in 0..20 {
-                let checkout = reference(&format!("spender-{round}"));
-                redeemer
-                    .apply_code(&reference("s"), &checkout, Currency::USD, &shared_code)
-                    .unwrap();
-                redeemer
-                    .authorise(&key(&format!("{checkout}/a")), &checkout, usd("0.10"))
-                    .unwrap();
-                redeemer
-                    .void(&key(&format!("{checkout}/v")), &checkout)
-                    .unwrap();
-            }
-        })
+fn the_contention_check_catches_a_request_that_fails_with_contention() {
+    use giftcert::{
+        Code, GiftCard, Store, StoreError,
+        card::LedgerEntry,
+        redeem::{CardWrite, Changes, Checkout, GuardWindow, IdempotencyRecord, Record, Versioned},
     };
-    for round in 0..20 {
-        let checkout = reference(&format!("big-{round}"));
-        for (_, code) in &all {
-            redeemer
-                .apply_code(&reference("b"), &checkout, Currency::USD, code)
-                .unwrap();
+
+    /// Refuses every update of a card: as if another writer always got there first.
+    #[derive(Debug, Default)]
+    struct AlwaysBehind(MemoryStore);
+
+    impl Store for AlwaysBehind {
+        fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError> {
+            self.0.card(id)
         }
-        let auth = redeemer
-            .authorise(&key(&format!("{checkout}/a")), &checkout, usd("155"))
-            .unwrap();
-        assert_eq!(auth.outcome.credit, usd("155"));
-        redeemer
-            .void(&key(&format!("{checkout}/v")), &checkout)
-            .unwrap();
+        fn card_by_code(&self, code: &Code) -> Result<Option<Versioned<GiftCard>>, StoreError> {
+            self.0.card_by_code(code)
+        }
+        fn ledger(
+            &self,
+            card: CardId,
+            from: u64,
+            limit: usize,
+        ) -> Result<Vec<LedgerEntry>, StoreError> {
+            self.0.ledger(card, from, limit)
+        }
+        fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
+            self.0.checkout(id)
+        }
+        fn idempotency(
+            &self,
+            key: &IdempotencyKey,
+        ) -> Result<Option<IdempotencyRecord>, StoreError> {
+            self.0.idempotency(key)
+        }
+        fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
+            self.0.guard(client)
+        }
+        fn commit(&self, changes: Changes) -> Result<(), StoreError> {
+            match changes.cards.iter().find_map(|write| match write {
+                CardWrite::Update { card, .. } => Some(card.id()),
+                _ => None,
+            }) {
+                Some(id) => Err(StoreError::conflict(Record::Card(id), "always behind")),
+                None => self.0.commit(changes),
+            }
+        }
     }
-    spender.join().expect("the spender finished every round");
-    assert_eq!(redeemer.card(shared).unwrap().unwrap().balance(), usd("10"));
+
+    let failure = giftcert::testkit::check_contention(AlwaysBehind::default).unwrap_err();
+    assert_eq!(
+        failure.check,
+        "racers on one card finish every round without contention"
+    );
+    assert!(
+        failure.detail.contains("authorise") && failure.detail.contains("gave up after 5 attempts"),
+        "{failure}"
+    );
 }

@@ -177,3 +177,51 @@ fn the_async_kit_catches_a_store_that_ignores_versions() {
         "updates check versions and commits are all or nothing"
     );
 }
+
+/// The protocol's rules hold on `MemoryStore` through the async driver too: the same checks.
+#[test]
+fn memory_store_keeps_the_protocol_rules_through_the_async_driver() {
+    use giftcert::testkit::{block_on, check_async_protocol_rules};
+
+    block_on(check_async_protocol_rules(|| async {
+        giftcert::MemoryStore::new()
+    }))
+    .unwrap();
+}
+
+/// Through the async driver, `MemoryStore`'s conflicts name the same records in the same words.
+#[test]
+fn memory_store_conflicts_name_their_record_through_the_async_driver() {
+    use giftcert::testkit::{block_on, check_async_conflict_records, check_conflict_records};
+
+    let sync = check_conflict_records(giftcert::MemoryStore::new()).unwrap();
+    let asynchronous =
+        block_on(check_async_conflict_records(giftcert::MemoryStore::new())).unwrap();
+    // Card ids are random: the reasons, and which kind of record each names, must agree.
+    let words = |seen: Vec<(giftcert::redeem::Record, String)>| -> Vec<(String, String)> {
+        seen.into_iter()
+            .map(|(record, reason)| {
+                (
+                    format!("{record:?}")
+                        .split(['(', ' '])
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    reason,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(words(asynchronous), words(sync));
+}
+
+/// Eight tasks through the async driver spend one card to zero and never overspend.
+#[test]
+fn memory_store_passes_the_async_concurrent_spending_check() {
+    use giftcert::testkit::{block_on, check_async_concurrent_spending};
+
+    block_on(check_async_concurrent_spending(vec![
+        giftcert::MemoryStore::new(),
+    ]))
+    .unwrap();
+}

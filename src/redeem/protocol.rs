@@ -64,8 +64,9 @@ use crate::redeem::{
 
 /// How many times a request is tried against a store that keeps changing underneath.
 const DEFAULT_ATTEMPTS: u32 = 64;
-/// After this many lost commits an operation takes its driver's turn.
-const PESSIMISTIC_AFTER: u32 = 4;
+/// After this many lost commits an operation takes its driver's turn (the conformance kit's
+/// contention checks allow one attempt more).
+pub(crate) const PESSIMISTIC_AFTER: u32 = 4;
 /// How many codes are drawn before giving up on finding a free one.
 const CODE_ATTEMPTS: u32 = 8;
 /// How long a hold lasts by default.
@@ -127,7 +128,11 @@ pub enum Need {
     /// [`Reply::Resumed`]. The first few times, yield (a driver may add a short random
     /// pause); once `exclusive` is set, take the driver's turn (one operation at a time
     /// among those that kept losing) and keep it until this operation is done, so that a
-    /// request never fails with [`RedeemError::Contention`] while others make progress.
+    /// request never fails with [`RedeemError::Contention`] while others make progress. A
+    /// driver with a turn holds back its other operations' commits while the turn is taken,
+    /// and answers this need only once the commits already under way have landed, so that
+    /// the holder's next attempt cannot lose to them (see the [`Store`](crate::store::Store)
+    /// contract on contention).
     Yield {
         /// How many commits this operation has lost so far.
         lost: u32,

@@ -95,12 +95,8 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
                 Step::Done(result) => return result,
                 Step::Need(Need::Yield { exclusive, .. }) => {
                     if exclusive && turn.is_none() {
-                        turn = Some(loop {
-                            match self.turn.try_take() {
-                                Some(taken) => break taken,
-                                None => YieldNow(false).await,
-                            }
-                        });
+                        // Parked until the turn is free and the commits under way have landed.
+                        turn = Some(self.turn.take_async().await);
                     } else {
                         YieldNow(false).await;
                     }
@@ -108,12 +104,11 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
                 }
                 Step::Need(need @ Need::Commit(_)) => {
                     // While an operation that kept losing has its turn, the others let it
-                    // commit first.
-                    if turn.is_none() {
-                        while self.turn.is_taken() {
-                            YieldNow(false).await;
-                        }
-                    }
+                    // commit first; the turn waits for their commits under way.
+                    let _in_flight = match turn {
+                        None => Some(self.turn.enter_async().await),
+                        Some(_) => None,
+                    };
                     self.answer(need).await
                 }
                 Step::Need(need) => self.answer(need).await,

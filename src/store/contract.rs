@@ -41,6 +41,30 @@ use crate::redeem::{
 ///
 /// The protocol retries a conflicting request from a fresh read a bounded number of times, so
 /// a store only has to refuse, never to merge.
+///
+/// # Contention: backoff, then the driver's turn
+///
+/// A request that loses a commit yields and tries again (the sync driver adds a short random
+/// pause, so that racing requests spread out). After 4 lost commits it takes the pessimistic
+/// path: its driver's turn, one request at a time. While a request has the turn, the driver's
+/// other requests hold back their commits (they still read), and the holder waits for the
+/// commits already under way to land before it reads again; so no other request of the same
+/// driver can make it lose once more, and it commits at its next attempt. No request of a
+/// driver fails with [`RedeemError::Contention`](crate::redeem::RedeemError::Contention) while
+/// others make progress (the conformance kit's `check_contention` and
+/// `check_async_contention` prove it on a store).
+///
+/// Its limits:
+///
+/// - The turn belongs to one driver instance ([`Redeemer`](crate::store::Redeemer) or
+///   [`AsyncRedeemer`](crate::store::AsyncRedeemer)). Share one driver (and so one store,
+///   with a pool of connections) between a host's threads or tasks to get it.
+/// - Several drivers on one database (several processes, or one driver per connection) do
+///   not see each other's turns: between them only backoff helps, and a request can still
+///   give up after its attempts (64 by default, see
+///   [`Protocol::with_attempts`](crate::redeem::Protocol::with_attempts)).
+/// - The turn is one per driver, not one per card: while a request has it, the driver's
+///   commits on other cards wait too (briefly: one read and one commit).
 pub trait Store: Send + Sync + fmt::Debug {
     /// The card with this id.
     ///

@@ -4,7 +4,11 @@
 //! [`Protocol`]; this driver only answers what an [`Operation`] needs from the store, the
 //! clock and the code generator.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use chrono::Duration;
 
@@ -169,12 +173,8 @@ impl<S: Store> Redeemer<S> {
                 }
                 Step::Need(need @ Need::Commit(_)) => {
                     // While an operation that kept losing has its turn, the others let it
-                    // commit first.
-                    if turn.is_none() {
-                        while self.turn.is_taken() {
-                            std::thread::yield_now();
-                        }
-                    }
+                    // commit first; the turn waits for their commits under way.
+                    let _in_flight = turn.is_none().then(|| self.turn.enter());
                     self.answer(need)
                 }
                 Step::Need(need) => self.answer(need),
@@ -430,9 +430,30 @@ impl<S: Store> Redeemer<S> {
     }
 }
 
-/// The turn operations that kept losing take one at a time (see [`Need::Yield`]).
+/// The turn operations that kept losing take one at a time (see [`Need::Yield`]): while one
+/// has it, the driver's other operations hold back their commits, and it waits for those
+/// already under way to land before it reads again, so that no other request of the same
+/// driver can make it lose once more. Other drivers (other processes on the same database) do
+/// not see it: against them only backoff helps.
+///
+/// Waiting blocks the thread (the sync driver) or parks the task until the turn changes (the
+/// async driver): nothing spins while the holder's commit is at the database.
 #[derive(Debug, Default)]
-pub(crate) struct Turn(std::sync::atomic::AtomicBool);
+pub(crate) struct Turn {
+    state: Mutex<TurnState>,
+    /// Signalled whenever the turn is given back or the last commit under way lands.
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct TurnState {
+    /// Whether an operation has the turn.
+    taken: bool,
+    /// Commits under way of operations without the turn.
+    in_flight: usize,
+    /// The tasks of the async driver waiting for the turn to change.
+    waiting: Vec<Waker>,
+}
 
 /// What issuing for `order` asks both drivers for: the key made from the order id and the
 /// specs of the cards it bought, or `None` when it bought none (yet).
@@ -465,35 +486,135 @@ pub(crate) fn nothing_issued() -> Redeemed<Issued> {
 /// A held [`Turn`]; dropping it gives the turn to the next operation.
 pub(crate) struct TurnGuard<'a>(&'a Turn);
 
+/// A commit under way while no operation has the turn; dropping it (the commit answered, or
+/// its future dropped) lets the turn's holder go on.
+pub(crate) struct InFlight<'a>(&'a Turn);
+
+/// The turn is free: take it.
+fn take_if_free(state: &mut TurnState) -> bool {
+    !std::mem::replace(&mut state.taken, true)
+}
+
+/// Every commit that began before the turn was taken has been answered.
+fn drained(state: &mut TurnState) -> bool {
+    state.in_flight == 0
+}
+
+/// No operation has the turn: count a commit under way.
+fn enter_if_free(state: &mut TurnState) -> bool {
+    if state.taken {
+        return false;
+    }
+    state.in_flight += 1;
+    true
+}
+
 impl Turn {
-    /// Takes the turn, yielding this thread until it is free.
-    fn take(&self) -> TurnGuard<'_> {
-        loop {
-            if let Some(taken) = self.try_take() {
-                return taken;
-            }
-            std::thread::yield_now();
+    fn lock(&self) -> MutexGuard<'_, TurnState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Blocks this thread until `attempt` succeeds on the turn's state.
+    fn wait(&self, attempt: fn(&mut TurnState) -> bool) {
+        let mut state = self.lock();
+        while !attempt(&mut state) {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 
-    /// Whether an operation has the turn.
-    pub(crate) fn is_taken(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Acquire)
+    /// Wakes every waiter, blocked or parked.
+    fn changed(&self, mut state: MutexGuard<'_, TurnState>) {
+        let waiting = std::mem::take(&mut state.waiting);
+        drop(state);
+        self.changed.notify_all();
+        for waker in waiting {
+            waker.wake();
+        }
     }
 
-    /// Takes the turn if it is free.
-    pub(crate) fn try_take(&self) -> Option<TurnGuard<'_>> {
-        use std::sync::atomic::Ordering;
-        self.0
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .ok()
-            .map(|_| TurnGuard(self))
+    /// Takes the turn, blocking this thread until it is free and the commits under way have
+    /// landed.
+    fn take(&self) -> TurnGuard<'_> {
+        self.wait(take_if_free);
+        let taken = TurnGuard(self);
+        self.wait(drained);
+        taken
+    }
+
+    /// Enters a commit, blocking this thread while another operation has the turn.
+    fn enter(&self) -> InFlight<'_> {
+        self.wait(enter_if_free);
+        InFlight(self)
+    }
+
+    /// As [`Turn::take`], parking the task instead of blocking the thread.
+    pub(crate) async fn take_async(&self) -> TurnGuard<'_> {
+        TurnWait {
+            turn: self,
+            attempt: take_if_free,
+        }
+        .await;
+        let taken = TurnGuard(self);
+        TurnWait {
+            turn: self,
+            attempt: drained,
+        }
+        .await;
+        taken
+    }
+
+    /// As [`Turn::enter`], parking the task instead of blocking the thread.
+    pub(crate) async fn enter_async(&self) -> InFlight<'_> {
+        TurnWait {
+            turn: self,
+            attempt: enter_if_free,
+        }
+        .await;
+        InFlight(self)
     }
 }
 
 impl Drop for TurnGuard<'_> {
     fn drop(&mut self) {
-        self.0.0.store(false, std::sync::atomic::Ordering::Release);
+        let mut state = self.0.lock();
+        state.taken = false;
+        self.0.changed(state);
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.in_flight -= 1;
+        if state.in_flight == 0 {
+            self.0.changed(state);
+        }
+    }
+}
+
+/// Ready once `attempt` succeeds on the turn's state; until then its task is parked, and woken
+/// when the turn changes.
+struct TurnWait<'a> {
+    turn: &'a Turn,
+    attempt: fn(&mut TurnState) -> bool,
+}
+
+impl Future for TurnWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.turn.lock();
+        if (self.attempt)(&mut state) {
+            return Poll::Ready(());
+        }
+        // A task that polls its futures together (a join) is woken once for all of them.
+        if !state.waiting.iter().any(|w| w.will_wake(cx.waker())) {
+            state.waiting.push(cx.waker().clone());
+        }
+        Poll::Pending
     }
 }
 

@@ -1,23 +1,29 @@
-//! Back-office commands on any store: run through the sync driver over the store under test.
+//! Back-office commands on any store, written once over the kit's [`Driver`]:
+//! [`check_back_office`] runs them through the sync [`Redeemer`],
+//! [`check_async_back_office`] through the [`AsyncRedeemer`], each check in a fresh store.
 
+use std::future::{Future, ready};
+use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::Duration;
 
-use super::{ConformanceFailure, ensure, fail, t0, usd};
-use crate::card::{
-    Attribution, CardId, CardSpec, CardStatus, EntryKind, Notification, Reason, Reference,
-    verify_ledger,
-};
+use super::concurrency::issue_card;
+use super::driver::Driver;
+use super::{ConformanceFailure, block_on, ensure, fail, key, reference, step, t0, usd};
+use crate::card::{Attribution, CardStatus, EntryKind, Reason, verify_ledger};
 use crate::clock::FixedClock;
 use crate::money::Currency;
-use crate::redeem::{CardCommand, IdempotencyKey, RedeemError};
-use crate::store::{Redeemer, Store};
+use crate::redeem::{CardCommand, Protocol, RedeemError};
+use crate::store::{AsyncRedeemer, AsyncStore, Redeemer, Store};
 
 const CHECK: &str = "back-office commands";
 const RACE: &str = "back-office adjustments racing shoppers";
 
-/// Runs the back-office commands over stores from `factory` (a fresh, empty store each call):
+type Task<'a> = Pin<Box<dyn Future<Output = Result<(), ConformanceFailure>> + Send + 'a>>;
+
+/// Runs the back-office commands through a [`Redeemer`] over stores from `factory` (a fresh,
+/// empty store each call):
 ///
 /// 1. disable, enable, adjust and a new expiry each write one ledger entry that keeps who did
 ///    it and why through the store; a disabled or expired card cannot be applied, enabled or
@@ -32,24 +38,35 @@ const RACE: &str = "back-office adjustments racing shoppers";
 /// The first [`ConformanceFailure`]: the check, what was expected and what happened.
 pub fn check_back_office<S, F>(mut factory: F) -> Result<(), ConformanceFailure>
 where
-    S: Store + 'static,
+    S: Store,
     F: FnMut() -> S,
 {
-    commands_keep_their_entries(factory())?;
-    adjustments_race_shoppers(factory())?;
-    Ok(())
+    block_on(back_office::<Redeemer<S>, _, _>(|| ready(factory())))
 }
 
-fn step<T>(check: &'static str, result: Result<T, RedeemError>) -> Result<T, ConformanceFailure> {
-    result.map_err(|e| fail(check, format!("unexpected error: {e}")))
+/// The same checks as [`check_back_office`], run through an [`AsyncRedeemer`] over async
+/// stores from `factory` (a future of a fresh, empty store, called once per check).
+///
+/// # Errors
+///
+/// The first [`ConformanceFailure`]: the check, what was expected and what happened.
+pub async fn check_async_back_office<S, F, Fut>(factory: F) -> Result<(), ConformanceFailure>
+where
+    S: AsyncStore,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = S>,
+{
+    back_office::<AsyncRedeemer<S>, _, _>(factory).await
 }
 
-fn key(check: &'static str, text: &str) -> Result<IdempotencyKey, ConformanceFailure> {
-    IdempotencyKey::new(text).map_err(|e| fail(check, e.to_string()))
-}
-
-fn reference(check: &'static str, text: &str) -> Result<Reference, ConformanceFailure> {
-    Reference::new(text).map_err(|e| fail(check, e.to_string()))
+async fn back_office<D, F, Fut>(mut factory: F) -> Result<(), ConformanceFailure>
+where
+    D: Driver,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = D::Store>,
+{
+    commands_keep_their_entries::<D>(factory().await).await?;
+    adjustments_race_shoppers::<D>(factory().await).await
 }
 
 fn staff(check: &'static str, reason: &str) -> Result<Attribution, ConformanceFailure> {
@@ -57,67 +74,56 @@ fn staff(check: &'static str, reason: &str) -> Result<Attribution, ConformanceFa
     Ok(Attribution::new(reference(check, "staff:kit")?, reason))
 }
 
-/// Issues a card of `value` minor units; its id and code.
-fn card<S: Store>(
-    check: &'static str,
-    redeemer: &Redeemer<S>,
-    value: i64,
-) -> Result<(CardId, String), ConformanceFailure> {
-    let issued = step(
-        check,
-        redeemer.issue(&key(check, "issue")?, vec![CardSpec::new(usd(value))]),
-    )?;
-    match (issued.outcome.cards.first(), issued.notifications.first()) {
-        (Some(card), Some(Notification::CardIssued { code, .. })) => {
-            Ok((card.card, code.expose_secret().to_owned()))
-        }
-        _ => Err(fail(check, "issuing a card gave no card and code")),
-    }
-}
-
-fn commands_keep_their_entries<S: Store>(store: S) -> Result<(), ConformanceFailure> {
+async fn commands_keep_their_entries<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure> {
     let clock = Arc::new(FixedClock::new(t0()));
-    let redeemer = Redeemer::new(store).with_clock(clock.clone());
-    let (card, code) = card(CHECK, &redeemer, 5_000)?;
+    let driver = D::build(store, Protocol::default(), clock.clone());
+    let (card, code) = issue_card(CHECK, &driver, "issue", usd(5_000)).await?;
     let by = staff(CHECK, "conformance kit")?;
-    let apply = |checkout: &str| -> Result<Result<(), RedeemError>, ConformanceFailure> {
-        Ok(redeemer
-            .apply_code(
-                &reference(CHECK, "shopper")?,
-                &reference(CHECK, checkout)?,
-                Currency::USD,
-                &code,
+    let client = reference(CHECK, "shopper")?;
+    let apply = |checkout: &'static str| {
+        let (driver, client, code) = (&driver, &client, &code);
+        async move {
+            let checkout = reference(CHECK, checkout)?;
+            Ok::<_, ConformanceFailure>(
+                driver
+                    .apply_code(client, &checkout, Currency::USD, code)
+                    .await
+                    .map(drop),
             )
-            .map(|_| ()))
+        }
     };
-    let amend = |k: &str, command| step(CHECK, redeemer.amend(&key(CHECK, k)?, card, command, &by));
+    let amend = |k: &'static str, command| {
+        let (driver, by) = (&driver, &by);
+        async move {
+            step(
+                CHECK,
+                driver.amend(&key(CHECK, k)?, card, command, by).await,
+            )
+        }
+    };
 
-    let disabled = amend("disable", CardCommand::Disable)?;
+    let disabled = amend("disable", CardCommand::Disable).await?;
     ensure(
         CHECK,
         disabled.outcome.status == CardStatus::Disabled,
         || format!("disabling left the card {:?}", disabled.outcome.status),
     )?;
-    ensure(CHECK, apply("c1")?.is_err(), || {
+    ensure(CHECK, apply("c1").await?.is_err(), || {
         "a disabled card was applied".into()
     })?;
-    amend("enable", CardCommand::Enable)?;
-    step(CHECK, apply("c1")?)?;
+    amend("enable", CardCommand::Enable).await?;
+    step(CHECK, apply("c1").await?)?;
 
     let five = CardCommand::Adjust { change: usd(500) };
-    let first = amend("adjust", five)?;
-    let again = amend("adjust", five)?;
+    let first = amend("adjust", five).await?;
+    let again = amend("adjust", five).await?;
     ensure(
         CHECK,
         again.replayed && again.outcome == first.outcome && first.outcome.balance == usd(5_500),
         || format!("an adjustment and its replay gave {first:?} and {again:?}"),
     )?;
-    let other = redeemer.amend(
-        &key(CHECK, "adjust")?,
-        card,
-        CardCommand::Adjust { change: usd(600) },
-        &by,
-    );
+    let six = CardCommand::Adjust { change: usd(600) };
+    let other = driver.amend(&key(CHECK, "adjust")?, card, six, &by).await;
     ensure(
         CHECK,
         matches!(other, Err(RedeemError::IdempotencyConflict { .. })),
@@ -125,50 +131,47 @@ fn commands_keep_their_entries<S: Store>(store: S) -> Result<(), ConformanceFail
     )?;
 
     // 50.00 held: 5.00 of the 55.00 can be taken away, not 5.01.
+    let c1 = reference(CHECK, "c1")?;
     step(
         CHECK,
-        redeemer.authorise(&key(CHECK, "c1/a")?, &reference(CHECK, "c1")?, usd(5_000)),
+        driver
+            .authorise(&key(CHECK, "c1/a")?, &c1, usd(5_000))
+            .await,
     )?;
-    let too_far = redeemer.amend(
-        &key(CHECK, "too-far")?,
-        card,
-        CardCommand::Adjust { change: usd(-501) },
-        &by,
-    );
-    ensure(CHECK, too_far.is_err(), || {
-        format!("an adjustment below what is held gave {too_far:?}")
+    let too_far = CardCommand::Adjust { change: usd(-501) };
+    let refused = driver
+        .amend(&key(CHECK, "too-far")?, card, too_far, &by)
+        .await;
+    ensure(CHECK, refused.is_err(), || {
+        format!("an adjustment below what is held gave {refused:?}")
     })?;
-    amend("down", CardCommand::Adjust { change: usd(-500) })?;
-    step(
-        CHECK,
-        redeemer.void(&key(CHECK, "c1/v")?, &reference(CHECK, "c1")?),
-    )?;
+    amend("down", CardCommand::Adjust { change: usd(-500) }).await?;
+    step(CHECK, driver.void(&key(CHECK, "c1/v")?, &c1).await)?;
 
     let soon = t0() + Duration::days(10);
-    amend(
-        "expiry-1",
-        CardCommand::ChangeExpiry {
-            expires_at: Some(soon),
-        },
-    )?;
+    let expires_soon = CardCommand::ChangeExpiry {
+        expires_at: Some(soon),
+    };
+    amend("expiry-1", expires_soon).await?;
     clock
         .advance(Duration::days(11))
         .map_err(|e| fail(CHECK, e.to_string()))?;
-    ensure(CHECK, apply("c2")?.is_err(), || {
+    ensure(CHECK, apply("c2").await?.is_err(), || {
         "an expired card was applied".into()
     })?;
-    let revived = amend("expiry-2", CardCommand::ChangeExpiry { expires_at: None })?;
+    let never = CardCommand::ChangeExpiry { expires_at: None };
+    let revived = amend("expiry-2", never).await?;
     ensure(CHECK, revived.outcome.status == CardStatus::Active, || {
         format!(
             "removing the expiry left the card {:?}",
             revived.outcome.status
         )
     })?;
-    step(CHECK, apply("c2")?)?;
+    step(CHECK, apply("c2").await?)?;
 
     let stored =
-        step(CHECK, redeemer.card(card))?.ok_or_else(|| fail(CHECK, "the card is gone"))?;
-    let history = step(CHECK, redeemer.history(card))?;
+        step(CHECK, driver.card(card).await)?.ok_or_else(|| fail(CHECK, "the card is gone"))?;
+    let history = step(CHECK, driver.history(card).await)?;
     verify_ledger(card, stored.balance(), &history)
         .map_err(|e| fail(CHECK, format!("the ledger does not prove the balance: {e}")))?;
     let attributed: Vec<EntryKind> = history
@@ -195,55 +198,51 @@ fn commands_keep_their_entries<S: Store>(store: S) -> Result<(), ConformanceFail
     })
 }
 
-fn adjustments_race_shoppers<S: Store + 'static>(store: S) -> Result<(), ConformanceFailure> {
-    let redeemer = Arc::new(Redeemer::new(store).with_clock(Arc::new(FixedClock::new(t0()))));
-    let (card, code) = card(RACE, &redeemer, 1_000)?;
+async fn adjustments_race_shoppers<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure> {
+    let driver = D::build(store, Protocol::default(), Arc::new(FixedClock::new(t0())));
+    let (card, code) = issue_card(RACE, &driver, "issue", usd(1_000)).await?;
     let by = staff(RACE, "top-up after a complaint")?;
-    let results: Vec<Result<(), ConformanceFailure>> = std::thread::scope(|scope| {
-        let mut running = Vec::new();
-        for i in 0..8 {
-            let (redeemer, by) = (&redeemer, &by);
-            running.push(scope.spawn(move || {
-                let command = CardCommand::Adjust { change: usd(100) };
-                step(
-                    RACE,
-                    redeemer.amend(&key(RACE, &format!("adjust-{i}"))?, card, command, by),
-                )
-                .map(drop)
-            }));
-        }
-        for i in 0..4 {
-            let (redeemer, code) = (&redeemer, &code);
-            running.push(scope.spawn(move || {
-                let checkout = reference(RACE, &format!("shop-{i}"))?;
-                let client = reference(RACE, "shopper")?;
-                step(
-                    RACE,
-                    redeemer.apply_code(&client, &checkout, Currency::USD, code),
-                )?;
-                let authorise = key(RACE, &format!("{checkout}/a"))?;
-                step(RACE, redeemer.authorise(&authorise, &checkout, usd(100)))?;
-                let capture = key(RACE, &format!("{checkout}/c"))?;
-                step(RACE, redeemer.capture(&capture, &checkout)).map(drop)
-            }));
-        }
-        running
-            .into_iter()
-            .map(|t| {
-                t.join()
-                    .unwrap_or_else(|_| Err(fail(RACE, "a request panicked")))
-            })
-            .collect()
-    });
-    results.into_iter().collect::<Result<(), _>>()?;
-    let stored = step(RACE, redeemer.card(card))?.ok_or_else(|| fail(RACE, "the card is gone"))?;
+    let mut tasks: Vec<Task<'_>> = Vec::new();
+    for i in 0..8 {
+        let (driver, by) = (&driver, &by);
+        tasks.push(Box::pin(async move {
+            let command = CardCommand::Adjust { change: usd(100) };
+            let key = key(RACE, &format!("adjust-{i}"))?;
+            step(RACE, driver.amend(&key, card, command, by).await).map(drop)
+        }));
+    }
+    for i in 0..4 {
+        let (driver, code) = (&driver, &code);
+        tasks.push(Box::pin(async move {
+            let checkout = reference(RACE, &format!("shop-{i}"))?;
+            let client = reference(RACE, "shopper")?;
+            step(
+                RACE,
+                driver
+                    .apply_code(&client, &checkout, Currency::USD, code)
+                    .await,
+            )?;
+            let authorise = key(RACE, &format!("{checkout}/a"))?;
+            step(
+                RACE,
+                driver.authorise(&authorise, &checkout, usd(100)).await,
+            )?;
+            let capture = key(RACE, &format!("{checkout}/c"))?;
+            step(RACE, driver.capture(&capture, &checkout).await).map(drop)
+        }));
+    }
+    for result in driver.join_all(RACE, tasks).await {
+        result?;
+    }
+    let stored =
+        step(RACE, driver.card(card).await)?.ok_or_else(|| fail(RACE, "the card is gone"))?;
     ensure(RACE, stored.balance() == usd(1_400), || {
         format!(
             "10.00 + 8 x 1.00 - 4 x 1.00 left {}, expected 14.00",
             stored.balance()
         )
     })?;
-    let history = step(RACE, redeemer.history(card))?;
+    let history = step(RACE, driver.history(card).await)?;
     verify_ledger(card, stored.balance(), &history)
         .map_err(|e| fail(RACE, format!("the ledger does not prove the balance: {e}")))
 }

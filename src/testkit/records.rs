@@ -1,21 +1,22 @@
-//! Conflicts name their record: the check every store runs, returning the reasons it saw so
-//! that a store's own tests can pin its wording.
+//! Conflicts name their record: the check every store runs, through either driver, returning
+//! the reasons it saw so that a store's own tests can pin its wording.
 
 use std::sync::Arc;
 
-use super::{ConformanceFailure, ensure, fail, t0, usd};
+use super::driver::Driver;
+use super::{ConformanceFailure, block_on, ensure, fail, t0, usd};
 use crate::card::{Notification, Reference};
 use crate::clock::FixedClock;
 use crate::code::Code;
 use crate::money::Currency;
-use crate::redeem::{CardWrite, Changes, IdempotencyKey, Record, RecordWrite};
-use crate::store::{Redeemer, Store, StoreError};
+use crate::redeem::{CardWrite, Changes, IdempotencyKey, Protocol, Record, RecordWrite};
+use crate::store::{AsyncRedeemer, AsyncStore, Redeemer, Store, StoreError};
 
 /// Refuses five commits on a fresh `store` and checks that each conflict names the record it
 /// is about: a stale card, a card inserted twice, an entry that does not continue its card's
 /// ledger, a checkout inserted twice, an idempotency key recorded already; and that nothing
 /// refused was written. Returns each conflict's record and reason, in that order, for the
-/// store's tests to pin its messages.
+/// store's tests to pin its messages. The card is issued and applied through a [`Redeemer`].
 ///
 /// # Errors
 ///
@@ -23,34 +24,66 @@ use crate::store::{Redeemer, Store, StoreError};
 pub fn check_conflict_records<S: Store>(
     store: S,
 ) -> Result<Vec<(Record, String)>, ConformanceFailure> {
+    block_on(conflict_records::<Redeemer<S>>(store))
+}
+
+/// The same check as [`check_conflict_records`] on a fresh async `store`, the card issued and
+/// applied through an [`AsyncRedeemer`], the refused commits sent to the store's own
+/// [`AsyncStore::commit`].
+///
+/// ```
+/// use giftcert::MemoryStore;
+/// use giftcert::testkit::{block_on, check_async_conflict_records};
+///
+/// let seen = block_on(check_async_conflict_records(MemoryStore::new()))?;
+/// assert_eq!(seen.len(), 5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// The first [`ConformanceFailure`].
+pub async fn check_async_conflict_records<S: AsyncStore>(
+    store: S,
+) -> Result<Vec<(Record, String)>, ConformanceFailure> {
+    conflict_records::<AsyncRedeemer<S>>(store).await
+}
+
+async fn conflict_records<D: Driver>(
+    store: D::Store,
+) -> Result<Vec<(Record, String)>, ConformanceFailure> {
     const CHECK: &str = "conflicts name their record";
     let step = |e: &dyn std::fmt::Display| fail(CHECK, format!("unexpected error: {e}"));
-    let redeemer = Redeemer::new(store).with_clock(Arc::new(FixedClock::new(t0())));
+    let driver = D::build(store, Protocol::default(), Arc::new(FixedClock::new(t0())));
     let issue = IdempotencyKey::new("kit-records").map_err(|e| step(&e))?;
-    let issued = redeemer
+    let issued = driver
         .issue(&issue, vec![crate::card::CardSpec::new(usd(10_000))])
+        .await
         .map_err(|e| step(&e))?;
     let Some(Notification::CardIssued { card: id, code, .. }) = issued.notifications.first() else {
         return Err(fail(CHECK, "issue returned no card"));
     };
     let checkout = Reference::new("kit-checkout").map_err(|e| step(&e))?;
     let client = Reference::new("kit").map_err(|e| step(&e))?;
-    redeemer
+    driver
         .apply_code(&client, &checkout, Currency::USD, code.expose_secret())
+        .await
         .map_err(|e| step(&e))?;
-    let store = redeemer.store();
-    let card = store
-        .card(*id)
+    let card = driver
+        .stored_card(*id)
+        .await
         .map_err(|e| step(&e))?
         .ok_or_else(|| fail(CHECK, "the issued card is missing"))?;
     let other_code = Code::parse("KITC-ODEA-BCDE-FGH7").map_err(|e| step(&e))?;
-    let first_entry = store.ledger(*id, 1, 1).map_err(|e| step(&e))?;
-    let stored_checkout = store
+    let first_entry = driver.ledger(*id, 1, 1).await.map_err(|e| step(&e))?;
+    let stored_checkout = driver
         .checkout(&checkout)
+        .await
         .map_err(|e| step(&e))?
         .ok_or_else(|| fail(CHECK, "the checkout is missing"))?;
-    let record = store
+    let record = driver
         .idempotency(&issue)
+        .await
         .map_err(|e| step(&e))?
         .ok_or_else(|| fail(CHECK, "the idempotency record is missing"))?;
     let update = |expected_version| CardWrite::Update {
@@ -103,7 +136,7 @@ pub fn check_conflict_records<S: Store>(
     ];
     let mut seen = Vec::with_capacity(cases.len());
     for (expected, changes) in cases {
-        match store.commit(changes) {
+        match driver.commit(changes).await {
             Err(StoreError::Conflict { record, reason }) => {
                 ensure(CHECK, record == expected, || {
                     format!("a conflict on {expected} named {record} ({reason})")
@@ -118,8 +151,9 @@ pub fn check_conflict_records<S: Store>(
             }
         }
     }
-    let after = store
-        .card(*id)
+    let after = driver
+        .stored_card(*id)
+        .await
         .map_err(|e| step(&e))?
         .ok_or_else(|| fail(CHECK, "the card vanished"))?;
     ensure(CHECK, after == card, || {

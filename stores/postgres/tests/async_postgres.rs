@@ -8,11 +8,9 @@
 use std::error::Error as _;
 use std::io::Write as _;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeZone, Utc};
 use giftcert::store::AsyncStore;
 use giftcert::{
     CardId, CardSpec, Code, Currency, GiftCard, Money, Reference, Store, StoreError,
@@ -20,74 +18,23 @@ use giftcert::{
     redeem::{CardWrite, Changes, Record},
 };
 use giftcert_postgres::{AsyncPostgresStore, NoTls, PoolOptions, PostgresStore};
-use giftcert_store_support::CodeKey;
 
-const URL: &str = "GIFTCERT_POSTGRES_URL";
+mod common;
 
-/// The server's URL. These tests are `#[ignore]`d (they need a server); run them with
-/// `GIFTCERT_POSTGRES_URL=... cargo test -p giftcert-postgres -- --ignored`, as `bash .ci/run`
-/// does against a throw-away server. Run without the variable, they fail rather than pass.
-fn url() -> String {
-    match std::env::var(URL) {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!(
-            "{URL} is not set: these tests need a PostgreSQL server (bash .ci/run starts one)"
-        ),
-    }
-}
+use common::{Scratch, key, off_runtime, t0, url, usd};
 
-fn key() -> CodeKey {
-    CodeKey::new(b"giftcert-postgres test key here!").unwrap()
-}
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
-}
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
-
-/// Runs blocking PostgreSQL code (the `postgres` client panics inside a tokio runtime) on a
-/// thread of its own.
-fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|scope| scope.spawn(f).join().unwrap())
-}
-
-/// Schemas made for one test, dropped when it ends (whether it passed or not).
-struct Scratch {
-    url: String,
-    schemas: Mutex<Vec<String>>,
-}
-
+/// The async store's ways into a scratch schema.
 impl Scratch {
-    fn new(url: String) -> Scratch {
-        Scratch {
-            url,
-            schemas: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// A name no other test, run or process uses.
-    fn schema(&self) -> String {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            "giftcert_test_async_{}_{}_{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        self.schemas.lock().unwrap().push(name.clone());
-        name
-    }
-
     /// An async store in `schema`, with a pool sized by `options`.
     async fn store_with(&self, schema: &str, options: PoolOptions) -> AsyncPostgresStore {
         AsyncPostgresStore::connect_with(&self.url, Some(schema), key(), NoTls, options)
             .await
             .unwrap()
+    }
+
+    /// An async store in a new schema, with a pool sized by `options`.
+    async fn store_with_new_schema(&self, options: PoolOptions) -> AsyncPostgresStore {
+        self.store_with(&self.schema(), options).await
     }
 
     /// An async store in a new schema.
@@ -106,21 +53,6 @@ impl Scratch {
             .await
             .unwrap();
         client
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let schemas = std::mem::take(&mut *self.schemas.lock().unwrap_or_else(|e| e.into_inner()));
-        let url = &self.url;
-        off_runtime(move || {
-            if let Ok(mut client) = postgres::Client::connect(url, NoTls) {
-                for schema in schemas {
-                    let _ =
-                        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-                }
-            }
-        });
     }
 }
 
@@ -147,6 +79,95 @@ async fn async_postgres_store_passes_the_conformance_kit() {
     let url = url();
     let scratch = Scratch::new(url);
     giftcert::testkit::check_async_store(|| scratch.store())
+        .await
+        .unwrap();
+}
+
+/// The protocol's rules hold through the async driver, each check in a fresh schema.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+async fn async_postgres_store_keeps_the_protocol_rules() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    giftcert::testkit::check_async_protocol_rules(|| scratch.store())
+        .await
+        .unwrap();
+}
+
+/// Back-office commands through the async driver, each check in a fresh schema.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+async fn async_postgres_store_passes_the_back_office_checks() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    giftcert::testkit::check_async_back_office(|| scratch.store())
+        .await
+        .unwrap();
+}
+
+/// Through the async driver and store, conflicts name their record in the blocking store's
+/// words (the SQL and its conflict mapping are shared).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+async fn async_postgres_conflicts_name_their_record() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    let reasons: Vec<String> =
+        giftcert::testkit::check_async_conflict_records(scratch.store().await)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, reason)| reason)
+            .collect();
+    assert_eq!(
+        reasons,
+        [
+            "it does not exist at version 2",
+            "it already exists",
+            "it does not follow entry 1",
+            "it already exists",
+            "it is recorded",
+        ]
+    );
+}
+
+/// Eight tasks through one `AsyncRedeemer` over a pool of eight connections spend one 100.00
+/// card 1.00 at a time until it is empty: together they capture exactly 100.00, and the
+/// database's ledger proves the balance.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+async fn eight_tasks_through_the_async_driver_never_overspend_a_card() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    let schema = scratch.schema();
+    let eight = PoolOptions::new().with_max_size(NonZeroU32::new(8).unwrap());
+    let store = scratch.store_with(&schema, eight).await;
+    let card = giftcert::testkit::check_async_concurrent_spending(vec![store])
+        .await
+        .unwrap();
+    let client = scratch.client(&schema).await;
+    let row = client
+        .query_one(
+            "SELECT count(*), (SELECT balance::text FROM cards WHERE id = $1) \
+             FROM ledger_entries WHERE card_id = $1",
+            &[&card.to_string()],
+        )
+        .await
+        .unwrap();
+    let (entries, balance): (i64, String) = (row.get(0), row.get(1));
+    assert_eq!((entries, balance.as_str()), (201, "0.00"));
+}
+
+/// No request fails with contention while others make progress, through the async driver:
+/// eight tasks spending one card through one store with a pool of eight connections, and a
+/// sixteen-card checkout racing a spender of one of its cards, each in a fresh schema.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+async fn async_postgres_store_never_fails_a_request_with_contention() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    let eight = PoolOptions::new().with_max_size(NonZeroU32::new(8).unwrap());
+    giftcert::testkit::check_async_contention(|| scratch.store_with_new_schema(eight))
         .await
         .unwrap();
 }

@@ -7,14 +7,12 @@
 
 use std::error::Error as _;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
-    CardId, CardSpec, Code, Currency, IdempotencyKey, Money, Notification, Redeemer, Reference,
-    Store, StoreError,
+    CardId, CardSpec, Code, Currency, IdempotencyKey, Notification, Redeemer, Reference, Store,
+    StoreError,
     card::verify_ledger,
     clock::FixedClock,
     redeem::{CardWrite, Changes},
@@ -23,61 +21,12 @@ use giftcert_postgres::{ConnectError, PoolOptions, PostgresStore, SCHEMA_VERSION
 use giftcert_store_support::CodeKey;
 use postgres::{Client, NoTls};
 
-const URL: &str = "GIFTCERT_POSTGRES_URL";
+mod common;
 
-/// The server's URL. These tests are `#[ignore]`d (they need a server); run them with
-/// `GIFTCERT_POSTGRES_URL=... cargo test -p giftcert-postgres -- --ignored`, as `bash .ci/run`
-/// does against a throw-away server. Run without the variable, they fail rather than pass.
-fn url() -> String {
-    match std::env::var(URL) {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!(
-            "{URL} is not set: these tests need a PostgreSQL server (bash .ci/run starts one)"
-        ),
-    }
-}
+use common::{Scratch, key, t0, url, usd};
 
-fn key() -> CodeKey {
-    CodeKey::new(b"giftcert-postgres test key here!").unwrap()
-}
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
-}
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
-
-/// Schemas made for one test, dropped when it ends (whether it passed or not).
-struct Scratch {
-    url: String,
-    schemas: Mutex<Vec<String>>,
-}
-
+/// The blocking store's ways into a scratch schema.
 impl Scratch {
-    fn new(url: String) -> Scratch {
-        Scratch {
-            url,
-            schemas: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// A name no other test, run or process uses.
-    fn schema(&self) -> String {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            "giftcert_test_{}_{}_{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        self.schemas.lock().unwrap().push(name.clone());
-        name
-    }
-
     /// A store in `schema`.
     fn store_in(&self, schema: &str) -> PostgresStore {
         PostgresStore::connect_in_schema(&self.url, schema, key()).unwrap()
@@ -95,17 +44,6 @@ impl Scratch {
             .batch_execute(&format!("SET search_path TO {schema}"))
             .unwrap();
         client
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let schemas = std::mem::take(&mut *self.schemas.lock().unwrap_or_else(|e| e.into_inner()));
-        if let Ok(mut client) = Client::connect(&self.url, NoTls) {
-            for schema in schemas {
-                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-            }
-        }
     }
 }
 
@@ -161,6 +99,32 @@ fn postgres_store_keeps_the_protocol_rules() {
     let url = url();
     let scratch = Scratch::new(url);
     giftcert::testkit::check_protocol_rules(|| scratch.store()).unwrap();
+}
+
+/// Back-office commands keep their attributed entries in PostgreSQL, and adjustments racing
+/// shoppers all land, each check in a fresh schema.
+#[test]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+fn postgres_store_passes_the_back_office_checks() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    giftcert::testkit::check_back_office(|| scratch.store()).unwrap();
+}
+
+/// No request fails with contention while others make progress: eight threads spending one
+/// card through one store (a pool of at least eight connections, so eight connections), and
+/// a sixteen-card checkout racing a spender of one of its cards, each in a fresh schema.
+#[test]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+fn postgres_store_never_fails_a_request_with_contention() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    giftcert::testkit::check_contention(|| {
+        let store = scratch.store();
+        assert!(store.pool_options().max_size().get() >= 8);
+        store
+    })
+    .unwrap();
 }
 
 /// Eight stores, opened at the same moment on one new schema (so their migrations race) and
