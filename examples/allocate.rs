@@ -67,6 +67,10 @@
 //! ```text
 //! error: items[2] (id "10003"): a gift card must have a negative unitPrice, found 50.0
 //! ```
+//!
+//! Input of more than 1 MiB is refused the same way before it is parsed
+//! (`error: standard input has more than 1048576 bytes, ...`), and so is a number written with
+//! more than 64 characters.
 
 use std::collections::HashMap;
 use std::collections::HashSet;
@@ -360,6 +364,13 @@ fn decimal(value: &Value, field: &str, at: &str) -> Result<Decimal, String> {
             ));
         }
     };
+    if text.len() > MAX_NUMBER_LEN {
+        return Err(format!(
+            "{at}: {field} must be a number of at most {MAX_NUMBER_LEN} characters, found one \
+             of {}",
+            text.len()
+        ));
+    }
     let well_formed = text
         .bytes()
         .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
@@ -522,11 +533,39 @@ fn fail(reason: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn main() -> ExitCode {
-    let mut input = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        return fail(&format!("cannot read standard input: {e}"));
+/// The most bytes read from standard input: 1 MiB, far more than any cart, so that a huge input
+/// is refused before it is parsed.
+pub const MAX_INPUT_BYTES: u64 = 1 << 20;
+
+/// The longest text read as one number: longer ones are refused before they are parsed (the
+/// decimal parser recurses once per leading zero).
+const MAX_NUMBER_LEN: usize = giftcert::money::MAX_AMOUNT_TEXT_LEN;
+
+/// Reads all of `input` as UTF-8, up to [`MAX_INPUT_BYTES`].
+///
+/// # Errors
+///
+/// A reason when `input` holds more than [`MAX_INPUT_BYTES`], is not UTF-8 or cannot be read.
+pub fn read_input<R: Read>(input: R) -> Result<String, String> {
+    let mut text = String::new();
+    input
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    if text.len() as u64 > MAX_INPUT_BYTES {
+        return Err(format!(
+            "standard input has more than {MAX_INPUT_BYTES} bytes, expected at most \
+             {MAX_INPUT_BYTES} (1 MiB)"
+        ));
     }
+    Ok(text)
+}
+
+fn main() -> ExitCode {
+    let input = match read_input(std::io::stdin().lock()) {
+        Ok(input) => input,
+        Err(reason) => return fail(&reason),
+    };
     let text = match run(&input).and_then(|value| {
         serde_json::to_string_pretty(&value).map_err(|e| format!("cannot write the cart: {e}"))
     }) {

@@ -21,8 +21,10 @@
 //! `outstandingBalance`, amounts written with the currency's minor units.
 //!
 //! Bad input exits with status 1, prints nothing on standard output and one line,
-//! `error: <reason>`, on standard error.
+//! `error: <reason>`, on standard error. Input of more than 1 MiB is bad input, and so is a
+//! number written with more than 64 characters, and more than 1,000 lines.
 
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -65,13 +67,10 @@ pub fn run(input: &str) -> Result<Value, String> {
     let cards = array(required(top, "giftCertificates")?, "giftCertificates")?;
 
     let mut selection = Selection::new(currency, prices, SelectionPolicy::mixed());
+    let mut ids = HashSet::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
         let product = product_line(line, &format!("lines[{i}]"), currency)?;
-        if selection
-            .products()
-            .iter()
-            .any(|p| p.sku() == product.sku())
-        {
+        if !ids.insert(product.sku().clone()) {
             return Err(format!(
                 "lines[{i}].id: line id \"{}\" appears twice",
                 product.sku()
@@ -249,6 +248,12 @@ fn decimal(value: &Value, field: &str) -> Result<Decimal, String> {
         }
     };
     let not_a_number = || format!("{field}: \"{}\" is not a decimal number", shorten(&text));
+    if text.len() > MAX_NUMBER_LEN {
+        return Err(format!(
+            "{field}: a number of {} characters, expected at most {MAX_NUMBER_LEN}",
+            text.len()
+        ));
+    }
     let well_formed = !text.is_empty()
         && text
             .bytes()
@@ -314,15 +319,42 @@ fn one_line(reason: &str) -> String {
         .collect()
 }
 
-fn main() -> ExitCode {
-    let mut input = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        eprintln!(
-            "error: {}",
-            one_line(&format!("cannot read standard input: {e}"))
-        );
-        return ExitCode::FAILURE;
+/// The most bytes read from standard input: 1 MiB, far more than any cart, so that a huge input
+/// is refused before it is parsed.
+pub const MAX_INPUT_BYTES: u64 = 1 << 20;
+
+/// The longest text read as one number: longer ones are refused before they are parsed (the
+/// decimal parser recurses once per leading zero).
+const MAX_NUMBER_LEN: usize = giftcert::money::MAX_AMOUNT_TEXT_LEN;
+
+/// Reads all of `input` as UTF-8, up to [`MAX_INPUT_BYTES`].
+///
+/// # Errors
+///
+/// A reason when `input` holds more than [`MAX_INPUT_BYTES`], is not UTF-8 or cannot be read.
+pub fn read_input<R: Read>(input: R) -> Result<String, String> {
+    let mut text = String::new();
+    input
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    if text.len() as u64 > MAX_INPUT_BYTES {
+        return Err(format!(
+            "standard input has more than {MAX_INPUT_BYTES} bytes, expected at most \
+             {MAX_INPUT_BYTES} (1 MiB)"
+        ));
     }
+    Ok(text)
+}
+
+fn main() -> ExitCode {
+    let input = match read_input(std::io::stdin().lock()) {
+        Ok(input) => input,
+        Err(reason) => {
+            eprintln!("error: {}", one_line(&reason));
+            return ExitCode::FAILURE;
+        }
+    };
     let value = match run(&input) {
         Ok(value) => value,
         Err(reason) => {

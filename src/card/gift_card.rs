@@ -354,7 +354,8 @@ impl GiftCard {
         self.id
     }
 
-    /// The card's code, masked (`****-****-****-7KQ2`): all a card keeps of its code.
+    /// The card's code, masked (`****-****-****-*KQ2`, see [`CodeHint`]): all a card keeps of
+    /// its code.
     #[must_use]
     pub fn code_hint(&self) -> &str {
         self.code_hint.as_str()

@@ -93,11 +93,26 @@ impl ImportRules {
             (false, true) => ImportedAlphabet::Letters,
             _ => ImportedAlphabet::LettersAndDigits,
         };
+        let len = normalised.len();
+        let shown = shown_of_imported(len, alphabet);
         Ok(ImportedCode {
-            code: Code::from_normalised(normalised),
+            code: Code::from_normalised(normalised).showing(len, shown),
             alphabet,
         })
     }
+}
+
+/// How many of an imported code's last characters its mask shows: at most
+/// [`Code::MAX_SHOWN`], and only while the characters left hidden are estimated (as
+/// [`ImportedCode::entropy_bits`] does) at [`Code::MIN_HIDDEN_BITS`] or more.
+fn shown_of_imported(len: usize, alphabet: ImportedAlphabet) -> usize {
+    (0..=Code::MAX_SHOWN.min(len))
+        .rev()
+        .find(|shown| {
+            let hidden = u32::try_from(len - shown).unwrap_or(0);
+            f64::from(hidden) * alphabet.bits_per_symbol() >= f64::from(Code::MIN_HIDDEN_BITS)
+        })
+        .unwrap_or(0)
 }
 
 impl Default for ImportRules {
@@ -138,6 +153,11 @@ impl ImportedAlphabet {
 }
 
 /// A code from another platform: valid for its length and alphabet, without a check character.
+///
+/// Its mask shows up to four of its last characters while the characters left hidden carry an
+/// estimated 64 bits or more (three of Shopify's 16 letters and digits, none of 20 digits or
+/// of 12 letters and digits). The estimate is the [upper bound](ImportedCode::entropy_bits) the
+/// crate can make without knowing how the other platform drew its codes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ImportedCode {
     code: Code,
@@ -258,12 +278,31 @@ mod tests {
     }
 
     #[test]
+    fn imported_masks_leave_an_estimated_64_bits_hidden() {
+        let shown = |s: &str| import(s).unwrap().code().shown().to_owned();
+        assert_eq!(shown("12345678901234567890"), "");
+        assert_eq!(shown("ABCDEF123456"), "");
+        assert_eq!(shown("ABCDEF1234567"), "");
+        assert_eq!(shown("ABCDEF12345678"), "8");
+        assert_eq!(shown("ABCDEFGHJKMNPQRS"), "RS");
+        assert_eq!(shown("ABCD1234EFGH5678"), "678");
+        assert_eq!(shown("ABCD1234EFGH5678WXYZ"), "WXYZ");
+        for (len, alphabet) in [
+            (20, ImportedAlphabet::Digits),
+            (64, ImportedAlphabet::Letters),
+        ] {
+            let shown = shown_of_imported(len, alphabet);
+            assert!(f64::from(len as u32 - shown as u32) * alphabet.bits_per_symbol() >= 64.0);
+        }
+    }
+
+    #[test]
     fn imported_codes_print_masked() {
         let imported = import("MQ7K2PZX9RT4BNV8").unwrap();
         let shown = format!("{imported:?}");
         assert_eq!(
             shown,
-            "ImportedCode { code: Code(****-****-****-BNV8), alphabet: LettersAndDigits }"
+            "ImportedCode { code: Code(****-****-****-*NV8), alphabet: LettersAndDigits }"
         );
     }
 }

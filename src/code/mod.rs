@@ -1,7 +1,8 @@
 //! Gift certificate codes: the secret a customer types to spend a card.
 //!
 //! - [`Code`] is always normalised (upper case, no spaces or dashes), prints masked
-//!   (`****-****-****-7KQ2`) and compares in constant time. The whole code leaves it only through
+//!   (`****-****-****-*KQ2`, never its prefix or check character, never enough to guess it) and
+//!   compares in constant time. The whole code leaves it only through
 //!   [`Code::expose_secret`], [`Code::grouped`] and serde.
 //! - [`CodeGenerator`] makes fresh codes and checks a typed one before any store is asked:
 //!   [`RandomCodeGenerator`] (the default: unguessable, with a check character) and
@@ -48,8 +49,10 @@ pub use random::{RandomCodeGenerator, RandomCodeGeneratorBuilder};
 ///
 /// Codes are secrets. To keep them out of logs:
 ///
-/// - `Debug` and `Display` are **masked**: only the last [`Code::last4`] characters show, the
-///   others are `*`, in groups of four counted from the end (`*-****-****-****-QRST`);
+/// - `Debug` and `Display` are **masked** ([`Code::masked`]): always 19 characters,
+///   `****-****-****-****`, of which at most the last three or four may be characters of the
+///   code, and only of a code [`RandomCodeGenerator`] made, where it knows which characters are
+///   random (`****-****-****-*QRS`);
 /// - the whole code comes out only through methods that say so: [`Code::expose_secret`],
 ///   [`Code::grouped`], and **serde**, which writes the whole normalised code because it is the
 ///   storage and transport path (deserialising goes through [`Code::parse`]);
@@ -62,20 +65,39 @@ pub use random::{RandomCodeGenerator, RandomCodeGeneratorBuilder};
 ///
 /// let code = Code::parse("abcd-efgh jkmn-pqrs")?;
 /// assert_eq!(code, Code::parse("ABCDEFGHJKMNPQRS")?);
-/// assert_eq!(format!("{code:?}"), "Code(****-****-****-PQRS)");
-/// assert_eq!(code.to_string(), "****-****-****-PQRS");
+/// assert_eq!(format!("{code:?}"), "Code(****-****-****-****)");
+/// assert_eq!(code.to_string(), "****-****-****-****");
 /// assert_eq!(code.expose_secret(), "ABCDEFGHJKMNPQRS");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Deserialize)]
 #[serde(try_from = "String")]
-pub struct Code(Box<str>);
+pub struct Code {
+    text: Box<str>,
+    /// What a mask may show, set only by the generator that made the code.
+    shown: Shown,
+}
+
+/// The characters of a code a mask may show: the `len` characters ending at byte `end`.
+///
+/// Only a generator knows which characters of a code are random (not a prefix, not a check
+/// character, not a number in a pattern), so a parsed code shows nothing.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Shown {
+    end: u8,
+    len: u8,
+}
 
 impl Code {
     /// The fewest letters and digits a code has.
     pub const MIN_LEN: usize = 4;
     /// The most letters and digits a code has.
     pub const MAX_LEN: usize = 64;
+    /// The most characters of a code a mask shows.
+    pub const MAX_SHOWN: usize = 4;
+    /// The fewest bits of a code's randomness a mask leaves hidden: a mask shows fewer
+    /// characters, or none, rather than leave less.
+    pub const MIN_HIDDEN_BITS: u32 = 64;
 
     /// Reads a code as a person typed or pasted it.
     ///
@@ -84,6 +106,9 @@ impl Code {
     /// Look-alikes are not mapped (`O` stays `O`): see
     /// [`RandomCodeGenerator::canonicalise`] for that. Normalising a normalised code changes
     /// nothing.
+    ///
+    /// A parsed code's mask shows none of it: text alone does not tell which characters are
+    /// random.
     ///
     /// # Errors
     ///
@@ -115,7 +140,7 @@ impl Code {
                 max: Code::MAX_LEN,
             });
         }
-        Ok(Code(normalised.into_boxed_str()))
+        Ok(Code::from_normalised(normalised))
     }
 
     /// Wraps text the crate built itself from the alphabet, with a length already checked.
@@ -127,7 +152,23 @@ impl Code {
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
             "not a normalised code"
         );
-        Code(normalised.into_boxed_str())
+        Code {
+            text: normalised.into_boxed_str(),
+            shown: Shown::default(),
+        }
+    }
+
+    /// The code, with its mask showing the `len` characters that end at byte `end`: for a
+    /// generator that knows those characters are random and that the rest of its randomness
+    /// carries at least [`Code::MIN_HIDDEN_BITS`]. Out of range, the mask shows nothing.
+    fn showing(mut self, end: usize, len: usize) -> Code {
+        let len = len.min(Code::MAX_SHOWN);
+        if len > 0 && len <= end && end <= self.text.len() {
+            if let (Ok(end), Ok(len)) = (u8::try_from(end), u8::try_from(len)) {
+                self.shown = Shown { end, len };
+            }
+        }
+        self
     }
 
     /// The whole normalised code: **reveals the secret**.
@@ -135,7 +176,7 @@ impl Code {
     /// For storing, looking up and sending to the card's owner; never for logs.
     #[must_use]
     pub fn expose_secret(&self) -> &str {
-        &self.0
+        &self.text
     }
 
     /// The whole code in groups of `group` characters joined by `-`, counted from the start
@@ -144,39 +185,67 @@ impl Code {
     #[must_use]
     pub fn grouped(&self, group: usize) -> String {
         if group == 0 {
-            return self.0.to_string();
+            return self.text.to_string();
         }
-        let mut out = String::with_capacity(self.0.len() + self.0.len() / group);
-        push_grouped(&mut out, &self.0, group, false);
+        let mut out = String::with_capacity(self.text.len() + self.text.len() / group);
+        push_grouped(&mut out, &self.text, group, false);
         out
     }
 
-    /// The characters masked output shows: the last `min(4, len / 4)`, so at most a quarter of
-    /// the code (`"QRST"` for a 17-character code, `"1"` for `XGC1`).
+    /// The last `min(4, len / 4)` characters of the code, so at most a quarter of it (`"QRST"`
+    /// for a 17-character code, `"1"` for `XGC1`): what the database stores keep beside a
+    /// code's keyed digest.
+    ///
+    /// Not what a mask shows: see [`Code::shown`].
     #[must_use]
     pub fn last4(&self) -> &str {
-        let len = self.0.len();
+        let len = self.text.len();
         let shown = (len / 4).min(4);
-        self.0.get(len - shown..).unwrap_or_default()
+        self.text.get(len - shown..).unwrap_or_default()
     }
 
-    /// The masked form, as `Display` shows it: `*` for every hidden character, the
-    /// [`last4`](Code::last4) characters visible, groups of four counted from the end
-    /// (`*-****-****-****-QRST`, `***1`).
+    /// The characters of the code its [mask](Code::masked) shows: a few of the random
+    /// characters of a code [`RandomCodeGenerator`] made (the last three of a default code,
+    /// before its check character), nothing for any other code.
+    #[must_use]
+    pub fn shown(&self) -> &str {
+        let Shown { end, len } = self.shown;
+        let (end, len) = (usize::from(end), usize::from(len));
+        self.text.get(end - len..end).unwrap_or_default()
+    }
+
+    /// The masked form, as `Display` shows it: always `****-****-****-****` (19 characters, so
+    /// it tells nothing of the code's length), with the [`shown`](Code::shown) characters, if
+    /// any, at the end (`****-****-****-*QRS`).
+    ///
+    /// What a mask may show, only a generator knows, since only it knows which characters are
+    /// random; [`RandomCodeGenerator`] keeps these rules:
+    ///
+    /// - a prefix and a check character are never shown;
+    /// - at most [`Code::MAX_SHOWN`] characters, and only while the random characters left
+    ///   hidden carry at least [`Code::MIN_HIDDEN_BITS`] (64): three of the default 16 random
+    ///   symbols (65 bits hidden), four of 17 or more, none of 13 or fewer.
+    ///
+    /// A parsed, imported or pattern code (`X-GC-1`) shows nothing.
+    ///
+    /// ```
+    /// use giftcert::{Code, code::{CodeGenerator, RandomCodeGenerator}};
+    ///
+    /// assert_eq!(Code::parse("X-GC-1")?.masked(), "****-****-****-****");
+    /// let code = RandomCodeGenerator::default().generate()?;
+    /// let text = code.expose_secret();
+    /// assert_eq!(code.masked(), format!("****-****-****-*{}", &text[13..16]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn masked(&self) -> String {
-        mask_text(&self.0)
+        mask_showing(self.shown())
     }
 }
 
-/// Any text a shopper typed as a code, normalised as [`Code::parse`] does (white space and
-/// dashes dropped, ASCII upper case) but without its checks: for comparing codes that need not
-/// be valid ones (`"gc-1"` and `"GC1"` are the same).
-pub(crate) fn normalise_text(input: &str) -> String {
-    normalised_chars(input).collect()
-}
-
-/// The characters [`normalise_text`] keeps, one by one (no allocation).
+/// The characters of any text a shopper typed as a code, normalised as [`Code::parse`] does
+/// (white space and dashes dropped, ASCII upper case) but without its checks, one by one: for
+/// comparing codes that need not be valid ones (`"gc-1"` and `"GC1"` are the same).
 pub(crate) fn normalised_chars(input: &str) -> impl Iterator<Item = char> + '_ {
     input
         .chars()
@@ -184,23 +253,21 @@ pub(crate) fn normalised_chars(input: &str) -> impl Iterator<Item = char> + '_ {
         .map(|c| c.to_ascii_uppercase())
 }
 
-/// Masks any text typed as a code: [`normalise_text`], then [`mask_text`].
-pub(crate) fn mask_typed(input: &str) -> String {
-    mask_text(&normalise_text(input))
+/// Masks any text typed as a code: nothing of it shows (`****-****-****-****`), as for a
+/// parsed [`Code`].
+pub(crate) fn mask_typed(_input: &str) -> String {
+    mask_showing("")
 }
 
-/// Masks normalised code text as [`Code::masked`] shows it: at most the last four characters
-/// and at most a quarter of the code visible, `*` for the rest, groups of four from the end.
-pub(crate) fn mask_text(normalised: &str) -> String {
-    let len = normalised.chars().count();
-    let hidden = len - (len / 4).min(4);
-    let mut out = String::with_capacity(len + len / 4);
-    for (i, c) in normalised.chars().enumerate() {
-        if i > 0 && (len - i) % 4 == 0 {
-            out.push('-');
-        }
-        out.push(if i < hidden { '*' } else { c });
-    }
+/// The width of every mask: four groups of four and their dashes.
+const MASK: &str = "****-****-****-****";
+
+/// The fixed-width mask with `shown` (at most [`Code::MAX_SHOWN`] characters) at its end.
+fn mask_showing(shown: &str) -> String {
+    let mut out = String::with_capacity(MASK.len());
+    let keep = shown.chars().count().min(Code::MAX_SHOWN);
+    out.push_str(MASK.get(..MASK.len() - keep).unwrap_or(MASK));
+    out.extend(shown.chars().skip(shown.chars().count() - keep));
     out
 }
 
@@ -266,7 +333,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl PartialEq for Code {
     /// Constant-time comparison of the normalised bytes.
     fn eq(&self, other: &Code) -> bool {
-        constant_time_eq(self.0.as_bytes(), other.0.as_bytes())
+        constant_time_eq(self.text.as_bytes(), other.text.as_bytes())
     }
 }
 
@@ -274,7 +341,7 @@ impl Eq for Code {}
 
 impl Hash for Code {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
+        self.text.hash(state);
     }
 }
 
@@ -286,7 +353,7 @@ impl fmt::Display for Code {
 }
 
 impl fmt::Debug for Code {
-    /// The masked form, as `Code(****-****-****-PQRS)`.
+    /// The masked form, as `Code(****-****-****-****)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Code({})", self.masked())
     }
@@ -330,12 +397,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn typed_codes_compare_and_mask_like_codes_without_being_valid_ones() {
-        assert_eq!(normalise_text(" gc-1 "), "GC1");
-        assert_eq!(normalise_text("ab\u{2013}cd 12"), "ABCD12");
-        // Too short to be a Code, but still never shown whole.
-        assert_eq!(mask_typed("gc1"), "***");
-        assert_eq!(mask_typed("abcd-efgh-jkmn-7kq2"), "****-****-****-7KQ2");
+    fn typed_codes_compare_like_codes_and_show_nothing() {
+        let normalise = |s: &str| normalised_chars(s).collect::<String>();
+        assert_eq!(normalise(" gc-1 "), "GC1");
+        assert_eq!(normalise("ab\u{2013}cd 12"), "ABCD12");
+        // Too short to be a Code, but still never shown.
+        assert_eq!(mask_typed("gc1"), "****-****-****-****");
+        assert_eq!(mask_typed("abcd-efgh-jkmn-7kq2"), "****-****-****-****");
         let code = Code::parse("abcd-efgh-jkmn-7kq2").unwrap();
         assert_eq!(code.masked(), mask_typed("ABCDEFGHJKMN7KQ2"));
     }
@@ -428,32 +496,57 @@ mod tests {
     }
 
     #[test]
-    fn debug_and_display_show_only_the_last_four_in_groups_from_the_end() {
+    fn parsed_codes_show_nothing_in_debug_and_display() {
         let c = code("ABCDEFGHJKMNPQRST");
-        assert_eq!(format!("{c:?}"), "Code(*-****-****-****-QRST)");
-        assert_eq!(format!("{c}"), "*-****-****-****-QRST");
+        assert_eq!(format!("{c:?}"), "Code(****-****-****-****)");
+        assert_eq!(format!("{c}"), "****-****-****-****");
         assert_eq!(c.masked(), c.to_string());
-        assert_eq!(c.last4(), "QRST");
-        let sixteen = code("ABCDEFGHJKMNPQRS");
-        assert_eq!(format!("{sixteen:?}"), "Code(****-****-****-PQRS)");
+        assert_eq!(c.shown(), "");
         let nested = format!("{:?}", Some(vec![c.clone()]));
         assert!(!nested.contains("ABCD"), "{nested}");
     }
 
+    /// Today `X-GC-1` masked to `***1`: the whole of its secret.
     #[test]
-    fn short_codes_show_at_most_a_quarter() {
-        let cases = [
-            ("XGC1", "1", "***1"),
-            ("XGC12", "2", "*-***2"),
-            ("XGC123", "3", "**-***3"),
-            ("ABCDEFGH", "GH", "****-**GH"),
-            ("ABCDEFGHJKMN", "KMN", "****-****-*KMN"),
-        ];
-        for (text, tail, masked) in cases {
+    fn short_and_pattern_codes_show_nothing_in_a_fixed_width() {
+        for text in [
+            "XGC1",
+            "XGC12",
+            "XGC123",
+            "ABCDEFGH",
+            "ABCDEFGHJKMN",
+            "X-GC-99999",
+        ] {
             let c = code(text);
-            assert_eq!(c.last4(), tail, "{text}");
-            assert_eq!(c.masked(), masked, "{text}");
-            assert!(!c.masked().contains(text));
+            assert_eq!(c.masked(), "****-****-****-****", "{text}");
+            assert_eq!(c.masked().len(), MASK.len());
+        }
+    }
+
+    #[test]
+    fn a_mask_shows_only_what_its_generator_allows_and_at_most_four() {
+        let c = code("ABCDEFGHJKMNPQRST").showing(16, 3);
+        assert_eq!(c.masked(), "****-****-****-*QRS");
+        assert_eq!(c.clone().masked(), "****-****-****-*QRS");
+        assert_eq!(code("ABCDEFGHJKMNPQRST").showing(17, 9).shown(), "QRST");
+        // Out of range: nothing.
+        assert_eq!(code("ABCD").showing(9, 2).masked(), MASK);
+        assert_eq!(code("ABCD").showing(1, 2).masked(), MASK);
+        // What a mask shows is no part of the code's identity.
+        assert_eq!(c, code("ABCDEFGHJKMNPQRST"));
+    }
+
+    #[test]
+    fn last4_is_at_most_a_quarter_of_the_code() {
+        let cases = [
+            ("XGC1", "1"),
+            ("XGC12", "2"),
+            ("ABCDEFGH", "GH"),
+            ("ABCDEFGHJKMN", "KMN"),
+            ("ABCDEFGHJKMNPQRST", "QRST"),
+        ];
+        for (text, tail) in cases {
+            assert_eq!(code(text).last4(), tail, "{text}");
         }
     }
 

@@ -146,6 +146,15 @@ impl RandomCodeGenerator {
         self.prefix.len() + self.body_len()
     }
 
+    /// How many random symbols a mask of this generator's codes shows: the last ones before the
+    /// check character, at most [`Code::MAX_SHOWN`], and only while the symbols left hidden
+    /// carry [`Code::MIN_HIDDEN_BITS`] (three for the default 16, none for 13 or fewer).
+    #[must_use]
+    pub fn shown_symbols(&self) -> usize {
+        let hidden = Code::MIN_HIDDEN_BITS.div_ceil(BITS_PER_SYMBOL) as usize;
+        self.length.saturating_sub(hidden).min(Code::MAX_SHOWN)
+    }
+
     fn body_len(&self) -> usize {
         self.length + usize::from(self.check_character)
     }
@@ -197,7 +206,8 @@ impl RandomCodeGenerator {
         if self.check_character {
             out.push(check::symbol(check::check_value(interim)));
         }
-        Ok(Code::from_normalised(out))
+        Ok(Code::from_normalised(out)
+            .showing(self.prefix.len() + self.length, self.shown_symbols()))
     }
 
     /// The whole code as shown to its owner: the prefix, then the rest in groups of
@@ -559,7 +569,7 @@ mod tests {
                 .check(&Code::parse("GC-ABCD").unwrap())
                 .unwrap_err()
                 .to_string(),
-            "code **-***D has 6 letters and digits, expected 19"
+            "code ****-****-****-**** has 6 letters and digits, expected 19"
         );
     }
 
@@ -576,22 +586,73 @@ mod tests {
         assert_eq!(
             check("ABCD-EFGH-JKMN-PQRS-2"),
             Err(
-                "code *-****-****-****-QRS2 fails its check character: it was probably mistyped"
+                "code ****-****-****-**** fails its check character: it was probably mistyped"
                     .to_string()
             )
         );
         assert_eq!(
             check("ABCD-EFGH"),
-            Err("code ****-**GH has 8 letters and digits, expected 17".to_string())
+            Err("code ****-****-****-**** has 8 letters and digits, expected 17".to_string())
         );
         assert_eq!(
             check("ABCD-EFGH-JKMN-POQR-S"),
             Err(
-                "code *-****-****-****-OQRS has a symbol outside the code alphabet at position \
+                "code ****-****-****-**** has a symbol outside the code alphabet at position \
                  14, expected digits and letters other than I, L, O and U"
                     .to_string()
             )
         );
+    }
+
+    /// Today a default code showed its last four characters, the check character among them.
+    #[test]
+    fn default_masks_show_three_random_symbols_and_never_the_check_character() {
+        let generator = RandomCodeGenerator::default();
+        assert_eq!(generator.shown_symbols(), 3);
+        for _ in 0..50 {
+            let code = generator.generate().unwrap();
+            let text = code.expose_secret();
+            assert_eq!(code.shown(), &text[13..16]);
+            assert_eq!(code.masked(), format!("****-****-****-*{}", &text[13..16]));
+        }
+    }
+
+    #[test]
+    fn masks_never_show_a_prefix_and_leave_64_bits_hidden() {
+        for length in 1..=60 {
+            for prefix in ["", "GC", "XGC"] {
+                let generator = RandomCodeGenerator::builder()
+                    .length(length)
+                    .prefix(prefix)
+                    .allow_weak_codes()
+                    .build();
+                let Ok(generator) = generator else { continue };
+                let code = generator.generate().unwrap();
+                let shown = code.shown().len();
+                let hidden_bits = (length - shown) as u32 * BITS_PER_SYMBOL;
+                assert!(
+                    shown == 0 || hidden_bits >= 64,
+                    "{length} {prefix}: {shown}"
+                );
+                assert!(shown <= 4);
+                let text = code.expose_secret();
+                let random_end = prefix.len() + length;
+                assert_eq!(code.shown(), &text[random_end - shown..random_end]);
+                assert_eq!(code.masked().len(), 19);
+            }
+        }
+        let wide = RandomCodeGenerator::builder().length(17).build().unwrap();
+        assert_eq!(wide.shown_symbols(), 4);
+        let narrow = RandomCodeGenerator::builder().length(13).build().unwrap();
+        assert_eq!(narrow.shown_symbols(), 0);
+        assert_eq!(narrow.generate().unwrap().masked(), "****-****-****-****");
+        // Without a check character the last symbols are random ones.
+        let plain = RandomCodeGenerator::builder()
+            .without_check_character()
+            .build()
+            .unwrap();
+        let code = plain.generate().unwrap();
+        assert_eq!(code.shown(), &code.expose_secret()[13..]);
     }
 
     #[test]

@@ -102,8 +102,22 @@ impl Money {
     ///
     /// # Errors
     ///
-    /// [`MoneyError::InvalidAmount`] when `text` is not a decimal number, and the errors of
-    /// [`Money::new`].
+    /// - [`MoneyError::AmountTooLong`] when `text` has more than [`MAX_AMOUNT_TEXT_LEN`] (64)
+    ///   characters, white space around it aside: checked before it is parsed;
+    /// - [`MoneyError::InvalidAmount`] when `text` is not a decimal number;
+    /// - the errors of [`Money::new`].
+    ///
+    /// ```
+    /// use giftcert::money::{Currency, Money};
+    ///
+    /// assert_eq!(Money::parse(" 0010.50 ", Currency::USD)?.to_string(), "10.50 USD");
+    /// let padded = format!("{}1", "0".repeat(8000));
+    /// assert_eq!(
+    ///     Money::parse(&padded, Currency::USD).unwrap_err().to_string(),
+    ///     "amount text has 8001 characters, expected at most 64"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parse(text: &str, currency: Currency) -> Result<Money, MoneyError> {
         Money::new(parse_decimal(text)?, currency)
     }
@@ -336,6 +350,15 @@ impl Money {
     }
 }
 
+/// The most characters the text of an amount may have, white space around it aside: every
+/// amount a `Decimal` holds fits in 32, so 64 leave room for a sign, an exponent and padding.
+///
+/// Longer text is refused ([`MoneyError::AmountTooLong`]) before it is parsed: `rust_decimal`
+/// recurses once per leading zero, and about 8,000 of them overflow the stack of a debug build.
+/// Every amount parser of the crate keeps this limit: [`Money::parse`], `Money`'s `FromStr`,
+/// serde, and [`TaxRate`](crate::money::TaxRate)'s `FromStr`.
+pub const MAX_AMOUNT_TEXT_LEN: usize = 64;
+
 /// Parses decimal text exactly (no floating point); accepts a leading sign and scientific
 /// notation (`1e3`).
 pub(crate) fn parse_decimal(text: &str) -> Result<Decimal, MoneyError> {
@@ -344,6 +367,12 @@ pub(crate) fn parse_decimal(text: &str) -> Result<Decimal, MoneyError> {
         reason,
     };
     let trimmed = text.trim();
+    if trimmed.len() > MAX_AMOUNT_TEXT_LEN {
+        return Err(MoneyError::AmountTooLong {
+            length: trimmed.len(),
+            max: MAX_AMOUNT_TEXT_LEN,
+        });
+    }
     if trimmed.is_empty() {
         return Err(invalid("expected a decimal number"));
     }

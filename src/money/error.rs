@@ -66,6 +66,14 @@ pub enum MoneyError {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// The text of an amount is longer than any amount needs: refused before parsing.
+    #[error("amount text has {length} characters, expected at most {max}")]
+    AmountTooLong {
+        /// The length of the text, in bytes, white space around it aside.
+        length: usize,
+        /// [`MAX_AMOUNT_TEXT_LEN`](crate::money::MAX_AMOUNT_TEXT_LEN).
+        max: usize,
+    },
     /// A split was asked for with no parts or weights that cannot split anything.
     #[error("cannot split {amount}: {reason}")]
     InvalidSplit {

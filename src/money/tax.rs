@@ -6,7 +6,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::money::parse_decimal;
+use crate::money::{MoneyError, parse_decimal};
 
 /// The most decimals a tax rate may carry (12.3456 %).
 const MAX_RATE_DECIMALS: u32 = 4;
@@ -38,6 +38,10 @@ pub enum TaxRateError {
     /// The text is not a number.
     #[error("tax rate \"{0}\" is not a number")]
     NotANumber(String),
+    /// The text is longer than any rate needs
+    /// ([`MAX_AMOUNT_TEXT_LEN`](crate::money::MAX_AMOUNT_TEXT_LEN)): refused before parsing.
+    #[error("tax rate text has {0} characters, expected at most {max}", max = crate::money::MAX_AMOUNT_TEXT_LEN)]
+    TooLong(usize),
 }
 
 impl TaxRate {
@@ -135,8 +139,10 @@ impl FromStr for TaxRate {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let text = s.trim().trim_end_matches('%');
-        let value = parse_decimal(text)
-            .map_err(|_| TaxRateError::NotANumber(s.chars().take(40).collect()))?;
+        let value = parse_decimal(text).map_err(|e| match e {
+            MoneyError::AmountTooLong { length, .. } => TaxRateError::TooLong(length),
+            _ => TaxRateError::NotANumber(s.chars().take(40).collect()),
+        })?;
         TaxRate::new(value)
     }
 }

@@ -97,21 +97,30 @@ impl GuardWindow {
         self.digests.len()
     }
 
+    /// When the window ends under `policy`: `None` when that would be past the last instant
+    /// chrono can represent (a window started near the end of time, as stored data may say),
+    /// and then the window never ends.
+    #[must_use]
+    pub fn ends_at(&self, policy: &GuardPolicy) -> Option<DateTime<Utc>> {
+        self.started_at.checked_add_signed(policy.window())
+    }
+
     fn is_current(&self, policy: &GuardPolicy, now: DateTime<Utc>) -> bool {
-        now < self.started_at + policy.window()
+        self.ends_at(policy).is_none_or(|end| now < end)
     }
 
     /// Refuses the client while its window is full.
     ///
     /// # Errors
     ///
-    /// [`GuardError`] with the time the window ends.
+    /// [`GuardError`] with the time the window ends; for a window that never ends
+    /// ([`ends_at`](GuardWindow::ends_at) is `None`), the last instant chrono represents.
     pub fn check(&self, policy: &GuardPolicy, now: DateTime<Utc>) -> Result<(), GuardError> {
         let full = self.digests.len() >= policy.limit as usize;
         if full && self.is_current(policy, now) {
             return Err(GuardError {
                 client: self.client.clone(),
-                retry_after: self.started_at + policy.window(),
+                retry_after: self.ends_at(policy).unwrap_or(DateTime::<Utc>::MAX_UTC),
             });
         }
         Ok(())
@@ -172,5 +181,25 @@ mod tests {
         window.check(&policy, later).unwrap();
         window.record_unknown(&policy, &Code::parse("WRONG9999").unwrap(), later);
         assert_eq!(window.count(), 1);
+    }
+
+    /// Today `started_at + window` panicked on a window stored near the end of time.
+    #[test]
+    fn a_window_started_near_the_end_of_time_never_ends_and_does_not_panic() {
+        let policy = GuardPolicy::new(1, Duration::hours(1));
+        let near_end = DateTime::<Utc>::MAX_UTC - Duration::minutes(1);
+        let stored = serde_json::json!({
+            "client": "ip-1",
+            "startedAt": near_end,
+            "digests": [1_u64],
+        });
+        let mut window: GuardWindow = serde_json::from_value(stored).unwrap();
+        assert_eq!(window.ends_at(&policy), None);
+        let err = window.check(&policy, near_end).unwrap_err();
+        assert_eq!(err.retry_after, DateTime::<Utc>::MAX_UTC);
+        // Still the same window: a new code is counted in it, not in a fresh one.
+        assert!(window.record_unknown(&policy, &Code::parse("WRONG0001").unwrap(), near_end));
+        assert_eq!(window.count(), 2);
+        assert!(window.check(&policy, DateTime::<Utc>::MAX_UTC).is_err());
     }
 }

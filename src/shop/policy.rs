@@ -50,12 +50,17 @@ pub enum ProductWithCertificate {
 ///     .with_product_with_certificate(ProductWithCertificate::RemoveCertificates);
 /// assert_eq!(lenient.product_with_certificate(), ProductWithCertificate::RemoveCertificates);
 /// ```
+///
+/// A selection holds at most [`max_lines`](SelectionPolicy::max_lines) lines (products and
+/// certificates together, [`SelectionPolicy::DEFAULT_MAX_LINES`] unless the host sets another
+/// limit), so that a shopper cannot make a cart that takes the host's memory and time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SelectionPolicy {
     pub(super) exclusive: bool,
     pub(super) one_certificate_at_a_time: bool,
     pub(super) product_with_certificate: ProductWithCertificate,
+    pub(super) max_lines: usize,
 }
 
 impl Default for SelectionPolicy {
@@ -65,6 +70,10 @@ impl Default for SelectionPolicy {
 }
 
 impl SelectionPolicy {
+    /// The most lines a selection holds unless the host sets another limit: far more than a
+    /// shopper's cart, few enough that every operation on it stays quick.
+    pub const DEFAULT_MAX_LINES: usize = 1_000;
+
     /// Centra's rules: certificates are sold on their own, one at a time.
     /// Adding a certificate removes every product line (and the order discount and shipping
     /// that applied to them); adding a new certificate replaces the previous one; adding a
@@ -75,6 +84,7 @@ impl SelectionPolicy {
             exclusive: true,
             one_certificate_at_a_time: true,
             product_with_certificate: ProductWithCertificate::Refuse,
+            max_lines: SelectionPolicy::DEFAULT_MAX_LINES,
         }
     }
 
@@ -86,6 +96,7 @@ impl SelectionPolicy {
             exclusive: false,
             one_certificate_at_a_time: false,
             product_with_certificate: ProductWithCertificate::Refuse,
+            max_lines: SelectionPolicy::DEFAULT_MAX_LINES,
         }
     }
 
@@ -105,6 +116,28 @@ impl SelectionPolicy {
     pub const fn with_one_certificate_at_a_time(mut self, one: bool) -> SelectionPolicy {
         self.one_certificate_at_a_time = one;
         self
+    }
+
+    /// Sets the most lines (products and certificates together) a selection holds; a change
+    /// that would leave more is refused with
+    /// [`SelectionError::TooManyLines`](crate::shop::SelectionError::TooManyLines).
+    ///
+    /// ```
+    /// use giftcert::SelectionPolicy;
+    ///
+    /// assert_eq!(SelectionPolicy::mixed().max_lines(), SelectionPolicy::DEFAULT_MAX_LINES);
+    /// assert_eq!(SelectionPolicy::mixed().with_max_lines(20).max_lines(), 20);
+    /// ```
+    #[must_use]
+    pub const fn with_max_lines(mut self, max: usize) -> SelectionPolicy {
+        self.max_lines = max;
+        self
+    }
+
+    /// The most lines (products and certificates together) a selection holds.
+    #[must_use]
+    pub const fn max_lines(&self) -> usize {
+        self.max_lines
     }
 
     /// Whether certificates and products exclude each other.

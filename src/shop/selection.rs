@@ -15,6 +15,8 @@
 //! must equal the card's value); an order-level discount is spread over product lines only when
 //! totals are computed (see [`Totals`](crate::shop::Totals)).
 
+use std::collections::HashSet;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +86,14 @@ pub enum SelectionError {
     TooManyCertificates {
         /// The units the change would leave in the selection.
         units: u64,
+    },
+    /// More lines than the policy's [`max_lines`](SelectionPolicy::max_lines).
+    #[error("a selection may hold at most {max} lines, found {lines}")]
+    TooManyLines {
+        /// The lines the change would leave in the selection.
+        lines: usize,
+        /// The policy's limit.
+        max: usize,
     },
     /// No product line has this SKU.
     #[error("no product \"{0}\" in the selection")]
@@ -210,21 +220,19 @@ impl TryFrom<SelectionRepr> for Selection {
 
     fn try_from(r: SelectionRepr) -> Result<Self, Self::Error> {
         let mut selection = Selection::new(r.currency, r.prices, r.policy);
+        selection.check_lines(r.products.len().saturating_add(r.certificates.len()))?;
+        let mut skus = HashSet::with_capacity(r.products.len());
         for line in &r.products {
             selection.same_currency(line.unit_price)?;
-            if r.products.iter().filter(|l| l.sku == line.sku).count() > 1 {
+            if !skus.insert(&line.sku) {
                 return Err(SelectionError::DuplicateLine(line.sku.to_string()));
             }
         }
+        let mut definitions = HashSet::with_capacity(r.certificates.len());
         for line in &r.certificates {
             selection.same_currency(line.price)?;
             selection.same_currency(line.value)?;
-            if r.certificates
-                .iter()
-                .filter(|l| l.definition == line.definition)
-                .count()
-                > 1
-            {
+            if !definitions.insert(&line.definition) {
                 return Err(SelectionError::DuplicateLine(line.definition.to_string()));
             }
         }
@@ -349,6 +357,17 @@ impl Selection {
         }
     }
 
+    /// Refuses a change that would leave `lines` lines, more than the policy allows.
+    fn check_lines(&self, lines: usize) -> Result<(), SelectionError> {
+        if lines > self.policy.max_lines {
+            return Err(SelectionError::TooManyLines {
+                lines,
+                max: self.policy.max_lines,
+            });
+        }
+        Ok(())
+    }
+
     fn check_units(&self, lines: &[CertificateLine]) -> Result<(), SelectionError> {
         let units = certificate_units(lines)?;
         if units > MAX_CERTIFICATE_UNITS {
@@ -365,10 +384,27 @@ impl Selection {
     ///
     /// # Errors
     ///
-    /// [`SelectionError::ProductWithCertificate`] under the exclusive rule, and
-    /// [`SelectionError::Money`] when the line is in another currency. Nothing changes on error.
+    /// [`SelectionError::ProductWithCertificate`] under the exclusive rule,
+    /// [`SelectionError::TooManyLines`] when a new line would pass the policy's
+    /// [`max_lines`](SelectionPolicy::max_lines), and [`SelectionError::Money`] when the line is
+    /// in another currency. Nothing changes on error.
     pub fn add_product(&mut self, line: ProductLine) -> Result<SelectionChange, SelectionError> {
         self.same_currency(line.unit_price)?;
+        let existing = self.products.iter().position(|l| l.sku == line.sku);
+        let certificates_left = if self.policy.exclusive
+            && self.policy.product_with_certificate == ProductWithCertificate::RemoveCertificates
+        {
+            0
+        } else {
+            self.certificates.len()
+        };
+        let new_lines = usize::from(existing.is_none());
+        self.check_lines(
+            self.products
+                .len()
+                .saturating_add(new_lines)
+                .saturating_add(certificates_left),
+        )?;
         let mut change = SelectionChange::default();
         if self.policy.exclusive {
             if let Some(held) = self.certificates.first() {
@@ -390,7 +426,7 @@ impl Selection {
                 }
             }
         }
-        match self.products.iter_mut().find(|l| l.sku == line.sku) {
+        match existing.and_then(|i| self.products.get_mut(i)) {
             Some(slot) => {
                 let old = std::mem::replace(slot, line);
                 change.removed.push(RemovedLine {
@@ -414,8 +450,9 @@ impl Selection {
     ///
     /// [`SelectionError::Money`] when the certificate was resolved in another currency,
     /// [`SelectionError::ZeroQuantity`], [`SelectionError::OneCertificateAtATime`] for a
-    /// quantity above 1 under that rule, and [`SelectionError::TooManyCertificates`]. Nothing
-    /// changes on error.
+    /// quantity above 1 under that rule, [`SelectionError::TooManyCertificates`], and
+    /// [`SelectionError::TooManyLines`] when a new line would pass the policy's
+    /// [`max_lines`](SelectionPolicy::max_lines). Nothing changes on error.
     pub fn add_certificate(
         &mut self,
         certificate: &ResolvedCertificate,
@@ -427,6 +464,23 @@ impl Selection {
         if self.policy.one_certificate_at_a_time && quantity > 1 {
             return Err(SelectionError::OneCertificateAtATime { quantity });
         }
+        let products_left = if self.policy.exclusive {
+            0
+        } else {
+            self.products.len()
+        };
+        let certificates_after = if self.policy.one_certificate_at_a_time {
+            1
+        } else {
+            let replacing = self
+                .certificates
+                .iter()
+                .any(|l| l.definition == line.definition);
+            self.certificates
+                .len()
+                .saturating_add(usize::from(!replacing))
+        };
+        self.check_lines(products_left.saturating_add(certificates_after))?;
         if !self.policy.one_certificate_at_a_time {
             let others: Vec<CertificateLine> = self
                 .certificates

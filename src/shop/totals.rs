@@ -68,7 +68,7 @@ pub enum TotalsError {
     DuplicateCode {
         /// The position of the repeat among the applied certificates.
         index: usize,
-        /// The code, masked to at most its last four characters (`****7KQ2`).
+        /// The code, masked: typed text shows nothing of it (`****-****-****-****`).
         masked: String,
     },
     /// An applied gift certificate has an empty code.

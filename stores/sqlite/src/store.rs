@@ -59,6 +59,17 @@ pub enum OpenError {
         /// The newest this crate knows.
         known: i64,
     },
+    /// The file's codes were hashed under another [`CodeKey`]: with this one every code would
+    /// look unknown, and every lookup would count as a guess against its owner.
+    #[error(
+        "{} was written under another code key: open it with the key its codes were hashed \
+         with",
+        path.display()
+    )]
+    WrongKey {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 /// A [`Store`] in one SQLite file, for hosts that run in one process on one machine.
@@ -165,13 +176,15 @@ impl SqliteStore {
     /// [`SCHEMA_VERSION`], with `key` to hash codes.
     ///
     /// Every store on one file must use the same key: a code is found only under the key it
-    /// was written with.
+    /// was written with. The file keeps a fingerprint of its key (the key's digest of a fixed
+    /// label, in the table `store_key`), written by the first open, and refuses any other key.
     ///
     /// # Errors
     ///
     /// [`OpenError::NotAFile`] for `:memory:` or an empty path, [`OpenError::Database`] when
     /// SQLite cannot open or migrate the file, [`OpenError::NewerSchema`] for a file written
-    /// by a newer version of this crate.
+    /// by a newer version of this crate, [`OpenError::WrongKey`] for a file written under
+    /// another key (the message names the file, never either key).
     pub fn open(path: impl AsRef<Path>, key: CodeKey) -> Result<SqliteStore, OpenError> {
         SqliteStore::open_with(path, key, PoolOptions::default())
     }
@@ -210,8 +223,9 @@ impl SqliteStore {
             source,
         };
         let mut conn = connect(&path).map_err(database)?;
-        schema::migrate(&mut conn).map_err(|e| match e {
+        schema::migrate(&mut conn, &key).map_err(|e| match e {
             MigrationError::Database(source) => database(source),
+            MigrationError::WrongKey => OpenError::WrongKey { path: path.clone() },
             MigrationError::Newer(found) => OpenError::NewerSchema {
                 path: path.clone(),
                 found,

@@ -1,0 +1,168 @@
+//! Input a shopper or a client controls is bounded before it costs the host: amount text is
+//! measured before it is parsed, and a selection holds a bounded number of lines, each
+//! operation on it linear.
+
+use giftcert::{
+    Catalogue, CertificateDefinition, Currency, Money, PriceBasis, Selection, SelectionPolicy,
+    TaxRate,
+    money::{MAX_AMOUNT_TEXT_LEN, MoneyError, TaxRateError},
+    shop::{ProductLine, SelectionError},
+};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+fn usd(s: &str) -> Money {
+    Money::parse(s, Currency::USD).unwrap()
+}
+
+fn product(sku: &str) -> ProductLine {
+    ProductLine::new(sku, usd("1"), 1, TaxRate::ZERO).unwrap()
+}
+
+/// About 8,000 leading zeros overflowed the stack of a debug build inside rust_decimal.
+fn padded() -> String {
+    format!("{}1", "0".repeat(8_000))
+}
+
+#[test]
+fn long_amount_text_is_refused_by_every_parser_before_it_is_parsed() {
+    let text = padded();
+    let too_long = MoneyError::AmountTooLong {
+        length: 8_001,
+        max: MAX_AMOUNT_TEXT_LEN,
+    };
+    assert_eq!(Money::parse(&text, Currency::USD).unwrap_err(), too_long);
+    assert_eq!(
+        too_long.to_string(),
+        "amount text has 8001 characters, expected at most 64"
+    );
+    assert_eq!(
+        format!("{text} USD").parse::<Money>().unwrap_err(),
+        too_long
+    );
+    let err = format!("-0.{text}").parse::<TaxRate>().unwrap_err();
+    assert_eq!(err, TaxRateError::TooLong(8_004));
+    assert_eq!(
+        err.to_string(),
+        "tax rate text has 8004 characters, expected at most 64"
+    );
+    let json = json!({"amount": text, "currency": "USD"}).to_string();
+    let err = serde_json::from_str::<Money>(&json).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("amount text has 8001 characters, expected at most 64"),
+        "{err}"
+    );
+}
+
+#[test]
+fn amount_text_up_to_the_limit_still_parses() {
+    let exact = format!("{}1.50", "0".repeat(MAX_AMOUNT_TEXT_LEN - 4));
+    assert_eq!(exact.len(), MAX_AMOUNT_TEXT_LEN);
+    assert_eq!(Money::parse(&exact, Currency::USD).unwrap(), usd("1.5"));
+    // White space around the amount does not count.
+    let spaced = format!("   {exact}   ");
+    assert_eq!(Money::parse(&spaced, Currency::USD).unwrap(), usd("1.5"));
+    assert!(matches!(
+        Money::parse(&format!("0{exact}"), Currency::USD),
+        Err(MoneyError::AmountTooLong { length: 65, .. })
+    ));
+    // The largest amount a Decimal holds, negative, with its scale: well inside the limit.
+    assert!(Money::parse("-79228162514264337593543950335", Currency::JPY).is_ok());
+}
+
+#[test]
+fn a_selection_holds_at_most_its_policys_lines() {
+    let policy = SelectionPolicy::mixed().with_max_lines(3);
+    let mut cart = Selection::new(Currency::USD, PriceBasis::TaxIncluded, policy);
+    for sku in ["a", "b", "c"] {
+        cart.add_product(product(sku)).unwrap();
+    }
+    let err = cart.add_product(product("d")).unwrap_err();
+    assert_eq!(err, SelectionError::TooManyLines { lines: 4, max: 3 });
+    assert_eq!(
+        err.to_string(),
+        "a selection may hold at most 3 lines, found 4"
+    );
+    assert_eq!(cart.products().len(), 3);
+    // Replacing a line adds none.
+    cart.add_product(product("a")).unwrap();
+
+    let catalogue = Catalogue::new()
+        .with(CertificateDefinition::any_amount("gift-1", "Dynamic gift certificate").unwrap())
+        .unwrap();
+    let err = cart
+        .add_certificate_from(&catalogue, "gift-1", Some(Decimal::TEN), 1)
+        .unwrap_err();
+    assert_eq!(err, SelectionError::TooManyLines { lines: 4, max: 3 });
+    assert!(!cart.holds_certificates());
+}
+
+#[test]
+fn the_default_limit_is_a_thousand_lines() {
+    let mut cart = Selection::new(
+        Currency::USD,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::mixed(),
+    );
+    assert_eq!(SelectionPolicy::DEFAULT_MAX_LINES, 1_000);
+    for i in 0..1_000 {
+        cart.add_product(product(&format!("sku-{i}"))).unwrap();
+    }
+    assert_eq!(
+        cart.add_product(product("one-more")).unwrap_err(),
+        SelectionError::TooManyLines {
+            lines: 1_001,
+            max: 1_000
+        }
+    );
+}
+
+/// A stored selection of `lines` distinct products under a policy allowing `max` lines.
+fn stored(lines: usize, max: usize) -> Value {
+    let mut cart = Selection::new(
+        Currency::USD,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::mixed(),
+    );
+    cart.add_product(product("sku-0")).unwrap();
+    let mut json = serde_json::to_value(&cart).unwrap();
+    let line = json["products"][0].clone();
+    json["products"] = (0..lines)
+        .map(|i| {
+            let mut line = line.clone();
+            line["sku"] = format!("sku-{i}").into();
+            line
+        })
+        .collect();
+    json["policy"]["maxLines"] = max.into();
+    json
+}
+
+#[test]
+fn a_stored_selection_over_its_limit_is_refused() {
+    let err = serde_json::from_value::<Selection>(stored(1_001, 1_000)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "a selection may hold at most 1000 lines, found 1001"
+    );
+    let mut default_policy = stored(1_001, 0);
+    default_policy["policy"]
+        .as_object_mut()
+        .unwrap()
+        .remove("maxLines");
+    assert!(serde_json::from_value::<Selection>(default_policy).is_err());
+    assert!(serde_json::from_value::<Selection>(stored(1_000, 1_000)).is_ok());
+}
+
+/// Reading a stored selection checks repeated lines by hashing, not by comparing every pair:
+/// 20,000 lines (200 million pairs) read at once.
+#[test]
+fn reading_a_large_selection_is_linear() {
+    let cart: Selection = serde_json::from_value(stored(20_000, 20_000)).unwrap();
+    assert_eq!(cart.products().len(), 20_000);
+    let mut repeated = stored(20_000, 20_000);
+    repeated["products"][19_999]["sku"] = "sku-0".into();
+    let err = serde_json::from_value::<Selection>(repeated).unwrap_err();
+    assert_eq!(err.to_string(), "selection lists \"sku-0\" twice");
+}
