@@ -275,11 +275,15 @@ fn a_leaked_file_holds_no_code() {
 }
 
 #[test]
-fn a_store_with_another_key_cannot_find_a_code() {
+fn a_store_with_another_key_is_refused_and_the_file_keeps_its_cards() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cards.db");
     let (card, code) = file_with_a_held_card(&path);
-    let other = SqliteStore::open(&path, CodeKey::new(&[1; 32]).unwrap()).unwrap();
-    assert!(other.card_by_code(&code).unwrap().is_none());
-    assert!(other.card(card).unwrap().is_some());
+    // Opened with another key, every code would look unknown (and count as a guess): the
+    // file refuses the key instead.
+    let other = SqliteStore::open(&path, CodeKey::new(&[1; 32]).unwrap()).unwrap_err();
+    assert!(matches!(other, OpenError::WrongKey { .. }), "{other:?}");
+    let again = SqliteStore::open(&path, key()).unwrap();
+    assert!(again.card_by_code(&code).unwrap().is_some());
+    assert!(again.card(card).unwrap().is_some());
 }
