@@ -25,7 +25,7 @@
 //! number written with more than 64 characters, and more than 1,000 lines.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::str::FromStr;
 
@@ -311,41 +311,9 @@ fn shorten(text: &str) -> String {
     text.chars().take(40).collect()
 }
 
-/// Keeps a reason on one line, whatever it quotes.
-fn one_line(reason: &str) -> String {
-    reason
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-/// The most bytes read from standard input: 1 MiB, far more than any cart, so that a huge input
-/// is refused before it is parsed.
-pub const MAX_INPUT_BYTES: u64 = 1 << 20;
-
-/// The longest text read as one number: longer ones are refused before they are parsed (the
-/// decimal parser recurses once per leading zero).
-const MAX_NUMBER_LEN: usize = giftcert::money::MAX_AMOUNT_TEXT_LEN;
-
-/// Reads all of `input` as UTF-8, up to [`MAX_INPUT_BYTES`].
-///
-/// # Errors
-///
-/// A reason when `input` holds more than [`MAX_INPUT_BYTES`], is not UTF-8 or cannot be read.
-pub fn read_input<R: Read>(input: R) -> Result<String, String> {
-    let mut text = String::new();
-    input
-        .take(MAX_INPUT_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| format!("cannot read standard input: {e}"))?;
-    if text.len() as u64 > MAX_INPUT_BYTES {
-        return Err(format!(
-            "standard input has more than {MAX_INPUT_BYTES} bytes, expected at most \
-             {MAX_INPUT_BYTES} (1 MiB)"
-        ));
-    }
-    Ok(text)
-}
+#[path = "common/stdin.rs"]
+pub mod stdin;
+use stdin::{MAX_NUMBER_LEN, one_line, read_input};
 
 fn main() -> ExitCode {
     let input = match read_input(std::io::stdin().lock()) {

@@ -2,6 +2,10 @@
 //! with more than 64 characters before parsing it, each in its own error shape: one reason,
 //! which `main` prints as one `error:` line.
 
+// Both examples include the shared `examples/common/stdin.rs`; each is loaded here to check
+// that each reads through it.
+#![allow(clippy::duplicate_mod)]
+
 #[allow(dead_code)]
 #[path = "../examples/checkout.rs"]
 mod checkout;
@@ -27,8 +31,8 @@ type ReadInput = fn(Box<dyn Read>) -> Result<String, String>;
 #[test]
 fn standard_input_over_one_mebibyte_is_refused() {
     let readers: [ReadInput; 2] = [
-        checkout::read_input::<Box<dyn Read>>,
-        allocate::read_input::<Box<dyn Read>>,
+        checkout::stdin::read_input::<Box<dyn Read>>,
+        allocate::stdin::read_input::<Box<dyn Read>>,
     ];
     for read in readers {
         let err = read(padded_json(MIB + 1)).unwrap_err();
@@ -40,13 +44,13 @@ fn standard_input_over_one_mebibyte_is_refused() {
         assert!(read(Box::new(std::io::repeat(b' ').take(64 * MIB))).is_err());
         assert_eq!(read(padded_json(MIB)).unwrap().len() as u64, MIB);
     }
-    assert_eq!(checkout::MAX_INPUT_BYTES, MIB);
-    assert_eq!(allocate::MAX_INPUT_BYTES, MIB);
+    assert_eq!(checkout::stdin::MAX_INPUT_BYTES, MIB);
+    assert_eq!(allocate::stdin::MAX_INPUT_BYTES, MIB);
 }
 
 #[test]
 fn input_that_is_not_utf8_is_a_reason_not_a_panic() {
-    let err = checkout::read_input(&[0xff_u8, 0xfe][..]).unwrap_err();
+    let err = checkout::stdin::read_input(&[0xff_u8, 0xfe][..]).unwrap_err();
     assert!(err.starts_with("cannot read standard input: "), "{err}");
 }
 

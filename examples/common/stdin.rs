@@ -1,0 +1,40 @@
+//! What the examples that read JSON from standard input share: a bounded read, and one-line
+//! error messages.
+
+use std::io::Read;
+
+/// The most bytes read from standard input: 1 MiB, far more than any cart, so that a huge input
+/// is refused before it is parsed.
+pub const MAX_INPUT_BYTES: u64 = 1 << 20;
+
+/// The longest text read as one number: longer ones are refused before they are parsed (the
+/// decimal parser recurses once per leading zero).
+pub const MAX_NUMBER_LEN: usize = giftcert::money::MAX_AMOUNT_TEXT_LEN;
+
+/// Reads all of `input` as UTF-8, up to [`MAX_INPUT_BYTES`].
+///
+/// # Errors
+///
+/// A reason when `input` holds more than [`MAX_INPUT_BYTES`], is not UTF-8 or cannot be read.
+pub fn read_input<R: Read>(input: R) -> Result<String, String> {
+    let mut text = String::new();
+    input
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    if text.len() as u64 > MAX_INPUT_BYTES {
+        return Err(format!(
+            "standard input has more than {MAX_INPUT_BYTES} bytes, expected at most \
+             {MAX_INPUT_BYTES} (1 MiB)"
+        ));
+    }
+    Ok(text)
+}
+
+/// `reason` on one line: control characters (line breaks in a quoted input) become spaces.
+pub fn one_line(reason: &str) -> String {
+    reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
