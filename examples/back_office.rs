@@ -1,7 +1,7 @@
 //! A shop's staff at work on a card: a shopper checks a balance, a support agent disables a
-//! card reported stolen and enables it again, corrects a wrong load, and extends an expired
-//! card as a goodwill gesture. Each command runs under an idempotency key and leaves one
-//! ledger entry that says who did it and why.
+//! card reported stolen and enables it again, corrects a wrong credit, reloads it at the till,
+//! and extends an expired card as a goodwill gesture. Each command runs under an idempotency
+//! key and leaves a ledger entry that says who did it and why.
 //!
 //! ```text
 //! cargo run --example back_office
@@ -94,6 +94,21 @@ fn main() -> Result<()> {
         "adjusted by -10.00: balance {} (the retry replayed: {})",
         first.outcome.balance, again.replayed
     );
+
+    // A top-up at the till, within the certificate's limits (10.00 to 500.00).
+    let limits =
+        giftcert::catalogue::AmountBounds::new(Currency::EUR, Some(eur("10")?), Some(eur("500")?))?;
+    let reload = CardCommand::Reload {
+        amount: eur("25")?,
+        bounds: Some(limits),
+    };
+    let topped = redeemer.amend(
+        &key("till-9/reload")?,
+        card,
+        reload,
+        &by("paid at the till")?,
+    )?;
+    println!("reloaded 25.00: balance {}", topped.outcome.balance);
 
     // Six weeks later the card has expired; a goodwill extension to the end of the year.
     clock.advance(Duration::days(42))?;

@@ -449,3 +449,151 @@ fn a_back_office_record_keeps_its_shape_in_json() {
         format!("adjust -2.50 USD {card} by staff:ana")
     );
 }
+
+fn bounds(min: &str, max: &str) -> giftcert::catalogue::AmountBounds {
+    giftcert::catalogue::AmountBounds::new(Currency::USD, Some(usd(min)), Some(usd(max))).unwrap()
+}
+
+#[test]
+fn a_reload_within_the_certificates_bounds_tops_the_card_up_and_wakes_a_spent_card() {
+    let (redeemer, _, card, code) = one_card("20");
+    apply(&redeemer, "c1", &code).unwrap();
+    redeemer
+        .authorise(&key("c1/a"), &reference("c1"), usd("20"))
+        .unwrap();
+    redeemer.capture(&key("c1/c"), &reference("c1")).unwrap();
+    assert_eq!(
+        redeemer.card(card).unwrap().unwrap().status(),
+        CardStatus::Depleted
+    );
+    let by = staff("staff:ana", "top-up paid at the till");
+    let reload = CardCommand::Reload {
+        amount: usd("25"),
+        bounds: Some(bounds("10", "500")),
+    };
+    let topped = redeemer.amend(&key("reload"), card, reload, &by).unwrap();
+    assert_eq!(topped.outcome.balance, usd("25"));
+    assert_eq!(topped.outcome.status, CardStatus::Active);
+    // Never-expiring cards keep no date: one entry.
+    assert_eq!(topped.outcome.expires_at, None);
+    let history = redeemer.history(card).unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(
+        (last.kind(), last.amount(), last.attribution()),
+        (EntryKind::Reloaded, usd("25"), Some(&by))
+    );
+    let stored = redeemer.card(card).unwrap().unwrap();
+    verify_ledger(stored.id(), stored.balance(), &history).unwrap();
+
+    // Outside the bounds, and not a positive amount: refused, nothing written.
+    for (amount, expected) in [("5", "outside the limits"), ("600", "outside the limits")] {
+        let refused = redeemer
+            .amend(
+                &key(&format!("reload-{amount}")),
+                card,
+                CardCommand::Reload {
+                    amount: usd(amount),
+                    bounds: Some(bounds("10", "500")),
+                },
+                &by,
+            )
+            .unwrap_err();
+        assert!(matches!(refused, RedeemError::Command(_)), "{refused:?}");
+        assert!(refused.to_string().contains(expected), "{refused}");
+    }
+    let refused = redeemer.amend(
+        &key("reload-zero"),
+        card,
+        CardCommand::Reload {
+            amount: usd("0"),
+            bounds: None,
+        },
+        &by,
+    );
+    assert!(matches!(
+        refused,
+        Err(RedeemError::Card(CardError::NotPositive(_)))
+    ));
+    assert_eq!(redeemer.history(card).unwrap().len(), history.len());
+}
+
+#[test]
+fn under_the_us_preset_a_reload_moves_the_expiry_to_five_years_from_the_load() {
+    let clock = Arc::new(FixedClock::new(t0()));
+    let redeemer = Redeemer::new(MemoryStore::new())
+        .with_clock(clock.clone())
+        .with_expiry(giftcert::card::ExpiryPolicy::us_card_act());
+    let issued = redeemer
+        .issue(&key("issue"), vec![CardSpec::new(usd("50"))])
+        .unwrap();
+    let card = issued.outcome.cards[0].card;
+    let five_years =
+        |from: DateTime<Utc>| from.checked_add_months(chrono::Months::new(60)).unwrap();
+    assert_eq!(
+        redeemer.card(card).unwrap().unwrap().expires_at(),
+        Some(five_years(t0()))
+    );
+    clock.advance(Duration::days(400)).unwrap();
+    let by = staff("staff:ana", "reload");
+    let reload = CardCommand::Reload {
+        amount: usd("10"),
+        bounds: None,
+    };
+    let topped = redeemer.amend(&key("reload"), card, reload, &by).unwrap();
+    let loaded_at = t0() + Duration::days(400);
+    assert_eq!(topped.outcome.expires_at, Some(five_years(loaded_at)));
+    let history = redeemer.history(card).unwrap();
+    let kinds: Vec<_> = history.iter().rev().take(2).map(|e| e.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            EntryKind::ExpiryChanged {
+                from: Some(five_years(t0())),
+                to: Some(five_years(loaded_at))
+            },
+            EntryKind::Reloaded
+        ]
+    );
+    assert!(
+        history
+            .iter()
+            .rev()
+            .take(2)
+            .all(|e| e.attribution() == Some(&by))
+    );
+}
+
+#[test]
+fn a_disabled_or_expired_card_cannot_be_reloaded() {
+    let (redeemer, clock, card, _) = one_card("20");
+    let by = staff("staff:ana", "reload");
+    let reload = CardCommand::Reload {
+        amount: usd("5"),
+        bounds: None,
+    };
+    redeemer
+        .amend(&key("disable"), card, CardCommand::Disable, &by)
+        .unwrap();
+    assert!(matches!(
+        redeemer.amend(&key("r1"), card, reload, &by),
+        Err(RedeemError::Card(CardError::Disabled { .. }))
+    ));
+    redeemer
+        .amend(&key("enable"), card, CardCommand::Enable, &by)
+        .unwrap();
+    redeemer
+        .amend(
+            &key("expiry"),
+            card,
+            CardCommand::ChangeExpiry {
+                expires_at: Some(t0() + Duration::days(1)),
+            },
+            &by,
+        )
+        .unwrap();
+    clock.advance(Duration::days(2)).unwrap();
+    assert!(matches!(
+        redeemer.amend(&key("r2"), card, reload, &by),
+        Err(RedeemError::Card(CardError::Expired { .. }))
+    ));
+}

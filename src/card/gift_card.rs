@@ -951,6 +951,26 @@ impl GiftCard {
         Ok(Some(entry))
     }
 
+    /// Loads `amount` more onto the card (a top-up), as an [`EntryKind::Reloaded`] entry. A
+    /// card spent down to zero becomes active again. Moving the expiry with the load (12 CFR
+    /// 1005.20's five years from the last load) is the caller's: see
+    /// [`ExpiryPolicy::after_load`](crate::card::ExpiryPolicy::after_load).
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::Disabled`], [`CardError::Replaced`], [`CardError::Expired`] when the card
+    /// has expired at `now`, [`CardError::NotPositive`], and [`CardError::Money`] for another
+    /// currency.
+    pub fn reload(&mut self, amount: Money, now: DateTime<Utc>) -> Result<LedgerEntry, CardError> {
+        self.ensure_spendable(now)?;
+        self.ensure_positive(amount)?;
+        let entry = self.record(EntryKind::Reloaded, amount, now, None, None)?;
+        if self.status == CardStatus::Depleted {
+            self.status = CardStatus::Active;
+        }
+        Ok(entry)
+    }
+
     /// A manual correction by `change` (positive or negative), as a new entry: mistakes are
     /// corrected, never edited away.
     ///

@@ -115,6 +115,8 @@ pub enum EntryKind {
     Enabled,
     /// A manual correction, positive or negative (the entry's amount is signed).
     Adjusted,
+    /// Money was loaded onto the card (a top-up); the entry's amount is added.
+    Reloaded,
     /// The shop moved or removed the expiry date; the balance is unchanged.
     ExpiryChanged {
         /// The date before (none: the card did not expire).
@@ -131,6 +133,7 @@ impl EntryKind {
             EntryKind::Issued
             | EntryKind::ReplacementOf { .. }
             | EntryKind::Refunded
+            | EntryKind::Reloaded
             | EntryKind::Adjusted => amount,
             EntryKind::Captured { .. } | EntryKind::ReplacedBy { .. } => amount.negated(),
             EntryKind::Held { .. }

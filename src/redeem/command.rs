@@ -1,4 +1,5 @@
-//! Back-office commands on one card: disable, enable, adjust, and move or remove its expiry.
+//! Back-office commands on one card: disable, enable, adjust, reload, and move or remove its
+//! expiry.
 //!
 //! Staff change cards by hand every day. Each change here is a pure decision over the card as
 //! read, leaving one ledger entry with the [`Attribution`] the host gives (who, and why);
@@ -11,13 +12,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::*;
-use crate::card::{Attribution, CardId, CardStatus, GiftCard};
+use crate::card::{Attribution, CardId, CardStatus, ExpiryPolicy, GiftCard};
+use crate::catalogue::AmountBounds;
 use crate::money::Money;
 
 /// What a back-office command does to a card.
 ///
-/// Shown as `disable`, `enable`, `adjust -5.00 USD` or `expiry 2027-06-30T00:00:00Z` (`expiry
-/// none` to remove it).
+/// Shown as `disable`, `enable`, `adjust -5.00 USD`, `reload 25.00 USD` or
+/// `expiry 2027-06-30T00:00:00Z` (`expiry none` to remove it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(
     tag = "command",
@@ -37,6 +39,16 @@ pub enum CardCommand {
         /// The correction: positive adds value, negative takes it away.
         change: Money,
     },
+    /// Load more money onto the card (a top-up), within `bounds` when given (the
+    /// certificate's limits on what a buyer may pick). The expiry moves as the protocol's
+    /// [`ExpiryPolicy`] says for a load: under the US preset to five years from this load
+    /// (12 CFR 1005.20), never earlier than it was; the move is an entry of its own.
+    Reload {
+        /// What is loaded, in the card's currency.
+        amount: Money,
+        /// The limits the load must fall within, if any.
+        bounds: Option<AmountBounds>,
+    },
     /// Move the expiry date, or remove it (`None`): a goodwill extension. A card that had
     /// expired pays again when the new date is still ahead.
     ChangeExpiry {
@@ -51,6 +63,7 @@ impl fmt::Display for CardCommand {
             CardCommand::Disable => f.write_str("disable"),
             CardCommand::Enable => f.write_str("enable"),
             CardCommand::Adjust { change } => write!(f, "adjust {change}"),
+            CardCommand::Reload { amount, .. } => write!(f, "reload {amount}"),
             CardCommand::ChangeExpiry { expires_at: None } => f.write_str("expiry none"),
             CardCommand::ChangeExpiry {
                 expires_at: Some(at),
@@ -77,35 +90,64 @@ pub struct Amended {
     pub balance: Money,
     /// Its expiry date afterwards.
     pub expires_at: Option<DateTime<Utc>>,
-    /// The sequence number of the entry the command wrote, or none when the card was already
-    /// as asked (enabling an enabled card, the same expiry again).
+    /// The sequence number of the (first) entry the command wrote, or none when the card was
+    /// already as asked (enabling an enabled card, the same expiry again). A reload that moves
+    /// the expiry writes a second entry after it.
     pub entry: Option<u64>,
 }
 
-/// Carries out `command` on `card` (as read at `now`), attributing the entry it writes to
-/// `by`. Holds past their time limit are released first, so they never count against an
-/// adjustment.
+/// A back-office command the card itself does not refuse, but the shop's rules do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// A reload outside the certificate's limits.
+    #[error("a reload of {amount} is outside the limits {bounds}")]
+    OutsideBounds {
+        /// What was to be loaded.
+        amount: Money,
+        /// The limits.
+        bounds: AmountBounds,
+    },
+}
+
+/// Carries out `command` on `card` (as read at `now`), attributing the entries it writes to
+/// `by`; a reload moves the expiry as `expiry` says for a load. Holds past their time limit
+/// are released first, so they never count against an adjustment.
 ///
 /// # Errors
 ///
 /// [`RedeemError::Card`] when the card refuses: disabling a disabled or replaced card, an
-/// adjustment in another currency or below what is held, any change to a replaced card.
+/// adjustment in another currency or below what is held, a reload of a card that cannot pay,
+/// any change to a replaced card; [`RedeemError::Command`] for a reload outside its bounds;
+/// [`RedeemError::Expiry`] when the new expiry cannot be represented.
 pub fn amend(
     card: GiftCard,
     command: CardCommand,
     by: &Attribution,
     now: DateTime<Utc>,
+    expiry: &ExpiryPolicy,
 ) -> Result<Decision<Amended>, RedeemError> {
     let mut card = card;
     let mut entries = card.release_expired_holds(now);
-    let entry = match command {
-        CardCommand::Disable => Some(card.disable(now)?),
-        CardCommand::Enable => card.enable(now)?,
-        CardCommand::Adjust { change } => Some(card.adjust(change, None, now)?),
-        CardCommand::ChangeExpiry { expires_at } => card.change_expiry(expires_at, now)?,
-    };
-    let seq = entry.as_ref().map(crate::card::LedgerEntry::seq);
-    entries.extend(entry.map(|entry| entry.attributed(by.clone())));
+    let mut done = Vec::with_capacity(2);
+    match command {
+        CardCommand::Disable => done.push(card.disable(now)?),
+        CardCommand::Enable => done.extend(card.enable(now)?),
+        CardCommand::Adjust { change } => done.push(card.adjust(change, None, now)?),
+        CardCommand::Reload { amount, bounds } => {
+            if let Some(bounds) = bounds.filter(|b| !b.contains(&amount)) {
+                return Err(CommandError::OutsideBounds { amount, bounds }.into());
+            }
+            done.push(card.reload(amount, now)?);
+            let moved = expiry.after_load(card.expires_at(), now)?;
+            done.extend(card.change_expiry(moved, now)?);
+        }
+        CardCommand::ChangeExpiry { expires_at } => {
+            done.extend(card.change_expiry(expires_at, now)?);
+        }
+    }
+    let seq = done.first().map(crate::card::LedgerEntry::seq);
+    entries.extend(done.into_iter().map(|entry| entry.attributed(by.clone())));
     let outcome = Amended {
         card: card.id(),
         command,

@@ -7,6 +7,7 @@ use crate::code::CodeError;
 use crate::money::Currency;
 use crate::money::{Money, MoneyError};
 use crate::redeem::AllocationError;
+use crate::redeem::CommandError;
 use crate::redeem::GuardError;
 use crate::redeem::StoreError;
 use crate::redeem::{IdempotencyKey, RecordedRequest};
@@ -102,6 +103,9 @@ pub enum RedeemError {
     /// Amounts in different currencies, or an overflow.
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// A back-office command the shop's rules refuse.
+    #[error(transparent)]
+    Command(#[from] CommandError),
     /// No card has this id.
     #[error("no gift card has id {0}")]
     UnknownCard(CardId),

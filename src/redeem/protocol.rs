@@ -476,7 +476,7 @@ impl Protocol {
                                 .await?
                                 .ok_or(RedeemError::UnknownCard(card))?;
                             lock(&port.versions).cards.insert(card, stored.version);
-                            redeem::amend(stored.value, command, &by, now)
+                            redeem::amend(stored.value, command, &by, now, &settings.expiry)
                         }
                     },
                 )

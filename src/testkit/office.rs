@@ -25,7 +25,7 @@ type Task<'a> = Pin<Box<dyn Future<Output = Result<(), ConformanceFailure>> + Se
 /// Runs the back-office commands through a [`Redeemer`] over stores from `factory` (a fresh,
 /// empty store each call):
 ///
-/// 1. disable, enable, adjust and a new expiry each write one ledger entry that keeps who did
+/// 1. disable, enable, adjust, reload and a new expiry each write one ledger entry that keeps who did
 ///    it and why through the store; a disabled or expired card cannot be applied, enabled or
 ///    extended it can; an adjustment never takes the balance below what is held; a replayed
 ///    command changes the card once and its key is refused for another request; the ledger
@@ -147,6 +147,14 @@ async fn commands_keep_their_entries<D: Driver>(store: D::Store) -> Result<(), C
     })?;
     amend("down", CardCommand::Adjust { change: usd(-500) }).await?;
     step(CHECK, driver.void(&key(CHECK, "c1/v")?, &c1).await)?;
+    let reload = CardCommand::Reload {
+        amount: usd(1_000),
+        bounds: None,
+    };
+    let topped = amend("reload", reload).await?;
+    ensure(CHECK, topped.outcome.balance == usd(6_000), || {
+        format!("50.00 reloaded with 10.00 holds {}", topped.outcome.balance)
+    })?;
 
     let soon = t0() + Duration::days(10);
     let expires_soon = CardCommand::ChangeExpiry {
@@ -184,6 +192,7 @@ async fn commands_keep_their_entries<D: Driver>(store: D::Store) -> Result<(), C
         EntryKind::Enabled,
         EntryKind::Adjusted,
         EntryKind::Adjusted,
+        EntryKind::Reloaded,
         EntryKind::ExpiryChanged {
             from: None,
             to: Some(soon),
