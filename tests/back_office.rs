@@ -311,7 +311,7 @@ fn a_replayed_command_changes_the_card_once_and_its_key_is_refused_for_another_r
             panic!("{refused:?}")
         };
         assert_eq!(
-            first,
+            *first,
             RecordedRequest::Amend {
                 card,
                 command: five,

@@ -82,8 +82,8 @@ pub enum RedeemError {
     IdempotencyConflict {
         /// The key.
         key: IdempotencyKey,
-        /// The request it was first used for.
-        first: RecordedRequest,
+        /// The request it was first used for (boxed: an error stays small to move).
+        first: Box<RecordedRequest>,
     },
     /// Other writers kept winning; the request changed nothing.
     #[error("gave up after {attempts} attempts: the cards kept changing underneath")]

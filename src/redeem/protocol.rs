@@ -748,7 +748,7 @@ impl Protocol {
                 if record.request != request {
                     return Err(RedeemError::IdempotencyConflict {
                         key,
-                        first: record.request,
+                        first: Box::new(record.request),
                     });
                 }
                 let outcome = unwrap(record.outcome)
