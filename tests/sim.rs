@@ -48,11 +48,7 @@ fn the_runs_reach_every_fault_and_every_request() {
                 },
                 Event::Answered {
                     fault: Some(fault), ..
-                } => {
-                    if !seen.contains(fault) {
-                        seen.push(*fault);
-                    }
-                }
+                } if !seen.contains(fault) => seen.push(*fault),
                 Event::Clock(_) => clock += 1,
                 _ => {}
             }
