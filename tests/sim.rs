@@ -95,8 +95,9 @@ where
     let failure = sim.run(seed).unwrap_err();
     let shortest = sim.shrink(seed).expect("the seed fails again");
     assert!(shortest.requests.len() <= failure.requests.len());
-    // The failure replays exactly.
+    // Both replay exactly.
     assert_eq!(sim.run(seed).unwrap_err(), failure);
+    assert_eq!(sim.rerun(&shortest).unwrap_err(), shortest);
     shortest
 }
 

@@ -35,8 +35,9 @@
 //!   (notifications that hand a new code to its owner carry it, masked in `Debug`).
 //!
 //! A failing run returns a [`Failure`] naming its seed, the broken invariant and the requests
-//! it ran; [`Simulator::shrink`] finds the fewest requests from the same seed that still fail,
-//! and [`Simulator::run`] with the same seed reproduces a run exactly ([`replay`] for the
+//! it ran; [`Simulator::shrink`] finds the fewest requests from the same seed that still fail
+//! ([`Simulator::rerun`] runs a shrunk failure again), and [`Simulator::run`] with the same
+//! seed reproduces a run exactly ([`replay`] for the
 //! in-memory store with the default settings).
 //!
 //! # Running it against a host's store
@@ -332,6 +333,9 @@ pub struct Failure {
     pub seed: u64,
     /// The request budget it ran with ([`SimConfig::operations`] or less, after shrinking).
     pub operations: usize,
+    /// The planned requests it left out (by their number among the planned ones), after
+    /// shrinking; [`Simulator::rerun`] leaves them out again.
+    pub skipped: Vec<usize>,
     /// The invariant broken and how.
     pub invariant: String,
     /// The requests sent up to the failure.
@@ -344,8 +348,8 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "simulation seed {} (operations {}) broke an invariant: {}",
-            self.seed, self.operations, self.invariant
+            "simulation seed {} (operations {}, skipped {:?}) broke an invariant: {}",
+            self.seed, self.operations, self.skipped, self.invariant
         )?;
         writeln!(f, "requests:")?;
         for (n, request) in self.requests.iter().enumerate() {
@@ -433,17 +437,36 @@ impl<S: Store, F: Fn() -> S> Simulator<F> {
     ///
     /// The [`Failure`] naming the invariant broken.
     pub fn run(&self, seed: u64) -> Result<Run, Failure> {
-        self.run_with(seed, self.config.operations)
+        self.run_with(seed, self.config.operations, &[])
     }
 
-    /// The failing run of `seed` with the fewest requests: tries budgets from one request up
-    /// and returns the first that fails, or `None` when `seed` does not fail.
+    /// The failing run of `seed` with the fewest requests, or `None` when `seed` does not
+    /// fail: first the smallest request budget that still fails, then, one by one, every
+    /// planned request it can leave out and still fail (any invariant counts).
     pub fn shrink(&self, seed: u64) -> Option<Failure> {
-        (1..=self.config.operations).find_map(|ops| self.run_with(seed, ops).err())
+        let mut best =
+            (1..=self.config.operations).find_map(|ops| self.run_with(seed, ops, &[]).err())?;
+        for n in 0..best.operations {
+            let mut skipped = best.skipped.clone();
+            skipped.push(n);
+            if let Err(smaller) = self.run_with(seed, best.operations, &skipped) {
+                best = smaller;
+            }
+        }
+        Some(best)
     }
 
-    fn run_with(&self, seed: u64, operations: usize) -> Result<Run, Failure> {
-        let mut world = World::new(self, seed, operations);
+    /// Runs a failure again exactly as it ran: its seed, its budget, the requests it left out.
+    ///
+    /// # Errors
+    ///
+    /// The [`Failure`] again (equal to `failure` while the code under test has not changed).
+    pub fn rerun(&self, failure: &Failure) -> Result<Run, Failure> {
+        self.run_with(failure.seed, failure.operations, &failure.skipped)
+    }
+
+    fn run_with(&self, seed: u64, operations: usize, skipped: &[usize]) -> Result<Run, Failure> {
+        let mut world = World::new(self, seed, operations, skipped);
         match world.run() {
             Ok(()) => Ok(Run {
                 seed,
@@ -454,6 +477,7 @@ impl<S: Store, F: Fn() -> S> Simulator<F> {
             Err(invariant) => Err(Failure {
                 seed,
                 operations,
+                skipped: skipped.to_vec(),
                 invariant,
                 requests: world.requests,
                 trace: world.trace,
@@ -558,6 +582,8 @@ struct World<'s, S, F> {
     start: DateTime<Utc>,
     now: DateTime<Utc>,
     operations: usize,
+    /// Planned requests left out (a shrunk failure's).
+    skipped: &'s [usize],
     sent: usize,
     next_key: u32,
     in_flight: Vec<Task>,
@@ -616,7 +642,7 @@ fn need_name(need: &Need) -> &'static str {
 }
 
 impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
-    fn new(sim: &'s Simulator<F>, seed: u64, operations: usize) -> Self {
+    fn new(sim: &'s Simulator<F>, seed: u64, operations: usize, skipped: &'s [usize]) -> Self {
         let start = Utc
             .with_ymd_and_hms(2026, 11, 23, 12, 0, 0)
             .single()
@@ -633,6 +659,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             start,
             now: start,
             operations,
+            skipped,
             sent: 0,
             next_key: 0,
             in_flight: Vec::new(),
@@ -959,8 +986,13 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             let i = self.rng.random_range(0..self.retries.len());
             self.retries.swap_remove(i)
         } else {
+            let number = self.sent;
             self.sent += 1;
-            self.plan()
+            let planned = self.plan();
+            if self.skipped.contains(&number) {
+                return;
+            }
+            planned
         };
         if request.key().is_some() && per_mille(&mut self.rng, self.sim.config.duplicate) {
             self.start(request.clone());
