@@ -19,6 +19,7 @@
 //! | no overspending under concurrent spending | [`check_concurrent_spending`] | [`check_async_concurrent_spending`] |
 //! | no request fails with contention while others make progress | [`check_contention`] | [`check_async_contention`] |
 //! | back-office commands keep their entries and race shoppers exactly | [`check_back_office`] | [`check_async_back_office`] |
+//! | the whole protocol under faults, seed by seed, with invariants after every step | [`sim`] (a third driver over a [`Store`]) | |
 //!
 //! The async checks bring no runtime: their tasks are polled together inside the future they
 //! return, which the host awaits in its own runtime (or drives with [`block_on`] when its
@@ -38,6 +39,7 @@ mod driver;
 mod office;
 mod protocol;
 mod records;
+pub mod sim;
 
 pub use self::concurrency::{
     check_async_concurrent_spending, check_async_contention, check_concurrent_spending,
