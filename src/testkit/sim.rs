@@ -1,4 +1,4 @@
-//! A deterministic simulator that drives the redemption protocol under faults (issue 16).
+//! A deterministic simulator that drives the redemption protocol under faults.
 //!
 //! A [`Simulator`] is a third driver of the sans-IO [`Protocol`]: from one seed it plans a
 //! small shop (a few cards, a few checkouts and clients, 10 to 30 requests), runs several
