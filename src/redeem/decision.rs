@@ -557,3 +557,75 @@ where
     }
     Ok(decision)
 }
+
+/// The applied cards of `checkout` (`None`: no code applied yet, nothing stored) as they stand
+/// at `now`, with the credit each gives it (see [`CheckoutCards`]), for totals that match what
+/// [`authorise`] will hold.
+///
+/// `cards` are the checkout's [`applied`](Checkout::applied) cards (any order).
+///
+/// # Errors
+///
+/// [`RedeemError::MissingCard`] when `cards` lacks one of them; [`RedeemError::Money`] on an
+/// overflow.
+pub fn checkout_cards(
+    id: Reference,
+    checkout: Option<&Checkout>,
+    cards: &[GiftCard],
+    order: AllocationOrder,
+    now: DateTime<Utc>,
+) -> Result<CheckoutCards, RedeemError> {
+    let mut out = CheckoutCards {
+        checkout: id,
+        currency: checkout.map(Checkout::currency),
+        customer: checkout.and_then(|c| c.customer().cloned()),
+        cards: Vec::new(),
+        order,
+        at: now,
+    };
+    let Some(checkout) = checkout else {
+        return Ok(out);
+    };
+    out.cards.reserve(checkout.applied.len());
+    for &id in &checkout.applied {
+        let card = cards
+            .iter()
+            .find(|c| c.id() == id)
+            .ok_or(RedeemError::MissingCard(id))?;
+        let zero = Money::zero(card.currency());
+        let spendable = card.ensure_spendable(now).is_ok();
+        let credit = match &checkout.state {
+            CheckoutState::Open | CheckoutState::Voided if spendable => card.available_at(now),
+            CheckoutState::Open | CheckoutState::Voided => zero,
+            CheckoutState::Authorised { holds, .. } => {
+                let own = holds
+                    .iter()
+                    .filter(|h| h.card == id)
+                    .filter(|h| {
+                        card.holds()
+                            .iter()
+                            .any(|live| live.id() == h.hold && !live.is_expired(now))
+                    })
+                    .map(|h| h.amount);
+                let own = Money::sum(card.currency(), own)?;
+                let free = if spendable {
+                    card.available_at(now)
+                } else {
+                    zero
+                };
+                free.checked_add(own)?
+            }
+            CheckoutState::Captured { captures, .. } => Money::sum(
+                card.currency(),
+                captures.iter().filter(|c| c.card == id).map(|c| c.amount),
+            )?,
+        };
+        out.cards.push(AppliedCode {
+            card: id,
+            code: card.shared_code_hint().clone(),
+            balance: credit,
+            expires_at: card.expires_at(),
+        });
+    }
+    Ok(out)
+}

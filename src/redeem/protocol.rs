@@ -444,6 +444,24 @@ impl Protocol {
         )
     }
 
+    /// Reads a checkout's applied cards with the credit each gives it ([`CheckoutCards`](redeem::CheckoutCards)),
+    /// for the totals a checkout page shows before it authorises: a read, with no key and
+    /// nothing written. A checkout no code was applied to yet reads as one without cards.
+    pub fn checkout_cards(&self, checkout: Reference) -> Operation<redeem::CheckoutCards> {
+        let order = self.allocation;
+        Operation::new(move |port| async move {
+            let now = port.now().await?;
+            let Some(stored) = port.checkout(&checkout).await? else {
+                return redeem::checkout_cards(checkout, None, &[], order, now);
+            };
+            let mut cards = Vec::with_capacity(stored.value.applied().len());
+            for &id in stored.value.applied() {
+                cards.push(port.existing_card(id).await?.value);
+            }
+            redeem::checkout_cards(checkout, Some(&stored.value), &cards, order, now)
+        })
+    }
+
     /// Carries out a back-office `command` on a card under its key ([`redeem::amend`]): one
     /// ledger entry attributed to `by`. A replay returns the first result; the key used again
     /// for another card, command or attribution is refused.

@@ -6,12 +6,13 @@ use crate::card::{Attribution, CardId, CardSpec, GiftCard, LedgerEntry, Referenc
 use crate::clock::{Clock, SystemClock};
 use crate::code::ImportedCode;
 use crate::money::{Currency, Money};
+use crate::redeem::CheckoutCards;
 use crate::redeem::{
     Amended, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand, IdempotencyKey,
     Issued, Need, Operation, Protocol, RedeemError, Redeemed, RefundOutcome, Reply, Step,
     StoreError, Voided,
 };
-use crate::shop::Order;
+use crate::shop::{CheckoutTotalsError, Order, Selection, Totals, TotalsSettings};
 use crate::store::AsyncStore;
 use crate::store::redeemer::{HISTORY_PAGE, Turn, nothing_issued, order_issue};
 
@@ -284,6 +285,31 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
     ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
         let op = self.protocol.refund(key.clone(), checkout.clone(), amount);
         self.drive(op).await
+    }
+
+    /// As [`Redeemer::checkout_cards`](crate::store::Redeemer::checkout_cards).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::checkout_cards`](crate::store::Redeemer::checkout_cards).
+    pub async fn checkout_cards(&self, checkout: &Reference) -> Result<CheckoutCards, RedeemError> {
+        self.drive(self.protocol.checkout_cards(checkout.clone()))
+            .await
+    }
+
+    /// As [`Redeemer::checkout_totals`](crate::store::Redeemer::checkout_totals).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::checkout_totals`](crate::store::Redeemer::checkout_totals).
+    pub async fn checkout_totals(
+        &self,
+        checkout: &Reference,
+        selection: &Selection,
+        settings: &TotalsSettings,
+    ) -> Result<Totals, CheckoutTotalsError> {
+        let cards = self.checkout_cards(checkout).await?;
+        Ok(Totals::with_checkout(selection, &cards, settings)?)
     }
 
     /// Carries out a back-office command on a card (disable, enable, adjust, a new expiry)

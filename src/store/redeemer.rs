@@ -18,12 +18,13 @@ use crate::card::{
 use crate::clock::{Clock, SystemClock};
 use crate::code::{CodeGenerator, ImportRules, ImportedCode};
 use crate::money::{Currency, Money};
+use crate::redeem::CheckoutCards;
 use crate::redeem::{
     AllocationOrder, Amended, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand,
     GuardPolicy, IdempotencyKey, Issued, Need, Operation, Protocol, RedeemError, Redeemed,
     RefundOutcome, Reply, Step, StoreError, Voided,
 };
-use crate::shop::{CardToIssue, Order};
+use crate::shop::{CardToIssue, CheckoutTotalsError, Order, Selection, Totals, TotalsSettings};
 use crate::store::Store;
 
 /// How many ledger entries a history read fetches at a time.
@@ -365,6 +366,59 @@ impl<S: Store> Redeemer<S> {
         amount: Money,
     ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
         self.drive(self.protocol.refund(key.clone(), checkout.clone(), amount))
+    }
+
+    /// The checkout's applied cards with the credit each gives it (by id and masked code),
+    /// read in one go: what [`Totals::with_checkout`] needs. A checkout no code was applied
+    /// to yet reads as one without cards.
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::Store`].
+    pub fn checkout_cards(&self, checkout: &Reference) -> Result<CheckoutCards, RedeemError> {
+        self.drive(self.protocol.checkout_cards(checkout.clone()))
+    }
+
+    /// The totals of `selection` with the cards applied to `checkout`, in one call (taxes on
+    /// the original prices, gift credit as a payment in the protocol's allocation order, each
+    /// card by its id and masked code): [`Totals::amount_to_authorise`] is what to pass to
+    /// [`Redeemer::authorise`], which then holds on each card what the totals show.
+    ///
+    /// ```
+    /// use giftcert::shop::ProductLine;
+    /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, PriceBasis, Redeemer, Reference, Selection, SelectionPolicy, TotalsSettings};
+    ///
+    /// let usd = |s: &str| Money::parse(s, Currency::USD);
+    /// let redeemer = Redeemer::new(MemoryStore::new());
+    /// let issued = redeemer.issue(&IdempotencyKey::new("i-1")?, vec![CardSpec::new(usd("1000")?)])?;
+    /// let Some(Notification::CardIssued { code, .. }) = issued.notifications.first() else { unreachable!() };
+    /// let checkout = Reference::new("c-1")?;
+    /// redeemer.apply_code(&Reference::new("client-1")?, &checkout, Currency::USD, code.expose_secret())?;
+    ///
+    /// // Centra's table: 5,500 with 1,100 tax, 1,000 of gift credit, 4,500 to pay.
+    /// let mut cart = Selection::new(Currency::USD, PriceBasis::TaxIncluded, SelectionPolicy::mixed());
+    /// cart.add_product(ProductLine::new("a", usd("5500")?, 1, "25".parse()?)?)?;
+    /// let totals = redeemer.checkout_totals(&checkout, &cart, &TotalsSettings::default())?;
+    /// assert_eq!(totals.tax_total(), usd("1100")?);
+    /// assert_eq!(totals.gift_certificates()[0].used(), usd("1000")?);
+    /// assert_eq!(totals.outstanding_balance(), usd("4500")?);
+    /// let auth = redeemer.authorise(&IdempotencyKey::new("a-1")?, &checkout, totals.amount_to_authorise())?;
+    /// assert_eq!(auth.outcome.credit, totals.credit_used());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`CheckoutTotalsError::Redeem`] when the read fails, [`CheckoutTotalsError::Totals`]
+    /// as [`Totals::with_checkout`].
+    pub fn checkout_totals(
+        &self,
+        checkout: &Reference,
+        selection: &Selection,
+        settings: &TotalsSettings,
+    ) -> Result<Totals, CheckoutTotalsError> {
+        let cards = self.checkout_cards(checkout)?;
+        Ok(Totals::with_checkout(selection, &cards, settings)?)
     }
 
     /// Carries out a back-office command on a card (disable, enable, adjust, a new expiry)
