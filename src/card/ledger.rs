@@ -65,6 +65,8 @@ pub enum ReleaseReason {
     Expired,
     /// A capture took less than was held; the rest went back.
     Remainder,
+    /// The authorisation's amount changed: a new hold replaces this one.
+    Changed,
 }
 
 /// What happened to a card.

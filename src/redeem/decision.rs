@@ -289,6 +289,53 @@ fn authorisation_expired(holds: &[HoldRef], cards: &[GiftCard], now: DateTime<Ut
     })
 }
 
+/// Changes an open authorisation to hold `payable` instead, without a void: the checkout
+/// stays authorised throughout, its holds are released (reason
+/// [`ReleaseReason::Changed`]) and `payable` is allocated anew over the applied cards in
+/// `order`, each new hold expiring at `hold_expires_at`, all in one decision, so no other
+/// checkout can take the money in between. Raising the amount can use what the old holds
+/// kept back; lowering it gives the difference back at once. The outcome is the new
+/// authorisation, its cards in the order they pay.
+///
+/// `cards` are the checkout's [`applied`](Checkout::applied) cards (any order).
+///
+/// # Errors
+///
+/// [`RedeemError::InvalidState`] unless authorised, and those of [`authorise`].
+pub fn change_authorisation(
+    mut checkout: Checkout,
+    cards: Vec<GiftCard>,
+    payable: Money,
+    now: DateTime<Utc>,
+    hold_expires_at: Option<DateTime<Utc>>,
+    order: AllocationOrder,
+) -> Result<Decision<Authorisation>, RedeemError> {
+    let holds = match &checkout.state {
+        CheckoutState::Authorised { holds, .. } => holds.clone(),
+        _ => return Err(checkout.refuse("change the authorisation")),
+    };
+    let mut cards = take_cards(checkout.applied.iter().copied(), cards)?;
+    let mut released = Vec::with_capacity(holds.len());
+    for held in &holds {
+        let Some(card) = cards.iter_mut().find(|c| c.id() == held.card) else {
+            return Err(RedeemError::MissingCard(held.card));
+        };
+        // A hold that ran out released itself (or is released with the others below).
+        let live = card
+            .holds()
+            .iter()
+            .any(|h| h.id() == held.hold && !h.is_expired(now));
+        if live {
+            released.push(card.release(held.hold, ReleaseReason::Changed, now)?);
+        }
+    }
+    checkout.state = CheckoutState::Open;
+    let mut decision = authorise(checkout, cards, payable, now, hold_expires_at, order)?;
+    released.append(&mut decision.entries);
+    decision.entries = released;
+    Ok(decision)
+}
+
 /// Captures the checkout's holds (order completed) and runs `strategy` on each card used.
 /// `fresh` gives an id and code for each new card a replacement needs; it is not called
 /// otherwise.
@@ -300,8 +347,53 @@ fn authorisation_expired(holds: &[HoldRef], cards: &[GiftCard], now: DateTime<Ut
 /// [`RedeemError::InvalidState`] unless authorised, [`RedeemError::AuthorisationExpired`] when
 /// a hold has run out, and whatever `fresh` returns.
 pub fn capture<F>(
+    checkout: Checkout,
+    cards: Vec<GiftCard>,
+    strategy: &dyn LeftoverStrategy,
+    now: DateTime<Utc>,
+    fresh: F,
+) -> Result<Decision<Captured>, RedeemError>
+where
+    F: FnMut() -> Result<(CardId, Code), RedeemError>,
+{
+    capture_with(checkout, cards, None, strategy, now, fresh)
+}
+
+/// Captures `amount` of what the checkout holds (the order shipped in part, or cost less than
+/// authorised: TigerBeetle's partial post) and releases the rest, then runs `strategy` on each
+/// card that paid. The holds are taken in the order the cards paid when authorised: each gives
+/// all it holds until `amount` is reached, the next gives the part still missing, and the
+/// holds after it are released whole. [`Captured::released`] says what went back to each
+/// card; refunds afterwards never exceed `amount`.
+///
+/// `cards` are the cards [`Checkout::cards_needed`] names.
+///
+/// # Errors
+///
+/// [`RedeemError::InvalidState`] unless authorised; [`RedeemError::Money`] for another
+/// currency; [`RedeemError::Card`] for an amount of zero or less (void instead);
+/// [`RedeemError::CaptureExceedsAuthorisation`] above what is held;
+/// [`RedeemError::AuthorisationExpired`] when a hold has run out; and whatever `fresh`
+/// returns.
+pub fn capture_part<F>(
+    checkout: Checkout,
+    cards: Vec<GiftCard>,
+    amount: Money,
+    strategy: &dyn LeftoverStrategy,
+    now: DateTime<Utc>,
+    fresh: F,
+) -> Result<Decision<Captured>, RedeemError>
+where
+    F: FnMut() -> Result<(CardId, Code), RedeemError>,
+{
+    capture_with(checkout, cards, Some(amount), strategy, now, fresh)
+}
+
+/// [`capture`] of everything held (`amount` `None`) or of `amount` ([`capture_part`]).
+fn capture_with<F>(
     mut checkout: Checkout,
     cards: Vec<GiftCard>,
+    amount: Option<Money>,
     strategy: &dyn LeftoverStrategy,
     now: DateTime<Utc>,
     mut fresh: F,
@@ -313,25 +405,85 @@ where
         CheckoutState::Authorised { payable, holds } => Ok((payable, holds)),
         other => Err(other),
     })?;
+    let currency = checkout.currency;
+    let authorised = Money::sum(currency, holds.iter().map(|h| h.amount))?;
+    let mut left = match amount {
+        None => authorised,
+        Some(amount) => {
+            let refuse = |e: RedeemError, checkout: &mut Checkout| {
+                checkout.state = CheckoutState::Authorised {
+                    payable,
+                    holds: holds.clone(),
+                };
+                Err(e)
+            };
+            if amount.currency() != currency {
+                let e = MoneyError::CurrencyMismatch {
+                    expected: currency,
+                    found: amount.currency(),
+                };
+                return refuse(e.into(), &mut checkout);
+            }
+            if !amount.is_positive() {
+                return refuse(CardError::NotPositive(amount).into(), &mut checkout);
+            }
+            if amount.amount() > authorised.amount() {
+                let e = RedeemError::CaptureExceedsAuthorisation {
+                    checkout: checkout.id.clone(),
+                    authorised,
+                    requested: amount,
+                };
+                return refuse(e, &mut checkout);
+            }
+            amount
+        }
+    };
     let mut cards = take_cards(holds.iter().map(|h| h.card), cards)?;
     let mut decision = Decision::new(());
     decision.entries.reserve(2 * holds.len());
     let mut captures = Vec::with_capacity(holds.len());
+    let mut released = Vec::new();
+    let expired = |checkout: &Checkout| RedeemError::AuthorisationExpired(checkout.id.clone());
     for (card, hold) in cards.iter_mut().zip(&holds) {
-        card.capture_into(hold.hold, hold.amount, now, &mut decision.entries)
-            .map_err(|e| match e {
-                CardError::HoldExpired { .. } | CardError::UnknownHold { .. } => {
-                    RedeemError::AuthorisationExpired(checkout.id.clone())
-                }
-                other => other.into(),
-            })?;
-        captures.push(CardAmount {
-            card: card.id(),
-            amount: hold.amount,
-        });
+        let part = hold.amount.checked_min(left)?;
+        left = left.checked_sub(part)?;
+        if part.is_positive() {
+            card.capture_into(hold.hold, part, now, &mut decision.entries)
+                .map_err(|e| match e {
+                    CardError::HoldExpired { .. } | CardError::UnknownHold { .. } => {
+                        expired(&checkout)
+                    }
+                    other => other.into(),
+                })?;
+            captures.push(CardAmount {
+                card: card.id(),
+                amount: part,
+            });
+        } else {
+            let live = card
+                .holds()
+                .iter()
+                .any(|h| h.id() == hold.hold && !h.is_expired(now));
+            if !live {
+                return Err(expired(&checkout));
+            }
+            decision
+                .entries
+                .push(card.release(hold.hold, ReleaseReason::Remainder, now)?);
+        }
+        let rest = hold.amount.checked_sub(part)?;
+        if rest.is_positive() {
+            released.push(CardAmount {
+                card: card.id(),
+                amount: rest,
+            });
+        }
     }
+    // Only the cards that paid run the leftover strategy: a card whose hold went back whole
+    // was not spent.
+    let paid: Vec<CardId> = captures.iter().map(|c| c.card).collect();
     let mut replacements = Vec::new();
-    for card in &mut cards {
+    for card in cards.iter_mut().filter(|c| paid.contains(&c.id())) {
         if let Some((closed, new)) = settle_leftover(strategy, card, now, &mut fresh)? {
             replacements.push(Replacement {
                 old_card: card.id(),
@@ -356,6 +508,7 @@ where
             total,
             cards: captures,
             replacements,
+            released,
         },
         checkout: Some(checkout),
         updated: cards,

@@ -76,6 +76,16 @@ pub enum RedeemError {
         /// What was asked.
         requested: Money,
     },
+    /// A partial capture asked for more than the checkout holds.
+    #[error("checkout {checkout} holds {authorised}; cannot capture {requested}")]
+    CaptureExceedsAuthorisation {
+        /// The checkout.
+        checkout: Reference,
+        /// What it holds.
+        authorised: Money,
+        /// What was asked.
+        requested: Money,
+    },
     /// The key was used before for a different request.
     #[error("idempotency key {key} was used for another request ({first})")]
     IdempotencyConflict {

@@ -65,6 +65,11 @@ pub struct Captured {
     pub cards: Vec<CardAmount>,
     /// Cards replaced by the leftover strategy.
     pub replacements: Vec<Replacement>,
+    /// What went back to each card after a partial capture
+    /// ([`Redeemer::capture_part`](crate::store::Redeemer::capture_part)): the part of its
+    /// hold not captured (empty after a whole capture).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<CardAmount>,
 }
 
 /// The result of voiding a checkout.

@@ -444,6 +444,59 @@ impl Protocol {
         )
     }
 
+    /// Captures `amount` of what the checkout holds and releases the rest
+    /// ([`redeem::capture_part`]), running the leftover strategy on the cards that paid.
+    pub fn capture_part(
+        &self,
+        key: IdempotencyKey,
+        checkout: Reference,
+        amount: Money,
+    ) -> Operation<Redeemed<Captured>> {
+        let request = RecordedRequest::CapturePart {
+            checkout: checkout.clone(),
+            amount,
+        };
+        self.on_checkout(
+            key,
+            checkout,
+            request,
+            Outcome::Captured,
+            unwrap_captured,
+            Cards::Needed,
+            move |settings, stored, cards, now, fresh| {
+                redeem::capture_part(stored, cards, amount, &*settings.strategy, now, fresh)
+            },
+        )
+    }
+
+    /// Changes an open authorisation to hold `payable` instead, without a void
+    /// ([`redeem::change_authorisation`]), in the [`AllocationOrder`] set, with fresh holds
+    /// that last as long as an authorisation's.
+    pub fn change_authorisation(
+        &self,
+        key: IdempotencyKey,
+        checkout: Reference,
+        payable: Money,
+    ) -> Operation<Redeemed<Authorisation>> {
+        let request = RecordedRequest::ChangeAuthorisation {
+            checkout: checkout.clone(),
+            payable,
+        };
+        let (ttl, order) = (self.hold_ttl, self.allocation);
+        self.on_checkout(
+            key,
+            checkout,
+            request,
+            Outcome::Authorised,
+            unwrap_authorised,
+            Cards::Applied,
+            move |_, stored, cards, now, _| {
+                let expires = ttl.and_then(|ttl| now.checked_add_signed(ttl));
+                redeem::change_authorisation(stored, cards, payable, now, expires, order)
+            },
+        )
+    }
+
     /// Reads a checkout's applied cards with the credit each gives it ([`CheckoutCards`](redeem::CheckoutCards)),
     /// for the totals a checkout page shows before it authorises: a read, with no key and
     /// nothing written. A checkout no code was applied to yet reads as one without cards.

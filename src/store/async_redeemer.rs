@@ -258,6 +258,40 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
             .await
     }
 
+    /// As [`Redeemer::capture_part`](crate::store::Redeemer::capture_part).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::capture_part`](crate::store::Redeemer::capture_part).
+    pub async fn capture_part(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+    ) -> Result<Redeemed<Captured>, RedeemError> {
+        let op = self
+            .protocol
+            .capture_part(key.clone(), checkout.clone(), amount);
+        self.drive(op).await
+    }
+
+    /// As [`Redeemer::change_authorisation`](crate::store::Redeemer::change_authorisation).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::change_authorisation`](crate::store::Redeemer::change_authorisation).
+    pub async fn change_authorisation(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        payable: Money,
+    ) -> Result<Redeemed<Authorisation>, RedeemError> {
+        let op = self
+            .protocol
+            .change_authorisation(key.clone(), checkout.clone(), payable);
+        self.drive(op).await
+    }
+
     /// As [`Redeemer::void`](crate::store::Redeemer::void).
     ///
     /// # Errors

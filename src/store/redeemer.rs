@@ -339,6 +339,67 @@ impl<S: Store> Redeemer<S> {
         self.drive(self.protocol.capture(key.clone(), checkout.clone()))
     }
 
+    /// Captures `amount` of what the checkout holds (part of the order shipped, or it cost
+    /// less than authorised) and releases the rest, as TigerBeetle's partial post does. The
+    /// cards give in the order they paid when authorised; the leftover strategy runs on the
+    /// cards that paid. [`Captured::released`] lists what went back.
+    ///
+    /// ```
+    /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference};
+    ///
+    /// let usd = |s: &str| Money::parse(s, Currency::USD);
+    /// let redeemer = Redeemer::new(MemoryStore::new());
+    /// let issued = redeemer.issue(&IdempotencyKey::new("i-1")?, vec![CardSpec::new(usd("100")?)])?;
+    /// let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else { unreachable!() };
+    /// let checkout = Reference::new("c-1")?;
+    /// redeemer.apply_code(&Reference::new("client")?, &checkout, Currency::USD, code.expose_secret())?;
+    /// redeemer.authorise(&IdempotencyKey::new("a-1")?, &checkout, usd("60")?)?;
+    /// let captured = redeemer.capture_part(&IdempotencyKey::new("cap-1")?, &checkout, usd("45")?)?;
+    /// assert_eq!(captured.outcome.total, usd("45")?);
+    /// assert_eq!(captured.outcome.released[0].amount, usd("15")?);
+    /// assert_eq!(redeemer.card(*card)?.map(|c| c.available()), Some(usd("55")?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
+    /// [`RedeemError::Contention`], and those of
+    /// [`redeem::capture_part`](crate::redeem::capture_part).
+    pub fn capture_part(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+    ) -> Result<Redeemed<Captured>, RedeemError> {
+        self.drive(
+            self.protocol
+                .capture_part(key.clone(), checkout.clone(), amount),
+        )
+    }
+
+    /// Changes an open authorisation to hold `payable` instead, without voiding it first (the
+    /// cart changed after validation): the old holds are released and new ones placed in one
+    /// commit, so the checkout never stands unauthorised and no other checkout can take the
+    /// money in between.
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
+    /// [`RedeemError::Contention`], and those of
+    /// [`redeem::change_authorisation`](crate::redeem::change_authorisation).
+    pub fn change_authorisation(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        payable: Money,
+    ) -> Result<Redeemed<Authorisation>, RedeemError> {
+        self.drive(
+            self.protocol
+                .change_authorisation(key.clone(), checkout.clone(), payable),
+        )
+    }
+
     /// Releases the checkout's holds (payment failed).
     ///
     /// # Errors
