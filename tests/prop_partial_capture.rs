@@ -7,6 +7,7 @@ use giftcert::{
     CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, RedeemError,
     Redeemer, Reference,
     card::{BalanceStrategy, LeftoverStrategy, ReplacementStrategy, verify_ledger},
+    redeem::RefundTo,
 };
 use proptest::prelude::*;
 
@@ -21,8 +22,8 @@ fn key(s: &str) -> IdempotencyKey {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Whatever is authorised, changed, captured in part and refunded, under either leftover
-    /// strategy: the balances of every card (new ones included) plus what was captured minus
+    /// Whatever is authorised, changed, captured in part and refunded (to the cards used or
+    /// onto a new card), under either leftover strategy: the balances of every card (new ones included) plus what was captured minus
     /// what was refunded is what was issued; a capture never takes more than was held, a
     /// refund never more than was captured and not yet refunded, and every card's ledger sums
     /// to its balance.
@@ -32,7 +33,7 @@ proptest! {
         authorise in 0_i64..=50_000,
         change in prop::option::of(0_i64..=50_000),
         capture_permille in 1_i64..=1000,
-        refunds in prop::collection::vec(1_i64..=20_000, 0..4),
+        refunds in prop::collection::vec((1_i64..=20_000, any::<bool>()), 0..4),
         replacement in any::<bool>(),
     ) {
         let strategy: Arc<dyn LeftoverStrategy> = if replacement {
@@ -70,8 +71,9 @@ proptest! {
             redeemer.void(&key("void"), &checkout).unwrap();
         }
         let mut refunded = cents(0);
-        for (i, r) in refunds.iter().enumerate() {
-            match redeemer.refund(&key(&format!("r-{i}")), &checkout, cents(*r)) {
+        for (i, (r, new_card)) in refunds.iter().enumerate() {
+            let to = if *new_card { RefundTo::NewCard } else { RefundTo::CardsUsed };
+            match redeemer.refund_to(&key(&format!("r-{i}")), &checkout, cents(*r), to) {
                 Ok(done) => {
                     cards.extend(done.outcome.parts.iter().map(|p| p.to_card));
                     refunded = refunded.checked_add(done.outcome.total).unwrap();

@@ -14,6 +14,7 @@
 //! never more than the checkout captured.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::card::Notification;
 use crate::card::{CardError, CardId, CardSpec, GiftCard};
@@ -410,30 +411,23 @@ where
     let mut left = match amount {
         None => authorised,
         Some(amount) => {
-            let refuse = |e: RedeemError, checkout: &mut Checkout| {
-                checkout.state = CheckoutState::Authorised {
-                    payable,
-                    holds: holds.clone(),
-                };
-                Err(e)
-            };
+            // A refusal drops the checkout taken here: nothing is written.
             if amount.currency() != currency {
-                let e = MoneyError::CurrencyMismatch {
+                return Err(MoneyError::CurrencyMismatch {
                     expected: currency,
                     found: amount.currency(),
-                };
-                return refuse(e.into(), &mut checkout);
+                }
+                .into());
             }
             if !amount.is_positive() {
-                return refuse(CardError::NotPositive(amount).into(), &mut checkout);
+                return Err(CardError::NotPositive(amount).into());
             }
             if amount.amount() > authorised.amount() {
-                let e = RedeemError::CaptureExceedsAuthorisation {
+                return Err(RedeemError::CaptureExceedsAuthorisation {
                     checkout: checkout.id.clone(),
                     authorised,
                     requested: amount,
-                };
-                return refuse(e, &mut checkout);
+                });
             }
             amount
         }
@@ -561,18 +555,70 @@ pub fn void(
     Ok(decision)
 }
 
-/// Refunds `amount` of what the checkout captured, to the cards it was spent from, last used
-/// first, as `strategy` directs (the same card, or a new one with a code from `fresh`).
+/// Refunds `amount` of what the checkout captured back to the cards it was spent from
+/// ([`RefundTo::CardsUsed`]; [`refund_to`] chooses).
+///
+/// # Errors
+///
+/// As [`refund_to`].
+pub fn refund<F>(
+    checkout: Checkout,
+    cards: Vec<GiftCard>,
+    amount: Money,
+    strategy: &dyn LeftoverStrategy,
+    now: DateTime<Utc>,
+    fresh: F,
+) -> Result<Decision<RefundOutcome>, RedeemError>
+where
+    F: FnMut() -> Result<(CardId, Code), RedeemError>,
+{
+    refund_to(
+        checkout,
+        cards,
+        amount,
+        RefundTo::CardsUsed,
+        strategy,
+        now,
+        fresh,
+    )
+}
+
+/// Where one refund goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum RefundTo {
+    /// Back to the cards the checkout was spent from, last used first (the default). The
+    /// cards are taken in the reverse of the order they paid at capture: the last card to pay
+    /// gets back what it paid (less what earlier refunds gave it back) before the card before
+    /// it gets anything, and so on, until `amount` is reached. Each card's part goes where the
+    /// leftover strategy says: onto the same card (balance strategy), or onto a new card with
+    /// its own code, one per card refunded (replacement strategy, or a card replaced since).
+    #[default]
+    CardsUsed,
+    /// Onto one new card with its own code carrying the whole amount, whatever the leftover
+    /// strategy (store credit for the shopper, say after the original cards were given
+    /// away). The refund counts against the cards used, split last used first as for
+    /// [`RefundTo::CardsUsed`], so that what can still be refunded stays exact; the new card
+    /// takes its owner details from the last card used.
+    NewCard,
+}
+
+/// Refunds `amount` of what the checkout captured, to the target `to` names (see
+/// [`RefundTo`]), with codes from `fresh` for new cards. Never more than the checkout
+/// captured and has not yet refunded; each part of the outcome says which card the money was
+/// spent from and which card it went to.
 ///
 /// # Errors
 ///
 /// [`RedeemError::InvalidState`] unless captured, [`RedeemError::Card`] for an amount of zero
 /// or less, [`RedeemError::Money`] for another currency, [`RedeemError::RefundExceedsCapture`]
 /// beyond what was captured and not yet refunded, and whatever `fresh` returns.
-pub fn refund<F>(
+pub fn refund_to<F>(
     mut checkout: Checkout,
     cards: Vec<GiftCard>,
     amount: Money,
+    to: RefundTo,
     strategy: &dyn LeftoverStrategy,
     now: DateTime<Utc>,
     mut fresh: F,
@@ -616,44 +662,82 @@ where
         });
     }
     let mut cards = take_cards(captures.iter().map(|c| c.card), cards)?;
-    let mut decision = Decision::new(());
-    let mut parts = Vec::new();
+    // The split, last used first: (position in `cards`, part).
+    let mut split = Vec::new();
     let mut left = amount;
-    for (card, spent) in cards.iter_mut().zip(&captures).rev() {
+    for (index, spent) in captures.iter().enumerate().rev() {
         if left.is_zero() {
             break;
         }
         let open = spent
             .amount
-            .checked_sub(refunded_from(card.id(), &refunds)?)?;
+            .checked_sub(refunded_from(spent.card, &refunds)?)?;
         let part = open.checked_min(left)?;
         if !part.is_positive() {
             continue;
         }
-        let to_card =
-            match refund_to_card(strategy, card, part, checkout.id.clone(), now, &mut fresh)? {
-                Refunded::SameCard(entry) => {
-                    decision.entries.push(entry);
-                    card.id()
-                }
-                Refunded::NewCard(new) => {
-                    let id = new.card.id();
-                    decision.entries.push(new.entry);
-                    decision.notifications.push(new.notification);
-                    decision.inserted.push((new.card, new.code));
-                    id
-                }
-            };
-        parts.push(RefundPart {
-            from_card: card.id(),
-            to_card,
-            amount: part,
-        });
+        split.push((index, part));
         refunds.push(CardAmount {
-            card: card.id(),
+            card: spent.card,
             amount: part,
         });
         left = left.checked_sub(part)?;
+    }
+    let mut decision = Decision::new(());
+    let mut parts = Vec::with_capacity(split.len());
+    match to {
+        RefundTo::CardsUsed => {
+            for &(index, part) in &split {
+                let card = &mut cards[index];
+                let reference = checkout.id.clone();
+                let to_card =
+                    match refund_to_card(strategy, card, part, reference, now, &mut fresh)? {
+                        Refunded::SameCard(entry) => {
+                            decision.entries.push(entry);
+                            card.id()
+                        }
+                        Refunded::NewCard(new) => {
+                            let id = new.card.id();
+                            decision.entries.push(new.entry);
+                            decision.notifications.push(new.notification);
+                            decision.inserted.push((new.card, new.code));
+                            id
+                        }
+                    };
+                parts.push(RefundPart {
+                    from_card: card.id(),
+                    to_card,
+                    amount: part,
+                });
+            }
+        }
+        RefundTo::NewCard => {
+            let Some(&(last, _)) = split.first() else {
+                return Err(CardError::NotPositive(amount).into());
+            };
+            let (id, code) = fresh()?;
+            let source = &cards[last];
+            let (new, entry) =
+                source.refund_to_new_card(id, &code, amount, checkout.id.clone(), now)?;
+            decision.notifications.push(Notification::RefundCardIssued {
+                original_card: source.id(),
+                new_card: id,
+                code: code.clone(),
+                value: amount,
+                order: checkout.id.clone(),
+            });
+            decision.entries.push(entry);
+            decision.inserted.push((new, code));
+            for &(index, part) in &split {
+                parts.push(RefundPart {
+                    from_card: cards[index].id(),
+                    to_card: id,
+                    amount: part,
+                });
+            }
+            // The cards used do not change: the money goes elsewhere.
+            cards.clear();
+        }
     }
     checkout.state = CheckoutState::Captured {
         payable,

@@ -160,7 +160,7 @@ impl fmt::Write for Fnv1a {
 ///
 /// Compared as a value; shown as `authorise c1 25.00 USD`, `capture c1`,
 /// `capture c1 20.00 USD of the authorisation`, `change the authorisation of c1 to 30.00 USD`,
-/// `void c1`,
+/// `void c1`, `refund c1 5.00 USD onto a new card`,
 /// `refund c1 5.00 USD`, `issue 0123456789abcdef` (a digest of the cards asked for) or
 /// `disable 0123... by staff:ana` (a back-office command, its card and its actor).
 ///
@@ -221,6 +221,14 @@ pub enum RecordedRequest {
         #[serde(with = "hex_u64")]
         fingerprint: u64,
     },
+    /// [`Redeemer::refund_to`](crate::store::Redeemer::refund_to) onto one new card
+    /// ([`RefundTo::NewCard`](crate::redeem::RefundTo::NewCard)).
+    RefundToNewCard {
+        /// The checkout.
+        checkout: Reference,
+        /// What it asked to refund.
+        amount: Money,
+    },
     /// [`Redeemer::capture_part`](crate::store::Redeemer::capture_part).
     CapturePart {
         /// The checkout.
@@ -257,6 +265,9 @@ impl fmt::Display for RecordedRequest {
             RecordedRequest::Refund { checkout, amount } => write!(f, "refund {checkout} {amount}"),
             RecordedRequest::Issue { fingerprint } => write!(f, "issue {fingerprint:016x}"),
             RecordedRequest::Import { fingerprint } => write!(f, "import {fingerprint:016x}"),
+            RecordedRequest::RefundToNewCard { checkout, amount } => {
+                write!(f, "refund {checkout} {amount} onto a new card")
+            }
             RecordedRequest::CapturePart { checkout, amount } => {
                 write!(f, "capture {checkout} {amount} of the authorisation")
             }

@@ -61,7 +61,8 @@ pub struct Captured {
     pub checkout: Reference,
     /// What the cards paid together.
     pub total: Money,
-    /// What each card paid.
+    /// What each card paid, in the order they paid (that of the authorisation); a card whose
+    /// hold a partial capture released whole is not listed.
     pub cards: Vec<CardAmount>,
     /// Cards replaced by the leftover strategy.
     pub replacements: Vec<Replacement>,
@@ -102,7 +103,8 @@ pub struct RefundOutcome {
     pub checkout: Reference,
     /// What was refunded.
     pub total: Money,
-    /// Where it went.
+    /// Where it went, one part per card it was spent from, the last card used first (see
+    /// [`RefundTo`]).
     pub parts: Vec<RefundPart>,
 }
 

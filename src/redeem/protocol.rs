@@ -420,16 +420,38 @@ impl Protocol {
         )
     }
 
-    /// Refunds `amount` of what the checkout captured, as the leftover strategy directs.
+    /// Refunds `amount` of what the checkout captured to the cards used, last used first, as
+    /// the leftover strategy directs ([`redeem::RefundTo::CardsUsed`]).
     pub fn refund(
         &self,
         key: IdempotencyKey,
         checkout: Reference,
         amount: Money,
     ) -> Operation<Redeemed<RefundOutcome>> {
-        let request = RecordedRequest::Refund {
-            checkout: checkout.clone(),
-            amount,
+        self.refund_to(key, checkout, amount, redeem::RefundTo::CardsUsed)
+    }
+
+    /// Refunds `amount` of what the checkout captured to the target `to` names
+    /// ([`redeem::refund_to`]). The target is part of the request its key records: a refund
+    /// to the cards used is [`RecordedRequest::Refund`] (so [`Protocol::refund`] and this
+    /// with [`RefundTo::CardsUsed`](redeem::RefundTo::CardsUsed) replay each other), one
+    /// onto a new card [`RecordedRequest::RefundToNewCard`].
+    pub fn refund_to(
+        &self,
+        key: IdempotencyKey,
+        checkout: Reference,
+        amount: Money,
+        to: redeem::RefundTo,
+    ) -> Operation<Redeemed<RefundOutcome>> {
+        let request = match to {
+            redeem::RefundTo::NewCard => RecordedRequest::RefundToNewCard {
+                checkout: checkout.clone(),
+                amount,
+            },
+            _ => RecordedRequest::Refund {
+                checkout: checkout.clone(),
+                amount,
+            },
         };
         self.on_checkout(
             key,
@@ -439,7 +461,7 @@ impl Protocol {
             unwrap_refunded,
             Cards::Needed,
             move |settings, stored, cards, now, fresh| {
-                redeem::refund(stored, cards, amount, &*settings.strategy, now, fresh)
+                redeem::refund_to(stored, cards, amount, to, &*settings.strategy, now, fresh)
             },
         )
     }

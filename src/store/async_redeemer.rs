@@ -6,12 +6,12 @@ use crate::card::{Attribution, CardId, CardSpec, GiftCard, LedgerEntry, Referenc
 use crate::clock::{Clock, SystemClock};
 use crate::code::ImportedCode;
 use crate::money::{Currency, Money};
-use crate::redeem::CheckoutCards;
 use crate::redeem::{
     Amended, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand, IdempotencyKey,
     Issued, Need, Operation, Protocol, RedeemError, Redeemed, RefundOutcome, Reply, Step,
     StoreError, Voided,
 };
+use crate::redeem::{CheckoutCards, RefundTo};
 use crate::shop::{CheckoutTotalsError, Order, Selection, Totals, TotalsSettings};
 use crate::store::AsyncStore;
 use crate::store::redeemer::{HISTORY_PAGE, Turn, nothing_issued, order_issue};
@@ -344,6 +344,24 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
     ) -> Result<Totals, CheckoutTotalsError> {
         let cards = self.checkout_cards(checkout).await?;
         Ok(Totals::with_checkout(selection, &cards, settings)?)
+    }
+
+    /// As [`Redeemer::refund_to`](crate::store::Redeemer::refund_to).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::refund_to`](crate::store::Redeemer::refund_to).
+    pub async fn refund_to(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+        to: RefundTo,
+    ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
+        let op = self
+            .protocol
+            .refund_to(key.clone(), checkout.clone(), amount, to);
+        self.drive(op).await
     }
 
     /// Carries out a back-office command on a card (disable, enable, adjust, a new expiry)

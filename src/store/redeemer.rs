@@ -18,12 +18,12 @@ use crate::card::{
 use crate::clock::{Clock, SystemClock};
 use crate::code::{CodeGenerator, ImportRules, ImportedCode};
 use crate::money::{Currency, Money};
-use crate::redeem::CheckoutCards;
 use crate::redeem::{
     AllocationOrder, Amended, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand,
     GuardPolicy, IdempotencyKey, Issued, Need, Operation, Protocol, RedeemError, Redeemed,
     RefundOutcome, Reply, Step, StoreError, Voided,
 };
+use crate::redeem::{CheckoutCards, RefundTo};
 use crate::shop::{CardToIssue, CheckoutTotalsError, Order, Selection, Totals, TotalsSettings};
 use crate::store::Store;
 
@@ -414,7 +414,9 @@ impl<S: Store> Redeemer<S> {
         self.drive(self.protocol.void(key.clone(), checkout.clone()))
     }
 
-    /// Refunds `amount` of what the checkout captured, as the leftover strategy directs.
+    /// Refunds `amount` of what the checkout captured back to the cards used, last used first
+    /// ([`RefundTo::CardsUsed`]: the last card to pay gets back what it paid before the one
+    /// before it gets anything; each part lands where the leftover strategy says).
     ///
     /// # Errors
     ///
@@ -427,6 +429,49 @@ impl<S: Store> Redeemer<S> {
         amount: Money,
     ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
         self.drive(self.protocol.refund(key.clone(), checkout.clone(), amount))
+    }
+
+    /// Refunds `amount` of what the checkout captured to the target `to` names: back to the
+    /// cards used, last used first ([`RefundTo::CardsUsed`], as [`Redeemer::refund`]), or onto
+    /// one new card carrying it all ([`RefundTo::NewCard`], whose code comes in a
+    /// [`Notification::RefundCardIssued`](crate::Notification::RefundCardIssued)). Either way
+    /// no more comes back than was captured and not yet refunded, and money is conserved.
+    ///
+    /// ```
+    /// use giftcert::redeem::RefundTo;
+    /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference};
+    ///
+    /// let usd = |s: &str| Money::parse(s, Currency::USD);
+    /// let redeemer = Redeemer::new(MemoryStore::new());
+    /// let issued = redeemer.issue(&IdempotencyKey::new("i-1")?, vec![CardSpec::new(usd("100")?)])?;
+    /// let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else { unreachable!() };
+    /// let checkout = Reference::new("c-1")?;
+    /// redeemer.apply_code(&Reference::new("client")?, &checkout, Currency::USD, code.expose_secret())?;
+    /// redeemer.authorise(&IdempotencyKey::new("a-1")?, &checkout, usd("60")?)?;
+    /// redeemer.capture(&IdempotencyKey::new("cap-1")?, &checkout)?;
+    /// let refund = redeemer.refund_to(&IdempotencyKey::new("r-1")?, &checkout, usd("25")?, RefundTo::NewCard)?;
+    /// let part = refund.outcome.parts[0];
+    /// assert_eq!((part.from_card, part.amount), (*card, usd("25")?));
+    /// assert_ne!(part.to_card, *card);
+    /// assert_eq!(redeemer.card(part.to_card)?.map(|c| c.balance()), Some(usd("25")?));
+    /// assert_eq!(redeemer.card(*card)?.map(|c| c.balance()), Some(usd("40")?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::refund`], and those of [`redeem::refund_to`](crate::redeem::refund_to).
+    pub fn refund_to(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+        to: RefundTo,
+    ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
+        self.drive(
+            self.protocol
+                .refund_to(key.clone(), checkout.clone(), amount, to),
+        )
     }
 
     /// The checkout's applied cards with the credit each gives it (by id and masked code),
