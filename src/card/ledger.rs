@@ -226,6 +226,15 @@ impl LedgerEntry {
         self.attribution.as_ref()
     }
 
+    /// The same entry, for `customer` when one is known (the checkout's customer on a refund,
+    /// rather than the card's purchaser).
+    pub(crate) fn for_customer(mut self, customer: Option<&Reference>) -> LedgerEntry {
+        if let Some(customer) = customer {
+            self.customer = Some(customer.clone());
+        }
+        self
+    }
+
     /// The same entry, attributed to `by`.
     pub(crate) fn attributed(mut self, by: Attribution) -> LedgerEntry {
         self.attribution = Some(by);

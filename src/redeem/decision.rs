@@ -159,6 +159,36 @@ pub fn apply(
     Ok(checkout)
 }
 
+/// Records `customer`, the shopper the host knows, on checkout `id` (created in `currency`
+/// when `existing` is `None`), so that the holds, captures, releases and refunds of its cards
+/// carry it in their ledger entries (the balance strategy's history: date, customer, code,
+/// spent value). Recording the same customer again changes nothing; another customer takes
+/// the place of the first while the checkout is open.
+///
+/// # Errors
+///
+/// [`RedeemError::InvalidState`] once authorised or captured (the holds already name the
+/// customer they were placed for); [`RedeemError::Money`] when `currency` differs from the
+/// existing checkout's.
+pub fn set_customer(
+    existing: Option<Checkout>,
+    id: Reference,
+    currency: Currency,
+    customer: Reference,
+) -> Result<Checkout, RedeemError> {
+    let mut checkout = existing.unwrap_or_else(|| Checkout::new(id, currency, None));
+    checkout.ensure_editable("set the customer")?;
+    if checkout.currency != currency {
+        return Err(MoneyError::CurrencyMismatch {
+            expected: checkout.currency,
+            found: currency,
+        }
+        .into());
+    }
+    checkout.customer = Some(customer);
+    Ok(checkout)
+}
+
 /// Takes `card` off the checkout (BigCommerce's `DELETE .../gift-certificates/{code}`).
 ///
 /// # Errors
@@ -690,15 +720,16 @@ where
             for &(index, part) in &split {
                 let card = &mut cards[index];
                 let reference = checkout.id.clone();
+                let customer = checkout.customer.as_ref();
                 let to_card =
                     match refund_to_card(strategy, card, part, reference, now, &mut fresh)? {
                         Refunded::SameCard(entry) => {
-                            decision.entries.push(entry);
+                            decision.entries.push(entry.for_customer(customer));
                             card.id()
                         }
                         Refunded::NewCard(new) => {
                             let id = new.card.id();
-                            decision.entries.push(new.entry);
+                            decision.entries.push(new.entry.for_customer(customer));
                             decision.notifications.push(new.notification);
                             decision.inserted.push((new.card, new.code));
                             id
@@ -726,7 +757,9 @@ where
                 value: amount,
                 order: checkout.id.clone(),
             });
-            decision.entries.push(entry);
+            decision
+                .entries
+                .push(entry.for_customer(checkout.customer.as_ref()));
             decision.inserted.push((new, code));
             for &(index, part) in &split {
                 parts.push(RefundPart {

@@ -519,6 +519,46 @@ impl Protocol {
         )
     }
 
+    /// Records the customer the host knows on `checkout` ([`redeem::set_customer`]), creating
+    /// it in `currency` if no code was applied yet. Idempotent by nature (recording the same
+    /// customer twice changes nothing), so it takes no key.
+    pub fn set_customer(
+        &self,
+        checkout: Reference,
+        currency: Currency,
+        customer: Reference,
+    ) -> Operation<()> {
+        let settings = self.clone();
+        Operation::new(move |port| async move {
+            settings
+                .retry(&port, |port, _now| {
+                    let (checkout, customer) = (checkout.clone(), customer.clone());
+                    async move {
+                        let stored = port.checkout(&checkout).await?;
+                        let expected_version = stored.as_ref().map(|s| s.version);
+                        let unchanged = stored
+                            .as_ref()
+                            .is_some_and(|s| s.value.customer() == Some(&customer));
+                        let updated = redeem::set_customer(
+                            stored.map(|s| s.value),
+                            checkout,
+                            currency,
+                            customer,
+                        )?;
+                        let changes = Changes {
+                            checkout: (!unchanged).then_some(RecordWrite {
+                                value: updated,
+                                expected_version,
+                            }),
+                            ..Changes::default()
+                        };
+                        Ok(((), changes))
+                    }
+                })
+                .await
+        })
+    }
+
     /// Reads a checkout's applied cards with the credit each gives it ([`CheckoutCards`](redeem::CheckoutCards)),
     /// for the totals a checkout page shows before it authorises: a read, with no key and
     /// nothing written. A checkout no code was applied to yet reads as one without cards.

@@ -321,6 +321,23 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
         self.drive(op).await
     }
 
+    /// As [`Redeemer::set_customer`](crate::store::Redeemer::set_customer).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::set_customer`](crate::store::Redeemer::set_customer).
+    pub async fn set_customer(
+        &self,
+        checkout: &Reference,
+        currency: Currency,
+        customer: &Reference,
+    ) -> Result<(), RedeemError> {
+        let op = self
+            .protocol
+            .set_customer(checkout.clone(), currency, customer.clone());
+        self.drive(op).await
+    }
+
     /// As [`Redeemer::checkout_cards`](crate::store::Redeemer::checkout_cards).
     ///
     /// # Errors

@@ -474,6 +474,27 @@ impl<S: Store> Redeemer<S> {
         )
     }
 
+    /// Records `customer`, the shopper the host knows (an account id), on `checkout`, created
+    /// in `currency` if no code was applied yet: the holds, captures, releases and refunds of
+    /// its cards then name the customer in their ledger entries. Call it before authorising;
+    /// recording the same customer again changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`redeem::set_customer`](crate::redeem::set_customer), and
+    /// [`RedeemError::Store`].
+    pub fn set_customer(
+        &self,
+        checkout: &Reference,
+        currency: Currency,
+        customer: &Reference,
+    ) -> Result<(), RedeemError> {
+        self.drive(
+            self.protocol
+                .set_customer(checkout.clone(), currency, customer.clone()),
+        )
+    }
+
     /// The checkout's applied cards with the credit each gives it (by id and masked code),
     /// read in one go: what [`Totals::with_checkout`] needs. A checkout no code was applied
     /// to yet reads as one without cards.
