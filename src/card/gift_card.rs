@@ -42,6 +42,19 @@ pub enum CardStatus {
     Depleted,
 }
 
+/// Shown as a back office prints it: `active`, `disabled`, `expired`, `replaced`, `depleted`.
+impl std::fmt::Display for CardStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CardStatus::Active => "active",
+            CardStatus::Disabled => "disabled",
+            CardStatus::Expired => "expired",
+            CardStatus::Replaced => "replaced",
+            CardStatus::Depleted => "depleted",
+        })
+    }
+}
+
 /// What a card was issued with and never changes: the order, who bought it, for whom, the
 /// message, tags and host data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +120,7 @@ pub enum CardError {
         card: CardId,
     },
     /// The card expired.
-    #[error("card {card} expired on {at}")]
+    #[error("card {card} expired on {}", at.format("%Y-%m-%d %H:%M:%S UTC"))]
     Expired {
         /// The card.
         card: CardId,
@@ -141,7 +154,7 @@ pub enum CardError {
         hold: u64,
     },
     /// The hold expired and can no longer be captured.
-    #[error("hold {hold} on card {card} expired at {at}")]
+    #[error("hold {hold} on card {card} expired at {}", at.format("%Y-%m-%d %H:%M:%S UTC"))]
     HoldExpired {
         /// The card.
         card: CardId,

@@ -145,13 +145,28 @@ pub fn apply(
     if card.currency() != checkout.currency {
         return Err(RedeemError::CardCurrency {
             card: card.id(),
+            code: card.shared_code_hint().clone(),
             card_currency: card.currency(),
             checkout: checkout.id.clone(),
             checkout_currency: checkout.currency,
         });
     }
     if !card.available_at(now).is_positive() {
-        return Err(RedeemError::EmptyCard(card.id()));
+        let live = card.holds().iter().filter(|h| !h.is_expired(now));
+        let held = Money::sum(card.currency(), live.clone().map(|h| h.amount()))?;
+        let held_until = live
+            .map(|h| h.expires_at())
+            .try_fold(None, |last: Option<DateTime<Utc>>, at| {
+                at.map(|at| Some(last.map_or(at, |last| last.max(at))))
+            })
+            .flatten();
+        return Err(RedeemError::EmptyCard(CardUnavailable {
+            card: card.id(),
+            code: card.shared_code_hint().clone(),
+            held,
+            held_until,
+            at: now,
+        }));
     }
     if !checkout.applied.contains(&card.id()) {
         checkout.applied.push(card.id());
