@@ -154,19 +154,79 @@ fn a_card_in_another_currency_names_its_masked_code_and_both_currencies() {
 }
 
 #[test]
-fn times_in_card_errors_are_shown_to_the_second() {
+fn card_errors_name_the_masked_code_and_show_times_to_the_second() {
+    let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
     let at =
         Utc.with_ymd_and_hms(2026, 12, 23, 12, 0, 0).unwrap() + Duration::nanoseconds(123_456_789);
-    let card = giftcert::CardId::from_u128(1);
-    let err = CardError::Expired { card, at };
+    let mut spec = CardSpec::new(usd("10"));
+    spec.expires_at = Some(at);
+    let (mut card, _) = giftcert::GiftCard::issue(
+        giftcert::CardId::from_u128(1),
+        &giftcert::Code::parse("ABCD-EFGH-JKMN-PQR7").unwrap(),
+        spec,
+        now,
+    )
+    .unwrap();
+    let masked = card.code_hint().to_owned();
+    assert!(!masked.contains("ABCD"));
+    let err = card.ensure_spendable(at + Duration::days(1)).unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("card {card} expired on 2026-12-23 12:00:00 UTC")
+        format!("gift card {masked} expired on 2026-12-23 12:00:00 UTC")
     );
-    let err = CardError::HoldExpired { card, hold: 2, at };
+    assert!(matches!(err, CardError::Expired { card: id, .. } if id == card.id()));
+    card.disable(now).unwrap();
+    let err = card.ensure_spendable(now).unwrap_err();
+    assert_eq!(err.to_string(), format!("gift card {masked} is disabled"));
+    let err = CardError::HoldExpired {
+        card: card.id(),
+        hold: 2,
+        at,
+    };
     assert_eq!(
         err.to_string(),
-        format!("hold 2 on card {card} expired at 2026-12-23 12:00:00 UTC")
+        format!(
+            "hold 2 on card {} expired at 2026-12-23 12:00:00 UTC",
+            card.id()
+        )
+    );
+}
+
+#[test]
+fn a_replaced_card_says_a_new_code_replaces_it() {
+    let redeemer = Redeemer::new(MemoryStore::new())
+        .with_strategy(Arc::new(giftcert::card::ReplacementStrategy));
+    let issued = redeemer
+        .issue(&key("i"), vec![CardSpec::new(usd("50"))])
+        .unwrap();
+    let Notification::CardIssued { code, .. } = &issued.notifications[0] else {
+        panic!()
+    };
+    let masked = issued.outcome.cards[0].code.as_str().to_owned();
+    let client = reference("client");
+    redeemer
+        .apply_code(
+            &client,
+            &reference("c-1"),
+            Currency::USD,
+            code.expose_secret(),
+        )
+        .unwrap();
+    redeemer
+        .authorise(&key("a"), &reference("c-1"), usd("20"))
+        .unwrap();
+    redeemer.capture(&key("c"), &reference("c-1")).unwrap();
+    let err = redeemer
+        .apply_code(
+            &client,
+            &reference("c-2"),
+            Currency::USD,
+            code.expose_secret(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("gift card {masked} was replaced by a card with a new code; use the new code")
     );
 }
 
