@@ -228,7 +228,7 @@ fn main() -> Result<()> {
     );
     for entry in redeemer.history(card.id())? {
         println!(
-            "    #{} {} {:?} {} -> balance {}",
+            "    #{} {} {} {} -> balance {}",
             entry.seq(),
             entry.at().format("%H:%M"),
             entry.kind(),
@@ -310,14 +310,10 @@ fn spend_twice(
     }
     for id in cards {
         let card = redeemer.card(id)?.ok_or("card vanished")?;
-        println!(
-            "    card {} ({:?}) history:",
-            card.code_hint(),
-            card.status()
-        );
+        println!("    card {} ({}) history:", card.code_hint(), card.status());
         for entry in redeemer.history(id)? {
             println!(
-                "      {} {:?} {} by {} -> {}",
+                "      {} {} {} by {} -> {}",
                 entry.at().format("%Y-%m-%d"),
                 entry.kind(),
                 entry.amount(),

@@ -341,3 +341,56 @@ fn the_async_driver_captures_in_part_and_changes_authorisations_too() {
     assert_eq!(card.balance(), usd("35"));
     assert_eq!(card.available(), usd("35"));
 }
+
+#[test]
+fn the_new_requests_show_and_round_trip_with_every_field() {
+    let checkout = reference("c1");
+    let requests = [
+        RecordedRequest::CapturePart {
+            checkout: checkout.clone(),
+            amount: usd("20"),
+        },
+        RecordedRequest::ChangeAuthorisation {
+            checkout: checkout.clone(),
+            payable: usd("30"),
+        },
+        RecordedRequest::RefundToNewCard {
+            checkout,
+            amount: usd("5"),
+        },
+    ];
+    let shown: Vec<String> = requests.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "capture c1 20.00 USD of the authorisation",
+            "change the authorisation of c1 to 30.00 USD",
+            "refund c1 5.00 USD onto a new card",
+        ]
+    );
+    for request in requests {
+        let json = serde_json::to_string(&request).unwrap();
+        assert_eq!(
+            serde_json::from_str::<RecordedRequest>(&json).unwrap(),
+            request
+        );
+    }
+}
+
+#[test]
+fn changing_an_authorisation_under_a_used_key_for_another_amount_is_refused() {
+    let redeemer = Redeemer::new(MemoryStore::new());
+    checkout_with(&redeemer, &["100"]);
+    let checkout = reference("c-1");
+    redeemer.authorise(&key("a"), &checkout, usd("10")).unwrap();
+    redeemer
+        .change_authorisation(&key("ch"), &checkout, usd("20"))
+        .unwrap();
+    let err = redeemer
+        .change_authorisation(&key("ch"), &checkout, usd("30"))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "idempotency key ch was used for another request (change the authorisation of c-1 to 20.00 USD)"
+    );
+}
