@@ -161,14 +161,35 @@ fn main() -> Result<()> {
         false,
     )?;
 
-    println!("== 3. Order one: 120.00 USD paid with both cards, lowest first");
+    println!("== 3. Order one: a 120.00 USD cart paid with both cards, lowest first");
+    let mut cart = Selection::new(
+        Currency::USD,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::exclusive(),
+    );
+    cart.add_product(ProductLine::new(
+        "jacket",
+        usd("120")?,
+        1,
+        "25".parse::<TaxRate>()?,
+    )?)?;
     let client = Reference::new("203.0.113.7")?;
     let first = Reference::new("checkout-1")?;
     for code in [&big, &small] {
         let applied = redeemer.apply_code(&client, &first, Currency::USD, code.expose_secret())?;
         println!("  applied {} holding {}", applied.code, applied.balance);
     }
-    let auth = redeemer.authorise(&key("c1-authorise")?, &first, usd("120")?)?;
+    // The totals come from the checkout's own cards: taxes on the original prices, credit as
+    // a payment, and the amount to authorise. Nothing is copied by hand.
+    let totals = redeemer.checkout_totals(&first, &cart, &TotalsSettings::default())?;
+    println!(
+        "  totals: {} with {} tax, gift credit {}, left to pay {}",
+        totals.grand_total(),
+        totals.tax_total(),
+        totals.credit_used(),
+        totals.outstanding_balance()
+    );
+    let auth = redeemer.authorise(&key("c1-authorise")?, &first, totals.amount_to_authorise())?;
     for card in &auth.outcome.cards {
         println!(
             "  {}: balance {}, used {}, remaining {}",
@@ -207,7 +228,7 @@ fn main() -> Result<()> {
     );
     for entry in redeemer.history(card.id())? {
         println!(
-            "    #{} {} {:?} {} -> balance {}",
+            "    #{} {} {} {} -> balance {}",
             entry.seq(),
             entry.at().format("%H:%M"),
             entry.kind(),
@@ -289,14 +310,10 @@ fn spend_twice(
     }
     for id in cards {
         let card = redeemer.card(id)?.ok_or("card vanished")?;
-        println!(
-            "    card {} ({:?}) history:",
-            card.code_hint(),
-            card.status()
-        );
+        println!("    card {} ({}) history:", card.code_hint(), card.status());
         for entry in redeemer.history(id)? {
             println!(
-                "      {} {:?} {} by {} -> {}",
+                "      {} {} {} by {} -> {}",
                 entry.at().format("%Y-%m-%d"),
                 entry.kind(),
                 entry.amount(),

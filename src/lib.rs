@@ -21,7 +21,7 @@
 //!
 //! ```
 //! use chrono::Utc;
-//! use giftcert::{Catalogue, CertificateDefinition, Currency, EmailAddress, IdempotencyKey, MemoryStore, Money, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy, PaymentResult, PriceBasis, Redeemer, Reference, Selection, SelectionPolicy, TotalsSettings};
+//! use giftcert::{Catalogue, CertificateDefinition, Currency, EmailAddress, IdempotencyKey, MemoryStore, Money, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy, PaymentResult, PriceBasis, Redeemer, Reference, Selection, SelectionPolicy, TaxRate, TotalsSettings, shop::ProductLine};
 //! use rust_decimal::Decimal;
 //!
 //! let usd = |s: &str| Money::parse(s, Currency::USD);
@@ -45,12 +45,20 @@
 //!     unreachable!()
 //! };
 //!
-//! // The card pays part of a 60.00 checkout: authorise at validation, capture on completion.
+//! // Later the recipient fills a cart and pays part of it with the card. The totals come from
+//! // the checkout's own cards (taxes on the original prices, credit as a payment) and say what
+//! // to authorise; capture on completion. No figure is copied from one call into another.
+//! let mut shop = Selection::new(Currency::USD, PriceBasis::TaxIncluded, SelectionPolicy::exclusive());
+//! shop.add_product(ProductLine::new("lamp", usd("150")?, 1, "25".parse::<TaxRate>()?)?)?;
 //! let checkout = Reference::new("checkout-7")?;
 //! redeemer.apply_code(&Reference::new("client-1")?, &checkout, Currency::USD, code.expose_secret())?;
-//! redeemer.authorise(&IdempotencyKey::new("c7-auth")?, &checkout, usd("60")?)?;
+//! let totals = redeemer.checkout_totals(&checkout, &shop, &TotalsSettings::default())?;
+//! assert_eq!(totals.tax_total(), usd("30")?); // credit never changes the tax
+//! assert_eq!(totals.credit_used(), usd("100")?);
+//! assert_eq!(totals.outstanding_balance(), usd("50")?); // for the shopper's other payment
+//! redeemer.authorise(&IdempotencyKey::new("c7-auth")?, &checkout, totals.amount_to_authorise())?;
 //! let captured = redeemer.capture(&IdempotencyKey::new("c7-capture")?, &checkout)?;
-//! assert_eq!(captured.outcome.total, usd("60")?);
+//! assert_eq!(captured.outcome.total, totals.credit_used());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

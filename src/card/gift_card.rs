@@ -42,6 +42,19 @@ pub enum CardStatus {
     Depleted,
 }
 
+/// Shown as a back office prints it: `active`, `disabled`, `expired`, `replaced`, `depleted`.
+impl std::fmt::Display for CardStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CardStatus::Active => "active",
+            CardStatus::Disabled => "disabled",
+            CardStatus::Expired => "expired",
+            CardStatus::Replaced => "replaced",
+            CardStatus::Depleted => "depleted",
+        })
+    }
+}
+
 /// What a card was issued with and never changes: the order, who bought it, for whom, the
 /// message, tags and host data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,24 +114,30 @@ impl<'de> Deserialize<'de> for Details {
 #[non_exhaustive]
 pub enum CardError {
     /// The card is disabled.
-    #[error("card {card} is disabled")]
+    #[error("gift card {code} is disabled")]
     Disabled {
         /// The card.
         card: CardId,
+        /// Its code, masked.
+        code: CodeHint,
     },
     /// The card expired.
-    #[error("card {card} expired on {at}")]
+    #[error("gift card {code} expired on {}", at.format("%Y-%m-%d %H:%M:%S UTC"))]
     Expired {
         /// The card.
         card: CardId,
+        /// Its code, masked.
+        code: CodeHint,
         /// When it expired.
         at: DateTime<Utc>,
     },
     /// The card was replaced by another; its code no longer pays.
-    #[error("card {card} was replaced by card {by}; use the new code")]
+    #[error("gift card {code} was replaced by a card with a new code; use the new code")]
     Replaced {
         /// The card.
         card: CardId,
+        /// Its code, masked.
+        code: CodeHint,
         /// Its replacement.
         by: CardId,
     },
@@ -141,7 +160,7 @@ pub enum CardError {
         hold: u64,
     },
     /// The hold expired and can no longer be captured.
-    #[error("hold {hold} on card {card} expired at {at}")]
+    #[error("hold {hold} on card {card} expired at {}", at.format("%Y-%m-%d %H:%M:%S UTC"))]
     HoldExpired {
         /// The card.
         card: CardId,
@@ -532,13 +551,18 @@ impl GiftCard {
     pub fn ensure_spendable(&self, now: DateTime<Utc>) -> Result<(), CardError> {
         match self.status_at(now) {
             CardStatus::Active | CardStatus::Depleted => Ok(()),
-            CardStatus::Disabled => Err(CardError::Disabled { card: self.id }),
+            CardStatus::Disabled => Err(CardError::Disabled {
+                card: self.id,
+                code: self.code_hint.clone(),
+            }),
             CardStatus::Expired => Err(CardError::Expired {
                 card: self.id,
+                code: self.code_hint.clone(),
                 at: self.expires_at.unwrap_or(now),
             }),
             CardStatus::Replaced => Err(CardError::Replaced {
                 card: self.id,
+                code: self.code_hint.clone(),
                 by: self.replaced_by.unwrap_or(self.id),
             }),
         }
@@ -749,7 +773,11 @@ impl GiftCard {
         now: DateTime<Utc>,
     ) -> Result<LedgerEntry, CardError> {
         if let (CardStatus::Replaced, Some(by)) = (self.status, self.replaced_by) {
-            return Err(CardError::Replaced { card: self.id, by });
+            return Err(CardError::Replaced {
+                card: self.id,
+                code: self.code_hint.clone(),
+                by,
+            });
         }
         self.ensure_positive(amount)?;
         let refunded = self.refunded.checked_add(amount)?;
@@ -837,9 +865,13 @@ impl GiftCard {
     /// [`CardError::Disabled`] when it already is, [`CardError::Replaced`] for a replaced card.
     pub fn disable(&mut self, now: DateTime<Utc>) -> Result<LedgerEntry, CardError> {
         match self.status {
-            CardStatus::Disabled => Err(CardError::Disabled { card: self.id }),
+            CardStatus::Disabled => Err(CardError::Disabled {
+                card: self.id,
+                code: self.code_hint.clone(),
+            }),
             CardStatus::Replaced => Err(CardError::Replaced {
                 card: self.id,
+                code: self.code_hint.clone(),
                 by: self.replaced_by.unwrap_or(self.id),
             }),
             _ => {
@@ -881,6 +913,7 @@ impl GiftCard {
             }
             CardStatus::Replaced => Err(CardError::Replaced {
                 card: self.id,
+                code: self.code_hint.clone(),
                 by: self.replaced_by.unwrap_or(self.id),
             }),
             _ => Ok(None),
@@ -927,7 +960,11 @@ impl GiftCard {
         now: DateTime<Utc>,
     ) -> Result<Option<LedgerEntry>, CardError> {
         if let (CardStatus::Replaced, Some(by)) = (self.status, self.replaced_by) {
-            return Err(CardError::Replaced { card: self.id, by });
+            return Err(CardError::Replaced {
+                card: self.id,
+                code: self.code_hint.clone(),
+                by,
+            });
         }
         if to == self.expires_at {
             return Ok(None);
@@ -986,7 +1023,11 @@ impl GiftCard {
         now: DateTime<Utc>,
     ) -> Result<LedgerEntry, CardError> {
         if let (CardStatus::Replaced, Some(by)) = (self.status, self.replaced_by) {
-            return Err(CardError::Replaced { card: self.id, by });
+            return Err(CardError::Replaced {
+                card: self.id,
+                code: self.code_hint.clone(),
+                by,
+            });
         }
         let balance = self.balance.checked_add(change)?;
         if balance.amount() < self.held.amount() {

@@ -65,6 +65,8 @@ pub enum ReleaseReason {
     Expired,
     /// A capture took less than was held; the rest went back.
     Remainder,
+    /// The authorisation's amount changed: a new hold replaces this one.
+    Changed,
 }
 
 /// What happened to a card.
@@ -124,6 +126,48 @@ pub enum EntryKind {
         /// The date after (none: the card no longer expires).
         to: Option<DateTime<Utc>>,
     },
+}
+
+/// Shown as a back office prints a history line: `issued`, `held (hold 3)`, `captured (hold
+/// 3)`, `released (hold 3, voided)`, `refunded`, `replaced by card 0123...`, `adjusted`,
+/// `expiry changed from 2027-01-01 00:00:00 UTC to never`... (times to the second).
+impl std::fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let when = |at: &Option<DateTime<Utc>>| {
+            at.map_or_else(
+                || "never".to_owned(),
+                |at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            )
+        };
+        match self {
+            EntryKind::Issued => f.write_str("issued"),
+            EntryKind::ReplacementOf { card } => write!(f, "issued to replace card {card}"),
+            EntryKind::Held { hold } => write!(f, "held (hold {hold})"),
+            EntryKind::Captured { hold } => write!(f, "captured (hold {hold})"),
+            EntryKind::Released { hold, reason } => write!(f, "released (hold {hold}, {reason})"),
+            EntryKind::Refunded => f.write_str("refunded"),
+            EntryKind::ReplacedBy { card } => write!(f, "replaced by card {card}"),
+            EntryKind::Expired => f.write_str("expired"),
+            EntryKind::Disabled => f.write_str("disabled"),
+            EntryKind::Enabled => f.write_str("enabled"),
+            EntryKind::Adjusted => f.write_str("adjusted"),
+            EntryKind::ExpiryChanged { from, to } => {
+                write!(f, "expiry changed from {} to {}", when(from), when(to))
+            }
+        }
+    }
+}
+
+/// Shown as `voided`, `expired`, `remainder of a partial capture`, `authorisation changed`.
+impl std::fmt::Display for ReleaseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReleaseReason::Voided => "voided",
+            ReleaseReason::Expired => "expired",
+            ReleaseReason::Remainder => "remainder of a partial capture",
+            ReleaseReason::Changed => "authorisation changed",
+        })
+    }
 }
 
 impl EntryKind {
@@ -225,6 +269,15 @@ impl LedgerEntry {
     #[must_use]
     pub fn attribution(&self) -> Option<&Attribution> {
         self.attribution.as_ref()
+    }
+
+    /// The same entry, for `customer` when one is known (the checkout's customer on a refund,
+    /// rather than the card's purchaser).
+    pub(crate) fn for_customer(mut self, customer: Option<&Reference>) -> LedgerEntry {
+        if let Some(customer) = customer {
+            self.customer = Some(customer.clone());
+        }
+        self
     }
 
     /// The same entry, attributed to `by`.

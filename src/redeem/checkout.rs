@@ -159,7 +159,7 @@ impl Checkout {
         })
     }
 
-    fn refuse(&self, operation: &'static str) -> RedeemError {
+    pub(super) fn refuse(&self, operation: &'static str) -> RedeemError {
         RedeemError::InvalidState {
             checkout: self.id.clone(),
             state: self.state.name(),

@@ -14,6 +14,7 @@
 //! never more than the checkout captured.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::card::Notification;
 use crate::card::{CardError, CardId, CardSpec, GiftCard};
@@ -144,17 +145,62 @@ pub fn apply(
     if card.currency() != checkout.currency {
         return Err(RedeemError::CardCurrency {
             card: card.id(),
+            code: card.shared_code_hint().clone(),
             card_currency: card.currency(),
             checkout: checkout.id.clone(),
             checkout_currency: checkout.currency,
         });
     }
     if !card.available_at(now).is_positive() {
-        return Err(RedeemError::EmptyCard(card.id()));
+        let live = card.holds().iter().filter(|h| !h.is_expired(now));
+        let held = Money::sum(card.currency(), live.clone().map(|h| h.amount()))?;
+        let held_until = live
+            .map(|h| h.expires_at())
+            .try_fold(None, |last: Option<DateTime<Utc>>, at| {
+                at.map(|at| Some(last.map_or(at, |last| last.max(at))))
+            })
+            .flatten();
+        return Err(RedeemError::EmptyCard(CardUnavailable {
+            card: card.id(),
+            code: card.shared_code_hint().clone(),
+            held,
+            held_until,
+            at: now,
+        }));
     }
     if !checkout.applied.contains(&card.id()) {
         checkout.applied.push(card.id());
     }
+    Ok(checkout)
+}
+
+/// Records `customer`, the shopper the host knows, on checkout `id` (created in `currency`
+/// when `existing` is `None`), so that the holds, captures, releases and refunds of its cards
+/// carry it in their ledger entries (the balance strategy's history: date, customer, code,
+/// spent value). Recording the same customer again changes nothing; another customer takes
+/// the place of the first while the checkout is open.
+///
+/// # Errors
+///
+/// [`RedeemError::InvalidState`] once authorised or captured (the holds already name the
+/// customer they were placed for); [`RedeemError::Money`] when `currency` differs from the
+/// existing checkout's.
+pub fn set_customer(
+    existing: Option<Checkout>,
+    id: Reference,
+    currency: Currency,
+    customer: Reference,
+) -> Result<Checkout, RedeemError> {
+    let mut checkout = existing.unwrap_or_else(|| Checkout::new(id, currency, None));
+    checkout.ensure_editable("set the customer")?;
+    if checkout.currency != currency {
+        return Err(MoneyError::CurrencyMismatch {
+            expected: checkout.currency,
+            found: currency,
+        }
+        .into());
+    }
+    checkout.customer = Some(customer);
     Ok(checkout)
 }
 
@@ -289,6 +335,53 @@ fn authorisation_expired(holds: &[HoldRef], cards: &[GiftCard], now: DateTime<Ut
     })
 }
 
+/// Changes an open authorisation to hold `payable` instead, without a void: the checkout
+/// stays authorised throughout, its holds are released (reason
+/// [`ReleaseReason::Changed`]) and `payable` is allocated anew over the applied cards in
+/// `order`, each new hold expiring at `hold_expires_at`, all in one decision, so no other
+/// checkout can take the money in between. Raising the amount can use what the old holds
+/// kept back; lowering it gives the difference back at once. The outcome is the new
+/// authorisation, its cards in the order they pay.
+///
+/// `cards` are the checkout's [`applied`](Checkout::applied) cards (any order).
+///
+/// # Errors
+///
+/// [`RedeemError::InvalidState`] unless authorised, and those of [`authorise`].
+pub fn change_authorisation(
+    mut checkout: Checkout,
+    cards: Vec<GiftCard>,
+    payable: Money,
+    now: DateTime<Utc>,
+    hold_expires_at: Option<DateTime<Utc>>,
+    order: AllocationOrder,
+) -> Result<Decision<Authorisation>, RedeemError> {
+    let holds = match &checkout.state {
+        CheckoutState::Authorised { holds, .. } => holds.clone(),
+        _ => return Err(checkout.refuse("change the authorisation")),
+    };
+    let mut cards = take_cards(checkout.applied.iter().copied(), cards)?;
+    let mut released = Vec::with_capacity(holds.len());
+    for held in &holds {
+        let Some(card) = cards.iter_mut().find(|c| c.id() == held.card) else {
+            return Err(RedeemError::MissingCard(held.card));
+        };
+        // A hold that ran out released itself (or is released with the others below).
+        let live = card
+            .holds()
+            .iter()
+            .any(|h| h.id() == held.hold && !h.is_expired(now));
+        if live {
+            released.push(card.release(held.hold, ReleaseReason::Changed, now)?);
+        }
+    }
+    checkout.state = CheckoutState::Open;
+    let mut decision = authorise(checkout, cards, payable, now, hold_expires_at, order)?;
+    released.append(&mut decision.entries);
+    decision.entries = released;
+    Ok(decision)
+}
+
 /// Captures the checkout's holds (order completed) and runs `strategy` on each card used.
 /// `fresh` gives an id and code for each new card a replacement needs; it is not called
 /// otherwise.
@@ -300,8 +393,53 @@ fn authorisation_expired(holds: &[HoldRef], cards: &[GiftCard], now: DateTime<Ut
 /// [`RedeemError::InvalidState`] unless authorised, [`RedeemError::AuthorisationExpired`] when
 /// a hold has run out, and whatever `fresh` returns.
 pub fn capture<F>(
+    checkout: Checkout,
+    cards: Vec<GiftCard>,
+    strategy: &dyn LeftoverStrategy,
+    now: DateTime<Utc>,
+    fresh: F,
+) -> Result<Decision<Captured>, RedeemError>
+where
+    F: FnMut() -> Result<(CardId, Code), RedeemError>,
+{
+    capture_with(checkout, cards, None, strategy, now, fresh)
+}
+
+/// Captures `amount` of what the checkout holds (the order shipped in part, or cost less than
+/// authorised: TigerBeetle's partial post) and releases the rest, then runs `strategy` on each
+/// card that paid. The holds are taken in the order the cards paid when authorised: each gives
+/// all it holds until `amount` is reached, the next gives the part still missing, and the
+/// holds after it are released whole. [`Captured::released`] says what went back to each
+/// card; refunds afterwards never exceed `amount`.
+///
+/// `cards` are the cards [`Checkout::cards_needed`] names.
+///
+/// # Errors
+///
+/// [`RedeemError::InvalidState`] unless authorised; [`RedeemError::Money`] for another
+/// currency; [`RedeemError::Card`] for an amount of zero or less (void instead);
+/// [`RedeemError::CaptureExceedsAuthorisation`] above what is held;
+/// [`RedeemError::AuthorisationExpired`] when a hold has run out; and whatever `fresh`
+/// returns.
+pub fn capture_part<F>(
+    checkout: Checkout,
+    cards: Vec<GiftCard>,
+    amount: Money,
+    strategy: &dyn LeftoverStrategy,
+    now: DateTime<Utc>,
+    fresh: F,
+) -> Result<Decision<Captured>, RedeemError>
+where
+    F: FnMut() -> Result<(CardId, Code), RedeemError>,
+{
+    capture_with(checkout, cards, Some(amount), strategy, now, fresh)
+}
+
+/// [`capture`] of everything held (`amount` `None`) or of `amount` ([`capture_part`]).
+fn capture_with<F>(
     mut checkout: Checkout,
     cards: Vec<GiftCard>,
+    amount: Option<Money>,
     strategy: &dyn LeftoverStrategy,
     now: DateTime<Utc>,
     mut fresh: F,
@@ -313,25 +451,78 @@ where
         CheckoutState::Authorised { payable, holds } => Ok((payable, holds)),
         other => Err(other),
     })?;
+    let currency = checkout.currency;
+    let authorised = Money::sum(currency, holds.iter().map(|h| h.amount))?;
+    let mut left = match amount {
+        None => authorised,
+        Some(amount) => {
+            // A refusal drops the checkout taken here: nothing is written.
+            if amount.currency() != currency {
+                return Err(MoneyError::CurrencyMismatch {
+                    expected: currency,
+                    found: amount.currency(),
+                }
+                .into());
+            }
+            if !amount.is_positive() {
+                return Err(CardError::NotPositive(amount).into());
+            }
+            if amount.amount() > authorised.amount() {
+                return Err(RedeemError::CaptureExceedsAuthorisation {
+                    checkout: checkout.id.clone(),
+                    authorised,
+                    requested: amount,
+                });
+            }
+            amount
+        }
+    };
     let mut cards = take_cards(holds.iter().map(|h| h.card), cards)?;
     let mut decision = Decision::new(());
     decision.entries.reserve(2 * holds.len());
     let mut captures = Vec::with_capacity(holds.len());
+    let mut released = Vec::new();
+    let expired = |checkout: &Checkout| RedeemError::AuthorisationExpired(checkout.id.clone());
     for (card, hold) in cards.iter_mut().zip(&holds) {
-        card.capture_into(hold.hold, hold.amount, now, &mut decision.entries)
-            .map_err(|e| match e {
-                CardError::HoldExpired { .. } | CardError::UnknownHold { .. } => {
-                    RedeemError::AuthorisationExpired(checkout.id.clone())
-                }
-                other => other.into(),
-            })?;
-        captures.push(CardAmount {
-            card: card.id(),
-            amount: hold.amount,
-        });
+        let part = hold.amount.checked_min(left)?;
+        left = left.checked_sub(part)?;
+        if part.is_positive() {
+            card.capture_into(hold.hold, part, now, &mut decision.entries)
+                .map_err(|e| match e {
+                    CardError::HoldExpired { .. } | CardError::UnknownHold { .. } => {
+                        expired(&checkout)
+                    }
+                    other => other.into(),
+                })?;
+            captures.push(CardAmount {
+                card: card.id(),
+                amount: part,
+            });
+        } else {
+            let live = card
+                .holds()
+                .iter()
+                .any(|h| h.id() == hold.hold && !h.is_expired(now));
+            if !live {
+                return Err(expired(&checkout));
+            }
+            decision
+                .entries
+                .push(card.release(hold.hold, ReleaseReason::Remainder, now)?);
+        }
+        let rest = hold.amount.checked_sub(part)?;
+        if rest.is_positive() {
+            released.push(CardAmount {
+                card: card.id(),
+                amount: rest,
+            });
+        }
     }
+    // Only the cards that paid run the leftover strategy: a card whose hold went back whole
+    // was not spent.
+    let paid: Vec<CardId> = captures.iter().map(|c| c.card).collect();
     let mut replacements = Vec::new();
-    for card in &mut cards {
+    for card in cards.iter_mut().filter(|c| paid.contains(&c.id())) {
         if let Some((closed, new)) = settle_leftover(strategy, card, now, &mut fresh)? {
             replacements.push(Replacement {
                 old_card: card.id(),
@@ -356,6 +547,7 @@ where
             total,
             cards: captures,
             replacements,
+            released,
         },
         checkout: Some(checkout),
         updated: cards,
@@ -408,18 +600,70 @@ pub fn void(
     Ok(decision)
 }
 
-/// Refunds `amount` of what the checkout captured, to the cards it was spent from, last used
-/// first, as `strategy` directs (the same card, or a new one with a code from `fresh`).
+/// Refunds `amount` of what the checkout captured back to the cards it was spent from
+/// ([`RefundTo::CardsUsed`]; [`refund_to`] chooses).
+///
+/// # Errors
+///
+/// As [`refund_to`].
+pub fn refund<F>(
+    checkout: Checkout,
+    cards: Vec<GiftCard>,
+    amount: Money,
+    strategy: &dyn LeftoverStrategy,
+    now: DateTime<Utc>,
+    fresh: F,
+) -> Result<Decision<RefundOutcome>, RedeemError>
+where
+    F: FnMut() -> Result<(CardId, Code), RedeemError>,
+{
+    refund_to(
+        checkout,
+        cards,
+        amount,
+        RefundTo::CardsUsed,
+        strategy,
+        now,
+        fresh,
+    )
+}
+
+/// Where one refund goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum RefundTo {
+    /// Back to the cards the checkout was spent from, last used first (the default). The
+    /// cards are taken in the reverse of the order they paid at capture: the last card to pay
+    /// gets back what it paid (less what earlier refunds gave it back) before the card before
+    /// it gets anything, and so on, until `amount` is reached. Each card's part goes where the
+    /// leftover strategy says: onto the same card (balance strategy), or onto a new card with
+    /// its own code, one per card refunded (replacement strategy, or a card replaced since).
+    #[default]
+    CardsUsed,
+    /// Onto one new card with its own code carrying the whole amount, whatever the leftover
+    /// strategy (store credit for the shopper, say after the original cards were given
+    /// away). The refund counts against the cards used, split last used first as for
+    /// [`RefundTo::CardsUsed`], so that what can still be refunded stays exact; the new card
+    /// takes its owner details from the last card used.
+    NewCard,
+}
+
+/// Refunds `amount` of what the checkout captured, to the target `to` names (see
+/// [`RefundTo`]), with codes from `fresh` for new cards. Never more than the checkout
+/// captured and has not yet refunded; each part of the outcome says which card the money was
+/// spent from and which card it went to.
 ///
 /// # Errors
 ///
 /// [`RedeemError::InvalidState`] unless captured, [`RedeemError::Card`] for an amount of zero
 /// or less, [`RedeemError::Money`] for another currency, [`RedeemError::RefundExceedsCapture`]
 /// beyond what was captured and not yet refunded, and whatever `fresh` returns.
-pub fn refund<F>(
+pub fn refund_to<F>(
     mut checkout: Checkout,
     cards: Vec<GiftCard>,
     amount: Money,
+    to: RefundTo,
     strategy: &dyn LeftoverStrategy,
     now: DateTime<Utc>,
     mut fresh: F,
@@ -463,44 +707,85 @@ where
         });
     }
     let mut cards = take_cards(captures.iter().map(|c| c.card), cards)?;
-    let mut decision = Decision::new(());
-    let mut parts = Vec::new();
+    // The split, last used first: (position in `cards`, part).
+    let mut split = Vec::new();
     let mut left = amount;
-    for (card, spent) in cards.iter_mut().zip(&captures).rev() {
+    for (index, spent) in captures.iter().enumerate().rev() {
         if left.is_zero() {
             break;
         }
         let open = spent
             .amount
-            .checked_sub(refunded_from(card.id(), &refunds)?)?;
+            .checked_sub(refunded_from(spent.card, &refunds)?)?;
         let part = open.checked_min(left)?;
         if !part.is_positive() {
             continue;
         }
-        let to_card =
-            match refund_to_card(strategy, card, part, checkout.id.clone(), now, &mut fresh)? {
-                Refunded::SameCard(entry) => {
-                    decision.entries.push(entry);
-                    card.id()
-                }
-                Refunded::NewCard(new) => {
-                    let id = new.card.id();
-                    decision.entries.push(new.entry);
-                    decision.notifications.push(new.notification);
-                    decision.inserted.push((new.card, new.code));
-                    id
-                }
-            };
-        parts.push(RefundPart {
-            from_card: card.id(),
-            to_card,
-            amount: part,
-        });
+        split.push((index, part));
         refunds.push(CardAmount {
-            card: card.id(),
+            card: spent.card,
             amount: part,
         });
         left = left.checked_sub(part)?;
+    }
+    let mut decision = Decision::new(());
+    let mut parts = Vec::with_capacity(split.len());
+    match to {
+        RefundTo::CardsUsed => {
+            for &(index, part) in &split {
+                let card = &mut cards[index];
+                let reference = checkout.id.clone();
+                let customer = checkout.customer.as_ref();
+                let to_card =
+                    match refund_to_card(strategy, card, part, reference, now, &mut fresh)? {
+                        Refunded::SameCard(entry) => {
+                            decision.entries.push(entry.for_customer(customer));
+                            card.id()
+                        }
+                        Refunded::NewCard(new) => {
+                            let id = new.card.id();
+                            decision.entries.push(new.entry.for_customer(customer));
+                            decision.notifications.push(new.notification);
+                            decision.inserted.push((new.card, new.code));
+                            id
+                        }
+                    };
+                parts.push(RefundPart {
+                    from_card: card.id(),
+                    to_card,
+                    amount: part,
+                });
+            }
+        }
+        RefundTo::NewCard => {
+            let Some(&(last, _)) = split.first() else {
+                return Err(CardError::NotPositive(amount).into());
+            };
+            let (id, code) = fresh()?;
+            let source = &cards[last];
+            let (new, entry) =
+                source.refund_to_new_card(id, &code, amount, checkout.id.clone(), now)?;
+            decision.notifications.push(Notification::RefundCardIssued {
+                original_card: source.id(),
+                new_card: id,
+                code: code.clone(),
+                value: amount,
+                order: checkout.id.clone(),
+            });
+            decision
+                .entries
+                .push(entry.for_customer(checkout.customer.as_ref()));
+            decision.inserted.push((new, code));
+            for &(index, part) in &split {
+                parts.push(RefundPart {
+                    from_card: cards[index].id(),
+                    to_card: id,
+                    amount: part,
+                });
+            }
+            // The cards used do not change: the money goes elsewhere.
+            cards.clear();
+        }
     }
     checkout.state = CheckoutState::Captured {
         payable,
@@ -556,4 +841,76 @@ where
         decision.inserted.push((card, code));
     }
     Ok(decision)
+}
+
+/// The applied cards of `checkout` (`None`: no code applied yet, nothing stored) as they stand
+/// at `now`, with the credit each gives it (see [`CheckoutCards`]), for totals that match what
+/// [`authorise`] will hold.
+///
+/// `cards` are the checkout's [`applied`](Checkout::applied) cards (any order).
+///
+/// # Errors
+///
+/// [`RedeemError::MissingCard`] when `cards` lacks one of them; [`RedeemError::Money`] on an
+/// overflow.
+pub fn checkout_cards(
+    id: Reference,
+    checkout: Option<&Checkout>,
+    cards: &[GiftCard],
+    order: AllocationOrder,
+    now: DateTime<Utc>,
+) -> Result<CheckoutCards, RedeemError> {
+    let mut out = CheckoutCards {
+        checkout: id,
+        currency: checkout.map(Checkout::currency),
+        customer: checkout.and_then(|c| c.customer().cloned()),
+        cards: Vec::new(),
+        order,
+        at: now,
+    };
+    let Some(checkout) = checkout else {
+        return Ok(out);
+    };
+    out.cards.reserve(checkout.applied.len());
+    for &id in &checkout.applied {
+        let card = cards
+            .iter()
+            .find(|c| c.id() == id)
+            .ok_or(RedeemError::MissingCard(id))?;
+        let zero = Money::zero(card.currency());
+        let spendable = card.ensure_spendable(now).is_ok();
+        let credit = match &checkout.state {
+            CheckoutState::Open | CheckoutState::Voided if spendable => card.available_at(now),
+            CheckoutState::Open | CheckoutState::Voided => zero,
+            CheckoutState::Authorised { holds, .. } => {
+                let own = holds
+                    .iter()
+                    .filter(|h| h.card == id)
+                    .filter(|h| {
+                        card.holds()
+                            .iter()
+                            .any(|live| live.id() == h.hold && !live.is_expired(now))
+                    })
+                    .map(|h| h.amount);
+                let own = Money::sum(card.currency(), own)?;
+                let free = if spendable {
+                    card.available_at(now)
+                } else {
+                    zero
+                };
+                free.checked_add(own)?
+            }
+            CheckoutState::Captured { captures, .. } => Money::sum(
+                card.currency(),
+                captures.iter().filter(|c| c.card == id).map(|c| c.amount),
+            )?,
+        };
+        out.cards.push(AppliedCode {
+            card: id,
+            code: card.shared_code_hint().clone(),
+            balance: credit,
+            expires_at: card.expires_at(),
+        });
+    }
+    Ok(out)
 }

@@ -2,7 +2,7 @@
 
 use crate::card::ExpiryError;
 use crate::card::Reference;
-use crate::card::{CardError, CardId};
+use crate::card::{CardError, CardId, CodeHint};
 use crate::code::CodeError;
 use crate::money::Currency;
 use crate::money::{Money, MoneyError};
@@ -11,6 +11,8 @@ use crate::redeem::CommandError;
 use crate::redeem::GuardError;
 use crate::redeem::StoreError;
 use crate::redeem::{IdempotencyKey, RecordedRequest};
+use chrono::{DateTime, Utc};
+use std::fmt;
 
 /// Everything that can refuse a redemption request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,10 +31,12 @@ pub enum RedeemError {
     #[error(transparent)]
     Card(#[from] CardError),
     /// A card is used only in its own currency.
-    #[error("card {card} is in {card_currency}; checkout {checkout} is in {checkout_currency}")]
+    #[error("gift card {code} is in {card_currency} and cannot pay in {checkout_currency}")]
     CardCurrency {
         /// The card.
         card: CardId,
+        /// Its code, masked.
+        code: CodeHint,
         /// Its currency.
         card_currency: Currency,
         /// The checkout.
@@ -40,9 +44,10 @@ pub enum RedeemError {
         /// The checkout's currency.
         checkout_currency: Currency,
     },
-    /// The card has nothing left to give.
-    #[error("card {0} has no balance left")]
-    EmptyCard(CardId),
+    /// The card has nothing left to give now: it is empty, or what is on it is held by other
+    /// checkouts (then the message says until when).
+    #[error("{0}")]
+    EmptyCard(CardUnavailable),
     /// No checkout with this reference.
     #[error("no checkout {0}")]
     UnknownCheckout(Reference),
@@ -74,6 +79,16 @@ pub enum RedeemError {
         checkout: Reference,
         /// What it can still refund.
         refundable: Money,
+        /// What was asked.
+        requested: Money,
+    },
+    /// A partial capture asked for more than the checkout holds.
+    #[error("checkout {checkout} holds {authorised}; cannot capture {requested}")]
+    CaptureExceedsAuthorisation {
+        /// The checkout.
+        checkout: Reference,
+        /// What it holds.
+        authorised: Money,
         /// What was asked.
         requested: Money,
     },
@@ -137,5 +152,44 @@ pub enum RedeemError {
 impl From<CodeError> for RedeemError {
     fn from(e: CodeError) -> Self {
         RedeemError::CodeGeneration(e)
+    }
+}
+
+/// Why a card cannot pay now, as a shopper is told: by its masked code, with the time other
+/// checkouts hold its money until, to the second.
+///
+/// Shown as `gift card ****-*KQ2 has no balance left` when it is empty, `gift card ****-*KQ2
+/// is held by another checkout until 14:05:00 UTC` when other checkouts hold all it has (the
+/// date is added when the hold runs past the day of the attempt), or `... is held by another
+/// checkout until that checkout completes or is cancelled` for holds without a time limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CardUnavailable {
+    /// The card.
+    pub card: CardId,
+    /// Its code, masked.
+    pub code: CodeHint,
+    /// What other checkouts hold on it (zero: the card is empty).
+    pub held: crate::money::Money,
+    /// When the last of those holds runs out, if they all have a time limit.
+    pub held_until: Option<DateTime<Utc>>,
+    /// When the card was asked to pay.
+    pub at: DateTime<Utc>,
+}
+
+impl fmt::Display for CardUnavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "gift card {} ", self.code)?;
+        if !self.held.is_positive() {
+            return f.write_str("has no balance left");
+        }
+        f.write_str("is held by another checkout until ")?;
+        match self.held_until {
+            Some(until) if until.date_naive() == self.at.date_naive() => {
+                write!(f, "{} UTC", until.format("%H:%M:%S"))
+            }
+            Some(until) => write!(f, "{} UTC", until.format("%Y-%m-%d %H:%M:%S")),
+            None => f.write_str("that checkout completes or is cancelled"),
+        }
     }
 }

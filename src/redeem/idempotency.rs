@@ -158,7 +158,9 @@ impl fmt::Write for Fnv1a {
 /// What a money-moving request asked for, as its idempotency record keeps it: a request that
 /// repeats a key must ask for the same thing.
 ///
-/// Compared as a value; shown as `authorise c1 25.00 USD`, `capture c1`, `void c1`,
+/// Compared as a value; shown as `authorise c1 25.00 USD`, `capture c1`,
+/// `capture c1 20.00 USD of the authorisation`, `change the authorisation of c1 to 30.00 USD`,
+/// `void c1`, `refund c1 5.00 USD onto a new card`,
 /// `refund c1 5.00 USD`, `issue 0123456789abcdef` (a digest of the cards asked for) or
 /// `disable 0123... by staff:ana` (a back-office command, its card and its actor).
 ///
@@ -219,6 +221,28 @@ pub enum RecordedRequest {
         #[serde(with = "hex_u64")]
         fingerprint: u64,
     },
+    /// [`Redeemer::refund_to`](crate::store::Redeemer::refund_to) onto one new card
+    /// ([`RefundTo::NewCard`](crate::redeem::RefundTo::NewCard)).
+    RefundToNewCard {
+        /// The checkout.
+        checkout: Reference,
+        /// What it asked to refund.
+        amount: Money,
+    },
+    /// [`Redeemer::capture_part`](crate::store::Redeemer::capture_part).
+    CapturePart {
+        /// The checkout.
+        checkout: Reference,
+        /// What it asked to capture (the rest of the holds is released).
+        amount: Money,
+    },
+    /// [`Redeemer::change_authorisation`](crate::store::Redeemer::change_authorisation).
+    ChangeAuthorisation {
+        /// The checkout.
+        checkout: Reference,
+        /// What it asked to hold instead.
+        payable: Money,
+    },
     /// [`Redeemer::amend`](crate::store::Redeemer::amend): a back-office command.
     Amend {
         /// The card.
@@ -241,6 +265,15 @@ impl fmt::Display for RecordedRequest {
             RecordedRequest::Refund { checkout, amount } => write!(f, "refund {checkout} {amount}"),
             RecordedRequest::Issue { fingerprint } => write!(f, "issue {fingerprint:016x}"),
             RecordedRequest::Import { fingerprint } => write!(f, "import {fingerprint:016x}"),
+            RecordedRequest::RefundToNewCard { checkout, amount } => {
+                write!(f, "refund {checkout} {amount} onto a new card")
+            }
+            RecordedRequest::CapturePart { checkout, amount } => {
+                write!(f, "capture {checkout} {amount} of the authorisation")
+            }
+            RecordedRequest::ChangeAuthorisation { checkout, payable } => {
+                write!(f, "change the authorisation of {checkout} to {payable}")
+            }
             RecordedRequest::Amend { card, command, by } => {
                 write!(f, "{command} {card} by {}", by.actor())
             }

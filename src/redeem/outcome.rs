@@ -61,10 +61,16 @@ pub struct Captured {
     pub checkout: Reference,
     /// What the cards paid together.
     pub total: Money,
-    /// What each card paid.
+    /// What each card paid, in the order they paid (that of the authorisation); a card whose
+    /// hold a partial capture released whole is not listed.
     pub cards: Vec<CardAmount>,
     /// Cards replaced by the leftover strategy.
     pub replacements: Vec<Replacement>,
+    /// What went back to each card after a partial capture
+    /// ([`Redeemer::capture_part`](crate::store::Redeemer::capture_part)): the part of its
+    /// hold not captured (empty after a whole capture).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<CardAmount>,
 }
 
 /// The result of voiding a checkout.
@@ -97,7 +103,8 @@ pub struct RefundOutcome {
     pub checkout: Reference,
     /// What was refunded.
     pub total: Money,
-    /// Where it went.
+    /// Where it went, one part per card it was spent from, the last card used first (see
+    /// [`RefundTo`]).
     pub parts: Vec<RefundPart>,
 }
 
@@ -179,4 +186,32 @@ impl BalanceCheck {
             status,
         }
     }
+}
+
+/// A checkout's applied cards as they stand, read in one go for the checkout page's totals
+/// ([`Redeemer::checkout_cards`](crate::store::Redeemer::checkout_cards); the
+/// [`Totals`](crate::shop::Totals) built from it come from
+/// [`Redeemer::checkout_totals`](crate::store::Redeemer::checkout_totals)).
+///
+/// Each card is named by its id and masked code, never its whole code, with the credit it
+/// gives this checkout: what it can pay now while the checkout is open (zero for a card that
+/// can no longer pay), that plus what this checkout holds on it once authorised, and what it
+/// paid once captured. The cards come in the order applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct CheckoutCards {
+    /// The checkout.
+    pub checkout: Reference,
+    /// Its currency, `None` while no code has been applied (the checkout is not stored yet).
+    pub currency: Option<crate::money::Currency>,
+    /// The customer recorded on it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<Reference>,
+    /// The applied cards in the order applied, `balance` being the credit each gives.
+    pub cards: Vec<crate::redeem::AppliedCode>,
+    /// The order in which the cards pay when the checkout is authorised.
+    pub order: AllocationOrder,
+    /// When the cards were read.
+    pub at: DateTime<Utc>,
 }

@@ -420,16 +420,38 @@ impl Protocol {
         )
     }
 
-    /// Refunds `amount` of what the checkout captured, as the leftover strategy directs.
+    /// Refunds `amount` of what the checkout captured to the cards used, last used first, as
+    /// the leftover strategy directs ([`redeem::RefundTo::CardsUsed`]).
     pub fn refund(
         &self,
         key: IdempotencyKey,
         checkout: Reference,
         amount: Money,
     ) -> Operation<Redeemed<RefundOutcome>> {
-        let request = RecordedRequest::Refund {
-            checkout: checkout.clone(),
-            amount,
+        self.refund_to(key, checkout, amount, redeem::RefundTo::CardsUsed)
+    }
+
+    /// Refunds `amount` of what the checkout captured to the target `to` names
+    /// ([`redeem::refund_to`]). The target is part of the request its key records: a refund
+    /// to the cards used is [`RecordedRequest::Refund`] (so [`Protocol::refund`] and this
+    /// with [`RefundTo::CardsUsed`](redeem::RefundTo::CardsUsed) replay each other), one
+    /// onto a new card [`RecordedRequest::RefundToNewCard`].
+    pub fn refund_to(
+        &self,
+        key: IdempotencyKey,
+        checkout: Reference,
+        amount: Money,
+        to: redeem::RefundTo,
+    ) -> Operation<Redeemed<RefundOutcome>> {
+        let request = match to {
+            redeem::RefundTo::NewCard => RecordedRequest::RefundToNewCard {
+                checkout: checkout.clone(),
+                amount,
+            },
+            _ => RecordedRequest::Refund {
+                checkout: checkout.clone(),
+                amount,
+            },
         };
         self.on_checkout(
             key,
@@ -439,9 +461,120 @@ impl Protocol {
             unwrap_refunded,
             Cards::Needed,
             move |settings, stored, cards, now, fresh| {
-                redeem::refund(stored, cards, amount, &*settings.strategy, now, fresh)
+                redeem::refund_to(stored, cards, amount, to, &*settings.strategy, now, fresh)
             },
         )
+    }
+
+    /// Captures `amount` of what the checkout holds and releases the rest
+    /// ([`redeem::capture_part`]), running the leftover strategy on the cards that paid.
+    pub fn capture_part(
+        &self,
+        key: IdempotencyKey,
+        checkout: Reference,
+        amount: Money,
+    ) -> Operation<Redeemed<Captured>> {
+        let request = RecordedRequest::CapturePart {
+            checkout: checkout.clone(),
+            amount,
+        };
+        self.on_checkout(
+            key,
+            checkout,
+            request,
+            Outcome::Captured,
+            unwrap_captured,
+            Cards::Needed,
+            move |settings, stored, cards, now, fresh| {
+                redeem::capture_part(stored, cards, amount, &*settings.strategy, now, fresh)
+            },
+        )
+    }
+
+    /// Changes an open authorisation to hold `payable` instead, without a void
+    /// ([`redeem::change_authorisation`]), in the [`AllocationOrder`] set, with fresh holds
+    /// that last as long as an authorisation's.
+    pub fn change_authorisation(
+        &self,
+        key: IdempotencyKey,
+        checkout: Reference,
+        payable: Money,
+    ) -> Operation<Redeemed<Authorisation>> {
+        let request = RecordedRequest::ChangeAuthorisation {
+            checkout: checkout.clone(),
+            payable,
+        };
+        let (ttl, order) = (self.hold_ttl, self.allocation);
+        self.on_checkout(
+            key,
+            checkout,
+            request,
+            Outcome::Authorised,
+            unwrap_authorised,
+            Cards::Applied,
+            move |_, stored, cards, now, _| {
+                let expires = ttl.and_then(|ttl| now.checked_add_signed(ttl));
+                redeem::change_authorisation(stored, cards, payable, now, expires, order)
+            },
+        )
+    }
+
+    /// Records the customer the host knows on `checkout` ([`redeem::set_customer`]), creating
+    /// it in `currency` if no code was applied yet. Idempotent by nature (recording the same
+    /// customer twice changes nothing), so it takes no key.
+    pub fn set_customer(
+        &self,
+        checkout: Reference,
+        currency: Currency,
+        customer: Reference,
+    ) -> Operation<()> {
+        let settings = self.clone();
+        Operation::new(move |port| async move {
+            settings
+                .retry(&port, |port, _now| {
+                    let (checkout, customer) = (checkout.clone(), customer.clone());
+                    async move {
+                        let stored = port.checkout(&checkout).await?;
+                        let expected_version = stored.as_ref().map(|s| s.version);
+                        let unchanged = stored
+                            .as_ref()
+                            .is_some_and(|s| s.value.customer() == Some(&customer));
+                        let updated = redeem::set_customer(
+                            stored.map(|s| s.value),
+                            checkout,
+                            currency,
+                            customer,
+                        )?;
+                        let changes = Changes {
+                            checkout: (!unchanged).then_some(RecordWrite {
+                                value: updated,
+                                expected_version,
+                            }),
+                            ..Changes::default()
+                        };
+                        Ok(((), changes))
+                    }
+                })
+                .await
+        })
+    }
+
+    /// Reads a checkout's applied cards with the credit each gives it ([`CheckoutCards`](redeem::CheckoutCards)),
+    /// for the totals a checkout page shows before it authorises: a read, with no key and
+    /// nothing written. A checkout no code was applied to yet reads as one without cards.
+    pub fn checkout_cards(&self, checkout: Reference) -> Operation<redeem::CheckoutCards> {
+        let order = self.allocation;
+        Operation::new(move |port| async move {
+            let now = port.now().await?;
+            let Some(stored) = port.checkout(&checkout).await? else {
+                return redeem::checkout_cards(checkout, None, &[], order, now);
+            };
+            let mut cards = Vec::with_capacity(stored.value.applied().len());
+            for &id in stored.value.applied() {
+                cards.push(port.existing_card(id).await?.value);
+            }
+            redeem::checkout_cards(checkout, Some(&stored.value), &cards, order, now)
+        })
     }
 
     /// Carries out a back-office `command` on a card under its key ([`redeem::amend`]): one

@@ -16,7 +16,7 @@
 //! 4. `grandTotal`: `subtotal - discount + shipping`, plus the tax when prices exclude it: what
 //!    is payable before any credit.
 //! 5. Gift credit, as a payment and never a discount: the applied certificates pay, lowest
-//!    balance first ([`allocate`]), the part of `grandTotal` gift credit may pay, which is the
+//!    balance first ([`allocate`](crate::redeem::allocate)), the part of `grandTotal` gift credit may pay, which is the
 //!    product part only (a gift certificate cannot be paid for with a gift certificate). No tax
 //!    figure changes. `outstandingBalance` is what is left to pay by another method.
 //!
@@ -43,13 +43,17 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::card::CardId;
 use crate::catalogue::VoucherPurpose;
 use crate::code::{mask_typed, normalised_chars};
 use crate::money::Currency;
 use crate::money::TaxRate;
 use crate::money::{Money, MoneyError, RoundingRule};
-use crate::redeem::{AllocationError, allocate};
+use crate::redeem::{
+    AllocationError, AllocationOrder, CheckoutCards, Offer, RedeemError, allocate_by,
+};
 use crate::shop::{CertificateLine, PriceBasis, ProductLine, Selection};
+use chrono::{DateTime, Utc};
 
 /// Everything that can go wrong computing totals.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,6 +103,20 @@ pub enum TotalsError {
     /// Amounts in another currency, or an overflow.
     #[error(transparent)]
     Money(#[from] MoneyError),
+}
+
+/// Why a checkout's totals could not be given
+/// ([`Redeemer::checkout_totals`](crate::store::Redeemer::checkout_totals)): reading the
+/// checkout failed, or the totals did not compute.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckoutTotalsError {
+    /// Reading the checkout and its cards failed.
+    #[error(transparent)]
+    Redeem(#[from] RedeemError),
+    /// The totals did not compute.
+    #[error(transparent)]
+    Totals(#[from] TotalsError),
 }
 
 /// Where tax is rounded.
@@ -363,6 +381,8 @@ impl LineTotal {
 #[serde(rename_all = "camelCase")]
 pub struct AppliedCertificate {
     code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    card: Option<CardId>,
     balance: Money,
     used: Money,
     remaining: Money,
@@ -372,6 +392,7 @@ impl fmt::Debug for AppliedCertificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppliedCertificate")
             .field("code", &mask_typed(&self.code))
+            .field("card", &self.card)
             .field("balance", &self.balance)
             .field("used", &self.used)
             .field("remaining", &self.remaining)
@@ -380,10 +401,18 @@ impl fmt::Debug for AppliedCertificate {
 }
 
 impl AppliedCertificate {
-    /// The code as the caller gave it.
+    /// The code as the caller gave it to [`Totals::compute`], or the card's masked code in
+    /// totals built from a checkout ([`Totals::with_checkout`]).
     #[must_use]
     pub fn code(&self) -> &str {
         &self.code
+    }
+
+    /// The card, in totals built from a checkout ([`Totals::with_checkout`]); `None` in
+    /// totals from [`Totals::compute`], where the caller names cards by their codes.
+    #[must_use]
+    pub const fn card(&self) -> Option<CardId> {
+        self.card
     }
 
     /// What the card held.
@@ -540,6 +569,67 @@ impl Totals {
         I: IntoIterator<Item = (S, Money)>,
         S: Into<String>,
     {
+        let cards = checked_cards(applied)?;
+        let cards = cards.into_iter().map(|(code, balance)| Applied {
+            code,
+            card: None,
+            balance,
+            expires_at: None,
+        });
+        Totals::compute_with(
+            selection,
+            cards.collect(),
+            settings,
+            AllocationOrder::LowestFirst,
+        )
+    }
+
+    /// The totals of `selection` with the cards applied to its redemption checkout, as
+    /// [`Redeemer::checkout_cards`](crate::store::Redeemer::checkout_cards) read them (the
+    /// drivers' [`Redeemer::checkout_totals`](crate::store::Redeemer::checkout_totals) does
+    /// both in one call): taxes on the original prices, each card's credit as a payment in
+    /// the checkout's [`AllocationOrder`], each card named by its [`CardId`] and masked code.
+    /// [`Totals::amount_to_authorise`] is then what to pass to
+    /// [`Redeemer::authorise`](crate::store::Redeemer::authorise), which holds exactly the
+    /// credit these totals show.
+    ///
+    /// With the default lowest-first order the figures are those of [`Totals::compute`] given
+    /// each card's masked code and credit.
+    ///
+    /// # Errors
+    ///
+    /// [`TotalsError::Money`] when the checkout is in another currency than the selection,
+    /// and the errors of [`Totals::compute`] but those about codes.
+    pub fn with_checkout(
+        selection: &Selection,
+        checkout: &CheckoutCards,
+        settings: &TotalsSettings,
+    ) -> Result<Totals, TotalsError> {
+        if let Some(currency) = checkout.currency {
+            if currency != selection.currency() {
+                return Err(MoneyError::CurrencyMismatch {
+                    expected: selection.currency(),
+                    found: currency,
+                }
+                .into());
+            }
+        }
+        let cards = checkout.cards.iter().map(|c| Applied {
+            code: c.code.as_str().to_owned(),
+            card: Some(c.card),
+            balance: c.balance,
+            expires_at: c.expires_at,
+        });
+        Totals::compute_with(selection, cards.collect(), settings, checkout.order)
+    }
+
+    /// [`Totals::compute`] over checked cards, allocated in `order`.
+    fn compute_with(
+        selection: &Selection,
+        cards: Vec<Applied>,
+        settings: &TotalsSettings,
+        order: AllocationOrder,
+    ) -> Result<Totals, TotalsError> {
         let currency = selection.currency();
         let zero = Money::zero(currency);
         if let Some(step) = settings.step {
@@ -551,7 +641,6 @@ impl Totals {
                 });
             }
         }
-        let cards = checked_cards(applied)?;
 
         // 1 and 2. Subtotal, the products' own discounts, and the order discount spread over
         // the product lines. Without an order discount (the common case) the sums are taken
@@ -730,13 +819,19 @@ impl Totals {
         } else {
             payable_with_gift_credit
         };
-        let allocation = allocate(payable_with_gift_credit, cards)?;
+        let offers = cards.into_iter().map(|c| Offer {
+            available: c.balance,
+            expires_at: c.expires_at,
+            key: (c.code, c.card),
+        });
+        let allocation = allocate_by(payable_with_gift_credit, order, offers)?;
         let outstanding_balance = grand_total.checked_sub(allocation.used())?;
         let gift_certificates = allocation
             .into_cards()
             .into_iter()
             .map(|c| AppliedCertificate {
-                code: c.key,
+                code: c.key.0,
+                card: c.key.1,
                 balance: c.available,
                 used: c.used,
                 remaining: c.remaining,
@@ -904,6 +999,15 @@ impl Totals {
         self.payable_with_gift_credit
     }
 
+    /// What to authorise on the checkout's cards: [`Totals::payable_with_gift_credit`], the
+    /// part of the grand total gift credit may pay. Authorising it holds on each card exactly
+    /// what these totals say it pays ([`AppliedCertificate::used`]), and the rest
+    /// ([`Totals::outstanding_balance`]) is for another payment method.
+    #[must_use]
+    pub const fn amount_to_authorise(&self) -> Money {
+        self.payable_with_gift_credit
+    }
+
     /// The applied gift certificates, in the order applied, with `balance`, `used` and
     /// `remaining`.
     #[must_use]
@@ -932,6 +1036,14 @@ impl Totals {
     pub fn lines(&self) -> &[LineTotal] {
         &self.lines
     }
+}
+
+/// A card as totals allocate over it.
+struct Applied {
+    code: String,
+    card: Option<CardId>,
+    balance: Money,
+    expires_at: Option<DateTime<Utc>>,
 }
 
 /// The tax in `amount` at `rate`: `A × r / (100 + r)` when prices include tax, `A × r / 100`

@@ -11,7 +11,8 @@ use crate::redeem::{
     Issued, Need, Operation, Protocol, RedeemError, Redeemed, RefundOutcome, Reply, Step,
     StoreError, Voided,
 };
-use crate::shop::Order;
+use crate::redeem::{CheckoutCards, RefundTo};
+use crate::shop::{CheckoutTotalsError, Order, Selection, Totals, TotalsSettings};
 use crate::store::AsyncStore;
 use crate::store::redeemer::{HISTORY_PAGE, Turn, nothing_issued, order_issue};
 
@@ -257,6 +258,40 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
             .await
     }
 
+    /// As [`Redeemer::capture_part`](crate::store::Redeemer::capture_part).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::capture_part`](crate::store::Redeemer::capture_part).
+    pub async fn capture_part(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+    ) -> Result<Redeemed<Captured>, RedeemError> {
+        let op = self
+            .protocol
+            .capture_part(key.clone(), checkout.clone(), amount);
+        self.drive(op).await
+    }
+
+    /// As [`Redeemer::change_authorisation`](crate::store::Redeemer::change_authorisation).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::change_authorisation`](crate::store::Redeemer::change_authorisation).
+    pub async fn change_authorisation(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        payable: Money,
+    ) -> Result<Redeemed<Authorisation>, RedeemError> {
+        let op = self
+            .protocol
+            .change_authorisation(key.clone(), checkout.clone(), payable);
+        self.drive(op).await
+    }
+
     /// As [`Redeemer::void`](crate::store::Redeemer::void).
     ///
     /// # Errors
@@ -283,6 +318,66 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
         amount: Money,
     ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
         let op = self.protocol.refund(key.clone(), checkout.clone(), amount);
+        self.drive(op).await
+    }
+
+    /// As [`Redeemer::set_customer`](crate::store::Redeemer::set_customer).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::set_customer`](crate::store::Redeemer::set_customer).
+    pub async fn set_customer(
+        &self,
+        checkout: &Reference,
+        currency: Currency,
+        customer: &Reference,
+    ) -> Result<(), RedeemError> {
+        let op = self
+            .protocol
+            .set_customer(checkout.clone(), currency, customer.clone());
+        self.drive(op).await
+    }
+
+    /// As [`Redeemer::checkout_cards`](crate::store::Redeemer::checkout_cards).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::checkout_cards`](crate::store::Redeemer::checkout_cards).
+    pub async fn checkout_cards(&self, checkout: &Reference) -> Result<CheckoutCards, RedeemError> {
+        self.drive(self.protocol.checkout_cards(checkout.clone()))
+            .await
+    }
+
+    /// As [`Redeemer::checkout_totals`](crate::store::Redeemer::checkout_totals).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::checkout_totals`](crate::store::Redeemer::checkout_totals).
+    pub async fn checkout_totals(
+        &self,
+        checkout: &Reference,
+        selection: &Selection,
+        settings: &TotalsSettings,
+    ) -> Result<Totals, CheckoutTotalsError> {
+        let cards = self.checkout_cards(checkout).await?;
+        Ok(Totals::with_checkout(selection, &cards, settings)?)
+    }
+
+    /// As [`Redeemer::refund_to`](crate::store::Redeemer::refund_to).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::refund_to`](crate::store::Redeemer::refund_to).
+    pub async fn refund_to(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+        to: RefundTo,
+    ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
+        let op = self
+            .protocol
+            .refund_to(key.clone(), checkout.clone(), amount, to);
         self.drive(op).await
     }
 

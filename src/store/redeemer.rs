@@ -23,7 +23,8 @@ use crate::redeem::{
     GuardPolicy, IdempotencyKey, Issued, Need, Operation, Protocol, RedeemError, Redeemed,
     RefundOutcome, Reply, Step, StoreError, Voided,
 };
-use crate::shop::{CardToIssue, Order};
+use crate::redeem::{CheckoutCards, RefundTo};
+use crate::shop::{CardToIssue, CheckoutTotalsError, Order, Selection, Totals, TotalsSettings};
 use crate::store::Store;
 
 /// How many ledger entries a history read fetches at a time.
@@ -338,6 +339,67 @@ impl<S: Store> Redeemer<S> {
         self.drive(self.protocol.capture(key.clone(), checkout.clone()))
     }
 
+    /// Captures `amount` of what the checkout holds (part of the order shipped, or it cost
+    /// less than authorised) and releases the rest, as TigerBeetle's partial post does. The
+    /// cards give in the order they paid when authorised; the leftover strategy runs on the
+    /// cards that paid. [`Captured::released`] lists what went back.
+    ///
+    /// ```
+    /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference};
+    ///
+    /// let usd = |s: &str| Money::parse(s, Currency::USD);
+    /// let redeemer = Redeemer::new(MemoryStore::new());
+    /// let issued = redeemer.issue(&IdempotencyKey::new("i-1")?, vec![CardSpec::new(usd("100")?)])?;
+    /// let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else { unreachable!() };
+    /// let checkout = Reference::new("c-1")?;
+    /// redeemer.apply_code(&Reference::new("client")?, &checkout, Currency::USD, code.expose_secret())?;
+    /// redeemer.authorise(&IdempotencyKey::new("a-1")?, &checkout, usd("60")?)?;
+    /// let captured = redeemer.capture_part(&IdempotencyKey::new("cap-1")?, &checkout, usd("45")?)?;
+    /// assert_eq!(captured.outcome.total, usd("45")?);
+    /// assert_eq!(captured.outcome.released[0].amount, usd("15")?);
+    /// assert_eq!(redeemer.card(*card)?.map(|c| c.available()), Some(usd("55")?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
+    /// [`RedeemError::Contention`], and those of
+    /// [`redeem::capture_part`](crate::redeem::capture_part).
+    pub fn capture_part(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+    ) -> Result<Redeemed<Captured>, RedeemError> {
+        self.drive(
+            self.protocol
+                .capture_part(key.clone(), checkout.clone(), amount),
+        )
+    }
+
+    /// Changes an open authorisation to hold `payable` instead, without voiding it first (the
+    /// cart changed after validation): the old holds are released and new ones placed in one
+    /// commit, so the checkout never stands unauthorised and no other checkout can take the
+    /// money in between.
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
+    /// [`RedeemError::Contention`], and those of
+    /// [`redeem::change_authorisation`](crate::redeem::change_authorisation).
+    pub fn change_authorisation(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        payable: Money,
+    ) -> Result<Redeemed<Authorisation>, RedeemError> {
+        self.drive(
+            self.protocol
+                .change_authorisation(key.clone(), checkout.clone(), payable),
+        )
+    }
+
     /// Releases the checkout's holds (payment failed).
     ///
     /// # Errors
@@ -352,7 +414,9 @@ impl<S: Store> Redeemer<S> {
         self.drive(self.protocol.void(key.clone(), checkout.clone()))
     }
 
-    /// Refunds `amount` of what the checkout captured, as the leftover strategy directs.
+    /// Refunds `amount` of what the checkout captured back to the cards used, last used first
+    /// ([`RefundTo::CardsUsed`]: the last card to pay gets back what it paid before the one
+    /// before it gets anything; each part lands where the leftover strategy says).
     ///
     /// # Errors
     ///
@@ -365,6 +429,123 @@ impl<S: Store> Redeemer<S> {
         amount: Money,
     ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
         self.drive(self.protocol.refund(key.clone(), checkout.clone(), amount))
+    }
+
+    /// Refunds `amount` of what the checkout captured to the target `to` names: back to the
+    /// cards used, last used first ([`RefundTo::CardsUsed`], as [`Redeemer::refund`]), or onto
+    /// one new card carrying it all ([`RefundTo::NewCard`], whose code comes in a
+    /// [`Notification::RefundCardIssued`](crate::Notification::RefundCardIssued)). Either way
+    /// no more comes back than was captured and not yet refunded, and money is conserved.
+    ///
+    /// ```
+    /// use giftcert::redeem::RefundTo;
+    /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference};
+    ///
+    /// let usd = |s: &str| Money::parse(s, Currency::USD);
+    /// let redeemer = Redeemer::new(MemoryStore::new());
+    /// let issued = redeemer.issue(&IdempotencyKey::new("i-1")?, vec![CardSpec::new(usd("100")?)])?;
+    /// let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else { unreachable!() };
+    /// let checkout = Reference::new("c-1")?;
+    /// redeemer.apply_code(&Reference::new("client")?, &checkout, Currency::USD, code.expose_secret())?;
+    /// redeemer.authorise(&IdempotencyKey::new("a-1")?, &checkout, usd("60")?)?;
+    /// redeemer.capture(&IdempotencyKey::new("cap-1")?, &checkout)?;
+    /// let refund = redeemer.refund_to(&IdempotencyKey::new("r-1")?, &checkout, usd("25")?, RefundTo::NewCard)?;
+    /// let part = refund.outcome.parts[0];
+    /// assert_eq!((part.from_card, part.amount), (*card, usd("25")?));
+    /// assert_ne!(part.to_card, *card);
+    /// assert_eq!(redeemer.card(part.to_card)?.map(|c| c.balance()), Some(usd("25")?));
+    /// assert_eq!(redeemer.card(*card)?.map(|c| c.balance()), Some(usd("40")?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::refund`], and those of [`redeem::refund_to`](crate::redeem::refund_to).
+    pub fn refund_to(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+        to: RefundTo,
+    ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
+        self.drive(
+            self.protocol
+                .refund_to(key.clone(), checkout.clone(), amount, to),
+        )
+    }
+
+    /// Records `customer`, the shopper the host knows (an account id), on `checkout`, created
+    /// in `currency` if no code was applied yet: the holds, captures, releases and refunds of
+    /// its cards then name the customer in their ledger entries. Call it before authorising;
+    /// recording the same customer again changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`redeem::set_customer`](crate::redeem::set_customer), and
+    /// [`RedeemError::Store`].
+    pub fn set_customer(
+        &self,
+        checkout: &Reference,
+        currency: Currency,
+        customer: &Reference,
+    ) -> Result<(), RedeemError> {
+        self.drive(
+            self.protocol
+                .set_customer(checkout.clone(), currency, customer.clone()),
+        )
+    }
+
+    /// The checkout's applied cards with the credit each gives it (by id and masked code),
+    /// read in one go: what [`Totals::with_checkout`] needs. A checkout no code was applied
+    /// to yet reads as one without cards.
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::Store`].
+    pub fn checkout_cards(&self, checkout: &Reference) -> Result<CheckoutCards, RedeemError> {
+        self.drive(self.protocol.checkout_cards(checkout.clone()))
+    }
+
+    /// The totals of `selection` with the cards applied to `checkout`, in one call (taxes on
+    /// the original prices, gift credit as a payment in the protocol's allocation order, each
+    /// card by its id and masked code): [`Totals::amount_to_authorise`] is what to pass to
+    /// [`Redeemer::authorise`], which then holds on each card what the totals show.
+    ///
+    /// ```
+    /// use giftcert::shop::ProductLine;
+    /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, PriceBasis, Redeemer, Reference, Selection, SelectionPolicy, TotalsSettings};
+    ///
+    /// let usd = |s: &str| Money::parse(s, Currency::USD);
+    /// let redeemer = Redeemer::new(MemoryStore::new());
+    /// let issued = redeemer.issue(&IdempotencyKey::new("i-1")?, vec![CardSpec::new(usd("1000")?)])?;
+    /// let Some(Notification::CardIssued { code, .. }) = issued.notifications.first() else { unreachable!() };
+    /// let checkout = Reference::new("c-1")?;
+    /// redeemer.apply_code(&Reference::new("client-1")?, &checkout, Currency::USD, code.expose_secret())?;
+    ///
+    /// // Centra's table: 5,500 with 1,100 tax, 1,000 of gift credit, 4,500 to pay.
+    /// let mut cart = Selection::new(Currency::USD, PriceBasis::TaxIncluded, SelectionPolicy::mixed());
+    /// cart.add_product(ProductLine::new("a", usd("5500")?, 1, "25".parse()?)?)?;
+    /// let totals = redeemer.checkout_totals(&checkout, &cart, &TotalsSettings::default())?;
+    /// assert_eq!(totals.tax_total(), usd("1100")?);
+    /// assert_eq!(totals.gift_certificates()[0].used(), usd("1000")?);
+    /// assert_eq!(totals.outstanding_balance(), usd("4500")?);
+    /// let auth = redeemer.authorise(&IdempotencyKey::new("a-1")?, &checkout, totals.amount_to_authorise())?;
+    /// assert_eq!(auth.outcome.credit, totals.credit_used());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`CheckoutTotalsError::Redeem`] when the read fails, [`CheckoutTotalsError::Totals`]
+    /// as [`Totals::with_checkout`].
+    pub fn checkout_totals(
+        &self,
+        checkout: &Reference,
+        selection: &Selection,
+        settings: &TotalsSettings,
+    ) -> Result<Totals, CheckoutTotalsError> {
+        let cards = self.checkout_cards(checkout)?;
+        Ok(Totals::with_checkout(selection, &cards, settings)?)
     }
 
     /// Carries out a back-office command on a card (disable, enable, adjust, a new expiry)
