@@ -216,7 +216,7 @@ fn a_partial_capture_replays_under_its_key_and_refuses_another_amount() {
         panic!("{err}")
     };
     assert_eq!(
-        *first,
+        **first,
         RecordedRequest::CapturePart {
             checkout: checkout.clone(),
             amount: usd("25"),

@@ -197,7 +197,7 @@ fn the_target_is_part_of_the_request_its_key_records() {
         panic!("{err}")
     };
     assert_eq!(
-        first,
+        *first,
         RecordedRequest::RefundToNewCard {
             checkout,
             amount: usd("5")

@@ -151,6 +151,7 @@ impl std::fmt::Display for EntryKind {
             EntryKind::Disabled => f.write_str("disabled"),
             EntryKind::Enabled => f.write_str("enabled"),
             EntryKind::Adjusted => f.write_str("adjusted"),
+            EntryKind::Reloaded => f.write_str("reloaded"),
             EntryKind::ExpiryChanged { from, to } => {
                 write!(f, "expiry changed from {} to {}", when(from), when(to))
             }

@@ -62,7 +62,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The crate's own `tests/sim.rs` runs 10,000 seeds against [`MemoryStore`](crate::MemoryStore)
+//! The crate's own `tests/sim.rs` runs 10,000 seeds against [`MemoryStore`](crate::store::MemoryStore)
 //! (45 seconds measured in a debug build on a shared 2-core machine, 30 of them CPU), and `stores/sqlite/tests/sim.rs` a
 //! fixed set against SQLite.
 //!
@@ -385,14 +385,14 @@ impl<F> fmt::Debug for Simulator<F> {
     }
 }
 
-/// Runs `seed` with the default settings against a fresh [`MemoryStore`](crate::MemoryStore),
+/// Runs `seed` with the default settings against a fresh [`MemoryStore`](crate::store::MemoryStore),
 /// exactly as the crate's own tests ran it.
 ///
 /// # Errors
 ///
 /// The [`Failure`] when the run breaks an invariant.
 pub fn replay(seed: u64) -> Result<Run, Failure> {
-    Simulator::new(SimConfig::default(), crate::MemoryStore::new).run(seed)
+    Simulator::new(SimConfig::default(), crate::store::MemoryStore::new).run(seed)
 }
 
 /// The hold time limit the simulated protocol follows.
