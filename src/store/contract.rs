@@ -38,6 +38,10 @@ use crate::redeem::{
 ///   entries and the idempotency record, relying on unique constraints (card id, code, key,
 ///   `(card, seq)`) and mapping their violations to the errors above.
 /// - Ledger entries are append-only: an entry is never updated or deleted.
+/// - Every amount the core accepts is stored and read back exactly: up to 28 significant
+///   digits, so 28 integer digits even for a currency with minor units (a column at the
+///   currency's scale then holds 30 digits; the SQL stores write amounts as exact text, never
+///   through a rescaled decimal).
 ///
 /// The protocol retries a conflicting request from a fresh read a bounded number of times, so
 /// a store only has to refuse, never to merge.

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use giftcert::{
-    CardId, CardSpec, Code, Currency, IdempotencyKey, Notification, Redeemer, Reference, Store,
-    StoreError,
+    CardId, CardSpec, Code, Currency, IdempotencyKey, Money, Notification, Redeemer, Reference,
+    Store, StoreError,
     card::verify_ledger,
     clock::FixedClock,
     redeem::{CardWrite, Changes},
@@ -619,4 +619,24 @@ fn a_schema_written_under_another_key_is_refused() {
     assert_eq!(stored, key().fingerprint());
     // The same key still opens it.
     drop(scratch.store_in(&schema));
+}
+
+/// Every store accepts the amounts the core does: 28 integer digits, as in memory.
+#[test]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+fn postgres_takes_the_largest_amounts_memory_takes() {
+    let scratch = Scratch::new(url());
+    let redeemer = Redeemer::new(scratch.store());
+    let value = Money::parse("9999999999999999999999999999", Currency::USD).unwrap();
+    let issued = redeemer
+        .issue(
+            &IdempotencyKey::new("big").unwrap(),
+            vec![CardSpec::new(value)],
+        )
+        .unwrap();
+    let card = redeemer
+        .card(issued.outcome.cards[0].card)
+        .unwrap()
+        .unwrap();
+    assert_eq!(card.balance(), value);
 }
