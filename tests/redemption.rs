@@ -368,7 +368,9 @@ fn removing_a_code_takes_it_off_the_checkout() {
     let (_, b) = shop.card(usd("20"));
     shop.apply("c1", &a).unwrap();
     shop.apply("c1", &b).unwrap();
-    shop.redeemer.remove_code(&reference("c1"), &a).unwrap();
+    shop.redeemer
+        .remove_code(&reference("ip-1"), &reference("c1"), &a)
+        .unwrap();
     let auth = shop
         .redeemer
         .authorise(&key("a1"), &reference("c1"), usd("100"))
@@ -377,7 +379,8 @@ fn removing_a_code_takes_it_off_the_checkout() {
     assert_eq!(auth.outcome.credit, usd("20"));
     assert_eq!(auth.outcome.outstanding, usd("80"));
     assert!(matches!(
-        shop.redeemer.remove_code(&reference("c1"), &b),
+        shop.redeemer
+            .remove_code(&reference("ip-1"), &reference("c1"), &b),
         Err(RedeemError::InvalidState { .. })
     ));
 }

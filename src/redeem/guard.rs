@@ -3,6 +3,36 @@
 //!
 //! Pure: a [`GuardWindow`] value, a [`GuardPolicy`] and `now` decide; the store keeps the
 //! window between requests.
+//!
+//! # What a client id should be
+//!
+//! The guard counts per client, so a client id must be something a guesser cannot change at
+//! will: an authenticated principal (a customer or API-key id, `"user:42"`), or, for anonymous
+//! shoppers, the peer's IP address as the host's trusted proxy reports it (never a header any
+//! caller can set). IPv6 addresses are folded to their /64, the block one subscriber usually
+//! gets; [`client_ip`] builds that id.
+//!
+//! # How a lookup is counted
+//!
+//! [`Protocol`](crate::redeem::Protocol) reserves the slot before it looks a code up: it reads
+//! the client's window, [`reserve`](GuardWindow::reserve)s a slot for the code and commits the
+//! window with its version (a lost race reads again), and only then asks the store for the
+//! card. A known code gives its slot back ([`give_back`](GuardWindow::give_back)). So N
+//! parallel requests from one client get at most `limit` unknown answers, never more.
+//!
+//! # The digests kept
+//!
+//! A window keeps a 64-bit digest of each distinct unknown code, never the code: SipHash
+//! (std's [`RandomState`]) under a key drawn once per process and kept in memory only. Without
+//! the key nobody can find two codes with the same digest (so colliding guesses are not free)
+//! nor test candidate codes against a stored window. The digests are stable within a
+//! process, not across processes or restarts: a repeated unknown code seen by another process
+//! counts once more there, which only ever makes the guard stricter.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -53,6 +83,39 @@ impl GuardPolicy {
     }
 }
 
+/// The guard's client id for a peer's IP address.
+///
+/// The guard counts per client, so a client id must be something a guesser cannot change at
+/// will: an authenticated principal (a customer or API-key id, `"user:42"`), or, for anonymous
+/// shoppers, the peer's IP address as the host's trusted proxy reports it (never a header any
+/// caller can set). IPv6 addresses are folded to their /64, the block one subscriber usually
+/// gets.
+///
+/// This id is `ip:203.0.113.7` for IPv4 (an IPv4-mapped IPv6 address counts as its
+/// IPv4 address), `ip:2001:db8:1:2::/64` for IPv6, every address of a /64 sharing one id.
+#[must_use]
+pub fn client_ip(ip: IpAddr) -> Reference {
+    let text = match ip {
+        IpAddr::V4(v4) => format!("ip:{v4}"),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("ip:{v4}"),
+            None => {
+                let prefix = u128::from(v6) & !u128::from(u64::MAX);
+                format!("ip:{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
+    };
+    // At most 46 printable characters: always a valid reference.
+    Reference::new(&text).unwrap_or_else(|_| unreachable!("an IP address is a valid reference"))
+}
+
+/// The keyed digest a window keeps for a code (see [`GuardWindow`]).
+fn digest(code: &Code) -> u64 {
+    static KEY: OnceLock<RandomState> = OnceLock::new();
+    KEY.get_or_init(RandomState::new)
+        .hash_one(code.expose_secret())
+}
+
 /// A client that tried too many unknown codes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("too many unknown gift card codes from client {client}; try again after {retry_after}")]
@@ -65,7 +128,16 @@ pub struct GuardError {
 
 /// One client's unknown-code lookups in the current window.
 ///
-/// Codes are kept as 64-bit digests, never as text.
+/// Codes are kept as 64-bit digests, never as text: SipHash (std's `RandomState`) under a key
+/// drawn once per process and kept in memory only. Without the key nobody can find two codes
+/// with the same digest (so colliding guesses are not free) nor test candidate codes against a
+/// stored window. The digests are stable within a process, not across processes or restarts:
+/// a repeated unknown code seen by another process counts once more there, which only ever
+/// makes the guard stricter.
+///
+/// [`Protocol`](crate::redeem::Protocol) [`reserve`](GuardWindow::reserve)s a slot before it
+/// looks a code up (a versioned commit of the window) and gives it back for a known code, so N
+/// parallel requests from one client get at most `limit` unknown answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GuardWindow {
@@ -126,19 +198,58 @@ impl GuardWindow {
         Ok(())
     }
 
+    /// Starts a new window when the old one has passed under `policy`.
+    fn roll(&mut self, policy: &GuardPolicy, now: DateTime<Utc>) {
+        if !self.is_current(policy, now) {
+            self.started_at = now;
+            self.digests.clear();
+        }
+    }
+
+    /// Reserves a slot for looking `code` up, before the lookup: refused while the window is
+    /// full (a limit of zero refuses every lookup), otherwise the code is counted now, starting
+    /// a new window when the old one has passed. Returns whether anything changed: `false`
+    /// when the code is counted already (a repeated code takes no second slot). A code that
+    /// turns out to be known gives its slot back with [`give_back`](GuardWindow::give_back).
+    ///
+    /// # Errors
+    ///
+    /// [`GuardError`] as [`check`](GuardWindow::check).
+    pub fn reserve(
+        &mut self,
+        policy: &GuardPolicy,
+        code: &Code,
+        now: DateTime<Utc>,
+    ) -> Result<bool, GuardError> {
+        self.roll(policy, now);
+        self.check(policy, now)?;
+        let digest = digest(code);
+        if self.digests.contains(&digest) {
+            return Ok(false);
+        }
+        self.digests.push(digest);
+        Ok(true)
+    }
+
+    /// Gives back the slot [`reserve`](GuardWindow::reserve) took for a code that turned out
+    /// to be known. Returns whether anything changed.
+    pub fn give_back(&mut self, code: &Code) -> bool {
+        let digest = digest(code);
+        let before = self.digests.len();
+        self.digests.retain(|d| *d != digest);
+        self.digests.len() != before
+    }
+
     /// Counts an unknown `code` (once per distinct code), starting a new window when the old
-    /// one has passed. Returns whether anything changed.
+    /// one has passed, without checking the limit. Returns whether anything changed.
     pub fn record_unknown(
         &mut self,
         policy: &GuardPolicy,
         code: &Code,
         now: DateTime<Utc>,
     ) -> bool {
-        if !self.is_current(policy, now) {
-            self.started_at = now;
-            self.digests.clear();
-        }
-        let digest = crate::redeem::fingerprint(code.expose_secret());
+        self.roll(policy, now);
+        let digest = digest(code);
         if self.digests.contains(&digest) {
             return false;
         }
@@ -201,5 +312,65 @@ mod tests {
         assert!(window.record_unknown(&policy, &Code::parse("WRONG0001").unwrap(), near_end));
         assert_eq!(window.count(), 2);
         assert!(window.check(&policy, DateTime::<Utc>::MAX_UTC).is_err());
+    }
+
+    #[test]
+    fn a_limit_of_zero_refuses_a_new_clients_first_lookup() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        let policy = GuardPolicy::new(0, Duration::hours(1));
+        let mut window = GuardWindow::new(Reference::new("ip-1").unwrap(), now);
+        let err = window
+            .reserve(&policy, &Code::parse("WRONG0001").unwrap(), now)
+            .unwrap_err();
+        assert_eq!(err.retry_after, now + Duration::hours(1));
+        assert_eq!(window.count(), 0);
+    }
+
+    #[test]
+    fn a_reserved_slot_is_given_back_and_a_repeat_takes_none() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        let policy = GuardPolicy::new(1, Duration::hours(1));
+        let mut window = GuardWindow::new(Reference::new("ip-1").unwrap(), now);
+        let known = Code::parse("KNOWN0001").unwrap();
+        assert_eq!(window.reserve(&policy, &known, now), Ok(true));
+        // Full while the lookup is under way: a parallel guess is refused.
+        assert!(
+            window
+                .reserve(&policy, &Code::parse("WRONG0001").unwrap(), now)
+                .is_err()
+        );
+        assert!(window.give_back(&known));
+        assert!(!window.give_back(&known));
+        assert_eq!(window.count(), 0);
+        let wrong = Code::parse("WRONG0001").unwrap();
+        assert_eq!(window.reserve(&policy, &wrong, now), Ok(true));
+        assert!(window.reserve(&policy, &wrong, now).is_err());
+    }
+
+    /// Today a window kept the unkeyed FNV-1a of each code: anyone could find colliding
+    /// guesses, or test candidate codes against a stored window.
+    #[test]
+    fn windows_keep_keyed_digests_not_the_unkeyed_fnv() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        let mut window = GuardWindow::new(Reference::new("ip-1").unwrap(), now);
+        let code = Code::parse("WRONG0001").unwrap();
+        window.record_unknown(&GuardPolicy::default(), &code, now);
+        let stored = serde_json::to_value(&window).unwrap();
+        let fnv = crate::redeem::fingerprint(code.expose_secret());
+        assert_ne!(stored["digests"][0], serde_json::json!(fnv));
+        assert_eq!(stored["digests"][0], serde_json::json!(digest(&code)));
+    }
+
+    #[test]
+    fn client_ids_for_ips_fold_ipv6_to_its_64() {
+        let id = |text: &str| client_ip(text.parse().unwrap()).to_string();
+        assert_eq!(id("203.0.113.7"), "ip:203.0.113.7");
+        assert_eq!(id("::ffff:203.0.113.7"), "ip:203.0.113.7");
+        assert_eq!(id("2001:db8:1:2:aaaa::1"), "ip:2001:db8:1:2::/64");
+        assert_eq!(
+            id("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "ip:2001:db8:1:2::/64"
+        );
+        assert_ne!(id("2001:db8:1:3::1"), id("2001:db8:1:2::1"));
     }
 }

@@ -46,6 +46,7 @@ text_newtype! {
 pub struct IdempotencyKeyError(&'static str);
 
 /// FNV-1a: a stable 64-bit digest (the same in every process, so a database can keep it).
+#[cfg(test)]
 pub(crate) fn fingerprint(text: &str) -> u64 {
     let mut digest = Fnv1a::default();
     digest.add(text.as_bytes());

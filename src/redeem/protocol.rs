@@ -735,38 +735,56 @@ impl Protocol {
         })
     }
 
-    /// The card with a typed code, as the guard allows `client` to look it up: refused while
-    /// the client's window is full, an unknown code counted against it.
+    /// The card with a typed code, as the guard allows `client` to look it up: the slot is
+    /// reserved before the lookup (refused while the client's window is full) and given back
+    /// when the code is known, so an unknown code stays counted against the client.
     async fn find_by_code(
         &self,
         port: &Port,
         client: &Reference,
         code: &Code,
     ) -> Result<GiftCard, RedeemError> {
-        let now = port.now().await?;
-        if let Some(window) = port.guard(client).await? {
-            window.value.check(&self.guard, now)?;
-        }
+        let reserved = self.reserve(port, client, code).await?;
         match port.card_by_code(code).await? {
-            Some(found) => Ok(found.value),
-            None => {
-                self.record_unknown(port, client, code).await?;
-                Err(RedeemError::UnknownCode(code.masked()))
+            Some(found) => {
+                if reserved {
+                    self.give_back(port, client, code).await?;
+                }
+                Ok(found.value)
             }
+            None => Err(RedeemError::UnknownCode(code.masked())),
         }
     }
 
-    /// Takes a code off the checkout.
-    pub fn remove_code(&self, checkout: Reference, code: &str) -> Operation<()> {
-        let parsed = Code::parse(code).map_err(RedeemError::InvalidCode);
+    /// Takes a code off the checkout. The code goes through the check character and the guard
+    /// like [`Protocol::apply_code`], and a code that is unknown and one that is not on this
+    /// checkout get the same answer ([`RedeemError::UnknownCode`]) and both stay counted
+    /// against `client`, so this is no oracle for guessing codes. An unknown checkout is
+    /// refused before the code is looked up.
+    pub fn remove_code(&self, client: Reference, checkout: Reference, code: &str) -> Operation<()> {
+        let parsed = self.parse_code(code);
         let settings = self.clone();
         Operation::new(move |port| async move {
             let code = parsed?;
-            let card = port
-                .card_by_code(&code)
+            let unknown = || RedeemError::UnknownCode(code.masked());
+            if port.checkout(&checkout).await?.is_none() {
+                return Err(RedeemError::UnknownCheckout(checkout));
+            }
+            let reserved = settings.reserve(&port, &client, &code).await?;
+            let Some(card) = port.card_by_code(&code).await? else {
+                return Err(unknown());
+            };
+            let card = card.value;
+            let applied = port
+                .checkout(&checkout)
                 .await?
-                .ok_or_else(|| RedeemError::UnknownCode(code.masked()))?
-                .value;
+                .is_some_and(|c| c.value.applied().contains(&card.id()));
+            if !applied {
+                return Err(unknown());
+            }
+            if reserved {
+                settings.give_back(&port, &client, &code).await?;
+            }
             settings
                 .retry(&port, |port, _now| {
                     let (checkout, card) = (checkout.clone(), card.clone());
@@ -775,7 +793,10 @@ impl Protocol {
                             .checkout(&checkout)
                             .await?
                             .ok_or_else(|| RedeemError::UnknownCheckout(checkout.clone()))?;
-                        let updated = redeem::remove(stored.value, &card)?;
+                        let updated = redeem::remove(stored.value, &card).map_err(|e| match e {
+                            RedeemError::NotApplied { .. } => unknown(),
+                            other => other,
+                        })?;
                         let changes = Changes {
                             checkout: Some(RecordWrite {
                                 value: updated,
@@ -806,22 +827,51 @@ impl Protocol {
         Ok(code)
     }
 
-    async fn record_unknown(
+    /// Reserves the client's guard slot for looking `code` up, before the lookup: the window
+    /// is committed with one more code under its version (a lost race reads again), so
+    /// parallel lookups cannot overrun the limit. Returns whether a slot was taken (`false`
+    /// for a code the window counts already).
+    async fn reserve(
         &self,
         port: &Port,
         client: &Reference,
         code: &Code,
-    ) -> Result<(), RedeemError> {
+    ) -> Result<bool, RedeemError> {
         self.retry(port, |port, now| async move {
             let stored = port.guard(client).await?;
             let expected_version = stored.as_ref().map(|s| s.version);
             let mut window =
                 stored.map_or_else(|| GuardWindow::new(client.clone(), now), |s| s.value);
-            let changed = window.record_unknown(&self.guard, code, now);
+            let reserved = window.reserve(&self.guard, code, now)?;
+            let changes = Changes {
+                guard: reserved.then_some(RecordWrite {
+                    value: window,
+                    expected_version,
+                }),
+                ..Changes::default()
+            };
+            Ok((reserved, changes))
+        })
+        .await
+    }
+
+    /// Gives back the slot [`Protocol::reserve`] took for a code that turned out to be known.
+    async fn give_back(
+        &self,
+        port: &Port,
+        client: &Reference,
+        code: &Code,
+    ) -> Result<(), RedeemError> {
+        self.retry(port, |port, _now| async move {
+            let Some(stored) = port.guard(client).await? else {
+                return Ok(((), Changes::default()));
+            };
+            let mut window = stored.value;
+            let changed = window.give_back(code);
             let changes = Changes {
                 guard: changed.then_some(RecordWrite {
                     value: window,
-                    expected_version,
+                    expected_version: Some(stored.version),
                 }),
                 ..Changes::default()
             };

@@ -222,9 +222,17 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
     /// # Errors
     ///
     /// As [`Redeemer::remove_code`](crate::store::Redeemer::remove_code).
-    pub async fn remove_code(&self, checkout: &Reference, code: &str) -> Result<(), RedeemError> {
-        self.drive(self.protocol.remove_code(checkout.clone(), code))
-            .await
+    pub async fn remove_code(
+        &self,
+        client: &Reference,
+        checkout: &Reference,
+        code: &str,
+    ) -> Result<(), RedeemError> {
+        self.drive(
+            self.protocol
+                .remove_code(client.clone(), checkout.clone(), code),
+        )
+        .await
     }
 
     /// As [`Redeemer::authorise`](crate::store::Redeemer::authorise).

@@ -38,9 +38,31 @@ use crate::redeem::{
 ///   entries and the idempotency record, relying on unique constraints (card id, code, key,
 ///   `(card, seq)`) and mapping their violations to the errors above.
 /// - Ledger entries are append-only: an entry is never updated or deleted.
+/// - Every amount the core accepts is stored and read back exactly: up to 28 significant
+///   digits, so 28 integer digits even for a currency with minor units (a column at the
+///   currency's scale then holds 30 digits; the SQL stores write amounts as exact text, never
+///   through a rescaled decimal).
 ///
 /// The protocol retries a conflicting request from a fresh read a bounded number of times, so
 /// a store only has to refuse, never to merge.
+///
+/// # The guard: reserved before the lookup
+///
+/// The guard needs no store method of its own: it is the versioned guard-window commit above.
+/// Before a typed code is looked up, the protocol reads the client's window, adds the code's
+/// digest (refusing the client when the window is full) and commits the window with its
+/// version; only after that commit succeeds does it ask for [`Store::card_by_code`]. A known
+/// code's slot is given back by a second versioned commit. So the store's part is that a guard
+/// write is a conditional update (in SQL, `UPDATE guard_windows ... WHERE client = $1 AND
+/// version = $2`, a conflict when no row matched, and a unique client for the insert; in
+/// memory, the check and the write under one lock): N parallel lookups from one client then
+/// get at most the policy's limit of "unknown" answers, and a limit of 0 refuses every lookup.
+/// A request that dies between the two commits leaves its slot taken until the window ends,
+/// which only makes the guard stricter.
+///
+/// Hosts choose the client id: an authenticated principal, or a proxy-trusted IP address with
+/// IPv6 folded to its /64 ([`client_ip`](crate::redeem::client_ip)); see the
+/// [guard's docs](crate::redeem::GuardWindow).
 ///
 /// # Contention: backoff, then the driver's turn
 ///

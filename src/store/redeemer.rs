@@ -300,10 +300,20 @@ impl<S: Store> Redeemer<S> {
     ///
     /// # Errors
     ///
-    /// [`RedeemError::InvalidCode`], [`RedeemError::UnknownCode`],
-    /// [`RedeemError::UnknownCheckout`], and those of [`redeem::remove`](crate::redeem::remove).
-    pub fn remove_code(&self, checkout: &Reference, code: &str) -> Result<(), RedeemError> {
-        self.drive(self.protocol.remove_code(checkout.clone(), code))
+    /// [`RedeemError::InvalidCode`], [`RedeemError::TooManyAttempts`], [`RedeemError::UnknownCode`]
+    /// (for a code that is unknown or not on this checkout alike: both count against
+    /// `client` in the guard), [`RedeemError::UnknownCheckout`], and those of
+    /// [`redeem::remove`](crate::redeem::remove).
+    pub fn remove_code(
+        &self,
+        client: &Reference,
+        checkout: &Reference,
+        code: &str,
+    ) -> Result<(), RedeemError> {
+        self.drive(
+            self.protocol
+                .remove_code(client.clone(), checkout.clone(), code),
+        )
     }
 
     /// Holds `payable` on the checkout's cards, lowest first (the Nordic checkout provider's

@@ -324,7 +324,7 @@ pub(crate) struct ApplyCode {
 
 /// The guard's client: the peer's IP address.
 fn client_of(peer: SocketAddr) -> Result<Reference, ApiError> {
-    Reference::new(&format!("ip:{}", peer.ip())).map_err(ApiError::internal)
+    Ok(giftcert::redeem::client_ip(peer.ip()))
 }
 
 /// `POST /checkouts/{checkoutId}/gift-certificates` with `{"giftCertificateCode": "..."}`.
@@ -353,10 +353,15 @@ pub(crate) async fn apply_code<S: AsyncStore + 'static>(
 /// this endpoint cannot be used to find out which codes exist without passing the guard.
 pub(crate) async fn remove_code<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Params((id, code)): Params<(String, String)>,
 ) -> Result<Json<CheckoutBody>, ApiError> {
     let record = record_of(&shop, &id)?;
-    match shop.cards.remove_code(record.reference.clone(), code).await {
+    match shop
+        .cards
+        .remove_code(client_of(peer)?, record.reference.clone(), code)
+        .await
+    {
         Ok(()) => {}
         Err(ServiceError::Refused(
             RedeemError::UnknownCode(_)

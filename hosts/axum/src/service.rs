@@ -129,8 +129,13 @@ impl<S: AsyncStore + 'static> GiftCards<S> {
     }
 
     /// [`AsyncRedeemer::remove_code`].
-    pub async fn remove_code(&self, checkout: Reference, code: String) -> Result<()> {
-        self.run(move |r| async move { r.remove_code(&checkout, &code).await })
+    pub async fn remove_code(
+        &self,
+        client: Reference,
+        checkout: Reference,
+        code: String,
+    ) -> Result<()> {
+        self.run(move |r| async move { r.remove_code(&client, &checkout, &code).await })
             .await
     }
 

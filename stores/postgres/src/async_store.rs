@@ -207,7 +207,7 @@ impl AsyncPostgresStore {
             .await
             .map_err(|e| connect_error(e, started.elapsed()))?;
         let tx = client.transaction().await.map_err(ConnectError::Database)?;
-        schema::migrate(&mut Pooled(&tx), schema).await?;
+        schema::migrate(&mut Pooled(&tx), schema, &key).await?;
         tx.commit().await.map_err(ConnectError::Database)?;
         drop(client);
         Ok(AsyncPostgresStore {

@@ -31,6 +31,15 @@ pub enum ConnectError {
         /// The newest this crate knows.
         known: i32,
     },
+    /// The schema's codes were hashed with another [`CodeKey`](giftcert_store_support::CodeKey)
+    /// than the one given: with it every code would look unknown (and each lookup count as a
+    /// guess against its owner), so the store refuses to open. The schema keeps the first
+    /// key's fingerprint in `store_key`; the key itself is never shown.
+    #[error(
+        "the database's gift card codes were hashed with another CodeKey; connect with the key \
+         it was written with"
+    )]
+    WrongKey,
     /// The connection pool could not hand out a connection to migrate with (it timed out or
     /// is closed).
     #[error("cannot connect to PostgreSQL: {reason}")]

@@ -6,12 +6,17 @@
 //! other instead of racing, and a failure leaves the schema as it was. A schema from a newer
 //! version of the crate is refused rather than misread.
 
+use giftcert_store_support::CodeKey;
+
 use crate::connect::ConnectError;
 use crate::sql::ExecText;
 
 /// The migrations, in order: migration `n` (from 1) brings the schema to version `n`.
 /// A released migration is never edited; changes come as new migrations.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_store_key.sql"),
+];
 
 /// The schema version this crate writes (the highest version in `giftcert_schema_migrations`).
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
@@ -21,10 +26,14 @@ const MIGRATION_LOCK: i64 = 0x6769_6674_6365_7274;
 
 /// Brings the schema in the search path of the transaction `tx` (after creating `schema`, when
 /// given) to [`SCHEMA_VERSION`]; does nothing when it is there already. The caller commits
-/// `tx`. Both stores run this one function: the blocking one with ready futures.
+/// `tx`. Then checks that the schema's codes are hashed with `key`: a schema without a
+/// fingerprint (new, or from before version 2) takes `key`'s, and another key is refused
+/// ([`ConnectError::WrongKey`]). Both stores run this one function: the blocking one with
+/// ready futures.
 pub(crate) async fn migrate<E: ExecText>(
     tx: &mut E,
     schema: Option<&str>,
+    key: &CodeKey,
 ) -> Result<(), ConnectError> {
     tx.execute_text("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
@@ -70,6 +79,27 @@ pub(crate) async fn migrate<E: ExecText>(
         )
         .await
         .map_err(ConnectError::Database)?;
+    }
+    let expected = key.fingerprint();
+    let stored: Option<String> = tx
+        .query_one_text(
+            "SELECT (SELECT fingerprint FROM store_key WHERE id = 1)",
+            &[],
+        )
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(ConnectError::Database)?;
+    match stored {
+        Some(stored) if stored != expected => return Err(ConnectError::WrongKey),
+        Some(_) => {}
+        None => {
+            tx.execute_text(
+                "INSERT INTO store_key (id, fingerprint) VALUES (1, $1)",
+                &[&expected],
+            )
+            .await
+            .map_err(ConnectError::Database)?;
+        }
     }
     Ok(())
 }

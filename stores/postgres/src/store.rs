@@ -217,7 +217,7 @@ impl PostgresStore {
         // One client of its own checks the server and migrates before the pool opens any.
         let mut client = connections.client().map_err(ConnectError::Database)?;
         let mut tx = client.transaction().map_err(ConnectError::Database)?;
-        blocking(schema::migrate(&mut Unprepared(&mut tx), schema)).unwrap_or_else(|| {
+        blocking(schema::migrate(&mut Unprepared(&mut tx), schema, &key)).unwrap_or_else(|| {
             Err(ConnectError::Pool {
                 reason: "the blocking client waited, which it cannot".to_owned(),
             })

@@ -8,7 +8,6 @@
 //! The same transaction checks the file's [`CodeKey`] fingerprint (see [`key_fingerprint`]):
 //! a file is opened only under the key its codes were hashed with.
 
-use giftcert::Code;
 use giftcert_store_support::CodeKey;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
@@ -18,11 +17,6 @@ const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
 
 /// The schema version this crate writes (the file's `PRAGMA user_version` once opened).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
-
-/// The text whose keyed digest identifies a key: written as a code so that the digest is
-/// [`CodeKey::digest`], the one function every store shares (the PostgreSQL store keeps the
-/// same fingerprint).
-const KEY_LABEL: &str = "GIFTCERTSTOREKEYFINGERPRINTV1";
 
 /// The table that keeps the fingerprint: created beside the numbered migrations (`IF NOT
 /// EXISTS`), so that a file of schema version 1 gets it on its next open without a version
@@ -37,11 +31,7 @@ const KEY_TABLE: &str = "CREATE TABLE IF NOT EXISTS store_key (
 /// fixed label (HMAC-SHA-256, 64 hex digits). It tells keys apart and, like every digest in
 /// the file, says nothing of the key.
 pub(crate) fn key_fingerprint(key: &CodeKey) -> String {
-    match Code::parse(KEY_LABEL) {
-        Ok(label) => key.digest(&label).to_string(),
-        // The label is a valid code; an empty fingerprint would fail the table's check.
-        Err(_) => String::new(),
-    }
+    key.fingerprint()
 }
 
 /// Why a migration did not run.

@@ -33,6 +33,10 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
+/// The label whose keyed digest is a key's fingerprint: a valid code in its normalised form,
+/// so that the fingerprint is the digest [`CodeKey::digest`] gives for it.
+const KEY_LABEL: &str = "GIFTCERTSTOREKEYFINGERPRINTV1";
+
 /// The fewest key bytes accepted: 128 bits, as RFC 2104 advises for HMAC-SHA-256 at least
 /// half the output length.
 const MIN_KEY_BYTES: usize = 16;
@@ -125,6 +129,15 @@ impl CodeKey {
     #[must_use]
     pub fn digest(&self, code: &Code) -> CodeDigest {
         CodeDigest(self.mac(code.expose_secret().as_bytes()))
+    }
+
+    /// The fingerprint a store keeps of the key its codes are hashed with: the key's digest
+    /// ([`CodeKey::digest`]) of the fixed label `GIFTCERTSTOREKEYFINGERPRINTV1`, 64 lowercase
+    /// hex digits. Every store keeps the same fingerprint, so it tells keys apart and, like
+    /// every digest, says nothing of the key.
+    #[must_use]
+    pub fn fingerprint(&self) -> String {
+        CodeDigest(self.mac(KEY_LABEL.as_bytes())).to_string()
     }
 
     /// HMAC-SHA-256 of `message` under this key.

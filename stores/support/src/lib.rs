@@ -44,7 +44,21 @@ pub fn amount(money: Money) -> Result<String, StoreError> {
     if decimal.is_zero() {
         decimal.set_sign_positive(true);
     }
-    Ok(decimal.to_string())
+    // A decimal holds 28 significant digits at most, so a large amount (28 integer digits)
+    // cannot be rescaled to its currency's scale: write the missing zeros as text instead,
+    // so that every amount the core accepts is stored at its currency's scale.
+    let mut text = decimal.to_string();
+    let missing = money
+        .currency()
+        .minor_units()
+        .saturating_sub(decimal.scale());
+    if missing > 0 {
+        if decimal.scale() == 0 {
+            text.push('.');
+        }
+        text.extend(std::iter::repeat_n('0', missing as usize));
+    }
+    Ok(text)
 }
 
 /// RFC 3339 in UTC with microseconds and a `Z`: fixed width, so text order is time order.
@@ -106,4 +120,32 @@ pub fn missed_write(record: Record, expected_version: Option<u64>) -> StoreError
         Some(v) => format!("it does not exist at version {v}"),
     };
     StoreError::conflict(record, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use giftcert::{Currency, Money};
+
+    use super::amount;
+
+    /// Before, an amount of 28 integer digits was written without its cents, which the SQL
+    /// stores' checks refuse.
+    #[test]
+    fn amounts_too_wide_to_rescale_are_written_at_their_currencys_scale() {
+        let big = "1234567890123456789012345678";
+        let money = Money::parse(big, Currency::USD).unwrap();
+        assert_eq!(amount(money).unwrap(), format!("{big}.00"));
+        let money = Money::parse(&format!("{big}.0"), Currency::USD);
+        if let Ok(money) = money {
+            assert_eq!(amount(money).unwrap(), format!("{big}.00"));
+        }
+        assert_eq!(
+            amount(Money::parse("5", Currency::USD).unwrap()).unwrap(),
+            "5.00"
+        );
+        assert_eq!(
+            amount(Money::parse("1000", Currency::JPY).unwrap()).unwrap(),
+            "1000"
+        );
+    }
 }
