@@ -78,10 +78,10 @@
 //!
 //! # A finding
 //!
-//! The protocol reads a client's guard window before it looks a code up and counts the code
-//! after, so lookups racing each other all pass a window with one slot left: with
-//! [`SimConfig::guard_slack`] at 0 the overshoot shows at seed 67 (4 seeds of 3,000). The
-//! default slack tolerates it until the protocol reserves a slot before the lookup.
+//! The protocol used to read a client's guard window before it looked a code up and count the
+//! code after, so lookups racing each other all passed a window with one slot left: the
+//! simulator found it at seed 67 (4 seeds of 3,000). The protocol now reserves a slot before
+//! the lookup, and the guard check runs with no slack.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -120,9 +120,9 @@ pub struct SimConfig {
     /// Unknown codes a client may look up per hour.
     pub guard_limit: u32,
     /// How many distinct unknown codes beyond the limit the guard check tolerates in a
-    /// window. The protocol reads the window before the lookup and counts the code after it,
-    /// so up to `concurrency - 1` lookups racing each other all pass a window with one slot
-    /// left; the default tolerates that overshoot (set 0 to see it, as the crate's tests do).
+    /// window: 0 by default, since the protocol reserves a slot before each lookup. (Before
+    /// it did, lookups racing each other all passed a window with one slot left; this
+    /// simulator found that at seed 67.)
     pub guard_slack: u32,
     /// A commit refused with a conflict although it would apply.
     pub conflict: u32,
@@ -148,7 +148,7 @@ impl Default for SimConfig {
             concurrency: 4,
             checkouts: 2,
             guard_limit: 3,
-            guard_slack: 3,
+            guard_slack: 0,
             conflict: 60,
             lost_reply: 40,
             crash: 15,
@@ -201,6 +201,8 @@ pub enum Request {
     },
     /// Take a code off a checkout.
     Remove {
+        /// The client's number.
+        client: u32,
         /// The checkout's number.
         checkout: u32,
         /// The code.
@@ -570,6 +572,8 @@ struct Task {
     op: Box<dyn Running>,
     pending: Option<Need>,
     started_at: DateTime<Utc>,
+    /// The time last answered to its `Need::Now`: a guard slot is reserved at it.
+    last_now: Option<DateTime<Utc>>,
     exclusive: bool,
 }
 
@@ -598,7 +602,9 @@ struct World<'s, S, F> {
     keys: BTreeSet<u32>,
     answers: HashMap<u32, Outcome>,
     /// Per client, when each unknown code was looked up, and the code.
-    unknown_lookups: HashMap<u32, Vec<(DateTime<Utc>, Code)>>,
+    /// Per client, every lookup past the guard: when its slot was reserved, the code, and
+    /// whether no card had it.
+    unknown_lookups: HashMap<u32, Vec<(DateTime<Utc>, Code, bool)>>,
     guard: GuardPolicy,
     requests: Vec<Request>,
     trace: Vec<Event>,
@@ -731,6 +737,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 code: self.code_ref(),
             },
             7 => Request::Remove {
+                client,
                 checkout,
                 code: self.code_ref(),
             },
@@ -855,11 +862,18 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                     (Answer::Other, Vec::new())
                 })
             }
-            Request::Remove { checkout, code } => {
-                let checkout = reference(format!("checkout-{checkout}"));
+            Request::Remove {
+                client,
+                checkout,
+                code,
+            } => {
+                let (client, checkout) = (
+                    reference(format!("client-{client}")),
+                    reference(format!("checkout-{checkout}")),
+                );
                 let text = self.code_text(*code);
                 let p = &self.protocol;
-                boxed(p.remove_code(checkout, &text), |()| {
+                boxed(p.remove_code(client, checkout, &text), |()| {
                     (Answer::Other, Vec::new())
                 })
             }
@@ -925,6 +939,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             op,
             pending: None,
             started_at: self.now,
+            last_now: None,
             exclusive: false,
         });
     }
@@ -1078,21 +1093,28 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
         }
         let store = &self.store;
         let reply = match need {
-            Need::Now => Ok(Reply::Now(match &self.sim.clock_tamper {
-                Some(tamper) => tamper(self.now, self.start),
-                None => self.now,
-            })),
+            Need::Now => {
+                let now = match &self.sim.clock_tamper {
+                    Some(tamper) => tamper(self.now, self.start),
+                    None => self.now,
+                };
+                task.last_now = Some(now);
+                Ok(Reply::Now(now))
+            }
             Need::Idempotency(key) => store.idempotency(&key).map(Reply::Idempotency),
             Need::Checkout(id) => store.checkout(&id).map(Reply::Checkout),
             Need::Card(id) => store.card(id).map(Reply::Card),
             Need::CardByCode(code) => {
                 let found = store.card_by_code(&code);
                 if let (
-                    Ok(None),
-                    Request::Apply { client, .. } | Request::CheckBalance { client, .. },
+                    Ok(found),
+                    Request::Apply { client, .. }
+                    | Request::CheckBalance { client, .. }
+                    | Request::Remove { client, .. },
                 ) = (&found, &task.request)
                 {
-                    let lookup = (self.now, code.clone());
+                    let at = task.last_now.unwrap_or(self.now);
+                    let lookup = (at, code.clone(), found.is_none());
                     self.unknown_lookups
                         .entry(*client)
                         .or_default()
@@ -1233,20 +1255,26 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
         Ok(())
     }
 
-    /// The guard's windows are fixed: one starts at the first unknown code looked up after the
-    /// last one ended, and holds at most the limit of distinct unknown codes.
+    /// The guard's windows are fixed: one starts at the first lookup (of any code: each takes
+    /// a slot before it knows) reserved after the last one ended, and holds at most the limit
+    /// of distinct unknown codes.
     fn check_guard(&self, client: u32) -> Result<(), String> {
         let Some(lookups) = self.unknown_lookups.get(&client) else {
             return Ok(());
         };
         let limit = self.sim.config.guard_limit as usize;
         let slack = self.sim.config.guard_slack as usize;
+        let mut by_time: Vec<&(DateTime<Utc>, Code, bool)> = lookups.iter().collect();
+        by_time.sort_by_key(|(at, _, _)| *at);
         let mut window: Option<DateTime<Utc>> = None;
         let mut distinct: Vec<&Code> = Vec::new();
-        for (at, code) in lookups {
+        for (at, code, unknown) in by_time {
             if window.is_none_or(|start| *at >= start + self.guard.window()) {
                 window = Some(*at);
                 distinct.clear();
+            }
+            if !*unknown {
+                continue;
             }
             if !distinct.contains(&code) {
                 distinct.push(code);
