@@ -13,7 +13,7 @@ use super::{ConformanceFailure, block_on, ensure, fail, key, reference, t0, usd}
 use crate::card::{CardId, CardSpec, Notification, verify_ledger};
 use crate::clock::FixedClock;
 use crate::money::{Currency, Money};
-use crate::redeem::{PESSIMISTIC_AFTER, Protocol, RedeemError};
+use crate::redeem::{GuardPolicy, PESSIMISTIC_AFTER, Protocol, RedeemError};
 use crate::store::{AsyncRedeemer, AsyncStore, Redeemer, Store};
 
 /// Requests that race for one card.
@@ -437,6 +437,76 @@ async fn a_big_checkout_racing_a_spender_completes<D: Driver>(
                     "card {card} holds {} with {} held, expected 10.00 with nothing held",
                     stored.balance(),
                     stored.held()
+                )
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Eight threads from one client guess eight distinct unknown codes at once through a
+/// [`Redeemer`] over each store from `factory`, `rounds` times: exactly the guard's limit (3)
+/// of them are answered "unknown" and the others refused with too many attempts, because
+/// each lookup reserves its slot (a versioned commit of the client's window) before the store
+/// is asked.
+///
+/// # Errors
+///
+/// The first [`ConformanceFailure`]: the answers the racers got.
+pub fn check_guard_race<S, F>(mut factory: F, rounds: usize) -> Result<(), ConformanceFailure>
+where
+    S: Store + 'static,
+    F: FnMut() -> S,
+{
+    const CHECK: &str = "parallel guesses never get more than the guard's limit";
+    const LIMIT: usize = 3;
+    const RACERS: usize = 8;
+    for _ in 0..rounds {
+        let redeemer = Redeemer::new(factory())
+            .with_clock(Arc::new(FixedClock::new(t0())))
+            .with_guard(GuardPolicy::new(LIMIT as u32, chrono::Duration::hours(1)));
+        let client = reference(CHECK, "ip:203.0.113.7")?;
+        let protocol = Protocol::default();
+        let codes = (0..RACERS)
+            .map(|_| {
+                protocol
+                    .draw()
+                    .map(|(_, code)| code.expose_secret().to_owned())
+                    .map_err(|e| fail(CHECK, e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let barrier = std::sync::Barrier::new(RACERS);
+        let answers = std::thread::scope(|scope| {
+            let racing: Vec<_> = codes
+                .iter()
+                .map(|code| {
+                    let (redeemer, client, barrier) = (&redeemer, &client, &barrier);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        redeemer.check_balance(client, code)
+                    })
+                })
+                .collect();
+            racing
+                .into_iter()
+                .map(|t| t.join().map_err(|_| fail(CHECK, "a racer panicked")))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        let unknown = answers
+            .iter()
+            .filter(|a| matches!(a, Err(RedeemError::UnknownCode(_))))
+            .count();
+        let refused = answers
+            .iter()
+            .filter(|a| matches!(a, Err(RedeemError::TooManyAttempts(_))))
+            .count();
+        ensure(
+            CHECK,
+            unknown == LIMIT && unknown + refused == RACERS,
+            || {
+                format!(
+                    "{unknown} answered unknown and {refused} refused, expected {LIMIT} and {}: {answers:?}",
+                    RACERS - LIMIT
                 )
             },
         )?;

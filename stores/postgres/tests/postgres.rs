@@ -550,53 +550,11 @@ fn a_pool_of_one_refuses_a_second_request_until_its_connection_is_back() {
     assert_eq!(store.card(id).unwrap().unwrap().version, card.version + 1);
 }
 
-/// 8 threads from one client guess distinct codes at once through one store: at most the
-/// guard's limit of them get "unknown", the others are refused, because the guard's slot is
-/// reserved (a versioned commit) before the lookup.
-fn eight_parallel_guesses_get_at_most_the_limit<S: giftcert::Store + 'static>(store: S) {
-    use std::sync::{Arc, Barrier};
-
-    use giftcert::RedeemError;
-    use giftcert::redeem::{GuardPolicy, Protocol};
-
-    const LIMIT: usize = 3;
-    let redeemer = Arc::new(
-        giftcert::Redeemer::new(store)
-            .with_guard(GuardPolicy::new(LIMIT as u32, chrono::Duration::hours(1))),
-    );
-    let client = giftcert::Reference::new("ip:203.0.113.7").unwrap();
-    let barrier = Arc::new(Barrier::new(8));
-    let protocol = Protocol::default();
-    let threads: Vec<_> = (0..8)
-        .map(|_| {
-            let code = protocol.draw().unwrap().1.expose_secret().to_owned();
-            let (redeemer, client, barrier) = (redeemer.clone(), client.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                redeemer.check_balance(&client, &code)
-            })
-        })
-        .collect();
-    let answers: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    let unknown = answers
-        .iter()
-        .filter(|a| matches!(a, Err(RedeemError::UnknownCode(_))))
-        .count();
-    let refused = answers
-        .iter()
-        .filter(|a| matches!(a, Err(RedeemError::TooManyAttempts(_))))
-        .count();
-    assert_eq!(unknown, LIMIT, "{answers:?}");
-    assert_eq!(unknown + refused, 8, "{answers:?}");
-}
-
 #[test]
 #[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
 fn postgres_never_answers_more_parallel_guesses_than_the_limit() {
     let scratch = Scratch::new(url());
-    for _ in 0..3 {
-        eight_parallel_guesses_get_at_most_the_limit(scratch.store());
-    }
+    giftcert::testkit::check_guard_race(|| scratch.store(), 3).unwrap();
 }
 
 /// Before, a schema opened with another key treated every code as unknown, silently.

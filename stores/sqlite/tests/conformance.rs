@@ -61,52 +61,17 @@ fn sqlite_store_never_fails_a_request_with_contention() {
     .unwrap();
 }
 
-/// 8 threads from one client guess distinct codes at once through one store: at most the
-/// guard's limit of them get "unknown", the others are refused, because the guard's slot is
-/// reserved (a versioned commit) before the lookup.
-fn eight_parallel_guesses_get_at_most_the_limit<S: giftcert::Store + 'static>(store: S) {
-    use std::sync::{Arc, Barrier};
-
-    use giftcert::RedeemError;
-    use giftcert::redeem::{GuardPolicy, Protocol};
-
-    const LIMIT: usize = 3;
-    let redeemer = Arc::new(
-        giftcert::Redeemer::new(store)
-            .with_guard(GuardPolicy::new(LIMIT as u32, chrono::Duration::hours(1))),
-    );
-    let client = giftcert::Reference::new("ip:203.0.113.7").unwrap();
-    let barrier = Arc::new(Barrier::new(8));
-    let protocol = Protocol::default();
-    let threads: Vec<_> = (0..8)
-        .map(|_| {
-            let code = protocol.draw().unwrap().1.expose_secret().to_owned();
-            let (redeemer, client, barrier) = (redeemer.clone(), client.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                redeemer.check_balance(&client, &code)
-            })
-        })
-        .collect();
-    let answers: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    let unknown = answers
-        .iter()
-        .filter(|a| matches!(a, Err(RedeemError::UnknownCode(_))))
-        .count();
-    let refused = answers
-        .iter()
-        .filter(|a| matches!(a, Err(RedeemError::TooManyAttempts(_))))
-        .count();
-    assert_eq!(unknown, LIMIT, "{answers:?}");
-    assert_eq!(unknown + refused, 8, "{answers:?}");
-}
-
+/// The kit's guard race: 8 parallel guesses from one client get at most the guard's limit.
 #[test]
 fn sqlite_never_answers_more_parallel_guesses_than_the_limit() {
     let dir = tempfile::tempdir().unwrap();
-    for n in 0..5 {
-        eight_parallel_guesses_get_at_most_the_limit(
-            SqliteStore::open(dir.path().join(format!("guard-{n}.db")), key()).unwrap(),
-        );
-    }
+    let files = AtomicUsize::new(0);
+    giftcert::testkit::check_guard_race(
+        || {
+            let n = files.fetch_add(1, Ordering::Relaxed);
+            SqliteStore::open(dir.path().join(format!("guard-{n}.db")), key()).unwrap()
+        },
+        5,
+    )
+    .unwrap();
 }
