@@ -6,7 +6,7 @@
 //! card's redemption at checkout (lowest card first, authorise, capture, void, refund) under
 //! the replacement or balance strategy for leftover value.
 //!
-//! A card is spent with its [`Code`], a secret that prints masked (`****-****-****-*KQ2`) and
+//! A card is spent with its [`Code`], a secret that prints masked (`****-****-****-*KQ2-*`) and
 //! compares in constant time. New codes come from a [`CodeGenerator`](code::CodeGenerator): by
 //! default a [`RandomCodeGenerator`](code::RandomCodeGenerator) (80 random bits and a check
 //! character that refuses a mistyped code before any store is asked), or Spryker's guessable

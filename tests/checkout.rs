@@ -195,7 +195,7 @@ fn bad_inputs() -> Vec<(&'static str, String, &'static str)> {
                         {"code": " abcd efgh 7kq2 ", "balance": 1}]"#,
                 );
             }),
-            "giftCertificates[1].code: gift certificate ****-****-****-**** at position 1 is already \
+            "giftCertificates[1].code: gift certificate ****-****-****-****-* at position 1 is already \
              applied",
         ),
         (
@@ -326,7 +326,7 @@ fn a_repeated_code_is_never_printed_whole() {
     });
     let err = checkout::run(&input).unwrap_err();
     assert!(!err.to_uppercase().contains("SECRET"), "{err}");
-    assert!(err.contains("****-****-****-****"), "{err}");
+    assert!(err.contains("****-****-****-****-*"), "{err}");
     assert!(!err.contains("7KQ2"), "{err}");
 }
 

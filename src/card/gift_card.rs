@@ -373,7 +373,7 @@ impl GiftCard {
         self.id
     }
 
-    /// The card's code, masked (`****-****-****-*KQ2`, see [`CodeHint`]): all a card keeps of
+    /// The card's code, masked (`****-****-****-*KQ2-*`, see [`CodeHint`]): all a card keeps of
     /// its code.
     #[must_use]
     pub fn code_hint(&self) -> &str {

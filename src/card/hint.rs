@@ -7,14 +7,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::code::Code;
 
-/// A card's code, masked (`****-****-****-*KQ2`): all a card keeps of its code, and what
+/// A card's code, masked (`****-****-****-*KQ2-*`): all a card keeps of its code, and what
 /// answers show in its place.
 ///
-/// A hint is [`Code::masked`]: 19 characters, the last three or four of them random symbols of
-/// a code [`RandomCodeGenerator`](crate::code::RandomCodeGenerator) made (never its prefix or
+/// A hint is [`Code::masked`]: 21 characters in the shape the owner reads a default code in
+/// (`ABCD-EFGH-JKMN-PQRS-T`), the last three or four of its fourth group random symbols of a
+/// code [`RandomCodeGenerator`](crate::code::RandomCodeGenerator) made (never its prefix or
 /// check character, and never so many that fewer than 64 bits stay hidden), `*` otherwise. A
 /// pattern code (`X-GC-1`), an imported code or a short one shows nothing:
-/// `****-****-****-****`.
+/// `****-****-****-****-*`.
 ///
 /// The text is shared, so copies of a card, of an authorisation or of an applied code do not
 /// copy it. It is shown, compared and serialised as its text; any text deserialises, since
@@ -24,7 +25,7 @@ use crate::code::Code;
 /// use giftcert::{Code, card::CodeHint};
 ///
 /// let hint = CodeHint::from(&Code::parse("ABCD-EFGH-JKMN-PQR7")?);
-/// assert_eq!(hint, "****-****-****-****");
+/// assert_eq!(hint, "****-****-****-****-*");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -93,11 +94,14 @@ mod tests {
     fn hints_show_only_random_symbols_in_a_fixed_width() {
         let numbering = PatternCodeGenerator::new("X-GC-{number}", MemorySequence::new()).unwrap();
         let pattern = numbering.generate().unwrap();
-        assert_eq!(CodeHint::from(&pattern), "****-****-****-****");
+        assert_eq!(CodeHint::from(&pattern), "****-****-****-****-*");
 
         let code = RandomCodeGenerator::default().generate().unwrap();
         let text = code.expose_secret();
         let hint = CodeHint::from(&code);
-        assert_eq!(hint.as_str(), format!("****-****-****-*{}", &text[13..16]));
+        assert_eq!(
+            hint.as_str(),
+            format!("****-****-****-*{}-*", &text[13..16])
+        );
     }
 }

@@ -3,7 +3,7 @@
 /// Everything that can go wrong with gift certificate codes.
 ///
 /// No message contains a whole code: where a code is named, it is in its
-/// [masked](crate::code::Code::masked) form (`*-****-****-****-QRST`).
+/// [masked](crate::code::Code::masked) form (`****-****-****-*QRS-*`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CodeError {

@@ -302,7 +302,7 @@ mod tests {
         let shown = format!("{imported:?}");
         assert_eq!(
             shown,
-            "ImportedCode { code: Code(****-****-****-*NV8), alphabet: LettersAndDigits }"
+            "ImportedCode { code: Code(****-****-****-*NV8-*), alphabet: LettersAndDigits }"
         );
     }
 }

@@ -1,7 +1,7 @@
 //! Gift certificate codes: the secret a customer types to spend a card.
 //!
 //! - [`Code`] is always normalised (upper case, no spaces or dashes), prints masked
-//!   (`****-****-****-*KQ2`, never its prefix or check character, never enough to guess it) and
+//!   (`****-****-****-*KQ2-*`, never its prefix or check character, never enough to guess it) and
 //!   compares in constant time. The whole code leaves it only through
 //!   [`Code::expose_secret`], [`Code::grouped`] and serde.
 //! - [`CodeGenerator`] makes fresh codes and checks a typed one before any store is asked:
@@ -49,10 +49,11 @@ pub use random::{RandomCodeGenerator, RandomCodeGeneratorBuilder};
 ///
 /// Codes are secrets. To keep them out of logs:
 ///
-/// - `Debug` and `Display` are **masked** ([`Code::masked`]): always 19 characters,
-///   `****-****-****-****`, of which at most the last three or four may be characters of the
-///   code, and only of a code [`RandomCodeGenerator`] made, where it knows which characters are
-///   random (`****-****-****-*QRS`);
+/// - `Debug` and `Display` are **masked** ([`Code::masked`]): always 21 characters in the shape
+///   of a default code, `****-****-****-****-*`, of which at most the last three or four of the
+///   fourth group may be characters of the code, and only of a code [`RandomCodeGenerator`]
+///   made, where it knows which characters are random (`****-****-****-*QRS-*`, where the owner
+///   reads `ABCD-EFGH-JKMN-PQRS-T`);
 /// - the whole code comes out only through methods that say so: [`Code::expose_secret`],
 ///   [`Code::grouped`], and **serde**, which writes the whole normalised code because it is the
 ///   storage and transport path (deserialising goes through [`Code::parse`]);
@@ -65,8 +66,8 @@ pub use random::{RandomCodeGenerator, RandomCodeGeneratorBuilder};
 ///
 /// let code = Code::parse("abcd-efgh jkmn-pqrs")?;
 /// assert_eq!(code, Code::parse("ABCDEFGHJKMNPQRS")?);
-/// assert_eq!(format!("{code:?}"), "Code(****-****-****-****)");
-/// assert_eq!(code.to_string(), "****-****-****-****");
+/// assert_eq!(format!("{code:?}"), "Code(****-****-****-****-*)");
+/// assert_eq!(code.to_string(), "****-****-****-****-*");
 /// assert_eq!(code.expose_secret(), "ABCDEFGHJKMNPQRS");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -214,9 +215,10 @@ impl Code {
         self.text.get(end - len..end).unwrap_or_default()
     }
 
-    /// The masked form, as `Display` shows it: always `****-****-****-****` (19 characters, so
+    /// The masked form, as `Display` shows it: always `****-****-****-****-*` (21 characters, so
     /// it tells nothing of the code's length), with the [`shown`](Code::shown) characters, if
-    /// any, at the end (`****-****-****-*QRS`).
+    /// any, at the end of the fourth group (`****-****-****-*QRS-*`): where a default code's
+    /// owner reads them in `ABCD-EFGH-JKMN-PQRS-T`, the check character hidden.
     ///
     /// What a mask may show, only a generator knows, since only it knows which characters are
     /// random; [`RandomCodeGenerator`] keeps these rules:
@@ -231,10 +233,10 @@ impl Code {
     /// ```
     /// use giftcert::{Code, code::{CodeGenerator, RandomCodeGenerator}};
     ///
-    /// assert_eq!(Code::parse("X-GC-1")?.masked(), "****-****-****-****");
+    /// assert_eq!(Code::parse("X-GC-1")?.masked(), "****-****-****-****-*");
     /// let code = RandomCodeGenerator::default().generate()?;
     /// let text = code.expose_secret();
-    /// assert_eq!(code.masked(), format!("****-****-****-*{}", &text[13..16]));
+    /// assert_eq!(code.masked(), format!("****-****-****-*{}-*", &text[13..16]));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
@@ -253,21 +255,31 @@ pub(crate) fn normalised_chars(input: &str) -> impl Iterator<Item = char> + '_ {
         .map(|c| c.to_ascii_uppercase())
 }
 
-/// Masks any text typed as a code: nothing of it shows (`****-****-****-****`), as for a
+/// Masks any text typed as a code: nothing of it shows (`****-****-****-****-*`), as for a
 /// parsed [`Code`].
 pub(crate) fn mask_typed(_input: &str) -> String {
     mask_showing("")
 }
 
-/// The width of every mask: four groups of four and their dashes.
-const MASK: &str = "****-****-****-****";
+/// Every mask: the shape of a default code as its owner reads it in the e-mail
+/// (`ABCD-EFGH-JKMN-PQRS-T`, four groups of four random symbols and the check character), with
+/// every character hidden.
+const MASK: &str = "****-****-****-****-*";
 
-/// The fixed-width mask with `shown` (at most [`Code::MAX_SHOWN`] characters) at its end.
+/// Where the shown characters end in [`MASK`]: at the end of its fourth group, so that a
+/// default code's last random symbols stand where the owner sees them (`****-****-****-*QRS-*`
+/// under `ABCD-EFGH-JKMN-PQRS-T`), and its check character stays hidden.
+const SHOWN_END: usize = 19;
+
+/// The fixed-width mask with `shown` (at most [`Code::MAX_SHOWN`] characters) at the end of its
+/// fourth group.
 fn mask_showing(shown: &str) -> String {
     let mut out = String::with_capacity(MASK.len());
-    let keep = shown.chars().count().min(Code::MAX_SHOWN);
-    out.push_str(MASK.get(..MASK.len() - keep).unwrap_or(MASK));
-    out.extend(shown.chars().skip(shown.chars().count() - keep));
+    let count = shown.chars().count();
+    let keep = count.min(Code::MAX_SHOWN);
+    out.push_str(MASK.get(..SHOWN_END - keep).unwrap_or(MASK));
+    out.extend(shown.chars().skip(count - keep));
+    out.push_str(MASK.get(SHOWN_END..).unwrap_or_default());
     out
 }
 
@@ -353,7 +365,7 @@ impl fmt::Display for Code {
 }
 
 impl fmt::Debug for Code {
-    /// The masked form, as `Code(****-****-****-****)`.
+    /// The masked form, as `Code(****-****-****-****-*)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Code({})", self.masked())
     }
@@ -402,8 +414,8 @@ mod tests {
         assert_eq!(normalise(" gc-1 "), "GC1");
         assert_eq!(normalise("ab\u{2013}cd 12"), "ABCD12");
         // Too short to be a Code, but still never shown.
-        assert_eq!(mask_typed("gc1"), "****-****-****-****");
-        assert_eq!(mask_typed("abcd-efgh-jkmn-7kq2"), "****-****-****-****");
+        assert_eq!(mask_typed("gc1"), "****-****-****-****-*");
+        assert_eq!(mask_typed("abcd-efgh-jkmn-7kq2"), "****-****-****-****-*");
         let code = Code::parse("abcd-efgh-jkmn-7kq2").unwrap();
         assert_eq!(code.masked(), mask_typed("ABCDEFGHJKMN7KQ2"));
     }
@@ -498,8 +510,8 @@ mod tests {
     #[test]
     fn parsed_codes_show_nothing_in_debug_and_display() {
         let c = code("ABCDEFGHJKMNPQRST");
-        assert_eq!(format!("{c:?}"), "Code(****-****-****-****)");
-        assert_eq!(format!("{c}"), "****-****-****-****");
+        assert_eq!(format!("{c:?}"), "Code(****-****-****-****-*)");
+        assert_eq!(format!("{c}"), "****-****-****-****-*");
         assert_eq!(c.masked(), c.to_string());
         assert_eq!(c.shown(), "");
         let nested = format!("{:?}", Some(vec![c.clone()]));
@@ -518,7 +530,7 @@ mod tests {
             "X-GC-99999",
         ] {
             let c = code(text);
-            assert_eq!(c.masked(), "****-****-****-****", "{text}");
+            assert_eq!(c.masked(), "****-****-****-****-*", "{text}");
             assert_eq!(c.masked().len(), MASK.len());
         }
     }
@@ -526,8 +538,8 @@ mod tests {
     #[test]
     fn a_mask_shows_only_what_its_generator_allows_and_at_most_four() {
         let c = code("ABCDEFGHJKMNPQRST").showing(16, 3);
-        assert_eq!(c.masked(), "****-****-****-*QRS");
-        assert_eq!(c.clone().masked(), "****-****-****-*QRS");
+        assert_eq!(c.masked(), "****-****-****-*QRS-*");
+        assert_eq!(c.clone().masked(), "****-****-****-*QRS-*");
         assert_eq!(code("ABCDEFGHJKMNPQRST").showing(17, 9).shown(), "QRST");
         // Out of range: nothing.
         assert_eq!(code("ABCD").showing(9, 2).masked(), MASK);

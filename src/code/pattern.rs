@@ -304,7 +304,7 @@ mod tests {
         let code = Code::parse("X-GC-A").unwrap();
         assert_eq!(
             numbering.check(&code).unwrap_err().to_string(),
-            "code ****-****-****-**** does not match the pattern X-GC-{number}"
+            "code ****-****-****-****-* does not match the pattern X-GC-{number}"
         );
         // One past u64::MAX is not a number of this pattern.
         let too_big = Code::parse("XGC18446744073709551616").unwrap();

@@ -569,7 +569,7 @@ mod tests {
                 .check(&Code::parse("GC-ABCD").unwrap())
                 .unwrap_err()
                 .to_string(),
-            "code ****-****-****-**** has 6 letters and digits, expected 19"
+            "code ****-****-****-****-* has 6 letters and digits, expected 19"
         );
     }
 
@@ -586,18 +586,18 @@ mod tests {
         assert_eq!(
             check("ABCD-EFGH-JKMN-PQRS-2"),
             Err(
-                "code ****-****-****-**** fails its check character: it was probably mistyped"
+                "code ****-****-****-****-* fails its check character: it was probably mistyped"
                     .to_string()
             )
         );
         assert_eq!(
             check("ABCD-EFGH"),
-            Err("code ****-****-****-**** has 8 letters and digits, expected 17".to_string())
+            Err("code ****-****-****-****-* has 8 letters and digits, expected 17".to_string())
         );
         assert_eq!(
             check("ABCD-EFGH-JKMN-POQR-S"),
             Err(
-                "code ****-****-****-**** has a symbol outside the code alphabet at position \
+                "code ****-****-****-****-* has a symbol outside the code alphabet at position \
                  14, expected digits and letters other than I, L, O and U"
                     .to_string()
             )
@@ -613,7 +613,10 @@ mod tests {
             let code = generator.generate().unwrap();
             let text = code.expose_secret();
             assert_eq!(code.shown(), &text[13..16]);
-            assert_eq!(code.masked(), format!("****-****-****-*{}", &text[13..16]));
+            assert_eq!(
+                code.masked(),
+                format!("****-****-****-*{}-*", &text[13..16])
+            );
         }
     }
 
@@ -638,14 +641,14 @@ mod tests {
                 let text = code.expose_secret();
                 let random_end = prefix.len() + length;
                 assert_eq!(code.shown(), &text[random_end - shown..random_end]);
-                assert_eq!(code.masked().len(), 19);
+                assert_eq!(code.masked().len(), 21);
             }
         }
         let wide = RandomCodeGenerator::builder().length(17).build().unwrap();
         assert_eq!(wide.shown_symbols(), 4);
         let narrow = RandomCodeGenerator::builder().length(13).build().unwrap();
         assert_eq!(narrow.shown_symbols(), 0);
-        assert_eq!(narrow.generate().unwrap().masked(), "****-****-****-****");
+        assert_eq!(narrow.generate().unwrap().masked(), "****-****-****-****-*");
         // Without a check character the last symbols are random ones.
         let plain = RandomCodeGenerator::builder()
             .without_check_character()
@@ -653,6 +656,33 @@ mod tests {
             .unwrap();
         let code = plain.generate().unwrap();
         assert_eq!(code.shown(), &code.expose_secret()[13..]);
+    }
+
+    /// The owner reads `ABCD-EFGH-JKMN-PQRS-T` in the e-mail; the mask a receipt or a balance
+    /// page shows must line up with it: the same dashes, and each shown character where the
+    /// owner sees it, the check character hidden.
+    #[test]
+    fn a_default_mask_lines_up_with_the_code_its_owner_reads() {
+        let generator = RandomCodeGenerator::default();
+        for _ in 0..50 {
+            let code = generator.generate().unwrap();
+            let grouped = generator.grouped(&code);
+            let masked = code.masked();
+            assert_eq!(grouped.len(), masked.len(), "{masked}");
+            let mut shown = 0;
+            for (owner, mask) in grouped.chars().zip(masked.chars()) {
+                match mask {
+                    '-' => assert_eq!(owner, '-'),
+                    '*' => assert_ne!(owner, '-'),
+                    c => {
+                        assert_eq!(owner, c);
+                        shown += 1;
+                    }
+                }
+            }
+            assert_eq!(shown, 3);
+            assert!(masked.ends_with("-*"), "{masked}");
+        }
     }
 
     #[test]

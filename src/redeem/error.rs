@@ -158,10 +158,11 @@ impl From<CodeError> for RedeemError {
 /// Why a card cannot pay now, as a shopper is told: by its masked code, with the time other
 /// checkouts hold its money until, to the second.
 ///
-/// Shown as `gift card ****-*KQ2 has no balance left` when it is empty, `gift card ****-*KQ2
-/// is held by another checkout until 14:05:00 UTC` when other checkouts hold all it has (the
-/// date is added when the hold runs past the day of the attempt), or `... is held by another
-/// checkout until that checkout completes or is cancelled` for holds without a time limit.
+/// Shown as `gift card ****-****-****-*KQ2-* has no balance left` when it is empty,
+/// `gift card ****-****-****-*KQ2-* is held by another checkout until 14:05:00 UTC` when other
+/// checkouts hold all it has (the date is added when the hold runs past the day of the
+/// attempt), or `... is held by another checkout until that checkout completes or is
+/// cancelled` for holds without a time limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CardUnavailable {

@@ -72,7 +72,7 @@ pub enum TotalsError {
     DuplicateCode {
         /// The position of the repeat among the applied certificates.
         index: usize,
-        /// The code, masked: typed text shows nothing of it (`****-****-****-****`).
+        /// The code, masked: typed text shows nothing of it (`****-****-****-****-*`).
         masked: String,
     },
     /// An applied gift certificate has an empty code.
