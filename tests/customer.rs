@@ -126,7 +126,7 @@ fn the_customer_is_set_before_authorising_and_in_the_checkouts_currency() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "checkout c-1 is authorised; cannot set the customer"
+        "this checkout is authorised; cannot set the customer"
     );
 }
 

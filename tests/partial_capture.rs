@@ -128,7 +128,7 @@ fn a_partial_capture_takes_the_cards_in_the_order_they_paid_and_releases_the_res
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "checkout c-1 can refund at most 50.00 USD, not 50.01 USD"
+        "this checkout can refund at most 50.00 USD, not 50.01 USD"
     );
 }
 
@@ -166,7 +166,7 @@ fn a_partial_capture_above_the_authorisation_or_of_nothing_is_refused_and_change
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "checkout c-1 holds 60.00 USD; cannot capture 60.01 USD"
+        "this checkout holds 60.00 USD; cannot capture 60.01 USD"
     );
     assert!(matches!(
         err,
@@ -312,7 +312,7 @@ fn only_an_authorised_checkout_changes_its_authorisation() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "checkout c-1 is open; cannot change the authorisation"
+        "this checkout is open; cannot change the authorisation"
     );
 }
 

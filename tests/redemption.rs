@@ -202,7 +202,7 @@ fn holds_expire_and_release_themselves() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "the authorisation of checkout c1 expired; authorise again"
+        "the authorisation of this checkout expired; authorise again"
     );
     // Another checkout can now hold the whole card.
     shop.apply("c2", &code).unwrap();
@@ -406,7 +406,7 @@ fn refunds_never_exceed_what_the_checkout_captured() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "checkout c1 can refund at most 40.00 USD, not 40.01 USD"
+        "this checkout can refund at most 40.00 USD, not 40.01 USD"
     );
     shop.redeemer
         .refund(&key("r3"), &reference("c1"), usd("40"))
@@ -464,7 +464,7 @@ fn operations_in_the_wrong_state_are_refused_with_the_state() {
         .redeemer
         .capture(&key("cap0"), &reference("c1"))
         .unwrap_err();
-    assert_eq!(err.to_string(), "checkout c1 is open; cannot capture");
+    assert_eq!(err.to_string(), "this checkout is open; cannot capture");
     shop.redeemer
         .authorise(&key("a1"), &reference("c1"), usd("10"))
         .unwrap();
@@ -475,7 +475,7 @@ fn operations_in_the_wrong_state_are_refused_with_the_state() {
         .redeemer
         .void(&key("v1"), &reference("c1"))
         .unwrap_err();
-    assert_eq!(err.to_string(), "checkout c1 is captured; cannot void");
+    assert_eq!(err.to_string(), "this checkout is captured; cannot void");
     assert!(matches!(
         shop.redeemer
             .authorise(&key("a9"), &reference("nope"), usd("1")),

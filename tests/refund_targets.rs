@@ -109,7 +109,7 @@ fn refunds_go_back_to_the_last_card_used_first() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "checkout c-1 can refund at most 15.00 USD, not 15.01 USD"
+        "this checkout can refund at most 15.00 USD, not 15.01 USD"
     );
 }
 

@@ -301,3 +301,43 @@ fn card_status_and_ledger_entry_kinds_print_as_a_back_office_reads_them() {
         ]
     );
 }
+
+/// A checkout is "this checkout" to the shopper; the shop's reference for it stays in the
+/// error's typed fields.
+#[test]
+fn checkout_errors_say_this_checkout_and_keep_the_reference_in_their_fields() {
+    let (redeemer, _, code, _) = one_card(None, "50");
+    let client = reference("client");
+    let err = redeemer
+        .capture(&key("c"), &reference("cart-7731"))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "this checkout does not exist");
+    assert!(matches!(&err, RedeemError::UnknownCheckout(id) if id.as_str() == "cart-7731"));
+
+    redeemer
+        .apply_code(&client, &reference("cart-7731"), Currency::USD, &code)
+        .unwrap();
+    let err = redeemer
+        .capture(&key("c2"), &reference("cart-7731"))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "this checkout is open; cannot capture");
+    let RedeemError::InvalidState {
+        checkout, state, ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!((checkout.as_str(), *state), ("cart-7731", "open"));
+
+    redeemer
+        .authorise(&key("a"), &reference("cart-7731"), usd("20"))
+        .unwrap();
+    let err = redeemer
+        .capture_part(&key("c3"), &reference("cart-7731"), usd("20.01"))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "this checkout holds 20.00 USD; cannot capture 20.01 USD"
+    );
+    assert!(!err.to_string().contains("cart-7731"));
+}

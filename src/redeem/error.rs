@@ -15,6 +15,10 @@ use chrono::{DateTime, Utc};
 use std::fmt;
 
 /// Everything that can refuse a redemption request.
+///
+/// Messages speak to the shopper who caused them, in their terms: a card by its masked code,
+/// "this checkout" rather than the shop's reference for it, times to the second. The ids a
+/// host needs (card ids, checkout references, keys) are in the variants' typed fields.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RedeemError {
@@ -49,10 +53,10 @@ pub enum RedeemError {
     #[error("{0}")]
     EmptyCard(CardUnavailable),
     /// No checkout with this reference.
-    #[error("no checkout {0}")]
+    #[error("this checkout does not exist")]
     UnknownCheckout(Reference),
     /// The code is not applied to the checkout.
-    #[error("code {code} is not applied to checkout {checkout}")]
+    #[error("gift card {code} is not applied to this checkout")]
     NotApplied {
         /// The masked code.
         code: String,
@@ -60,7 +64,7 @@ pub enum RedeemError {
         checkout: Reference,
     },
     /// The checkout is not in a state that allows the operation.
-    #[error("checkout {checkout} is {state}; cannot {operation}")]
+    #[error("this checkout is {state}; cannot {operation}")]
     InvalidState {
         /// The checkout.
         checkout: Reference,
@@ -70,10 +74,10 @@ pub enum RedeemError {
         operation: &'static str,
     },
     /// The holds ran out before the capture; authorise again.
-    #[error("the authorisation of checkout {0} expired; authorise again")]
+    #[error("the authorisation of this checkout expired; authorise again")]
     AuthorisationExpired(Reference),
     /// A refund asked for more than the checkout captured and has not yet refunded.
-    #[error("checkout {checkout} can refund at most {refundable}, not {requested}")]
+    #[error("this checkout can refund at most {refundable}, not {requested}")]
     RefundExceedsCapture {
         /// The checkout.
         checkout: Reference,
@@ -83,7 +87,7 @@ pub enum RedeemError {
         requested: Money,
     },
     /// A partial capture asked for more than the checkout holds.
-    #[error("checkout {checkout} holds {authorised}; cannot capture {requested}")]
+    #[error("this checkout holds {authorised}; cannot capture {requested}")]
     CaptureExceedsAuthorisation {
         /// The checkout.
         checkout: Reference,
