@@ -19,6 +19,7 @@
 //! | no overspending under concurrent spending | [`check_concurrent_spending`] | [`check_async_concurrent_spending`] |
 //! | no request fails with contention while others make progress | [`check_contention`] | [`check_async_contention`] |
 //! | back-office commands keep their entries and race shoppers exactly | [`check_back_office`] | [`check_async_back_office`] |
+//! | partial capture, changing an authorisation, refund targets, balance checks | [`check_checkout_flow`] | [`check_async_checkout_flow`] |
 //! | parallel guesses from one client never get more than the guard's limit | [`check_guard_race`] | |
 //! | the whole protocol under faults, seed by seed, with invariants after every step | [`sim`] (a third driver over a [`Store`]) | |
 //!
@@ -35,6 +36,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod checkout;
 mod concurrency;
 mod driver;
 mod office;
@@ -42,6 +44,7 @@ mod protocol;
 mod records;
 pub mod sim;
 
+pub use self::checkout::{check_async_checkout_flow, check_checkout_flow};
 pub use self::concurrency::{
     check_async_concurrent_spending, check_async_contention, check_concurrent_spending,
     check_contention, check_guard_race,

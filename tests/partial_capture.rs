@@ -394,3 +394,14 @@ fn changing_an_authorisation_under_a_used_key_for_another_amount_is_refused() {
         "idempotency key ch was used for another request (change the authorisation of c-1 to 20.00 USD)"
     );
 }
+
+/// The kit's checks of partial capture, changed authorisations, refund targets and balance
+/// checks, which database stores run too, through both drivers.
+#[test]
+fn memory_store_passes_the_checkout_flow_checks() {
+    giftcert::testkit::check_checkout_flow(MemoryStore::new).unwrap();
+    giftcert::testkit::block_on(giftcert::testkit::check_async_checkout_flow(|| async {
+        MemoryStore::new()
+    }))
+    .unwrap();
+}

@@ -18,8 +18,9 @@ use crate::clock::Clock;
 use crate::code::ImportedCode;
 use crate::money::{Currency, Money};
 use crate::redeem::{
-    Amended, AppliedCode, Authorisation, Captured, CardCommand, Checkout, IdempotencyKey,
-    IdempotencyRecord, Issued, Protocol, RedeemError, Redeemed, Voided,
+    Amended, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand, Checkout,
+    IdempotencyKey, IdempotencyRecord, Issued, Protocol, RedeemError, Redeemed, RefundOutcome,
+    RefundTo, Voided,
 };
 use crate::store::{AsyncRedeemer, AsyncStore, Changes, Redeemer, Store, StoreError, Versioned};
 
@@ -82,6 +83,34 @@ pub(crate) trait Driver: Sync + Sized {
         command: CardCommand,
         by: &Attribution,
     ) -> impl Future<Output = Result<Redeemed<Amended>, RedeemError>> + Send;
+
+    fn capture_part(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+    ) -> impl Future<Output = Result<Redeemed<Captured>, RedeemError>> + Send;
+
+    fn change_authorisation(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        payable: Money,
+    ) -> impl Future<Output = Result<Redeemed<Authorisation>, RedeemError>> + Send;
+
+    fn refund_to(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+        to: RefundTo,
+    ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send;
+
+    fn check_balance(
+        &self,
+        client: &Reference,
+        code: &str,
+    ) -> impl Future<Output = Result<BalanceCheck, RedeemError>> + Send;
 
     fn card(
         &self,
@@ -203,6 +232,42 @@ impl<S: Store> Driver for Redeemer<S> {
         by: &Attribution,
     ) -> impl Future<Output = Result<Redeemed<Amended>, RedeemError>> + Send {
         ready(Redeemer::amend(self, key, card, command, by))
+    }
+
+    fn capture_part(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+    ) -> impl Future<Output = Result<Redeemed<Captured>, RedeemError>> + Send {
+        ready(Redeemer::capture_part(self, key, checkout, amount))
+    }
+
+    fn change_authorisation(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        payable: Money,
+    ) -> impl Future<Output = Result<Redeemed<Authorisation>, RedeemError>> + Send {
+        ready(Redeemer::change_authorisation(self, key, checkout, payable))
+    }
+
+    fn refund_to(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+        to: RefundTo,
+    ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send {
+        ready(Redeemer::refund_to(self, key, checkout, amount, to))
+    }
+
+    fn check_balance(
+        &self,
+        client: &Reference,
+        code: &str,
+    ) -> impl Future<Output = Result<BalanceCheck, RedeemError>> + Send {
+        ready(Redeemer::check_balance(self, client, code))
     }
 
     fn card(
@@ -351,6 +416,42 @@ impl<S: AsyncStore> Driver for AsyncRedeemer<S> {
         by: &Attribution,
     ) -> impl Future<Output = Result<Redeemed<Amended>, RedeemError>> + Send {
         AsyncRedeemer::amend(self, key, card, command, by)
+    }
+
+    fn capture_part(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+    ) -> impl Future<Output = Result<Redeemed<Captured>, RedeemError>> + Send {
+        AsyncRedeemer::capture_part(self, key, checkout, amount)
+    }
+
+    fn change_authorisation(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        payable: Money,
+    ) -> impl Future<Output = Result<Redeemed<Authorisation>, RedeemError>> + Send {
+        AsyncRedeemer::change_authorisation(self, key, checkout, payable)
+    }
+
+    fn refund_to(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+        to: RefundTo,
+    ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send {
+        AsyncRedeemer::refund_to(self, key, checkout, amount, to)
+    }
+
+    fn check_balance(
+        &self,
+        client: &Reference,
+        code: &str,
+    ) -> impl Future<Output = Result<BalanceCheck, RedeemError>> + Send {
+        AsyncRedeemer::check_balance(self, client, code)
     }
 
     fn card(

@@ -105,6 +105,18 @@ async fn async_postgres_store_passes_the_back_office_checks() {
         .unwrap();
 }
 
+/// Partial capture, changed authorisations, refund targets and balance checks through the
+/// async driver, each check in a fresh schema.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+async fn async_postgres_store_passes_the_checkout_flow_checks() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    giftcert::testkit::check_async_checkout_flow(|| scratch.store())
+        .await
+        .unwrap();
+}
+
 /// Through the async driver and store, conflicts name their record in the blocking store's
 /// words (the SQL and its conflict mapping are shared).
 #[tokio::test(flavor = "multi_thread")]
