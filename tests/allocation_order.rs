@@ -1,15 +1,14 @@
 //! The allocation order as a policy of the protocol: lowest first by default, or the card
 //! expiring soonest first; authorisations list the cards in the order they pay.
 
+mod support;
+use support::usd;
+
 use chrono::{TimeZone, Utc};
 use giftcert::redeem::AllocationOrder;
 use giftcert::{
     CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference,
 };
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
 
 /// Applies a 20.00 card that never expires, then a 50.00 card expiring in June, and
 /// authorises 30.00: the card ids in the order the authorisation lists them, with what each

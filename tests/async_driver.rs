@@ -1,56 +1,21 @@
 //! The async driver runs the same protocol as the sync one: the same outcomes for the same
 //! requests, replays, refusals, and no overspending when tasks race for one card.
 
-use std::future::Future;
-use std::pin::pin;
+mod support;
+use giftcert::testkit::block_on;
+use support::{key, reference, usd};
+
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::Thread;
 
 use chrono::{TimeZone, Utc};
 use giftcert::{
-    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, RedeemError, Redeemer,
-    Reference,
+    CardSpec, Currency, MemoryStore, Money, Notification, RedeemError, Redeemer,
     card::verify_ledger,
     clock::FixedClock,
     code::{CodeGenerator, MemorySequence, PatternCodeGenerator},
     redeem::Protocol,
     store::{AsyncRedeemer, Store},
 };
-
-/// Wakes the thread that waits on a future.
-struct ThreadWaker(Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-/// Runs a future on this thread (the crate brings no runtime; neither do its tests).
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-        std::thread::park();
-    }
-}
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
-
-fn key(s: &str) -> IdempotencyKey {
-    IdempotencyKey::new(s).unwrap()
-}
-
-fn reference(s: &str) -> Reference {
-    Reference::new(s).unwrap()
-}
 
 /// Both drivers with the same clock and the same numbered codes, so that the same requests
 /// must give the very same outcomes.

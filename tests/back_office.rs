@@ -2,6 +2,9 @@
 //! idempotent request leaving one ledger entry with who did it and why, refused where the card
 //! refuses, and exact when it races shoppers spending the same card.
 
+mod support;
+use support::{key, reference, usd};
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -11,21 +14,8 @@ use giftcert::redeem::{CardCommand, RecordedRequest};
 use giftcert::store::AsyncRedeemer;
 use giftcert::testkit::block_on;
 use giftcert::{
-    CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, RedeemError,
-    Redeemer, Reference,
+    CardId, CardSpec, Currency, MemoryStore, Money, Notification, RedeemError, Redeemer,
 };
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
-
-fn key(s: &str) -> IdempotencyKey {
-    IdempotencyKey::new(s).unwrap()
-}
-
-fn reference(s: &str) -> Reference {
-    Reference::new(s).unwrap()
-}
 
 fn staff(actor: &str, reason: &str) -> Attribution {
     Attribution::new(reference(actor), Reason::new(reason).unwrap())

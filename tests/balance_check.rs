@@ -1,6 +1,9 @@
 //! A shopper's "check your balance" page: the balance, what is available, the expiry and the
 //! status by the masked code, through the check character and the unknown-code guard.
 
+mod support;
+use support::{key, reference, usd};
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -9,22 +12,7 @@ use giftcert::clock::FixedClock;
 use giftcert::redeem::{CardCommand, GuardPolicy};
 use giftcert::store::AsyncRedeemer;
 use giftcert::testkit::block_on;
-use giftcert::{
-    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, RedeemError, Redeemer,
-    Reference,
-};
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
-
-fn key(s: &str) -> IdempotencyKey {
-    IdempotencyKey::new(s).unwrap()
-}
-
-fn reference(s: &str) -> Reference {
-    Reference::new(s).unwrap()
-}
+use giftcert::{CardSpec, Currency, MemoryStore, Notification, RedeemError, Redeemer};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap()

@@ -1,8 +1,11 @@
 //! Gift cards, their ledger, and the two leftover strategies (seed 002).
 
+mod support;
+use support::{reference, usd};
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use giftcert::{
-    CardId, CardSpec, Code, Currency, GiftCard, Money, Notification, Reference,
+    CardId, CardSpec, Code, Currency, GiftCard, Money, Notification,
     card::{
         BalanceStrategy, CardError, CardStatus, EntryKind, ExpiryPolicy, LedgerEntry,
         LeftoverStrategy, Refunded, ReleaseReason, ReplacementStrategy, refund_to_card,
@@ -10,10 +13,6 @@ use giftcert::{
     },
     redeem::allocate,
 };
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
@@ -28,10 +27,6 @@ fn issue(id: u128, code: &str, value: &str) -> (GiftCard, LedgerEntry) {
         t0(),
     )
     .unwrap()
-}
-
-fn reference(s: &str) -> Reference {
-    Reference::new(s).unwrap()
 }
 
 /// One card's life: its current state and every entry it ever wrote.

@@ -2,51 +2,19 @@
 //! stays exact, cards are named by id and masked code, and authorising the amount the totals
 //! give holds exactly the credit they show.
 
-use std::future::Future;
-use std::pin::pin;
+mod support;
+use giftcert::testkit::block_on;
+use support::{key, reference, usd};
+
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::Thread;
 
 use giftcert::{
-    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, PriceBasis, Redeemer,
-    Reference, Selection, SelectionPolicy, TaxRate, Totals, TotalsSettings,
+    CardSpec, Currency, MemoryStore, Money, Notification, PriceBasis, Redeemer, Selection,
+    SelectionPolicy, TaxRate, Totals, TotalsSettings,
     redeem::AllocationOrder,
     shop::{CheckoutTotalsError, ProductLine, TotalsError},
     store::AsyncRedeemer,
 };
-
-struct ThreadWaker(Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-        std::thread::park();
-    }
-}
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
-
-fn key(s: &str) -> IdempotencyKey {
-    IdempotencyKey::new(s).unwrap()
-}
-
-fn reference(s: &str) -> Reference {
-    Reference::new(s).unwrap()
-}
 
 fn centra_cart() -> Selection {
     let mut cart = Selection::new(

@@ -1,11 +1,14 @@
 //! The customer the host knows is recorded on the checkout and on its cards' ledger entries.
 
+mod support;
+use support::{key, reference, usd};
+
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use giftcert::{
-    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference,
+    CardSpec, Currency, MemoryStore, Notification, Redeemer,
     card::EntryKind,
     redeem::RefundTo,
     store::{AsyncRedeemer, Store},
@@ -19,18 +22,6 @@ fn block_on<F: Future>(future: F) -> F::Output {
             return value;
         }
     }
-}
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
-
-fn key(s: &str) -> IdempotencyKey {
-    IdempotencyKey::new(s).unwrap()
-}
-
-fn reference(s: &str) -> Reference {
-    Reference::new(s).unwrap()
 }
 
 #[test]

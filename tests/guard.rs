@@ -1,19 +1,18 @@
 //! The guard against code guessing on the in-memory store: slots reserved before the lookup,
 //! given back for known codes, a limit of zero, and `remove_code` through the guard.
 
+mod support;
+use support::reference;
+
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use giftcert::{
     CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, RedeemError, Redeemer,
-    Reference, Store,
+    Store,
     clock::FixedClock,
     redeem::{GuardPolicy, Protocol},
 };
-
-fn reference(s: &str) -> Reference {
-    Reference::new(s).unwrap()
-}
 
 fn redeemer<S: Store>(store: S, limit: u32) -> Redeemer<S> {
     let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();

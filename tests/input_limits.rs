@@ -2,6 +2,9 @@
 //! measured before it is parsed, and a selection holds a bounded number of lines, each
 //! operation on it linear.
 
+mod support;
+use support::usd;
+
 use giftcert::{
     Catalogue, CertificateDefinition, Currency, Money, PriceBasis, Selection, SelectionPolicy,
     TaxRate,
@@ -10,10 +13,6 @@ use giftcert::{
 };
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
 
 fn product(sku: &str) -> ProductLine {
     ProductLine::new(sku, usd("1"), 1, TaxRate::ZERO).unwrap()

@@ -1,51 +1,16 @@
 //! Partial capture (capture less than authorised; the rest goes back) and changing an open
 //! authorisation's amount without a void, through both drivers.
 
-use std::future::Future;
-use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::Thread;
+mod support;
+use giftcert::testkit::block_on;
+use support::{key, reference, usd};
 
 use giftcert::{
-    CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, RedeemError,
-    Redeemer, Reference,
+    CardId, CardSpec, Currency, MemoryStore, Money, Notification, RedeemError, Redeemer,
     card::{EntryKind, ReleaseReason, verify_ledger},
     redeem::{CheckoutState, RecordedRequest},
     store::{AsyncRedeemer, Store},
 };
-
-struct ThreadWaker(Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-        std::thread::park();
-    }
-}
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
-
-fn key(s: &str) -> IdempotencyKey {
-    IdempotencyKey::new(s).unwrap()
-}
-
-fn reference(s: &str) -> Reference {
-    Reference::new(s).unwrap()
-}
 
 /// Issues cards of `values` and applies them all to checkout `c-1`.
 fn checkout_with(redeemer: &Redeemer<MemoryStore>, values: &[&str]) -> Vec<CardId> {

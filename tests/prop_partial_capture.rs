@@ -1,11 +1,13 @@
 //! Money is conserved through authorisations changed, captures in part and refunds.
 
+mod support;
+use support::key;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use giftcert::{
-    CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, RedeemError,
-    Redeemer, Reference,
+    CardId, CardSpec, Currency, MemoryStore, Money, Notification, RedeemError, Redeemer, Reference,
     card::{BalanceStrategy, LeftoverStrategy, ReplacementStrategy, verify_ledger},
     redeem::RefundTo,
 };
@@ -13,10 +15,6 @@ use proptest::prelude::*;
 
 fn cents(n: i64) -> Money {
     Money::from_minor(n, Currency::USD).unwrap()
-}
-
-fn key(s: &str) -> IdempotencyKey {
-    IdempotencyKey::new(s).unwrap()
 }
 
 proptest! {

@@ -7,6 +7,9 @@
 //!
 //! The running balance that reads use is always the sum of the ledger.
 
+mod support;
+use support::key;
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -15,8 +18,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use giftcert::strategies::{CheckoutOp, card_with_history, checkout_ops, currency};
 use giftcert::{
-    CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer,
-    Reference,
+    CardId, CardSpec, Currency, MemoryStore, Money, Notification, Redeemer, Reference,
     card::{BalanceStrategy, LeftoverStrategy, ReplacementStrategy, verify_ledger},
     clock::FixedClock,
 };
@@ -24,10 +26,6 @@ use proptest::prelude::*;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
-}
-
-fn key(s: &str) -> IdempotencyKey {
-    IdempotencyKey::new(s).unwrap()
 }
 
 fn strategy(replace: bool) -> Arc<dyn LeftoverStrategy> {

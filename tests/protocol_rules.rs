@@ -1,25 +1,16 @@
 //! Rules the redemption protocol keeps whatever drives it: expired holds never count,
 //! an expired authorisation can be authorised again, errors name the state met.
 
+mod support;
+use support::{key, reference, usd};
+
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use giftcert::{
-    CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, RedeemError,
-    Redeemer, Reference, clock::FixedClock,
+    CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Notification, RedeemError, Redeemer,
+    Reference, clock::FixedClock,
 };
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
-
-fn key(s: &str) -> IdempotencyKey {
-    IdempotencyKey::new(s).unwrap()
-}
-
-fn reference(s: &str) -> Reference {
-    Reference::new(s).unwrap()
-}
 
 /// A redeemer on a fixed clock with 15-minute holds, and a 100.00 card applied to `c1` and
 /// authorised in full there.

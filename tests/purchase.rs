@@ -1,6 +1,9 @@
 //! The purchase flow: paid selection → finalised order → cards to issue → notification
 //! (seeds 000, 001, 002), and payment-method filtering (seeds 002, 004).
 
+mod support;
+use support::usd;
+
 use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
     Catalogue, CertificateDefinition, Currency, EmailAddress, Money, Order, OrderId,
@@ -12,10 +15,6 @@ use giftcert::{
     },
 };
 use rust_decimal::Decimal;
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0).unwrap()

@@ -1,28 +1,18 @@
 //! Redeeming cards at checkout through the service and the in-memory store (seeds 003, 004).
 
+mod support;
+use support::{key, reference, usd};
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use giftcert::{
-    CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, RedeemError,
-    Redeemer, Reference,
+    CardId, CardSpec, Currency, MemoryStore, Money, Notification, RedeemError, Redeemer,
     card::{CardError, EntryKind, ReplacementStrategy, verify_ledger},
     clock::FixedClock,
     code::{CodeGenerator, RandomCodeGenerator},
     redeem::GuardPolicy,
 };
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
-
-fn key(s: &str) -> IdempotencyKey {
-    IdempotencyKey::new(s).unwrap()
-}
-
-fn reference(s: &str) -> Reference {
-    Reference::new(s).unwrap()
-}
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()

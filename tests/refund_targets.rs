@@ -1,51 +1,18 @@
 //! Refund targets per refund: back to the cards used, last used first (the default), or onto
 //! one new card; both never exceed what was captured.
 
-use std::future::Future;
-use std::pin::pin;
+mod support;
+use giftcert::testkit::block_on;
+use support::{key, reference, usd};
+
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::Thread;
 
 use giftcert::{
-    CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, RedeemError,
-    Redeemer, Reference,
+    CardId, CardSpec, Currency, MemoryStore, Money, Notification, RedeemError, Redeemer,
     card::{EntryKind, ReplacementStrategy},
     redeem::{RecordedRequest, RefundTo},
     store::AsyncRedeemer,
 };
-
-struct ThreadWaker(Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-        std::thread::park();
-    }
-}
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
-
-fn key(s: &str) -> IdempotencyKey {
-    IdempotencyKey::new(s).unwrap()
-}
-
-fn reference(s: &str) -> Reference {
-    Reference::new(s).unwrap()
-}
 
 /// Cards of 30.00 and 100.00 pay 80.00 on checkout `c-1` (30.00 first, then 50.00).
 fn captured(redeemer: &Redeemer<MemoryStore>) -> (CardId, CardId) {

@@ -1,5 +1,8 @@
 //! Selections under Centra's exclusive rules (seeds 000, 001) and Spryker's mixed ones (seed 002).
 
+mod support;
+use support::usd;
+
 use giftcert::{
     Catalogue, CertificateDefinition, Currency, Money, PriceBasis, Selection, SelectionPolicy,
     TaxRate,
@@ -11,10 +14,6 @@ use giftcert::{
     },
 };
 use rust_decimal::Decimal;
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
 
 fn rate(s: &str) -> TaxRate {
     s.parse().unwrap()

@@ -1,28 +1,18 @@
 //! Errors a shopper reads say what happened in their terms: the masked code, not a hex id,
 //! and times to the second; the ids stay in typed fields for the host. Every message pinned.
 
+mod support;
+use support::{key, reference, usd};
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use giftcert::{
-    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, RedeemError, Redeemer,
-    Reference,
+    CardSpec, Currency, MemoryStore, Notification, RedeemError, Redeemer,
     card::{CardError, CardStatus, EntryKind, ReleaseReason},
     clock::FixedClock,
     redeem::CardUnavailable,
 };
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
-
-fn key(s: &str) -> IdempotencyKey {
-    IdempotencyKey::new(s).unwrap()
-}
-
-fn reference(s: &str) -> Reference {
-    Reference::new(s).unwrap()
-}
 
 fn at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 1, 13, 35, 0).unwrap()

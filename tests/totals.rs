@@ -1,5 +1,8 @@
 //! Totals: taxes first, credit later (seeds 001, 002, 003, 004).
 
+mod support;
+use support::usd;
+
 use giftcert::{
     Catalogue, CertificateDefinition, Currency, Money, PriceBasis, Selection, SelectionPolicy,
     TaxRate, Totals, TotalsSettings,
@@ -9,10 +12,6 @@ use giftcert::{
     shop::{LineKind, ProductLine, Shipping, TaxGranularity, TotalsError},
 };
 use rust_decimal::Decimal;
-
-fn usd(s: &str) -> Money {
-    Money::parse(s, Currency::USD).unwrap()
-}
 
 fn rate(s: &str) -> TaxRate {
     s.parse().unwrap()
