@@ -206,6 +206,12 @@ impl Default for Protocol {
     }
 }
 
+/// When holds placed at `now` release themselves under a time limit of `ttl`: never without a
+/// limit, or when the limit would run past the last instant chrono represents.
+fn hold_expires_at(ttl: Option<Duration>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    ttl.and_then(|ttl| now.checked_add_signed(ttl))
+}
+
 impl Protocol {
     /// Uses `strategy` for leftover value.
     #[must_use]
@@ -376,7 +382,7 @@ impl Protocol {
             unwrap_authorised,
             Cards::Applied,
             move |_, stored, cards, now, _| {
-                let expires = ttl.and_then(|ttl| now.checked_add_signed(ttl));
+                let expires = hold_expires_at(ttl, now);
                 redeem::authorise(stored, cards, payable, now, expires, order)
             },
         )
@@ -513,7 +519,7 @@ impl Protocol {
             unwrap_authorised,
             Cards::Applied,
             move |_, stored, cards, now, _| {
-                let expires = ttl.and_then(|ttl| now.checked_add_signed(ttl));
+                let expires = hold_expires_at(ttl, now);
                 redeem::change_authorisation(stored, cards, payable, now, expires, order)
             },
         )
