@@ -330,11 +330,11 @@ impl Protocol {
         };
         let settings = self.clone();
         Operation::new(move |port| async move {
-            settings
+            let redeemed = settings
                 .keyed(
                     &port,
-                    key,
-                    request,
+                    key.clone(),
+                    request.clone(),
                     Outcome::Issued,
                     unwrap_issued,
                     |port, now, _pool| {
@@ -357,7 +357,20 @@ impl Protocol {
                         }
                     },
                 )
-                .await
+                .await?;
+            // The request's fingerprint knows the code only by its mask, which may show
+            // nothing: a replay is the first import only if the code is the card it made.
+            if redeemed.replayed {
+                let made = redeemed.outcome.cards.first().map(|c| c.card);
+                let found = port.card_by_code(&code).await?.map(|c| c.value.id());
+                if made.is_none() || found != made {
+                    return Err(RedeemError::IdempotencyConflict {
+                        key,
+                        first: Box::new(request),
+                    });
+                }
+            }
+            Ok(redeemed)
         })
     }
 

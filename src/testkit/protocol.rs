@@ -24,7 +24,8 @@ use crate::store::{AsyncRedeemer, AsyncStore, Redeemer, Store, StoreError};
 /// 2. after a capture is refused because its authorisation expired, the same checkout can be
 ///    authorised again without a void;
 /// 3. an import repeated under its key replays its first result, and the key is refused for
-///    another card; a second import of the code is a duplicate code;
+///    another card, even one whose code shows nothing in its mask; a second import of the
+///    code is a duplicate code;
 /// 4. a capture after a void says voided.
 ///
 /// The rule that no request fails with contention while others make progress is
@@ -226,6 +227,23 @@ async fn imports_replay_under_their_key<D: Driver>(
             || format!("the key reused for another card gave {other:?}"),
         )?;
     }
+    // Codes so short that their masks show nothing, the same value: the key of one is still
+    // refused for the other.
+    let short = key(CHECK, "kit-import-short")?;
+    step(
+        CHECK,
+        driver
+            .import_card(&short, import("SHORT001")?, CardSpec::new(usd(3_000)))
+            .await,
+    )?;
+    let other = driver
+        .import_card(&short, import("SHORT002")?, CardSpec::new(usd(3_000)))
+        .await;
+    ensure(
+        CHECK,
+        matches!(other, Err(RedeemError::IdempotencyConflict { .. })),
+        || format!("the key of one short code reused for another gave {other:?}"),
+    )?;
     let duplicate = driver
         .import_card(
             &key(CHECK, "kit-import-2")?,
