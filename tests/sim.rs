@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use giftcert::MemoryStore;
+use giftcert::redeem::CardCommand;
 use giftcert::testkit::sim::planted::IgnoreVersions;
 use giftcert::testkit::sim::{self, Event, Fault, Request, SimConfig, Simulator};
 
@@ -30,12 +31,13 @@ fn ten_thousand_seeds_keep_every_invariant() {
     );
 }
 
-/// The runs exercise what they claim to: captures and refunds that succeed, every kind of
-/// fault, requests sent twice, clock jumps.
+/// The runs exercise what they claim to: captures, refunds, imports and reloads that succeed,
+/// every kind of fault, requests sent twice, clock jumps.
 #[test]
 fn the_runs_reach_every_fault_and_every_request() {
     let sim = Simulator::new(SimConfig::default(), MemoryStore::new);
     let (mut captured, mut refunded, mut clock) = (0, 0, 0);
+    let (mut imported, mut reloaded) = (0, 0);
     let mut seen = Vec::new();
     for seed in 0..300 {
         let run = sim.run(seed).expect("a clean run");
@@ -44,6 +46,11 @@ fn the_runs_reach_every_fault_and_every_request() {
                 Event::Finished { task, ok: true } => match run.requests[*task] {
                     Request::Capture { .. } => captured += 1,
                     Request::Refund { .. } => refunded += 1,
+                    Request::Import { .. } => imported += 1,
+                    Request::Amend {
+                        command: CardCommand::Reload { .. },
+                        ..
+                    } => reloaded += 1,
                     _ => {}
                 },
                 Event::Answered {
@@ -55,8 +62,8 @@ fn the_runs_reach_every_fault_and_every_request() {
         }
     }
     assert!(
-        captured > 40 && refunded > 2,
-        "{captured} captures, {refunded} refunds"
+        captured > 30 && refunded > 2 && imported > 10 && reloaded > 10,
+        "{captured} captures, {refunded} refunds, {imported} imports, {reloaded} reloads"
     );
     assert!(clock > 50, "{clock} clock jumps");
     for fault in [

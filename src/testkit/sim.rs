@@ -17,11 +17,16 @@
 //! - fresh codes that collide with a code already issued, or with one just handed to another
 //!   request.
 //!
+//! The requests mix issues and imports (short codes from another platform), applying,
+//! removing and checking codes (issued ones and guesses), authorising, capturing, voiding and
+//! refunding checkouts, and back-office commands (disable, enable, adjust both ways, reload);
+//! half the seeds run under the replacement strategy, half under the balance strategy.
+//!
 //! After every step that can change something (a commit, a clock jump) it checks:
 //!
-//! - per currency, value issued + refunded ± adjusted = outstanding (the sum of balances) +
-//!   captured (redeemed), each term summed from the ledgers, and each term equal to what the
-//!   stored idempotency records say the requests did;
+//! - per currency, value issued + reloaded + refunded ± adjusted = outstanding (the sum of
+//!   balances) + captured (redeemed), each term summed from the ledgers, and each term equal
+//!   to what the stored idempotency records say the requests did;
 //! - no balance or available amount below zero, no hold beyond the balance;
 //! - every card's ledger proves its balance ([`verify_ledger`]);
 //! - each idempotency key has one outcome: every successful answer a client got for a key
@@ -91,11 +96,12 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
+use crate::card::ReplacementStrategy;
 use crate::card::{
     Attribution, CardId, CardSpec, EntryKind, GiftCard, Notification, Reason, Reference,
     verify_ledger,
 };
-use crate::code::{Code, RandomCodeGenerator};
+use crate::code::{Code, ImportRules, RandomCodeGenerator};
 use crate::money::{Currency, Money};
 use crate::redeem::{
     CardCommand, Changes, GuardPolicy, IdempotencyKey, Need, Operation, Outcome, Protocol, Record,
@@ -138,6 +144,9 @@ pub struct SimConfig {
     pub clock_jump: u32,
     /// A fresh code that collides with one already issued.
     pub code_collision: u32,
+    /// Runs under the replacement strategy (a used card's rest moves to a new code) rather
+    /// than the balance strategy, per mille of seeds.
+    pub replacement: u32,
 }
 
 impl Default for SimConfig {
@@ -156,6 +165,7 @@ impl Default for SimConfig {
             duplicate: 60,
             clock_jump: 15,
             code_collision: 150,
+            replacement: 500,
         }
     }
 }
@@ -240,6 +250,16 @@ pub enum Request {
         /// The amount.
         amount: Money,
     },
+    /// Import a card with a code from another platform (`SIMIMPORT<n>`: short, so that its
+    /// mask shows nothing of it).
+    Import {
+        /// The idempotency key's number.
+        key: u32,
+        /// The code's number.
+        code: u32,
+        /// The card's value.
+        value: Money,
+    },
     /// A back-office command on an issued card.
     Amend {
         /// The idempotency key's number.
@@ -255,6 +275,7 @@ impl Request {
     fn key(&self) -> Option<u32> {
         match self {
             Request::Issue { key, .. }
+            | Request::Import { key, .. }
             | Request::Authorise { key, .. }
             | Request::Capture { key, .. }
             | Request::Void { key, .. }
@@ -611,6 +632,14 @@ struct World<'s, S, F> {
     faults: usize,
 }
 
+/// Mixed into a seed for the stream that picks the run's leftover strategy.
+const STRATEGY_STREAM: u64 = 0x5354_5241_5445_4759;
+
+/// The rules imported codes follow in a run: 8 to 20 letters and digits (`SIMIMPORT0`).
+fn import_rules() -> Result<ImportRules, crate::code::CodeError> {
+    ImportRules::new(8, 20)
+}
+
 fn per_mille(rng: &mut StdRng, rate: u32) -> bool {
     rate > 0 && rng.random_range(0..1000) < rate
 }
@@ -654,12 +683,22 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             .single()
             .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
         let guard = GuardPolicy::new(sim.config.guard_limit, Duration::hours(1));
+        let mut protocol = Protocol::default()
+            .with_guard(guard)
+            .with_hold_ttl(Some(Duration::minutes(HOLD_MINUTES)));
+        if let Ok(rules) = import_rules() {
+            protocol = protocol.with_imported_codes(rules);
+        }
+        // The strategy from a stream of its own, so that the seed's plan is the same under
+        // both.
+        let mut strategy = StdRng::seed_from_u64(seed ^ STRATEGY_STREAM);
+        if per_mille(&mut strategy, sim.config.replacement) {
+            protocol = protocol.with_strategy(Arc::new(ReplacementStrategy));
+        }
         World {
             sim,
             store: (sim.factory)(),
-            protocol: Protocol::default()
-                .with_guard(guard)
-                .with_hold_ttl(Some(Duration::minutes(HOLD_MINUTES))),
+            protocol,
             codes: RandomCodeGenerator::default(),
             rng: StdRng::seed_from_u64(seed),
             start,
@@ -716,7 +755,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
         let checkout = self.rng.random_range(0..checkouts);
         let currency = checkout_currency(checkout);
         let client = self.rng.random_range(0..2);
-        match self.rng.random_range(0..22) {
+        match self.rng.random_range(0..24) {
             0 => {
                 let currency = self.currency();
                 let values = vec![self.money(currency, 50)];
@@ -759,6 +798,14 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 checkout,
                 amount: self.money(currency, 30),
             },
+            22 => {
+                let currency = self.currency();
+                Request::Import {
+                    key: self.key(),
+                    code: self.rng.random_range(0..4),
+                    value: self.money(currency, 50),
+                }
+            }
             _ if self.issued.is_empty() => Request::Void {
                 key: self.key(),
                 checkout,
@@ -766,11 +813,15 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             _ => {
                 let card = self.rng.random_range(0..self.issued.len());
                 let currency = self.card_currency(card);
-                let command = match self.rng.random_range(0..4) {
+                let command = match self.rng.random_range(0..5) {
                     0 => CardCommand::Disable,
                     1 => CardCommand::Enable,
                     2 => CardCommand::Adjust {
                         change: self.money(currency, 20),
+                    },
+                    3 => CardCommand::Reload {
+                        amount: self.money(currency, 20),
+                        bounds: None,
                     },
                     _ => CardCommand::Adjust {
                         change: self.money(currency, 10).negated(),
@@ -909,6 +960,16 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 ),
                 |r| keyed(Outcome::Refunded)(r),
             ),
+            Request::Import { key, code, value } => {
+                let text = format!("SIMIMPORT{code}");
+                match import_rules().and_then(|rules| rules.import(&text)) {
+                    Ok(imported) => boxed(
+                        p.import(key_of(*key), imported, CardSpec::new(*value)),
+                        |r| keyed(Outcome::Issued)(r),
+                    ),
+                    Err(_) => unreachable!("a simulated import code fits the rules"),
+                }
+            }
             Request::Amend { key, card, command } => {
                 let id = self
                     .issued
@@ -1309,6 +1370,8 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 }
             }
             Ok(Answer::Other) => {}
+            // A duplicate code is an answer (an import of a code some card has), not a failure.
+            Err(RedeemError::Store(StoreError::DuplicateCode { .. })) => {}
             Err(RedeemError::Store(_)) if task.request.key().is_some() => {
                 // The client does not know whether it landed: it asks again under its key.
                 self.retries.push(task.request.clone());
@@ -1368,6 +1431,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                     EntryKind::Captured { .. } => "captured",
                     EntryKind::Refunded => "refunded",
                     EntryKind::Adjusted => "adjusted",
+                    EntryKind::Reloaded => "reloaded",
                     EntryKind::ReplacementOf { .. } => "moved in",
                     EntryKind::ReplacedBy { .. } => "moved out",
                     _ => continue,
@@ -1407,13 +1471,15 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 Outcome::Refunded(refunded) => {
                     record(refunded.total.currency(), "refunded", refunded.total);
                 }
-                Outcome::Amended(amended) => {
-                    if let CardCommand::Adjust { change } = amended.command {
-                        if amended.entry.is_some() {
-                            record(change.currency(), "adjusted", change);
-                        }
+                Outcome::Amended(amended) if amended.entry.is_some() => match amended.command {
+                    CardCommand::Adjust { change } => {
+                        record(change.currency(), "adjusted", change);
                     }
-                }
+                    CardCommand::Reload { amount, .. } => {
+                        record(amount.currency(), "reloaded", amount);
+                    }
+                    _ => {}
+                },
                 _ => {}
             }
         }
@@ -1428,19 +1494,20 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 Money::sum(currency, terms.iter().map(|t| term(t)))
                     .map_err(|e| format!("sum overflowed: {e}"))
             };
-            let income = sum(&["issued", "refunded", "adjusted", "moved in"])?;
+            let income = sum(&["issued", "reloaded", "refunded", "adjusted", "moved in"])?;
             let outgo = sum(&["outstanding", "captured", "moved out"])?;
             if income != outgo {
                 return Err(format!(
-                    "{currency}: issued {} + refunded {} + adjusted {} != outstanding {} + captured {}",
+                    "{currency}: issued {} + reloaded {} + refunded {} + adjusted {} != outstanding {} + captured {}",
                     term("issued"),
+                    term("reloaded"),
                     term("refunded"),
                     term("adjusted"),
                     term("outstanding"),
                     term("captured")
                 ));
             }
-            for name in ["issued", "captured", "refunded", "adjusted"] {
+            for name in ["issued", "reloaded", "captured", "refunded", "adjusted"] {
                 let said = recorded
                     .get(&(currency, name))
                     .copied()
