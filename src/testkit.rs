@@ -21,6 +21,7 @@
 //! | back-office commands keep their entries and race shoppers exactly | [`check_back_office`] | [`check_async_back_office`] |
 //! | partial capture, changing an authorisation, refund targets, balance checks | [`check_checkout_flow`] | [`check_async_checkout_flow`] |
 //! | parallel guesses from one client never get more than the guard's limit | [`check_guard_race`] | |
+//! | parallel guesses from many clients never get more than the store-wide budget | [`check_store_budget_race`] | |
 //! | the whole protocol under faults, seed by seed, with invariants after every step | [`sim`] (a third driver over a [`Store`]) | |
 //!
 //! The async checks bring no runtime: their tasks are polled together inside the future they
@@ -47,7 +48,7 @@ pub mod sim;
 pub use self::checkout::{check_async_checkout_flow, check_checkout_flow};
 pub use self::concurrency::{
     check_async_concurrent_spending, check_async_contention, check_concurrent_spending,
-    check_contention, check_guard_race,
+    check_contention, check_guard_race, check_store_budget_race,
 };
 pub use self::office::{check_async_back_office, check_back_office};
 pub use self::protocol::{check_async_protocol_rules, check_protocol_rules};

@@ -129,3 +129,69 @@ fn remove_code_goes_through_the_check_character_and_the_guard() {
         .remove_code(&reference("ip:198.51.100.1"), &checkout, &on)
         .unwrap();
 }
+
+/// Eight clients with ids of their own guess at once: together they get at most the store's
+/// budget of "unknown" answers (the kit's check, which the SQL stores run too). Before, there
+/// was no store-wide budget: each of them got its own limit.
+#[test]
+fn memory_store_never_answers_more_guesses_than_the_store_budget() {
+    giftcert::testkit::check_store_budget_race(MemoryStore::new, 20).unwrap();
+}
+
+/// The budget refuses a client that has its own slots left, naming that client (not the
+/// reserved id), until the budget's window ends; the reserved id is refused as a client.
+#[test]
+fn the_store_budget_refuses_every_client_until_its_window_ends() {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+    let clock = Arc::new(FixedClock::new(t0));
+    let redeemer = Redeemer::new(MemoryStore::new())
+        .with_clock(clock.clone())
+        .with_guard(
+            GuardPolicy::new(20, Duration::hours(1)).with_store_budget(2, Duration::minutes(10)),
+        );
+    let codes = unissued(4);
+    for (n, code) in codes.iter().take(2).enumerate() {
+        let answer = redeemer.check_balance(&reference(&format!("user:{n}")), code);
+        assert!(
+            matches!(answer, Err(RedeemError::UnknownCode(_))),
+            "{answer:?}"
+        );
+    }
+    match redeemer.check_balance(&reference("user:9"), &codes[2]) {
+        Err(RedeemError::TooManyAttempts(e)) => {
+            assert_eq!(e.client, reference("user:9"));
+            assert_eq!(e.retry_after, t0 + Duration::minutes(10));
+        }
+        other => panic!("expected the budget to refuse, got {other:?}"),
+    }
+    clock.set(t0 + Duration::minutes(10));
+    assert!(matches!(
+        redeemer.check_balance(&reference("user:9"), &codes[3]),
+        Err(RedeemError::UnknownCode(_))
+    ));
+    match redeemer.check_balance(&reference(giftcert::redeem::STORE_BUDGET_CLIENT), &codes[3]) {
+        Err(RedeemError::TooManyAttempts(e)) => {
+            assert_eq!(e.retry_after, chrono::DateTime::<Utc>::MAX_UTC);
+        }
+        other => panic!("expected the reserved id to be refused, got {other:?}"),
+    }
+}
+
+/// Without a budget (the default) nothing is kept under the reserved id: the simulator's
+/// model of the guard, one window per client, still holds.
+#[test]
+fn no_store_budget_by_default() {
+    assert_eq!(GuardPolicy::default().store_budget(), None);
+    let redeemer = redeemer(MemoryStore::new(), 20);
+    let code = &unissued(1)[0];
+    assert!(redeemer.check_balance(&reference("user:1"), code).is_err());
+    let reserved = reference(giftcert::redeem::STORE_BUDGET_CLIENT);
+    assert!(redeemer.store().guard(&reserved).unwrap().is_none());
+    assert!(
+        redeemer
+            .store()
+            .guard(&reference("user:1"))
+            .unwrap()
+            .is_some()
+    );
+}

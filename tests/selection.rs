@@ -395,6 +395,43 @@ fn every_mutation_reports_what_it_removed_or_replaced() {
     );
 }
 
+/// Before, the cap on certificate units was a constant the host could not lower.
+#[test]
+fn the_cap_on_certificate_units_is_the_policys() {
+    let mut cart = Selection::new(
+        Currency::USD,
+        PriceBasis::TaxIncluded,
+        SelectionPolicy::mixed().with_max_certificate_units(5),
+    );
+    cart.add_certificate_from(&catalogue(), "gift-2", None, 3)
+        .unwrap();
+    let err = cart
+        .add_certificate_from(&catalogue(), "gift-1", Some(Decimal::ONE), 3)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        SelectionError::TooManyCertificates { units: 6, max: 5 }
+    );
+    assert_eq!(
+        err.to_string(),
+        "a selection may hold at most 5 gift certificate units, found 6"
+    );
+    cart.add_certificate_from(&catalogue(), "gift-1", Some(Decimal::ONE), 2)
+        .unwrap();
+    assert_eq!(cart.certificate_units(), 5);
+    // A stored selection over its policy's cap is refused when read.
+    let mut stored = serde_json::to_value(&cart).unwrap();
+    stored["policy"]["maxCertificateUnits"] = serde_json::json!(4);
+    assert!(serde_json::from_value::<Selection>(stored).is_err());
+    // The default keeps the seed rules: one certificate at a time under the exclusive rule,
+    // and a thousand units under the mixed one.
+    assert_eq!(
+        SelectionPolicy::default().max_certificate_units(),
+        MAX_CERTIFICATE_UNITS
+    );
+    assert!(SelectionPolicy::default().one_certificate_at_a_time());
+}
+
 #[test]
 fn certificate_units_are_bounded_because_each_becomes_a_card() {
     let mut cart = mixed();
@@ -404,7 +441,8 @@ fn certificate_units_are_bounded_because_each_becomes_a_card() {
     assert_eq!(
         err,
         SelectionError::TooManyCertificates {
-            units: MAX_CERTIFICATE_UNITS + 1
+            units: MAX_CERTIFICATE_UNITS + 1,
+            max: MAX_CERTIFICATE_UNITS
         }
     );
     cart.add_certificate_from(&catalogue(), "gift-2", None, MAX_CERTIFICATE_UNITS)

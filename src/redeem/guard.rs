@@ -20,6 +20,14 @@
 //! card. A known code gives its slot back ([`give_back`](GuardWindow::give_back)). So N
 //! parallel requests from one client get at most `limit` unknown answers, never more.
 //!
+//! # A store-wide budget
+//!
+//! [`GuardPolicy::with_store_budget`] adds a budget of unknown-code lookups for all clients
+//! together, kept as one more window under the reserved client id [`STORE_BUDGET_CLIENT`]
+//! through the same store methods (no store needs to know about it). A lookup reserves its
+//! client's slot, then the budget's; a known code gives both back. Off by default: the
+//! budget's window is one hot row every lookup writes (see the method for the trade-off).
+//!
 //! # The digests kept
 //!
 //! A window keeps a 64-bit digest of each distinct unknown code, never the code: SipHash
@@ -40,22 +48,48 @@ use serde::{Deserialize, Serialize};
 use crate::card::Reference;
 use crate::code::Code;
 
-/// How many distinct unknown codes a client may try, and over what window.
+/// How many distinct unknown codes a client may try, and over what window; optionally, how
+/// many all clients together may try (see [`GuardPolicy::with_store_budget`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GuardPolicy {
     limit: u32,
     window_seconds: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    store_budget: Option<Budget>,
+}
+
+/// The store-wide budget's limit and window, kept flat so that it needs no recursive type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Budget {
+    limit: u32,
+    window_seconds: u32,
 }
 
 impl Default for GuardPolicy {
-    /// BigCommerce's rule: 20 distinct unknown codes per hour.
+    /// BigCommerce's rule: 20 distinct unknown codes per hour, and no store-wide budget.
     fn default() -> Self {
         GuardPolicy {
             limit: 20,
             window_seconds: 3600,
+            store_budget: None,
         }
     }
+}
+
+/// The client id the store-wide budget's window is kept under: `giftcert:store-budget`.
+///
+/// Reserved: [`Protocol`](crate::redeem::Protocol) refuses this id as a host's client (every
+/// lookup it makes for it is refused with a [`GuardError`]), so no host can spend, read or
+/// reset the budget through its own window. Hosts build their ids as the module docs say
+/// (`user:42`, `ip:203.0.113.7`), which never collide with it.
+pub const STORE_BUDGET_CLIENT: &str = "giftcert:store-budget";
+
+/// The reserved client id of the store-wide budget's window.
+pub(crate) fn store_budget_client() -> Reference {
+    Reference::new(STORE_BUDGET_CLIENT)
+        .unwrap_or_else(|_| unreachable!("the store budget's id is a valid reference"))
 }
 
 impl GuardPolicy {
@@ -63,11 +97,62 @@ impl GuardPolicy {
     /// second and a limit of zero refuses every lookup.
     #[must_use]
     pub fn new(limit: u32, window: Duration) -> GuardPolicy {
-        let seconds = window.num_seconds().clamp(1, i64::from(u32::MAX));
         GuardPolicy {
             limit,
-            window_seconds: u32::try_from(seconds).unwrap_or(u32::MAX),
+            window_seconds: seconds(window),
+            store_budget: None,
         }
+    }
+
+    /// Also limits the distinct unknown codes all clients together may look up to `limit`
+    /// per `window` (a window under one second counts as one second), so that many client
+    /// ids (a botnet, or a guesser who can change the id) are throttled too. Off by default.
+    ///
+    /// The budget is kept as one more guard window, under the reserved client id
+    /// [`STORE_BUDGET_CLIENT`], through the same store methods as every client's window: a
+    /// lookup reserves a slot in its client's window first and then in the budget's (each a
+    /// versioned commit, a lost race reads again), and a known code gives both back. So N
+    /// parallel lookups from any number of clients get at most `limit` unknown answers in a
+    /// budget window.
+    ///
+    /// The trade-off: the budget is one hot row. Every lookup of a code (known or not) writes
+    /// it, and a known code writes it twice (the reservation and its return), so lookups from
+    /// all clients queue on that row and retry on conflicts; and the row keeps one 64-bit
+    /// digest per distinct unknown code, so a budget of thousands makes every write carry
+    /// that many. Keep the budget to what the shop's real traffic of mistyped codes needs
+    /// (hundreds an hour, say), and the per-client limit as the first brake.
+    ///
+    /// While the budget is spent every lookup is refused, a shopper's known code included,
+    /// and the refused lookup stays counted in its client's window: a store under a guessing
+    /// attack answers nobody until the budget's window ends.
+    ///
+    /// ```
+    /// use chrono::Duration;
+    /// use giftcert::redeem::GuardPolicy;
+    ///
+    /// let policy = GuardPolicy::default().with_store_budget(500, Duration::hours(1));
+    /// let budget = policy.store_budget().unwrap();
+    /// assert_eq!((budget.limit(), budget.window()), (500, Duration::hours(1)));
+    /// assert_eq!(GuardPolicy::default().store_budget(), None);
+    /// ```
+    #[must_use]
+    pub fn with_store_budget(mut self, limit: u32, window: Duration) -> GuardPolicy {
+        self.store_budget = Some(Budget {
+            limit,
+            window_seconds: seconds(window),
+        });
+        self
+    }
+
+    /// The store-wide budget as a policy of its own (its limit and window, no budget of its
+    /// own), or `None` when there is none (the default).
+    #[must_use]
+    pub fn store_budget(&self) -> Option<GuardPolicy> {
+        self.store_budget.map(|b| GuardPolicy {
+            limit: b.limit,
+            window_seconds: b.window_seconds,
+            store_budget: None,
+        })
     }
 
     /// How many distinct unknown codes a window allows.
@@ -81,6 +166,11 @@ impl GuardPolicy {
     pub fn window(&self) -> Duration {
         Duration::seconds(i64::from(self.window_seconds))
     }
+}
+
+/// A window's length in whole seconds, at least one.
+fn seconds(window: Duration) -> u32 {
+    u32::try_from(window.num_seconds().clamp(1, i64::from(u32::MAX))).unwrap_or(u32::MAX)
 }
 
 /// The guard's client id for a peer's IP address.
@@ -359,6 +449,33 @@ mod tests {
         let fnv = crate::redeem::fingerprint(code.expose_secret());
         assert_ne!(stored["digests"][0], serde_json::json!(fnv));
         assert_eq!(stored["digests"][0], serde_json::json!(digest(&code)));
+    }
+
+    #[test]
+    fn a_store_budget_is_off_by_default_and_kept_through_serde() {
+        // A policy stored before the budget existed reads as one without it.
+        let old: GuardPolicy =
+            serde_json::from_value(serde_json::json!({"limit": 20, "windowSeconds": 3600}))
+                .unwrap();
+        assert_eq!(old, GuardPolicy::default());
+        assert_eq!(
+            serde_json::to_value(old).unwrap(),
+            serde_json::json!({"limit": 20, "windowSeconds": 3600})
+        );
+        let budgeted = GuardPolicy::default().with_store_budget(0, Duration::milliseconds(1));
+        let budget = budgeted.store_budget().unwrap();
+        assert_eq!((budget.limit(), budget.window()), (0, Duration::seconds(1)));
+        assert_eq!(budget.store_budget(), None);
+        let json = serde_json::to_value(budgeted).unwrap();
+        assert_eq!(
+            json["storeBudget"],
+            serde_json::json!({"limit": 0, "windowSeconds": 1})
+        );
+        assert_eq!(
+            serde_json::from_value::<GuardPolicy>(json).unwrap(),
+            budgeted
+        );
+        assert_eq!(store_budget_client().as_str(), STORE_BUDGET_CLIENT);
     }
 
     #[test]

@@ -57,9 +57,9 @@ use crate::code::{Code, CodeError, CodeGenerator, ImportRules, ImportedCode, Ran
 use crate::money::{Currency, Money};
 use crate::redeem::{
     self, AllocationOrder, Amended, Authorisation, BalanceCheck, Captured, CardCommand, Changes,
-    Checkout, Decision, GuardPolicy, GuardWindow, IdempotencyKey, IdempotencyRecord, Issued,
-    Outcome, RecordWrite, RecordedRequest, RedeemError, RefundOutcome, StoreError, Versioned,
-    Voided, spec_fingerprint,
+    Checkout, Decision, GuardError, GuardPolicy, GuardWindow, IdempotencyKey, IdempotencyRecord,
+    Issued, Outcome, RecordWrite, RecordedRequest, RedeemError, RefundOutcome, STORE_BUDGET_CLIENT,
+    StoreError, Versioned, Voided, spec_fingerprint, store_budget_client,
 };
 
 /// How many times a request is tried against a store that keeps changing underneath.
@@ -241,7 +241,8 @@ impl Protocol {
         self
     }
 
-    /// Limits unknown-code lookups per client.
+    /// Limits unknown-code lookups per client, and with
+    /// [`GuardPolicy::with_store_budget`] for all clients together.
     #[must_use]
     pub fn with_guard(mut self, guard: GuardPolicy) -> Protocol {
         self.guard = guard;
@@ -766,9 +767,7 @@ impl Protocol {
         let reserved = self.reserve(port, client, code).await?;
         match port.card_by_code(code).await? {
             Some(found) => {
-                if reserved {
-                    self.give_back(port, client, code).await?;
-                }
+                self.give_back(port, client, code, reserved).await?;
                 Ok(found.value)
             }
             None => Err(RedeemError::UnknownCode(code.masked())),
@@ -801,9 +800,7 @@ impl Protocol {
             if !applied {
                 return Err(unknown());
             }
-            if reserved {
-                settings.give_back(&port, &client, &code).await?;
-            }
+            settings.give_back(&port, &client, &code, reserved).await?;
             settings
                 .retry(&port, |port, _now| {
                     let (checkout, card) = (checkout.clone(), card.clone());
@@ -846,14 +843,51 @@ impl Protocol {
         Ok(code)
     }
 
-    /// Reserves the client's guard slot for looking `code` up, before the lookup: the window
-    /// is committed with one more code under its version (a lost race reads again), so
-    /// parallel lookups cannot overrun the limit. Returns whether a slot was taken (`false`
-    /// for a code the window counts already).
+    /// Reserves the guard slots for looking `code` up, before the lookup: the client's, then
+    /// (with a [store budget](GuardPolicy::with_store_budget)) the budget's under
+    /// [`STORE_BUDGET_CLIENT`]. Each window is committed with one more code under its version
+    /// (a lost race reads again), so parallel lookups cannot overrun either limit. A lookup
+    /// the budget refuses keeps its client's slot, so that every unknown answer stays counted
+    /// in both windows. The reserved id is refused as a host's client.
     async fn reserve(
         &self,
         port: &Port,
         client: &Reference,
+        code: &Code,
+    ) -> Result<Reserved, RedeemError> {
+        if client.as_str() == STORE_BUDGET_CLIENT {
+            return Err(GuardError {
+                client: client.clone(),
+                retry_after: DateTime::<Utc>::MAX_UTC,
+            }
+            .into());
+        }
+        let own = self.reserve_in(port, client, &self.guard, code).await?;
+        let store = match self.guard.store_budget() {
+            None => false,
+            Some(budget) => self
+                .reserve_in(port, &store_budget_client(), &budget, code)
+                .await
+                .map_err(|e| match e {
+                    // Name the client that asked, not the reserved id.
+                    RedeemError::TooManyAttempts(refused) => GuardError {
+                        client: client.clone(),
+                        retry_after: refused.retry_after,
+                    }
+                    .into(),
+                    other => other,
+                })?,
+        };
+        Ok(Reserved { own, store })
+    }
+
+    /// Reserves a slot for `code` in the window of `client` under `policy`. Returns whether a
+    /// slot was taken (`false` for a code the window counts already).
+    async fn reserve_in(
+        &self,
+        port: &Port,
+        client: &Reference,
+        policy: &GuardPolicy,
         code: &Code,
     ) -> Result<bool, RedeemError> {
         self.retry(port, |port, now| async move {
@@ -861,7 +895,7 @@ impl Protocol {
             let expected_version = stored.as_ref().map(|s| s.version);
             let mut window =
                 stored.map_or_else(|| GuardWindow::new(client.clone(), now), |s| s.value);
-            let reserved = window.reserve(&self.guard, code, now)?;
+            let reserved = window.reserve(policy, code, now)?;
             let changes = Changes {
                 guard: reserved.then_some(RecordWrite {
                     value: window,
@@ -874,8 +908,26 @@ impl Protocol {
         .await
     }
 
-    /// Gives back the slot [`Protocol::reserve`] took for a code that turned out to be known.
+    /// Gives back the slots [`Protocol::reserve`] took for a code that turned out to be known.
     async fn give_back(
+        &self,
+        port: &Port,
+        client: &Reference,
+        code: &Code,
+        reserved: Reserved,
+    ) -> Result<(), RedeemError> {
+        if reserved.own {
+            self.give_back_in(port, client, code).await?;
+        }
+        if reserved.store {
+            self.give_back_in(port, &store_budget_client(), code)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Gives back the slot for `code` in the window of `client`.
+    async fn give_back_in(
         &self,
         port: &Port,
         client: &Reference,
@@ -1097,6 +1149,13 @@ impl Pool {
     fn add(&self, pair: (CardId, Code)) {
         lock(&self.0).push(pair);
     }
+}
+
+/// Which guard slots [`Protocol::reserve`] took: the client's and the store budget's.
+#[derive(Debug, Clone, Copy)]
+struct Reserved {
+    own: bool,
+    store: bool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

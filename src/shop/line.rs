@@ -270,7 +270,10 @@ impl CertificateLine {
             return Err(SelectionError::ZeroQuantity(definition));
         }
         if quantity > MAX_CERTIFICATE_UNITS {
-            return Err(SelectionError::TooManyCertificates { units: quantity });
+            return Err(SelectionError::TooManyCertificates {
+                units: quantity,
+                max: MAX_CERTIFICATE_UNITS,
+            });
         }
         let amount = price.checked_mul(quantity)?;
         Ok(CertificateLine {

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::shop::MAX_CERTIFICATE_UNITS;
+
 /// Whether the selection's prices include tax (BigCommerce's `isTaxIncluded`).
 ///
 /// Product prices, line discounts, the order discount, shipping and certificate prices are all
@@ -61,6 +63,7 @@ pub struct SelectionPolicy {
     pub(super) one_certificate_at_a_time: bool,
     pub(super) product_with_certificate: ProductWithCertificate,
     pub(super) max_lines: usize,
+    pub(super) max_certificate_units: u64,
 }
 
 impl Default for SelectionPolicy {
@@ -85,6 +88,7 @@ impl SelectionPolicy {
             one_certificate_at_a_time: true,
             product_with_certificate: ProductWithCertificate::Refuse,
             max_lines: SelectionPolicy::DEFAULT_MAX_LINES,
+            max_certificate_units: MAX_CERTIFICATE_UNITS,
         }
     }
 
@@ -97,6 +101,7 @@ impl SelectionPolicy {
             one_certificate_at_a_time: false,
             product_with_certificate: ProductWithCertificate::Refuse,
             max_lines: SelectionPolicy::DEFAULT_MAX_LINES,
+            max_certificate_units: MAX_CERTIFICATE_UNITS,
         }
     }
 
@@ -132,6 +137,40 @@ impl SelectionPolicy {
     pub const fn with_max_lines(mut self, max: usize) -> SelectionPolicy {
         self.max_lines = max;
         self
+    }
+
+    /// Sets the most gift-certificate units (cards to issue once paid, over all certificate
+    /// lines) a selection holds, [`MAX_CERTIFICATE_UNITS`] by default, which is also the
+    /// ceiling: a larger `max` counts as [`MAX_CERTIFICATE_UNITS`]. A change that would leave
+    /// more is refused with
+    /// [`SelectionError::TooManyCertificates`](crate::shop::SelectionError::TooManyCertificates).
+    /// Under [one certificate at a time](SelectionPolicy::with_one_certificate_at_a_time)
+    /// (the exclusive rule's default) a selection holds one unit whatever this says.
+    ///
+    /// ```
+    /// use giftcert::{SelectionPolicy, shop::MAX_CERTIFICATE_UNITS};
+    ///
+    /// assert_eq!(SelectionPolicy::mixed().max_certificate_units(), MAX_CERTIFICATE_UNITS);
+    /// assert_eq!(SelectionPolicy::mixed().with_max_certificate_units(10).max_certificate_units(), 10);
+    /// assert_eq!(
+    ///     SelectionPolicy::mixed().with_max_certificate_units(u64::MAX).max_certificate_units(),
+    ///     MAX_CERTIFICATE_UNITS
+    /// );
+    /// ```
+    #[must_use]
+    pub const fn with_max_certificate_units(mut self, max: u64) -> SelectionPolicy {
+        self.max_certificate_units = max;
+        self
+    }
+
+    /// The most gift-certificate units a selection holds (at most [`MAX_CERTIFICATE_UNITS`]).
+    #[must_use]
+    pub const fn max_certificate_units(&self) -> u64 {
+        if self.max_certificate_units < MAX_CERTIFICATE_UNITS {
+            self.max_certificate_units
+        } else {
+            MAX_CERTIFICATE_UNITS
+        }
     }
 
     /// The most lines (products and certificates together) a selection holds.

@@ -79,13 +79,15 @@ pub enum SelectionError {
     /// A certificate line needs at least one unit.
     #[error("gift certificate \"{0}\" needs a quantity of at least 1, found 0")]
     ZeroQuantity(CertificateId),
-    /// More certificate units than [`MAX_CERTIFICATE_UNITS`].
-    #[error(
-        "a selection may hold at most {MAX_CERTIFICATE_UNITS} gift certificate units, found {units}"
-    )]
+    /// More certificate units than the policy's
+    /// [`max_certificate_units`](SelectionPolicy::max_certificate_units) (at most
+    /// [`MAX_CERTIFICATE_UNITS`], which also caps one line).
+    #[error("a selection may hold at most {max} gift certificate units, found {units}")]
     TooManyCertificates {
-        /// The units the change would leave in the selection.
+        /// The units the change would leave in the selection (or put on one line).
         units: u64,
+        /// The most it may hold.
+        max: u64,
     },
     /// More lines than the policy's [`max_lines`](SelectionPolicy::max_lines).
     #[error("a selection may hold at most {max} lines, found {lines}")]
@@ -263,7 +265,10 @@ impl TryFrom<SelectionRepr> for Selection {
 fn certificate_units(lines: &[CertificateLine]) -> Result<u64, SelectionError> {
     lines.iter().try_fold(0_u64, |sum, l| {
         sum.checked_add(l.quantity)
-            .ok_or(SelectionError::TooManyCertificates { units: u64::MAX })
+            .ok_or(SelectionError::TooManyCertificates {
+                units: u64::MAX,
+                max: MAX_CERTIFICATE_UNITS,
+            })
     })
 }
 
@@ -339,7 +344,7 @@ impl Selection {
     /// The number of gift-certificate units (cards to issue once paid).
     #[must_use]
     pub fn certificate_units(&self) -> u64 {
-        // Bounded by MAX_CERTIFICATE_UNITS; saturating all the same.
+        // Bounded by the policy's max_certificate_units; saturating all the same.
         self.certificates
             .iter()
             .fold(0_u64, |sum, l| sum.saturating_add(l.quantity))
@@ -370,8 +375,9 @@ impl Selection {
 
     fn check_units(&self, lines: &[CertificateLine]) -> Result<(), SelectionError> {
         let units = certificate_units(lines)?;
-        if units > MAX_CERTIFICATE_UNITS {
-            return Err(SelectionError::TooManyCertificates { units });
+        let max = self.policy.max_certificate_units();
+        if units > max {
+            return Err(SelectionError::TooManyCertificates { units, max });
         }
         Ok(())
     }

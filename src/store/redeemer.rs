@@ -115,7 +115,8 @@ impl<S: Store> Redeemer<S> {
         self
     }
 
-    /// Limits unknown-code lookups per client.
+    /// Limits unknown-code lookups per client, and with
+    /// [`GuardPolicy::with_store_budget`] for all clients together.
     #[must_use]
     pub fn with_guard(mut self, guard: GuardPolicy) -> Redeemer<S> {
         self.protocol = self.protocol.with_guard(guard);

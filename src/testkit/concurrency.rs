@@ -466,50 +466,177 @@ where
             .with_clock(Arc::new(FixedClock::new(t0())))
             .with_guard(GuardPolicy::new(LIMIT as u32, chrono::Duration::hours(1)));
         let client = reference(CHECK, "ip:203.0.113.7")?;
-        let protocol = Protocol::default();
-        let codes = (0..RACERS)
-            .map(|_| {
-                protocol
-                    .draw()
-                    .map(|(_, code)| code.expose_secret().to_owned())
-                    .map_err(|e| fail(CHECK, e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let barrier = std::sync::Barrier::new(RACERS);
-        let answers = std::thread::scope(|scope| {
-            let racing: Vec<_> = codes
-                .iter()
-                .map(|code| {
-                    let (redeemer, client, barrier) = (&redeemer, &client, &barrier);
-                    scope.spawn(move || {
-                        barrier.wait();
-                        redeemer.check_balance(client, code)
-                    })
-                })
-                .collect();
-            racing
-                .into_iter()
-                .map(|t| t.join().map_err(|_| fail(CHECK, "a racer panicked")))
-                .collect::<Result<Vec<_>, _>>()
-        })?;
-        let unknown = answers
-            .iter()
-            .filter(|a| matches!(a, Err(RedeemError::UnknownCode(_))))
-            .count();
-        let refused = answers
-            .iter()
-            .filter(|a| matches!(a, Err(RedeemError::TooManyAttempts(_))))
-            .count();
-        ensure(
-            CHECK,
-            unknown == LIMIT && unknown + refused == RACERS,
-            || {
-                format!(
-                    "{unknown} answered unknown and {refused} refused, expected {LIMIT} and {}: {answers:?}",
-                    RACERS - LIMIT
-                )
-            },
-        )?;
+        let lookups = unissued_codes(CHECK, RACERS)?
+            .into_iter()
+            .map(|code| (client.clone(), code))
+            .collect::<Vec<_>>();
+        let answers = race_lookups(CHECK, &redeemer, &lookups)?;
+        expect_answers(CHECK, &answers, LIMIT, RACERS - LIMIT)?;
     }
     Ok(())
+}
+
+/// Eight threads, each for a client of its own, guess two distinct unknown codes each at once
+/// through a [`Redeemer`] over each store from `factory` whose guard has a
+/// [store-wide budget](GuardPolicy::with_store_budget) of 5 (and a per-client limit that
+/// never binds), `rounds` times: exactly 5 of the 16 lookups are answered "unknown" and the
+/// others refused, because each lookup also reserves a slot in the budget's window (a
+/// versioned commit under the reserved client id) before the store is asked. Then, one at a
+/// time on a fresh store with a budget of 1: a known code looked up again and again gives its
+/// slot back, one unknown code spends the budget, and after that every lookup is refused, a
+/// known code's from another client included.
+///
+/// # Errors
+///
+/// The first [`ConformanceFailure`]: the answers the racers got.
+pub fn check_store_budget_race<S, F>(
+    mut factory: F,
+    rounds: usize,
+) -> Result<(), ConformanceFailure>
+where
+    S: Store + 'static,
+    F: FnMut() -> S,
+{
+    const CHECK: &str = "guesses from many clients never get more than the store's budget";
+    const BUDGET: usize = 5;
+    const RACERS: usize = 8;
+    const PER_RACER: usize = 2;
+    let hour = chrono::Duration::hours(1);
+    let policy = |budget: usize| GuardPolicy::new(100, hour).with_store_budget(budget as u32, hour);
+    for _ in 0..rounds {
+        let redeemer = Redeemer::new(factory())
+            .with_clock(Arc::new(FixedClock::new(t0())))
+            .with_guard(policy(BUDGET));
+        let codes = unissued_codes(CHECK, RACERS * PER_RACER)?;
+        let lookups = codes
+            .iter()
+            .enumerate()
+            .map(|(i, code)| {
+                let client = reference(CHECK, &format!("ip:203.0.113.{}", i / PER_RACER))?;
+                Ok((client, code.clone()))
+            })
+            .collect::<Result<Vec<_>, ConformanceFailure>>()?;
+        let answers = race_lookups(CHECK, &redeemer, &lookups)?;
+        expect_answers(CHECK, &answers, BUDGET, RACERS * PER_RACER - BUDGET)?;
+    }
+
+    let redeemer = Redeemer::new(factory())
+        .with_clock(Arc::new(FixedClock::new(t0())))
+        .with_guard(policy(1));
+    let (_, known) = block_on(issue_card(CHECK, &redeemer, "budget-card", usd(1_000)))?;
+    let client = |n: u32| reference(CHECK, &format!("user:{n}"));
+    for n in 0..3 {
+        redeemer.check_balance(&client(n)?, &known).map_err(|e| {
+            fail(
+                CHECK,
+                format!("a known code looked up with budget left: {e}"),
+            )
+        })?;
+    }
+    let [unknown, another] = <[String; 2]>::try_from(unissued_codes(CHECK, 2)?)
+        .map_err(|_| fail(CHECK, "drew the wrong number of codes"))?;
+    let answers = [
+        redeemer.check_balance(&client(10)?, &unknown),
+        redeemer.check_balance(&client(11)?, &another),
+        redeemer.check_balance(&client(12)?, &known),
+    ];
+    ensure(
+        CHECK,
+        matches!(
+            answers,
+            [
+                Err(RedeemError::UnknownCode(_)),
+                Err(RedeemError::TooManyAttempts(_)),
+                Err(RedeemError::TooManyAttempts(_)),
+            ]
+        ),
+        || {
+            format!(
+                "with a budget of 1 after known codes, expected unknown, refused, refused: {answers:?}"
+            )
+        },
+    )
+}
+
+/// `n` codes with a valid check character that no card has.
+fn unissued_codes(check: &'static str, n: usize) -> Result<Vec<String>, ConformanceFailure> {
+    let protocol = Protocol::default();
+    (0..n)
+        .map(|_| {
+            protocol
+                .draw()
+                .map(|(_, code)| code.expose_secret().to_owned())
+                .map_err(|e| fail(check, e.to_string()))
+        })
+        .collect()
+}
+
+type Answer = Result<crate::redeem::BalanceCheck, RedeemError>;
+
+/// Looks each `(client, code)` up at once, one thread for each client's codes in turn.
+fn race_lookups<S: Store>(
+    check: &'static str,
+    redeemer: &Redeemer<S>,
+    lookups: &[(crate::card::Reference, String)],
+) -> Result<Vec<Answer>, ConformanceFailure> {
+    let mut by_client: Vec<Vec<&(crate::card::Reference, String)>> = Vec::new();
+    for lookup in lookups {
+        match by_client.iter_mut().find(|l| l[0].0 == lookup.0) {
+            Some(list) => list.push(lookup),
+            None => by_client.push(vec![lookup]),
+        }
+    }
+    // One thread per lookup when a client has a single code (the one-client race spreads its
+    // codes over threads too).
+    let threads: Vec<Vec<&(crate::card::Reference, String)>> = if by_client.len() == 1 {
+        lookups.iter().map(|l| vec![l]).collect()
+    } else {
+        by_client
+    };
+    let barrier = std::sync::Barrier::new(threads.len());
+    let answers = std::thread::scope(|scope| {
+        let racing: Vec<_> = threads
+            .iter()
+            .map(|mine| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    mine.iter()
+                        .map(|(client, code)| redeemer.check_balance(client, code))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        racing
+            .into_iter()
+            .map(|t| t.join().map_err(|_| fail(check, "a racer panicked")))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    Ok(answers.into_iter().flatten().collect())
+}
+
+/// Exactly `unknown` lookups answered "unknown" and `refused` refused by the guard.
+fn expect_answers(
+    check: &'static str,
+    answers: &[Answer],
+    unknown: usize,
+    refused: usize,
+) -> Result<(), ConformanceFailure> {
+    let got_unknown = answers
+        .iter()
+        .filter(|a| matches!(a, Err(RedeemError::UnknownCode(_))))
+        .count();
+    let got_refused = answers
+        .iter()
+        .filter(|a| matches!(a, Err(RedeemError::TooManyAttempts(_))))
+        .count();
+    ensure(
+        check,
+        got_unknown == unknown && got_refused == refused,
+        || {
+            format!(
+                "{got_unknown} answered unknown and {got_refused} refused, expected {unknown} and {refused}: {answers:?}"
+            )
+        },
+    )
 }

@@ -17,10 +17,9 @@ use giftcert::{
     redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Versioned},
 };
 use giftcert_store_support::{CodeKey, PoolOptions, write_changes_async};
-use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
-use tokio_postgres::{Config, Error, NoTls, Row, Socket};
+use tokio_postgres::{Config, Error, NoTls, Row};
 
-use crate::connect::{ConnectError, check_schema};
+use crate::connect::{ConnectError, Plan, Tls, check_schema, plan};
 use crate::ops::{self, Steps};
 use crate::schema;
 use crate::sql::{Exec, ExecText, Params, Sql, db_error};
@@ -76,17 +75,23 @@ impl fmt::Debug for AsyncPostgresStore {
 }
 
 impl AsyncPostgresStore {
-    /// Connects without TLS to the database at `url` (`postgresql://user:password@host/db`
-    /// or `host=... user=...`), keeping its tables in the connection's default schema, and
+    /// Connects to the database at `url` (`postgresql://user:password@host/db` or
+    /// `host=... user=...`), keeping its tables in the connection's default schema, and
     /// brings the schema to [`SCHEMA_VERSION`](crate::SCHEMA_VERSION), with `key` to hash
     /// codes.
     ///
+    /// With [`Tls::default`]: TLS with the server's certificate verified against Mozilla's
+    /// roots for every host that is not local, plaintext for `localhost`, loopback addresses
+    /// and Unix sockets (see [`Tls`] for the URL's `sslmode`).
+    ///
     /// # Errors
     ///
-    /// [`ConnectError::Url`], [`ConnectError::Database`], [`ConnectError::NewerSchema`],
+    /// [`ConnectError::Url`], [`ConnectError::Plaintext`], [`ConnectError::Tls`],
+    /// [`ConnectError::Database`], [`ConnectError::NewerSchema`], [`ConnectError::WrongKey`],
     /// [`ConnectError::Pool`] when no connection could be opened within the pool's timeout.
     pub async fn connect(url: &str, key: CodeKey) -> Result<AsyncPostgresStore, ConnectError> {
-        AsyncPostgresStore::connect_with(url, None, key, NoTls, PoolOptions::default()).await
+        AsyncPostgresStore::connect_with(url, None, key, Tls::default(), PoolOptions::default())
+            .await
     }
 
     /// Like [`AsyncPostgresStore::connect`], with the tables in `schema` (created if missing)
@@ -101,33 +106,34 @@ impl AsyncPostgresStore {
         schema: &str,
         key: CodeKey,
     ) -> Result<AsyncPostgresStore, ConnectError> {
-        AsyncPostgresStore::connect_with(url, Some(schema), key, NoTls, PoolOptions::default())
-            .await
+        AsyncPostgresStore::connect_with(
+            url,
+            Some(schema),
+            key,
+            Tls::default(),
+            PoolOptions::default(),
+        )
+        .await
     }
 
-    /// Connects with a TLS connector (`postgres-native-tls` or `postgres-openssl`), in
+    /// Connects with `tls` (the host's own CA, [`Tls::with_root_pem`]; its rustls
+    /// configuration, [`Tls::with_config`]; or plaintext by name, [`Tls::disabled`]), in
     /// `schema` when given.
     ///
     /// # Errors
     ///
     /// Those of [`AsyncPostgresStore::connect_in_schema`].
-    pub async fn connect_with_tls<T>(
+    pub async fn connect_with_tls(
         url: &str,
         schema: Option<&str>,
         key: CodeKey,
-        tls: T,
-    ) -> Result<AsyncPostgresStore, ConnectError>
-    where
-        T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
-        T::Stream: Send + Sync,
-        T::TlsConnect: Send + Sync,
-        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
-    {
+        tls: Tls,
+    ) -> Result<AsyncPostgresStore, ConnectError> {
         AsyncPostgresStore::connect_with(url, schema, key, tls, PoolOptions::default()).await
     }
 
-    /// Like [`AsyncPostgresStore::connect_with_tls`] (give [`NoTls`](crate::NoTls) for none),
-    /// with the connection pool sized by `options`.
+    /// Like [`AsyncPostgresStore::connect_with_tls`], with the connection pool sized by
+    /// `options`.
     ///
     /// # Errors
     ///
@@ -138,7 +144,7 @@ impl AsyncPostgresStore {
     /// use std::num::NonZeroU32;
     /// use std::time::Duration;
     ///
-    /// use giftcert_postgres::{AsyncPostgresStore, CodeKey, NoTls, PoolOptions};
+    /// use giftcert_postgres::{AsyncPostgresStore, CodeKey, PoolOptions, Tls};
     ///
     /// let options = PoolOptions::new()
     ///     .with_max_size(NonZeroU32::new(32).ok_or("zero")?)
@@ -147,7 +153,7 @@ impl AsyncPostgresStore {
     ///     "postgresql://giftcert@db.internal/shop",
     ///     Some("giftcert"),
     ///     CodeKey::from_hex(&std::env::var("GIFTCERT_CODE_KEY")?)?,
-    ///     NoTls,
+    ///     Tls::default(),
     ///     options,
     /// )
     /// .await?;
@@ -155,31 +161,25 @@ impl AsyncPostgresStore {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn connect_with<T>(
+    pub async fn connect_with(
         url: &str,
         schema: Option<&str>,
         key: CodeKey,
-        tls: T,
+        tls: Tls,
         options: PoolOptions,
-    ) -> Result<AsyncPostgresStore, ConnectError>
-    where
-        T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
-        T::Stream: Send + Sync,
-        T::TlsConnect: Send + Sync,
-        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
-    {
+    ) -> Result<AsyncPostgresStore, ConnectError> {
         if let Some(schema) = schema {
             check_schema(schema)?;
         }
-        let config = Config::from_str(url).map_err(ConnectError::Url)?;
-        let manager = Manager::from_config(
-            config,
-            tls,
-            ManagerConfig {
-                // A connection whose socket closed is dropped; no round trip per request.
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let mut config = Config::from_str(url).map_err(ConnectError::Url)?;
+        let manager_config = ManagerConfig {
+            // A connection whose socket closed is dropped; no round trip per request.
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match plan(&mut config, &tls)? {
+            Plan::Plaintext => Manager::from_config(config, NoTls, manager_config),
+            Plan::Verified(tls) => Manager::from_config(config, tls, manager_config),
+        };
         let timeout = options.checkout_timeout();
         let mut builder = Pool::builder(manager)
             .max_size(usize::try_from(options.max_size().get()).unwrap_or(usize::MAX))

@@ -1,5 +1,242 @@
-//! Why a store could not connect, and the checks made before connecting: shared by both
-//! stores.
+//! Why a store could not connect, the checks made before connecting, and how connections are
+//! protected ([`Tls`]): shared by both stores.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use rustls::{ClientConfig, RootCertStore};
+use tokio_postgres::Config;
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// How a store protects its connections to PostgreSQL: TLS with the server's certificate
+/// verified (the default, against Mozilla's roots), or plaintext when named
+/// ([`Tls::disabled`]).
+///
+/// # Which hosts get TLS
+///
+/// Every host that is not on this machine gets TLS with its certificate verified, by default:
+/// a store given [`Tls::default`] (which `connect` and `connect_in_schema` use) verifies the
+/// server's certificate and name against Mozilla's roots (`webpki-roots`), or against the
+/// host's own CA ([`Tls::with_root_pem`], [`Tls::with_config`]). Local hosts (`localhost`,
+/// 127.0.0.0/8, `::1`, Unix sockets) connect in plaintext unless the URL says
+/// `sslmode=require`. For the rest, the URL's `sslmode` is read so:
+///
+/// | `sslmode` | a host that is not local |
+/// | --- | --- |
+/// | `prefer` (libpq's default, and so when none is given) | upgraded to `require`, certificate verified: `prefer` falls back to plaintext when an attacker answers "no TLS", so it is never honoured as written |
+/// | `require` | TLS, certificate and host name verified (libpq's `require` does not verify; this does) |
+/// | `disable` | refused with [`ConnectError::Plaintext`]: plaintext to another machine needs [`Tls::disabled`], named in the host's code |
+///
+/// [`Tls::disabled`] connects in plaintext to any host (and refuses `sslmode=require`).
+///
+/// ```
+/// use giftcert_postgres::Tls;
+///
+/// // The default: Mozilla's roots, for a managed database with a public certificate.
+/// let public = Tls::default();
+/// // A database whose certificate the host's own CA signed.
+/// let refused = Tls::with_root_pem(b"not a certificate");
+/// assert_eq!(
+///     refused.unwrap_err().to_string(),
+///     "TLS: the PEM text holds no certificate"
+/// );
+/// ```
+#[derive(Clone)]
+pub struct Tls(TlsKind);
+
+#[derive(Clone)]
+enum TlsKind {
+    /// Verify against these roots (Mozilla's by default).
+    Roots(Arc<RootCertStore>),
+    /// The host's own rustls configuration.
+    Config(Arc<ClientConfig>),
+    /// Plaintext, by name.
+    Disabled,
+}
+
+impl Default for Tls {
+    /// TLS verified against Mozilla's roots (`webpki-roots`) for every host that is not local.
+    fn default() -> Self {
+        Tls::webpki_roots()
+    }
+}
+
+impl fmt::Debug for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            TlsKind::Roots(roots) => write!(f, "Tls::Verified({} roots)", roots.len()),
+            TlsKind::Config(_) => f.write_str("Tls::Config"),
+            TlsKind::Disabled => f.write_str("Tls::Disabled"),
+        }
+    }
+}
+
+impl Tls {
+    /// TLS verified against Mozilla's roots (`webpki-roots`), as public and managed
+    /// databases need: the default.
+    #[must_use]
+    pub fn webpki_roots() -> Tls {
+        let roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        Tls(TlsKind::Roots(Arc::new(roots)))
+    }
+
+    /// TLS verified against the certificates in `pem` only (the host's own CA, one or more
+    /// `BEGIN CERTIFICATE` blocks), not Mozilla's roots.
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectError::Tls`] when `pem` holds no certificate or one that cannot be read.
+    pub fn with_root_pem(pem: &[u8]) -> Result<Tls, ConnectError> {
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| tls_error(format!("cannot read the PEM text: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| tls_error(format!("cannot use a root certificate: {e}")))?;
+        }
+        if roots.is_empty() {
+            return Err(tls_error("the PEM text holds no certificate".to_owned()));
+        }
+        Ok(Tls(TlsKind::Roots(Arc::new(roots))))
+    }
+
+    /// TLS with the host's own rustls configuration (roots, client certificates, versions).
+    /// It is used for local hosts too when the URL says `sslmode=require`.
+    #[must_use]
+    pub fn with_config(config: ClientConfig) -> Tls {
+        Tls(TlsKind::Config(Arc::new(config)))
+    }
+
+    /// Plaintext to any host, by name: for a network the host trusts (a private link, a
+    /// sidecar proxy that does TLS itself). Passwords and gift card data cross the network
+    /// readable by anyone on the path.
+    #[must_use]
+    pub fn disabled() -> Tls {
+        Tls(TlsKind::Disabled)
+    }
+
+    /// The rustls configuration to connect with.
+    fn client_config(&self) -> Result<Option<Arc<ClientConfig>>, ConnectError> {
+        match &self.0 {
+            TlsKind::Disabled => Ok(None),
+            TlsKind::Config(config) => Ok(Some(Arc::clone(config))),
+            TlsKind::Roots(roots) => {
+                // The provider named, not the process default: another crate enabling a
+                // second provider cannot make this ambiguous.
+                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let config = ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| tls_error(format!("cannot configure rustls: {e}")))?
+                    .with_root_certificates(Arc::clone(roots))
+                    .with_no_client_auth();
+                Ok(Some(Arc::new(config)))
+            }
+        }
+    }
+}
+
+fn tls_error(reason: String) -> ConnectError {
+    ConnectError::Tls { reason }
+}
+
+/// How a store connects, as [`plan`] decides it.
+pub(crate) enum Plan {
+    /// Plaintext: a local host, or [`Tls::disabled`].
+    Plaintext,
+    /// TLS with the server's certificate verified; the config's `sslmode` is `require`.
+    Verified(MakeRustlsConnect),
+}
+
+impl fmt::Debug for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Plan::Plaintext => "Plaintext",
+            Plan::Verified(_) => "Verified",
+        })
+    }
+}
+
+/// Whether `host` is on this machine: a Unix socket, `localhost`, or a loopback address.
+fn is_local(host: &Host) -> bool {
+    match host {
+        Host::Unix(_) => true,
+        Host::Tcp(name) => {
+            let name = name.trim_start_matches('[').trim_end_matches(']');
+            name.eq_ignore_ascii_case("localhost")
+                || name.parse::<IpAddr>().is_ok_and(|ip| is_loopback(&ip))
+        }
+    }
+}
+
+fn is_loopback(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// The first host of `config` that is not local (a `hostaddr` counts with its host), or `None`
+/// when every one is.
+fn remote_host(config: &Config) -> Option<String> {
+    let hosts = config.get_hosts();
+    let named = hosts.iter().find(|h| !is_local(h)).map(|h| match h {
+        Host::Tcp(name) => name.clone(),
+        Host::Unix(path) => path.display().to_string(),
+    });
+    named.or_else(|| {
+        config
+            .get_hostaddrs()
+            .iter()
+            .find(|ip| !is_loopback(ip))
+            .map(ToString::to_string)
+    })
+}
+
+/// Decides how to connect to the hosts of `config` under `tls` (see [`Tls`]):
+/// plaintext for local hosts and for [`Tls::disabled`], TLS with verification for every other
+/// host, `sslmode=prefer` upgraded to `require` so that it cannot fall back to plaintext.
+///
+/// # Errors
+///
+/// [`ConnectError::Plaintext`] for `sslmode=disable` to a host that is not local (without
+/// [`Tls::disabled`]); [`ConnectError::Tls`] for `sslmode=require` with [`Tls::disabled`], or
+/// a rustls configuration that cannot be built.
+pub(crate) fn plan(config: &mut Config, tls: &Tls) -> Result<Plan, ConnectError> {
+    let Some(client_config) = tls.client_config()? else {
+        if config.get_ssl_mode() == SslMode::Require {
+            return Err(tls_error(
+                "the URL says sslmode=require but the store was given Tls::disabled()".to_owned(),
+            ));
+        }
+        config.ssl_mode(SslMode::Disable);
+        return Ok(Plan::Plaintext);
+    };
+    let mode = config.get_ssl_mode();
+    match remote_host(config) {
+        None if mode != SslMode::Require => {
+            config.ssl_mode(SslMode::Disable);
+            return Ok(Plan::Plaintext);
+        }
+        Some(host) if mode == SslMode::Disable => {
+            return Err(ConnectError::Plaintext {
+                host: host.chars().take(80).collect(),
+            });
+        }
+        _ => {}
+    }
+    config.ssl_mode(SslMode::Require);
+    Ok(Plan::Verified(MakeRustlsConnect::new(
+        (*client_config).clone(),
+    )))
+}
 
 /// The longest schema name PostgreSQL keeps whole.
 const MAX_SCHEMA_LEN: usize = 63;
@@ -40,6 +277,25 @@ pub enum ConnectError {
          it was written with"
     )]
     WrongKey,
+    /// The URL asks for plaintext (`sslmode=disable`) to a host that is not on this machine:
+    /// refused, because the connection would carry passwords and gift card data readable by
+    /// anyone on the path. Connect with TLS (remove `sslmode=disable`), or give
+    /// [`Tls::disabled`] to connect in plaintext by name.
+    #[error(
+        "refusing plaintext to PostgreSQL host \"{host}\", which is not local: remove \
+         sslmode=disable to use TLS, or connect with Tls::disabled() to send plaintext by name"
+    )]
+    Plaintext {
+        /// The first host that is not local.
+        host: String,
+    },
+    /// TLS could not be set up as asked (a root certificate that cannot be read, or
+    /// `sslmode=require` with [`Tls::disabled`]).
+    #[error("TLS: {reason}")]
+    Tls {
+        /// What is wrong.
+        reason: String,
+    },
     /// The connection pool could not hand out a connection to migrate with (it timed out or
     /// is closed).
     #[error("cannot connect to PostgreSQL: {reason}")]
@@ -61,5 +317,127 @@ pub(crate) fn check_schema(schema: &str) -> Result<(), ConnectError> {
         Ok(())
     } else {
         Err(ConnectError::Schema(schema.chars().take(80).collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    /// How `url` connects under `tls`, and the `sslmode` it connects with.
+    fn planned(url: &str, tls: &Tls) -> Result<(&'static str, SslMode), ConnectError> {
+        let mut config = Config::from_str(url).map_err(ConnectError::Url)?;
+        let plan = plan(&mut config, tls)?;
+        let kind = match plan {
+            Plan::Plaintext => "plaintext",
+            Plan::Verified(_) => "verified",
+        };
+        Ok((kind, config.get_ssl_mode()))
+    }
+
+    /// Before, `connect` was plaintext to every host, and `sslmode=prefer` (the default) could
+    /// be downgraded by anyone on the path.
+    #[test]
+    fn a_host_that_is_not_local_gets_verified_tls_and_prefer_is_upgraded() {
+        let tls = Tls::default();
+        for url in [
+            "postgresql://giftcert@db.example.com/shop",
+            "postgresql://giftcert@db.example.com/shop?sslmode=prefer",
+            "postgresql://giftcert@db.example.com/shop?sslmode=require",
+            "host=10.0.0.5 user=giftcert",
+            "host=localhost.example.com user=giftcert",
+            "host=192.0.2.1 user=giftcert",
+            "host=2001:db8::1 user=giftcert",
+            // One remote host among local ones makes the whole connection remote.
+            "host=127.0.0.1,db.example.com user=giftcert",
+            // A hostaddr decides where the connection goes.
+            "host=localhost hostaddr=10.0.0.5 user=giftcert",
+        ] {
+            assert_eq!(
+                planned(url, &tls).unwrap(),
+                ("verified", SslMode::Require),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn plaintext_to_a_host_that_is_not_local_is_refused_naming_the_host() {
+        let err = planned(
+            "postgresql://giftcert@db.example.com/shop?sslmode=disable",
+            &Tls::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, ConnectError::Plaintext { host } if host == "db.example.com"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "refusing plaintext to PostgreSQL host \"db.example.com\", which is not local: \
+             remove sslmode=disable to use TLS, or connect with Tls::disabled() to send \
+             plaintext by name"
+        );
+        // By name, it is allowed.
+        assert_eq!(
+            planned(
+                "postgresql://giftcert@db.example.com/shop?sslmode=disable",
+                &Tls::disabled()
+            )
+            .unwrap(),
+            ("plaintext", SslMode::Disable)
+        );
+        assert_eq!(
+            planned("host=db.example.com", &Tls::disabled()).unwrap(),
+            ("plaintext", SslMode::Disable)
+        );
+    }
+
+    #[test]
+    fn local_hosts_stay_plaintext_unless_tls_is_required() {
+        let tls = Tls::default();
+        for url in [
+            "postgresql://giftcert@127.0.0.1:5432/shop",
+            "postgresql://giftcert@127.1.2.3/shop",
+            "postgresql://giftcert@[::1]:5432/shop",
+            "postgresql://giftcert@localhost/shop?sslmode=disable",
+            "host=LOCALHOST user=giftcert",
+            "host=::ffff:127.0.0.1 user=giftcert",
+            "host=/tmp user=giftcert",
+            "host=/var/run/postgresql,127.0.0.1 user=giftcert",
+            "host=localhost hostaddr=127.0.0.1 user=giftcert",
+        ] {
+            assert_eq!(
+                planned(url, &tls).unwrap(),
+                ("plaintext", SslMode::Disable),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            planned("postgresql://giftcert@127.0.0.1/shop?sslmode=require", &tls).unwrap(),
+            ("verified", SslMode::Require)
+        );
+        let err = planned("host=127.0.0.1 sslmode=require", &Tls::disabled()).unwrap_err();
+        assert!(matches!(err, ConnectError::Tls { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn root_certificates_are_read_from_pem_or_refused() {
+        let ca = rcgen::generate_simple_self_signed(vec!["db.internal".to_owned()]).unwrap();
+        let pem = ca.cert.pem();
+        let tls = Tls::with_root_pem(pem.as_bytes()).unwrap();
+        assert_eq!(format!("{tls:?}"), "Tls::Verified(1 roots)");
+        assert!(format!("{:?}", Tls::default()).starts_with("Tls::Verified("));
+        let broken = pem.replace("MII", "MIIx");
+        assert!(matches!(
+            Tls::with_root_pem(broken.as_bytes()),
+            Err(ConnectError::Tls { .. })
+        ));
+        assert!(matches!(
+            Tls::with_root_pem(b""),
+            Err(ConnectError::Tls { .. })
+        ));
     }
 }

@@ -11,13 +11,15 @@ mod sql;
 mod store;
 
 pub use async_store::AsyncPostgresStore;
-pub use connect::ConnectError;
+pub use connect::{ConnectError, Tls};
 /// How a store's connection pool is sized, re-exported for [`PostgresStore::connect_with`].
 pub use giftcert_store_support::PoolOptions;
 /// The key a store hashes codes with, re-exported so that a host needs no other crate to open
 /// a store.
 pub use giftcert_store_support::{CodeKey, CodeKeyError};
-/// No TLS, for [`PostgresStore::connect_with`], re-exported so that a host needs no other crate.
+/// No TLS, for a host's own `postgres` clients (its admin connections, say), re-exported so
+/// that a host needs no other crate. The stores take a [`Tls`]: plaintext to a host that is
+/// not local only with [`Tls::disabled`].
 pub use postgres::NoTls;
 pub use schema::SCHEMA_VERSION;
 pub use store::PostgresStore;

@@ -11,12 +11,11 @@ use giftcert::{
     redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Versioned},
 };
 use giftcert_store_support::{CodeKey, PoolOptions, checkout, run_ready, write_changes_async};
-use postgres::tls::{MakeTlsConnect, TlsConnect};
-use postgres::{Client, Config, GenericClient, NoTls, Row, Socket, Statement};
+use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 use r2d2::ManageConnection;
 use r2d2_postgres::PostgresConnectionManager;
 
-use crate::connect::{ConnectError, check_schema};
+use crate::connect::{ConnectError, Plan, Tls, check_schema, plan};
 use crate::ops::{self, Steps};
 use crate::schema;
 use crate::sql::{Exec, ExecText, Params, Sql, db_error};
@@ -110,15 +109,30 @@ impl fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects without TLS to the database at `url` (`postgresql://user:password@host/db`
-    /// or `host=... user=...`), keeping its tables in the connection's default schema, and
+    /// Connects to the database at `url` (`postgresql://user:password@host/db` or
+    /// `host=... user=...`), keeping its tables in the connection's default schema, and
     /// brings the schema to [`SCHEMA_VERSION`](crate::SCHEMA_VERSION), with `key` to hash codes.
+    ///
+    /// With [`Tls::default`]: TLS with the server's certificate verified against Mozilla's
+    /// roots for every host that is not local, plaintext for `localhost`, loopback addresses
+    /// and Unix sockets (see [`Tls`] for the URL's `sslmode`).
     ///
     /// # Errors
     ///
-    /// [`ConnectError::Url`], [`ConnectError::Database`], [`ConnectError::NewerSchema`].
+    /// [`ConnectError::Url`], [`ConnectError::Plaintext`], [`ConnectError::Tls`],
+    /// [`ConnectError::Database`], [`ConnectError::NewerSchema`], [`ConnectError::WrongKey`].
+    ///
+    /// ```
+    /// use giftcert_postgres::{CodeKey, ConnectError, PostgresStore};
+    ///
+    /// let key = CodeKey::new(&[7; 32])?;
+    /// // Plaintext to another machine is refused before any connection is made.
+    /// let refused = PostgresStore::connect("postgresql://db.example.com/shop?sslmode=disable", key);
+    /// assert!(matches!(refused, Err(ConnectError::Plaintext { host }) if host == "db.example.com"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(url: &str, key: CodeKey) -> Result<PostgresStore, ConnectError> {
-        PostgresStore::connect_with_tls(url, None, key, NoTls)
+        PostgresStore::connect_with_tls(url, None, key, Tls::default())
     }
 
     /// Like [`PostgresStore::connect`], with the tables in `schema` (created if missing) and
@@ -143,32 +157,26 @@ impl PostgresStore {
         schema: &str,
         key: CodeKey,
     ) -> Result<PostgresStore, ConnectError> {
-        PostgresStore::connect_with_tls(url, Some(schema), key, NoTls)
+        PostgresStore::connect_with_tls(url, Some(schema), key, Tls::default())
     }
 
-    /// Connects with a TLS connector (`postgres-native-tls` or `postgres-openssl`), in
+    /// Connects with `tls` (the host's own CA, [`Tls::with_root_pem`]; its rustls
+    /// configuration, [`Tls::with_config`]; or plaintext by name, [`Tls::disabled`]), in
     /// `schema` when given.
     ///
     /// # Errors
     ///
     /// Those of [`PostgresStore::connect_in_schema`].
-    pub fn connect_with_tls<T>(
+    pub fn connect_with_tls(
         url: &str,
         schema: Option<&str>,
         key: CodeKey,
-        tls: T,
-    ) -> Result<PostgresStore, ConnectError>
-    where
-        T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
-        T::TlsConnect: Send,
-        T::Stream: Send,
-        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
-    {
+        tls: Tls,
+    ) -> Result<PostgresStore, ConnectError> {
         PostgresStore::connect_with(url, schema, key, tls, PoolOptions::default())
     }
 
-    /// Like [`PostgresStore::connect_with_tls`] (give [`NoTls`](crate::NoTls) for none), with
-    /// the connection pool sized by `options`.
+    /// Like [`PostgresStore::connect_with_tls`], with the connection pool sized by `options`.
     ///
     /// # Errors
     ///
@@ -178,7 +186,7 @@ impl PostgresStore {
     /// use std::num::NonZeroU32;
     /// use std::time::Duration;
     ///
-    /// use giftcert_postgres::{CodeKey, NoTls, PoolOptions, PostgresStore};
+    /// use giftcert_postgres::{CodeKey, PoolOptions, PostgresStore, Tls};
     ///
     /// let options = PoolOptions::new()
     ///     .with_max_size(NonZeroU32::new(32).ok_or("zero")?)
@@ -187,31 +195,31 @@ impl PostgresStore {
     ///     "postgresql://giftcert@db.internal/shop",
     ///     Some("giftcert"),
     ///     CodeKey::from_hex(&std::env::var("GIFTCERT_CODE_KEY")?)?,
-    ///     NoTls,
+    ///     Tls::with_root_pem(&std::fs::read("/etc/giftcert/db-ca.pem")?)?,
     ///     options,
     /// )?;
     /// assert_eq!(store.pool_options(), options);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn connect_with<T>(
+    pub fn connect_with(
         url: &str,
         schema: Option<&str>,
         key: CodeKey,
-        tls: T,
+        tls: Tls,
         options: PoolOptions,
-    ) -> Result<PostgresStore, ConnectError>
-    where
-        T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
-        T::TlsConnect: Send,
-        T::Stream: Send,
-        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
-    {
+    ) -> Result<PostgresStore, ConnectError> {
         if let Some(schema) = schema {
             check_schema(schema)?;
         }
-        let config = Config::from_str(url).map_err(ConnectError::Url)?;
+        let mut config = tokio_postgres::Config::from_str(url).map_err(ConnectError::Url)?;
+        let plan = plan(&mut config, &tls)?;
+        let config = Config::from(config);
+        let clients: Clients = match plan {
+            Plan::Plaintext => Box::new(PostgresConnectionManager::new(config, NoTls)),
+            Plan::Verified(tls) => Box::new(PostgresConnectionManager::new(config, tls)),
+        };
         let connections = Connections {
-            clients: Box::new(PostgresConnectionManager::new(config, tls)),
+            clients,
             schema: schema.map(str::to_owned),
         };
         // One client of its own checks the server and migrates before the pool opens any.

@@ -17,7 +17,7 @@ use giftcert::{
     card::{LedgerEntry, verify_ledger},
     redeem::{CardWrite, Changes, Record},
 };
-use giftcert_postgres::{AsyncPostgresStore, NoTls, PoolOptions, PostgresStore};
+use giftcert_postgres::{AsyncPostgresStore, NoTls, PoolOptions, PostgresStore, Tls};
 
 mod common;
 
@@ -27,7 +27,7 @@ use common::{Scratch, key, off_runtime, t0, url, usd};
 impl Scratch {
     /// An async store in `schema`, with a pool sized by `options`.
     async fn store_with(&self, schema: &str, options: PoolOptions) -> AsyncPostgresStore {
-        AsyncPostgresStore::connect_with(&self.url, Some(schema), key(), NoTls, options)
+        AsyncPostgresStore::connect_with(&self.url, Some(schema), key(), Tls::default(), options)
             .await
             .unwrap()
     }

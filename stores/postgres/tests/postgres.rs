@@ -526,8 +526,14 @@ fn a_pool_of_one_refuses_a_second_request_until_its_connection_is_back() {
     let options = PoolOptions::new()
         .with_max_size(NonZeroU32::MIN)
         .with_checkout_timeout(timeout);
-    let store =
-        PostgresStore::connect_with(&url, Some(&schema), key(), postgres::NoTls, options).unwrap();
+    let store = PostgresStore::connect_with(
+        &url,
+        Some(&schema),
+        key(),
+        giftcert_postgres::Tls::default(),
+        options,
+    )
+    .unwrap();
     assert_eq!(store.pool_options(), options);
     let card = store.card(id).unwrap().unwrap();
 
@@ -586,6 +592,13 @@ fn a_pool_of_one_refuses_a_second_request_until_its_connection_is_back() {
 fn postgres_never_answers_more_parallel_guesses_than_the_limit() {
     let scratch = Scratch::new(url());
     giftcert::testkit::check_guard_race(|| scratch.store(), 3).unwrap();
+}
+
+#[test]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+fn postgres_never_answers_more_parallel_guesses_than_the_store_budget() {
+    let scratch = Scratch::new(url());
+    giftcert::testkit::check_store_budget_race(|| scratch.store(), 2).unwrap();
 }
 
 /// Before, a schema opened with another key treated every code as unknown, silently.

@@ -75,3 +75,19 @@ fn sqlite_never_answers_more_parallel_guesses_than_the_limit() {
     )
     .unwrap();
 }
+
+/// The kit's store-budget race: 8 clients with ids of their own guessing at once get, together,
+/// at most the store-wide budget of "unknown" answers.
+#[test]
+fn sqlite_never_answers_more_parallel_guesses_than_the_store_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = AtomicUsize::new(0);
+    giftcert::testkit::check_store_budget_race(
+        || {
+            let n = files.fetch_add(1, Ordering::Relaxed);
+            SqliteStore::open(dir.path().join(format!("budget-{n}.db")), key()).unwrap()
+        },
+        3,
+    )
+    .unwrap();
+}
