@@ -18,8 +18,9 @@ use crate::clock::Clock;
 use crate::code::ImportedCode;
 use crate::money::{Currency, Money};
 use crate::redeem::{
-    Amended, AppliedCode, Authorisation, Captured, CardCommand, Checkout, IdempotencyKey,
-    IdempotencyRecord, Issued, Protocol, RedeemError, Redeemed, Voided,
+    Amended, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand, Checkout,
+    CodeReplaced, IdempotencyKey, IdempotencyRecord, Issued, Protocol, Pruned, RedeemError,
+    Redeemed, Sweep, Voided,
 };
 use crate::store::{AsyncRedeemer, AsyncStore, Changes, Redeemer, Store, StoreError, Versioned};
 
@@ -82,6 +83,23 @@ pub(crate) trait Driver: Sync + Sized {
         command: CardCommand,
         by: &Attribution,
     ) -> impl Future<Output = Result<Redeemed<Amended>, RedeemError>> + Send;
+
+    fn replace_code(
+        &self,
+        key: &IdempotencyKey,
+        card: CardId,
+        by: &Attribution,
+    ) -> impl Future<Output = Result<Redeemed<CodeReplaced>, RedeemError>> + Send;
+
+    fn sweep(&self, limit: usize) -> impl Future<Output = Result<Sweep, RedeemError>> + Send;
+
+    fn prune(&self, limit: usize) -> impl Future<Output = Result<Pruned, RedeemError>> + Send;
+
+    fn check_balance(
+        &self,
+        client: &Reference,
+        code: &str,
+    ) -> impl Future<Output = Result<BalanceCheck, RedeemError>> + Send;
 
     fn card(
         &self,
@@ -203,6 +221,31 @@ impl<S: Store> Driver for Redeemer<S> {
         by: &Attribution,
     ) -> impl Future<Output = Result<Redeemed<Amended>, RedeemError>> + Send {
         ready(Redeemer::amend(self, key, card, command, by))
+    }
+
+    fn replace_code(
+        &self,
+        key: &IdempotencyKey,
+        card: CardId,
+        by: &Attribution,
+    ) -> impl Future<Output = Result<Redeemed<CodeReplaced>, RedeemError>> + Send {
+        ready(Redeemer::replace_code(self, key, card, by))
+    }
+
+    fn sweep(&self, limit: usize) -> impl Future<Output = Result<Sweep, RedeemError>> + Send {
+        ready(Redeemer::sweep(self, limit))
+    }
+
+    fn prune(&self, limit: usize) -> impl Future<Output = Result<Pruned, RedeemError>> + Send {
+        ready(Redeemer::prune(self, limit))
+    }
+
+    fn check_balance(
+        &self,
+        client: &Reference,
+        code: &str,
+    ) -> impl Future<Output = Result<BalanceCheck, RedeemError>> + Send {
+        ready(Redeemer::check_balance(self, client, code))
     }
 
     fn card(
@@ -351,6 +394,31 @@ impl<S: AsyncStore> Driver for AsyncRedeemer<S> {
         by: &Attribution,
     ) -> impl Future<Output = Result<Redeemed<Amended>, RedeemError>> + Send {
         AsyncRedeemer::amend(self, key, card, command, by)
+    }
+
+    fn replace_code(
+        &self,
+        key: &IdempotencyKey,
+        card: CardId,
+        by: &Attribution,
+    ) -> impl Future<Output = Result<Redeemed<CodeReplaced>, RedeemError>> + Send {
+        AsyncRedeemer::replace_code(self, key, card, by)
+    }
+
+    fn sweep(&self, limit: usize) -> impl Future<Output = Result<Sweep, RedeemError>> + Send {
+        AsyncRedeemer::sweep(self, limit)
+    }
+
+    fn prune(&self, limit: usize) -> impl Future<Output = Result<Pruned, RedeemError>> + Send {
+        AsyncRedeemer::prune(self, limit)
+    }
+
+    fn check_balance(
+        &self,
+        client: &Reference,
+        code: &str,
+    ) -> impl Future<Output = Result<BalanceCheck, RedeemError>> + Send {
+        AsyncRedeemer::check_balance(self, client, code)
     }
 
     fn card(
