@@ -111,6 +111,16 @@ fn postgres_store_passes_the_back_office_checks() {
     giftcert::testkit::check_back_office(|| scratch.store()).unwrap();
 }
 
+/// Replacing lost codes, sweeps and pruning in PostgreSQL, alone and racing, each check in a
+/// fresh schema.
+#[test]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+fn postgres_store_passes_the_upkeep_checks() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    giftcert::testkit::check_upkeep(|| scratch.store()).unwrap();
+}
+
 /// No request fails with contention while others make progress: eight threads spending one
 /// card through one store (a pool of at least eight connections, so eight connections), and
 /// a sixteen-card checkout racing a spender of one of its cards, each in a fresh schema.
@@ -181,8 +191,9 @@ fn connecting_again_keeps_the_data_and_the_schema_version() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2]);
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(versions, vec![1, 2, 3]);
+    // 0001, 0002 and 0004 on this branch alone; 4 once 0003 is merged before it.
+    assert_eq!(SCHEMA_VERSION, 3);
     let found = store.card_by_code(&code).unwrap().unwrap();
     assert_eq!(found.value.id(), card);
     assert_eq!(found.version, 2);
@@ -204,12 +215,12 @@ fn a_schema_from_a_newer_version_is_refused() {
         error,
         ConnectError::NewerSchema {
             found: 99,
-            known: 2
+            known: SCHEMA_VERSION
         }
     ));
     assert_eq!(
         error.to_string(),
-        "the database has schema version 99, newer than version 2 that this giftcert-postgres \
+        "the database has schema version 99, newer than version 3 that this giftcert-postgres \
          knows"
     );
 }
@@ -317,12 +328,12 @@ fn the_ledger_is_append_only_and_numbered_without_gaps() {
 
 #[test]
 #[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
-fn a_card_keeps_its_code_and_each_write_adds_one_to_its_version() {
+fn a_card_keeps_its_id_and_each_write_adds_one_to_its_version() {
     let url = url();
     let scratch = Scratch::new(url);
     let (schema, card, _) = schema_with_a_held_card(&scratch);
     let mut client = scratch.client(&schema);
-    let message = "a card keeps its id and code, and each write adds one to its version";
+    let message = "a card keeps its id, and each write adds one to its version";
     assert_eq!(
         refused(
             &mut client,
@@ -334,12 +345,19 @@ fn a_card_keeps_its_code_and_each_write_adds_one_to_its_version() {
         refused(
             &mut client,
             &format!(
-                "UPDATE cards SET code_digest = '{}', version = version + 1 WHERE id = '{card}'",
+                "UPDATE cards SET code_digest = '{}' WHERE id = '{card}'",
                 "0".repeat(64)
             )
         ),
         message
     );
+    // A lost code replaced: a new digest, written as a write of its own.
+    client
+        .batch_execute(&format!(
+            "UPDATE cards SET code_digest = '{}', version = version + 1 WHERE id = '{card}'",
+            "0".repeat(64)
+        ))
+        .unwrap();
 }
 
 #[test]
