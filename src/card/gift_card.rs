@@ -945,7 +945,7 @@ impl GiftCard {
     /// Gives the card a new code, as an [`EntryKind::CodeReplaced`] entry: the same card (id,
     /// balance, holds, history) under `code`, the way a back office answers "I lost the
     /// e-mail". The card keeps only the new code's hint; finding it by the old code is the
-    /// store's to stop (see [`CardWrite::Recode`](crate::redeem::CardWrite::Recode)).
+    /// store's to stop (see [`CodeWrite`](crate::redeem::CodeWrite)).
     ///
     /// # Errors
     ///

@@ -49,6 +49,20 @@ use crate::redeem::{
 /// The protocol retries a conflicting request from a fresh read a bounded number of times, so
 /// a store only has to refuse, never to merge.
 ///
+/// # A code that moves, cards that fall due, records that expire
+///
+/// - A lost code is replaced by a [`CodeWrite`](crate::redeem::CodeWrite) beside the card's
+///   [`CardWrite::Update`](crate::redeem::CardWrite::Update) in one commit: the store moves
+///   its code index with the update (in SQL, the new digest and hint in the same `UPDATE`, so
+///   the version still moves by one), after which the new code finds the card and the old one
+///   finds nothing. A new code that is taken is [`StoreError::DuplicateCode`] (the protocol
+///   draws another), checked by [`Changes::check_codes`].
+/// - Every card write keeps [`GiftCard::sweep_at`] where [`Store::due_cards`] finds it by an
+///   index, so a sweep reads only the cards that are due.
+/// - [`Store::prune_idempotency`] and [`Store::prune_guards`] delete in bounded batches by an
+///   index on the record's time. The three have defaults that refuse, so a store written for
+///   an earlier version still compiles; the conformance kit's `check_upkeep` fails on them.
+///
 /// # The guard: reserved before the lookup
 ///
 /// The guard needs no store method of its own: it is the versioned guard-window commit above.
