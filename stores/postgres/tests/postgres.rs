@@ -616,3 +616,67 @@ fn postgres_takes_the_largest_amounts_memory_takes() {
         .unwrap();
     assert_eq!(card.balance(), value);
 }
+
+/// Migration 0004 fills `sweep_due_at` and `started_at` for rows written before it: the values
+/// the store writes itself, for a held card with an expiry, one without, and a guard window.
+#[test]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+fn the_migration_fills_the_new_columns_of_older_rows() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    let (schema, _, _) = schema_with_a_held_card(&scratch);
+    let redeemer =
+        Redeemer::new(scratch.store_in(&schema)).with_clock(Arc::new(FixedClock::new(t0())));
+    let mut spec = CardSpec::new(usd("20"));
+    spec.expires_at = Some(t0() + chrono::Duration::days(3));
+    redeemer
+        .issue(&IdempotencyKey::new("expiring").unwrap(), vec![spec])
+        .unwrap();
+    let (_, unknown) = redeemer.protocol().draw().unwrap();
+    let client = Reference::new("guesser").unwrap();
+    assert!(
+        redeemer
+            .check_balance(&client, unknown.expose_secret())
+            .is_err()
+    );
+    let mut db = scratch.client(&schema);
+    let read = |db: &mut Client| -> Vec<(String, Option<String>)> {
+        db.query(
+            "SELECT id, sweep_due_at::text FROM cards \
+             UNION ALL SELECT client, started_at::text FROM guard_windows ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
+    };
+    let written = read(&mut db);
+    assert_eq!(
+        written.iter().filter(|(_, at)| at.is_some()).count(),
+        4,
+        "{written:?}"
+    );
+    let migration = include_str!("../migrations/0004_upkeep.sql");
+    let backfill: Vec<&str> = migration
+        .split(";\n")
+        .map(str::trim)
+        .filter(|s| {
+            let code: Vec<&str> = s
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect();
+            code.first().is_some_and(|l| l.starts_with("UPDATE"))
+        })
+        .collect();
+    assert_eq!(backfill.len(), 2, "{backfill:?}");
+    db.batch_execute(
+        "DROP TRIGGER cards_versions_count_writes ON cards; \
+         UPDATE cards SET sweep_due_at = NULL; UPDATE guard_windows SET started_at = NULL;",
+    )
+    .unwrap();
+    for statement in backfill {
+        db.batch_execute(statement).unwrap();
+    }
+    assert_eq!(read(&mut db), written);
+}
