@@ -16,11 +16,13 @@ use crate::card::{
     verify_ledger,
 };
 use crate::clock::FixedClock;
+use crate::code::Code;
 use crate::money::Currency;
-use crate::redeem::{Protocol, RedeemError};
-use crate::store::{AsyncRedeemer, AsyncStore, Redeemer, Store};
+use crate::redeem::{CodeWrite, Protocol, RedeemError};
+use crate::store::{AsyncRedeemer, AsyncStore, CardWrite, Changes, Redeemer, Store, StoreError};
 
 const RECODE: &str = "replacing a lost code";
+const CODE_WRITE: &str = "a card's new code in a commit";
 const RECODE_RACE: &str = "replacing a code racing shoppers";
 const SWEEP: &str = "sweeps";
 const SWEEP_RACE: &str = "sweeps racing an authorisation";
@@ -31,18 +33,21 @@ type Task<'a> = Pin<Box<dyn Future<Output = Result<bool, ConformanceFailure>> + 
 /// Runs the upkeep a back office and a scheduler do through a [`Redeemer`] over stores from
 /// `factory` (a fresh, empty store each call):
 ///
-/// 1. replacing a lost code keeps the card (id, balance, holds), refuses the old code at once
+/// 1. the store refuses a card's new code that another card has
+///    ([`StoreError::DuplicateCode`]), and one without its card's update or on a stale version
+///    (a conflict), leaving both codes where they were; then moves it;
+/// 2. replacing a lost code keeps the card (id, balance, holds), refuses the old code at once
 ///    and finds the card by the new one, leaves an attributed `CodeReplaced` entry, hands the
 ///    new code over once in a notification whose `Debug` masks it, replays under its key with
 ///    the same masked outcome and no notification, and refuses the key for another card;
-/// 2. a code replaced while shoppers spend with the old one: money is conserved, the ledger
+/// 3. a code replaced while shoppers spend with the old one: money is conserved, the ledger
 ///    proves the balance, and afterwards the old code is refused and the new one pays;
-/// 3. sweeps release holds past their time limit and record expiries (with a notification),
+/// 4. sweeps release holds past their time limit and record expiries (with a notification),
 ///    in batches of at most `limit` that say when more are due, and a second sweep changes
 ///    nothing;
-/// 4. a sweep racing an authorisation on the same card: the expired hold is released once,
+/// 5. a sweep racing an authorisation on the same card: the expired hold is released once,
 ///    the new hold stands, the ledger proves the balance;
-/// 5. pruning deletes idempotency records past the retention and guard windows that have
+/// 6. pruning deletes idempotency records past the retention and guard windows that have
 ///    ended, in batches of at most `limit`, and keeps the rest.
 ///
 /// # Errors
@@ -77,6 +82,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = D::Store>,
 {
+    a_new_code_is_checked_by_the_store::<D>(factory().await).await?;
     replacing_a_code_keeps_the_card::<D>(factory().await).await?;
     replacing_a_code_races_shoppers::<D>(factory().await).await?;
     sweeps_release_and_expire::<D>(factory().await).await?;
@@ -87,6 +93,94 @@ where
 fn staff(check: &'static str) -> Result<Attribution, ConformanceFailure> {
     let reason = Reason::new("customer lost the e-mail").map_err(|e| fail(check, e.to_string()))?;
     Ok(Attribution::new(reference(check, "staff:kit")?, reason))
+}
+
+/// The store's part, through commits the kit builds: a new code that another card has is
+/// [`StoreError::DuplicateCode`], one without its card's update or on a stale version is a
+/// conflict, and a refused commit leaves both codes where they were.
+async fn a_new_code_is_checked_by_the_store<D: Driver>(
+    store: D::Store,
+) -> Result<(), ConformanceFailure> {
+    const C: &str = CODE_WRITE;
+    let driver = D::build(store, Protocol::default(), Arc::new(FixedClock::new(t0())));
+    let (a, code_a) = issue_card(C, &driver, "issue-a", usd(1_000)).await?;
+    let (b, code_b) = issue_card(C, &driver, "issue-b", usd(2_000)).await?;
+    let parse = |text: &str| Code::parse(text).map_err(|e| fail(C, e.to_string()));
+    let stored = driver
+        .stored_card(a)
+        .await
+        .map_err(|e| fail(C, e.to_string()))?
+        .ok_or_else(|| fail(C, "the card is gone"))?;
+    let recode = |code: Code, version: u64, with_update: bool| Changes {
+        cards: if with_update {
+            vec![CardWrite::Update {
+                card: stored.value.clone(),
+                expected_version: version,
+            }]
+        } else {
+            Vec::new()
+        },
+        codes: vec![CodeWrite { card: a, code }],
+        ..Changes::default()
+    };
+    let taken = driver
+        .commit(recode(parse(&code_b)?, stored.version, true))
+        .await;
+    ensure(
+        C,
+        matches!(taken, Err(StoreError::DuplicateCode { .. })),
+        || format!("taking another card's code gave {taken:?}"),
+    )?;
+    let (_, fresh) = Protocol::default()
+        .draw()
+        .map_err(|e| fail(C, e.to_string()))?;
+    let alone = driver
+        .commit(recode(fresh.clone(), stored.version, false))
+        .await;
+    ensure(C, matches!(alone, Err(StoreError::Conflict { .. })), || {
+        format!("a new code without its card's update gave {alone:?}")
+    })?;
+    let stale = driver
+        .commit(recode(fresh.clone(), stored.version + 1, true))
+        .await;
+    ensure(C, matches!(stale, Err(StoreError::Conflict { .. })), || {
+        format!("a new code on a stale version gave {stale:?}")
+    })?;
+    let client = reference(C, "shopper")?;
+    for (card, code) in [(a, &code_a), (b, &code_b)] {
+        let found = step(C, driver.check_balance(&client, code).await)?;
+        ensure(C, found.card == card, || {
+            format!("after the refused commits a code finds {}", found.card)
+        })?;
+    }
+    let unused = driver.check_balance(&client, fresh.expose_secret()).await;
+    ensure(
+        C,
+        matches!(unused, Err(RedeemError::UnknownCode(_))),
+        || format!("a code whose commit was refused gave {unused:?}"),
+    )?;
+    step(
+        C,
+        driver
+            .commit(recode(fresh.clone(), stored.version, true))
+            .await
+            .map_err(RedeemError::from),
+    )?;
+    let moved = step(
+        C,
+        driver.check_balance(&client, fresh.expose_secret()).await,
+    )?;
+    let old = driver.check_balance(&client, &code_a).await;
+    ensure(
+        C,
+        moved.card == a && matches!(old, Err(RedeemError::UnknownCode(_))),
+        || {
+            format!(
+                "after the commit the new code finds {}, the old gives {old:?}",
+                moved.card
+            )
+        },
+    )
 }
 
 async fn replacing_a_code_keeps_the_card<D: Driver>(
