@@ -150,5 +150,91 @@ fn main() -> Result<()> {
             entry.balance_after()
         );
     }
+    lost_codes_sweeps_and_retention()?;
+    Ok(())
+}
+
+/// A customer lost the e-mail with their code: support gives the same card a new code (the
+/// old one stops working at once). Then what a scheduler runs: a sweep that releases an
+/// abandoned checkout's hold and records a card's expiry, and a prune of old idempotency
+/// records and guard windows.
+fn lost_codes_sweeps_and_retention() -> Result<()> {
+    let eur = |s: &str| Money::parse(s, Currency::EUR);
+    let start = Utc
+        .with_ymd_and_hms(2026, 3, 1, 9, 0, 0)
+        .single()
+        .ok_or("no such instant")?;
+    let clock = Arc::new(FixedClock::new(start));
+    let redeemer = Redeemer::new(MemoryStore::new()).with_clock(clock.clone());
+    let key = |k: &str| IdempotencyKey::new(k);
+    println!("\n-- a lost code, sweeps and retention");
+
+    let mut spec = CardSpec::new(eur("40")?);
+    spec.expires_at = Some(start + Duration::days(7));
+    let issued = redeemer.issue(&key("order-3001")?, vec![spec])?;
+    let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else {
+        return Err("no card was issued".into());
+    };
+    let (card, old) = (*card, code.expose_secret().to_owned());
+
+    // A shopper's checkout holds 15.00, then is abandoned.
+    let shopper = Reference::new("203.0.113.9")?;
+    let checkout = Reference::new("checkout-7")?;
+    redeemer.apply_code(&shopper, &checkout, Currency::EUR, &old)?;
+    redeemer.authorise(&key("checkout-7/authorise")?, &checkout, eur("15")?)?;
+
+    let agent = Attribution::new(
+        Reference::new("staff:ben")?,
+        Reason::new("customer lost the e-mail with the code")?,
+    );
+    let replaced = redeemer.replace_code(&key("ticket-401/new-code")?, card, &agent)?;
+    for notification in &replaced.notifications {
+        // The host e-mails the new code; its Debug output shows only the masked hint.
+        println!("to send: {notification:?}");
+    }
+    let again = redeemer.replace_code(&key("ticket-401/new-code")?, card, &agent)?;
+    println!(
+        "new code {} (the retry replayed: {}, with {} notifications: the code is handed over once)",
+        replaced.outcome.code,
+        again.replayed,
+        again.notifications.len()
+    );
+    println!(
+        "the old code: {}",
+        redeemer
+            .check_balance(&shopper, &old)
+            .err()
+            .map_or("accepted?".to_owned(), |e| e.to_string())
+    );
+
+    // An hour later the hold is past its time limit; a week later the card is past its date.
+    clock.advance(Duration::hours(1))?;
+    let sweep = redeemer.sweep(100)?;
+    for swept in &sweep.cards {
+        println!(
+            "swept {}: released holds {:?} ({}), expired: {}",
+            swept.card, swept.released, swept.released_amount, swept.expired
+        );
+    }
+    clock.advance(Duration::days(7))?;
+    let sweep = redeemer.sweep(100)?;
+    println!(
+        "a week later: {} card(s) expired, to tell: {:?}",
+        sweep.cards.len(),
+        sweep.notifications
+    );
+    println!(
+        "a second sweep changes nothing: {} card(s)",
+        redeemer.sweep(100)?.cards.len()
+    );
+
+    // A month on, the keys of these requests are past their 30 days.
+    clock.advance(Duration::days(30))?;
+    let pruned = redeemer.prune(1_000)?;
+    let sizes = redeemer.store().sizes();
+    println!(
+        "pruned {} idempotency records and {} guard windows; {} records left, {} card(s) kept",
+        pruned.records, pruned.guards, sizes.idempotency_records, sizes.cards
+    );
     Ok(())
 }

@@ -20,6 +20,7 @@
 //! | no request fails with contention while others make progress | [`check_contention`] | [`check_async_contention`] |
 //! | back-office commands keep their entries and race shoppers exactly | [`check_back_office`] | [`check_async_back_office`] |
 //! | partial capture, changing an authorisation, refund targets, balance checks | [`check_checkout_flow`] | [`check_async_checkout_flow`] |
+//! | a lost code replaced (alone and racing shoppers), sweeps (alone and racing an authorisation), pruning | [`check_upkeep`] | [`check_async_upkeep`] |
 //! | parallel guesses from one client never get more than the guard's limit | [`check_guard_race`] | |
 //! | parallel guesses from many clients never get more than the store-wide budget | [`check_store_budget_race`] | |
 //! | the whole protocol under faults, seed by seed, with invariants after every step | [`sim`] (a third driver over a [`Store`]) | |
@@ -44,6 +45,7 @@ mod office;
 mod protocol;
 mod records;
 pub mod sim;
+mod upkeep;
 
 pub use self::checkout::{check_async_checkout_flow, check_checkout_flow};
 pub use self::concurrency::{
@@ -53,6 +55,7 @@ pub use self::concurrency::{
 pub use self::office::{check_async_back_office, check_back_office};
 pub use self::protocol::{check_async_protocol_rules, check_protocol_rules};
 pub use self::records::{check_async_conflict_records, check_conflict_records};
+pub use self::upkeep::{check_async_upkeep, check_upkeep};
 
 use std::future::Future;
 use std::pin::pin;
@@ -300,6 +303,30 @@ impl<S: Store> AsyncStore for Blocking<S> {
 
     fn commit(&self, changes: Changes) -> impl Future<Output = Result<(), StoreError>> + Send {
         std::future::ready(self.0.commit(changes))
+    }
+
+    fn due_cards(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<CardId>, StoreError>> + Send {
+        std::future::ready(self.0.due_cards(now, limit))
+    }
+
+    fn prune_idempotency(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        std::future::ready(self.0.prune_idempotency(before, limit))
+    }
+
+    fn prune_guards(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        std::future::ready(self.0.prune_guards(before, limit))
     }
 }
 

@@ -942,6 +942,52 @@ impl GiftCard {
         Ok(Some(entry))
     }
 
+    /// Gives the card a new code, as an [`EntryKind::CodeReplaced`] entry: the same card (id,
+    /// balance, holds, history) under `code`, the way a back office answers "I lost the
+    /// e-mail". The card keeps only the new code's hint; finding it by the old code is the
+    /// store's to stop (see [`CodeWrite`](crate::redeem::CodeWrite)).
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::Replaced`] for a replaced card (its value lives on another card, whose
+    /// code is the one to replace).
+    pub fn replace_code(
+        &mut self,
+        code: &Code,
+        now: DateTime<Utc>,
+    ) -> Result<LedgerEntry, CardError> {
+        if let (CardStatus::Replaced, Some(by)) = (self.status, self.replaced_by) {
+            return Err(CardError::Replaced {
+                card: self.id,
+                code: self.code_hint.clone(),
+                by,
+            });
+        }
+        let entry = self.record(
+            EntryKind::CodeReplaced,
+            Money::zero(self.currency()),
+            now,
+            None,
+            None,
+        )?;
+        self.code_hint = CodeHint::from(code);
+        Ok(entry)
+    }
+
+    /// When a sweep next has work on this card: the earliest time limit of its open holds, or
+    /// its expiry date while its stored status is active or depleted (a sweep then records the
+    /// expiry), whichever comes first; `None` when nothing will fall due. Stores index cards
+    /// by it, so that a sweep reads only the cards it changes.
+    #[must_use]
+    pub fn sweep_at(&self) -> Option<DateTime<Utc>> {
+        let holds = self.holds.iter().filter_map(Hold::expires_at);
+        let expiry = match self.status {
+            CardStatus::Active | CardStatus::Depleted => self.expires_at,
+            _ => None,
+        };
+        holds.chain(expiry).min()
+    }
+
     /// Moves the expiry date (a reload under a "from last load" rule, or a goodwill extension).
     pub fn set_expires_at(&mut self, expires_at: Option<DateTime<Utc>>) {
         self.expires_at = expires_at;

@@ -126,10 +126,13 @@ pub enum EntryKind {
         /// The date after (none: the card no longer expires).
         to: Option<DateTime<Utc>>,
     },
+    /// The shop gave the card a new code (the old one was lost or leaked): the old code no
+    /// longer finds the card; the balance and the holds are unchanged.
+    CodeReplaced,
 }
 
 /// Shown as a back office prints a history line: `issued`, `held (hold 3)`, `captured (hold
-/// 3)`, `released (hold 3, voided)`, `refunded`, `replaced by card 0123...`, `adjusted`,
+/// 3)`, `released (hold 3, voided)`, `refunded`, `replaced by card 0123...`, `adjusted`, `code replaced`,
 /// `expiry changed from 2027-01-01 00:00:00 UTC to never`... (times to the second).
 impl std::fmt::Display for EntryKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -155,6 +158,7 @@ impl std::fmt::Display for EntryKind {
             EntryKind::ExpiryChanged { from, to } => {
                 write!(f, "expiry changed from {} to {}", when(from), when(to))
             }
+            EntryKind::CodeReplaced => f.write_str("code replaced"),
         }
     }
 }
@@ -186,7 +190,8 @@ impl EntryKind {
             | EntryKind::Expired
             | EntryKind::Disabled
             | EntryKind::Enabled
-            | EntryKind::ExpiryChanged { .. } => Money::zero(amount.currency()),
+            | EntryKind::ExpiryChanged { .. }
+            | EntryKind::CodeReplaced => Money::zero(amount.currency()),
         }
     }
 }

@@ -65,4 +65,28 @@ pub enum Notification {
         /// The order refunded.
         order: Reference,
     },
+    /// The shop gave a card a new code (the old one was lost): send the new code to its
+    /// owner; the old one no longer finds the card. The only place the new code appears whole;
+    /// a replay of the request does not carry it again (see
+    /// [`Protocol::replace_code`](crate::redeem::Protocol::replace_code)).
+    CodeReplaced {
+        /// The card, the same as before.
+        card: CardId,
+        /// Its new code, for the e-mail.
+        code: Code,
+        /// Who owns it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recipient: Option<Recipient>,
+    },
+    /// A card passed its expiry date with money still on it, as a sweep recorded: tell its
+    /// owner (some shops must, and it is the moment to offer an extension).
+    CardExpired {
+        /// The card.
+        card: CardId,
+        /// What was left on it.
+        balance: Money,
+        /// Who owns it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recipient: Option<Recipient>,
+    },
 }

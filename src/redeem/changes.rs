@@ -38,6 +38,19 @@ pub enum CardWrite {
     },
 }
 
+/// A new code for a card updated in the same commit (a lost code replaced).
+///
+/// The store moves its lookup index in that commit: from then on `code` finds the card and the
+/// card's old code finds nothing. Like [`CardWrite::Insert`]'s, the code is given for the index
+/// only: keep its keyed hash (and the card's hint, which the card carries), never the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeWrite {
+    /// The card, which the same commit updates ([`CardWrite::Update`]).
+    pub card: CardId,
+    /// Its new code, which no card may have.
+    pub code: Code,
+}
+
 /// A record written with an optimistic version check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordWrite<T> {
@@ -52,6 +65,8 @@ pub struct RecordWrite<T> {
 pub struct Changes {
     /// Cards to insert or update.
     pub cards: Vec<CardWrite>,
+    /// New codes for cards updated here ([`CodeWrite`]).
+    pub codes: Vec<CodeWrite>,
     /// Ledger entries to append (each card's entries continue its sequence).
     pub entries: Vec<LedgerEntry>,
     /// The checkout, if it changed.
@@ -67,6 +82,7 @@ impl Changes {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.cards.is_empty()
+            && self.codes.is_empty()
             && self.entries.is_empty()
             && self.checkout.is_none()
             && self.idempotency.is_none()
@@ -79,7 +95,8 @@ impl Changes {
     /// its next entry must have (1 for a new card, one more than its last entry otherwise); a
     /// card given twice keeps its first number.
     ///
-    /// Every store makes this check before it writes, so that it lives in one place.
+    /// Every store makes this check (and [`Changes::check_codes`]) before it writes, so that
+    /// it lives in one place.
     ///
     /// # Errors
     ///
@@ -107,6 +124,34 @@ impl Changes {
                 ));
             }
             *expected += 1;
+        }
+        Ok(())
+    }
+
+    /// Checks the new codes against the cards this commit writes: each [`CodeWrite`] names a
+    /// card the commit updates ([`CardWrite::Update`]), at most once.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] naming the first card that breaks a rule.
+    pub fn check_codes(&self) -> Result<(), StoreError> {
+        for (i, write) in self.codes.iter().enumerate() {
+            let updated = self
+                .cards
+                .iter()
+                .any(|c| matches!(c, CardWrite::Update { card, .. } if card.id() == write.card));
+            if !updated {
+                return Err(StoreError::conflict(
+                    Record::Card(write.card),
+                    "a new code without its card updated in the same commit",
+                ));
+            }
+            if self.codes[..i].iter().any(|w| w.card == write.card) {
+                return Err(StoreError::conflict(
+                    Record::Card(write.card),
+                    "two new codes for one card",
+                ));
+            }
         }
         Ok(())
     }

@@ -1,5 +1,5 @@
-//! Back-office commands on one card: disable, enable, adjust, reload, and move or remove its
-//! expiry.
+//! Back-office commands on one card: disable, enable, adjust, reload, move or remove its
+//! expiry, and replace a lost code.
 //!
 //! Staff change cards by hand every day. Each change here is a pure decision over the card as
 //! read, leaving one ledger entry with the [`Attribution`] the host gives (who, and why);
@@ -12,8 +12,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::*;
-use crate::card::{Attribution, CardId, CardStatus, ExpiryPolicy, GiftCard};
+use crate::card::{
+    Attribution, CardId, CardStatus, CodeHint, ExpiryPolicy, GiftCard, Notification,
+};
 use crate::catalogue::AmountBounds;
+use crate::code::Code;
 use crate::money::Money;
 
 /// What a back-office command does to a card.
@@ -161,5 +164,51 @@ pub fn amend(
         decision.entries = entries;
         decision.updated = vec![card];
     }
+    Ok(decision)
+}
+
+/// A card under a new code ([`Protocol::replace_code`](crate::redeem::Protocol::replace_code)).
+///
+/// Masked: the new code itself is in the [`Notification::CodeReplaced`](crate::card::Notification::CodeReplaced)
+/// of the first answer only, since this outcome is what the idempotency record keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeReplaced {
+    /// The card (the same id, balance and holds as before).
+    pub card: CardId,
+    /// Its new code, masked.
+    pub code: CodeHint,
+    /// The sequence number of the [`EntryKind::CodeReplaced`](crate::card::EntryKind::CodeReplaced) entry.
+    pub entry: u64,
+}
+
+/// Gives `card` (as read at `now`) the new `code`, attributing the entry to `by`, with the
+/// notification that hands the code to the card's owner.
+///
+/// # Errors
+///
+/// [`RedeemError::Card`] for a replaced card (replace the code of the card that carries its
+/// value).
+pub fn replace_code(
+    card: GiftCard,
+    code: Code,
+    by: &Attribution,
+    now: DateTime<Utc>,
+) -> Result<Decision<CodeReplaced>, RedeemError> {
+    let mut card = card;
+    let entry = card.replace_code(&code, now)?;
+    let outcome = CodeReplaced {
+        card: card.id(),
+        code: CodeHint::from(&code),
+        entry: entry.seq(),
+    };
+    let mut decision = Decision::new(outcome);
+    decision.notifications.push(Notification::CodeReplaced {
+        card: card.id(),
+        code: code.clone(),
+        recipient: card.recipient().cloned(),
+    });
+    decision.entries = vec![entry.attributed(by.clone())];
+    decision.recoded = vec![(card, code)];
     Ok(decision)
 }

@@ -23,7 +23,7 @@ use crate::card::{LeftoverStrategy, Refunded, refund_to_card, settle_leftover};
 use crate::code::Code;
 use crate::money::Currency;
 use crate::money::{Money, MoneyError};
-use crate::redeem::{CardWrite, Changes, RecordWrite};
+use crate::redeem::{CardWrite, Changes, CodeWrite, RecordWrite};
 use crate::redeem::{Offer, allocate_by};
 
 use super::*;
@@ -40,6 +40,9 @@ pub struct Decision<T> {
     pub updated: Vec<GiftCard>,
     /// New cards with their codes (neither ids nor codes may exist yet).
     pub inserted: Vec<(GiftCard, Code)>,
+    /// Existing cards under a new code (a lost code replaced; the new code may not exist
+    /// yet), written with the version they were read at.
+    pub recoded: Vec<(GiftCard, Code)>,
     /// Ledger entries to append, in order.
     pub entries: Vec<LedgerEntry>,
     /// What to tell people, for the host to deliver.
@@ -68,8 +71,20 @@ impl<T> Decision<T> {
                 .into_iter()
                 .map(|(card, code)| CardWrite::Insert { card, code }),
         );
+        let mut codes = Vec::with_capacity(self.recoded.len());
+        for (card, code) in self.recoded {
+            codes.push(CodeWrite {
+                card: card.id(),
+                code,
+            });
+            cards.push(CardWrite::Update {
+                expected_version: card_version(card.id()).unwrap_or(0),
+                card,
+            });
+        }
         let changes = Changes {
             cards,
+            codes,
             entries: self.entries,
             checkout: self.checkout.map(|value| RecordWrite {
                 value,
@@ -87,6 +102,7 @@ impl<T> Decision<T> {
             checkout: None,
             updated: Vec::new(),
             inserted: Vec::new(),
+            recoded: Vec::new(),
             entries: Vec::new(),
             notifications: Vec::new(),
         }
@@ -552,6 +568,7 @@ where
         checkout: Some(checkout),
         updated: cards,
         inserted: decision.inserted,
+        recoded: Vec::new(),
         entries: decision.entries,
         notifications: decision.notifications,
     })
@@ -801,6 +818,7 @@ where
         checkout: Some(checkout),
         updated: cards,
         inserted: decision.inserted,
+        recoded: Vec::new(),
         entries: decision.entries,
         notifications: decision.notifications,
     })

@@ -253,6 +253,12 @@ impl GuardWindow {
         &self.client
     }
 
+    /// When the window started (it ends a [`GuardPolicy::window`] later).
+    #[must_use]
+    pub const fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
+    }
+
     /// How many distinct unknown codes this window has seen.
     #[must_use]
     pub fn count(&self) -> usize {

@@ -253,6 +253,14 @@ pub enum RecordedRequest {
         /// Who asked, and why.
         by: Attribution,
     },
+    /// [`Redeemer::replace_code`](crate::store::Redeemer::replace_code): a new code for a
+    /// card whose code was lost.
+    ReplaceCode {
+        /// The card.
+        card: CardId,
+        /// Who asked, and why.
+        by: Attribution,
+    },
 }
 
 impl fmt::Display for RecordedRequest {
@@ -277,6 +285,9 @@ impl fmt::Display for RecordedRequest {
             }
             RecordedRequest::Amend { card, command, by } => {
                 write!(f, "{command} {card} by {}", by.actor())
+            }
+            RecordedRequest::ReplaceCode { card, by } => {
+                write!(f, "replace the code of {card} by {}", by.actor())
             }
         }
     }

@@ -37,6 +37,7 @@ mod idempotency;
 mod outcome;
 mod protocol;
 mod store_error;
+mod upkeep;
 
 pub use self::allocation::*;
 pub use self::changes::*;
@@ -49,3 +50,4 @@ pub use self::idempotency::*;
 pub use self::outcome::*;
 pub use self::protocol::*;
 pub use self::store_error::*;
+pub use self::upkeep::*;

@@ -145,6 +145,8 @@ pub enum Outcome {
     Issued(Issued),
     /// [`amend`].
     Amended(Amended),
+    /// [`replace_code`].
+    CodeReplaced(CodeReplaced),
 }
 
 /// What a "check your balance" page shows for a code

@@ -58,8 +58,9 @@ use crate::money::{Currency, Money};
 use crate::redeem::{
     self, AllocationOrder, Amended, Authorisation, BalanceCheck, Captured, CardCommand, Changes,
     Checkout, Decision, GuardError, GuardPolicy, GuardWindow, IdempotencyKey, IdempotencyRecord,
-    Issued, Outcome, RecordWrite, RecordedRequest, RedeemError, RefundOutcome, STORE_BUDGET_CLIENT,
-    StoreError, Versioned, Voided, spec_fingerprint, store_budget_client,
+    Issued, Outcome, PruneBefore, RecordWrite, RecordedRequest, RedeemError, RefundOutcome,
+    Retention, STORE_BUDGET_CLIENT, StoreError, Versioned, Voided, spec_fingerprint,
+    store_budget_client,
 };
 
 /// How many times a request is tried against a store that keeps changing underneath.
@@ -189,6 +190,7 @@ pub struct Protocol {
     attempts: u32,
     imported: Option<ImportRules>,
     allocation: AllocationOrder,
+    retention: Retention,
 }
 
 impl Default for Protocol {
@@ -202,6 +204,7 @@ impl Default for Protocol {
             attempts: DEFAULT_ATTEMPTS,
             imported: None,
             allocation: AllocationOrder::default(),
+            retention: Retention::default(),
         }
     }
 }
@@ -262,6 +265,31 @@ impl Protocol {
     pub fn with_imported_codes(mut self, rules: ImportRules) -> Protocol {
         self.imported = Some(rules);
         self
+    }
+
+    /// Keeps idempotency records as long as `retention` says before a prune may delete them
+    /// (30 days by default; see [`Retention`] for why).
+    #[must_use]
+    pub fn with_retention(mut self, retention: Retention) -> Protocol {
+        self.retention = retention;
+        self
+    }
+
+    /// How long idempotency records are kept.
+    #[must_use]
+    pub const fn retention(&self) -> Retention {
+        self.retention
+    }
+
+    /// What a prune at `now` may delete: idempotency records older than the [`Retention`],
+    /// and guard windows that have ended under the [`GuardPolicy`] (started a whole window
+    /// ago). A driver passes these to the store's prune methods.
+    #[must_use]
+    pub fn prune_before(&self, now: DateTime<Utc>) -> PruneBefore {
+        PruneBefore {
+            records: self.retention.records_before(now),
+            guards: now.checked_sub_signed(self.guard.window()),
+        }
     }
 
     /// Tries a conflicting request at most `attempts` times (at least once).
@@ -633,6 +661,81 @@ impl Protocol {
                         }
                     },
                 )
+                .await
+        })
+    }
+
+    /// Gives a card a new code under its key ([`redeem::replace_code`]), for an owner who lost
+    /// the e-mail: the same card (id, balance, holds, history) under a code drawn like an
+    /// issued card's ([`Need::Fresh`], checked to be free; a code taken meanwhile at commit is
+    /// drawn again). From the commit on, the old code finds nothing and the new one finds the
+    /// card. The new code is handed over once, in the first answer's
+    /// [`Notification::CodeReplaced`].
+    ///
+    /// A replay under the same key answers with the same [`CodeReplaced`](redeem::CodeReplaced)
+    /// (the new code's masked hint) but no notification: codes are never stored, and the
+    /// idempotency record is stored, so it cannot carry the code. A host that lost the first
+    /// answer's notification replaces the code again under a new key: the code in between,
+    /// which nobody has seen, stops working.
+    pub fn replace_code(
+        &self,
+        key: IdempotencyKey,
+        card: CardId,
+        by: Attribution,
+    ) -> Operation<Redeemed<redeem::CodeReplaced>> {
+        let request = RecordedRequest::ReplaceCode {
+            card,
+            by: by.clone(),
+        };
+        let settings = self.clone();
+        Operation::new(move |port| async move {
+            settings
+                .keyed(
+                    &port,
+                    key,
+                    request,
+                    Outcome::CodeReplaced,
+                    unwrap_code_replaced,
+                    |port, now, _pool| {
+                        let (by, settings) = (by.clone(), &settings);
+                        async move {
+                            let stored = port
+                                .card(card)
+                                .await?
+                                .ok_or(RedeemError::UnknownCard(card))?;
+                            lock(&port.versions).cards.insert(card, stored.version);
+                            let (_, code) = settings.fresh_pair(port).await?;
+                            redeem::replace_code(stored.value, code, &by, now)
+                        }
+                    },
+                )
+                .await
+        })
+    }
+
+    /// Sweeps one card ([`redeem::sweep`]): releases its holds past their time limit and
+    /// records its expiry once its date has passed, in one versioned commit retried on
+    /// conflict like every operation. Naturally idempotent (a card with nothing due is left
+    /// as it is), so it takes no key; an unknown card is swept as one with nothing due
+    /// (`None`). The drivers' `sweep(limit)` runs it on each card the store lists as due.
+    pub fn sweep_card(&self, card: CardId) -> Operation<Option<Redeemed<redeem::Swept>>> {
+        let settings = self.clone();
+        Operation::new(move |port| async move {
+            settings
+                .retry(&port, |port, now| async move {
+                    let Some(stored) = port.card(card).await? else {
+                        return Ok((None, Changes::default()));
+                    };
+                    let decision = redeem::sweep(stored.value, now)?;
+                    let (outcome, notifications, changes) =
+                        decision.into_parts(|_| Some(stored.version), None);
+                    let swept = Redeemed {
+                        outcome,
+                        notifications,
+                        replayed: false,
+                    };
+                    Ok((Some(swept), changes))
+                })
                 .await
         })
     }
@@ -1126,6 +1229,13 @@ fn unwrap_voided(o: Outcome) -> Option<Voided> {
 fn unwrap_amended(o: Outcome) -> Option<Amended> {
     match o {
         Outcome::Amended(x) => Some(x),
+        _ => None,
+    }
+}
+
+fn unwrap_code_replaced(o: Outcome) -> Option<redeem::CodeReplaced> {
+    match o {
+        Outcome::CodeReplaced(x) => Some(x),
         _ => None,
     }
 }

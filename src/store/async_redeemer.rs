@@ -11,7 +11,7 @@ use crate::redeem::{
     Issued, Need, Operation, Protocol, RedeemError, Redeemed, RefundOutcome, Reply, Step,
     StoreError, Voided,
 };
-use crate::redeem::{CheckoutCards, RefundTo};
+use crate::redeem::{CheckoutCards, CodeReplaced, Pruned, RefundTo, Sweep};
 use crate::shop::{CheckoutTotalsError, Order, Selection, Totals, TotalsSettings};
 use crate::store::AsyncStore;
 use crate::store::redeemer::{HISTORY_PAGE, Turn, nothing_issued, order_issue};
@@ -405,6 +405,58 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
     ) -> Result<Redeemed<Amended>, RedeemError> {
         self.drive(self.protocol.amend(key.clone(), card, command, by.clone()))
             .await
+    }
+
+    /// As [`Redeemer::replace_code`](crate::store::Redeemer::replace_code).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::replace_code`](crate::store::Redeemer::replace_code).
+    pub async fn replace_code(
+        &self,
+        key: &IdempotencyKey,
+        card: CardId,
+        by: &Attribution,
+    ) -> Result<Redeemed<CodeReplaced>, RedeemError> {
+        self.drive(self.protocol.replace_code(key.clone(), card, by.clone()))
+            .await
+    }
+
+    /// As [`Redeemer::sweep`](crate::store::Redeemer::sweep).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::sweep`](crate::store::Redeemer::sweep).
+    pub async fn sweep(&self, limit: usize) -> Result<Sweep, RedeemError> {
+        let due = self.store.due_cards(self.clock.now(), limit).await?;
+        let mut sweep = Sweep {
+            cards: Vec::with_capacity(due.len()),
+            notifications: Vec::new(),
+            more: limit > 0 && due.len() >= limit,
+        };
+        for card in due {
+            if let Some(swept) = self.drive(self.protocol.sweep_card(card)).await? {
+                sweep.add(swept);
+            }
+        }
+        Ok(sweep)
+    }
+
+    /// As [`Redeemer::prune`](crate::store::Redeemer::prune).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redeemer::prune`](crate::store::Redeemer::prune).
+    pub async fn prune(&self, limit: usize) -> Result<Pruned, RedeemError> {
+        let before = self.protocol.prune_before(self.clock.now());
+        let mut pruned = Pruned::default();
+        if let Some(at) = before.records {
+            pruned.records = self.store.prune_idempotency(at, limit).await?;
+        }
+        if let Some(at) = before.guards {
+            pruned.guards = self.store.prune_guards(at, limit).await?;
+        }
+        Ok(pruned)
     }
 
     /// The card with this id.

@@ -4,11 +4,14 @@
 use std::fmt;
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
+
 use crate::card::{CardId, GiftCard, LedgerEntry, Reference};
 use crate::code::Code;
 use crate::redeem::{
     Changes, Checkout, GuardWindow, IdempotencyKey, IdempotencyRecord, StoreError, Versioned,
 };
+use crate::store::contract::unsupported;
 use crate::store::{MemoryStore, Store};
 
 /// [`Store`] for async hosts (axum or actix on tokio, with sqlx or tokio-postgres): the same
@@ -62,6 +65,39 @@ pub trait AsyncStore: Send + Sync + fmt::Debug {
 
     /// Writes `changes` atomically, checking every version. As [`Store::commit`].
     fn commit(&self, changes: Changes) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Up to `limit` cards a sweep has work on at `now`. As [`Store::due_cards`] (the default
+    /// answers [`StoreError::Backend`]).
+    fn due_cards(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<CardId>, StoreError>> + Send {
+        let _ = (now, limit);
+        std::future::ready(Err(unsupported("list the cards due for a sweep")))
+    }
+
+    /// Deletes up to `limit` idempotency records recorded before `before`. As
+    /// [`Store::prune_idempotency`] (the default answers [`StoreError::Backend`]).
+    fn prune_idempotency(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        let _ = (before, limit);
+        std::future::ready(Err(unsupported("prune idempotency records")))
+    }
+
+    /// Deletes up to `limit` guard windows started before `before`. As
+    /// [`Store::prune_guards`] (the default answers [`StoreError::Backend`]).
+    fn prune_guards(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        let _ = (before, limit);
+        std::future::ready(Err(unsupported("prune guard windows")))
+    }
 }
 
 impl AsyncStore for MemoryStore {
@@ -102,5 +138,21 @@ impl AsyncStore for MemoryStore {
 
     async fn commit(&self, changes: Changes) -> Result<(), StoreError> {
         Store::commit(self, changes)
+    }
+
+    async fn due_cards(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<CardId>, StoreError> {
+        Store::due_cards(self, now, limit)
+    }
+
+    async fn prune_idempotency(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        Store::prune_idempotency(self, before, limit)
+    }
+
+    async fn prune_guards(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
+        Store::prune_guards(self, before, limit)
     }
 }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+
 use crate::card::{CardId, GiftCard, LedgerEntry, Reference};
 use crate::code::Code;
 use crate::redeem::{
@@ -31,7 +33,8 @@ use crate::redeem::{
 /// - [`Store::commit`] writes a whole [`Changes`] atomically or not at all. It fails with
 ///   [`StoreError::Conflict`] when any record's stored version is not the version the change
 ///   was computed from, when a record to insert already exists, or when the idempotency key is
-///   already recorded; and with [`StoreError::DuplicateCode`] when a new card's code is taken.
+///   already recorded; and with [`StoreError::DuplicateCode`] when a new card's code, or a
+///   card's new code ([`CodeWrite`](crate::redeem::CodeWrite)), is taken.
 ///   On success each written record's version is the expected version plus one (inserts get 1).
 /// - In SQL: one transaction; `UPDATE cards SET ..., version = version + 1 WHERE id = $1 AND
 ///   version = $2` and a conflict when no row was updated; `INSERT` for new cards, ledger
@@ -45,6 +48,20 @@ use crate::redeem::{
 ///
 /// The protocol retries a conflicting request from a fresh read a bounded number of times, so
 /// a store only has to refuse, never to merge.
+///
+/// # A code that moves, cards that fall due, records that expire
+///
+/// - A lost code is replaced by a [`CodeWrite`](crate::redeem::CodeWrite) beside the card's
+///   [`CardWrite::Update`](crate::redeem::CardWrite::Update) in one commit: the store moves
+///   its code index with the update (in SQL, the new digest and hint in the same `UPDATE`, so
+///   the version still moves by one), after which the new code finds the card and the old one
+///   finds nothing. A new code that is taken is [`StoreError::DuplicateCode`] (the protocol
+///   draws another), checked by [`Changes::check_codes`].
+/// - Every card write keeps [`GiftCard::sweep_at`] where [`Store::due_cards`] finds it by an
+///   index, so a sweep reads only the cards that are due.
+/// - [`Store::prune_idempotency`] and [`Store::prune_guards`] delete in bounded batches by an
+///   index on the record's time. The three have defaults that refuse, so a store written for
+///   an earlier version still compiles; the conformance kit's `check_upkeep` fails on them.
 ///
 /// # The guard: reserved before the lookup
 ///
@@ -142,4 +159,55 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// [`StoreError::Conflict`], [`StoreError::DuplicateCode`], [`StoreError::Backend`].
     fn commit(&self, changes: Changes) -> Result<(), StoreError>;
+
+    /// Up to `limit` cards a sweep has work on at `now`: those whose
+    /// [`GiftCard::sweep_at`] is at or before `now`, earliest first. Indexed (in SQL, a column
+    /// kept with every card write and an index on it), so a batch costs the same however many
+    /// cards the store holds.
+    ///
+    /// The default answers [`StoreError::Backend`]: a store that cannot list due cards says so
+    /// rather than sweeping nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    fn due_cards(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<CardId>, StoreError> {
+        let _ = (now, limit);
+        Err(unsupported("list the cards due for a sweep"))
+    }
+
+    /// Deletes up to `limit` idempotency records recorded before `before`; returns how many.
+    /// The protocol chooses `before` from its [`Retention`](crate::redeem::Retention).
+    ///
+    /// The default answers [`StoreError::Backend`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    fn prune_idempotency(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
+        let _ = (before, limit);
+        Err(unsupported("prune idempotency records"))
+    }
+
+    /// Deletes up to `limit` guard windows started before `before` (they have ended: the
+    /// protocol passes a whole window ago); returns how many. A window written meanwhile with
+    /// a later start is kept (in SQL, the condition is part of the `DELETE`).
+    ///
+    /// The default answers [`StoreError::Backend`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    fn prune_guards(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
+        let _ = (before, limit);
+        Err(unsupported("prune guard windows"))
+    }
+}
+
+/// The error a store gives for a method it does not implement.
+pub(crate) fn unsupported(what: &str) -> StoreError {
+    StoreError::Backend {
+        reason: format!("this store cannot {what}"),
+        source: None,
+    }
 }

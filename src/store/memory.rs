@@ -1,9 +1,11 @@
 //! [`MemoryStore`]: the embedded, thread-safe in-memory store.
 
-use std::collections::HashMap;
 use std::collections::hash_map::{Entry, RandomState};
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
 
 use crate::card::{CardId, GiftCard};
 use crate::card::{LedgerEntry, Reference};
@@ -101,6 +103,61 @@ impl<K: Eq, V> ClientMap<K, V> {
         self.get(hash, key).is_some()
     }
 
+    /// Removes the entries under `hash` whose value `matches` (a card's old code, found by
+    /// the card it points at).
+    fn remove_where(&mut self, hash: u64, matches: impl Fn(&V) -> bool) {
+        let Entry::Occupied(mut occupied) = self.slots.entry(hash) else {
+            return;
+        };
+        let empty = match occupied.get_mut() {
+            Slot::One(_, v) => matches(v),
+            Slot::Shared(all) => {
+                all.retain(|(_, v)| !matches(v));
+                all.is_empty()
+            }
+        };
+        if empty {
+            occupied.remove();
+        }
+    }
+
+    /// Removes up to `limit` entries whose value is `stale`; returns how many.
+    fn prune(&mut self, limit: usize, stale: impl Fn(&V) -> bool) -> usize {
+        let mut removed = 0;
+        self.slots.retain(|_, slot| {
+            if removed >= limit {
+                return true;
+            }
+            match slot {
+                Slot::One(_, v) => {
+                    let gone = stale(v);
+                    removed += usize::from(gone);
+                    !gone
+                }
+                Slot::Shared(all) => {
+                    all.retain(|(_, v)| {
+                        let gone = removed < limit && stale(v);
+                        removed += usize::from(gone);
+                        !gone
+                    });
+                    !all.is_empty()
+                }
+            }
+        });
+        removed
+    }
+
+    /// How many entries it holds.
+    fn len(&self) -> usize {
+        self.slots
+            .values()
+            .map(|slot| match slot {
+                Slot::One(..) => 1,
+                Slot::Shared(all) => all.len(),
+            })
+            .sum()
+    }
+
     fn insert(&mut self, hash: u64, key: K, value: V) {
         let slot = match self.slots.entry(hash) {
             Entry::Vacant(vacant) => {
@@ -131,6 +188,11 @@ struct CardSlot {
     card: GiftCard,
     version: u64,
     ledger: Vec<LedgerEntry>,
+    /// The secret hash of its code, which finds its entry in the code index (the store keeps
+    /// no second copy of the code).
+    code_hash: u64,
+    /// When a sweep next has work on it ([`GiftCard::sweep_at`]), as its shard's `due` has it.
+    due: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Default)]
@@ -142,6 +204,43 @@ struct Shard {
     checkouts: ClientMap<Reference, Box<Versioned<Checkout>>>,
     idempotency: ClientMap<IdempotencyKey, Box<IdempotencyRecord>>,
     guards: ClientMap<Reference, Versioned<GuardWindow>>,
+    /// The shard's cards by when a sweep next has work on them.
+    due: BTreeSet<(DateTime<Utc>, CardId)>,
+}
+
+impl Shard {
+    /// Files the card in `slot` under its new sweep time.
+    fn refile(due: &mut BTreeSet<(DateTime<Utc>, CardId)>, slot: &mut CardSlot) {
+        let id = slot.card.id();
+        let next = slot.card.sweep_at();
+        if next == slot.due {
+            return;
+        }
+        if let Some(at) = slot.due {
+            due.remove(&(at, id));
+        }
+        if let Some(at) = next {
+            due.insert((at, id));
+        }
+        slot.due = next;
+    }
+}
+
+/// How many records a [`MemoryStore`] holds, table by table ([`MemoryStore::sizes`]): what
+/// pruning keeps bounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreSizes {
+    /// Cards.
+    pub cards: usize,
+    /// Checkouts.
+    pub checkouts: usize,
+    /// Idempotency records.
+    pub idempotency_records: usize,
+    /// Guard windows.
+    pub guard_windows: usize,
+    /// Cards filed as due for a sweep at some time.
+    pub due_cards: usize,
 }
 
 /// A thread-safe [`Store`] in memory, the default in every example.
@@ -182,6 +281,25 @@ impl MemoryStore {
     #[must_use]
     pub fn card_count(&self) -> usize {
         self.shards.iter().map(|s| lock(s).cards.len()).sum()
+    }
+
+    /// How many records each table holds: what [`Redeemer::prune`](crate::store::Redeemer::prune)
+    /// keeps bounded (idempotency records and guard windows) beside what stays (cards,
+    /// checkouts).
+    #[must_use]
+    pub fn sizes(&self) -> StoreSizes {
+        self.shards
+            .iter()
+            .fold(StoreSizes::default(), |sizes, shard| {
+                let shard = lock(shard);
+                StoreSizes {
+                    cards: sizes.cards + shard.cards.len(),
+                    checkouts: sizes.checkouts + shard.checkouts.len(),
+                    idempotency_records: sizes.idempotency_records + shard.idempotency.len(),
+                    guard_windows: sizes.guard_windows + shard.guards.len(),
+                    due_cards: sizes.due_cards + shard.due.len(),
+                }
+            })
     }
 
     /// A client-chosen key's hash under the store's secret keys. Each map holds one kind of
@@ -328,6 +446,20 @@ impl Store for MemoryStore {
                 CardWrite::Update { .. } => None,
             })
             .collect();
+        // A new code's hash, and the hash of the code it replaces as the card's slot had it
+        // (checked again under the locks).
+        let mut recodes = Vec::with_capacity(changes.codes.len());
+        for write in &changes.codes {
+            let old = self
+                .shard(card_shard(&self.secret, write.card))
+                .cards
+                .get(&write.card)
+                .map(|slot| slot.code_hash)
+                .ok_or_else(|| {
+                    StoreError::conflict(Record::Card(write.card), "it does not exist")
+                })?;
+            recodes.push((self.hash(write.code.expose_secret()), old));
+        }
         let checkout_hash = changes
             .checkout
             .as_ref()
@@ -349,6 +481,10 @@ impl Store for MemoryStore {
         }
         for &hash in &code_hashes {
             touch(hashed_shard(hash));
+        }
+        for &(new, old) in &recodes {
+            touch(hashed_shard(new));
+            touch(hashed_shard(old));
         }
         for entry in &changes.entries {
             touch(card_shard(&self.secret, entry.card()));
@@ -403,6 +539,30 @@ impl Store for MemoryStore {
             }
         }
         changes.check_entries(next_seq)?;
+        changes.check_codes()?;
+        for (write, &(new, old)) in changes.codes.iter().zip(&recodes) {
+            let slot = locked
+                .get(card_shard(&self.secret, write.card))?
+                .cards
+                .get(&write.card);
+            if slot.map(|s| s.code_hash) != Some(old) {
+                return Err(StoreError::conflict(
+                    Record::Card(write.card),
+                    "its code changed since it was read",
+                ));
+            }
+            let taken = locked
+                .get(hashed_shard(new))?
+                .codes
+                .contains(new, &write.code)
+                || changes
+                    .cards
+                    .iter()
+                    .any(|c| matches!(c, CardWrite::Insert { code, .. } if *code == write.code));
+            if taken {
+                return Err(StoreError::duplicate_code(&write.code));
+            }
+        }
         if let (Some(write), Some(hash)) = (&changes.checkout, checkout_hash) {
             let stored = locked
                 .get(hashed_shard(hash))?
@@ -442,23 +602,40 @@ impl Store for MemoryStore {
                     let id = card.id();
                     let hash = codes.next().ok_or_else(missing_hash)?;
                     locked.get(hashed_shard(hash))?.codes.insert(hash, code, id);
-                    locked.get(card_shard(&self.secret, id))?.cards.insert(
-                        id,
-                        CardSlot {
-                            card,
-                            version: 1,
-                            ledger: Vec::new(),
-                        },
-                    );
+                    let shard = locked.get(card_shard(&self.secret, id))?;
+                    let mut slot = CardSlot {
+                        card,
+                        version: 1,
+                        ledger: Vec::new(),
+                        code_hash: hash,
+                        due: None,
+                    };
+                    Shard::refile(&mut shard.due, &mut slot);
+                    shard.cards.insert(id, slot);
                 }
                 CardWrite::Update { card, .. } => {
                     let id = card.id();
-                    if let Some(slot) = locked.get(card_shard(&self.secret, id))?.cards.get_mut(&id)
-                    {
+                    let shard = locked.get(card_shard(&self.secret, id))?;
+                    if let Some(slot) = shard.cards.get_mut(&id) {
                         slot.card = card;
                         slot.version += 1;
+                        Shard::refile(&mut shard.due, slot);
                     }
                 }
+            }
+        }
+        for (write, (new, old)) in changes.codes.into_iter().zip(recodes) {
+            let id = write.card;
+            locked
+                .get(hashed_shard(old))?
+                .codes
+                .remove_where(old, |card| *card == id);
+            locked
+                .get(hashed_shard(new))?
+                .codes
+                .insert(new, write.code, id);
+            if let Some(slot) = locked.get(card_shard(&self.secret, id))?.cards.get_mut(&id) {
+                slot.code_hash = new;
             }
         }
         for entry in changes.entries {
@@ -515,6 +692,51 @@ impl Store for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    fn due_cards(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<CardId>, StoreError> {
+        let mut due: Vec<(DateTime<Utc>, CardId)> = Vec::new();
+        for shard in &self.shards {
+            let shard = lock(shard);
+            due.extend(
+                shard
+                    .due
+                    .iter()
+                    .take_while(|(at, _)| *at <= now)
+                    .take(limit)
+                    .copied(),
+            );
+        }
+        due.sort_unstable();
+        Ok(due.into_iter().take(limit).map(|(_, id)| id).collect())
+    }
+
+    /// Scans the shards' records (a memory store has no index by time; a scan of a few
+    /// million records is milliseconds) and deletes the old ones.
+    fn prune_idempotency(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for shard in &self.shards {
+            if removed >= limit {
+                break;
+            }
+            removed += lock(shard)
+                .idempotency
+                .prune(limit - removed, |record| record.recorded_at < before);
+        }
+        Ok(removed)
+    }
+
+    fn prune_guards(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for shard in &self.shards {
+            if removed >= limit {
+                break;
+            }
+            removed += lock(shard)
+                .guards
+                .prune(limit - removed, |window| window.value.started_at() < before);
+        }
+        Ok(removed)
     }
 }
 

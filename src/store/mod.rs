@@ -33,6 +33,6 @@ pub use self::contract::*;
 pub use self::memory::*;
 pub use self::redeemer::*;
 pub use crate::redeem::{
-    AppliedCode, CardWrite, Changes, Record, RecordWrite, Redeemed, StoreError, StoreSource,
-    Versioned,
+    AppliedCode, CardWrite, Changes, CodeWrite, Record, RecordWrite, Redeemed, StoreError,
+    StoreSource, Versioned,
 };

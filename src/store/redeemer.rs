@@ -23,7 +23,7 @@ use crate::redeem::{
     GuardPolicy, IdempotencyKey, Issued, Need, Operation, Protocol, RedeemError, Redeemed,
     RefundOutcome, Reply, Step, StoreError, Voided,
 };
-use crate::redeem::{CheckoutCards, RefundTo};
+use crate::redeem::{CheckoutCards, CodeReplaced, Pruned, RefundTo, Sweep};
 use crate::shop::{CardToIssue, CheckoutTotalsError, Order, Selection, Totals, TotalsSettings};
 use crate::store::Store;
 
@@ -593,6 +593,87 @@ impl<S: Store> Redeemer<S> {
         by: &Attribution,
     ) -> Result<Redeemed<Amended>, RedeemError> {
         self.drive(self.protocol.amend(key.clone(), card, command, by.clone()))
+    }
+
+    /// Gives a card a new code under `key`, for an owner who lost theirs
+    /// ([`Protocol::replace_code`]): the same card, balance and holds, the old code refused at
+    /// once, and a [`Notification::CodeReplaced`](crate::card::Notification::CodeReplaced)
+    /// carrying the new code for the host to send. A replay returns the same outcome (the new
+    /// code's masked hint) without the notification: the code is handed over once.
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::UnknownCard`], [`RedeemError::Card`] for a replaced card,
+    /// [`RedeemError::CodeGeneration`], [`RedeemError::IdempotencyConflict`],
+    /// [`RedeemError::Contention`].
+    ///
+    /// ```
+    /// use giftcert::card::{Attribution, Reason};
+    /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference};
+    ///
+    /// let redeemer = Redeemer::new(MemoryStore::new());
+    /// let spec = CardSpec::new(Money::parse("25", Currency::EUR)?);
+    /// let issued = redeemer.issue(&IdempotencyKey::new("issue-1")?, vec![spec])?;
+    /// let Some(Notification::CardIssued { card, code: old, .. }) = issued.notifications.first() else { unreachable!() };
+    /// let by = Attribution::new(Reference::new("staff:ana")?, Reason::new("e-mail lost")?);
+    /// let replaced = redeemer.replace_code(&IdempotencyKey::new("ticket-9/code")?, *card, &by)?;
+    /// let Some(Notification::CodeReplaced { code: new, .. }) = replaced.notifications.first() else { unreachable!() };
+    /// let shopper = Reference::new("203.0.113.7")?;
+    /// assert!(redeemer.check_balance(&shopper, old.expose_secret()).is_err());
+    /// assert_eq!(redeemer.check_balance(&shopper, new.expose_secret())?.balance, Money::parse("25", Currency::EUR)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn replace_code(
+        &self,
+        key: &IdempotencyKey,
+        card: CardId,
+        by: &Attribution,
+    ) -> Result<Redeemed<CodeReplaced>, RedeemError> {
+        self.drive(self.protocol.replace_code(key.clone(), card, by.clone()))
+    }
+
+    /// Sweeps up to `limit` cards that are due at the clock's time ([`Store::due_cards`]):
+    /// releases holds past their time limit and records expiries, each card in a versioned
+    /// commit of its own ([`Protocol::sweep_card`]). For a host's scheduler: run it every few
+    /// minutes, and again at once while [`Sweep::more`] says the batch was full. Running it
+    /// twice changes nothing the second time.
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::Store`], [`RedeemError::Contention`]. A batch that fails part way keeps
+    /// the cards already swept; the next run picks up the rest.
+    pub fn sweep(&self, limit: usize) -> Result<Sweep, RedeemError> {
+        let due = self.store.due_cards(self.clock.now(), limit)?;
+        let mut sweep = Sweep {
+            cards: Vec::with_capacity(due.len()),
+            notifications: Vec::new(),
+            more: limit > 0 && due.len() >= limit,
+        };
+        for card in due {
+            if let Some(swept) = self.drive(self.protocol.sweep_card(card))? {
+                sweep.add(swept);
+            }
+        }
+        Ok(sweep)
+    }
+
+    /// Deletes up to `limit` idempotency records past the protocol's [`Retention`](crate::redeem::Retention) and up to
+    /// `limit` guard windows that have ended ([`Protocol::prune_before`]), for a host's
+    /// scheduler (daily is enough; again while a count comes back at `limit`).
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::Store`].
+    pub fn prune(&self, limit: usize) -> Result<Pruned, RedeemError> {
+        let before = self.protocol.prune_before(self.clock.now());
+        let mut pruned = Pruned::default();
+        if let Some(at) = before.records {
+            pruned.records = self.store.prune_idempotency(at, limit)?;
+        }
+        if let Some(at) = before.guards {
+            pruned.guards = self.store.prune_guards(at, limit)?;
+        }
+        Ok(pruned)
     }
 
     /// The card with this id.

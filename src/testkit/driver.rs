@@ -19,8 +19,8 @@ use crate::code::ImportedCode;
 use crate::money::{Currency, Money};
 use crate::redeem::{
     Amended, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand, Checkout,
-    IdempotencyKey, IdempotencyRecord, Issued, Protocol, RedeemError, Redeemed, RefundOutcome,
-    RefundTo, Voided,
+    CodeReplaced, IdempotencyKey, IdempotencyRecord, Issued, Protocol, Pruned, RedeemError,
+    Redeemed, RefundOutcome, RefundTo, Sweep, Voided,
 };
 use crate::store::{AsyncRedeemer, AsyncStore, Changes, Redeemer, Store, StoreError, Versioned};
 
@@ -105,6 +105,17 @@ pub(crate) trait Driver: Sync + Sized {
         amount: Money,
         to: RefundTo,
     ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send;
+
+    fn replace_code(
+        &self,
+        key: &IdempotencyKey,
+        card: CardId,
+        by: &Attribution,
+    ) -> impl Future<Output = Result<Redeemed<CodeReplaced>, RedeemError>> + Send;
+
+    fn sweep(&self, limit: usize) -> impl Future<Output = Result<Sweep, RedeemError>> + Send;
+
+    fn prune(&self, limit: usize) -> impl Future<Output = Result<Pruned, RedeemError>> + Send;
 
     fn check_balance(
         &self,
@@ -260,6 +271,23 @@ impl<S: Store> Driver for Redeemer<S> {
         to: RefundTo,
     ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send {
         ready(Redeemer::refund_to(self, key, checkout, amount, to))
+    }
+
+    fn replace_code(
+        &self,
+        key: &IdempotencyKey,
+        card: CardId,
+        by: &Attribution,
+    ) -> impl Future<Output = Result<Redeemed<CodeReplaced>, RedeemError>> + Send {
+        ready(Redeemer::replace_code(self, key, card, by))
+    }
+
+    fn sweep(&self, limit: usize) -> impl Future<Output = Result<Sweep, RedeemError>> + Send {
+        ready(Redeemer::sweep(self, limit))
+    }
+
+    fn prune(&self, limit: usize) -> impl Future<Output = Result<Pruned, RedeemError>> + Send {
+        ready(Redeemer::prune(self, limit))
     }
 
     fn check_balance(
@@ -444,6 +472,23 @@ impl<S: AsyncStore> Driver for AsyncRedeemer<S> {
         to: RefundTo,
     ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send {
         AsyncRedeemer::refund_to(self, key, checkout, amount, to)
+    }
+
+    fn replace_code(
+        &self,
+        key: &IdempotencyKey,
+        card: CardId,
+        by: &Attribution,
+    ) -> impl Future<Output = Result<Redeemed<CodeReplaced>, RedeemError>> + Send {
+        AsyncRedeemer::replace_code(self, key, card, by)
+    }
+
+    fn sweep(&self, limit: usize) -> impl Future<Output = Result<Sweep, RedeemError>> + Send {
+        AsyncRedeemer::sweep(self, limit)
+    }
+
+    fn prune(&self, limit: usize) -> impl Future<Output = Result<Pruned, RedeemError>> + Send {
+        AsyncRedeemer::prune(self, limit)
     }
 
     fn check_balance(

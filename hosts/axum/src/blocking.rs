@@ -14,6 +14,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use giftcert::Store;
 use giftcert::card::{CardId, GiftCard, LedgerEntry, Reference};
 use giftcert::code::Code;
@@ -136,6 +137,30 @@ impl<S: Store + 'static> AsyncStore for Blocking<S> {
     fn commit(&self, changes: Changes) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.run(move |s| s.commit(changes))
     }
+
+    fn due_cards(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<CardId>, StoreError>> + Send {
+        self.run(move |s| s.due_cards(now, limit))
+    }
+
+    fn prune_idempotency(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        self.run(move |s| s.prune_idempotency(before, limit))
+    }
+
+    fn prune_guards(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        self.run(move |s| s.prune_guards(before, limit))
+    }
 }
 
 #[cfg(test)]
@@ -152,6 +177,15 @@ mod tests {
     async fn a_blocking_store_behind_the_adapter_passes_the_conformance_kit() {
         let checked =
             giftcert::testkit::check_async_store(|| async { Blocking::new(MemoryStore::new()) })
+                .await;
+        assert!(checked.is_ok(), "{checked:?}");
+    }
+
+    /// Replacing codes, sweeps and pruning pass through the adapter to the store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_blocking_store_behind_the_adapter_sweeps_and_prunes() {
+        let checked =
+            giftcert::testkit::check_async_upkeep(|| async { Blocking::new(MemoryStore::new()) })
                 .await;
         assert!(checked.is_ok(), "{checked:?}");
     }

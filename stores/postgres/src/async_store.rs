@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{
     ClientWrapper, GenericClient, Hook, HookError, Manager, ManagerConfig, Object, Pool, PoolError,
     RecyclingMethod, Runtime,
@@ -315,6 +316,25 @@ impl AsyncStore for AsyncPostgresStore {
         // Deferred foreign keys (holds to their ledger entries) are checked here. On any
         // error above, dropping `tx` rolls it back.
         tx.commit().await.map_err(db_error("committing"))
+    }
+
+    async fn due_cards(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<CardId>, StoreError> {
+        let client = self.connection().await?;
+        ops::due_cards(&mut Pooled(&client), now, limit).await
+    }
+
+    async fn prune_idempotency(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let client = self.connection().await?;
+        ops::prune(&mut Pooled(&client), Sql::PruneRecords, before, limit).await
+    }
+
+    async fn prune_guards(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
+        let client = self.connection().await?;
+        ops::prune(&mut Pooled(&client), Sql::PruneGuards, before, limit).await
     }
 }
 

@@ -2,6 +2,7 @@
 //! [`PostgresStore`](crate::PostgresStore) runs them with ready futures, the
 //! [`AsyncPostgresStore`](crate::AsyncPostgresStore) on a pooled async client.
 
+use chrono::{DateTime, Utc};
 use giftcert::{
     CardId, Code, GiftCard, IdempotencyKey, Reference, StoreError,
     card::LedgerEntry,
@@ -121,6 +122,42 @@ pub(crate) async fn guard<E: Exec>(
         .transpose()
 }
 
+/// Up to `limit` cards due for a sweep at `now`, earliest first.
+pub(crate) async fn due_cards<E: Exec>(
+    db: &mut E,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<CardId>, StoreError> {
+    let db_error = db_error("listing the cards due for a sweep");
+    let (now, limit) = (timestamp(now), i64::try_from(limit).unwrap_or(i64::MAX));
+    let rows = db
+        .query(Sql::DueCards, &[&now, &limit])
+        .await
+        .map_err(&db_error)?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get(0).map_err(&db_error)?;
+            id.parse()
+                .map_err(|_| StoreError::corrupt(format!("card id {id:?} is not an id")))
+        })
+        .collect()
+}
+
+/// Deletes up to `limit` rows older than `before` with a prune statement; how many.
+pub(crate) async fn prune<E: Exec>(
+    db: &mut E,
+    sql: Sql,
+    before: DateTime<Utc>,
+    limit: usize,
+) -> Result<usize, StoreError> {
+    let (before, limit) = (timestamp(before), i64::try_from(limit).unwrap_or(i64::MAX));
+    let deleted = db
+        .execute(sql, &[&before, &limit])
+        .await
+        .map_err(db_error("pruning"))?;
+    Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+}
+
 /// A commit's steps inside one transaction `db` (see
 /// [`write_changes_async`](giftcert_store_support::write_changes_async)).
 pub(crate) struct Steps<'a, E> {
@@ -140,8 +177,9 @@ impl<E: Exec + Send> AsyncCommitSteps for Steps<'_, E> {
         let currency = currency.code();
         let (digest, last4) = (self.key.digest(code).to_string(), last4(code));
         let (balance, held) = (amount(card.balance())?, amount(card.held())?);
-        let params: [&(dyn ToSql + Sync); 8] = [
-            &id, &digest, &last4, &currency, &status, &balance, &held, &json,
+        let due = card.sweep_at().map(timestamp);
+        let params: [&(dyn ToSql + Sync); 9] = [
+            &id, &digest, &last4, &currency, &status, &balance, &held, &json, &due,
         ];
         let inserted = self
             .db
@@ -172,35 +210,17 @@ impl<E: Exec + Send> AsyncCommitSteps for Steps<'_, E> {
         card: &GiftCard,
         expected_version: u64,
     ) -> Result<u64, StoreError> {
-        let db_error = db_error("updating a card");
-        let (json, status) = to_json(card, &["status"])?;
-        let id = card.id().to_string();
-        let (balance, held) = (amount(card.balance())?, amount(card.held())?);
-        let version = sql_version(expected_version);
-        let params: [&(dyn ToSql + Sync); 6] = [&id, &status, &balance, &held, &json, &version];
-        let updated = self
-            .db
-            .execute(Sql::UpdateCard, &params)
-            .await
-            .map_err(&db_error)?;
-        if updated == 0 {
-            return Err(missed_write(
-                Record::Card(card.id()),
-                Some(expected_version),
-            ));
-        }
-        // The row is locked by the update: no other commit can append to this card until ours
-        // ends.
-        let row = self
-            .db
-            .query_one(Sql::LastSeq, &[&id])
-            .await
-            .map_err(&db_error)?;
-        let last: i64 = row.try_get(0).map_err(&db_error)?;
-        u64::try_from(last)
-            .ok()
-            .and_then(|last| last.checked_add(1))
-            .ok_or_else(|| StoreError::corrupt(format!("card {} has entry {last}", card.id())))
+        self.update(card, None, expected_version).await
+    }
+
+    /// Updates a card read at `expected_version` under its new code.
+    async fn update_card_code(
+        &mut self,
+        card: &GiftCard,
+        code: &Code,
+        expected_version: u64,
+    ) -> Result<u64, StoreError> {
+        self.update(card, Some(code), expected_version).await
     }
 
     /// Mirrors the card's open holds into the `holds` table.
@@ -323,16 +343,20 @@ impl<E: Exec + Send> AsyncCommitSteps for Steps<'_, E> {
         let (json, _) = to_json(window, &[])?;
         let count = i32::try_from(window.count()).unwrap_or(i32::MAX);
         let client = window.client().as_str();
+        let started = timestamp(window.started_at());
         let written = match write.expected_version {
             None => {
                 self.db
-                    .execute(Sql::InsertGuard, &[&client, &count, &json])
+                    .execute(Sql::InsertGuard, &[&client, &count, &json, &started])
                     .await
             }
             Some(v) => {
                 let version = sql_version(v);
                 self.db
-                    .execute(Sql::UpdateGuard, &[&client, &count, &json, &version])
+                    .execute(
+                        Sql::UpdateGuard,
+                        &[&client, &count, &json, &started, &version],
+                    )
                     .await
             }
         }
@@ -344,5 +368,61 @@ impl<E: Exec + Send> AsyncCommitSteps for Steps<'_, E> {
             ));
         }
         Ok(())
+    }
+}
+
+impl<E: Exec + Send> Steps<'_, E> {
+    /// Updates a card read at `expected_version`, under a new code when one is given; returns
+    /// the sequence number its next entry must have.
+    async fn update(
+        &mut self,
+        card: &GiftCard,
+        code: Option<&Code>,
+        expected_version: u64,
+    ) -> Result<u64, StoreError> {
+        let db_error = db_error("updating a card");
+        let (json, status) = to_json(card, &["status"])?;
+        let id = card.id().to_string();
+        let (balance, held) = (amount(card.balance())?, amount(card.held())?);
+        let version = sql_version(expected_version);
+        let due = card.sweep_at().map(timestamp);
+        let updated = match code {
+            None => {
+                let params: [&(dyn ToSql + Sync); 7] =
+                    [&id, &status, &balance, &held, &json, &version, &due];
+                self.db.execute(Sql::UpdateCard, &params).await
+            }
+            Some(code) => {
+                let (digest, last4) = (self.key.digest(code).to_string(), last4(code));
+                let params: [&(dyn ToSql + Sync); 9] = [
+                    &id, &status, &balance, &held, &json, &version, &due, &digest, &last4,
+                ];
+                match self.db.execute(Sql::UpdateCardCode, &params).await {
+                    Err(e) if violates(&e, "cards_code_digest_unique") => {
+                        return Err(StoreError::duplicate_code(code));
+                    }
+                    other => other,
+                }
+            }
+        }
+        .map_err(&db_error)?;
+        if updated == 0 {
+            return Err(missed_write(
+                Record::Card(card.id()),
+                Some(expected_version),
+            ));
+        }
+        // The row is locked by the update: no other commit can append to this card until ours
+        // ends.
+        let row = self
+            .db
+            .query_one(Sql::LastSeq, &[&id])
+            .await
+            .map_err(&db_error)?;
+        let last: i64 = row.try_get(0).map_err(&db_error)?;
+        u64::try_from(last)
+            .ok()
+            .and_then(|last| last.checked_add(1))
+            .ok_or_else(|| StoreError::corrupt(format!("card {} has entry {last}", card.id())))
     }
 }

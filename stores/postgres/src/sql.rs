@@ -38,11 +38,15 @@ pub(crate) enum Sql {
     InsertRecord,
     InsertGuard,
     UpdateGuard,
+    UpdateCardCode,
+    DueCards,
+    PruneRecords,
+    PruneGuards,
 }
 
 impl Sql {
     /// Every statement, for a client that prepares them all when it connects.
-    pub(crate) const ALL: [Sql; 18] = [
+    pub(crate) const ALL: [Sql; 22] = [
         Sql::Card,
         Sql::CardByDigest,
         Sql::CardExists,
@@ -61,6 +65,10 @@ impl Sql {
         Sql::InsertRecord,
         Sql::InsertGuard,
         Sql::UpdateGuard,
+        Sql::UpdateCardCode,
+        Sql::DueCards,
+        Sql::PruneRecords,
+        Sql::PruneGuards,
     ];
 
     /// Its text.
@@ -81,13 +89,15 @@ impl Sql {
             Sql::Guard => "SELECT version, guard::text FROM guard_windows WHERE client = $1",
             Sql::InsertCard => {
                 "INSERT INTO cards \
-                 (id, code_digest, code_last4, currency, status, balance, held, version, card) \
+                 (id, code_digest, code_last4, currency, status, balance, held, version, card, \
+                 sweep_due_at) \
                  VALUES ($1, $2, $3, $4, $5, $6::text::numeric, $7::text::numeric, 1, \
-                 $8::text::jsonb) ON CONFLICT DO NOTHING"
+                 $8::text::jsonb, $9::text::timestamptz) ON CONFLICT DO NOTHING"
             }
             Sql::UpdateCard => {
                 "UPDATE cards SET status = $2, balance = $3::text::numeric, \
-                 held = $4::text::numeric, card = $5::text::jsonb, version = version + 1 \
+                 held = $4::text::numeric, card = $5::text::jsonb, \
+                 sweep_due_at = $7::text::timestamptz, version = version + 1 \
                  WHERE id = $1 AND version = $6"
             }
             Sql::DeleteHolds => "DELETE FROM holds WHERE card_id = $1",
@@ -118,13 +128,36 @@ impl Sql {
                  ON CONFLICT (key) DO NOTHING"
             }
             Sql::InsertGuard => {
-                "INSERT INTO guard_windows (client, unknown_codes, version, guard) \
-                 VALUES ($1, $2, 1, $3::text::jsonb) ON CONFLICT (client) DO NOTHING"
+                "INSERT INTO guard_windows (client, unknown_codes, version, guard, started_at) \
+                 VALUES ($1, $2, 1, $3::text::jsonb, $4::text::timestamptz) \
+                 ON CONFLICT (client) DO NOTHING"
             }
             Sql::UpdateGuard => {
                 "UPDATE guard_windows SET unknown_codes = $2, \
-                 guard = $3::text::jsonb, version = version + 1 \
-                 WHERE client = $1 AND version = $4"
+                 guard = $3::text::jsonb, started_at = $4::text::timestamptz, \
+                 version = version + 1 WHERE client = $1 AND version = $5"
+            }
+            Sql::UpdateCardCode => {
+                "UPDATE cards SET status = $2, balance = $3::text::numeric, \
+                 held = $4::text::numeric, card = $5::text::jsonb, \
+                 sweep_due_at = $7::text::timestamptz, code_digest = $8, code_last4 = $9, \
+                 version = version + 1 WHERE id = $1 AND version = $6"
+            }
+            Sql::DueCards => {
+                "SELECT id FROM cards WHERE sweep_due_at <= $1::text::timestamptz \
+                 ORDER BY sweep_due_at LIMIT $2"
+            }
+            // A record or window another transaction holds is left for the next prune.
+            Sql::PruneRecords => {
+                "DELETE FROM idempotency_records WHERE key IN (SELECT key \
+                 FROM idempotency_records WHERE recorded_at < $1::text::timestamptz \
+                 ORDER BY recorded_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            }
+            Sql::PruneGuards => {
+                "DELETE FROM guard_windows WHERE started_at < $1::text::timestamptz \
+                 AND client IN (SELECT client FROM guard_windows \
+                 WHERE started_at < $1::text::timestamptz \
+                 ORDER BY started_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
             }
         }
     }

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use std::future::{self, Future};
 
+use chrono::{DateTime, Utc};
 use giftcert::{
     CardId, Code, GiftCard, IdempotencyKey, Reference, Store, StoreError,
     card::LedgerEntry,
@@ -332,6 +333,30 @@ impl Store for PostgresStore {
         ))?;
         // Deferred foreign keys (holds to their ledger entries) are checked here.
         tx.commit().map_err(db_error("committing"))
+    }
+
+    fn due_cards(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<CardId>, StoreError> {
+        run(ops::due_cards(&mut self.connection()?.exec(), now, limit))
+    }
+
+    fn prune_idempotency(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
+        let sql = Sql::PruneRecords;
+        run(ops::prune(
+            &mut self.connection()?.exec(),
+            sql,
+            before,
+            limit,
+        ))
+    }
+
+    fn prune_guards(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
+        let sql = Sql::PruneGuards;
+        run(ops::prune(
+            &mut self.connection()?.exec(),
+            sql,
+            before,
+            limit,
+        ))
     }
 }
 

@@ -117,6 +117,18 @@ async fn async_postgres_store_passes_the_checkout_flow_checks() {
         .unwrap();
 }
 
+/// Replacing lost codes, sweeps and pruning through the async driver, each check in a fresh
+/// schema.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+async fn async_postgres_store_passes_the_upkeep_checks() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    giftcert::testkit::check_async_upkeep(|| scratch.store())
+        .await
+        .unwrap();
+}
+
 /// Through the async driver and store, conflicts name their record in the blocking store's
 /// words (the SQL and its conflict mapping are shared).
 #[tokio::test(flavor = "multi_thread")]

@@ -13,7 +13,11 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 /// The migrations, in order: migration `n` (from 1) brings the schema to version `n`.
 /// A released migration is never edited; changes come as new migrations.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    // 0002 comes from another branch; on this branch alone 0003 is the second migration.
+    include_str!("../migrations/0003_upkeep.sql"),
+];
 
 /// The schema version this crate writes (the file's `PRAGMA user_version` once opened).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

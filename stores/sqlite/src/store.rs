@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use giftcert::{
     CardId, Code, GiftCard, IdempotencyKey, Reference, Store, StoreError,
     card::LedgerEntry,
@@ -383,6 +384,70 @@ impl Store for SqliteStore {
             tx.commit().map_err(db_error("committing"))
         })
     }
+
+    fn due_cards(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<CardId>, StoreError> {
+        let db = db_error("listing the cards due for a sweep");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_connection(|conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT id FROM cards WHERE sweep_due_at IS NOT NULL AND sweep_due_at <= ?1 \
+                     ORDER BY sweep_due_at LIMIT ?2",
+                )
+                .map_err(&db)?;
+            let rows = statement
+                .query_map(rusqlite::params![timestamp(now), limit], |row| {
+                    row.get::<_, String>(0)
+                })
+                .map_err(&db)?;
+            rows.map(|id| {
+                let id = id.map_err(&db)?;
+                id.parse()
+                    .map_err(|_| StoreError::corrupt(format!("card id {id:?} is not an id")))
+            })
+            .collect()
+        })
+    }
+
+    fn prune_idempotency(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
+        self.prune(
+            "DELETE FROM idempotency_records WHERE key IN (SELECT key FROM idempotency_records \
+             WHERE recorded_at < ?1 ORDER BY recorded_at LIMIT ?2)",
+            before,
+            limit,
+            "pruning idempotency records",
+        )
+    }
+
+    fn prune_guards(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
+        self.prune(
+            "DELETE FROM guard_windows WHERE client IN (SELECT client FROM guard_windows \
+             WHERE started_at < ?1 ORDER BY started_at LIMIT ?2)",
+            before,
+            limit,
+            "pruning guard windows",
+        )
+    }
+}
+
+impl SqliteStore {
+    /// Runs a prune statement with `before` and `limit`; the number of rows it deleted.
+    fn prune(
+        &self,
+        sql: &str,
+        before: DateTime<Utc>,
+        limit: usize,
+        doing: &'static str,
+    ) -> Result<usize, StoreError> {
+        let db = db_error(doing);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_connection(|conn| {
+            conn.prepare_cached(sql)
+                .map_err(&db)?
+                .execute(rusqlite::params![timestamp(before), limit])
+                .map_err(&db)
+        })
+    }
 }
 
 /// A commit's steps on SQLite, inside `tx` (see [`write_changes`]).
@@ -397,7 +462,16 @@ impl CommitSteps for Steps<'_> {
     }
 
     fn update_card(&mut self, card: &GiftCard, expected_version: u64) -> Result<u64, StoreError> {
-        update_card(self.tx, card, expected_version)
+        update_card(self.tx, card, None, expected_version)
+    }
+
+    fn update_card_code(
+        &mut self,
+        card: &GiftCard,
+        code: &Code,
+        expected_version: u64,
+    ) -> Result<u64, StoreError> {
+        update_card(self.tx, card, Some((self.key, code)), expected_version)
     }
 
     fn write_holds(&mut self, card: &GiftCard) -> Result<(), StoreError> {
@@ -434,8 +508,8 @@ fn insert_card(
     let inserted = tx
         .prepare_cached(
             "INSERT INTO cards \
-             (id, code_digest, code_last4, currency, status, balance, held, version, card) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
+             (id, code_digest, code_last4, currency, status, balance, held, version, card, \
+             sweep_due_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9)",
         )
         .map_err(&db)?
         .execute(rusqlite::params![
@@ -447,6 +521,7 @@ fn insert_card(
             amount(card.balance())?,
             amount(card.held())?,
             json,
+            card.sweep_at().map(timestamp),
         ]);
     let exists = || StoreError::conflict(Record::Card(card.id()), "it already exists");
     match inserted {
@@ -469,31 +544,53 @@ fn insert_card(
     }
 }
 
-/// Updates a card read at `expected_version`; returns the sequence number its next entry must
-/// have.
+/// Updates a card read at `expected_version`, under a new code when one is given (with the
+/// key its digest is made with); returns the sequence number its next entry must have.
 fn update_card(
     tx: &Transaction<'_>,
     card: &GiftCard,
+    code: Option<(&CodeKey, &Code)>,
     expected_version: u64,
 ) -> Result<u64, StoreError> {
     let db = db_error("updating a card");
     let (json, status) = to_json(card, &["status"])?;
     let id = card.id().to_string();
-    let updated = tx
-        .prepare_cached(
-            "UPDATE cards SET status = ?2, balance = ?3, held = ?4, card = ?5, \
-             version = version + 1 WHERE id = ?1 AND version = ?6",
-        )
-        .map_err(&db)?
-        .execute(rusqlite::params![
-            id,
-            status,
-            amount(card.balance())?,
-            amount(card.held())?,
-            json,
-            sql_version(expected_version),
-        ])
-        .map_err(&db)?;
+    let params = rusqlite::params![
+        id,
+        status,
+        amount(card.balance())?,
+        amount(card.held())?,
+        json,
+        sql_version(expected_version),
+        card.sweep_at().map(timestamp),
+        code.map(|(key, code)| key.digest(code).to_string()),
+        code.map(|(_, code)| last4(code)),
+    ];
+    let updated = match code {
+        None => tx
+            .prepare_cached(
+                "UPDATE cards SET status = ?2, balance = ?3, held = ?4, card = ?5, \
+                 sweep_due_at = ?7, version = version + 1 WHERE id = ?1 AND version = ?6",
+            )
+            .map_err(&db)?
+            .execute(&params[..7])
+            .map_err(&db),
+        Some((_, new)) => tx
+            .prepare_cached(
+                "UPDATE cards SET status = ?2, balance = ?3, held = ?4, card = ?5, \
+                 sweep_due_at = ?7, code_digest = ?8, code_last4 = ?9, version = version + 1 \
+                 WHERE id = ?1 AND version = ?6",
+            )
+            .map_err(&db)?
+            .execute(params)
+            .map_err(|e| {
+                if violates(&e, "cards.code_digest") {
+                    StoreError::duplicate_code(new)
+                } else {
+                    db(e)
+                }
+            }),
+    }?;
     if updated == 0 {
         return Err(missed_write(
             Record::Card(card.id()),
@@ -655,20 +752,21 @@ fn write_guard(tx: &Transaction<'_>, write: &RecordWrite<GuardWindow>) -> Result
         window.client().as_str(),
         count,
         json,
+        timestamp(window.started_at()),
         write.expected_version.map(sql_version),
     ];
     let written = match write.expected_version {
         None => tx
             .prepare_cached(
-                "INSERT INTO guard_windows (client, unknown_codes, guard, version) \
-                 VALUES (?1, ?2, ?3, 1) ON CONFLICT (client) DO NOTHING",
+                "INSERT INTO guard_windows (client, unknown_codes, guard, started_at, version) \
+                 VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT (client) DO NOTHING",
             )
             .map_err(&db)?
-            .execute(&params[..3]),
+            .execute(&params[..4]),
         Some(_) => tx
             .prepare_cached(
-                "UPDATE guard_windows SET unknown_codes = ?2, guard = ?3, \
-                 version = version + 1 WHERE client = ?1 AND version = ?4",
+                "UPDATE guard_windows SET unknown_codes = ?2, guard = ?3, started_at = ?4, \
+                 version = version + 1 WHERE client = ?1 AND version = ?5",
             )
             .map_err(&db)?
             .execute(params),

@@ -68,7 +68,8 @@ fn opening_a_file_again_keeps_its_data_and_schema_version() {
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 1);
+    // 0001 and 0003 on this branch alone; 3 once 0002 is merged before it.
+    assert_eq!(SCHEMA_VERSION, 2);
     let found = store.card_by_code(&code).unwrap().unwrap();
     assert_eq!(found.value.id(), card);
     assert_eq!(found.version, 2);
@@ -88,14 +89,14 @@ fn a_file_from_a_newer_version_is_refused() {
         error,
         OpenError::NewerSchema {
             found: 99,
-            known: 1,
+            known: SCHEMA_VERSION,
             ..
         }
     ));
     assert_eq!(
         error.to_string(),
         format!(
-            "{} has schema version 99, newer than version 1 that this giftcert-sqlite knows",
+            "{} has schema version 99, newer than version {SCHEMA_VERSION} that this giftcert-sqlite knows",
             path.display()
         )
     );
@@ -191,12 +192,12 @@ fn the_ledger_is_append_only_and_numbered_without_gaps() {
 }
 
 #[test]
-fn a_card_keeps_its_code_and_each_write_adds_one_to_its_version() {
+fn a_card_keeps_its_id_and_each_write_adds_one_to_its_version() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cards.db");
     let (card, _) = file_with_a_held_card(&path);
     let conn = Connection::open(&path).unwrap();
-    let message = "a card keeps its id and code, and each write adds one to its version";
+    let message = "a card keeps its id, and each write adds one to its version";
     assert_eq!(
         refused(
             &conn,
@@ -208,9 +209,32 @@ fn a_card_keeps_its_code_and_each_write_adds_one_to_its_version() {
         refused(
             &conn,
             &format!(
-                "UPDATE cards SET code_digest = '{}', version = version + 1 WHERE id = '{card}'",
+                "UPDATE cards SET code_digest = '{}' WHERE id = '{card}'",
                 "0".repeat(64)
             )
+        ),
+        message
+    );
+    assert_eq!(
+        refused(
+            &conn,
+            &format!(
+                "UPDATE cards SET id = '{}', version = version + 1 WHERE id = '{card}'",
+                "f".repeat(32)
+            )
+        ),
+        message
+    );
+    // A lost code replaced: a new digest, written as a write of its own.
+    conn.execute_batch(&format!(
+        "UPDATE cards SET code_digest = '{}', version = version + 1 WHERE id = '{card}'",
+        "0".repeat(64)
+    ))
+    .unwrap();
+    assert_eq!(
+        refused(
+            &conn,
+            &format!("UPDATE cards SET version = version WHERE id = '{card}'")
         ),
         message
     );

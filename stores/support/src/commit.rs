@@ -39,6 +39,21 @@ pub trait CommitSteps {
     /// [`StoreError::Conflict`] when the card is not at `expected_version`.
     fn update_card(&mut self, card: &GiftCard, expected_version: u64) -> Result<u64, StoreError>;
 
+    /// Updates a card read at `expected_version` as [`CommitSteps::update_card`] does, in the
+    /// same statement moving its code to `code` (its digest and hint replace the old ones, so
+    /// the old code finds nothing); returns the sequence number its next entry must have.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when the card is not at `expected_version`,
+    /// [`StoreError::DuplicateCode`] when another card has `code`.
+    fn update_card_code(
+        &mut self,
+        card: &GiftCard,
+        code: &Code,
+        expected_version: u64,
+    ) -> Result<u64, StoreError>;
+
     /// Mirrors the card's open holds into the database's hold table.
     ///
     /// # Errors
@@ -92,6 +107,14 @@ pub trait AsyncCommitSteps {
         expected_version: u64,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// As [`CommitSteps::update_card_code`].
+    fn update_card_code(
+        &mut self,
+        card: &GiftCard,
+        code: &Code,
+        expected_version: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// As [`CommitSteps::write_holds`].
     fn write_holds(
         &mut self,
@@ -142,6 +165,15 @@ impl<S: CommitSteps> AsyncCommitSteps for Ready<'_, S> {
         expected_version: u64,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send {
         future::ready(self.0.update_card(card, expected_version))
+    }
+
+    fn update_card_code(
+        &mut self,
+        card: &GiftCard,
+        code: &Code,
+        expected_version: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        future::ready(self.0.update_card_code(card, code, expected_version))
     }
 
     fn write_holds(
@@ -209,7 +241,8 @@ pub fn run_ready<F: Future>(future: F) -> Option<F::Output> {
     }
 }
 
-/// Writes `changes` through `steps`, the order every store follows: the cards in id order (so two commits over the same cards
+/// Writes `changes` through `steps`, the order every store follows: the new codes checked
+/// ([`Changes::check_codes`]), the cards in id order (a card with a new code written with it) (so two commits over the same cards
 /// lock them in the same order and cannot deadlock) with their holds, then the ledger entries
 /// once [`Changes::check_entries`] has accepted them, then the checkout, the idempotency record
 /// and the guard window.
@@ -222,6 +255,7 @@ pub async fn write_changes_async(
     steps: &mut impl AsyncCommitSteps,
     changes: &Changes,
 ) -> Result<(), StoreError> {
+    changes.check_codes()?;
     let mut cards: Vec<&CardWrite> = changes.cards.iter().collect();
     cards.sort_by_key(|write| match write {
         CardWrite::Insert { card, .. } | CardWrite::Update { card, .. } => Some(card.id()),
@@ -238,7 +272,18 @@ pub async fn write_changes_async(
             CardWrite::Update {
                 card,
                 expected_version,
-            } => (card, steps.update_card(card, *expected_version).await?),
+            } => {
+                let code = changes.codes.iter().find(|w| w.card == card.id());
+                let next = match code {
+                    Some(write) => {
+                        steps
+                            .update_card_code(card, &write.code, *expected_version)
+                            .await?
+                    }
+                    None => steps.update_card(card, *expected_version).await?,
+                };
+                (card, next)
+            }
             other => {
                 return Err(StoreError::Backend {
                     reason: format!("this store cannot write {other:?}"),
