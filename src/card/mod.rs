@@ -34,6 +34,7 @@ mod hold;
 mod id;
 mod ledger;
 mod leftover;
+mod liability;
 mod notification;
 mod spec;
 
@@ -45,5 +46,6 @@ pub use self::hold::*;
 pub use self::id::*;
 pub use self::ledger::*;
 pub use self::leftover::*;
+pub use self::liability::*;
 pub use self::notification::*;
 pub use self::spec::*;

@@ -4,12 +4,14 @@
 use std::fmt;
 use std::future::Future;
 
-use crate::card::{CardId, GiftCard, LedgerEntry, Reference};
+use chrono::{DateTime, Utc};
+
+use crate::card::{CardId, GiftCard, LedgerEntry, LiabilityReport, Reference};
 use crate::code::Code;
 use crate::redeem::{
     Changes, Checkout, GuardWindow, IdempotencyKey, IdempotencyRecord, StoreError, Versioned,
 };
-use crate::store::{MemoryStore, Store};
+use crate::store::{CardQuery, MemoryStore, Page, Store};
 
 /// [`Store`] for async hosts (axum or actix on tokio, with sqlx or tokio-postgres): the same
 /// methods, each returning a `Send` future, under the same contract (read the rules on
@@ -62,6 +64,18 @@ pub trait AsyncStore: Send + Sync + fmt::Debug {
 
     /// Writes `changes` atomically, checking every version. As [`Store::commit`].
     fn commit(&self, changes: Changes) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// One page of the cards `query` selects. As [`Store::search`].
+    fn search(
+        &self,
+        query: &CardQuery,
+    ) -> impl Future<Output = Result<Page<Versioned<GiftCard>>, StoreError>> + Send;
+
+    /// The liability per currency at `at`. As [`Store::liability`].
+    fn liability(
+        &self,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<LiabilityReport, StoreError>> + Send;
 }
 
 impl AsyncStore for MemoryStore {
@@ -102,5 +116,13 @@ impl AsyncStore for MemoryStore {
 
     async fn commit(&self, changes: Changes) -> Result<(), StoreError> {
         Store::commit(self, changes)
+    }
+
+    async fn search(&self, query: &CardQuery) -> Result<Page<Versioned<GiftCard>>, StoreError> {
+        Store::search(self, query)
+    }
+
+    async fn liability(&self, at: DateTime<Utc>) -> Result<LiabilityReport, StoreError> {
+        Store::liability(self, at)
     }
 }

@@ -26,12 +26,14 @@ mod async_store;
 mod contract;
 mod memory;
 pub(crate) mod redeemer;
+mod search;
 
 pub use self::async_redeemer::*;
 pub use self::async_store::*;
 pub use self::contract::*;
 pub use self::memory::*;
 pub use self::redeemer::*;
+pub use self::search::*;
 pub use crate::redeem::{
     AppliedCode, CardWrite, Changes, Record, RecordWrite, Redeemed, StoreError, StoreSource,
     Versioned,
