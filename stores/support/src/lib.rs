@@ -137,13 +137,19 @@ pub fn from_minor(minor: i64, currency: Currency) -> Result<Money, StoreError> {
         .map_err(|e| StoreError::corrupt(format!("a sum of {minor} minor units: {e}")))
 }
 
-/// An amount a column keeps as exact text, read back.
+/// An amount a column keeps as exact text ([`amount`]'s), read back.
 ///
 /// # Errors
 ///
 /// [`StoreError::Corrupt`] when it is not an amount of `currency`.
 pub fn parse_amount(text: &str, currency: Currency) -> Result<Money, StoreError> {
-    Money::parse(text, currency)
+    // [`amount`] pads a 28-digit amount with zeros a decimal cannot hold: drop them again.
+    let exact = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
+    };
+    Money::parse(exact, currency)
         .map_err(|e| StoreError::corrupt(format!("stored amount \"{text}\": {e}")))
 }
 
