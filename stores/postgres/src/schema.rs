@@ -16,6 +16,7 @@ use crate::sql::ExecText;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_store_key.sql"),
+    include_str!("../migrations/0003_search_and_hints.sql"),
 ];
 
 /// The schema version this crate writes (the highest version in `giftcert_schema_migrations`).
