@@ -50,9 +50,7 @@ pub use self::concurrency::{
 pub use self::office::{check_async_back_office, check_back_office};
 pub use self::protocol::{check_async_protocol_rules, check_protocol_rules};
 pub use self::records::{check_async_conflict_records, check_conflict_records};
-pub use self::report::{
-    check_async_liability, check_async_search, check_liability, check_search,
-};
+pub use self::report::{check_async_liability, check_async_search, check_liability, check_search};
 
 use std::future::Future;
 use std::pin::pin;

@@ -1,51 +1,5 @@
 //! The liability report: what a shop owes on its cards at an instant, per currency, and the
-//! check that the ledgers add up (finance's books, and ASC 606 breakage).
-//!
-//! A [`LiabilityReport`] holds one [`Liability`] per currency: the cards and value
-//! *outstanding* (spendable or disabled, still owed), what open holds keep aside, and the
-//! flows that built it: value *issued*, *reloaded*, *redeemed* (captured), *refunded*,
-//! *adjusted* (signed), moved to and from replacement cards, and the value left on *expired*
-//! cards (breakage). Every figure counts only the ledger entries stamped at or before the
-//! report's instant. [`Liability::check`] is the identity every ledger keeps:
-//!
-//! ```text
-//! issued + reloaded + refunded ± adjusted + moved in = outstanding + redeemed + expired + moved out
-//! ```
-//!
-//! and says where it does not hold as a [`Discrepancy`] value, never a panic. The flows are
-//! sums of entry amounts by kind; the stocks (outstanding, expired) are sums of each card's
-//! balance after its last entry by the instant, which the card recorded itself: a ledger that
-//! lost, doubled or altered an entry breaks the identity.
-//!
-//! A store builds the report with a [`LiabilityTally`] from aggregates (one total per currency
-//! and entry kind, one per currency and standing), or from whole histories
-//! ([`LiabilityTally::add_history`]), so the same rules apply everywhere. A card counts as
-//! expired from its [`EntryKind::Expired`] entry until an [`EntryKind::ExpiryChanged`] entry
-//! moves its date past the moment of the change: a card past its date that no request or
-//! sweep has marked yet is still outstanding.
-//!
-//! ```
-//! use chrono::{Duration, Utc};
-//! use giftcert::card::{CardId, CardSpec, GiftCard, LiabilityTally};
-//! use giftcert::{Code, Currency, Money, Reference};
-//!
-//! let usd = |s: &str| Money::parse(s, Currency::USD);
-//! let now = Utc::now();
-//! let code = Code::parse("GIFT-2026-ABCD")?;
-//! let (mut card, issued) = GiftCard::issue(CardId::from_u128(1), &code, CardSpec::new(usd("50")?), now)?;
-//! let held = card.place_hold(usd("20")?, Reference::new("checkout-1")?, None, now, None)?;
-//! let captured = card.capture(held.seq(), usd("20")?, now)?;
-//! let mut history = vec![issued, held];
-//! history.extend(captured);
-//!
-//! let mut tally = LiabilityTally::new(now + Duration::seconds(1));
-//! tally.add_history(&history)?;
-//! let report = tally.finish();
-//! let usd_line = report.currency(Currency::USD).ok_or("no USD line")?;
-//! assert_eq!((usd_line.outstanding, usd_line.redeemed), (usd("30")?, usd("20")?));
-//! assert!(report.discrepancies().is_empty());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! check that its ledgers add up (see [`LiabilityReport`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -126,7 +80,12 @@ impl Liability {
             self.adjusted,
             self.moved_in,
         ];
-        let uses = [self.outstanding, self.redeemed, self.expired, self.moved_out];
+        let uses = [
+            self.outstanding,
+            self.redeemed,
+            self.expired,
+            self.moved_out,
+        ];
         if let Some(other) = sources
             .iter()
             .chain(&uses)
@@ -188,7 +147,52 @@ pub enum Discrepancy {
     },
 }
 
-/// The liability per currency at an instant (see the [module docs](self)).
+/// What a shop owes on its cards at an instant, per currency, and the check that the ledgers
+/// add up (finance's books, and ASC 606 breakage): one [`Liability`] line per currency, the
+/// cards and value *outstanding* (spendable or disabled, still owed), what open holds keep aside, and the
+/// flows that built it: value *issued*, *reloaded*, *redeemed* (captured), *refunded*,
+/// *adjusted* (signed), moved to and from replacement cards, and the value left on *expired*
+/// cards (breakage). Every figure counts only the ledger entries stamped at or before the
+/// report's instant. [`Liability::check`] is the identity every ledger keeps:
+///
+/// ```text
+/// issued + reloaded + refunded ± adjusted + moved in = outstanding + redeemed + expired + moved out
+/// ```
+///
+/// and says where it does not hold as a [`Discrepancy`] value, never a panic. The flows are
+/// sums of entry amounts by kind; the stocks (outstanding, expired) are sums of each card's
+/// balance after its last entry by the instant, which the card recorded itself: a ledger that
+/// lost, doubled or altered an entry breaks the identity.
+///
+/// A store builds the report with a [`LiabilityTally`] from aggregates (one total per currency
+/// and entry kind, one per currency and standing), or from whole histories
+/// ([`LiabilityTally::add_history`]), so the same rules apply everywhere. A card counts as
+/// expired from its [`EntryKind::Expired`] entry until an [`EntryKind::ExpiryChanged`] entry
+/// moves its date past the moment of the change: a card past its date that no request or
+/// sweep has marked yet is still outstanding.
+///
+/// ```
+/// use chrono::{Duration, Utc};
+/// use giftcert::card::{CardId, CardSpec, GiftCard, LiabilityTally};
+/// use giftcert::{Code, Currency, Money, Reference};
+///
+/// let usd = |s: &str| Money::parse(s, Currency::USD);
+/// let now = Utc::now();
+/// let code = Code::parse("GIFT-2026-ABCD")?;
+/// let (mut card, issued) = GiftCard::issue(CardId::from_u128(1), &code, CardSpec::new(usd("50")?), now)?;
+/// let held = card.place_hold(usd("20")?, Reference::new("checkout-1")?, None, now, None)?;
+/// let captured = card.capture(held.seq(), usd("20")?, now)?;
+/// let mut history = vec![issued, held];
+/// history.extend(captured);
+///
+/// let mut tally = LiabilityTally::new(now + Duration::seconds(1));
+/// tally.add_history(&history)?;
+/// let report = tally.finish();
+/// let usd_line = report.currency(Currency::USD).ok_or("no USD line")?;
+/// assert_eq!((usd_line.outstanding, usd_line.redeemed), (usd("30")?, usd("20")?));
+/// assert!(report.discrepancies().is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiabilityReport {
     at: DateTime<Utc>,
@@ -547,7 +551,9 @@ mod tests {
         let (mut card, issued) =
             GiftCard::issue(CardId::from_u128(1), &code, CardSpec::new(usd("50")), t(0)).unwrap();
         let order = Reference::new("o-1").unwrap();
-        let held = card.place_hold(usd("30"), order.clone(), None, t(1), None).unwrap();
+        let held = card
+            .place_hold(usd("30"), order.clone(), None, t(1), None)
+            .unwrap();
         let captured = card.capture(held.seq(), usd("20"), t(1)).unwrap();
         let refunded = card.refund(usd("5"), order, None, t(2)).unwrap();
         let reloaded = card.reload(usd("10"), t(3)).unwrap();
@@ -564,7 +570,13 @@ mod tests {
         assert_eq!(line.outstanding_cards, 1);
         assert_eq!(line.held, usd("0"));
         assert_eq!(
-            (line.issued, line.redeemed, line.refunded, line.reloaded, line.adjusted),
+            (
+                line.issued,
+                line.redeemed,
+                line.refunded,
+                line.reloaded,
+                line.adjusted
+            ),
             (usd("50"), usd("20"), usd("5"), usd("10"), usd("-1"))
         );
         assert_eq!(line.check(), Ok(()));

@@ -8,7 +8,8 @@
 //! cards (the US preset keeps at least five years, as 12 CFR 1005.20 requires);
 //! [`LeftoverStrategy`] says what happens to value left after a purchase: Spryker's *balance*
 //! strategy (the same code, a running balance) or its *replacement* strategy (a new code for
-//! the rest). [`Notification`]s tell the host what to send to the card's owner.
+//! the rest). [`Notification`]s tell the host what to send to the card's owner. A
+//! [`LiabilityReport`] sums what a shop owes on its cards and checks that the ledgers add up.
 //!
 //! ```
 //! use chrono::Utc;

@@ -7,12 +7,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::card::{CardId, GiftCard};
 use crate::card::{LedgerEntry, LiabilityReport, LiabilityTally, Reference};
-use chrono::{DateTime, Utc};
 use crate::code::Code;
 use crate::redeem::Checkout;
 use crate::redeem::GuardWindow;
 use crate::redeem::{IdempotencyKey, IdempotencyRecord};
 use crate::store::{CardQuery, CardWrite, Changes, Page, Record, Store, StoreError, Versioned};
+use chrono::{DateTime, Utc};
 
 /// How many independently locked parts the store has: requests on different cards rarely
 /// wait for each other.

@@ -5,7 +5,8 @@
 //! read with its version ([`Versioned`]), and commits one request's [`Changes`] atomically with
 //! version checks (see [`Store`] for the rules). The database stores live in crates of their
 //! own (`giftcert-sqlite`, `giftcert-postgres`) and pass the same conformance kit
-//! (`giftcert::testkit`, feature `testkit`).
+//! (`giftcert::testkit`, feature `testkit`). A back office finds cards with a [`CardQuery`],
+//! a page at a time ([`Store::search`]), and books what is owed with [`Store::liability`].
 //!
 //! ```
 //! use giftcert::store::{MemoryStore, Redeemer, Store};

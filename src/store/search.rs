@@ -1,39 +1,4 @@
 //! Searching cards for a back office: filters, pages and the cursor that keeps paging stable.
-//!
-//! A [`CardQuery`] names what to find (an order, a purchaser, a recipient's e-mail, a tag, a
-//! status, a currency, cards expiring before a date: every filter given must match) and how
-//! many cards a page holds (at most [`CardQuery::MAX_LIMIT`]). [`Store::search`] answers with a
-//! [`Page`] of cards, in the order they were issued (then by id), and a [`Cursor`] to ask for
-//! the next page.
-//!
-//! The order is by issue time, which never changes, so paging is stable: a card is never on
-//! two pages, and a card that exists when the search starts and still matches is on one of
-//! them, however many cards are issued or updated meanwhile (new cards come after the others,
-//! on the last pages). A cursor is opaque text for a host to hand back ([`Cursor`]'s
-//! `Display` and `FromStr`).
-//!
-//! Pages hold [`GiftCard`]s, which keep only a masked hint of their code.
-//!
-//! ```
-//! use giftcert::store::{CardQuery, MemoryStore, Redeemer, Store};
-//! use giftcert::{CardSpec, Currency, IdempotencyKey, Money};
-//!
-//! let redeemer = Redeemer::new(MemoryStore::new());
-//! let mut spec = CardSpec::new(Money::parse("25", Currency::USD)?);
-//! spec.tags = vec!["xmas".into()];
-//! redeemer.issue(&IdempotencyKey::new("order-1")?, vec![spec.clone(), spec])?;
-//!
-//! let query = CardQuery::new().by_tag("xmas").with_limit(1)?;
-//! let first = redeemer.search(&query)?;
-//! let next = first.next.clone().ok_or("a second page")?;
-//! let second = redeemer.search(&query.after(next))?;
-//! assert_eq!((first.items.len(), second.items.len()), (1, 1));
-//! assert_ne!(first.items[0].value.id(), second.items[0].value.id());
-//! assert!(second.next.is_none());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! [`Store::search`]: crate::store::Store::search
 
 use std::fmt;
 use std::str::FromStr;
@@ -160,6 +125,41 @@ impl Page<Versioned<GiftCard>> {
     }
 }
 
+/// A [`CardQuery`] names what to find (an order, a purchaser, a recipient's e-mail, a tag, a
+/// status, a currency, cards expiring before a date: every filter given must match) and how
+/// many cards a page holds (at most [`CardQuery::MAX_LIMIT`]). [`Store::search`] answers with a
+/// [`Page`] of cards, in the order they were issued (then by id), and a [`Cursor`] to ask for
+/// the next page.
+///
+/// The order is by issue time, which never changes, so paging is stable: a card is never on
+/// two pages, and a card that exists when the search starts and still matches is on one of
+/// them, however many cards are issued or updated meanwhile (new cards come after the others,
+/// on the last pages). A cursor is opaque text for a host to hand back ([`Cursor`]'s
+/// `Display` and `FromStr`).
+///
+/// Pages hold [`GiftCard`]s, which keep only a masked hint of their code.
+///
+/// ```
+/// use giftcert::store::{CardQuery, MemoryStore, Redeemer, Store};
+/// use giftcert::{CardSpec, Currency, IdempotencyKey, Money};
+///
+/// let redeemer = Redeemer::new(MemoryStore::new());
+/// let mut spec = CardSpec::new(Money::parse("25", Currency::USD)?);
+/// spec.tags = vec!["xmas".into()];
+/// redeemer.issue(&IdempotencyKey::new("order-1")?, vec![spec.clone(), spec])?;
+///
+/// let query = CardQuery::new().by_tag("xmas").with_limit(1)?;
+/// let first = redeemer.search(&query)?;
+/// let next = first.next.clone().ok_or("a second page")?;
+/// let second = redeemer.search(&query.after(next))?;
+/// assert_eq!((first.items.len(), second.items.len()), (1, 1));
+/// assert_ne!(first.items[0].value.id(), second.items[0].value.id());
+/// assert!(second.next.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// [`Store::search`]: crate::store::Store::search
+///
 /// What to search for: each filter given must match (AND), and a page holds at most
 /// [`CardQuery::limit`] cards.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,13 +10,13 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::driver::Driver;
 use super::{ConformanceFailure, block_on, ensure, fail, key, reference, step, t0, usd};
+use crate::card::Notification;
 use crate::card::{
     Attribution, CardError, CardId, CardSpec, CardStatus, GiftCard, LedgerEntry, LiabilityReport,
     LiabilityTally, Reason, Recipient,
 };
 use crate::clock::{Clock, FixedClock};
 use crate::money::{Currency, Money};
-use crate::card::Notification;
 use crate::redeem::{CardCommand, Changes, Protocol};
 use crate::store::{
     AsyncRedeemer, AsyncStore, CardQuery, CardWrite, Cursor, Redeemer, SearchError, Store,
@@ -186,7 +186,8 @@ async fn search<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure> {
         } else {
             Currency::USD
         };
-        let value = Money::from_minor(1_000 + i, currency).map_err(|e| fail(SEARCH, e.to_string()))?;
+        let value =
+            Money::from_minor(1_000 + i, currency).map_err(|e| fail(SEARCH, e.to_string()))?;
         let mut spec = CardSpec::new(value);
         spec.order = Some(reference(SEARCH, &format!("order-{}", i % 3))?);
         spec.purchaser = Some(reference(SEARCH, &format!("buyer-{}", i % 2))?);
@@ -214,7 +215,10 @@ async fn search<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure> {
     );
     for (n, (card, _)) in codes.iter().enumerate().take(3) {
         let k = key(SEARCH, &format!("disable-{n}"))?;
-        step(SEARCH, driver.amend(&k, *card, CardCommand::Disable, &by).await)?;
+        step(
+            SEARCH,
+            driver.amend(&k, *card, CardCommand::Disable, &by).await,
+        )?;
     }
     let mut all = Vec::new();
     for (card, _) in &codes {
@@ -243,7 +247,11 @@ async fn search<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure> {
             2,
         ),
         ("tag", CardQuery::new().by_tag("b2b"), 6),
-        ("status", CardQuery::new().by_status(CardStatus::Disabled), 3),
+        (
+            "status",
+            CardQuery::new().by_status(CardStatus::Disabled),
+            3,
+        ),
         ("currency", CardQuery::new().by_currency(Currency::EUR), 3),
         (
             "expiring before",
@@ -318,14 +326,18 @@ async fn search<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure> {
             before.difference(&unique).collect::<Vec<_>>()
         )
     })?;
-    ensure(SEARCH, unique.len() == before.len() + 4 && in_order(&seen), || {
-        format!(
-            "paging found {} cards (expected the {} there and the 4 issued after), in order: {}",
-            unique.len(),
-            before.len(),
-            in_order(&seen)
-        )
-    })?;
+    ensure(
+        SEARCH,
+        unique.len() == before.len() + 4 && in_order(&seen),
+        || {
+            format!(
+                "paging found {} cards (expected the {} there and the 4 issued after), in order: {}",
+                unique.len(),
+                before.len(),
+                in_order(&seen)
+            )
+        },
+    )?;
 
     // Bad limits and cursors are typed errors; pages show hints only.
     for bad in [0, CardQuery::MAX_LIMIT + 1] {
@@ -337,9 +349,11 @@ async fn search<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure> {
         )?;
     }
     let bad = "not-a-cursor".parse::<Cursor>();
-    ensure(SEARCH, matches!(bad, Err(SearchError::Cursor { .. })), || {
-        format!("a made-up cursor gave {bad:?}")
-    })?;
+    ensure(
+        SEARCH,
+        matches!(bad, Err(SearchError::Cursor { .. })),
+        || format!("a made-up cursor gave {bad:?}"),
+    )?;
     let page = step(SEARCH, driver.search(&CardQuery::new()).await)?;
     let shown = format!("{page:?}");
     ensure(
@@ -400,7 +414,10 @@ async fn liability<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure>
     )
     .await?;
     let [a, b, c, d, e] = cards.as_slice() else {
-        return Err(fail(LIABILITY, format!("5 cards asked, {} issued", cards.len())));
+        return Err(fail(
+            LIABILITY,
+            format!("5 cards asked, {} issued", cards.len()),
+        ));
     };
     let ids: Vec<CardId> = cards.iter().map(|(id, _)| *id).collect();
     let after_issue = t0();
@@ -409,10 +426,26 @@ async fn liability<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure>
     // A: 60.00 authorised and captured, 15.00 refunded; then 25.00 authorised, captured in
     // part (10.00: 15.00 released).
     let c1 = reference(LIABILITY, "c1")?;
-    step(LIABILITY, driver.apply_code(&client, &c1, Currency::USD, &a.1).await)?;
-    step(LIABILITY, driver.authorise(&key(LIABILITY, "c1/a")?, &c1, usd(6_000)).await)?;
-    step(LIABILITY, driver.capture(&key(LIABILITY, "c1/c")?, &c1).await)?;
-    step(LIABILITY, driver.refund(&key(LIABILITY, "c1/r")?, &c1, usd(1_500)).await)?;
+    step(
+        LIABILITY,
+        driver.apply_code(&client, &c1, Currency::USD, &a.1).await,
+    )?;
+    step(
+        LIABILITY,
+        driver
+            .authorise(&key(LIABILITY, "c1/a")?, &c1, usd(6_000))
+            .await,
+    )?;
+    step(
+        LIABILITY,
+        driver.capture(&key(LIABILITY, "c1/c")?, &c1).await,
+    )?;
+    step(
+        LIABILITY,
+        driver
+            .refund(&key(LIABILITY, "c1/r")?, &c1, usd(1_500))
+            .await,
+    )?;
     let partial = clock.now();
     let c2 = reference(LIABILITY, "c2")?;
     change(LIABILITY, &driver, a.0, |card| {
@@ -424,18 +457,34 @@ async fn liability<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure>
     .await?;
     // C: 12.00 held and left open.
     let c3 = reference(LIABILITY, "c3")?;
-    step(LIABILITY, driver.apply_code(&client, &c3, Currency::USD, &c.1).await)?;
-    step(LIABILITY, driver.authorise(&key(LIABILITY, "c3/a")?, &c3, usd(1_200)).await)?;
+    step(
+        LIABILITY,
+        driver.apply_code(&client, &c3, Currency::USD, &c.1).await,
+    )?;
+    step(
+        LIABILITY,
+        driver
+            .authorise(&key(LIABILITY, "c3/a")?, &c3, usd(1_200))
+            .await,
+    )?;
     // E: +5.00, -2.00, reloaded 10.00.
     for (k, change) in [("e/up", eur(500)), ("e/down", eur(-200))] {
         let command = CardCommand::Adjust { change };
-        step(LIABILITY, driver.amend(&key(LIABILITY, k)?, e.0, command, &by).await)?;
+        step(
+            LIABILITY,
+            driver.amend(&key(LIABILITY, k)?, e.0, command, &by).await,
+        )?;
     }
     let reload = CardCommand::Reload {
         amount: eur(1_000),
         bounds: None,
     };
-    step(LIABILITY, driver.amend(&key(LIABILITY, "e/reload")?, e.0, reload, &by).await)?;
+    step(
+        LIABILITY,
+        driver
+            .amend(&key(LIABILITY, "e/reload")?, e.0, reload, &by)
+            .await,
+    )?;
     let before_expiry = clock.now();
 
     // B and D pass their date and are marked expired; D's date then moves ahead.
@@ -451,7 +500,12 @@ async fn liability<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure>
     let later = CardCommand::ChangeExpiry {
         expires_at: Some(t0() + Duration::days(60)),
     };
-    step(LIABILITY, driver.amend(&key(LIABILITY, "d/extend")?, d.0, later, &by).await)?;
+    step(
+        LIABILITY,
+        driver
+            .amend(&key(LIABILITY, "d/extend")?, d.0, later, &by)
+            .await,
+    )?;
     let now = clock.now();
 
     let report = step(LIABILITY, driver.liability(now).await)?;
@@ -459,10 +513,12 @@ async fn liability<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure>
         format!("the report does not add up: {report}")
     })?;
     let line = |currency| {
-        report
-            .currency(currency)
-            .cloned()
-            .ok_or_else(|| fail(LIABILITY, format!("the report has no {currency} line: {report}")))
+        report.currency(currency).cloned().ok_or_else(|| {
+            fail(
+                LIABILITY,
+                format!("the report has no {currency} line: {report}"),
+            )
+        })
     };
     let (dollars, euros) = (line(Currency::USD)?, line(Currency::EUR)?);
     let expected = [
@@ -484,7 +540,11 @@ async fn liability<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure>
     }
     ensure(
         LIABILITY,
-        (dollars.outstanding_cards, dollars.expired_cards, euros.outstanding_cards) == (3, 1, 1),
+        (
+            dollars.outstanding_cards,
+            dollars.expired_cards,
+            euros.outstanding_cards,
+        ) == (3, 1, 1),
         || format!("the report counts the wrong cards: {report}"),
     )?;
 
@@ -500,11 +560,19 @@ async fn liability<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure>
         format!("the cards hold {held}, the report says {}", dollars.held)
     })?;
 
-    for at in [after_issue, partial, before_expiry, now - Duration::days(1), now] {
+    for at in [
+        after_issue,
+        partial,
+        before_expiry,
+        now - Duration::days(1),
+        now,
+    ] {
         let stored = step(LIABILITY, driver.liability(at).await)?;
         let computed = loaded(&driver, &ids, at).await?;
         ensure(LIABILITY, stored == computed, || {
-            format!("at {at} the store reports\n{stored}\nbut the cards' histories give\n{computed}")
+            format!(
+                "at {at} the store reports\n{stored}\nbut the cards' histories give\n{computed}"
+            )
         })?;
     }
     let empty = step(LIABILITY, driver.liability(t0() - Duration::days(1)).await)?;

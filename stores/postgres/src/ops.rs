@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use giftcert::{
     CardId, Code, GiftCard, IdempotencyKey, Reference, StoreError,
     card::{LedgerEntry, LiabilityReport, LiabilityTally, Standing},
-    store::{CardQuery, Page},
     redeem::RecordWrite,
     redeem::{Checkout, GuardWindow, IdempotencyRecord, Record, Versioned},
+    store::{CardQuery, Page},
 };
 use giftcert_store_support::{
     AsyncCommitSteps, CodeKey, SearchColumns, amount, from_json, hint_shown, missed_write,

@@ -416,7 +416,11 @@ fn a_leaked_table_holds_no_code() {
     let (digest, last4): (String, String) = (row.get(0), row.get(1));
     assert_eq!(digest, key().digest(&code).to_string());
     // What the card's masked hint shows, never the check character.
-    let shown: String = code.masked().chars().filter(|c| *c != '*' && *c != '-').collect();
+    let shown: String = code
+        .masked()
+        .chars()
+        .filter(|c| *c != '*' && *c != '-')
+        .collect();
     assert_eq!(last4, shown);
     assert_eq!(last4, secret[secret.len() - 4..secret.len() - 1]);
     for table in [
@@ -626,7 +630,8 @@ fn a_version_2_schema_migrates_with_its_cards_hints_and_triggers() {
     let mut spec = CardSpec::new(usd("40"));
     spec.tags = vec!["xmas".into()];
     spec.order = Some(Reference::new("order-7").unwrap());
-    let (card, issued) = giftcert::GiftCard::issue(CardId::from_u128(7), &code, spec, t0()).unwrap();
+    let (card, issued) =
+        giftcert::GiftCard::issue(CardId::from_u128(7), &code, spec, t0()).unwrap();
     let mut client = Client::connect(&url, NoTls).unwrap();
     client
         .batch_execute(&format!(
@@ -669,13 +674,23 @@ fn a_version_2_schema_migrates_with_its_cards_hints_and_triggers() {
     let store = scratch.store_in(&schema);
     let mut client = scratch.client(&schema);
     let row = client
-        .query_one("SELECT code_last4, order_ref, issued_at = $1::text::timestamptz FROM cards", &[&t0().to_rfc3339()])
+        .query_one(
+            "SELECT code_last4, order_ref, issued_at = $1::text::timestamptz FROM cards",
+            &[&t0().to_rfc3339()],
+        )
         .unwrap();
     let (last4, order, issued_at): (String, String, bool) = (row.get(0), row.get(1), row.get(2));
     assert_eq!(last4, "", "the hint of X-GC-1 shows nothing");
     assert_eq!(order, "order-7");
     assert!(issued_at);
-    assert_eq!(store.search(&CardQuery::new().by_tag("xmas")).unwrap().items.len(), 1);
+    assert_eq!(
+        store
+            .search(&CardQuery::new().by_tag("xmas"))
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     assert!(store.card_by_code(&code).unwrap().is_some());
     let refused = client
         .batch_execute("UPDATE cards SET version = version + 2")
@@ -688,5 +703,8 @@ fn a_version_2_schema_migrates_with_its_cards_hints_and_triggers() {
         "{refused:?}"
     );
     let report = store.liability(t0()).unwrap();
-    assert_eq!(report.currency(Currency::USD).map(|l| l.outstanding), Some(usd("40")));
+    assert_eq!(
+        report.currency(Currency::USD).map(|l| l.outstanding),
+        Some(usd("40"))
+    );
 }

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use giftcert::{
     CardId, Code, GiftCard, IdempotencyKey, Reference, Store, StoreError,
     card::{LedgerEntry, LiabilityReport, LiabilityTally, Standing},
-    store::{CardQuery, Page},
     redeem::RecordWrite,
     redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Record, Versioned},
+    store::{CardQuery, Page},
 };
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
 
@@ -392,8 +392,8 @@ impl Store for SqliteStore {
         })
     }
 
-    /// Two grouped statements in one read transaction (see [`LIABILITY_FLOWS`] and
-    /// [`LIABILITY_STOCKS`]): amounts are summed as integers of minor units, exactly; the rare
+    /// Two grouped statements in one read transaction (the flows per currency and entry kind,
+    /// the balances per currency and standing): amounts are summed as integers of minor units, exactly; the rare
     /// amount too long for a 64-bit integer is summed in Rust from its own rows.
     fn liability(&self, at: DateTime<Utc>) -> Result<LiabilityReport, StoreError> {
         let db = db_error("computing the liability report");
@@ -485,7 +485,10 @@ impl Store for SqliteStore {
 macro_rules! minor_units {
     ($column:literal) => {
         concat!(
-            "CASE WHEN length(", $column, ") <= 19 THEN CAST(replace(", $column,
+            "CASE WHEN length(",
+            $column,
+            ") <= 19 THEN CAST(replace(",
+            $column,
             ", '.', '') AS INTEGER) END"
         )
     };
@@ -564,9 +567,7 @@ fn search_sql(query: &CardQuery) -> Result<(String, Vec<String>), StoreError> {
     let (issued, id) = match query.tag() {
         Some(tag) => {
             params.push(tag.to_owned());
-            sql.push_str(
-                "card_tags t CROSS JOIN cards c ON c.id = t.card_id WHERE t.tag = ?1",
-            );
+            sql.push_str("card_tags t CROSS JOIN cards c ON c.id = t.card_id WHERE t.tag = ?1");
             ("t.issued_at", "t.card_id")
         }
         None => {

@@ -261,7 +261,11 @@ fn a_leaked_file_holds_no_code() {
         )
         .unwrap();
     assert_eq!(digest, key().digest(&code).to_string());
-    let shown: String = code.masked().chars().filter(|c| *c != '*' && *c != '-').collect();
+    let shown: String = code
+        .masked()
+        .chars()
+        .filter(|c| *c != '*' && *c != '-')
+        .collect();
     assert_eq!(last4, shown);
     assert_eq!(last4, secret[secret.len() - 4..secret.len() - 1]);
     let mut bytes = Vec::new();
@@ -305,7 +309,8 @@ fn a_version_1_file_migrates_with_its_cards_hints_and_triggers() {
     spec.tags = vec!["xmas".into()];
     spec.order = Some(Reference::new("order-7").unwrap());
     spec.expires_at = Some(t0() + chrono::Duration::days(400));
-    let (card, issued) = giftcert::GiftCard::issue(CardId::from_u128(7), &code, spec, t0()).unwrap();
+    let (card, issued) =
+        giftcert::GiftCard::issue(CardId::from_u128(7), &code, spec, t0()).unwrap();
     let old = Connection::open(&path).unwrap();
     old.execute_batch(include_str!("../migrations/0001_initial.sql"))
         .unwrap();
@@ -340,9 +345,11 @@ fn a_version_1_file_migrates_with_its_cards_hints_and_triggers() {
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
     let (last4, issued_at, order): (String, String, String) = conn
-        .query_row("SELECT code_last4, issued_at, order_ref FROM cards", [], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })
+        .query_row(
+            "SELECT code_last4, issued_at, order_ref FROM cards",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
         .unwrap();
     assert_eq!(last4, "", "the hint of X-GC-1 shows nothing");
     assert_eq!(issued_at, "2026-01-01T00:00:00.000000Z");
@@ -361,14 +368,25 @@ fn a_version_1_file_migrates_with_its_cards_hints_and_triggers() {
     // The trigger, the constraints and the foreign keys are all there.
     let conn = Connection::open(&path).unwrap();
     conn.pragma_update(None, "foreign_keys", true).unwrap();
-    assert!(refused(&conn, "UPDATE cards SET version = version + 2").contains("adds one to its version"));
-    assert!(refused(&conn, "UPDATE cards SET version = version + 1, balance = '-1.00'").contains("CHECK"));
-    assert!(refused(
-        &conn,
-        "INSERT INTO ledger_entries (card_id, seq, at, kind, amount, balance_after, entry) \
+    assert!(
+        refused(&conn, "UPDATE cards SET version = version + 2")
+            .contains("adds one to its version")
+    );
+    assert!(
+        refused(
+            &conn,
+            "UPDATE cards SET version = version + 1, balance = '-1.00'"
+        )
+        .contains("CHECK")
+    );
+    assert!(
+        refused(
+            &conn,
+            "INSERT INTO ledger_entries (card_id, seq, at, kind, amount, balance_after, entry) \
          VALUES ('00000000000000000000000000000009', 1, 'x', 'issued', '1', '1', '{}')"
-    )
-    .contains("FOREIGN KEY"));
+        )
+        .contains("FOREIGN KEY")
+    );
     assert!(refused(&conn, "DELETE FROM ledger_entries").contains("append-only"));
     let report = store.liability(t0()).unwrap();
     assert_eq!(
