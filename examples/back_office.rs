@@ -1,7 +1,8 @@
 //! A shop's staff at work on a card: a shopper checks a balance, a support agent disables a
 //! card reported stolen and enables it again, corrects a wrong credit, reloads it at the till,
 //! and extends an expired card as a goodwill gesture. Each command runs under an idempotency
-//! key and leaves a ledger entry that says who did it and why.
+//! key and leaves a ledger entry that says who did it and why. Then finance searches the cards
+//! of a campaign, page by page, and prints the liability report.
 //!
 //! ```text
 //! cargo run --example back_office
@@ -9,9 +10,9 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use giftcert::card::{Attribution, Reason};
-use giftcert::clock::FixedClock;
+use giftcert::clock::{Clock, FixedClock};
 use giftcert::redeem::CardCommand;
 use giftcert::{
     CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference,
@@ -150,6 +151,7 @@ fn main() -> Result<()> {
             entry.balance_after()
         );
     }
+    finance(&redeemer, clock.now())?;
     lost_codes_sweeps_and_retention()?;
     Ok(())
 }
@@ -236,5 +238,60 @@ fn lost_codes_sweeps_and_retention() -> Result<()> {
         "pruned {} idempotency records and {} guard windows; {} records left, {} card(s) kept",
         pruned.records, pruned.guards, sizes.idempotency_records, sizes.cards
     );
+    Ok(())
+}
+
+/// The finance team's morning: find the cards of a campaign and of a customer, page through
+/// them, and book the liability on outstanding cards.
+fn finance<S: giftcert::Store>(redeemer: &Redeemer<S>, now: DateTime<Utc>) -> Result<()> {
+    use giftcert::store::CardQuery;
+
+    let eur = |s: &str| Money::parse(s, Currency::EUR);
+    // A spring campaign: five 20.00 cards bought by one company for its staff.
+    let specs = (1..=5)
+        .map(|n| {
+            let mut spec = CardSpec::new(eur("20")?);
+            spec.order = Some(Reference::new("order-3001")?);
+            spec.purchaser = Some(Reference::new("customer:acme")?);
+            spec.recipient = Some(giftcert::card::Recipient {
+                name: None,
+                email: Some(format!("staff{n}@acme.example")),
+            });
+            spec.tags = vec!["spring-2026".into()];
+            spec.expires_at = Some(now + Duration::days(90));
+            Ok(spec)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    redeemer.issue(&IdempotencyKey::new("order-3001")?, specs)?;
+
+    // Two cards a page; the cursor goes back to the store for the next page.
+    let mut query = CardQuery::new().by_tag("spring-2026").with_limit(2)?;
+    let mut page_no = 1;
+    loop {
+        let page = redeemer.search(&query)?;
+        let shown: Vec<String> = page
+            .items
+            .iter()
+            .map(|c| format!("{} {}", c.value.code_hint(), c.value.balance()))
+            .collect();
+        println!("campaign page {page_no}: {}", shown.join(", "));
+        match page.next {
+            Some(next) => query = query.after(next),
+            None => break,
+        }
+        page_no += 1;
+    }
+    let for_staff3 = redeemer.search(&CardQuery::new().by_recipient("Staff3@ACME.example"))?;
+    println!("cards for staff3@acme.example: {}", for_staff3.items.len());
+    let soon = redeemer.search(
+        &CardQuery::new()
+            .by_currency(Currency::EUR)
+            .expiring_before(now + Duration::days(120)),
+    )?;
+    println!("EUR cards expiring within 120 days: {}", soon.items.len());
+
+    // What the shop owes, per currency, checked against its ledgers.
+    let report = redeemer.liability(now)?;
+    println!("{report}");
     Ok(())
 }

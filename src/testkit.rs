@@ -44,6 +44,7 @@ mod driver;
 mod office;
 mod protocol;
 mod records;
+mod report;
 pub mod sim;
 mod upkeep;
 
@@ -55,6 +56,7 @@ pub use self::concurrency::{
 pub use self::office::{check_async_back_office, check_back_office};
 pub use self::protocol::{check_async_protocol_rules, check_protocol_rules};
 pub use self::records::{check_async_conflict_records, check_conflict_records};
+pub use self::report::{check_async_liability, check_async_search, check_liability, check_search};
 pub use self::upkeep::{check_async_upkeep, check_upkeep};
 
 use std::future::Future;
@@ -327,6 +329,21 @@ impl<S: Store> AsyncStore for Blocking<S> {
         limit: usize,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send {
         std::future::ready(self.0.prune_guards(before, limit))
+    }
+
+    fn search(
+        &self,
+        query: &crate::store::CardQuery,
+    ) -> impl Future<Output = Result<crate::store::Page<Versioned<GiftCard>>, StoreError>> + Send
+    {
+        std::future::ready(self.0.search(query))
+    }
+
+    fn liability(
+        &self,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<crate::card::LiabilityReport, StoreError>> + Send {
+        std::future::ready(self.0.liability(at))
     }
 }
 

@@ -279,6 +279,18 @@ fn the_contention_check_catches_a_request_that_fails_with_contention() {
         fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
             self.0.guard(client)
         }
+        fn search(
+            &self,
+            query: &giftcert::store::CardQuery,
+        ) -> Result<giftcert::store::Page<Versioned<GiftCard>>, StoreError> {
+            self.0.search(query)
+        }
+        fn liability(
+            &self,
+            at: chrono::DateTime<chrono::Utc>,
+        ) -> Result<giftcert::card::LiabilityReport, StoreError> {
+            self.0.liability(at)
+        }
         fn commit(&self, changes: Changes) -> Result<(), StoreError> {
             match changes.cards.iter().find_map(|write| match write {
                 CardWrite::Update { card, .. } => Some(card.id()),

@@ -48,6 +48,18 @@ fn the_kit_catches_a_store_that_ignores_versions() {
         fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
             self.0.guard(client)
         }
+        fn search(
+            &self,
+            query: &giftcert::store::CardQuery,
+        ) -> Result<giftcert::store::Page<Versioned<GiftCard>>, StoreError> {
+            self.0.search(query)
+        }
+        fn liability(
+            &self,
+            at: chrono::DateTime<chrono::Utc>,
+        ) -> Result<giftcert::card::LiabilityReport, StoreError> {
+            self.0.liability(at)
+        }
         fn commit(&self, mut changes: Changes) -> Result<(), StoreError> {
             for write in &mut changes.cards {
                 if let CardWrite::Update {
@@ -154,6 +166,18 @@ fn the_async_kit_catches_a_store_that_ignores_versions() {
             client: &Reference,
         ) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
             AsyncStore::guard(&self.0, client).await
+        }
+        async fn search(
+            &self,
+            query: &giftcert::store::CardQuery,
+        ) -> Result<giftcert::store::Page<Versioned<GiftCard>>, StoreError> {
+            AsyncStore::search(&self.0, query).await
+        }
+        async fn liability(
+            &self,
+            at: chrono::DateTime<chrono::Utc>,
+        ) -> Result<giftcert::card::LiabilityReport, StoreError> {
+            AsyncStore::liability(&self.0, at).await
         }
         async fn commit(&self, mut changes: Changes) -> Result<(), StoreError> {
             for write in &mut changes.cards {

@@ -8,7 +8,8 @@
 //! cards (the US preset keeps at least five years, as 12 CFR 1005.20 requires);
 //! [`LeftoverStrategy`] says what happens to value left after a purchase: Spryker's *balance*
 //! strategy (the same code, a running balance) or its *replacement* strategy (a new code for
-//! the rest). [`Notification`]s tell the host what to send to the card's owner.
+//! the rest). [`Notification`]s tell the host what to send to the card's owner. A
+//! [`LiabilityReport`] sums what a shop owes on its cards and checks that the ledgers add up.
 //!
 //! ```
 //! use chrono::Utc;
@@ -34,6 +35,7 @@ mod hold;
 mod id;
 mod ledger;
 mod leftover;
+mod liability;
 mod notification;
 mod spec;
 
@@ -45,5 +47,6 @@ pub use self::hold::*;
 pub use self::id::*;
 pub use self::ledger::*;
 pub use self::leftover::*;
+pub use self::liability::*;
 pub use self::notification::*;
 pub use self::spec::*;

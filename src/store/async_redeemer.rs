@@ -459,6 +459,32 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
         Ok(pruned)
     }
 
+    /// One page of the cards `query` selects. As
+    /// [`Redeemer::search`](crate::store::Redeemer::search).
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::Store`].
+    pub async fn search(
+        &self,
+        query: &crate::store::CardQuery,
+    ) -> Result<crate::store::Page<crate::store::Versioned<GiftCard>>, RedeemError> {
+        Ok(self.store.search(query).await?)
+    }
+
+    /// The liability per currency at `at`. As
+    /// [`Redeemer::liability`](crate::store::Redeemer::liability).
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::Store`].
+    pub async fn liability(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::card::LiabilityReport, RedeemError> {
+        Ok(self.store.liability(at).await?)
+    }
+
     /// The card with this id.
     ///
     /// # Errors

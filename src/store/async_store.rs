@@ -6,13 +6,13 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-use crate::card::{CardId, GiftCard, LedgerEntry, Reference};
+use crate::card::{CardId, GiftCard, LedgerEntry, LiabilityReport, Reference};
 use crate::code::Code;
 use crate::redeem::{
     Changes, Checkout, GuardWindow, IdempotencyKey, IdempotencyRecord, StoreError, Versioned,
 };
 use crate::store::contract::unsupported;
-use crate::store::{MemoryStore, Store};
+use crate::store::{CardQuery, MemoryStore, Page, Store};
 
 /// [`Store`] for async hosts (axum or actix on tokio, with sqlx or tokio-postgres): the same
 /// methods, each returning a `Send` future, under the same contract (read the rules on
@@ -98,6 +98,18 @@ pub trait AsyncStore: Send + Sync + fmt::Debug {
         let _ = (before, limit);
         std::future::ready(Err(unsupported("prune guard windows")))
     }
+
+    /// One page of the cards `query` selects. As [`Store::search`].
+    fn search(
+        &self,
+        query: &CardQuery,
+    ) -> impl Future<Output = Result<Page<Versioned<GiftCard>>, StoreError>> + Send;
+
+    /// The liability per currency at `at`. As [`Store::liability`].
+    fn liability(
+        &self,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<LiabilityReport, StoreError>> + Send;
 }
 
 impl AsyncStore for MemoryStore {
@@ -154,5 +166,13 @@ impl AsyncStore for MemoryStore {
 
     async fn prune_guards(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
         Store::prune_guards(self, before, limit)
+    }
+
+    async fn search(&self, query: &CardQuery) -> Result<Page<Versioned<GiftCard>>, StoreError> {
+        Store::search(self, query)
+    }
+
+    async fn liability(&self, at: DateTime<Utc>) -> Result<LiabilityReport, StoreError> {
+        Store::liability(self, at)
     }
 }

@@ -4,11 +4,12 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::card::{CardId, GiftCard, LedgerEntry, Reference};
+use crate::card::{CardId, GiftCard, LedgerEntry, LiabilityReport, Reference};
 use crate::code::Code;
 use crate::redeem::{
     Changes, Checkout, GuardWindow, IdempotencyKey, IdempotencyRecord, StoreError, Versioned,
 };
+use crate::store::{CardQuery, Page};
 
 /// Where cards, their ledgers, checkouts, idempotency records and guard windows live.
 ///
@@ -159,6 +160,33 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// [`StoreError::Conflict`], [`StoreError::DuplicateCode`], [`StoreError::Backend`].
     fn commit(&self, changes: Changes) -> Result<(), StoreError>;
+
+    /// The cards `query` selects: those passing every filter ([`CardQuery::matches`]) after
+    /// its cursor, in issue order then by id, at most [`CardQuery::limit`] of them, with the
+    /// cursor to the next page when more follow ([`Page::from_overfetch`] builds it from
+    /// `limit + 1` cards).
+    ///
+    /// A store keeps the order stable (issue times never change), so paging never repeats or
+    /// skips a card that exists throughout, whatever is written between pages. A database
+    /// store indexes every filter, so that a page costs about the same at a thousand cards as
+    /// at a million (see each store's docs for its costs).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    fn search(&self, query: &CardQuery) -> Result<Page<Versioned<GiftCard>>, StoreError>;
+
+    /// The liability per currency at `at`, from the ledger entries stamped at or before it
+    /// (see [`LiabilityReport`] for each figure and the identity it checks). A database store
+    /// computes it with aggregates (sums and counts grouped by currency and entry kind, and
+    /// per card for the balances), exactly, never by loading every card; build the report
+    /// with a [`LiabilityTally`](crate::card::LiabilityTally).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails, [`StoreError::Corrupt`] for a stored
+    /// amount it cannot read or a sum beyond what it can add exactly.
+    fn liability(&self, at: DateTime<Utc>) -> Result<LiabilityReport, StoreError>;
 
     /// Up to `limit` cards a sweep has work on at `now`: those whose
     /// [`GiftCard::sweep_at`] is at or before `now`, earliest first. Indexed (in SQL, a column

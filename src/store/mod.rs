@@ -5,7 +5,8 @@
 //! read with its version ([`Versioned`]), and commits one request's [`Changes`] atomically with
 //! version checks (see [`Store`] for the rules). The database stores live in crates of their
 //! own (`giftcert-sqlite`, `giftcert-postgres`) and pass the same conformance kit
-//! (`giftcert::testkit`, feature `testkit`).
+//! (`giftcert::testkit`, feature `testkit`). A back office finds cards with a [`CardQuery`],
+//! a page at a time ([`Store::search`]), and books what is owed with [`Store::liability`].
 //!
 //! ```
 //! use giftcert::store::{MemoryStore, Redeemer, Store};
@@ -26,12 +27,14 @@ mod async_store;
 mod contract;
 mod memory;
 pub(crate) mod redeemer;
+mod search;
 
 pub use self::async_redeemer::*;
 pub use self::async_store::*;
 pub use self::contract::*;
 pub use self::memory::*;
 pub use self::redeemer::*;
+pub use self::search::*;
 pub use crate::redeem::{
     AppliedCode, CardWrite, Changes, CodeWrite, Record, RecordWrite, Redeemed, StoreError,
     StoreSource, Versioned,

@@ -676,6 +676,32 @@ impl<S: Store> Redeemer<S> {
         Ok(pruned)
     }
 
+    /// One page of the cards `query` selects, in issue order, with the cursor to the next (a
+    /// read: no idempotency key). See [`Store::search`].
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::Store`].
+    pub fn search(
+        &self,
+        query: &crate::store::CardQuery,
+    ) -> Result<crate::store::Page<crate::store::Versioned<GiftCard>>, RedeemError> {
+        Ok(self.store.search(query)?)
+    }
+
+    /// The liability per currency at `at` (see [`LiabilityReport`](crate::card::LiabilityReport)
+    /// and [`Store::liability`]).
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::Store`].
+    pub fn liability(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::card::LiabilityReport, RedeemError> {
+        Ok(self.store.liability(at)?)
+    }
+
     /// The card with this id.
     ///
     /// # Errors

@@ -13,7 +13,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::{ConformanceFailure, block_on, fail};
-use crate::card::{Attribution, CardId, CardSpec, GiftCard, LedgerEntry, Reference};
+use chrono::{DateTime, Utc};
+
+use crate::card::{
+    Attribution, CardId, CardSpec, GiftCard, LedgerEntry, LiabilityReport, Reference,
+};
 use crate::clock::Clock;
 use crate::code::ImportedCode;
 use crate::money::{Currency, Money};
@@ -22,7 +26,9 @@ use crate::redeem::{
     CodeReplaced, IdempotencyKey, IdempotencyRecord, Issued, Protocol, Pruned, RedeemError,
     Redeemed, RefundOutcome, RefundTo, Sweep, Voided,
 };
-use crate::store::{AsyncRedeemer, AsyncStore, Changes, Redeemer, Store, StoreError, Versioned};
+use crate::store::{
+    AsyncRedeemer, AsyncStore, CardQuery, Changes, Page, Redeemer, Store, StoreError, Versioned,
+};
 
 /// What a kit check asks of a driver: its operations, reads of its store, and running tasks at
 /// once.
@@ -127,6 +133,23 @@ pub(crate) trait Driver: Sync + Sized {
         &self,
         id: CardId,
     ) -> impl Future<Output = Result<Option<GiftCard>, RedeemError>> + Send;
+
+    fn refund(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+    ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send;
+
+    fn search(
+        &self,
+        query: &CardQuery,
+    ) -> impl Future<Output = Result<Page<Versioned<GiftCard>>, RedeemError>> + Send;
+
+    fn liability(
+        &self,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<LiabilityReport, RedeemError>> + Send;
 
     fn history(
         &self,
@@ -303,6 +326,29 @@ impl<S: Store> Driver for Redeemer<S> {
         id: CardId,
     ) -> impl Future<Output = Result<Option<GiftCard>, RedeemError>> + Send {
         ready(Redeemer::card(self, id))
+    }
+
+    fn refund(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+    ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send {
+        ready(Redeemer::refund(self, key, checkout, amount))
+    }
+
+    fn search(
+        &self,
+        query: &CardQuery,
+    ) -> impl Future<Output = Result<Page<Versioned<GiftCard>>, RedeemError>> + Send {
+        ready(Redeemer::search(self, query))
+    }
+
+    fn liability(
+        &self,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<LiabilityReport, RedeemError>> + Send {
+        ready(Redeemer::liability(self, at))
     }
 
     fn history(
@@ -504,6 +550,29 @@ impl<S: AsyncStore> Driver for AsyncRedeemer<S> {
         id: CardId,
     ) -> impl Future<Output = Result<Option<GiftCard>, RedeemError>> + Send {
         AsyncRedeemer::card(self, id)
+    }
+
+    fn refund(
+        &self,
+        key: &IdempotencyKey,
+        checkout: &Reference,
+        amount: Money,
+    ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send {
+        AsyncRedeemer::refund(self, key, checkout, amount)
+    }
+
+    fn search(
+        &self,
+        query: &CardQuery,
+    ) -> impl Future<Output = Result<Page<Versioned<GiftCard>>, RedeemError>> + Send {
+        AsyncRedeemer::search(self, query)
+    }
+
+    fn liability(
+        &self,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<LiabilityReport, RedeemError>> + Send {
+        AsyncRedeemer::liability(self, at)
     }
 
     fn history(

@@ -1610,6 +1610,20 @@ pub mod planted {
             self.0.guard(client)
         }
 
+        fn search(
+            &self,
+            query: &crate::store::CardQuery,
+        ) -> Result<crate::store::Page<Versioned<GiftCard>>, StoreError> {
+            self.0.search(query)
+        }
+
+        fn liability(
+            &self,
+            at: chrono::DateTime<chrono::Utc>,
+        ) -> Result<crate::card::LiabilityReport, StoreError> {
+            self.0.liability(at)
+        }
+
         fn commit(&self, mut changes: Changes) -> Result<(), StoreError> {
             let mut next: HashMap<CardId, u64> = HashMap::new();
             for write in &mut changes.cards {

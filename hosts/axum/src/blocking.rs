@@ -16,12 +16,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use giftcert::Store;
-use giftcert::card::{CardId, GiftCard, LedgerEntry, Reference};
+use giftcert::card::{CardId, GiftCard, LedgerEntry, LiabilityReport, Reference};
 use giftcert::code::Code;
 use giftcert::redeem::{
     Changes, Checkout, GuardWindow, IdempotencyKey, IdempotencyRecord, StoreError, Versioned,
 };
-use giftcert::store::AsyncStore;
+use giftcert::store::{AsyncStore, CardQuery, Page};
 
 /// A blocking [`Store`] served to async code: every [`AsyncStore`] call runs the same call of
 /// the inner store on tokio's blocking pool (`spawn_blocking`) and awaits it.
@@ -161,6 +161,21 @@ impl<S: Store + 'static> AsyncStore for Blocking<S> {
     ) -> impl Future<Output = Result<usize, StoreError>> + Send {
         self.run(move |s| s.prune_guards(before, limit))
     }
+
+    fn search(
+        &self,
+        query: &CardQuery,
+    ) -> impl Future<Output = Result<Page<Versioned<GiftCard>>, StoreError>> + Send {
+        let query = query.clone();
+        self.run(move |s| s.search(&query))
+    }
+
+    fn liability(
+        &self,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<LiabilityReport, StoreError>> + Send {
+        self.run(move |s| s.liability(at))
+    }
 }
 
 #[cfg(test)]
@@ -179,6 +194,15 @@ mod tests {
             giftcert::testkit::check_async_store(|| async { Blocking::new(MemoryStore::new()) })
                 .await;
         assert!(checked.is_ok(), "{checked:?}");
+        let searched =
+            giftcert::testkit::check_async_search(|| async { Blocking::new(MemoryStore::new()) })
+                .await;
+        assert!(searched.is_ok(), "{searched:?}");
+        let reported = giftcert::testkit::check_async_liability(|| async {
+            Blocking::new(MemoryStore::new())
+        })
+        .await;
+        assert!(reported.is_ok(), "{reported:?}");
     }
 
     /// Replacing codes, sweeps and pruning pass through the adapter to the store.
@@ -214,6 +238,12 @@ mod tests {
             panic!("the disk caught fire")
         }
         fn commit(&self, _: Changes) -> Result<(), StoreError> {
+            panic!("the disk caught fire")
+        }
+        fn search(&self, _: &CardQuery) -> Result<Page<Versioned<GiftCard>>, StoreError> {
+            panic!("the disk caught fire")
+        }
+        fn liability(&self, _: DateTime<Utc>) -> Result<LiabilityReport, StoreError> {
             panic!("the disk caught fire")
         }
     }

@@ -2,11 +2,12 @@
 //! tokio.
 
 use std::fmt;
+
+use chrono::{DateTime, Utc};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use deadpool_postgres::{
     ClientWrapper, GenericClient, Hook, HookError, Manager, ManagerConfig, Object, Pool, PoolError,
     RecyclingMethod, Runtime,
@@ -14,8 +15,9 @@ use deadpool_postgres::{
 use giftcert::store::AsyncStore;
 use giftcert::{
     CardId, Code, GiftCard, IdempotencyKey, Reference, StoreError,
-    card::LedgerEntry,
+    card::{LedgerEntry, LiabilityReport},
     redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Versioned},
+    store::{CardQuery, Page},
 };
 use giftcert_store_support::{CodeKey, PoolOptions, write_changes_async};
 use tokio_postgres::{Config, Error, NoTls, Row};
@@ -299,6 +301,26 @@ impl AsyncStore for AsyncPostgresStore {
         ops::guard(&mut Pooled(&connection), client).await
     }
 
+    async fn search(&self, query: &CardQuery) -> Result<Page<Versioned<GiftCard>>, StoreError> {
+        let client = self.connection().await?;
+        ops::search(&mut Pooled(&client), query).await
+    }
+
+    async fn liability(&self, at: DateTime<Utc>) -> Result<LiabilityReport, StoreError> {
+        let mut client = self.connection().await?;
+        // One snapshot for both statements.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(db_error("starting a transaction"))?;
+        let report = ops::liability(&mut Pooled(&tx), at).await?;
+        tx.commit().await.map_err(db_error("ending a read"))?;
+        Ok(report)
+    }
+
     async fn commit(&self, changes: Changes) -> Result<(), StoreError> {
         let mut client = self.connection().await?;
         let tx = client
@@ -371,6 +393,10 @@ impl<C: GenericClient> ExecText for Pooled<'_, C> {
 
     async fn execute_text(&mut self, sql: &str, params: Params<'_>) -> Result<u64, Error> {
         self.0.execute(sql, params).await
+    }
+
+    async fn query_text(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, Error> {
+        self.0.query(sql, params).await
     }
 
     async fn query_one_text(&mut self, sql: &str, params: Params<'_>) -> Result<Row, Error> {

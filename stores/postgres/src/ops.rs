@@ -5,17 +5,18 @@
 use chrono::{DateTime, Utc};
 use giftcert::{
     CardId, Code, GiftCard, IdempotencyKey, Reference, StoreError,
-    card::LedgerEntry,
+    card::{LedgerEntry, LiabilityReport, LiabilityTally, Standing},
     redeem::RecordWrite,
     redeem::{Checkout, GuardWindow, IdempotencyRecord, Record, Versioned},
+    store::{CardQuery, Page},
 };
 use giftcert_store_support::{
-    AsyncCommitSteps, CodeKey, amount, from_json, last4, missed_write, sql_version, timestamp,
-    to_json, versioned,
+    AsyncCommitSteps, CodeKey, SearchColumns, amount, from_json, hint_shown, missed_write,
+    parse_amount, parse_currency, sql_version, status_tag, timestamp, to_json, versioned,
 };
 use tokio_postgres::types::ToSql;
 
-use crate::sql::{Exec, Sql, db_error, violates};
+use crate::sql::{Exec, ExecText, Sql, db_error, violates};
 
 /// The one row `sql` selects with `key`, as a version and JSON text.
 async fn versioned_row<E: Exec>(
@@ -158,6 +159,112 @@ pub(crate) async fn prune<E: Exec>(
     Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
 }
 
+/// One page of the cards `query` selects, read off the filter's `(column, issued_at, id)` index
+/// (the tag's `card_tags` key for a tag), from the cursor on, `limit + 1` rows. The statement
+/// is built for the filters given, so the planner sees each as it is.
+pub(crate) async fn search<E: ExecText>(
+    db: &mut E,
+    query: &CardQuery,
+) -> Result<Page<Versioned<GiftCard>>, StoreError> {
+    let db_error = db_error("searching cards");
+    let mut params: Vec<String> = Vec::new();
+    let mut sql = String::from("SELECT c.version, c.card::text FROM ");
+    let (issued, id) = match query.tag() {
+        Some(tag) => {
+            params.push(tag.to_owned());
+            sql.push_str("card_tags t JOIN cards c ON c.id = t.card_id WHERE t.tag = $1");
+            ("t.issued_at", "t.card_id")
+        }
+        None => {
+            sql.push_str("cards c WHERE true");
+            ("c.issued_at", "c.id")
+        }
+    };
+    let mut filter = |column: &str, op: &str, cast: &str, value: String| {
+        params.push(value);
+        sql.push_str(&format!(" AND {column} {op} ${}{cast}", params.len()));
+    };
+    if let Some(order) = query.order() {
+        filter("c.order_ref", "=", "", order.as_str().to_owned());
+    }
+    if let Some(purchaser) = query.purchaser() {
+        filter("c.purchaser", "=", "", purchaser.as_str().to_owned());
+    }
+    if let Some(email) = query.recipient() {
+        filter("c.recipient_email", "=", "", email.to_owned());
+    }
+    if let Some(status) = query.status() {
+        filter("c.status", "=", "", status_tag(status)?);
+    }
+    if let Some(currency) = query.currency() {
+        filter("c.currency", "=", "", currency.code().to_owned());
+    }
+    if let Some(at) = query.expires_before() {
+        filter("c.expires_at", "<", "::text::timestamptz", timestamp(at));
+    }
+    if let Some(cursor) = query.cursor() {
+        params.push(timestamp(cursor.issued_at()));
+        params.push(cursor.card().to_string());
+        let (a, b) = (params.len() - 1, params.len());
+        sql.push_str(&format!(
+            " AND ({issued}, {id}) > (${a}::text::timestamptz, ${b})"
+        ));
+    }
+    sql.push_str(&format!(
+        " ORDER BY {issued}, {id} LIMIT {}",
+        query.limit().saturating_add(1)
+    ));
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+    let rows = db.query_text(&sql, &refs).await.map_err(&db_error)?;
+    let mut cards = Vec::with_capacity(rows.len());
+    for row in rows {
+        let version: i64 = row.try_get(0).map_err(&db_error)?;
+        let json: String = row.try_get(1).map_err(&db_error)?;
+        cards.push(versioned(version, &json, "a card found by a search")?);
+    }
+    Ok(Page::from_overfetch(cards, query.limit()))
+}
+
+/// The liability report from two grouped statements ([`Sql::LiabilityFlows`],
+/// [`Sql::LiabilityStocks`]) summing `numeric` columns, exactly; run them in one snapshot.
+pub(crate) async fn liability<E: Exec>(
+    db: &mut E,
+    at: DateTime<Utc>,
+) -> Result<LiabilityReport, StoreError> {
+    let db_error = db_error("computing the liability report");
+    let sum = |e: giftcert::money::MoneyError| {
+        StoreError::corrupt(format!("the liability report cannot sum: {e}"))
+    };
+    let at_text = timestamp(at);
+    let mut tally = LiabilityTally::new(at);
+    for row in db
+        .query(Sql::LiabilityFlows, &[&at_text])
+        .await
+        .map_err(&db_error)?
+    {
+        let currency = parse_currency(row.try_get(0).map_err(&db_error)?)?;
+        let kind: &str = row.try_get(1).map_err(&db_error)?;
+        let total = parse_amount(row.try_get(2).map_err(&db_error)?, currency)?;
+        tally.add_kind_total(kind, total).map_err(sum)?;
+    }
+    for row in db
+        .query(Sql::LiabilityStocks, &[&at_text])
+        .await
+        .map_err(&db_error)?
+    {
+        let currency = parse_currency(row.try_get(0).map_err(&db_error)?)?;
+        let standing = if row.try_get::<_, bool>(1).map_err(&db_error)? {
+            Standing::Expired
+        } else {
+            Standing::Outstanding
+        };
+        let cards = u64::try_from(row.try_get::<_, i64>(2).map_err(&db_error)?).unwrap_or(0);
+        let value = parse_amount(row.try_get(3).map_err(&db_error)?, currency)?;
+        tally.add_cards(standing, cards, value).map_err(sum)?;
+    }
+    Ok(tally.finish())
+}
+
 /// A commit's steps inside one transaction `db` (see
 /// [`write_changes_async`](giftcert_store_support::write_changes_async)).
 pub(crate) struct Steps<'a, E> {
@@ -175,11 +282,25 @@ impl<E: Exec + Send> AsyncCommitSteps for Steps<'_, E> {
         let id = card.id().to_string();
         let currency = card.currency();
         let currency = currency.code();
-        let (digest, last4) = (self.key.digest(code).to_string(), last4(code));
+        let (digest, last4) = (self.key.digest(code).to_string(), hint_shown(card));
         let (balance, held) = (amount(card.balance())?, amount(card.held())?);
+        let search = SearchColumns::of(card);
         let due = card.sweep_at().map(timestamp);
-        let params: [&(dyn ToSql + Sync); 9] = [
-            &id, &digest, &last4, &currency, &status, &balance, &held, &json, &due,
+        let params: [&(dyn ToSql + Sync); 14] = [
+            &id,
+            &digest,
+            &last4,
+            &currency,
+            &status,
+            &balance,
+            &held,
+            &json,
+            &search.issued_at,
+            &search.expires_at,
+            &search.order_ref,
+            &search.purchaser,
+            &search.recipient_email,
+            &due,
         ];
         let inserted = self
             .db
@@ -199,6 +320,13 @@ impl<E: Exec + Send> AsyncCommitSteps for Steps<'_, E> {
             } else {
                 StoreError::duplicate_code(code)
             });
+        }
+        // Tags are fixed at issue: written once, with the card.
+        for tag in card.tags() {
+            self.db
+                .execute(Sql::InsertTag, &[tag, &search.issued_at, &id])
+                .await
+                .map_err(&db_error)?;
         }
         Ok(())
     }
@@ -385,25 +513,32 @@ impl<E: Exec + Send> Steps<'_, E> {
         let id = card.id().to_string();
         let (balance, held) = (amount(card.balance())?, amount(card.held())?);
         let version = sql_version(expected_version);
+        let (last4, search) = (hint_shown(card), SearchColumns::of(card));
         let due = card.sweep_at().map(timestamp);
+        let digest = code.map(|code| self.key.digest(code).to_string());
+        let params: [&(dyn ToSql + Sync); 13] = [
+            &id,
+            &status,
+            &balance,
+            &held,
+            &json,
+            &version,
+            &last4,
+            &search.expires_at,
+            &search.order_ref,
+            &search.purchaser,
+            &search.recipient_email,
+            &due,
+            &digest,
+        ];
         let updated = match code {
-            None => {
-                let params: [&(dyn ToSql + Sync); 7] =
-                    [&id, &status, &balance, &held, &json, &version, &due];
-                self.db.execute(Sql::UpdateCard, &params).await
-            }
-            Some(code) => {
-                let (digest, last4) = (self.key.digest(code).to_string(), last4(code));
-                let params: [&(dyn ToSql + Sync); 9] = [
-                    &id, &status, &balance, &held, &json, &version, &due, &digest, &last4,
-                ];
-                match self.db.execute(Sql::UpdateCardCode, &params).await {
-                    Err(e) if violates(&e, "cards_code_digest_unique") => {
-                        return Err(StoreError::duplicate_code(code));
-                    }
-                    other => other,
+            None => self.db.execute(Sql::UpdateCard, &params[..12]).await,
+            Some(code) => match self.db.execute(Sql::UpdateCardCode, &params).await {
+                Err(e) if violates(&e, "cards_code_digest_unique") => {
+                    return Err(StoreError::duplicate_code(code));
                 }
-            }
+                other => other,
+            },
         }
         .map_err(&db_error)?;
         if updated == 0 {

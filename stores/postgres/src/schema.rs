@@ -16,7 +16,7 @@ use crate::sql::ExecText;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_store_key.sql"),
-    // 0003 comes from another branch; on this branch alone 0004 is the third migration.
+    include_str!("../migrations/0003_search_and_hints.sql"),
     include_str!("../migrations/0004_upkeep.sql"),
 ];
 

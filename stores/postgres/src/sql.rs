@@ -42,11 +42,14 @@ pub(crate) enum Sql {
     DueCards,
     PruneRecords,
     PruneGuards,
+    InsertTag,
+    LiabilityFlows,
+    LiabilityStocks,
 }
 
 impl Sql {
     /// Every statement, for a client that prepares them all when it connects.
-    pub(crate) const ALL: [Sql; 22] = [
+    pub(crate) const ALL: [Sql; 25] = [
         Sql::Card,
         Sql::CardByDigest,
         Sql::CardExists,
@@ -69,6 +72,9 @@ impl Sql {
         Sql::DueCards,
         Sql::PruneRecords,
         Sql::PruneGuards,
+        Sql::InsertTag,
+        Sql::LiabilityFlows,
+        Sql::LiabilityStocks,
     ];
 
     /// Its text.
@@ -90,14 +96,16 @@ impl Sql {
             Sql::InsertCard => {
                 "INSERT INTO cards \
                  (id, code_digest, code_last4, currency, status, balance, held, version, card, \
-                 sweep_due_at) \
+                  issued_at, expires_at, order_ref, purchaser, recipient_email, sweep_due_at) \
                  VALUES ($1, $2, $3, $4, $5, $6::text::numeric, $7::text::numeric, 1, \
-                 $8::text::jsonb, $9::text::timestamptz) ON CONFLICT DO NOTHING"
+                 $8::text::jsonb, $9::text::timestamptz, $10::text::timestamptz, $11, $12, $13, \
+                 $14::text::timestamptz) ON CONFLICT DO NOTHING"
             }
             Sql::UpdateCard => {
                 "UPDATE cards SET status = $2, balance = $3::text::numeric, \
-                 held = $4::text::numeric, card = $5::text::jsonb, \
-                 sweep_due_at = $7::text::timestamptz, version = version + 1 \
+                 held = $4::text::numeric, card = $5::text::jsonb, version = version + 1, \
+                 code_last4 = $7, expires_at = $8::text::timestamptz, order_ref = $9, \
+                 purchaser = $10, recipient_email = $11, sweep_due_at = $12::text::timestamptz \
                  WHERE id = $1 AND version = $6"
             }
             Sql::DeleteHolds => "DELETE FROM holds WHERE card_id = $1",
@@ -139,9 +147,10 @@ impl Sql {
             }
             Sql::UpdateCardCode => {
                 "UPDATE cards SET status = $2, balance = $3::text::numeric, \
-                 held = $4::text::numeric, card = $5::text::jsonb, \
-                 sweep_due_at = $7::text::timestamptz, code_digest = $8, code_last4 = $9, \
-                 version = version + 1 WHERE id = $1 AND version = $6"
+                 held = $4::text::numeric, card = $5::text::jsonb, version = version + 1, \
+                 code_last4 = $7, expires_at = $8::text::timestamptz, order_ref = $9, \
+                 purchaser = $10, recipient_email = $11, sweep_due_at = $12::text::timestamptz, \
+                 code_digest = $13 WHERE id = $1 AND version = $6"
             }
             Sql::DueCards => {
                 "SELECT id FROM cards WHERE sweep_due_at <= $1::text::timestamptz \
@@ -158,6 +167,35 @@ impl Sql {
                  AND client IN (SELECT client FROM guard_windows \
                  WHERE started_at < $1::text::timestamptz \
                  ORDER BY started_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            }
+            Sql::InsertTag => {
+                "INSERT INTO card_tags (tag, issued_at, card_id) \
+                 VALUES ($1, $2::text::timestamptz, $3) ON CONFLICT DO NOTHING"
+            }
+            // Per currency and kind, the sum of the entries' amounts by the instant: numeric,
+            // exact at any size.
+            Sql::LiabilityFlows => {
+                "SELECT c.currency, e.kind, sum(e.amount)::text \
+                 FROM ledger_entries e JOIN cards c ON c.id = e.card_id \
+                 WHERE e.at <= $1::text::timestamptz AND e.kind IN ('issued', 'replacementOf', \
+                 'held', 'captured', 'released', 'refunded', 'replacedBy', 'adjusted', \
+                 'reloaded') GROUP BY c.currency, e.kind"
+            }
+            // Each card's last entry by the instant, and whether it had expired then (its last
+            // `expired` entry after its last `expiryChanged` entry that moved the date past the
+            // change); per currency and standing, the cards above zero and their balances.
+            Sql::LiabilityStocks => {
+                "WITH last AS ( \
+                 SELECT card_id, max(seq) AS seq, \
+                 coalesce(max(seq) FILTER (WHERE kind = 'expired'), 0) \
+                 > coalesce(max(seq) FILTER (WHERE kind = 'expiryChanged' \
+                 AND (entry->'kind'->>'to' IS NULL \
+                 OR (entry->'kind'->>'to')::timestamptz > at)), 0) AS expired \
+                 FROM ledger_entries WHERE at <= $1::text::timestamptz GROUP BY card_id) \
+                 SELECT c.currency, l.expired, count(*) FILTER (WHERE e.balance_after > 0), \
+                 sum(e.balance_after)::text \
+                 FROM last l JOIN ledger_entries e ON e.card_id = l.card_id AND e.seq = l.seq \
+                 JOIN cards c ON c.id = l.card_id GROUP BY c.currency, l.expired"
             }
         }
     }
@@ -207,6 +245,13 @@ pub(crate) trait ExecText {
         sql: &str,
         params: Params<'_>,
     ) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// The rows a statement selects.
+    fn query_text(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send;
 
     /// The one row a statement selects.
     fn query_one_text(

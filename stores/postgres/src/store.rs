@@ -1,15 +1,17 @@
 //! [`PostgresStore`]: the [`Store`] contract on a PostgreSQL server.
 
 use std::fmt;
+
+use chrono::{DateTime, Utc};
 use std::str::FromStr;
 
 use std::future::{self, Future};
 
-use chrono::{DateTime, Utc};
 use giftcert::{
     CardId, Code, GiftCard, IdempotencyKey, Reference, Store, StoreError,
-    card::LedgerEntry,
+    card::{LedgerEntry, LiabilityReport},
     redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Versioned},
+    store::{CardQuery, Page},
 };
 use giftcert_store_support::{CodeKey, PoolOptions, checkout, run_ready, write_changes_async};
 use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
@@ -314,6 +316,32 @@ impl Store for PostgresStore {
         run(ops::guard(&mut self.connection()?.exec(), client))
     }
 
+    fn search(&self, query: &CardQuery) -> Result<Page<Versioned<GiftCard>>, StoreError> {
+        let mut conn = self.connection()?;
+        run(ops::search(&mut Unprepared(&mut conn.client), query))
+    }
+
+    fn liability(&self, at: DateTime<Utc>) -> Result<LiabilityReport, StoreError> {
+        let mut conn = self.connection()?;
+        let Connection { client, sql } = &mut *conn;
+        // One snapshot for both statements.
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(db_error("starting a transaction"))?;
+        let report = run(ops::liability(
+            &mut Prepared {
+                client: &mut tx,
+                sql,
+            },
+            at,
+        ))?;
+        tx.commit().map_err(db_error("ending a read"))?;
+        Ok(report)
+    }
+
     fn commit(&self, changes: Changes) -> Result<(), StoreError> {
         let mut conn = self.connection()?;
         let Connection { client, sql } = &mut *conn;
@@ -434,6 +462,14 @@ impl<C: GenericClient> ExecText for Unprepared<'_, C> {
         params: Params<'_>,
     ) -> impl Future<Output = Result<u64, postgres::Error>> + Send {
         future::ready(self.0.execute(sql, params))
+    }
+
+    fn query_text(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Vec<Row>, postgres::Error>> + Send {
+        future::ready(self.0.query(sql, params))
     }
 
     fn query_one_text(

@@ -129,6 +129,21 @@ async fn async_postgres_store_passes_the_upkeep_checks() {
         .unwrap();
 }
 
+/// The back office's search and liability report through the async driver, each check in a
+/// fresh schema.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+async fn async_postgres_store_passes_the_search_and_report_checks() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    giftcert::testkit::check_async_search(|| scratch.store())
+        .await
+        .unwrap();
+    giftcert::testkit::check_async_liability(|| scratch.store())
+        .await
+        .unwrap();
+}
+
 /// Through the async driver and store, conflicts name their record in the blocking store's
 /// words (the SQL and its conflict mapping are shared).
 #[tokio::test(flavor = "multi_thread")]

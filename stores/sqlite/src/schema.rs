@@ -15,21 +15,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 /// A released migration is never edited; changes come as new migrations.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
-    // 0002 comes from another branch; on this branch alone 0003 is the second migration.
+    include_str!("../migrations/0002_search_and_hints.sql"),
     include_str!("../migrations/0003_upkeep.sql"),
 ];
 
 /// The schema version this crate writes (the file's `PRAGMA user_version` once opened).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
-
-/// The table that keeps the fingerprint: created beside the numbered migrations (`IF NOT
-/// EXISTS`), so that a file of schema version 1 gets it on its next open without a version
-/// change.
-const KEY_TABLE: &str = "CREATE TABLE IF NOT EXISTS store_key (
-    id          INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
-    fingerprint TEXT    NOT NULL
-                CHECK (length(fingerprint) = 64 AND fingerprint NOT GLOB '*[^0-9a-f]*')
-)";
 
 /// The fingerprint a file keeps of the key its codes are hashed with: the key's digest of a
 /// fixed label (HMAC-SHA-256, 64 hex digits). It tells keys apart and, like every digest in
@@ -55,7 +46,22 @@ impl From<rusqlite::Error> for MigrationError {
 /// Brings the file's schema to [`SCHEMA_VERSION`] (nothing when it is there already) and
 /// checks that the file was written under `key`: a file without a fingerprint (new, or older
 /// than fingerprints) takes `key`'s.
+///
+/// The fingerprint's table, `store_key`, is created by migration 2 (before, it was created
+/// beside the migrations on every open; migration 2 keeps a version 1 file's table).
+///
+/// Migrations run with foreign keys off, as SQLite's table rebuild (migration 2 rebuilds
+/// `cards`) requires: the pragma cannot change inside a transaction, so it is turned off
+/// before and on again after, and `PRAGMA foreign_key_check` must find nothing before the
+/// transaction commits.
 pub(crate) fn migrate(conn: &mut Connection, key: &CodeKey) -> Result<(), MigrationError> {
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let migrated = migrate_in_transaction(conn, key);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    migrated
+}
+
+fn migrate_in_transaction(conn: &mut Connection, key: &CodeKey) -> Result<(), MigrationError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if found > SCHEMA_VERSION {
@@ -66,9 +72,17 @@ pub(crate) fn migrate(conn: &mut Connection, key: &CodeKey) -> Result<(), Migrat
         tx.execute_batch(sql)?;
     }
     if found != SCHEMA_VERSION {
+        let orphans: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+            .optional()?;
+        if let Some(table) = orphans {
+            return Err(MigrationError::Database(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!("migrating left rows of {table} without their card")),
+            )));
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
-    tx.execute_batch(KEY_TABLE)?;
     let expected = key_fingerprint(key);
     let stored: Option<String> = tx
         .query_row(

@@ -7,16 +7,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use giftcert::{
     CardId, Code, GiftCard, IdempotencyKey, Reference, Store, StoreError,
-    card::LedgerEntry,
+    card::{LedgerEntry, LiabilityReport, LiabilityTally, Standing},
     redeem::RecordWrite,
     redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Record, Versioned},
+    store::{CardQuery, Page},
 };
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::schema::{self, MigrationError, SCHEMA_VERSION};
 use giftcert_store_support::{
-    CodeKey, CommitSteps, PoolOptions, amount, checkout, from_json, last4, missed_write,
-    sql_version, timestamp, to_json, versioned, write_changes,
+    CodeKey, CommitSteps, PoolOptions, SearchColumns, amount, checkout, from_json, from_minor,
+    hint_shown, missed_write, parse_amount, parse_currency, sql_version, status_tag, timestamp,
+    to_json, versioned, write_changes,
 };
 
 /// How long a connection waits for another one's write transaction before giving up with a
@@ -368,6 +370,96 @@ impl Store for SqliteStore {
         )
     }
 
+    /// One statement reading the page off an index: the filter's `(column, issued_at, id)`
+    /// index (the tag's `card_tags` key for a tag), from the cursor on, `limit + 1` rows. With
+    /// several filters SQLite picks one index and checks the others row by row.
+    fn search(&self, query: &CardQuery) -> Result<Page<Versioned<GiftCard>>, StoreError> {
+        let db = db_error("searching cards");
+        let (sql, params) = search_sql(query)?;
+        self.with_connection(|conn| {
+            let mut statement = conn.prepare_cached(&sql).map_err(&db)?;
+            let rows = statement
+                .query_map(rusqlite::params_from_iter(params.iter()), |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(&db)?;
+            let mut cards = Vec::new();
+            for row in rows {
+                let (version, json) = row.map_err(&db)?;
+                cards.push(versioned(version, &json, "a card found by a search")?);
+            }
+            Ok(Page::from_overfetch(cards, query.limit()))
+        })
+    }
+
+    /// Two grouped statements in one read transaction (the flows per currency and entry kind,
+    /// the balances per currency and standing): amounts are summed as integers of minor units, exactly; the rare
+    /// amount too long for a 64-bit integer is summed in Rust from its own rows.
+    fn liability(&self, at: DateTime<Utc>) -> Result<LiabilityReport, StoreError> {
+        let db = db_error("computing the liability report");
+        let at_text = timestamp(at);
+        self.with_connection(|conn| {
+            let tx = conn.transaction().map_err(&db)?;
+            let mut tally = LiabilityTally::new(at);
+            let sum = |e: giftcert::money::MoneyError| {
+                StoreError::corrupt(format!("the liability report cannot sum: {e}"))
+            };
+            let mut wide = false;
+            {
+                let mut flows = tx.prepare_cached(LIABILITY_FLOWS).map_err(&db)?;
+                let mut rows = flows.query([&at_text]).map_err(&db)?;
+                while let Some(row) = rows.next().map_err(&db)? {
+                    let currency = parse_currency(&row.get::<_, String>(0).map_err(&db)?)?;
+                    let kind: String = row.get(1).map_err(&db)?;
+                    let minor: Option<i64> = row.get(2).map_err(&db)?;
+                    wide |= row.get::<_, i64>(3).map_err(&db)? > 0;
+                    let total = from_minor(minor.unwrap_or(0), currency)?;
+                    tally.add_kind_total(&kind, total).map_err(sum)?;
+                }
+                let mut stocks = tx.prepare_cached(LIABILITY_STOCKS).map_err(&db)?;
+                let mut rows = stocks.query([&at_text]).map_err(&db)?;
+                while let Some(row) = rows.next().map_err(&db)? {
+                    let currency = parse_currency(&row.get::<_, String>(0).map_err(&db)?)?;
+                    let standing = if row.get::<_, i64>(1).map_err(&db)? != 0 {
+                        Standing::Expired
+                    } else {
+                        Standing::Outstanding
+                    };
+                    let cards = u64::try_from(row.get::<_, i64>(2).map_err(&db)?).unwrap_or(0);
+                    let minor: Option<i64> = row.get(3).map_err(&db)?;
+                    wide |= row.get::<_, i64>(4).map_err(&db)? > 0;
+                    let value = from_minor(minor.unwrap_or(0), currency)?;
+                    tally.add_cards(standing, cards, value).map_err(sum)?;
+                }
+            }
+            if wide {
+                let mut flows = tx.prepare_cached(WIDE_FLOWS).map_err(&db)?;
+                let mut rows = flows.query([&at_text]).map_err(&db)?;
+                while let Some(row) = rows.next().map_err(&db)? {
+                    let currency = parse_currency(&row.get::<_, String>(0).map_err(&db)?)?;
+                    let kind: String = row.get(1).map_err(&db)?;
+                    let amount = parse_amount(&row.get::<_, String>(2).map_err(&db)?, currency)?;
+                    tally.add_kind_total(&kind, amount).map_err(sum)?;
+                }
+                let mut stocks = tx.prepare_cached(WIDE_STOCKS).map_err(&db)?;
+                let mut rows = stocks.query([&at_text]).map_err(&db)?;
+                while let Some(row) = rows.next().map_err(&db)? {
+                    let currency = parse_currency(&row.get::<_, String>(0).map_err(&db)?)?;
+                    let standing = if row.get::<_, i64>(1).map_err(&db)? != 0 {
+                        Standing::Expired
+                    } else {
+                        Standing::Outstanding
+                    };
+                    let value = parse_amount(&row.get::<_, String>(2).map_err(&db)?, currency)?;
+                    // Counted already by the grouped statement: only the value is added.
+                    tally.add_cards(standing, 0, value).map_err(sum)?;
+                }
+            }
+            tx.finish().map_err(&db)?;
+            Ok(tally.finish())
+        })
+    }
+
     fn commit(&self, changes: Changes) -> Result<(), StoreError> {
         self.with_connection(|conn| {
             let tx = conn
@@ -450,6 +542,138 @@ impl SqliteStore {
     }
 }
 
+/// An amount column as an integer of minor units when it fits one (18 digits or fewer; the
+/// text is exact at the currency's scale, so dropping the point gives the minor units), NULL
+/// otherwise: `SUM` over it is exact (SQLite sums integers exactly and fails on overflow,
+/// never rounding), where `SUM` over the text would go through floating point.
+macro_rules! minor_units {
+    ($column:literal) => {
+        concat!(
+            "CASE WHEN length(",
+            $column,
+            ") <= 19 THEN CAST(replace(",
+            $column,
+            ", '.', '') AS INTEGER) END"
+        )
+    };
+}
+
+/// The kinds of entry whose amounts the report sums ([`LiabilityTally::COUNTED_KINDS`]).
+macro_rules! counted_kinds {
+    () => {
+        "('issued', 'replacementOf', 'held', 'captured', 'released', 'refunded', 'replacedBy', \
+         'adjusted', 'reloaded')"
+    };
+}
+
+/// Per currency and kind, the entries' amounts by the instant `?1` (an aggregate over
+/// `ledger_entries` joined to the card's currency): the sum of those that fit an integer, and
+/// how many do not.
+const LIABILITY_FLOWS: &str = concat!(
+    "SELECT c.currency, e.kind, sum(",
+    minor_units!("e.amount"),
+    "), sum(length(e.amount) > 19) \
+     FROM ledger_entries e JOIN cards c ON c.id = e.card_id \
+     WHERE e.at <= ?1 AND e.kind IN ",
+    counted_kinds!(),
+    " GROUP BY c.currency, e.kind"
+);
+
+/// The entries whose amounts do not fit an integer, summed in Rust.
+const WIDE_FLOWS: &str = concat!(
+    "SELECT c.currency, e.kind, e.amount \
+     FROM ledger_entries e JOIN cards c ON c.id = e.card_id \
+     WHERE e.at <= ?1 AND length(e.amount) > 19 AND e.kind IN ",
+    counted_kinds!()
+);
+
+/// Each card's last entry by the instant `?1`, and whether it had expired then: its last
+/// `expired` entry comes after its last `expiryChanged` entry that moved the date past the
+/// change ([`expiry_effect`](giftcert::card::expiry_effect); dates compared as Julian days,
+/// to the millisecond). One pass over the ledger's primary key `(card_id, seq)`.
+macro_rules! last_entries {
+    () => {
+        "WITH last AS ( \
+         SELECT card_id, max(seq) AS seq, \
+                coalesce(max(CASE WHEN kind = 'expired' THEN seq END), 0) \
+                  > coalesce(max(CASE WHEN kind = 'expiryChanged' \
+                      AND (json_extract(entry, '$.kind.to') IS NULL \
+                           OR julianday(json_extract(entry, '$.kind.to')) > julianday(at)) \
+                      THEN seq END), 0) AS expired \
+         FROM ledger_entries WHERE at <= ?1 GROUP BY card_id) "
+    };
+}
+
+/// Per currency and standing, the cards with a balance above zero and the sum of their
+/// balances after their last entry by the instant.
+const LIABILITY_STOCKS: &str = concat!(
+    last_entries!(),
+    "SELECT c.currency, l.expired, sum(e.balance_after GLOB '*[1-9]*'), sum(",
+    minor_units!("e.balance_after"),
+    "), sum(length(e.balance_after) > 19) \
+     FROM last l JOIN ledger_entries e ON e.card_id = l.card_id AND e.seq = l.seq \
+     JOIN cards c ON c.id = l.card_id GROUP BY c.currency, l.expired"
+);
+
+/// The balances that do not fit an integer, summed in Rust.
+const WIDE_STOCKS: &str = concat!(
+    last_entries!(),
+    "SELECT c.currency, l.expired, e.balance_after \
+     FROM last l JOIN ledger_entries e ON e.card_id = l.card_id AND e.seq = l.seq \
+     JOIN cards c ON c.id = l.card_id WHERE length(e.balance_after) > 19"
+);
+
+/// The statement and parameters of one search page.
+fn search_sql(query: &CardQuery) -> Result<(String, Vec<String>), StoreError> {
+    let mut params: Vec<String> = Vec::new();
+    let mut sql = String::from("SELECT c.version, c.card FROM ");
+    // With a tag, the page reads off card_tags' (tag, issued_at, card_id) key.
+    let (issued, id) = match query.tag() {
+        Some(tag) => {
+            params.push(tag.to_owned());
+            sql.push_str("card_tags t CROSS JOIN cards c ON c.id = t.card_id WHERE t.tag = ?1");
+            ("t.issued_at", "t.card_id")
+        }
+        None => {
+            sql.push_str("cards c WHERE 1");
+            ("c.issued_at", "c.id")
+        }
+    };
+    let mut filter = |column: &str, op: &str, value: String| {
+        params.push(value);
+        sql.push_str(&format!(" AND {column} {op} ?{}", params.len()));
+    };
+    if let Some(order) = query.order() {
+        filter("c.order_ref", "=", order.as_str().to_owned());
+    }
+    if let Some(purchaser) = query.purchaser() {
+        filter("c.purchaser", "=", purchaser.as_str().to_owned());
+    }
+    if let Some(email) = query.recipient() {
+        filter("c.recipient_email", "=", email.to_owned());
+    }
+    if let Some(status) = query.status() {
+        filter("c.status", "=", status_tag(status)?);
+    }
+    if let Some(currency) = query.currency() {
+        filter("c.currency", "=", currency.code().to_owned());
+    }
+    if let Some(at) = query.expires_before() {
+        filter("c.expires_at", "<", timestamp(at));
+    }
+    if let Some(cursor) = query.cursor() {
+        params.push(timestamp(cursor.issued_at()));
+        params.push(cursor.card().to_string());
+        let (a, b) = (params.len() - 1, params.len());
+        sql.push_str(&format!(" AND ({issued}, {id}) > (?{a}, ?{b})"));
+    }
+    sql.push_str(&format!(
+        " ORDER BY {issued}, {id} LIMIT {}",
+        query.limit().saturating_add(1)
+    ));
+    Ok((sql, params))
+}
+
 /// A commit's steps on SQLite, inside `tx` (see [`write_changes`]).
 struct Steps<'a> {
     tx: &'a Transaction<'a>,
@@ -505,27 +729,46 @@ fn insert_card(
     let db = db_error("inserting a card");
     let (json, status) = to_json(card, &["status"])?;
     let id = card.id().to_string();
+    let search = SearchColumns::of(card);
     let inserted = tx
         .prepare_cached(
             "INSERT INTO cards \
              (id, code_digest, code_last4, currency, status, balance, held, version, card, \
-             sweep_due_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9)",
+              issued_at, expires_at, order_ref, purchaser, recipient_email, sweep_due_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )
         .map_err(&db)?
         .execute(rusqlite::params![
             id,
             key.digest(code).to_string(),
-            last4(code),
+            hint_shown(card),
             card.currency().code(),
             status,
             amount(card.balance())?,
             amount(card.held())?,
             json,
+            search.issued_at,
+            search.expires_at,
+            search.order_ref,
+            search.purchaser,
+            search.recipient_email,
             card.sweep_at().map(timestamp),
         ]);
     let exists = || StoreError::conflict(Record::Card(card.id()), "it already exists");
     match inserted {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            // Tags are fixed at issue: written once, with the card.
+            let mut tag = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO card_tags (tag, issued_at, card_id) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(&db)?;
+            for t in card.tags() {
+                tag.execute(rusqlite::params![t, search.issued_at, id])
+                    .map_err(&db)?;
+            }
+            Ok(())
+        }
         Err(e) if violates(&e, "cards.id") => Err(exists()),
         Err(e) if violates(&e, "cards.code_digest") => {
             // A card inserted twice is a conflict, whichever constraint SQLite checked first.
@@ -555,6 +798,7 @@ fn update_card(
     let db = db_error("updating a card");
     let (json, status) = to_json(card, &["status"])?;
     let id = card.id().to_string();
+    let search = SearchColumns::of(card);
     let params = rusqlite::params![
         id,
         status,
@@ -562,24 +806,31 @@ fn update_card(
         amount(card.held())?,
         json,
         sql_version(expected_version),
+        hint_shown(card),
+        search.expires_at,
+        search.order_ref,
+        search.purchaser,
+        search.recipient_email,
         card.sweep_at().map(timestamp),
         code.map(|(key, code)| key.digest(code).to_string()),
-        code.map(|(_, code)| last4(code)),
     ];
     let updated = match code {
         None => tx
             .prepare_cached(
                 "UPDATE cards SET status = ?2, balance = ?3, held = ?4, card = ?5, \
-                 sweep_due_at = ?7, version = version + 1 WHERE id = ?1 AND version = ?6",
+                 version = version + 1, code_last4 = ?7, expires_at = ?8, order_ref = ?9, \
+                 purchaser = ?10, recipient_email = ?11, sweep_due_at = ?12 \
+                 WHERE id = ?1 AND version = ?6",
             )
             .map_err(&db)?
-            .execute(&params[..7])
+            .execute(&params[..12])
             .map_err(&db),
         Some((_, new)) => tx
             .prepare_cached(
                 "UPDATE cards SET status = ?2, balance = ?3, held = ?4, card = ?5, \
-                 sweep_due_at = ?7, code_digest = ?8, code_last4 = ?9, version = version + 1 \
-                 WHERE id = ?1 AND version = ?6",
+                 version = version + 1, code_last4 = ?7, expires_at = ?8, order_ref = ?9, \
+                 purchaser = ?10, recipient_email = ?11, sweep_due_at = ?12, \
+                 code_digest = ?13 WHERE id = ?1 AND version = ?6",
             )
             .map_err(&db)?
             .execute(params)

@@ -91,3 +91,17 @@ fn sqlite_never_answers_more_parallel_guesses_than_the_store_budget() {
     )
     .unwrap();
 }
+
+/// The back office's search and liability report hold on SQLite, each on a fresh file.
+#[test]
+fn sqlite_store_passes_the_search_and_report_checks() {
+    use giftcert::testkit::{check_liability, check_search};
+    let dir = tempfile::tempdir().unwrap();
+    let files = AtomicUsize::new(0);
+    let open = || {
+        let n = files.fetch_add(1, Ordering::Relaxed);
+        SqliteStore::open(dir.path().join(format!("report-{n}.db")), key()).unwrap()
+    };
+    check_search(open).unwrap();
+    check_liability(open).unwrap();
+}

@@ -95,16 +95,17 @@ fn the_fingerprint_is_a_keyed_digest_and_not_the_key() {
     assert!(generated.check(&label).is_err());
 }
 
-/// A file from before fingerprints (its table dropped) takes the key it is next opened with.
+/// A file from before fingerprints (schema version 1, which had no key table) takes the key
+/// it is next opened with: migration 2 creates the table.
 #[test]
 fn a_file_without_a_fingerprint_takes_the_next_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cards.db");
-    drop(SqliteStore::open(&path, key()).unwrap());
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch("DROP TABLE store_key")
+    let old = Connection::open(&path).unwrap();
+    old.execute_batch(include_str!("../migrations/0001_initial.sql"))
         .unwrap();
+    old.pragma_update(None, "user_version", 1).unwrap();
+    drop(old);
     drop(SqliteStore::open(&path, other_key()).unwrap());
     assert!(matches!(
         SqliteStore::open(&path, key()),

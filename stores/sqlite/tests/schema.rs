@@ -68,8 +68,7 @@ fn opening_a_file_again_keeps_its_data_and_schema_version() {
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
-    // 0001 and 0003 on this branch alone; 3 once 0002 is merged before it.
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
     let found = store.card_by_code(&code).unwrap().unwrap();
     assert_eq!(found.value.id(), card);
     assert_eq!(found.version, 2);
@@ -268,7 +267,8 @@ fn holds_are_mirrored_with_their_ledger_entry() {
 }
 
 /// Everything written to the file (database and write-ahead log) is searched for the code:
-/// only its keyed hash and last four characters are there.
+/// only its keyed hash and what the card's masked hint shows (never the check character) are
+/// there.
 #[test]
 fn a_leaked_file_holds_no_code() {
     let dir = tempfile::tempdir().unwrap();
@@ -284,7 +284,13 @@ fn a_leaked_file_holds_no_code() {
         )
         .unwrap();
     assert_eq!(digest, key().digest(&code).to_string());
-    assert_eq!(last4, secret[secret.len() - 4..]);
+    let shown: String = code
+        .masked()
+        .chars()
+        .filter(|c| *c != '*' && *c != '-')
+        .collect();
+    assert_eq!(last4, shown);
+    assert_eq!(last4, secret[secret.len() - 4..secret.len() - 1]);
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
@@ -310,4 +316,104 @@ fn a_store_with_another_key_is_refused_and_the_file_keeps_its_cards() {
     let again = SqliteStore::open(&path, key()).unwrap();
     assert!(again.card_by_code(&code).unwrap().is_some());
     assert!(again.card(card).unwrap().is_some());
+}
+
+/// A file of schema version 1 opens: migration 2 rebuilds `cards` (its hint column rewritten to
+/// what the hint shows, the search columns and tags filled from the card), creates the key
+/// table, and keeps every constraint and trigger.
+#[test]
+fn a_version_1_file_migrates_with_its_cards_hints_and_triggers() {
+    use giftcert::store::CardQuery;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let code = Code::parse("X-GC-1").unwrap();
+    let mut spec = CardSpec::new(usd("40"));
+    spec.tags = vec!["xmas".into()];
+    spec.order = Some(Reference::new("order-7").unwrap());
+    spec.expires_at = Some(t0() + chrono::Duration::days(400));
+    let (card, issued) =
+        giftcert::GiftCard::issue(CardId::from_u128(7), &code, spec, t0()).unwrap();
+    let old = Connection::open(&path).unwrap();
+    old.execute_batch(include_str!("../migrations/0001_initial.sql"))
+        .unwrap();
+    old.pragma_update(None, "user_version", 1).unwrap();
+    // As version 1 wrote it: the code's last characters, check character included.
+    old.execute(
+        "INSERT INTO cards (id, code_digest, code_last4, currency, status, balance, held, \
+         version, card) VALUES (?1, ?2, 'GC-1', 'USD', 'active', '40.00', '0.00', 1, ?3)",
+        rusqlite::params![
+            card.id().to_string(),
+            key().digest(&code).to_string(),
+            serde_json::to_string(&card).unwrap()
+        ],
+    )
+    .unwrap();
+    old.execute(
+        "INSERT INTO ledger_entries (card_id, seq, at, kind, amount, balance_after, entry) \
+         VALUES (?1, 1, ?2, 'issued', '40.00', '40.00', ?3)",
+        rusqlite::params![
+            card.id().to_string(),
+            t0().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            serde_json::to_string(&issued).unwrap()
+        ],
+    )
+    .unwrap();
+    drop(old);
+
+    let store = SqliteStore::open(&path, key()).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let (last4, issued_at, order): (String, String, String) = conn
+        .query_row(
+            "SELECT code_last4, issued_at, order_ref FROM cards",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(last4, "", "the hint of X-GC-1 shows nothing");
+    assert_eq!(issued_at, "2026-01-01T00:00:00.000000Z");
+    assert_eq!(order, "order-7");
+    let fingerprints: i64 = conn
+        .query_row("SELECT count(*) FROM store_key", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(fingerprints, 1);
+    let found = store.search(&CardQuery::new().by_tag("xmas")).unwrap();
+    assert_eq!(found.items.len(), 1);
+    let found = store
+        .search(&CardQuery::new().expiring_before(t0() + chrono::Duration::days(401)))
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
+    assert!(store.card_by_code(&code).unwrap().is_some());
+    // The trigger, the constraints and the foreign keys are all there.
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "foreign_keys", true).unwrap();
+    assert!(
+        refused(&conn, "UPDATE cards SET version = version + 2")
+            .contains("adds one to its version")
+    );
+    assert!(
+        refused(
+            &conn,
+            "UPDATE cards SET version = version + 1, balance = '-1.00'"
+        )
+        .contains("CHECK")
+    );
+    assert!(
+        refused(
+            &conn,
+            "INSERT INTO ledger_entries (card_id, seq, at, kind, amount, balance_after, entry) \
+         VALUES ('00000000000000000000000000000009', 1, 'x', 'issued', '1', '1', '{}')"
+        )
+        .contains("FOREIGN KEY")
+    );
+    assert!(refused(&conn, "DELETE FROM ledger_entries").contains("append-only"));
+    let report = store.liability(t0()).unwrap();
+    assert_eq!(
+        report.currency(Currency::USD).map(|l| l.outstanding),
+        Some(usd("40"))
+    );
 }

@@ -24,8 +24,10 @@ use std::fmt::Display;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use giftcert::{
-    Code, Money, StoreError,
+    Code, Currency, GiftCard, Money, StoreError,
+    card::CardStatus,
     redeem::{Record, Versioned},
+    store::CardQuery,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -71,6 +73,94 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
 /// hash.
 pub fn last4(code: &Code) -> String {
     code.last4().to_owned()
+}
+
+/// The characters a card's masked hint shows (`KQ2` of `****-****-****-*KQ2`; none for a hint
+/// that shows nothing): what the `code_last4` column keeps, never more of the code than the
+/// card itself shows.
+pub fn hint_shown(card: &GiftCard) -> String {
+    card.code_hint()
+        .chars()
+        .filter(|c| *c != '*' && *c != '-')
+        .collect()
+}
+
+/// What a card's search columns hold (see [`CardQuery`]): written on every insert and update,
+/// so that the columns never differ from the card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchColumns {
+    /// When it was issued, as [`timestamp`] writes it: with the id, the order of pages.
+    pub issued_at: String,
+    /// Its expiry date, as [`timestamp`] writes it.
+    pub expires_at: Option<String>,
+    /// The order that bought it.
+    pub order_ref: Option<String>,
+    /// Who bought it.
+    pub purchaser: Option<String>,
+    /// The recipient's e-mail, in lower case ([`CardQuery::recipient_key`]).
+    pub recipient_email: Option<String>,
+}
+
+impl SearchColumns {
+    /// The columns of `card`.
+    #[must_use]
+    pub fn of(card: &GiftCard) -> SearchColumns {
+        SearchColumns {
+            issued_at: timestamp(card.issued_at()),
+            expires_at: card.expires_at().map(timestamp),
+            order_ref: card.order().map(|r| r.as_str().to_owned()),
+            purchaser: card.purchaser().map(|r| r.as_str().to_owned()),
+            recipient_email: CardQuery::recipient_key(card),
+        }
+    }
+}
+
+/// A status as the `status` column keeps it (`"active"`, `"disabled"`...: its serde name).
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] if it cannot be written (never, for the statuses the crate has).
+pub fn status_tag(status: CardStatus) -> Result<String, StoreError> {
+    match serde_json::to_value(status) {
+        Ok(Value::String(tag)) => Ok(tag),
+        _ => Err(StoreError::corrupt(format!("cannot write status {status}"))),
+    }
+}
+
+/// A sum of minor units (an integer the SQL summed exactly) as money.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] when `minor` does not fit `currency`'s amounts.
+pub fn from_minor(minor: i64, currency: Currency) -> Result<Money, StoreError> {
+    Money::from_minor(minor, currency)
+        .map_err(|e| StoreError::corrupt(format!("a sum of {minor} minor units: {e}")))
+}
+
+/// An amount a column keeps as exact text ([`amount`]'s), read back.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] when it is not an amount of `currency`.
+pub fn parse_amount(text: &str, currency: Currency) -> Result<Money, StoreError> {
+    // [`amount`] pads a 28-digit amount with zeros a decimal cannot hold: drop them again.
+    let exact = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
+    };
+    Money::parse(exact, currency)
+        .map_err(|e| StoreError::corrupt(format!("stored amount \"{text}\": {e}")))
+}
+
+/// A currency a column keeps (`"USD"`).
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] for a code the crate does not know.
+pub fn parse_currency(code: &str) -> Result<Currency, StoreError> {
+    code.parse()
+        .map_err(|e| StoreError::corrupt(format!("stored currency \"{code}\": {e}")))
 }
 
 /// A value as JSON, with the tag a mirrored column keeps (`path` leads to it).
