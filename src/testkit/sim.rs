@@ -96,11 +96,10 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::card::ReplacementStrategy;
 use crate::card::{
-    Attribution, CardId, CardSpec, EntryKind, GiftCard, Notification, Reason, Reference,
-    verify_ledger,
+    Attribution, CardId, CardSpec, GiftCard, Notification, Reason, Reference, verify_ledger,
 };
+use crate::card::{Liability, LiabilityTally, ReplacementStrategy};
 use crate::code::{Code, ImportRules, RandomCodeGenerator};
 use crate::money::{Currency, Money};
 use crate::redeem::{
@@ -1401,17 +1400,11 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
     /// The invariants over the whole store.
     fn check(&self) -> Result<(), String> {
         let err = |e: StoreError| format!("the store failed a read: {e}");
-        let mut ledger_sums: BTreeMap<(Currency, &'static str), Money> = BTreeMap::new();
-        let mut add =
-            |currency: Currency, term: &'static str, amount: Money| -> Result<(), String> {
-                let sum = ledger_sums
-                    .entry((currency, term))
-                    .or_insert(Money::zero(currency));
-                *sum = sum
-                    .checked_add(amount)
-                    .map_err(|e| format!("sum overflowed: {e}"))?;
-                Ok(())
-            };
+        // The ledgers summed as the liability report sums them: its identity is the one
+        // conservation rule (issued + reloaded + refunded ± adjusted + moved in = outstanding +
+        // redeemed + expired + moved out).
+        let mut tally = LiabilityTally::new(self.now);
+        let mut balances: BTreeMap<Currency, Money> = BTreeMap::new();
         for id in &self.cards {
             let card = self
                 .store
@@ -1423,21 +1416,19 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             let entries = self.store.ledger(*id, 1, usize::MAX).map_err(err)?;
             verify_ledger(*id, card.balance(), &entries)
                 .map_err(|e| format!("card {id}'s ledger does not prove its balance: {e}"))?;
-            let currency = card.currency();
-            add(currency, "outstanding", card.balance())?;
-            for entry in &entries {
-                let term = match entry.kind() {
-                    EntryKind::Issued => "issued",
-                    EntryKind::Captured { .. } => "captured",
-                    EntryKind::Refunded => "refunded",
-                    EntryKind::Adjusted => "adjusted",
-                    EntryKind::Reloaded => "reloaded",
-                    EntryKind::ReplacementOf { .. } => "moved in",
-                    EntryKind::ReplacedBy { .. } => "moved out",
-                    _ => continue,
-                };
-                add(currency, term, entry.amount())?;
-            }
+            tally
+                .add_history(&entries)
+                .map_err(|e| format!("sum overflowed: {e}"))?;
+            let sum = balances
+                .entry(card.currency())
+                .or_insert(Money::zero(card.currency()));
+            *sum = sum
+                .checked_add(card.balance())
+                .map_err(|e| format!("sum overflowed: {e}"))?;
+        }
+        let report = tally.finish();
+        if let Some(discrepancy) = report.discrepancies().first() {
+            return Err(format!("the ledgers do not conserve money: {discrepancy}"));
         }
         // What the stored idempotency records say the requests did.
         let mut recorded: BTreeMap<(Currency, &'static str), Money> = BTreeMap::new();
@@ -1484,38 +1475,32 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             }
         }
         for currency in [Currency::EUR, Currency::SEK] {
-            let term = |t: &'static str| {
-                ledger_sums
-                    .get(&(currency, t))
-                    .copied()
-                    .unwrap_or(Money::zero(currency))
-            };
-            let sum = |terms: &[&'static str]| {
-                Money::sum(currency, terms.iter().map(|t| term(t)))
-                    .map_err(|e| format!("sum overflowed: {e}"))
-            };
-            let income = sum(&["issued", "reloaded", "refunded", "adjusted", "moved in"])?;
-            let outgo = sum(&["outstanding", "captured", "moved out"])?;
-            if income != outgo {
+            let zero = Liability::zero(currency);
+            let line = report.currency(currency).unwrap_or(&zero);
+            let on_cards = balances.get(&currency).copied().unwrap_or(zero.outstanding);
+            let in_ledgers = line
+                .outstanding
+                .checked_add(line.expired)
+                .map_err(|e| format!("sum overflowed: {e}"))?;
+            if on_cards != in_ledgers {
                 return Err(format!(
-                    "{currency}: issued {} + reloaded {} + refunded {} + adjusted {} != outstanding {} + captured {}",
-                    term("issued"),
-                    term("reloaded"),
-                    term("refunded"),
-                    term("adjusted"),
-                    term("outstanding"),
-                    term("captured")
+                    "{currency}: the cards hold {on_cards}, their ledgers say {in_ledgers}"
                 ));
             }
-            for name in ["issued", "reloaded", "captured", "refunded", "adjusted"] {
+            for (name, in_ledgers) in [
+                ("issued", line.issued),
+                ("reloaded", line.reloaded),
+                ("captured", line.redeemed),
+                ("refunded", line.refunded),
+                ("adjusted", line.adjusted),
+            ] {
                 let said = recorded
                     .get(&(currency, name))
                     .copied()
                     .unwrap_or(Money::zero(currency));
-                if said != term(name) {
+                if said != in_ledgers {
                     return Err(format!(
-                        "{currency}: the ledgers show {} {name}, the idempotency records {said}",
-                        term(name)
+                        "{currency}: the ledgers show {in_ledgers} {name}, the idempotency records {said}"
                     ));
                 }
             }
