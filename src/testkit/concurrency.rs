@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::driver::Driver;
-use super::{ConformanceFailure, block_on, ensure, fail, key, reference, t0, usd};
+use super::{ConformanceFailure, block_on, ensure, fail, key, reference, step, t0, usd};
 use crate::card::{CardId, CardSpec, Notification, verify_ledger};
 use crate::clock::FixedClock;
 use crate::money::{Currency, Money};
@@ -56,6 +56,25 @@ pub(super) async fn issue_card<D: Driver>(
         }
         _ => Err(fail(check, "issue returned no card")),
     }
+}
+
+/// Applies `code` to `checkout` for the client `shopper` and authorises `amount` there under
+/// the key `<checkout>/a`: a card with a hold, the set-up many checks start from.
+pub(super) async fn hold<D: Driver>(
+    check: &'static str,
+    driver: &D,
+    code: &str,
+    checkout: &str,
+    amount: Money,
+) -> Result<(), ConformanceFailure> {
+    let client = reference(check, "shopper")?;
+    let id = reference(check, checkout)?;
+    step(
+        check,
+        driver.apply_code(&client, &id, Currency::USD, code).await,
+    )?;
+    let authorise = key(check, &format!("{checkout}/a"))?;
+    step(check, driver.authorise(&authorise, &id, amount).await).map(drop)
 }
 
 /// Eight threads spend one 100.00 USD card, 1.00 at a time, through a [`Redeemer`] over each

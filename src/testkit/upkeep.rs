@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use super::concurrency::issue_card;
+use super::concurrency::{hold, issue_card};
 use super::driver::Driver;
 use super::{ConformanceFailure, block_on, ensure, fail, key, reference, step, t0, usd};
 use crate::card::{
@@ -191,19 +191,8 @@ async fn replacing_a_code_keeps_the_card<D: Driver>(
     let (card, old) = issue_card(C, &driver, "issue", usd(5_000)).await?;
     let (other, _) = issue_card(C, &driver, "issue-other", usd(100)).await?;
     let client = reference(C, "shopper")?;
+    hold(C, &driver, &old, "c1", usd(1_000)).await?;
     let checkout = reference(C, "c1")?;
-    step(
-        C,
-        driver
-            .apply_code(&client, &checkout, Currency::USD, &old)
-            .await,
-    )?;
-    step(
-        C,
-        driver
-            .authorise(&key(C, "c1/a")?, &checkout, usd(1_000))
-            .await,
-    )?;
     let before = step(C, driver.card(card).await)?.ok_or_else(|| fail(C, "the card is gone"))?;
     let by = staff(C)?;
 
@@ -364,20 +353,7 @@ async fn replacing_a_code_races_shoppers<D: Driver>(
         matches!(refused, Err(RedeemError::UnknownCode(_))),
         || format!("the old code after the race gave {refused:?}"),
     )?;
-    let checkout = reference(C, "after-new")?;
-    step(
-        C,
-        driver
-            .apply_code(&client, &checkout, Currency::USD, &new)
-            .await,
-    )?;
-    step(
-        C,
-        driver
-            .authorise(&key(C, "after-new/a")?, &checkout, usd(100))
-            .await,
-    )
-    .map(drop)
+    hold(C, &driver, &new, "after-new", usd(100)).await
 }
 
 async fn sweeps_release_and_expire<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure> {
@@ -405,20 +381,7 @@ async fn sweeps_release_and_expire<D: Driver>(store: D::Store) -> Result<(), Con
         expiring.extend(issued.outcome.cards.iter().map(|c| c.card));
     }
     let (held, code) = issue_card(C, &driver, "issue-held", usd(2_000)).await?;
-    let client = reference(C, "shopper")?;
-    let checkout = reference(C, "c1")?;
-    step(
-        C,
-        driver
-            .apply_code(&client, &checkout, Currency::USD, &code)
-            .await,
-    )?;
-    step(
-        C,
-        driver
-            .authorise(&key(C, "c1/a")?, &checkout, usd(500))
-            .await,
-    )?;
+    hold(C, &driver, &code, "c1", usd(500)).await?;
     let nothing = step(C, driver.sweep(10).await)?;
     ensure(C, nothing.cards.is_empty() && !nothing.more, || {
         format!("a sweep with nothing due gave {nothing:?}")
