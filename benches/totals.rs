@@ -144,6 +144,22 @@ fn large(c: &mut Criterion) {
                 })
             },
         );
+        // The totals alone on the same cart, to tell the building's share from the totals'.
+        let built = cart(lines, 3);
+        group.bench_with_input(
+            BenchmarkId::new("compute only, 3 rates", lines),
+            &built,
+            |b, cart| {
+                b.iter(|| {
+                    Totals::compute(
+                        black_box(cart),
+                        std::iter::empty::<(&str, Money)>(),
+                        &settings,
+                    )
+                    .unwrap()
+                })
+            },
+        );
     }
     group.finish();
 }
