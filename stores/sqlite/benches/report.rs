@@ -6,6 +6,10 @@
 //! cargo bench -p giftcert-sqlite --bench report
 //! ```
 //!
+//! Beside them, the "lookups on SQLite" group reads one card by its code (`card_by_code`) and
+//! by its id (`card`, the balance read) at 1,000 and 1,000,000 cards: the target is flat, the
+//! larger file within 2x of the smaller.
+//!
 //! The files are built once with bulk inserts in one transaction (the rows a store would
 //! write: each card issued, every fourth one also held and captured) and kept under the target
 //! folder (`CARGO_TARGET_TMPDIR`), so a second run starts at once.
@@ -23,6 +27,13 @@ use giftcert_store_support::{CodeKey, SearchColumns, amount, hint_shown, timesta
 use rusqlite::Connection;
 
 const SIZES: [u64; 2] = [10_000, 1_000_000];
+
+/// The sizes of the lookups' files.
+const LOOKUP_SIZES: [u64; 2] = [1_000, 1_000_000];
+
+/// The code the lookups find: the files give every card a made-up digest, so the card in the
+/// middle is given this code's real digest before the lookups run.
+const LOOKUP_CODE: &str = "BENCH-CODE-0001";
 
 fn key() -> CodeKey {
     CodeKey::new(b"giftcert-sqlite report bench key").expect("a key")
@@ -187,5 +198,33 @@ fn search_and_report(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, search_and_report);
+/// One card read by its code and by its id, in the middle of files of 1,000 and 1,000,000.
+fn lookups(c: &mut Criterion) {
+    let mut group = c.benchmark_group("lookups on SQLite");
+    group.warm_up_time(Duration::from_secs(1));
+    let code = Code::parse(LOOKUP_CODE).expect("a code");
+    for n in LOOKUP_SIZES {
+        let path = file(n);
+        let id = CardId::from_u128(u128::from(n / 2));
+        Connection::open(&path)
+            .expect("open")
+            .execute(
+                "UPDATE cards SET code_digest = ?1, version = version + 1 WHERE id = ?2",
+                rusqlite::params![key().digest(&code).to_string(), id.to_string()],
+            )
+            .expect("the code's digest");
+        let store = SqliteStore::open(&path, key()).expect("open");
+        let found = store.card_by_code(&code).expect("read").expect("a card");
+        assert_eq!(found.value.id(), id);
+        group.bench_with_input(BenchmarkId::new("card_by_code", n), &n, |b, _| {
+            b.iter(|| black_box(store.card_by_code(black_box(&code)).expect("read")));
+        });
+        group.bench_with_input(BenchmarkId::new("card (balance read)", n), &n, |b, _| {
+            b.iter(|| black_box(store.card(black_box(id)).expect("read")));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, search_and_report, lookups);
 criterion_main!(benches);

@@ -1,5 +1,8 @@
 //! One order paid by gift card (apply the code, authorise, capture) on `SqliteStore`, beside
-//! the same order on `MemoryStore`.
+//! the same order on `MemoryStore`, and beside the anchor: three bare
+//! `BEGIN IMMEDIATE; UPDATE <one row>; COMMIT` transactions through rusqlite on a file opened as
+//! the store opens its own (WAL, `synchronous = FULL`). The target is one order within 3x of
+//! those three transactions.
 //!
 //! ```text
 //! cargo bench -p giftcert-sqlite
@@ -14,6 +17,7 @@ use giftcert::{
 };
 use giftcert_sqlite::SqliteStore;
 use giftcert_store_support::CodeKey;
+use rusqlite::Connection;
 
 /// Issues a card large enough for every iteration (each spends 0.01) and returns its code.
 fn card<S: Store>(redeemer: &Redeemer<S>) -> String {
@@ -76,5 +80,35 @@ fn apply_authorise_capture(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, apply_authorise_capture);
+/// The anchor: three bare write transactions, each updating one row, with the store's
+/// journal mode and synchronous setting, so each commit waits for the disk as the store's do.
+fn bare_transactions(c: &mut Criterion) {
+    let mut group = c.benchmark_group("three bare transactions");
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let conn = Connection::open(dir.path().join("bare.db")).expect("a file");
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .expect("WAL");
+    assert_eq!(mode, "wal");
+    conn.pragma_update(None, "synchronous", "FULL")
+        .expect("synchronous");
+    conn.execute_batch(
+        "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); \
+         INSERT INTO counter (id, n) VALUES (1, 0);",
+    )
+    .expect("a table");
+    group.bench_function("BEGIN IMMEDIATE; UPDATE; COMMIT x3", |b| {
+        b.iter(|| {
+            for _ in 0..3 {
+                conn.execute_batch(
+                    "BEGIN IMMEDIATE; UPDATE counter SET n = n + 1 WHERE id = 1; COMMIT;",
+                )
+                .expect("a transaction");
+            }
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, apply_authorise_capture, bare_transactions);
 criterion_main!(benches);
