@@ -28,7 +28,8 @@ pub(crate) fn shown(id: &str) -> String {
 /// Declares a validated text newtype: `pub struct $name(Arc<str>)`, cheap to clone, with
 /// `new` (running the check block, which returns early with the type's error), `as_str`,
 /// `Display` (the text), `Debug` (`Name("text")`), `FromStr`, `TryFrom<String>`,
-/// `TryFrom<&str>`, `AsRef<str>`, `From<$name> for String`, and serde through the check.
+/// `TryFrom<&str>`, `AsRef<str>`, `Borrow<str>` (a map keyed by one is searched by text),
+/// `From<$name> for String`, and serde through the check.
 ///
 /// The identifiers (`CertificateId`, `Sku`, `OrderId`, `Reference`, `IdempotencyKey`) and the
 /// buyer's texts (`EmailAddress`, `GiftMessage`) differ only in their rules and their error
@@ -104,6 +105,13 @@ macro_rules! text_newtype {
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        // Hash, Eq and Ord are derived from the text alone, so they agree with `str`'s.
+        impl ::std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
                 &self.0
             }
         }

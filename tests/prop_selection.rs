@@ -83,3 +83,68 @@ proptest! {
         }
     }
 }
+
+/// What a mixed selection's product lines should be after `ops`: (SKU, quantity) in the order
+/// added, a repeated SKU replacing its line in place, setting a quantity of 0 removing it.
+fn model_apply(model: &mut Vec<(String, u64)>, op: &Op) {
+    let at = |model: &Vec<(String, u64)>, sku: &str| model.iter().position(|(s, _)| s == sku);
+    match *op {
+        Op::AddProduct(sku, q) => {
+            let sku = format!("sku-{sku}");
+            match at(model, &sku) {
+                Some(i) => model[i].1 = u64::from(q),
+                None => model.push((sku, u64::from(q))),
+            }
+        }
+        Op::SetProductQuantity(sku, q) => {
+            if let Some(i) = at(model, &format!("sku-{sku}")) {
+                if q == 0 {
+                    model.remove(i);
+                } else {
+                    model[i].1 = u64::from(q);
+                }
+            }
+        }
+        Op::RemoveProduct(sku) => {
+            if let Some(i) = at(model, &format!("sku-{sku}")) {
+                model.remove(i);
+            }
+        }
+        _ => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(common::config("proptest-regressions/prop_selection.txt"))]
+
+    /// Lines are found by SKU through an index kept beside them: after any sequence of adds,
+    /// replacements, quantity changes and removals, the lines are the model's, in its order,
+    /// and the selection equals itself read back from JSON (which builds its index afresh).
+    #[test]
+    fn product_lines_follow_the_model(ops in proptest::collection::vec(
+        prop_oneof![
+            (0_u8..12, 0_u8..4).prop_map(|(s, q)| Op::AddProduct(s, q)),
+            (0_u8..12, 0_u8..4).prop_map(|(s, q)| Op::SetProductQuantity(s, q)),
+            (0_u8..12).prop_map(Op::RemoveProduct),
+        ],
+        0..60,
+    )) {
+        let mut s = Selection::new(Currency::USD, PriceBasis::TaxIncluded, SelectionPolicy::mixed());
+        let mut model = Vec::new();
+        for op in &ops {
+            let _ = match *op {
+                Op::AddProduct(sku, q) => ProductLine::new(
+                    &format!("sku-{sku}"), Money::parse("10", Currency::USD).unwrap(), u64::from(q), TaxRate::ZERO,
+                ).map_err(|e| e.to_string()).and_then(|l| s.add_product(l).map(|_| ()).map_err(|e| e.to_string())),
+                Op::SetProductQuantity(sku, q) => s.set_product_quantity(&format!("sku-{sku}"), u64::from(q)).map(|_| ()).map_err(|e| e.to_string()),
+                Op::RemoveProduct(sku) => s.remove_product(&format!("sku-{sku}")).map(|_| ()).map_err(|e| e.to_string()),
+                _ => Ok(()),
+            };
+            model_apply(&mut model, op);
+            let lines: Vec<(String, u64)> = s.products().iter().map(|l| (l.sku().to_string(), l.quantity())).collect();
+            prop_assert_eq!(&lines, &model);
+            let read: Selection = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+            prop_assert_eq!(&read, &s);
+        }
+    }
+}
