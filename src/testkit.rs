@@ -41,6 +41,7 @@
 mod checkout;
 mod concurrency;
 mod driver;
+mod hook;
 mod office;
 mod protocol;
 mod records;
@@ -53,6 +54,7 @@ pub use self::concurrency::{
     check_async_concurrent_spending, check_async_contention, check_concurrent_spending,
     check_contention, check_guard_race, check_store_budget_race,
 };
+pub use self::hook::{CommitFn, CommitHook};
 pub use self::office::{check_async_back_office, check_back_office};
 pub use self::protocol::{check_async_protocol_rules, check_protocol_rules};
 pub use self::records::{check_async_conflict_records, check_conflict_records};
@@ -71,7 +73,6 @@ use crate::card::{LedgerEntry, Reference, verify_ledger};
 use crate::code::Code;
 use crate::money::Currency;
 use crate::money::Money;
-use crate::redeem::Versioned;
 use crate::redeem::{Checkout, Issued, Outcome, RedeemError};
 use crate::redeem::{GuardPolicy, GuardWindow};
 use crate::redeem::{IdempotencyKey, IdempotencyRecord, RecordedRequest};
@@ -172,7 +173,7 @@ where
     F: Fn() -> S,
 {
     block_on(check_async_store(|| {
-        std::future::ready(Blocking(factory()))
+        std::future::ready(CommitHook::forward(factory()))
     }))?;
     check_concurrent_spending(vec![factory()])?;
     Ok(())
@@ -250,100 +251,6 @@ impl Wake for Unpark {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.unpark();
-    }
-}
-
-/// A blocking [`Store`] as an [`AsyncStore`]: each call runs when it is made, and its future is
-/// ready at once.
-#[derive(Debug)]
-struct Blocking<S>(S);
-
-impl<S: Store> AsyncStore for Blocking<S> {
-    fn card(
-        &self,
-        id: CardId,
-    ) -> impl Future<Output = Result<Option<Versioned<GiftCard>>, StoreError>> + Send {
-        std::future::ready(self.0.card(id))
-    }
-
-    fn card_by_code(
-        &self,
-        code: &Code,
-    ) -> impl Future<Output = Result<Option<Versioned<GiftCard>>, StoreError>> + Send {
-        std::future::ready(self.0.card_by_code(code))
-    }
-
-    fn ledger(
-        &self,
-        card: CardId,
-        from_seq: u64,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send {
-        std::future::ready(self.0.ledger(card, from_seq, limit))
-    }
-
-    fn checkout(
-        &self,
-        id: &Reference,
-    ) -> impl Future<Output = Result<Option<Versioned<Checkout>>, StoreError>> + Send {
-        std::future::ready(self.0.checkout(id))
-    }
-
-    fn idempotency(
-        &self,
-        key: &IdempotencyKey,
-    ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send {
-        std::future::ready(self.0.idempotency(key))
-    }
-
-    fn guard(
-        &self,
-        client: &Reference,
-    ) -> impl Future<Output = Result<Option<Versioned<GuardWindow>>, StoreError>> + Send {
-        std::future::ready(self.0.guard(client))
-    }
-
-    fn commit(&self, changes: Changes) -> impl Future<Output = Result<(), StoreError>> + Send {
-        std::future::ready(self.0.commit(changes))
-    }
-
-    fn due_cards(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<CardId>, StoreError>> + Send {
-        std::future::ready(self.0.due_cards(now, limit))
-    }
-
-    fn prune_idempotency(
-        &self,
-        before: chrono::DateTime<chrono::Utc>,
-        limit: usize,
-    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
-        std::future::ready(self.0.prune_idempotency(before, limit))
-    }
-
-    fn prune_guards(
-        &self,
-        before: chrono::DateTime<chrono::Utc>,
-        limit: usize,
-    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
-        std::future::ready(self.0.prune_guards(before, limit))
-    }
-
-    fn search(
-        &self,
-        query: &crate::store::CardQuery,
-    ) -> impl Future<Output = Result<crate::store::Page<Versioned<GiftCard>>, StoreError>> + Send
-    {
-        std::future::ready(self.0.search(query))
-    }
-
-    fn liability(
-        &self,
-        at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<crate::card::LiabilityReport, StoreError>> + Send {
-        std::future::ready(self.0.liability(at))
     }
 }
 

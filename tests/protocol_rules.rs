@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use giftcert::{
-    CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Notification, RedeemError, Redeemer,
-    Reference, clock::FixedClock,
+    CardId, CardSpec, Currency, MemoryStore, Notification, RedeemError, Redeemer, clock::FixedClock,
 };
 
 /// A redeemer on a fixed clock with 15-minute holds, and a 100.00 card applied to `c1` and
@@ -242,67 +241,26 @@ fn eight_threads_driving_one_async_redeemer_finish_every_round_without_contentio
 /// so the contention check must fail, naming the request.
 #[test]
 fn the_contention_check_catches_a_request_that_fails_with_contention() {
+    use giftcert::testkit::CommitHook;
     use giftcert::{
-        Code, GiftCard, Store, StoreError,
-        card::LedgerEntry,
-        redeem::{CardWrite, Changes, Checkout, GuardWindow, IdempotencyRecord, Record, Versioned},
+        Store, StoreError,
+        redeem::{CardWrite, Changes, Record},
     };
 
     /// Refuses every update of a card: as if another writer always got there first.
-    #[derive(Debug, Default)]
-    struct AlwaysBehind(MemoryStore);
-
-    impl Store for AlwaysBehind {
-        fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-            self.0.card(id)
-        }
-        fn card_by_code(&self, code: &Code) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-            self.0.card_by_code(code)
-        }
-        fn ledger(
-            &self,
-            card: CardId,
-            from: u64,
-            limit: usize,
-        ) -> Result<Vec<LedgerEntry>, StoreError> {
-            self.0.ledger(card, from, limit)
-        }
-        fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
-            self.0.checkout(id)
-        }
-        fn idempotency(
-            &self,
-            key: &IdempotencyKey,
-        ) -> Result<Option<IdempotencyRecord>, StoreError> {
-            self.0.idempotency(key)
-        }
-        fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
-            self.0.guard(client)
-        }
-        fn search(
-            &self,
-            query: &giftcert::store::CardQuery,
-        ) -> Result<giftcert::store::Page<Versioned<GiftCard>>, StoreError> {
-            self.0.search(query)
-        }
-        fn liability(
-            &self,
-            at: chrono::DateTime<chrono::Utc>,
-        ) -> Result<giftcert::card::LiabilityReport, StoreError> {
-            self.0.liability(at)
-        }
-        fn commit(&self, changes: Changes) -> Result<(), StoreError> {
-            match changes.cards.iter().find_map(|write| match write {
-                CardWrite::Update { card, .. } => Some(card.id()),
-                _ => None,
-            }) {
-                Some(id) => Err(StoreError::conflict(Record::Card(id), "always behind")),
-                None => self.0.commit(changes),
-            }
+    fn always_behind(inner: &MemoryStore, changes: Changes) -> Result<(), StoreError> {
+        match changes.cards.iter().find_map(|write| match write {
+            CardWrite::Update { card, .. } => Some(card.id()),
+            _ => None,
+        }) {
+            Some(id) => Err(StoreError::conflict(Record::Card(id), "always behind")),
+            None => inner.commit(changes),
         }
     }
 
-    let failure = giftcert::testkit::check_contention(AlwaysBehind::default).unwrap_err();
+    let failure =
+        giftcert::testkit::check_contention(|| CommitHook::new(MemoryStore::new(), always_behind))
+            .unwrap_err();
     assert_eq!(
         failure.check,
         "racers on one card finish every round without contention"

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use giftcert::MemoryStore;
 use giftcert::redeem::CardCommand;
-use giftcert::testkit::sim::planted::IgnoreVersions;
+use giftcert::testkit::sim::planted::ignore_versions;
 use giftcert::testkit::sim::{self, Event, Fault, Request, SimConfig, Simulator};
 
 /// How many seeds the volume test runs (issue 16 asks for at least 10,000).
@@ -112,7 +112,7 @@ where
 /// seeds (seed 34 today), as a ledger that no longer proves its balance or money out of nowhere.
 #[test]
 fn a_store_that_ignores_versions_is_found() {
-    let sim = Simulator::new(SimConfig::default(), || IgnoreVersions(MemoryStore::new()));
+    let sim = Simulator::new(SimConfig::default(), || ignore_versions(MemoryStore::new()));
     let failure = first_failure(&sim, 100);
     assert!(failure.to_string().contains("simulation seed"));
 }

@@ -5,78 +5,36 @@ fn memory_store_passes_the_conformance_kit() {
     giftcert::testkit::check_store(giftcert::MemoryStore::new).unwrap();
 }
 
+/// Rewrites every update to the version currently stored, hiding conflicts: a store that
+/// forgets version checks.
+fn careless(
+    inner: &giftcert::MemoryStore,
+    mut changes: giftcert::redeem::Changes,
+) -> Result<(), giftcert::StoreError> {
+    use giftcert::{Store, redeem::CardWrite};
+
+    for write in &mut changes.cards {
+        if let CardWrite::Update {
+            card,
+            expected_version,
+        } = write
+        {
+            if let Some(stored) = inner.card(card.id())? {
+                *expected_version = stored.version;
+            }
+        }
+    }
+    inner.commit(changes)
+}
+
 /// A store that forgets version checks must fail the kit: the kit can catch a broken store.
 #[test]
 fn the_kit_catches_a_store_that_ignores_versions() {
-    use giftcert::{
-        CardId, Code, GiftCard, IdempotencyKey, MemoryStore, Reference, Store, StoreError,
-        card::LedgerEntry,
-        redeem::{CardWrite, Changes, GuardWindow, IdempotencyRecord, Versioned},
-    };
+    use giftcert::testkit::CommitHook;
 
-    /// Rewrites every update to the version currently stored, hiding conflicts.
-    #[derive(Debug, Default)]
-    struct Careless(MemoryStore);
-
-    impl Store for Careless {
-        fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-            self.0.card(id)
-        }
-        fn card_by_code(&self, code: &Code) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-            self.0.card_by_code(code)
-        }
-        fn ledger(
-            &self,
-            card: CardId,
-            from: u64,
-            limit: usize,
-        ) -> Result<Vec<LedgerEntry>, StoreError> {
-            self.0.ledger(card, from, limit)
-        }
-        fn checkout(
-            &self,
-            id: &Reference,
-        ) -> Result<Option<Versioned<giftcert::redeem::Checkout>>, StoreError> {
-            self.0.checkout(id)
-        }
-        fn idempotency(
-            &self,
-            key: &IdempotencyKey,
-        ) -> Result<Option<IdempotencyRecord>, StoreError> {
-            self.0.idempotency(key)
-        }
-        fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
-            self.0.guard(client)
-        }
-        fn search(
-            &self,
-            query: &giftcert::store::CardQuery,
-        ) -> Result<giftcert::store::Page<Versioned<GiftCard>>, StoreError> {
-            self.0.search(query)
-        }
-        fn liability(
-            &self,
-            at: chrono::DateTime<chrono::Utc>,
-        ) -> Result<giftcert::card::LiabilityReport, StoreError> {
-            self.0.liability(at)
-        }
-        fn commit(&self, mut changes: Changes) -> Result<(), StoreError> {
-            for write in &mut changes.cards {
-                if let CardWrite::Update {
-                    card,
-                    expected_version,
-                } = write
-                {
-                    if let Some(stored) = self.0.card(card.id())? {
-                        *expected_version = stored.version;
-                    }
-                }
-            }
-            self.0.commit(changes)
-        }
-    }
-
-    let failure = giftcert::testkit::check_store(Careless::default).unwrap_err();
+    let failure =
+        giftcert::testkit::check_store(|| CommitHook::new(giftcert::MemoryStore::new(), careless))
+            .unwrap_err();
     assert_eq!(
         failure.check,
         "updates check versions and commits are all or nothing"
@@ -115,87 +73,16 @@ fn memory_store_passes_the_async_conformance_kit() {
     block_on(check_async_store(|| async { giftcert::MemoryStore::new() })).unwrap();
 }
 
-/// The async kit catches the same broken store as the blocking one: an [`AsyncStore`] that
-/// forgets version checks fails it.
+/// The async kit catches the same broken store as the blocking one, driven as an
+/// [`AsyncStore`](giftcert::store::AsyncStore).
 #[test]
 fn the_async_kit_catches_a_store_that_ignores_versions() {
-    use giftcert::store::AsyncStore;
-    use giftcert::testkit::{block_on, check_async_store};
-    use giftcert::{
-        CardId, Code, GiftCard, IdempotencyKey, MemoryStore, Reference, StoreError,
-        card::LedgerEntry,
-        redeem::{CardWrite, Changes, Checkout, GuardWindow, IdempotencyRecord, Versioned},
-    };
+    use giftcert::testkit::{CommitHook, block_on, check_async_store};
 
-    /// Rewrites every update to the version currently stored, hiding conflicts.
-    #[derive(Debug, Default)]
-    struct CarelessAsync(MemoryStore);
-
-    impl AsyncStore for CarelessAsync {
-        async fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-            AsyncStore::card(&self.0, id).await
-        }
-        async fn card_by_code(
-            &self,
-            code: &Code,
-        ) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-            AsyncStore::card_by_code(&self.0, code).await
-        }
-        async fn ledger(
-            &self,
-            card: CardId,
-            from: u64,
-            limit: usize,
-        ) -> Result<Vec<LedgerEntry>, StoreError> {
-            AsyncStore::ledger(&self.0, card, from, limit).await
-        }
-        async fn checkout(
-            &self,
-            id: &Reference,
-        ) -> Result<Option<Versioned<Checkout>>, StoreError> {
-            AsyncStore::checkout(&self.0, id).await
-        }
-        async fn idempotency(
-            &self,
-            key: &IdempotencyKey,
-        ) -> Result<Option<IdempotencyRecord>, StoreError> {
-            AsyncStore::idempotency(&self.0, key).await
-        }
-        async fn guard(
-            &self,
-            client: &Reference,
-        ) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
-            AsyncStore::guard(&self.0, client).await
-        }
-        async fn search(
-            &self,
-            query: &giftcert::store::CardQuery,
-        ) -> Result<giftcert::store::Page<Versioned<GiftCard>>, StoreError> {
-            AsyncStore::search(&self.0, query).await
-        }
-        async fn liability(
-            &self,
-            at: chrono::DateTime<chrono::Utc>,
-        ) -> Result<giftcert::card::LiabilityReport, StoreError> {
-            AsyncStore::liability(&self.0, at).await
-        }
-        async fn commit(&self, mut changes: Changes) -> Result<(), StoreError> {
-            for write in &mut changes.cards {
-                if let CardWrite::Update {
-                    card,
-                    expected_version,
-                } = write
-                {
-                    if let Some(stored) = AsyncStore::card(&self.0, card.id()).await? {
-                        *expected_version = stored.version;
-                    }
-                }
-            }
-            AsyncStore::commit(&self.0, changes).await
-        }
-    }
-
-    let failure = block_on(check_async_store(|| async { CarelessAsync::default() })).unwrap_err();
+    let failure = block_on(check_async_store(|| async {
+        CommitHook::new(giftcert::MemoryStore::new(), careless)
+    }))
+    .unwrap_err();
     assert_eq!(
         failure.check,
         "updates check versions and commits are all or nothing"

@@ -11,7 +11,6 @@ use crate::code::Code;
 use crate::redeem::{
     Changes, Checkout, GuardWindow, IdempotencyKey, IdempotencyRecord, StoreError, Versioned,
 };
-use crate::store::contract::unsupported;
 use crate::store::{CardQuery, MemoryStore, Page, Store};
 
 /// [`Store`] for async hosts (axum or actix on tokio, with sqlx or tokio-postgres): the same
@@ -66,38 +65,28 @@ pub trait AsyncStore: Send + Sync + fmt::Debug {
     /// Writes `changes` atomically, checking every version. As [`Store::commit`].
     fn commit(&self, changes: Changes) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Up to `limit` cards a sweep has work on at `now`. As [`Store::due_cards`] (the default
-    /// answers [`StoreError::Backend`]).
+    /// Up to `limit` cards a sweep has work on at `now`. As [`Store::due_cards`].
     fn due_cards(
         &self,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<CardId>, StoreError>> + Send {
-        let _ = (now, limit);
-        std::future::ready(Err(unsupported("list the cards due for a sweep")))
-    }
+    ) -> impl Future<Output = Result<Vec<CardId>, StoreError>> + Send;
 
     /// Deletes up to `limit` idempotency records recorded before `before`. As
-    /// [`Store::prune_idempotency`] (the default answers [`StoreError::Backend`]).
+    /// [`Store::prune_idempotency`].
     fn prune_idempotency(
         &self,
         before: DateTime<Utc>,
         limit: usize,
-    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
-        let _ = (before, limit);
-        std::future::ready(Err(unsupported("prune idempotency records")))
-    }
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// Deletes up to `limit` guard windows started before `before`. As
-    /// [`Store::prune_guards`] (the default answers [`StoreError::Backend`]).
+    /// [`Store::prune_guards`].
     fn prune_guards(
         &self,
         before: DateTime<Utc>,
         limit: usize,
-    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
-        let _ = (before, limit);
-        std::future::ready(Err(unsupported("prune guard windows")))
-    }
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// One page of the cards `query` selects. As [`Store::search`].
     fn search(

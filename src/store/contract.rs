@@ -193,49 +193,25 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// kept with every card write and an index on it), so a batch costs the same however many
     /// cards the store holds.
     ///
-    /// The default answers [`StoreError::Backend`]: a store that cannot list due cards says so
-    /// rather than sweeping nothing.
-    ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] when the database fails.
-    fn due_cards(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<CardId>, StoreError> {
-        let _ = (now, limit);
-        Err(unsupported("list the cards due for a sweep"))
-    }
+    fn due_cards(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<CardId>, StoreError>;
 
     /// Deletes up to `limit` idempotency records recorded before `before`; returns how many.
     /// The protocol chooses `before` from its [`Retention`](crate::redeem::Retention).
     ///
-    /// The default answers [`StoreError::Backend`].
-    ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] when the database fails.
-    fn prune_idempotency(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
-        let _ = (before, limit);
-        Err(unsupported("prune idempotency records"))
-    }
+    fn prune_idempotency(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError>;
 
     /// Deletes up to `limit` guard windows started before `before` (they have ended: the
     /// protocol passes a whole window ago); returns how many. A window written meanwhile with
     /// a later start is kept (in SQL, the condition is part of the `DELETE`).
     ///
-    /// The default answers [`StoreError::Backend`].
-    ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] when the database fails.
-    fn prune_guards(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
-        let _ = (before, limit);
-        Err(unsupported("prune guard windows"))
-    }
-}
-
-/// The error a store gives for a method it does not implement.
-pub(crate) fn unsupported(what: &str) -> StoreError {
-    StoreError::Backend {
-        reason: format!("this store cannot {what}"),
-        source: None,
-    }
+    fn prune_guards(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError>;
 }

@@ -1549,94 +1549,52 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
 pub mod planted {
     use std::collections::HashMap;
 
-    use crate::card::{CardId, GiftCard, LedgerEntry, Reference};
-    use crate::code::Code;
-    use crate::redeem::{
-        Changes, Checkout, GuardWindow, IdempotencyKey, IdempotencyRecord, StoreError, Versioned,
-    };
+    use crate::card::CardId;
+    use crate::redeem::{Changes, StoreError};
     use crate::store::{CardWrite, Store};
+    use crate::testkit::{CommitFn, CommitHook};
 
     /// A store that ignores versions: every write wins over whatever was committed meanwhile
     /// (each expected version is replaced by the stored one and entries are numbered after
     /// the stored ledger), as a store that forgets its `WHERE version = $2` would behave.
-    #[derive(Debug, Default)]
-    pub struct IgnoreVersions<S>(pub S);
+    /// Made by [`ignore_versions`].
+    pub type IgnoreVersions<S> = CommitHook<S, CommitFn<S>>;
 
-    impl<S: Store> Store for IgnoreVersions<S> {
-        fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-            self.0.card(id)
-        }
+    /// `inner`, its versions ignored: see [`IgnoreVersions`].
+    pub fn ignore_versions<S: Store>(inner: S) -> IgnoreVersions<S> {
+        CommitHook::new(inner, commit_ignoring_versions::<S>)
+    }
 
-        fn card_by_code(&self, code: &Code) -> Result<Option<Versioned<GiftCard>>, StoreError> {
-            self.0.card_by_code(code)
-        }
-
-        fn ledger(
-            &self,
-            card: CardId,
-            from_seq: u64,
-            limit: usize,
-        ) -> Result<Vec<LedgerEntry>, StoreError> {
-            self.0.ledger(card, from_seq, limit)
-        }
-
-        fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
-            self.0.checkout(id)
-        }
-
-        fn idempotency(
-            &self,
-            key: &IdempotencyKey,
-        ) -> Result<Option<IdempotencyRecord>, StoreError> {
-            self.0.idempotency(key)
-        }
-
-        fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
-            self.0.guard(client)
-        }
-
-        fn search(
-            &self,
-            query: &crate::store::CardQuery,
-        ) -> Result<crate::store::Page<Versioned<GiftCard>>, StoreError> {
-            self.0.search(query)
-        }
-
-        fn liability(
-            &self,
-            at: chrono::DateTime<chrono::Utc>,
-        ) -> Result<crate::card::LiabilityReport, StoreError> {
-            self.0.liability(at)
-        }
-
-        fn commit(&self, mut changes: Changes) -> Result<(), StoreError> {
-            let mut next: HashMap<CardId, u64> = HashMap::new();
-            for write in &mut changes.cards {
-                if let CardWrite::Update {
-                    card,
-                    expected_version,
-                } = write
-                {
-                    if let Some(stored) = self.0.card(card.id())? {
-                        *expected_version = stored.version;
-                    }
-                    let len = self.0.ledger(card.id(), 1, usize::MAX)?.len() as u64;
-                    next.insert(card.id(), len + 1);
+    fn commit_ignoring_versions<S: Store>(
+        inner: &S,
+        mut changes: Changes,
+    ) -> Result<(), StoreError> {
+        let mut next: HashMap<CardId, u64> = HashMap::new();
+        for write in &mut changes.cards {
+            if let CardWrite::Update {
+                card,
+                expected_version,
+            } = write
+            {
+                if let Some(stored) = inner.card(card.id())? {
+                    *expected_version = stored.version;
                 }
+                let len = inner.ledger(card.id(), 1, usize::MAX)?.len() as u64;
+                next.insert(card.id(), len + 1);
             }
-            for entry in &mut changes.entries {
-                if let Some(seq) = next.get_mut(&entry.card) {
-                    entry.seq = *seq;
-                    *seq += 1;
-                }
-            }
-            if let Some(write) = &mut changes.checkout {
-                write.expected_version = self.0.checkout(write.value.id())?.map(|s| s.version);
-            }
-            if let Some(write) = &mut changes.guard {
-                write.expected_version = self.0.guard(write.value.client())?.map(|s| s.version);
-            }
-            self.0.commit(changes)
         }
+        for entry in &mut changes.entries {
+            if let Some(seq) = next.get_mut(&entry.card) {
+                entry.seq = *seq;
+                *seq += 1;
+            }
+        }
+        if let Some(write) = &mut changes.checkout {
+            write.expected_version = inner.checkout(write.value.id())?.map(|s| s.version);
+        }
+        if let Some(write) = &mut changes.guard {
+            write.expected_version = inner.guard(write.value.client())?.map(|s| s.version);
+        }
+        inner.commit(changes)
     }
 }

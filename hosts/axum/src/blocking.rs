@@ -246,6 +246,15 @@ mod tests {
         fn liability(&self, _: DateTime<Utc>) -> Result<LiabilityReport, StoreError> {
             panic!("the disk caught fire")
         }
+        fn due_cards(&self, _: DateTime<Utc>, _: usize) -> Result<Vec<CardId>, StoreError> {
+            panic!("the disk caught fire")
+        }
+        fn prune_idempotency(&self, _: DateTime<Utc>, _: usize) -> Result<usize, StoreError> {
+            panic!("the disk caught fire")
+        }
+        fn prune_guards(&self, _: DateTime<Utc>, _: usize) -> Result<usize, StoreError> {
+            panic!("the disk caught fire")
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
