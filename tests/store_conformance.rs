@@ -5,36 +5,13 @@ fn memory_store_passes_the_conformance_kit() {
     giftcert::testkit::check_store(giftcert::MemoryStore::new).unwrap();
 }
 
-/// Rewrites every update to the version currently stored, hiding conflicts: a store that
-/// forgets version checks.
-fn careless(
-    inner: &giftcert::MemoryStore,
-    mut changes: giftcert::redeem::Changes,
-) -> Result<(), giftcert::StoreError> {
-    use giftcert::{Store, redeem::CardWrite};
-
-    for write in &mut changes.cards {
-        if let CardWrite::Update {
-            card,
-            expected_version,
-        } = write
-        {
-            if let Some(stored) = inner.card(card.id())? {
-                *expected_version = stored.version;
-            }
-        }
-    }
-    inner.commit(changes)
-}
-
 /// A store that forgets version checks must fail the kit: the kit can catch a broken store.
 #[test]
 fn the_kit_catches_a_store_that_ignores_versions() {
-    use giftcert::testkit::CommitHook;
+    use giftcert::testkit::sim::planted::ignore_versions;
 
-    let failure =
-        giftcert::testkit::check_store(|| CommitHook::new(giftcert::MemoryStore::new(), careless))
-            .unwrap_err();
+    let failure = giftcert::testkit::check_store(|| ignore_versions(giftcert::MemoryStore::new()))
+        .unwrap_err();
     assert_eq!(
         failure.check,
         "updates check versions and commits are all or nothing"
@@ -77,10 +54,11 @@ fn memory_store_passes_the_async_conformance_kit() {
 /// [`AsyncStore`](giftcert::store::AsyncStore).
 #[test]
 fn the_async_kit_catches_a_store_that_ignores_versions() {
-    use giftcert::testkit::{CommitHook, block_on, check_async_store};
+    use giftcert::testkit::sim::planted::ignore_versions;
+    use giftcert::testkit::{block_on, check_async_store};
 
     let failure = block_on(check_async_store(|| async {
-        CommitHook::new(giftcert::MemoryStore::new(), careless)
+        ignore_versions(giftcert::MemoryStore::new())
     }))
     .unwrap_err();
     assert_eq!(
