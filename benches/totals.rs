@@ -35,9 +35,11 @@ fn cart(lines: usize, rates: usize) -> Selection {
         PriceBasis::TaxExcluded,
         SelectionPolicy::mixed().with_max_lines(LARGE[LARGE.len() - 1]),
     );
+    // A shop knows its tax rates before the shopper arrives: parsed once, not once a line.
+    let rates: Vec<TaxRate> = RATES[..rates].iter().map(|r| r.parse().unwrap()).collect();
     for i in 0..lines {
         let price = Money::from_minor(100 + (i as i64 * 7_919) % 9_900, Currency::USD).unwrap();
-        let rate: TaxRate = RATES[i % rates].parse().unwrap();
+        let rate = rates[i % rates.len()];
         let line = ProductLine::new(&format!("sku-{i}"), price, 1 + (i as u64 % 3), rate).unwrap();
         cart.add_product(line).unwrap();
     }

@@ -18,7 +18,7 @@ fn at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 1, 13, 35, 0).unwrap()
 }
 
-/// A redeemer at 13:35:00 with one 50.00 card; returns its id, code and the masked code.
+/// A redeemer at 13:35:00 with one card of `value`; returns its id, code and the masked code.
 fn one_card(
     ttl: Option<Duration>,
     value: &str,
@@ -26,6 +26,12 @@ fn one_card(
     let redeemer = Redeemer::new(MemoryStore::new())
         .with_clock(Arc::new(FixedClock::new(at())))
         .with_hold_ttl(ttl);
+    let (card, code, masked) = issue(&redeemer, value);
+    (redeemer, card, code, masked)
+}
+
+/// Issues one card of `value` on `redeemer`: its id, code and masked code.
+fn issue(redeemer: &Redeemer<MemoryStore>, value: &str) -> (giftcert::CardId, String, String) {
     let issued = redeemer
         .issue(&key("i"), vec![CardSpec::new(usd(value))])
         .unwrap();
@@ -33,22 +39,31 @@ fn one_card(
         panic!()
     };
     let masked = issued.outcome.cards[0].code.as_str().to_owned();
-    (redeemer, *card, code.expose_secret().to_owned(), masked)
+    (*card, code.expose_secret().to_owned(), masked)
+}
+
+/// The first shopper applies `code` to checkout c-1 and authorises `amount` on it.
+fn authorise_on_c1(redeemer: &Redeemer<MemoryStore>, code: &str, amount: &str) {
+    redeemer
+        .apply_code(&reference("client"), &reference("c-1"), Currency::USD, code)
+        .unwrap();
+    redeemer
+        .authorise(&key("a"), &reference("c-1"), usd(amount))
+        .unwrap();
+}
+
+/// What a second shopper reads when applying `code` to checkout c-2.
+fn apply_on_c2(redeemer: &Redeemer<MemoryStore>, code: &str) -> RedeemError {
+    redeemer
+        .apply_code(&reference("client"), &reference("c-2"), Currency::USD, code)
+        .unwrap_err()
 }
 
 #[test]
 fn a_card_held_by_another_checkout_says_until_when_to_the_second() {
     let (redeemer, card, code, masked) = one_card(Some(Duration::minutes(30)), "50");
-    let client = reference("client");
-    redeemer
-        .apply_code(&client, &reference("c-1"), Currency::USD, &code)
-        .unwrap();
-    redeemer
-        .authorise(&key("a"), &reference("c-1"), usd("50"))
-        .unwrap();
-    let err = redeemer
-        .apply_code(&client, &reference("c-2"), Currency::USD, &code)
-        .unwrap_err();
+    authorise_on_c1(&redeemer, &code, "50");
+    let err = apply_on_c2(&redeemer, &code);
     assert_eq!(
         err.to_string(),
         format!("gift card {masked} is held by another checkout until 14:05:00 UTC")
@@ -71,31 +86,16 @@ fn a_card_held_by_another_checkout_says_until_when_to_the_second() {
 #[test]
 fn a_hold_past_the_day_shows_its_date_and_one_without_a_limit_says_so() {
     let (redeemer, _, code, masked) = one_card(Some(Duration::hours(12)), "50");
-    let client = reference("client");
-    redeemer
-        .apply_code(&client, &reference("c-1"), Currency::USD, &code)
-        .unwrap();
-    redeemer
-        .authorise(&key("a"), &reference("c-1"), usd("50"))
-        .unwrap();
-    let err = redeemer
-        .apply_code(&client, &reference("c-2"), Currency::USD, &code)
-        .unwrap_err();
+    authorise_on_c1(&redeemer, &code, "50");
+    let err = apply_on_c2(&redeemer, &code);
     assert_eq!(
         err.to_string(),
         format!("gift card {masked} is held by another checkout until 2026-12-02 01:35:00 UTC")
     );
 
     let (redeemer, _, code, masked) = one_card(None, "50");
-    redeemer
-        .apply_code(&client, &reference("c-1"), Currency::USD, &code)
-        .unwrap();
-    redeemer
-        .authorise(&key("a"), &reference("c-1"), usd("50"))
-        .unwrap();
-    let err = redeemer
-        .apply_code(&client, &reference("c-2"), Currency::USD, &code)
-        .unwrap_err();
+    authorise_on_c1(&redeemer, &code, "50");
+    let err = apply_on_c2(&redeemer, &code);
     assert_eq!(
         err.to_string(),
         format!(
@@ -107,17 +107,9 @@ fn a_hold_past_the_day_shows_its_date_and_one_without_a_limit_says_so() {
 #[test]
 fn an_empty_card_says_so_by_its_masked_code() {
     let (redeemer, card, code, masked) = one_card(None, "50");
-    let client = reference("client");
-    redeemer
-        .apply_code(&client, &reference("c-1"), Currency::USD, &code)
-        .unwrap();
-    redeemer
-        .authorise(&key("a"), &reference("c-1"), usd("50"))
-        .unwrap();
+    authorise_on_c1(&redeemer, &code, "50");
     redeemer.capture(&key("c"), &reference("c-1")).unwrap();
-    let err = redeemer
-        .apply_code(&client, &reference("c-2"), Currency::USD, &code)
-        .unwrap_err();
+    let err = apply_on_c2(&redeemer, &code);
     assert_eq!(
         err.to_string(),
         format!("gift card {masked} has no balance left")
@@ -186,34 +178,10 @@ fn card_errors_name_the_masked_code_and_show_times_to_the_second() {
 fn a_replaced_card_says_a_new_code_replaces_it() {
     let redeemer = Redeemer::new(MemoryStore::new())
         .with_strategy(Arc::new(giftcert::card::ReplacementStrategy));
-    let issued = redeemer
-        .issue(&key("i"), vec![CardSpec::new(usd("50"))])
-        .unwrap();
-    let Notification::CardIssued { code, .. } = &issued.notifications[0] else {
-        panic!()
-    };
-    let masked = issued.outcome.cards[0].code.as_str().to_owned();
-    let client = reference("client");
-    redeemer
-        .apply_code(
-            &client,
-            &reference("c-1"),
-            Currency::USD,
-            code.expose_secret(),
-        )
-        .unwrap();
-    redeemer
-        .authorise(&key("a"), &reference("c-1"), usd("20"))
-        .unwrap();
+    let (_, code, masked) = issue(&redeemer, "50");
+    authorise_on_c1(&redeemer, &code, "20");
     redeemer.capture(&key("c"), &reference("c-1")).unwrap();
-    let err = redeemer
-        .apply_code(
-            &client,
-            &reference("c-2"),
-            Currency::USD,
-            code.expose_secret(),
-        )
-        .unwrap_err();
+    let err = apply_on_c2(&redeemer, &code);
     assert_eq!(
         err.to_string(),
         format!("gift card {masked} was replaced by a card with a new code; use the new code")
