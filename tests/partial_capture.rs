@@ -3,10 +3,10 @@
 
 mod support;
 use giftcert::testkit::block_on;
-use support::{key, reference, usd};
+use support::{card_on_checkout_async, cards_on_checkout, key, reference, usd};
 
 use giftcert::{
-    CardId, CardSpec, Currency, MemoryStore, Money, Notification, RedeemError, Redeemer,
+    CardId, Currency, MemoryStore, Money, RedeemError, Redeemer,
     card::{EntryKind, ReleaseReason, verify_ledger},
     redeem::{CheckoutState, RecordedRequest},
     store::{AsyncRedeemer, Store},
@@ -14,25 +14,7 @@ use giftcert::{
 
 /// Issues cards of `values` and applies them all to checkout `c-1`.
 fn checkout_with(redeemer: &Redeemer<MemoryStore>, values: &[&str]) -> Vec<CardId> {
-    let mut ids = Vec::new();
-    for (i, value) in values.iter().enumerate() {
-        let issued = redeemer
-            .issue(&key(&format!("i-{i}")), vec![CardSpec::new(usd(value))])
-            .unwrap();
-        let Notification::CardIssued { card, code, .. } = &issued.notifications[0] else {
-            panic!("no card issued")
-        };
-        redeemer
-            .apply_code(
-                &reference("client"),
-                &reference("c-1"),
-                Currency::USD,
-                code.expose_secret(),
-            )
-            .unwrap();
-        ids.push(*card);
-    }
-    ids
+    cards_on_checkout(redeemer, "c-1", values)
 }
 
 fn available(redeemer: &Redeemer<MemoryStore>, id: CardId) -> Money {
@@ -284,25 +266,15 @@ fn only_an_authorised_checkout_changes_its_authorisation() {
 #[test]
 fn the_async_driver_captures_in_part_and_changes_authorisations_too() {
     let redeemer = AsyncRedeemer::new(MemoryStore::new());
-    let issued = block_on(redeemer.issue(&key("i"), vec![CardSpec::new(usd("100"))])).unwrap();
-    let Notification::CardIssued { card, code, .. } = &issued.notifications[0] else {
-        panic!()
-    };
+    let card = card_on_checkout_async(&redeemer, "c-1", "100");
     let checkout = reference("c-1");
-    block_on(redeemer.apply_code(
-        &reference("client"),
-        &checkout,
-        Currency::USD,
-        code.expose_secret(),
-    ))
-    .unwrap();
     block_on(redeemer.authorise(&key("a"), &checkout, usd("40"))).unwrap();
     let changed = block_on(redeemer.change_authorisation(&key("c"), &checkout, usd("70"))).unwrap();
     assert_eq!(changed.outcome.credit, usd("70"));
     let captured = block_on(redeemer.capture_part(&key("p"), &checkout, usd("65"))).unwrap();
     assert_eq!(captured.outcome.total, usd("65"));
     assert_eq!(captured.outcome.released[0].amount, usd("5"));
-    let card = block_on(redeemer.card(*card)).unwrap().unwrap();
+    let card = block_on(redeemer.card(card)).unwrap().unwrap();
     assert_eq!(card.balance(), usd("35"));
     assert_eq!(card.available(), usd("35"));
 }

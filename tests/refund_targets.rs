@@ -3,12 +3,12 @@
 
 mod support;
 use giftcert::testkit::block_on;
-use support::{key, reference, usd};
+use support::{card_on_checkout_async, cards_on_checkout, key, reference, usd};
 
 use std::sync::Arc;
 
 use giftcert::{
-    CardId, CardSpec, Currency, MemoryStore, Money, Notification, RedeemError, Redeemer,
+    CardId, MemoryStore, Money, Notification, RedeemError, Redeemer,
     card::{EntryKind, ReplacementStrategy},
     redeem::{RecordedRequest, RefundTo},
     store::AsyncRedeemer,
@@ -16,24 +16,7 @@ use giftcert::{
 
 /// Cards of 30.00 and 100.00 pay 80.00 on checkout `c-1` (30.00 first, then 50.00).
 fn captured(redeemer: &Redeemer<MemoryStore>) -> (CardId, CardId) {
-    let mut ids = Vec::new();
-    for (i, value) in ["30", "100"].iter().enumerate() {
-        let issued = redeemer
-            .issue(&key(&format!("i-{i}")), vec![CardSpec::new(usd(value))])
-            .unwrap();
-        let Notification::CardIssued { card, code, .. } = &issued.notifications[0] else {
-            panic!("no card issued")
-        };
-        redeemer
-            .apply_code(
-                &reference("client"),
-                &reference("c-1"),
-                Currency::USD,
-                code.expose_secret(),
-            )
-            .unwrap();
-        ids.push(*card);
-    }
+    let ids = cards_on_checkout(redeemer, "c-1", &["30", "100"]);
     let checkout = reference("c-1");
     redeemer.authorise(&key("a"), &checkout, usd("80")).unwrap();
     let done = redeemer.capture(&key("cap"), &checkout).unwrap();
@@ -176,24 +159,14 @@ fn the_target_is_part_of_the_request_its_key_records() {
 #[test]
 fn the_async_driver_refunds_onto_a_new_card_too() {
     let redeemer = AsyncRedeemer::new(MemoryStore::new());
-    let issued = block_on(redeemer.issue(&key("i"), vec![CardSpec::new(usd("100"))])).unwrap();
-    let Notification::CardIssued { card, code, .. } = &issued.notifications[0] else {
-        panic!()
-    };
+    let card = card_on_checkout_async(&redeemer, "c-1", "100");
     let checkout = reference("c-1");
-    block_on(redeemer.apply_code(
-        &reference("client"),
-        &checkout,
-        Currency::USD,
-        code.expose_secret(),
-    ))
-    .unwrap();
     block_on(redeemer.authorise(&key("a"), &checkout, usd("40"))).unwrap();
     block_on(redeemer.capture(&key("c"), &checkout)).unwrap();
     let done =
         block_on(redeemer.refund_to(&key("r"), &checkout, usd("15"), RefundTo::NewCard)).unwrap();
     let new = done.outcome.parts[0].to_card;
-    assert_ne!(new, *card);
+    assert_ne!(new, card);
     let new = block_on(redeemer.card(new)).unwrap().unwrap();
     assert_eq!(new.balance(), usd("15"));
 }
