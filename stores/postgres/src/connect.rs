@@ -100,7 +100,8 @@ impl Tls {
     ///
     /// # Errors
     ///
-    /// [`ConnectError::Tls`] when `pem` holds no certificate or one that cannot be read.
+    /// [`ConnectError::Pem`] ([`PemText::Roots`]) when `pem` holds no certificate or one that
+    /// cannot be read.
     pub fn with_root_pem(pem: &[u8]) -> Result<Tls, ConnectError> {
         Ok(Tls(TlsKind::Roots(Arc::new(roots_from_pem(pem)?))))
     }
@@ -124,9 +125,10 @@ impl Tls {
     ///
     /// # Errors
     ///
-    /// [`ConnectError::Tls`] when `root_pem` or `cert_pem` holds no certificate or one that
-    /// cannot be read, when `key_pem` holds no private key or one that cannot be read (the
-    /// message never quotes it), or when the key is not the certificate's.
+    /// [`ConnectError::Pem`], naming the text ([`PemText`]): `root_pem` or `cert_pem` holds no
+    /// certificate or one that cannot be read, `key_pem` holds no private key or one that
+    /// cannot be read (the message never quotes it), or the key is not the certificate's (the
+    /// key's fault).
     pub fn with_client_cert(
         root_pem: &[u8],
         cert_pem: &[u8],
@@ -137,18 +139,21 @@ impl Tls {
         let chain = CertificateDer::pem_slice_iter(cert_pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| {
-                tls_error(format!(
-                    "cannot read the client certificate's PEM text: {e}"
-                ))
+                pem_error(
+                    PemText::ClientCert,
+                    format!("cannot read the client certificate's PEM text: {e}"),
+                )
             })?;
         if chain.is_empty() {
-            return Err(tls_error(
+            return Err(pem_error(
+                PemText::ClientCert,
                 "the client certificate's PEM text holds no certificate".to_owned(),
             ));
         }
         // The reader's errors can quote what it could not read: a key's are not repeated.
         let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| {
-            tls_error(
+            pem_error(
+                PemText::ClientKey,
                 match e {
                     pem::Error::NoItemsFound => "the client key's PEM text holds no private key",
                     _ => "cannot read the client key's PEM text",
@@ -158,7 +163,12 @@ impl Tls {
         })?;
         let config = verifying(Arc::new(roots))?
             .with_client_auth_cert(chain, key)
-            .map_err(|e| tls_error(format!("cannot use the client certificate and key: {e}")))?;
+            .map_err(|e| {
+                pem_error(
+                    PemText::ClientKey,
+                    format!("cannot use the client certificate and key: {e}"),
+                )
+            })?;
         Ok(Tls(TlsKind::ClientCert(Arc::new(config), count)))
     }
 
@@ -195,13 +205,20 @@ impl Tls {
 fn roots_from_pem(pem: &[u8]) -> Result<RootCertStore, ConnectError> {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(pem) {
-        let cert = cert.map_err(|e| tls_error(format!("cannot read the PEM text: {e}")))?;
-        roots
-            .add(cert)
-            .map_err(|e| tls_error(format!("cannot use a root certificate: {e}")))?;
+        let cert =
+            cert.map_err(|e| pem_error(PemText::Roots, format!("cannot read the PEM text: {e}")))?;
+        roots.add(cert).map_err(|e| {
+            pem_error(
+                PemText::Roots,
+                format!("cannot use a root certificate: {e}"),
+            )
+        })?;
     }
     if roots.is_empty() {
-        return Err(tls_error("the PEM text holds no certificate".to_owned()));
+        return Err(pem_error(
+            PemText::Roots,
+            "the PEM text holds no certificate".to_owned(),
+        ));
     }
     Ok(roots)
 }
@@ -222,6 +239,23 @@ fn verifying(
 
 fn tls_error(reason: String) -> ConnectError {
     ConnectError::Tls { reason }
+}
+
+fn pem_error(text: PemText, reason: String) -> ConnectError {
+    ConnectError::Pem { text, reason }
+}
+
+/// Which PEM text given to a [`Tls`] constructor cannot be used (in [`ConnectError::Pem`]), so
+/// that a host can name the file or setting it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PemText {
+    /// The root certificates to verify the server against.
+    Roots,
+    /// The client certificate (and its intermediates).
+    ClientCert,
+    /// The client certificate's private key.
+    ClientKey,
 }
 
 /// How a store connects, as [`plan`] decides it.
@@ -368,12 +402,21 @@ pub enum ConnectError {
         /// The first host that is not local.
         host: String,
     },
-    /// TLS could not be set up as asked (a root or client certificate or a client key that
-    /// cannot be read, a key that is not its certificate's, or `sslmode=require` with
-    /// [`Tls::disabled`]).
+    /// TLS could not be set up as asked (`sslmode=require` with [`Tls::disabled`], or a
+    /// rustls configuration that cannot be built).
     #[error("TLS: {reason}")]
     Tls {
         /// What is wrong.
+        reason: String,
+    },
+    /// A PEM text given to [`Tls::with_root_pem`] or [`Tls::with_client_cert`] cannot be
+    /// used: it holds no certificate (or key), one that cannot be read, or a key that is not
+    /// the certificate's. A key's text is never quoted.
+    #[error("TLS: {reason}")]
+    Pem {
+        /// Which text.
+        text: PemText,
+        /// What is wrong with it.
         reason: String,
     },
     /// The connection pool could not hand out a connection to migrate with (it timed out or
@@ -513,11 +556,17 @@ mod tests {
         let broken = pem.replace("MII", "MIIx");
         assert!(matches!(
             Tls::with_root_pem(broken.as_bytes()),
-            Err(ConnectError::Tls { .. })
+            Err(ConnectError::Pem {
+                text: PemText::Roots,
+                ..
+            })
         ));
         assert!(matches!(
             Tls::with_root_pem(b""),
-            Err(ConnectError::Tls { .. })
+            Err(ConnectError::Pem {
+                text: PemText::Roots,
+                ..
+            })
         ));
     }
 
@@ -534,9 +583,17 @@ mod tests {
             cert.as_bytes(),
             key.as_bytes(),
         ) {
-            Err(ConnectError::Tls { reason }) => reason,
-            other => panic!("expected ConnectError::Tls, got {other:?}"),
+            Err(e @ ConnectError::Pem { .. }) => {
+                let shown = e.to_string();
+                let ConnectError::Pem { text, reason } = e else {
+                    unreachable!()
+                };
+                assert_eq!(shown, format!("TLS: {reason}"));
+                (text, reason)
+            }
+            other => panic!("expected ConnectError::Pem, got {other:?}"),
         };
+        let says = |text: PemText, reason: &str| (text, reason.to_owned());
 
         let tls = Tls::with_client_cert(root.as_bytes(), cert.as_bytes(), key.as_bytes()).unwrap();
         assert_eq!(
@@ -550,40 +607,57 @@ mod tests {
 
         assert_eq!(
             message("", &cert, &key),
-            "the PEM text holds no certificate"
+            says(PemText::Roots, "the PEM text holds no certificate")
         );
         assert_eq!(
             message(&root, "", &key),
-            "the client certificate's PEM text holds no certificate"
+            says(
+                PemText::ClientCert,
+                "the client certificate's PEM text holds no certificate"
+            )
         );
         // A key where the certificate belongs holds no certificate either.
         assert_eq!(
             message(&root, &key, &key),
-            "the client certificate's PEM text holds no certificate"
+            says(
+                PemText::ClientCert,
+                "the client certificate's PEM text holds no certificate"
+            )
         );
+        let (text, reason) = message(&root, &cert.replace("MII", "MIIx"), &key);
+        assert_eq!(text, PemText::ClientCert);
         assert!(
-            message(&root, &cert.replace("MII", "MIIx"), &key)
-                .starts_with("cannot read the client certificate's PEM text: "),
+            reason.starts_with("cannot read the client certificate's PEM text: "),
+            "{reason}"
         );
         assert_eq!(
             message(&root, &cert, ""),
-            "the client key's PEM text holds no private key"
+            says(
+                PemText::ClientKey,
+                "the client key's PEM text holds no private key"
+            )
         );
         assert_eq!(
             message(&root, &cert, &cert),
-            "the client key's PEM text holds no private key"
+            says(
+                PemText::ClientKey,
+                "the client key's PEM text holds no private key"
+            )
         );
         // A key with one character changed: the message says so and quotes none of it.
         let body = key.lines().nth(1).unwrap();
         let broken = key.replacen(body, &format!("{}!{}", &body[..10], &body[11..]), 1);
-        let reason = message(&root, &cert, &broken);
-        assert_eq!(reason, "cannot read the client key's PEM text");
-        assert!(!reason.contains(&body[..10]));
+        assert_eq!(
+            message(&root, &cert, &broken),
+            says(PemText::ClientKey, "cannot read the client key's PEM text")
+        );
         // Another certificate's key is refused before any server is asked.
         let other = rcgen::KeyPair::generate().unwrap().serialize_pem();
+        let (text, reason) = message(&root, &cert, &other);
+        assert_eq!(text, PemText::ClientKey);
         assert!(
-            message(&root, &cert, &other)
-                .starts_with("cannot use the client certificate and key: "),
+            reason.starts_with("cannot use the client certificate and key: "),
+            "{reason}"
         );
     }
 }
