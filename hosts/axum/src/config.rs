@@ -6,12 +6,25 @@
 //! | `GIFTCERT_SQLITE_PATH` | the SQLite file | `giftcert-axum-shop.db` in the temp dir |
 //! | `GIFTCERT_CODE_KEY` | the key codes are hashed with, as hex (at least 16 bytes) | a fixed development key |
 //! | `GIFTCERT_POSTGRES_URL` | a PostgreSQL store instead of SQLite | unset |
+//! | `GIFTCERT_POSTGRES_CA_FILE` | a PEM file of the CA that signed the database's certificate, trusted instead of Mozilla's roots | unset: Mozilla's roots |
+//! | `GIFTCERT_POSTGRES_CLIENT_CERT_FILE`, `GIFTCERT_POSTGRES_CLIENT_KEY_FILE` | a client certificate and its private key (PEM) for a database that wants one; both, with the CA file | unset: none |
+//!
+//! The files are read when the settings are, so a missing file or one that holds no PEM
+//! certificate (or key) stops the binary before it starts, naming the variable.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use giftcert_postgres::{ConnectError, PemText, Tls};
 use giftcert_sqlite::CodeKey;
+
+/// The PEM file of the CA that signed the PostgreSQL server's certificate.
+const CA_FILE: &str = "GIFTCERT_POSTGRES_CA_FILE";
+/// The PEM file of the client certificate to show a PostgreSQL server that wants one.
+const CLIENT_CERT_FILE: &str = "GIFTCERT_POSTGRES_CLIENT_CERT_FILE";
+/// The PEM file of that certificate's private key.
+const CLIENT_KEY_FILE: &str = "GIFTCERT_POSTGRES_CLIENT_KEY_FILE";
 
 /// The address the shop listens on by default.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -41,6 +54,11 @@ pub struct Config {
     pub code_key: CodeKey,
     /// Whether [`Config::code_key`] is the public development key.
     pub development_key: bool,
+    /// How the PostgreSQL store protects its connections: TLS verified against Mozilla's
+    /// roots ([`Tls::default`]), or against the CA in `GIFTCERT_POSTGRES_CA_FILE`, showing the
+    /// client certificate in `GIFTCERT_POSTGRES_CLIENT_CERT_FILE` when it is set. Only
+    /// [`Storage::Postgres`] uses it.
+    pub postgres_tls: Tls,
 }
 
 /// A setting that cannot be used (its value is not shown: it may be a secret).
@@ -72,8 +90,10 @@ impl Config {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] when `GIFTCERT_ADDR` is not a socket address, or `GIFTCERT_CODE_KEY`
-    /// is not hex for at least 16 bytes.
+    /// [`ConfigError`] when `GIFTCERT_ADDR` is not a socket address, `GIFTCERT_CODE_KEY` is
+    /// not hex for at least 16 bytes, or the PostgreSQL TLS files are set without
+    /// `GIFTCERT_POSTGRES_URL`, cannot be read, hold no PEM certificate (or key), or are set
+    /// only in part (a client certificate needs its key and the CA file).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let addr = set("GIFTCERT_ADDR")
@@ -108,13 +128,87 @@ impl Config {
                 true,
             ),
         };
+        let postgres_tls = postgres_tls(&set, storage == Storage::Postgres)?;
         Ok(Config {
             addr,
             storage,
             code_key,
             development_key,
+            postgres_tls,
         })
     }
+}
+
+/// The [`Tls`] that `GIFTCERT_POSTGRES_CA_FILE` and the client certificate files ask for
+/// (`set` reads a variable that is set and not blank).
+fn postgres_tls(set: &impl Fn(&str) -> Option<String>, postgres: bool) -> Result<Tls, ConfigError> {
+    let (ca, cert, key) = (set(CA_FILE), set(CLIENT_CERT_FILE), set(CLIENT_KEY_FILE));
+    let first = [
+        (CA_FILE, &ca),
+        (CLIENT_CERT_FILE, &cert),
+        (CLIENT_KEY_FILE, &key),
+    ]
+    .into_iter()
+    .find_map(|(name, value)| value.as_ref().map(|_| name));
+    let Some(first) = first else {
+        return Ok(Tls::default());
+    };
+    if !postgres {
+        return Err(ConfigError {
+            variable: first,
+            reason: "set, but GIFTCERT_POSTGRES_URL is not (the SQLite store has no TLS)"
+                .to_owned(),
+        });
+    }
+    let needs = |variable: &'static str, why: &str| ConfigError {
+        variable,
+        reason: format!("unset, but {why}"),
+    };
+    let ca = ca
+        .ok_or_else(|| needs(CA_FILE, "a client certificate needs the server's CA too"))
+        .and_then(|path| read(CA_FILE, &path))?;
+    let tls = match (cert, key) {
+        (None, None) => Tls::with_root_pem(&ca),
+        (Some(cert), Some(key)) => Tls::with_client_cert(
+            &ca,
+            &read(CLIENT_CERT_FILE, &cert)?,
+            &read(CLIENT_KEY_FILE, &key)?,
+        ),
+        (Some(_), None) => {
+            return Err(needs(
+                CLIENT_KEY_FILE,
+                "GIFTCERT_POSTGRES_CLIENT_CERT_FILE is set and needs its key",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(needs(
+                CLIENT_CERT_FILE,
+                "GIFTCERT_POSTGRES_CLIENT_KEY_FILE is set and needs its certificate",
+            ));
+        }
+    };
+    tls.map_err(|e| match e {
+        ConnectError::Pem { text, reason } => ConfigError {
+            variable: match text {
+                PemText::ClientCert => CLIENT_CERT_FILE,
+                PemText::ClientKey => CLIENT_KEY_FILE,
+                _ => CA_FILE,
+            },
+            reason,
+        },
+        other => ConfigError {
+            variable: CA_FILE,
+            reason: other.to_string(),
+        },
+    })
+}
+
+/// The contents of the file at `path`, which `variable` names.
+fn read(variable: &'static str, path: &str) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path.trim()).map_err(|e| ConfigError {
+        variable,
+        reason: format!("cannot read the file: {e}"),
+    })
 }
 
 #[cfg(test)]
@@ -166,5 +260,195 @@ mod tests {
         );
         assert!(!message.contains("zzzz"));
         assert!(config(&[("GIFTCERT_ADDR", "nowhere")]).is_err());
+    }
+
+    const URL: (&str, &str) = (
+        "GIFTCERT_POSTGRES_URL",
+        "postgresql://shop@db.internal/gifts",
+    );
+
+    /// A folder holding `ca.pem` (a CA), `client.crt` and `client.key` (a certificate it
+    /// signed for `shop` and its key), `junk.pem` (text, no PEM), and nothing at `missing.pem`.
+    struct Files {
+        dir: tempfile::TempDir,
+        key: String,
+    }
+
+    impl Files {
+        fn new() -> Files {
+            let ca_key = rcgen::KeyPair::generate().unwrap();
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            let ca_pem = params.self_signed(&ca_key).unwrap().pem();
+            let ca = rcgen::Issuer::new(params, ca_key);
+            let client_key = rcgen::KeyPair::generate().unwrap();
+            let client = rcgen::CertificateParams::new(vec!["shop".to_owned()])
+                .unwrap()
+                .signed_by(&client_key, &ca)
+                .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let key = client_key.serialize_pem();
+            for (name, text) in [
+                ("ca.pem", ca_pem.as_str()),
+                ("client.crt", &client.pem()),
+                ("client.key", &key),
+                ("junk.pem", "not a certificate"),
+            ] {
+                std::fs::write(dir.path().join(name), text).unwrap();
+            }
+            Files { dir, key }
+        }
+
+        fn path(&self, name: &str) -> String {
+            self.dir.path().join(name).display().to_string()
+        }
+
+        /// The message for these settings, beside `GIFTCERT_POSTGRES_URL`, or the `Tls`'s
+        /// `Debug` when they are accepted.
+        fn outcome(&self, vars: &[(&str, &str)]) -> Result<String, String> {
+            let vars: Vec<(&str, String)> = vars
+                .iter()
+                .map(|(name, file)| (*name, self.path(file)))
+                .collect();
+            let mut all: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            all.push(URL);
+            config(&all)
+                .map(|c| format!("{:?}", c.postgres_tls))
+                .map_err(|e| e.to_string())
+        }
+    }
+
+    #[test]
+    fn postgres_tls_defaults_to_mozillas_roots() {
+        let tls = config(&[URL]).map(|c| format!("{:?}", c.postgres_tls));
+        let tls = tls.unwrap_or_default();
+        assert!(tls.starts_with("Tls::Verified("), "{tls}");
+        assert!(!tls.contains("client"), "{tls}");
+        // Blank is unset.
+        assert_eq!(
+            config(&[URL, ("GIFTCERT_POSTGRES_CA_FILE", " ")])
+                .map(|c| format!("{:?}", c.postgres_tls))
+                .ok(),
+            Some(tls)
+        );
+    }
+
+    /// Before, the host could only trust Mozilla's roots: a database with a private CA could
+    /// not be reached.
+    #[test]
+    fn a_ca_file_and_a_client_certificate_are_read_into_the_stores_tls() {
+        let files = Files::new();
+        assert_eq!(
+            files.outcome(&[("GIFTCERT_POSTGRES_CA_FILE", "ca.pem")]),
+            Ok("Tls::Verified(1 roots)".to_owned())
+        );
+        assert_eq!(
+            files.outcome(&[
+                ("GIFTCERT_POSTGRES_CA_FILE", "ca.pem"),
+                ("GIFTCERT_POSTGRES_CLIENT_CERT_FILE", "client.crt"),
+                ("GIFTCERT_POSTGRES_CLIENT_KEY_FILE", "client.key"),
+            ]),
+            Ok("Tls::Verified(1 roots, client certificate)".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_tls_file_that_is_missing_or_not_pem_is_refused_naming_its_variable() {
+        let files = Files::new();
+        let message = files
+            .outcome(&[("GIFTCERT_POSTGRES_CA_FILE", "missing.pem")])
+            .unwrap_err();
+        assert!(
+            message.starts_with("GIFTCERT_POSTGRES_CA_FILE is invalid: cannot read the file: "),
+            "{message}"
+        );
+        assert_eq!(
+            files.outcome(&[("GIFTCERT_POSTGRES_CA_FILE", "junk.pem")]),
+            Err(
+                "GIFTCERT_POSTGRES_CA_FILE is invalid: the PEM text holds no certificate"
+                    .to_owned()
+            )
+        );
+        let with_client = |cert: &str, key: &str| {
+            files.outcome(&[
+                ("GIFTCERT_POSTGRES_CA_FILE", "ca.pem"),
+                ("GIFTCERT_POSTGRES_CLIENT_CERT_FILE", cert),
+                ("GIFTCERT_POSTGRES_CLIENT_KEY_FILE", key),
+            ])
+        };
+        assert_eq!(
+            with_client("junk.pem", "client.key"),
+            Err(
+                "GIFTCERT_POSTGRES_CLIENT_CERT_FILE is invalid: the client certificate's PEM \
+                 text holds no certificate"
+                    .to_owned()
+            )
+        );
+        assert!(
+            with_client("missing.pem", "client.key")
+                .unwrap_err()
+                .starts_with("GIFTCERT_POSTGRES_CLIENT_CERT_FILE is invalid: cannot read the file")
+        );
+        assert_eq!(
+            with_client("client.crt", "junk.pem"),
+            Err(
+                "GIFTCERT_POSTGRES_CLIENT_KEY_FILE is invalid: the client key's PEM text holds \
+                 no private key"
+                    .to_owned()
+            )
+        );
+        // The certificate where the key belongs: named, and no key text is shown.
+        let message = with_client("client.key", "client.crt").unwrap_err();
+        assert!(
+            message.starts_with("GIFTCERT_POSTGRES_CLIENT_CERT_FILE is invalid"),
+            "{message}"
+        );
+        let body = files.key.lines().nth(1).unwrap_or_default();
+        assert!(!message.contains(body), "{message}");
+    }
+
+    #[test]
+    fn tls_files_set_in_part_or_without_postgres_are_refused_naming_what_is_missing() {
+        let files = Files::new();
+        assert_eq!(
+            files.outcome(&[
+                ("GIFTCERT_POSTGRES_CA_FILE", "ca.pem"),
+                ("GIFTCERT_POSTGRES_CLIENT_CERT_FILE", "client.crt"),
+            ]),
+            Err("GIFTCERT_POSTGRES_CLIENT_KEY_FILE is invalid: unset, but \
+                 GIFTCERT_POSTGRES_CLIENT_CERT_FILE is set and needs its key"
+                .to_owned())
+        );
+        assert_eq!(
+            files.outcome(&[
+                ("GIFTCERT_POSTGRES_CA_FILE", "ca.pem"),
+                ("GIFTCERT_POSTGRES_CLIENT_KEY_FILE", "client.key"),
+            ]),
+            Err("GIFTCERT_POSTGRES_CLIENT_CERT_FILE is invalid: unset, but \
+                 GIFTCERT_POSTGRES_CLIENT_KEY_FILE is set and needs its certificate"
+                .to_owned())
+        );
+        assert_eq!(
+            files.outcome(&[
+                ("GIFTCERT_POSTGRES_CLIENT_CERT_FILE", "client.crt"),
+                ("GIFTCERT_POSTGRES_CLIENT_KEY_FILE", "client.key"),
+            ]),
+            Err(
+                "GIFTCERT_POSTGRES_CA_FILE is invalid: unset, but a client certificate needs \
+                 the server's CA too"
+                    .to_owned()
+            )
+        );
+        let ca = files.path("ca.pem");
+        assert_eq!(
+            config(&[("GIFTCERT_POSTGRES_CA_FILE", &ca)])
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(
+                "GIFTCERT_POSTGRES_CA_FILE is invalid: set, but GIFTCERT_POSTGRES_URL is not \
+                 (the SQLite store has no TLS)"
+                    .to_owned()
+            )
+        );
     }
 }

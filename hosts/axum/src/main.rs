@@ -49,9 +49,14 @@ fn run() -> Result<(), String> {
             let label = postgres_label(&url);
             // The async store connects inside the runtime: its pool's connections are tasks.
             runtime()?.block_on(async {
-                let store = AsyncPostgresStore::connect(url.trim(), config.code_key.clone())
-                    .await
-                    .map_err(|e| format!("cannot connect to {label}: {e}"))?;
+                let store = AsyncPostgresStore::connect_with_tls(
+                    url.trim(),
+                    None,
+                    config.code_key.clone(),
+                    config.postgres_tls.clone(),
+                )
+                .await
+                .map_err(|e| format!("cannot connect to {label}: {e}"))?;
                 listen(&config, store, label).await
             })
         }

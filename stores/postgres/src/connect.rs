@@ -5,9 +5,10 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
-use rustls::{ClientConfig, RootCertStore};
+use rustls::client::WantsClientCert;
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, ConfigBuilder, RootCertStore};
 use tokio_postgres::Config;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -21,7 +22,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 /// Every host that is not on this machine gets TLS with its certificate verified, by default:
 /// a store given [`Tls::default`] (which `connect` and `connect_in_schema` use) verifies the
 /// server's certificate and name against Mozilla's roots (`webpki-roots`), or against the
-/// host's own CA ([`Tls::with_root_pem`], [`Tls::with_config`]). Local hosts (`localhost`,
+/// host's own CA ([`Tls::with_root_pem`], [`Tls::with_client_cert`], [`Tls::with_config`]).
+/// Local hosts (`localhost`,
 /// 127.0.0.0/8, `::1`, Unix sockets) connect in plaintext unless the URL says
 /// `sslmode=require`. For the rest, the URL's `sslmode` is read so:
 ///
@@ -52,6 +54,9 @@ pub struct Tls(TlsKind);
 enum TlsKind {
     /// Verify against these roots (Mozilla's by default).
     Roots(Arc<RootCertStore>),
+    /// Verify against this many roots of the host's, and show a client certificate: built
+    /// when made, so that a key that does not match its certificate is refused at once.
+    ClientCert(Arc<ClientConfig>, usize),
     /// The host's own rustls configuration.
     Config(Arc<ClientConfig>),
     /// Plaintext, by name.
@@ -69,6 +74,10 @@ impl fmt::Debug for Tls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             TlsKind::Roots(roots) => write!(f, "Tls::Verified({} roots)", roots.len()),
+            // The key stays out of it.
+            TlsKind::ClientCert(_, roots) => {
+                write!(f, "Tls::Verified({roots} roots, client certificate)")
+            }
             TlsKind::Config(_) => f.write_str("Tls::Config"),
             TlsKind::Disabled => f.write_str("Tls::Disabled"),
         }
@@ -91,19 +100,76 @@ impl Tls {
     ///
     /// # Errors
     ///
-    /// [`ConnectError::Tls`] when `pem` holds no certificate or one that cannot be read.
+    /// [`ConnectError::Pem`] ([`PemText::Roots`]) when `pem` holds no certificate or one that
+    /// cannot be read.
     pub fn with_root_pem(pem: &[u8]) -> Result<Tls, ConnectError> {
-        let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| tls_error(format!("cannot read the PEM text: {e}")))?;
-            roots
-                .add(cert)
-                .map_err(|e| tls_error(format!("cannot use a root certificate: {e}")))?;
+        Ok(Tls(TlsKind::Roots(Arc::new(roots_from_pem(pem)?))))
+    }
+
+    /// TLS verified against the certificates in `root_pem` only (as [`Tls::with_root_pem`]),
+    /// showing the server the client certificate in `cert_pem` (the certificate first, then
+    /// any intermediates) with its private key in `key_pem` (PKCS #8, PKCS #1 or SEC1), for a
+    /// server whose `pg_hba.conf` says `cert` or `clientcert=verify-full`. PostgreSQL's `cert`
+    /// method also wants the certificate's common name to be the user the URL names.
+    ///
+    /// ```no_run
+    /// use giftcert_postgres::Tls;
+    ///
+    /// let tls = Tls::with_client_cert(
+    ///     &std::fs::read("/etc/giftcert/db-ca.pem")?,
+    ///     &std::fs::read("/etc/giftcert/client.crt")?,
+    ///     &std::fs::read("/etc/giftcert/client.key")?,
+    /// )?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectError::Pem`], naming the text ([`PemText`]): `root_pem` or `cert_pem` holds no
+    /// certificate or one that cannot be read, `key_pem` holds no private key or one that
+    /// cannot be read (the message never quotes it), or the key is not the certificate's (the
+    /// key's fault).
+    pub fn with_client_cert(
+        root_pem: &[u8],
+        cert_pem: &[u8],
+        key_pem: &[u8],
+    ) -> Result<Tls, ConnectError> {
+        let roots = roots_from_pem(root_pem)?;
+        let count = roots.len();
+        let chain = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                pem_error(
+                    PemText::ClientCert,
+                    format!("cannot read the client certificate's PEM text: {e}"),
+                )
+            })?;
+        if chain.is_empty() {
+            return Err(pem_error(
+                PemText::ClientCert,
+                "the client certificate's PEM text holds no certificate".to_owned(),
+            ));
         }
-        if roots.is_empty() {
-            return Err(tls_error("the PEM text holds no certificate".to_owned()));
-        }
-        Ok(Tls(TlsKind::Roots(Arc::new(roots))))
+        // The reader's errors can quote what it could not read: a key's are not repeated.
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| {
+            pem_error(
+                PemText::ClientKey,
+                match e {
+                    pem::Error::NoItemsFound => "the client key's PEM text holds no private key",
+                    _ => "cannot read the client key's PEM text",
+                }
+                .to_owned(),
+            )
+        })?;
+        let config = verifying(Arc::new(roots))?
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| {
+                pem_error(
+                    PemText::ClientKey,
+                    format!("cannot use the client certificate and key: {e}"),
+                )
+            })?;
+        Ok(Tls(TlsKind::ClientCert(Arc::new(config), count)))
     }
 
     /// TLS with the host's own rustls configuration (roots, client certificates, versions).
@@ -125,24 +191,71 @@ impl Tls {
     fn client_config(&self) -> Result<Option<Arc<ClientConfig>>, ConnectError> {
         match &self.0 {
             TlsKind::Disabled => Ok(None),
-            TlsKind::Config(config) => Ok(Some(Arc::clone(config))),
-            TlsKind::Roots(roots) => {
-                // The provider named, not the process default: another crate enabling a
-                // second provider cannot make this ambiguous.
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
-                let config = ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map_err(|e| tls_error(format!("cannot configure rustls: {e}")))?
-                    .with_root_certificates(Arc::clone(roots))
-                    .with_no_client_auth();
-                Ok(Some(Arc::new(config)))
+            TlsKind::Config(config) | TlsKind::ClientCert(config, _) => {
+                Ok(Some(Arc::clone(config)))
             }
+            TlsKind::Roots(roots) => Ok(Some(Arc::new(
+                verifying(Arc::clone(roots))?.with_no_client_auth(),
+            ))),
         }
     }
 }
 
+/// The certificates in `pem`, as roots to verify a server against.
+fn roots_from_pem(pem: &[u8]) -> Result<RootCertStore, ConnectError> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        let cert =
+            cert.map_err(|e| pem_error(PemText::Roots, format!("cannot read the PEM text: {e}")))?;
+        roots.add(cert).map_err(|e| {
+            pem_error(
+                PemText::Roots,
+                format!("cannot use a root certificate: {e}"),
+            )
+        })?;
+    }
+    if roots.is_empty() {
+        return Err(pem_error(
+            PemText::Roots,
+            "the PEM text holds no certificate".to_owned(),
+        ));
+    }
+    Ok(roots)
+}
+
+/// A rustls configuration that verifies servers against `roots`, waiting for its client
+/// certificate (or none).
+fn verifying(
+    roots: Arc<RootCertStore>,
+) -> Result<ConfigBuilder<ClientConfig, WantsClientCert>, ConnectError> {
+    // The provider named, not the process default: another crate enabling a second
+    // provider cannot make this ambiguous.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_error(format!("cannot configure rustls: {e}")))?
+        .with_root_certificates(roots))
+}
+
 fn tls_error(reason: String) -> ConnectError {
     ConnectError::Tls { reason }
+}
+
+fn pem_error(text: PemText, reason: String) -> ConnectError {
+    ConnectError::Pem { text, reason }
+}
+
+/// Which PEM text given to a [`Tls`] constructor cannot be used (in [`ConnectError::Pem`]), so
+/// that a host can name the file or setting it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PemText {
+    /// The root certificates to verify the server against.
+    Roots,
+    /// The client certificate (and its intermediates).
+    ClientCert,
+    /// The client certificate's private key.
+    ClientKey,
 }
 
 /// How a store connects, as [`plan`] decides it.
@@ -289,11 +402,21 @@ pub enum ConnectError {
         /// The first host that is not local.
         host: String,
     },
-    /// TLS could not be set up as asked (a root certificate that cannot be read, or
-    /// `sslmode=require` with [`Tls::disabled`]).
+    /// TLS could not be set up as asked (`sslmode=require` with [`Tls::disabled`], or a
+    /// rustls configuration that cannot be built).
     #[error("TLS: {reason}")]
     Tls {
         /// What is wrong.
+        reason: String,
+    },
+    /// A PEM text given to [`Tls::with_root_pem`] or [`Tls::with_client_cert`] cannot be
+    /// used: it holds no certificate (or key), one that cannot be read, or a key that is not
+    /// the certificate's. A key's text is never quoted.
+    #[error("TLS: {reason}")]
+    Pem {
+        /// Which text.
+        text: PemText,
+        /// What is wrong with it.
         reason: String,
     },
     /// The connection pool could not hand out a connection to migrate with (it timed out or
@@ -433,11 +556,108 @@ mod tests {
         let broken = pem.replace("MII", "MIIx");
         assert!(matches!(
             Tls::with_root_pem(broken.as_bytes()),
-            Err(ConnectError::Tls { .. })
+            Err(ConnectError::Pem {
+                text: PemText::Roots,
+                ..
+            })
         ));
         assert!(matches!(
             Tls::with_root_pem(b""),
-            Err(ConnectError::Tls { .. })
+            Err(ConnectError::Pem {
+                text: PemText::Roots,
+                ..
+            })
         ));
+    }
+
+    /// A client certificate's bad PEM is refused when the `Tls` is made, each with its own
+    /// message, and neither the key nor its bytes show in an error or in `Debug`.
+    #[test]
+    fn client_certificates_are_read_from_pem_or_refused_without_quoting_the_key() {
+        let ca = rcgen::generate_simple_self_signed(vec!["db.internal".to_owned()]).unwrap();
+        let client = rcgen::generate_simple_self_signed(vec!["giftcert".to_owned()]).unwrap();
+        let (root, cert) = (ca.cert.pem(), client.cert.pem());
+        let key = client.signing_key.serialize_pem();
+        let message = |root: &str, cert: &str, key: &str| match Tls::with_client_cert(
+            root.as_bytes(),
+            cert.as_bytes(),
+            key.as_bytes(),
+        ) {
+            Err(e @ ConnectError::Pem { .. }) => {
+                let shown = e.to_string();
+                let ConnectError::Pem { text, reason } = e else {
+                    unreachable!()
+                };
+                assert_eq!(shown, format!("TLS: {reason}"));
+                (text, reason)
+            }
+            other => panic!("expected ConnectError::Pem, got {other:?}"),
+        };
+        let says = |text: PemText, reason: &str| (text, reason.to_owned());
+
+        let tls = Tls::with_client_cert(root.as_bytes(), cert.as_bytes(), key.as_bytes()).unwrap();
+        assert_eq!(
+            format!("{tls:?}"),
+            "Tls::Verified(1 roots, client certificate)"
+        );
+        assert_eq!(
+            planned("postgresql://giftcert@db.internal/shop", &tls).unwrap(),
+            ("verified", SslMode::Require)
+        );
+
+        assert_eq!(
+            message("", &cert, &key),
+            says(PemText::Roots, "the PEM text holds no certificate")
+        );
+        assert_eq!(
+            message(&root, "", &key),
+            says(
+                PemText::ClientCert,
+                "the client certificate's PEM text holds no certificate"
+            )
+        );
+        // A key where the certificate belongs holds no certificate either.
+        assert_eq!(
+            message(&root, &key, &key),
+            says(
+                PemText::ClientCert,
+                "the client certificate's PEM text holds no certificate"
+            )
+        );
+        let (text, reason) = message(&root, &cert.replace("MII", "MIIx"), &key);
+        assert_eq!(text, PemText::ClientCert);
+        assert!(
+            reason.starts_with("cannot read the client certificate's PEM text: "),
+            "{reason}"
+        );
+        assert_eq!(
+            message(&root, &cert, ""),
+            says(
+                PemText::ClientKey,
+                "the client key's PEM text holds no private key"
+            )
+        );
+        assert_eq!(
+            message(&root, &cert, &cert),
+            says(
+                PemText::ClientKey,
+                "the client key's PEM text holds no private key"
+            )
+        );
+        // A key with one character changed: the message says so and quotes none of it.
+        let body = key.lines().nth(1).unwrap();
+        let broken = key.replacen(body, &format!("{}!{}", &body[..10], &body[11..]), 1);
+        assert_eq!(
+            message(&root, &cert, &broken),
+            says(PemText::ClientKey, "cannot read the client key's PEM text")
+        );
+        // Another certificate's key is refused before any server is asked.
+        let other = rcgen::KeyPair::generate().unwrap().serialize_pem();
+        let (text, reason) = message(&root, &cert, &other);
+        assert_eq!(text, PemText::ClientKey);
+        assert!(
+            reason.starts_with("cannot use the client certificate and key: "),
+            "{reason}"
+        );
     }
 }

@@ -11,7 +11,7 @@ mod sql;
 mod store;
 
 pub use async_store::AsyncPostgresStore;
-pub use connect::{ConnectError, Tls};
+pub use connect::{ConnectError, PemText, Tls};
 /// How a store's connection pool is sized, re-exported for [`PostgresStore::connect_with`].
 pub use giftcert_store_support::PoolOptions;
 /// The key a store hashes codes with, re-exported so that a host needs no other crate to open
