@@ -50,7 +50,8 @@ proptest! {
 
     /// Whatever the shopper does (and whether products are refused or remove the
     /// certificate), an exclusive selection holds either products or at most one certificate
-    /// unit, never both. Refused operations change nothing.
+    /// unit, never both. Refused operations change nothing, and the SKU index stays in step
+    /// when a certificate removes the products.
     #[test]
     fn exclusive_selections_never_mix(ops in proptest::collection::vec(op(), 0..40), remove in any::<bool>()) {
         let mut policy = SelectionPolicy::exclusive();
@@ -80,6 +81,9 @@ proptest! {
             }
             prop_assert!(s.products().is_empty() || s.certificates().is_empty(), "certificate beside a product: {:?}", s);
             prop_assert!(s.certificate_units() <= 1, "two certificates in one selection: {:?}", s);
+            // Read back from JSON, the selection builds its SKU index afresh: the same selection.
+            let read: Selection = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+            prop_assert_eq!(&read, &s);
         }
     }
 }
