@@ -114,3 +114,22 @@ fn memory_store_passes_the_async_concurrent_spending_check() {
     ]))
     .unwrap();
 }
+
+/// A `CommitHook` that commits unchanged is the store it wraps, through both drivers: every
+/// read, search, report, sweep and prune is forwarded (a forgotten one fails these checks).
+#[test]
+fn a_forwarding_commit_hook_is_the_store_it_wraps() {
+    use giftcert::MemoryStore;
+    use giftcert::testkit::{
+        CommitHook, block_on, check_async_liability, check_async_search, check_async_upkeep,
+        check_liability, check_search, check_upkeep,
+    };
+
+    let forward = || CommitHook::forward(MemoryStore::new());
+    check_upkeep(forward).unwrap();
+    check_search(forward).unwrap();
+    check_liability(forward).unwrap();
+    block_on(check_async_upkeep(|| async { forward() })).unwrap();
+    block_on(check_async_search(|| async { forward() })).unwrap();
+    block_on(check_async_liability(|| async { forward() })).unwrap();
+}
