@@ -5,7 +5,14 @@
 #   - one order (apply, authorise, capture) on one connection, within 4x the latency of one
 #     `pgbench -N` transaction on one client;
 #   - eight callers on distinct cards: orders per second at least 1/4 of `pgbench -N` TPS with
-#     eight clients.
+#     eight clients;
+#   - a hot card (eight callers, one card): orders per second and the 99th percentile of an
+#     order's latency reported, and no order failed;
+#   - a commit in one round trip (the statements the server ran, counted with
+#     pg_stat_statements, which this script loads; each statement is one round trip);
+#   - a code lookup and a balance read as fast among 1,000,000 cards as among 1,000 (within 2x).
+#
+# Every target is one line of the table at the end, with "met" or "missed".
 #
 # Run from anywhere: `bash benches/pg_vs_pgbench.sh` (SECONDS=10 by default per pgbench run).
 # It starts its own server (as .ci/run does: installing Debian's postgresql if initdb is
@@ -18,6 +25,13 @@ RUN_SECONDS=${SECONDS_PER_RUN:-10}
 # shellcheck source=../.ci/postgres.sh
 . .ci/postgres.sh
 start_postgres
+# Again with pg_stat_statements, which counts the statements (so the round trips) of a request.
+# Both sides pay its (small) cost.
+as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 120 restart \
+  -o "-p $PG_PORT -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off \
+      -c shared_preload_libraries=pg_stat_statements" >/dev/null
+criterion_dir="${CARGO_TARGET_DIR:-target}/criterion"
+log=$(mktemp "${TMPDIR:-/tmp}/pg_vs_pgbench.XXXXXX")
 
 pgbench_bin="$pg_bin/pgbench"
 [ -x "$pgbench_bin" ] || pgbench_bin=$(command -v pgbench)
@@ -37,14 +51,18 @@ echo "--- pgbench -N, 8 clients, ${RUN_SECONDS} s"
 eight=$(pgb -N -c 8 -j 2 -T "$RUN_SECONDS" 2>/dev/null)
 pgbench_tps=$(echo "$eight" | tps | awk '{ printf "%.0f", $1 }')
 
-echo "--- cargo bench -p giftcert-postgres --bench store"
+echo "--- cargo bench -p giftcert-postgres --bench store (with the round trips and the hot card)"
 cargo bench -q -p giftcert-postgres --bench store -- --warm-up-time 1 --measurement-time 5 \
-  >/dev/null 2>&1
+  >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+grep -E '^(round trips|    )' "$log" || true
+echo "--- cargo bench -p giftcert-postgres --bench lookups (1,000 and 1,000,000 cards)"
+cargo bench -q -p giftcert-postgres --bench lookups -- --warm-up-time 1 --measurement-time 3 \
+  >>"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 
 # The median point estimate (ns) criterion kept for a benchmark.
 median_ns() {
   sed -n 's/.*"median":{[^}]*}[^}]*"point_estimate":\([0-9.e+]*\).*/\1/p' \
-    "target/criterion/$1/new/estimates.json"
+    "$criterion_dir/$1/new/estimates.json"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 ms() { awk -v ns="$1" 'BEGIN { printf "%.3f", ns / 1e6 }'; }
@@ -64,5 +82,36 @@ for store in "PostgresStore (8 threads)" "AsyncPostgresStore (8 tasks)"; do
   met=$(awk -v r="$r" 'BEGIN { print (r >= 0.25 ? "met" : "missed") }')
   printf '%-46s %8s /s %8s /s %7sx %8s\n' "orders/s, $store" "$ops" "$pgbench_tps" "$r" ">=1/4 $met"
 done
+# "hot card, PostgresStore (8 threads, one card): 120 orders/s, p50 60.00 ms, p99 90.00 ms,
+# failures 0 of 600"
+for store in "PostgresStore (8 threads, one card)" "AsyncPostgresStore (8 tasks, one card)"; do
+  line=$(grep -F "hot card, $store:" "$log" | head -n 1)
+  ops=$(echo "$line" | sed -n 's/.*: \([0-9]*\) orders\/s.*/\1/p')
+  p99=$(echo "$line" | sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p')
+  failed=$(echo "$line" | sed -n 's/.*failures \([0-9]*\) of.*/\1/p')
+  met=$([ "${failed:-1}" = 0 ] && echo met || echo missed)
+  printf '%-46s %8s /s %12s %8s %8s\n' "hot card, $store" "$ops" "p99 $p99 ms" "" "0 failed $met"
+  printf '%-46s %12s %12s %8s %8s\n' "  failures" "$failed" "" "" ""
+done
+# "round trips per commit, PostgresStore: 1.00"
+for store in PostgresStore AsyncPostgresStore; do
+  per=$(sed -n "s/^round trips per commit, $store: \([0-9.]*\)$/\1/p" "$log")
+  order=$(sed -n "s/^round trips, $store: .*, order \([0-9]*\)$/\1/p" "$log")
+  met=$(awk -v r="${per:-99}" 'BEGIN { print (r + 0 == 1 ? "met" : "missed") }')
+  printf '%-46s %12s %12s %8s %8s\n' "round trips per commit, $store" "${per:-?}" "1" "" "=1 $met"
+  printf '%-46s %12s %12s %8s %8s\n' "round trips per order, $store" "${order:-?}" "" "" ""
+done
+for lookup in "card_by_code" "card (balance read)"; do
+  small=$(median_ns "lookups on PostgreSQL/$lookup/1000")
+  large=$(median_ns "lookups on PostgreSQL/$lookup/1000000")
+  r=$(ratio "$large" "$small")
+  met=$(awk -v r="$r" 'BEGIN { print (r <= 2 ? "met" : "missed") }')
+  printf '%-46s %9s us %9s us %7sx %8s\n' "$lookup, 1,000,000 vs 1,000 cards" \
+    "$(awk -v ns="$large" 'BEGIN { printf "%.1f", ns / 1e3 }')" \
+    "$(awk -v ns="$small" 'BEGIN { printf "%.1f", ns / 1e3 }')" "$r" "<=2x $met"
+done
 echo
-echo "anchors: pgbench -N latency with 1 client, TPS with 8 clients; $(as_pg "$pg_bin/postgres" --version)"
+echo "anchors: pgbench -N latency with 1 client, TPS with 8 clients; the smaller table for the"
+echo "lookups; $(as_pg "$pg_bin/postgres" --version), fsync off, pg_stat_statements loaded;"
+echo "load average $(cut -d ' ' -f 1-3 /proc/loadavg), commit $(git rev-parse --short HEAD), $(date -u +%FT%RZ)"
+rm -f "$log"

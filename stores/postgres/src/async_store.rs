@@ -19,11 +19,12 @@ use giftcert::{
     redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Versioned},
     store::{CardQuery, Page},
 };
-use giftcert_store_support::{CodeKey, PoolOptions, write_changes_async};
+use giftcert_store_support::{CodeKey, PoolOptions};
 use tokio_postgres::{Config, Error, NoTls, Row};
 
+use crate::commit;
 use crate::connect::{ConnectError, Plan, Tls, check_schema, plan};
-use crate::ops::{self, Steps};
+use crate::ops;
 use crate::schema;
 use crate::sql::{Exec, ExecText, Params, Sql, db_error};
 
@@ -32,12 +33,15 @@ use crate::sql::{Exec, ExecText, Params, Sql, db_error};
 /// [`PostgresStore`](crate::PostgresStore), on `tokio-postgres` with a `deadpool-postgres`
 /// pool. The two stores can open the same database and read each other's writes.
 ///
-/// Every [`AsyncStore::commit`] is one transaction that checks each version with
+/// Every [`AsyncStore::commit`] is one statement (one round trip, one transaction) calling the
+/// schema's `giftcert_commit` function, which checks each version with
 /// `UPDATE ... WHERE version = $n`; a missed row, a unique violation, or a transaction the
 /// server aborted to keep it apart from another (SQLSTATE `40001`, `40P01`, `55P03`, as
 /// serializable PostgreSQL, CockroachDB and YugabyteDB report them) is a
 /// [`StoreError::Conflict`] to retry from a fresh read. A commit whose future is dropped
-/// before it ends is rolled back.
+/// before its statement is sent writes nothing; once sent, the server finishes it whether or
+/// not the answer is awaited, like a commit whose answer was lost (which the protocol's
+/// idempotency records and version checks answer on a retry).
 ///
 /// The pool is sized by [`PoolOptions`]: by default at most 16 connections, and a request
 /// that waits 5 s for a free one fails with [`StoreError::Unavailable`]. Each connection
@@ -322,22 +326,11 @@ impl AsyncStore for AsyncPostgresStore {
     }
 
     async fn commit(&self, changes: Changes) -> Result<(), StoreError> {
-        let mut client = self.connection().await?;
-        let tx = client
-            .transaction()
-            .await
-            .map_err(db_error("starting a transaction"))?;
-        write_changes_async(
-            &mut Steps {
-                db: &mut Pooled(&tx),
-                key: &self.key,
-            },
-            &changes,
-        )
-        .await?;
-        // Deferred foreign keys (holds to their ledger entries) are checked here. On any
-        // error above, dropping `tx` rolls it back.
-        tx.commit().await.map_err(db_error("committing"))
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let client = self.connection().await?;
+        commit::commit(&mut Pooled(&client), &self.key, &changes).await
     }
 
     async fn due_cards(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<CardId>, StoreError> {
@@ -378,11 +371,6 @@ impl<C: GenericClient> Exec for Pooled<'_, C> {
     async fn query_opt(&mut self, sql: Sql, params: Params<'_>) -> Result<Option<Row>, Error> {
         let statement = self.0.prepare_cached(sql.text()).await?;
         self.0.query_opt(&statement, params).await
-    }
-
-    async fn query_one(&mut self, sql: Sql, params: Params<'_>) -> Result<Row, Error> {
-        let statement = self.0.prepare_cached(sql.text()).await?;
-        self.0.query_one(&statement, params).await
     }
 }
 

@@ -4,6 +4,7 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 mod async_store;
+mod commit;
 mod connect;
 mod ops;
 mod schema;

@@ -22,57 +22,31 @@ pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 pub(crate) enum Sql {
     Card,
     CardByDigest,
-    CardExists,
     Ledger,
-    LastSeq,
     Checkout,
     Idempotency,
     Guard,
-    InsertCard,
-    UpdateCard,
-    DeleteHolds,
-    InsertHold,
-    InsertEntry,
-    InsertCheckout,
-    UpdateCheckout,
-    InsertRecord,
-    InsertGuard,
-    UpdateGuard,
-    UpdateCardCode,
+    Commit,
     DueCards,
     PruneRecords,
     PruneGuards,
-    InsertTag,
     LiabilityFlows,
     LiabilityStocks,
 }
 
 impl Sql {
     /// Every statement, for a client that prepares them all when it connects.
-    pub(crate) const ALL: [Sql; 25] = [
+    pub(crate) const ALL: [Sql; 12] = [
         Sql::Card,
         Sql::CardByDigest,
-        Sql::CardExists,
         Sql::Ledger,
-        Sql::LastSeq,
         Sql::Checkout,
         Sql::Idempotency,
         Sql::Guard,
-        Sql::InsertCard,
-        Sql::UpdateCard,
-        Sql::DeleteHolds,
-        Sql::InsertHold,
-        Sql::InsertEntry,
-        Sql::InsertCheckout,
-        Sql::UpdateCheckout,
-        Sql::InsertRecord,
-        Sql::InsertGuard,
-        Sql::UpdateGuard,
-        Sql::UpdateCardCode,
+        Sql::Commit,
         Sql::DueCards,
         Sql::PruneRecords,
         Sql::PruneGuards,
-        Sql::InsertTag,
         Sql::LiabilityFlows,
         Sql::LiabilityStocks,
     ];
@@ -82,76 +56,15 @@ impl Sql {
         match self {
             Sql::Card => "SELECT version, card::text FROM cards WHERE id = $1",
             Sql::CardByDigest => "SELECT version, card::text FROM cards WHERE code_digest = $1",
-            Sql::CardExists => "SELECT EXISTS (SELECT 1 FROM cards WHERE id = $1)",
             Sql::Ledger => {
                 "SELECT entry::text FROM ledger_entries \
                  WHERE card_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3"
             }
-            Sql::LastSeq => {
-                "SELECT coalesce(max(seq), 0)::bigint FROM ledger_entries WHERE card_id = $1"
-            }
             Sql::Checkout => "SELECT version, checkout::text FROM checkouts WHERE id = $1",
             Sql::Idempotency => "SELECT record::text FROM idempotency_records WHERE key = $1",
             Sql::Guard => "SELECT version, guard::text FROM guard_windows WHERE client = $1",
-            Sql::InsertCard => {
-                "INSERT INTO cards \
-                 (id, code_digest, code_last4, currency, status, balance, held, version, card, \
-                  issued_at, expires_at, order_ref, purchaser, recipient_email, sweep_due_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6::text::numeric, $7::text::numeric, 1, \
-                 $8::text::jsonb, $9::text::timestamptz, $10::text::timestamptz, $11, $12, $13, \
-                 $14::text::timestamptz) ON CONFLICT DO NOTHING"
-            }
-            Sql::UpdateCard => {
-                "UPDATE cards SET status = $2, balance = $3::text::numeric, \
-                 held = $4::text::numeric, card = $5::text::jsonb, version = version + 1, \
-                 code_last4 = $7, expires_at = $8::text::timestamptz, order_ref = $9, \
-                 purchaser = $10, recipient_email = $11, sweep_due_at = $12::text::timestamptz \
-                 WHERE id = $1 AND version = $6"
-            }
-            Sql::DeleteHolds => "DELETE FROM holds WHERE card_id = $1",
-            Sql::InsertHold => {
-                "INSERT INTO holds \
-                 (card_id, hold_id, amount, reference, placed_at, expires_at) \
-                 VALUES ($1, $2, $3::text::numeric, $4, $5::text::timestamptz, \
-                 $6::text::timestamptz)"
-            }
-            Sql::InsertEntry => {
-                "INSERT INTO ledger_entries \
-                 (card_id, seq, at, kind, amount, balance_after, reference, entry) \
-                 VALUES ($1, $2, $3::text::timestamptz, $4, $5::text::numeric, \
-                 $6::text::numeric, $7, $8::text::jsonb)"
-            }
-            Sql::InsertCheckout => {
-                "INSERT INTO checkouts (id, currency, state, version, checkout) \
-                 VALUES ($1, $2, $3, 1, $4::text::jsonb) ON CONFLICT (id) DO NOTHING"
-            }
-            Sql::UpdateCheckout => {
-                "UPDATE checkouts SET currency = $2, state = $3, \
-                 checkout = $4::text::jsonb, version = version + 1 \
-                 WHERE id = $1 AND version = $5"
-            }
-            Sql::InsertRecord => {
-                "INSERT INTO idempotency_records (key, request, recorded_at, record) \
-                 VALUES ($1, $2, $3::text::timestamptz, $4::text::jsonb) \
-                 ON CONFLICT (key) DO NOTHING"
-            }
-            Sql::InsertGuard => {
-                "INSERT INTO guard_windows (client, unknown_codes, version, guard, started_at) \
-                 VALUES ($1, $2, 1, $3::text::jsonb, $4::text::timestamptz) \
-                 ON CONFLICT (client) DO NOTHING"
-            }
-            Sql::UpdateGuard => {
-                "UPDATE guard_windows SET unknown_codes = $2, \
-                 guard = $3::text::jsonb, started_at = $4::text::timestamptz, \
-                 version = version + 1 WHERE client = $1 AND version = $5"
-            }
-            Sql::UpdateCardCode => {
-                "UPDATE cards SET status = $2, balance = $3::text::numeric, \
-                 held = $4::text::numeric, card = $5::text::jsonb, version = version + 1, \
-                 code_last4 = $7, expires_at = $8::text::timestamptz, order_ref = $9, \
-                 purchaser = $10, recipient_email = $11, sweep_due_at = $12::text::timestamptz, \
-                 code_digest = $13 WHERE id = $1 AND version = $6"
-            }
+            // Every write of a commit, in one statement (migration 5; see `commit.rs`).
+            Sql::Commit => "SELECT giftcert_commit($1::text::jsonb)",
             Sql::DueCards => {
                 "SELECT id FROM cards WHERE sweep_due_at <= $1::text::timestamptz \
                  ORDER BY sweep_due_at LIMIT $2"
@@ -167,10 +80,6 @@ impl Sql {
                  AND client IN (SELECT client FROM guard_windows \
                  WHERE started_at < $1::text::timestamptz \
                  ORDER BY started_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
-            }
-            Sql::InsertTag => {
-                "INSERT INTO card_tags (tag, issued_at, card_id) \
-                 VALUES ($1, $2::text::timestamptz, $3) ON CONFLICT DO NOTHING"
             }
             // Per currency and kind, the sum of the entries' amounts by the instant: numeric,
             // exact at any size.
@@ -224,13 +133,6 @@ pub(crate) trait Exec {
         sql: Sql,
         params: Params<'_>,
     ) -> impl Future<Output = Result<Option<Row>, Error>> + Send;
-
-    /// The one row `sql` selects.
-    fn query_one(
-        &mut self,
-        sql: Sql,
-        params: Params<'_>,
-    ) -> impl Future<Output = Result<Row, Error>> + Send;
 }
 
 /// A client that runs statements given as text, unprepared: the migrations, which run before

@@ -13,13 +13,14 @@ use giftcert::{
     redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Versioned},
     store::{CardQuery, Page},
 };
-use giftcert_store_support::{CodeKey, PoolOptions, checkout, run_ready, write_changes_async};
+use giftcert_store_support::{CodeKey, PoolOptions, checkout, run_ready};
 use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 use r2d2::ManageConnection;
 use r2d2_postgres::PostgresConnectionManager;
 
+use crate::commit;
 use crate::connect::{ConnectError, Plan, Tls, check_schema, plan};
-use crate::ops::{self, Steps};
+use crate::ops;
 use crate::schema;
 use crate::sql::{Exec, ExecText, Params, Sql, db_error};
 
@@ -68,8 +69,9 @@ impl ManageConnection for Connections {
 /// A [`Store`] on a PostgreSQL server, for hosts that run several processes or already
 /// operate (and replicate) PostgreSQL.
 ///
-/// Every record is a row; every [`Store::commit`] is one transaction that checks each version
-/// with `UPDATE ... WHERE version = $n` and turns a missed row or a unique violation into
+/// Every record is a row; every [`Store::commit`] is one statement (so one round trip and one
+/// transaction) that calls the schema's `giftcert_commit` function, which checks each version
+/// with `UPDATE ... WHERE version = $n`; a missed row or a unique violation is a
 /// [`StoreError::Conflict`]. Under PostgreSQL's default `READ COMMITTED`, an `UPDATE` that
 /// finds its row locked waits for the other transaction and then checks the version again
 /// against the committed row, so two writers can never both win. Codes are kept as
@@ -343,24 +345,14 @@ impl Store for PostgresStore {
     }
 
     fn commit(&self, changes: Changes) -> Result<(), StoreError> {
-        let mut conn = self.connection()?;
-        let Connection { client, sql } = &mut *conn;
-        let mut tx = client
-            .transaction()
-            .map_err(db_error("starting a transaction"))?;
-        let mut db = Prepared {
-            client: &mut tx,
-            sql,
-        };
-        run(write_changes_async(
-            &mut Steps {
-                db: &mut db,
-                key: &self.key,
-            },
+        if changes.is_empty() {
+            return Ok(());
+        }
+        run(commit::commit(
+            &mut self.connection()?.exec(),
+            &self.key,
             &changes,
-        ))?;
-        // Deferred foreign keys (holds to their ledger entries) are checked here.
-        tx.commit().map_err(db_error("committing"))
+        ))
     }
 
     fn due_cards(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<CardId>, StoreError> {
@@ -434,14 +426,6 @@ impl<C: GenericClient> Exec for Prepared<'_, C> {
         params: Params<'_>,
     ) -> impl Future<Output = Result<Option<Row>, postgres::Error>> + Send {
         future::ready(self.client.query_opt(self.sql.get(sql), params))
-    }
-
-    fn query_one(
-        &mut self,
-        sql: Sql,
-        params: Params<'_>,
-    ) -> impl Future<Output = Result<Row, postgres::Error>> + Send {
-        future::ready(self.client.query_one(self.sql.get(sql), params))
     }
 }
 

@@ -232,8 +232,8 @@ fn connecting_again_keeps_the_data_and_the_schema_version() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 4]);
-    assert_eq!(SCHEMA_VERSION, 4);
+    assert_eq!(versions, vec![1, 2, 3, 4, 5]);
+    assert_eq!(SCHEMA_VERSION, 5);
     let found = store.card_by_code(&code).unwrap().unwrap();
     assert_eq!(found.value.id(), card);
     assert_eq!(found.version, 2);
@@ -260,7 +260,7 @@ fn a_schema_from_a_newer_version_is_refused() {
     ));
     assert_eq!(
         error.to_string(),
-        "the database has schema version 99, newer than version 4 that this giftcert-postgres \
+        "the database has schema version 99, newer than version 5 that this giftcert-postgres \
          knows"
     );
 }
