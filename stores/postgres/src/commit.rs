@@ -14,7 +14,7 @@ use giftcert::{
     redeem::{CardWrite, Changes, Record},
 };
 use giftcert_store_support::{
-    CodeKey, SearchColumns, amount, hint_shown, missed_write, sql_version, timestamp,
+    CodeKey, SearchColumns, amount, hint_shown, json_and_tag, missed_write, sql_version, timestamp,
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -88,16 +88,10 @@ fn new_code<'c>(changes: &'c Changes, write: &'c CardWrite) -> Option<&'c Code> 
     }
 }
 
-/// A value as JSON, with the tag found at `path` (the status of a card, the kind of an entry).
+/// A value as JSON, with the tag found at `path` (the status of a card, the kind of an entry)
+/// as a JSON string for the commit document.
 fn value_and_tag<T: Serialize>(value: &T, path: &[&str]) -> Result<(Value, Value), StoreError> {
-    let json = serde_json::to_value(value)
-        .map_err(|e| StoreError::corrupt_from("cannot write a value as JSON", e))?;
-    let tag = path
-        .iter()
-        .try_fold(&json, |v, key| v.get(key))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let (json, tag) = json_and_tag(value, path)?;
     Ok((json, Value::String(tag)))
 }
 

@@ -165,6 +165,13 @@ pub fn parse_currency(code: &str) -> Result<Currency, StoreError> {
 
 /// A value as JSON, with the tag a mirrored column keeps (`path` leads to it).
 pub fn to_json<T: Serialize>(value: &T, path: &[&str]) -> Result<(String, String), StoreError> {
+    let (json, tag) = json_and_tag(value, path)?;
+    Ok((json.to_string(), tag))
+}
+
+/// As [`to_json`], the JSON left as a [`Value`] (for a store that sends it inside a larger
+/// document).
+pub fn json_and_tag<T: Serialize>(value: &T, path: &[&str]) -> Result<(Value, String), StoreError> {
     let json = serde_json::to_value(value)
         .map_err(|e| StoreError::corrupt_from("cannot write a value as JSON", e))?;
     let tag = path
@@ -173,7 +180,7 @@ pub fn to_json<T: Serialize>(value: &T, path: &[&str]) -> Result<(String, String
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    Ok((json.to_string(), tag))
+    Ok((json, tag))
 }
 
 /// A stored JSON value, validated by its type's `Deserialize` (`what` names it in errors).
