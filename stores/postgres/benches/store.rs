@@ -17,6 +17,8 @@
 //!   `GIFTCERT_BENCH_HOT_SECONDS` (5 by default), eight threads on `PostgresStore` and eight
 //!   tasks on `AsyncPostgresStore`: orders per second, the 50th and 99th percentile of an
 //!   order's latency, and how many orders failed (the target is none).
+//! - `HOT updates` (printed last): of each table's row updates in the run, how many
+//!   PostgreSQL made in place, without writing an index (`pg_stat_user_tables`).
 //!
 //! ```text
 //! GIFTCERT_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres \
@@ -265,6 +267,29 @@ fn round_trips(admin: &mut postgres::Client, store: &str, mut order: impl FnMut(
         println!(
             "round trips per commit, {store}: {:.2}",
             writes as f64 / commits as f64
+        );
+    }
+}
+
+/// Prints how many of the run's row updates PostgreSQL made in place (HOT, heap-only: no index
+/// written), per table of the schema that was updated (`pg_stat_user_tables`; the stores'
+/// connections are closed first, so their counts have reached the server). Indented, so that
+/// `benches/pg_vs_pgbench.sh` shows it with the round trips.
+fn hot_updates(admin: &mut postgres::Client) {
+    // A closed connection reports its counts as it exits: give the last ones a moment.
+    std::thread::sleep(Duration::from_secs(1));
+    let Ok(rows) = admin.query(
+        "SELECT relname::text, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables \
+         WHERE schemaname = $1 AND n_tup_upd > 0 ORDER BY relname",
+        &[&SCHEMA],
+    ) else {
+        return;
+    };
+    for row in rows {
+        let (table, updates, hot): (String, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        println!(
+            "    HOT updates, {table}: {hot} of {updates} ({:.1}%; pg_stat_user_tables)",
+            100.0 * hot as f64 / updates.max(1) as f64
         );
     }
 }
@@ -539,6 +564,7 @@ fn orders(c: &mut Criterion) {
 
     drop((blocking, single, multi));
     drop((current, workers));
+    hot_updates(&mut admin);
     admin
         .batch_execute(&format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
         .expect("the schema dropped");

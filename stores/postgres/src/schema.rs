@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_search_and_hints.sql"),
     include_str!("../migrations/0004_upkeep.sql"),
     include_str!("../migrations/0005_commit_function.sql"),
+    include_str!("../migrations/0006_hot_card_updates.sql"),
 ];
 
 /// The schema version this crate writes (the highest version in `giftcert_schema_migrations`).

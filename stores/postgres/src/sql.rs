@@ -66,8 +66,8 @@ impl Sql {
             // Every write of a commit, in one statement (migration 5; see `commit.rs`).
             Sql::Commit => "SELECT giftcert_commit($1::text::jsonb)",
             Sql::DueCards => {
-                "SELECT id FROM cards WHERE sweep_due_at <= $1::text::timestamptz \
-                 ORDER BY sweep_due_at LIMIT $2"
+                "SELECT card_id FROM card_sweeps WHERE due_at <= $1::text::timestamptz \
+                 ORDER BY due_at LIMIT $2"
             }
             // A record or window another transaction holds is left for the next prune.
             Sql::PruneRecords => {
