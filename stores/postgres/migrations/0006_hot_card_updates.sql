@@ -33,8 +33,8 @@ ALTER TABLE checkouts SET (fillfactor = 80);
 ALTER TABLE guard_windows SET (fillfactor = 80);
 
 -- As in version 5, but the due time goes to `card_sweeps`, and a commit skips the statements
--- with nothing to do (the holds of a card that has none to insert, the old holds and due time
--- of a new card).
+-- with nothing to do: the holds of a card that has none to insert, the old holds of a card
+-- that held nothing, and the old holds and due time of a new card.
 CREATE OR REPLACE FUNCTION giftcert_commit(changes jsonb) RETURNS void LANGUAGE plpgsql
 SET search_path FROM CURRENT AS $$
 DECLARE
@@ -47,6 +47,8 @@ DECLARE
     constraint_name text;
     due timestamptz;
     inserted boolean;
+    -- Whether the card had open holds before this write (so old ones to delete).
+    had_holds boolean;
     -- The next sequence number of each card written: as a list for the DETAIL of ZG004, and
     -- by card id for the check.
     next_seqs jsonb := '[]';
@@ -81,6 +83,12 @@ BEGIN
             ON CONFLICT DO NOTHING;
             next_seq := 1;
         ELSE
+            -- The card as it is: when it is at the expected version and holds nothing, it has
+            -- no holds rows (each hold is more than zero), and the update below, which finds
+            -- it at that version, replaces that very row.
+            SELECT cards.version = (w->>'expectedVersion')::bigint AND cards.held = 0
+            INTO had_holds FROM cards WHERE cards.id = this_card;
+            had_holds := NOT coalesce(had_holds, false);
             IF w ? 'digest' THEN
                 -- A new code: the only unique key an update can break is the code's, and the
                 -- block (a subtransaction) is paid only by a commit that moves a code.
@@ -130,8 +138,8 @@ BEGIN
             ON CONFLICT (card_id) DO UPDATE SET due_at = excluded.due_at
             WHERE s.due_at IS DISTINCT FROM excluded.due_at;
         END IF;
-        -- The card's open holds, mirrored (a new card has none to delete).
-        IF NOT inserted THEN
+        -- The card's open holds, mirrored.
+        IF NOT inserted AND had_holds THEN
             DELETE FROM holds WHERE holds.card_id = this_card;
         END IF;
         IF jsonb_array_length(coalesce(w->'holds', '[]')) > 0 THEN

@@ -459,6 +459,74 @@ fn a_card_keeps_its_id_and_each_write_adds_one_to_its_version() {
         .unwrap();
 }
 
+/// The holds table and the sweep's due time (`card_sweeps`, migration 6) follow the card
+/// through a second hold, a capture with a hold left and the last capture: the commit skips
+/// deleting the holds of a card that held nothing, never those of a card that holds some.
+#[test]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+fn holds_and_the_sweep_due_time_follow_the_card() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    let (schema, card, code) = schema_with_a_held_card(&scratch);
+    let redeemer =
+        Redeemer::new(scratch.store_in(&schema)).with_clock(Arc::new(FixedClock::new(t0())));
+    let mut db = scratch.client(&schema);
+    let state = |db: &mut Client| -> (Vec<String>, bool) {
+        let holds = db
+            .query(
+                "SELECT reference FROM holds WHERE card_id = $1 ORDER BY hold_id",
+                &[&card.to_string()],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let due_follows: bool = db
+            .query_one(
+                "SELECT (SELECT due_at FROM card_sweeps WHERE card_id = $1) \
+                 IS NOT DISTINCT FROM (SELECT min(expires_at) FROM holds WHERE card_id = $1)",
+                &[&card.to_string()],
+            )
+            .unwrap()
+            .get(0);
+        (holds, due_follows)
+    };
+    assert_eq!(state(&mut db), (vec!["checkout-1".to_owned()], true));
+    let second = Reference::new("checkout-2").unwrap();
+    let client = Reference::new("client").unwrap();
+    redeemer
+        .apply_code(&client, &second, Currency::USD, code.expose_secret())
+        .unwrap();
+    redeemer
+        .authorise(&IdempotencyKey::new("auth-2").unwrap(), &second, usd("10"))
+        .unwrap();
+    assert_eq!(
+        state(&mut db),
+        (vec!["checkout-1".to_owned(), "checkout-2".to_owned()], true)
+    );
+    redeemer
+        .capture(
+            &IdempotencyKey::new("capture-1").unwrap(),
+            &Reference::new("checkout-1").unwrap(),
+        )
+        .unwrap();
+    assert_eq!(state(&mut db), (vec!["checkout-2".to_owned()], true));
+    redeemer
+        .capture(&IdempotencyKey::new("capture-2").unwrap(), &second)
+        .unwrap();
+    assert_eq!(state(&mut db), (Vec::new(), true));
+    let (held, due): (String, i64) = {
+        let row = db
+            .query_one(
+                "SELECT held::text, (SELECT count(*) FROM card_sweeps) FROM cards WHERE id = $1",
+                &[&card.to_string()],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!((held.as_str(), due), ("0.00", 0));
+}
+
 #[test]
 #[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
 fn holds_and_money_are_mirrored_in_postgres_types() {
