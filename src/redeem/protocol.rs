@@ -802,28 +802,51 @@ impl Protocol {
         let settings = self.clone();
         Operation::new(move |port| async move {
             let code = parsed?;
-            let found = settings.find_by_code(&port, &client, &code).await?;
-            let card_id = found.id();
-            // The first attempt uses the card just found; a retry reads it again.
-            let mut found = Some(found);
+            let mut reserved = settings.reserve(&port, &client, &code).await?;
+            let Some(found) = port.card_by_code(&code).await? else {
+                return Err(RedeemError::UnknownCode(code.masked()));
+            };
+            settings
+                .give_back_budget(&port, &code, reserved.store)
+                .await?;
+            let card_id = found.value.id();
+            // The first attempt uses the card just found and the window the reservation wrote;
+            // a retry reads both again.
+            let mut found = Some(found.value);
+            let (taken, mut written) = (reserved.own.is_some(), reserved.own.take());
             settings
                 .retry(&port, |port, now| {
-                    let (found, checkout) = (found.take(), checkout.clone());
+                    let (found, written) = (found.take(), written.take());
+                    let (checkout, client, code) = (checkout.clone(), client.clone(), code.clone());
+                    let settings = &settings;
                     async move {
+                        let guard = settings
+                            .give_back_write(port, &client, &code, taken, written)
+                            .await?;
                         let card = match found {
                             Some(card) => card,
                             None => port.existing_card(card_id).await?.value,
                         };
                         let stored = port.checkout(&checkout).await?;
                         let expected_version = stored.as_ref().map(|s| s.version);
-                        let updated = redeem::apply(
+                        let updated = match redeem::apply(
                             stored.map(|s| s.value),
                             checkout.clone(),
                             currency,
                             None,
                             &card,
                             now,
-                        )?;
+                        ) {
+                            Ok(updated) => updated,
+                            // A known code the card refuses still gives its slot back.
+                            Err(refused) => {
+                                let changes = Changes {
+                                    guard,
+                                    ..Changes::default()
+                                };
+                                return Ok((Err(refused), changes));
+                            }
+                        };
                         let applied = AppliedCode {
                             card: card.id(),
                             code: card.shared_code_hint().clone(),
@@ -835,12 +858,13 @@ impl Protocol {
                                 value: updated,
                                 expected_version,
                             }),
+                            guard,
                             ..Changes::default()
                         };
-                        Ok((applied, changes))
+                        Ok((Ok(applied), changes))
                     }
                 })
-                .await
+                .await?
         })
     }
 
@@ -971,6 +995,7 @@ impl Protocol {
             Some(budget) => self
                 .reserve_in(port, &store_budget_client(), &budget, code)
                 .await
+                .map(|written| written.is_some())
                 .map_err(|e| match e {
                     // Name the client that asked, not the reserved id.
                     RedeemError::TooManyAttempts(refused) => GuardError {
@@ -984,31 +1009,80 @@ impl Protocol {
         Ok(Reserved { own, store })
     }
 
-    /// Reserves a slot for `code` in the window of `client` under `policy`. Returns whether a
-    /// slot was taken (`false` for a code the window counts already).
+    /// Reserves a slot for `code` in the window of `client` under `policy`. Returns the window
+    /// as committed, with its new version, when a slot was taken (`None` for a code the window
+    /// counts already).
     async fn reserve_in(
         &self,
         port: &Port,
         client: &Reference,
         policy: &GuardPolicy,
         code: &Code,
-    ) -> Result<bool, RedeemError> {
+    ) -> Result<Option<Versioned<GuardWindow>>, RedeemError> {
         self.retry(port, |port, now| async move {
             let stored = port.guard(client).await?;
             let expected_version = stored.as_ref().map(|s| s.version);
             let mut window =
                 stored.map_or_else(|| GuardWindow::new(client.clone(), now), |s| s.value);
-            let reserved = window.reserve(policy, code, now)?;
+            if !window.reserve(policy, code, now)? {
+                return Ok((None, Changes::default()));
+            }
+            let written = Versioned {
+                value: window.clone(),
+                version: expected_version.map_or(1, |v| v + 1),
+            };
             let changes = Changes {
-                guard: reserved.then_some(RecordWrite {
+                guard: Some(RecordWrite {
                     value: window,
                     expected_version,
                 }),
                 ..Changes::default()
             };
-            Ok((reserved, changes))
+            Ok((Some(written), changes))
         })
         .await
+    }
+
+    /// The client's slot for a known code given back, as a write for the request's own commit
+    /// (so that a known code costs one commit less): on `written`, the window
+    /// [`Protocol::reserve`] committed, on the first attempt; on a fresh read after a lost
+    /// commit. `None` when no slot was `taken` or nothing changed.
+    async fn give_back_write(
+        &self,
+        port: &Port,
+        client: &Reference,
+        code: &Code,
+        taken: bool,
+        written: Option<Versioned<GuardWindow>>,
+    ) -> Result<Option<RecordWrite<GuardWindow>>, RedeemError> {
+        if !taken {
+            return Ok(None);
+        }
+        let stored = match written {
+            Some(window) => Some(window),
+            None => port.guard(client).await?,
+        };
+        Ok(stored.and_then(|mut stored| {
+            stored.value.give_back(code).then_some(RecordWrite {
+                value: stored.value,
+                expected_version: Some(stored.version),
+            })
+        }))
+    }
+
+    /// Gives back the store budget's slot for a known code, when [`Protocol::reserve`] took
+    /// one.
+    async fn give_back_budget(
+        &self,
+        port: &Port,
+        code: &Code,
+        taken: bool,
+    ) -> Result<(), RedeemError> {
+        if taken {
+            self.give_back_in(port, &store_budget_client(), code)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Gives back the slots [`Protocol::reserve`] took for a code that turned out to be known.
@@ -1019,14 +1093,10 @@ impl Protocol {
         code: &Code,
         reserved: Reserved,
     ) -> Result<(), RedeemError> {
-        if reserved.own {
+        if reserved.own.is_some() {
             self.give_back_in(port, client, code).await?;
         }
-        if reserved.store {
-            self.give_back_in(port, &store_budget_client(), code)
-                .await?;
-        }
-        Ok(())
+        self.give_back_budget(port, code, reserved.store).await
     }
 
     /// Gives back the slot for `code` in the window of `client`.
@@ -1261,10 +1331,11 @@ impl Pool {
     }
 }
 
-/// Which guard slots [`Protocol::reserve`] took: the client's and the store budget's.
-#[derive(Debug, Clone, Copy)]
+/// Which guard slots [`Protocol::reserve`] took: the client's (the window as committed) and
+/// the store budget's.
+#[derive(Debug)]
 struct Reserved {
-    own: bool,
+    own: Option<Versioned<GuardWindow>>,
     store: bool,
 }
 
