@@ -40,7 +40,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -656,7 +655,7 @@ impl Protocol {
                                 .card(card)
                                 .await?
                                 .ok_or(RedeemError::UnknownCard(card))?;
-                            lock(&port.versions).cards.insert(card, stored.version);
+                            lock(&port.versions).note(card, stored.version);
                             redeem::amend(stored.value, command, &by, now, &settings.expiry)
                         }
                     },
@@ -703,7 +702,7 @@ impl Protocol {
                                 .card(card)
                                 .await?
                                 .ok_or(RedeemError::UnknownCard(card))?;
-                            lock(&port.versions).cards.insert(card, stored.version);
+                            lock(&port.versions).note(card, stored.version);
                             let (_, code) = settings.fresh_pair(port).await?;
                             redeem::replace_code(stored.value, code, &by, now)
                         }
@@ -1213,9 +1212,14 @@ impl Protocol {
         })
     }
 
-    /// Runs a pure decision that may ask for fresh card ids and codes, fetching them from the
-    /// driver one at a time as the decision turns out to need them (so a numbered code
-    /// sequence has no gaps), each checked to be free.
+    /// Runs a pure decision that may ask for fresh card ids and codes, fetching from the
+    /// driver exactly as many as the decision turns out to need (so a numbered code sequence
+    /// has no gaps), each checked to be free.
+    ///
+    /// A decision short of pairs is run once more on stand-ins (copies of a pair drawn) to
+    /// count how many more it needs, and they are drawn together: a batch of n cards costs a
+    /// few runs of the decision, not n (drawing one pair per run made a bulk issue
+    /// quadratic: 4,000 cards took 6 s).
     async fn decide_with_fresh<T>(
         &self,
         port: &Port,
@@ -1240,8 +1244,27 @@ impl Protocol {
             if !short {
                 return result;
             }
-            let pair = self.fresh_pair(port).await?;
-            pool.add(pair);
+            let Some(stand_in) = pool.last() else {
+                let pair = self.fresh_pair(port).await?;
+                pool.add(pair);
+                continue;
+            };
+            let mut drawn = pool.taken();
+            let mut more = 0_usize;
+            {
+                let mut fresh = || {
+                    Ok(drawn.next().unwrap_or_else(|| {
+                        more += 1;
+                        stand_in.clone()
+                    }))
+                };
+                // Only the count matters: the outcome on stand-ins is thrown away.
+                let _ = decide(&mut fresh);
+            }
+            for _ in 0..more.max(1) {
+                let pair = self.fresh_pair(port).await?;
+                pool.add(pair);
+            }
         }
     }
 
@@ -1329,6 +1352,11 @@ impl Pool {
     fn add(&self, pair: (CardId, Code)) {
         lock(&self.0).push(pair);
     }
+
+    /// The pair drawn last.
+    fn last(&self) -> Option<(CardId, Code)> {
+        lock(&self.0).last().cloned()
+    }
 }
 
 /// Which guard slots [`Protocol::reserve`] took: the client's (the window as committed) and
@@ -1353,16 +1381,41 @@ struct Exchange {
 /// The operation's side of the exchange, with the versions its reads saw.
 #[derive(Debug, Default)]
 struct Port {
-    exchange: Arc<Mutex<Exchange>>,
+    exchange: Mutex<Exchange>,
     versions: Mutex<Versions>,
     pool: Pool,
 }
 
-/// The versions a decision was computed from.
+/// The versions a decision was computed from. A request reads a handful of cards, so a list
+/// searched in order beats a hash map (no hashing, one allocation).
 #[derive(Debug, Default)]
 struct Versions {
-    cards: HashMap<CardId, u64>,
+    cards: Vec<(CardId, u64)>,
     checkout: Option<u64>,
+}
+
+impl Versions {
+    /// Notes that `card` was read at `version`, replacing an earlier note.
+    fn note(&mut self, card: CardId, version: u64) {
+        match self.cards.iter_mut().find(|(id, _)| *id == card) {
+            Some(noted) => noted.1 = version,
+            None => self.cards.push((card, version)),
+        }
+    }
+
+    /// Notes that `card` was read at `version`, unless it was noted already.
+    fn note_first(&mut self, card: CardId, version: u64) {
+        if self.card(card).is_none() {
+            self.cards.push((card, version));
+        }
+    }
+
+    /// The version `card` was read at.
+    fn card(&self, card: CardId) -> Option<u64> {
+        self.cards
+            .iter()
+            .find_map(|&(id, version)| (id == card).then_some(version))
+    }
 }
 
 /// A need posted to the driver, ready once the driver has replied.
@@ -1499,10 +1552,7 @@ impl Port {
         let mut cards = Vec::with_capacity(ids.len());
         for card in ids {
             let found = self.existing_card(card).await?;
-            lock(&self.versions)
-                .cards
-                .entry(card)
-                .or_insert(found.version);
+            lock(&self.versions).note_first(card, found.version);
             cards.push(found.value);
         }
         Ok((stored.value, cards))
@@ -1514,7 +1564,7 @@ impl Port {
 
     fn split_decision<T>(&self, decision: Decision<T>) -> (T, Vec<Notification>, Changes) {
         let versions = lock(&self.versions);
-        decision.into_parts(|id| versions.cards.get(&id).copied(), versions.checkout)
+        decision.into_parts(|id| versions.card(id), versions.checkout)
     }
 }
 
@@ -1544,14 +1594,16 @@ type Flow<T> = Pin<Box<dyn Future<Output = Result<T, RedeemError>> + Send>>;
 /// One redemption request in progress: poll it, answer what it needs, until it is done.
 pub struct Operation<T> {
     flow: Option<Flow<T>>,
-    exchange: Arc<Mutex<Exchange>>,
+    /// Shared with the flow, which owns the other end: one allocation for the exchange, the
+    /// versions read and the fresh codes drawn.
+    port: Arc<Port>,
 }
 
 impl<T> fmt::Debug for Operation<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Operation")
             .field("done", &self.flow.is_none())
-            .field("exchange", &*lock(&self.exchange))
+            .field("exchange", &*lock(&self.port.exchange))
             .finish()
     }
 }
@@ -1563,10 +1615,9 @@ impl<T: Send + 'static> Operation<T> {
         Fut: Future<Output = Result<T, RedeemError>> + Send + 'static,
     {
         let port = Arc::new(Port::default());
-        let exchange = Arc::clone(&port.exchange);
         Operation {
-            flow: Some(Box::pin(flow(port))),
-            exchange,
+            flow: Some(Box::pin(flow(Arc::clone(&port)))),
+            port,
         }
     }
 
@@ -1587,7 +1638,7 @@ impl<T: Send + 'static> Operation<T> {
                 self.flow = None;
                 Step::Done(result)
             }
-            Poll::Pending => match lock(&self.exchange).need.take() {
+            Poll::Pending => match lock(&self.port.exchange).need.take() {
                 Some(need) => Step::Need(need),
                 None => {
                     self.flow = None;
@@ -1603,6 +1654,6 @@ impl<T: Send + 'static> Operation<T> {
     /// Answers the need the last [`Operation::poll`] returned: the value asked for, or the
     /// store's error.
     pub fn reply(&mut self, reply: Result<Reply, StoreError>) {
-        lock(&self.exchange).reply = Some(reply);
+        lock(&self.port.exchange).reply = Some(reply);
     }
 }
