@@ -1,5 +1,6 @@
-//! Bytes per card and per ledger entry in `MemoryStore`, counted by a global allocator
-//! wrapper (not guessed from `size_of`). Run with `cargo bench --bench memory`.
+//! Bytes per card and per ledger entry in `MemoryStore`, and allocations per order (apply,
+//! authorise, capture), counted by a global allocator wrapper (not guessed from `size_of`).
+//! Run with `cargo bench --bench memory`.
 
 use std::alloc::System;
 use std::sync::Arc;
@@ -70,6 +71,7 @@ fn main() {
             )
         })
         .collect();
+    let region = Region::new(GLOBAL);
     let ((), order_bytes) = net_bytes(|| {
         for (checkout, a, k) in &requests {
             redeemer
@@ -79,6 +81,13 @@ fn main() {
             redeemer.capture(k, checkout).unwrap();
         }
     });
+    let all = region.change();
+    println!(
+        "allocations per order (apply + authorise + capture, kept or freed): {:.1} ({:.0} bytes allocated, {:.1} reallocations)",
+        all.allocations as f64 / ORDERS as f64,
+        all.bytes_allocated as f64 / ORDERS as f64,
+        all.reallocations as f64 / ORDERS as f64,
+    );
     let entries = 2 * ORDERS;
     println!(
         "bytes per order (2 ledger entries, a checkout, 2 idempotency records): {}",

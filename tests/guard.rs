@@ -195,3 +195,84 @@ fn no_store_budget_by_default() {
             .is_some()
     );
 }
+
+/// A known code costs two commits: the reservation, and the checkout with the slot given back
+/// (before, the give-back was a commit of its own). A commit lost to another writer reads the
+/// window again, so the slot still goes back.
+#[test]
+fn a_known_code_gives_its_slot_back_in_the_checkouts_commit() {
+    use giftcert::store::{Changes, StoreError};
+    use giftcert::testkit::CommitHook;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let commits = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&commits);
+    // The first commit that writes a checkout loses to another writer once.
+    let lose_once = Arc::new(AtomicUsize::new(1));
+    let store = CommitHook::new(
+        MemoryStore::new(),
+        move |inner: &MemoryStore, changes: Changes| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            if changes.checkout.is_some() {
+                assert!(
+                    changes.guard.is_some(),
+                    "the give-back rides with the checkout"
+                );
+                if lose_once.swap(0, Ordering::SeqCst) == 1 {
+                    return Err(StoreError::conflict(
+                        giftcert::redeem::Record::Checkout(reference("c1")),
+                        "another writer",
+                    ));
+                }
+            }
+            inner.commit(changes)
+        },
+    );
+    let redeemer = redeemer(store, 1);
+    let code = issue(&redeemer);
+    let client = reference("ip:203.0.113.7");
+    let before = commits.load(Ordering::SeqCst);
+    redeemer
+        .apply_code(&client, &reference("c1"), Currency::USD, &code)
+        .unwrap();
+    // The reservation, the lost checkout commit, its retry.
+    assert_eq!(commits.load(Ordering::SeqCst) - before, 3);
+    let window = redeemer.store().guard(&client).unwrap().unwrap();
+    assert_eq!(window.value.count(), 0, "the known code's slot went back");
+    // Without a lost commit: two.
+    let before = commits.load(Ordering::SeqCst);
+    redeemer
+        .apply_code(&client, &reference("c2"), Currency::USD, &code)
+        .unwrap();
+    assert_eq!(commits.load(Ordering::SeqCst) - before, 2);
+}
+
+/// A known code the card refuses (here, in another currency) still gives its slot back, so a
+/// shopper's mistakes with a real card never lock them out.
+#[test]
+fn a_known_code_the_card_refuses_gives_its_slot_back() {
+    let redeemer = redeemer(MemoryStore::new(), 1);
+    let code = issue(&redeemer);
+    let client = reference("ip:203.0.113.7");
+    for _ in 0..3 {
+        let refused = redeemer
+            .apply_code(&client, &reference("c1"), Currency::EUR, &code)
+            .unwrap_err();
+        assert!(
+            !matches!(
+                refused,
+                RedeemError::UnknownCode(_) | RedeemError::TooManyAttempts(_)
+            ),
+            "{refused}"
+        );
+    }
+    let wrong = unissued(2);
+    assert!(matches!(
+        redeemer.check_balance(&client, &wrong[0]),
+        Err(RedeemError::UnknownCode(_))
+    ));
+    assert!(matches!(
+        redeemer.check_balance(&client, &wrong[1]),
+        Err(RedeemError::TooManyAttempts(_))
+    ));
+}

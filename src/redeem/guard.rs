@@ -17,8 +17,10 @@
 //! [`Protocol`](crate::redeem::Protocol) reserves the slot before it looks a code up: it reads
 //! the client's window, [`reserve`](GuardWindow::reserve)s a slot for the code and commits the
 //! window with its version (a lost race reads again), and only then asks the store for the
-//! card. A known code gives its slot back ([`give_back`](GuardWindow::give_back)). So N
-//! parallel requests from one client get at most `limit` unknown answers, never more.
+//! card. A known code gives its slot back ([`give_back`](GuardWindow::give_back)): when a
+//! code is applied, in the same commit as the checkout it goes on, so a known code costs one
+//! commit beside the request's own. So N parallel requests from one client get at most
+//! `limit` unknown answers, never more.
 //!
 //! # A store-wide budget
 //!

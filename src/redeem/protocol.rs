@@ -40,7 +40,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -656,7 +655,7 @@ impl Protocol {
                                 .card(card)
                                 .await?
                                 .ok_or(RedeemError::UnknownCard(card))?;
-                            lock(&port.versions).cards.insert(card, stored.version);
+                            lock(&port.versions).note(card, stored.version);
                             redeem::amend(stored.value, command, &by, now, &settings.expiry)
                         }
                     },
@@ -703,7 +702,7 @@ impl Protocol {
                                 .card(card)
                                 .await?
                                 .ok_or(RedeemError::UnknownCard(card))?;
-                            lock(&port.versions).cards.insert(card, stored.version);
+                            lock(&port.versions).note(card, stored.version);
                             let (_, code) = settings.fresh_pair(port).await?;
                             redeem::replace_code(stored.value, code, &by, now)
                         }
@@ -802,28 +801,51 @@ impl Protocol {
         let settings = self.clone();
         Operation::new(move |port| async move {
             let code = parsed?;
-            let found = settings.find_by_code(&port, &client, &code).await?;
-            let card_id = found.id();
-            // The first attempt uses the card just found; a retry reads it again.
-            let mut found = Some(found);
+            let mut reserved = settings.reserve(&port, &client, &code).await?;
+            let Some(found) = port.card_by_code(&code).await? else {
+                return Err(RedeemError::UnknownCode(code.masked()));
+            };
+            settings
+                .give_back_budget(&port, &code, reserved.store)
+                .await?;
+            let card_id = found.value.id();
+            // The first attempt uses the card just found and the window the reservation wrote;
+            // a retry reads both again.
+            let mut found = Some(found.value);
+            let (taken, mut written) = (reserved.own.is_some(), reserved.own.take());
             settings
                 .retry(&port, |port, now| {
-                    let (found, checkout) = (found.take(), checkout.clone());
+                    let (found, written) = (found.take(), written.take());
+                    let (checkout, client, code) = (checkout.clone(), client.clone(), code.clone());
+                    let settings = &settings;
                     async move {
+                        let guard = settings
+                            .give_back_write(port, &client, &code, taken, written)
+                            .await?;
                         let card = match found {
                             Some(card) => card,
                             None => port.existing_card(card_id).await?.value,
                         };
                         let stored = port.checkout(&checkout).await?;
                         let expected_version = stored.as_ref().map(|s| s.version);
-                        let updated = redeem::apply(
+                        let updated = match redeem::apply(
                             stored.map(|s| s.value),
                             checkout.clone(),
                             currency,
                             None,
                             &card,
                             now,
-                        )?;
+                        ) {
+                            Ok(updated) => updated,
+                            // A known code the card refuses still gives its slot back.
+                            Err(refused) => {
+                                let changes = Changes {
+                                    guard,
+                                    ..Changes::default()
+                                };
+                                return Ok((Err(refused), changes));
+                            }
+                        };
                         let applied = AppliedCode {
                             card: card.id(),
                             code: card.shared_code_hint().clone(),
@@ -835,12 +857,13 @@ impl Protocol {
                                 value: updated,
                                 expected_version,
                             }),
+                            guard,
                             ..Changes::default()
                         };
-                        Ok((applied, changes))
+                        Ok((Ok(applied), changes))
                     }
                 })
-                .await
+                .await?
         })
     }
 
@@ -971,6 +994,7 @@ impl Protocol {
             Some(budget) => self
                 .reserve_in(port, &store_budget_client(), &budget, code)
                 .await
+                .map(|written| written.is_some())
                 .map_err(|e| match e {
                     // Name the client that asked, not the reserved id.
                     RedeemError::TooManyAttempts(refused) => GuardError {
@@ -984,31 +1008,80 @@ impl Protocol {
         Ok(Reserved { own, store })
     }
 
-    /// Reserves a slot for `code` in the window of `client` under `policy`. Returns whether a
-    /// slot was taken (`false` for a code the window counts already).
+    /// Reserves a slot for `code` in the window of `client` under `policy`. Returns the window
+    /// as committed, with its new version, when a slot was taken (`None` for a code the window
+    /// counts already).
     async fn reserve_in(
         &self,
         port: &Port,
         client: &Reference,
         policy: &GuardPolicy,
         code: &Code,
-    ) -> Result<bool, RedeemError> {
+    ) -> Result<Option<Versioned<GuardWindow>>, RedeemError> {
         self.retry(port, |port, now| async move {
             let stored = port.guard(client).await?;
             let expected_version = stored.as_ref().map(|s| s.version);
             let mut window =
                 stored.map_or_else(|| GuardWindow::new(client.clone(), now), |s| s.value);
-            let reserved = window.reserve(policy, code, now)?;
+            if !window.reserve(policy, code, now)? {
+                return Ok((None, Changes::default()));
+            }
+            let written = Versioned {
+                value: window.clone(),
+                version: expected_version.map_or(1, |v| v + 1),
+            };
             let changes = Changes {
-                guard: reserved.then_some(RecordWrite {
+                guard: Some(RecordWrite {
                     value: window,
                     expected_version,
                 }),
                 ..Changes::default()
             };
-            Ok((reserved, changes))
+            Ok((Some(written), changes))
         })
         .await
+    }
+
+    /// The client's slot for a known code given back, as a write for the request's own commit
+    /// (so that a known code costs one commit less): on `written`, the window
+    /// [`Protocol::reserve`] committed, on the first attempt; on a fresh read after a lost
+    /// commit. `None` when no slot was `taken` or nothing changed.
+    async fn give_back_write(
+        &self,
+        port: &Port,
+        client: &Reference,
+        code: &Code,
+        taken: bool,
+        written: Option<Versioned<GuardWindow>>,
+    ) -> Result<Option<RecordWrite<GuardWindow>>, RedeemError> {
+        if !taken {
+            return Ok(None);
+        }
+        let stored = match written {
+            Some(window) => Some(window),
+            None => port.guard(client).await?,
+        };
+        Ok(stored.and_then(|mut stored| {
+            stored.value.give_back(code).then_some(RecordWrite {
+                value: stored.value,
+                expected_version: Some(stored.version),
+            })
+        }))
+    }
+
+    /// Gives back the store budget's slot for a known code, when [`Protocol::reserve`] took
+    /// one.
+    async fn give_back_budget(
+        &self,
+        port: &Port,
+        code: &Code,
+        taken: bool,
+    ) -> Result<(), RedeemError> {
+        if taken {
+            self.give_back_in(port, &store_budget_client(), code)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Gives back the slots [`Protocol::reserve`] took for a code that turned out to be known.
@@ -1019,14 +1092,10 @@ impl Protocol {
         code: &Code,
         reserved: Reserved,
     ) -> Result<(), RedeemError> {
-        if reserved.own {
+        if reserved.own.is_some() {
             self.give_back_in(port, client, code).await?;
         }
-        if reserved.store {
-            self.give_back_in(port, &store_budget_client(), code)
-                .await?;
-        }
-        Ok(())
+        self.give_back_budget(port, code, reserved.store).await
     }
 
     /// Gives back the slot for `code` in the window of `client`.
@@ -1143,9 +1212,14 @@ impl Protocol {
         })
     }
 
-    /// Runs a pure decision that may ask for fresh card ids and codes, fetching them from the
-    /// driver one at a time as the decision turns out to need them (so a numbered code
-    /// sequence has no gaps), each checked to be free.
+    /// Runs a pure decision that may ask for fresh card ids and codes, fetching from the
+    /// driver exactly as many as the decision turns out to need (so a numbered code sequence
+    /// has no gaps), each checked to be free.
+    ///
+    /// A decision short of pairs is run once more on stand-ins (copies of a pair drawn) to
+    /// count how many more it needs, and they are drawn together: a batch of n cards costs a
+    /// few runs of the decision, not n (drawing one pair per run made a bulk issue
+    /// quadratic: 4,000 cards took 6 s).
     async fn decide_with_fresh<T>(
         &self,
         port: &Port,
@@ -1170,8 +1244,27 @@ impl Protocol {
             if !short {
                 return result;
             }
-            let pair = self.fresh_pair(port).await?;
-            pool.add(pair);
+            let Some(stand_in) = pool.last() else {
+                let pair = self.fresh_pair(port).await?;
+                pool.add(pair);
+                continue;
+            };
+            let mut drawn = pool.taken();
+            let mut more = 0_usize;
+            {
+                let mut fresh = || {
+                    Ok(drawn.next().unwrap_or_else(|| {
+                        more += 1;
+                        stand_in.clone()
+                    }))
+                };
+                // Only the count matters: the outcome on stand-ins is thrown away.
+                let _ = decide(&mut fresh);
+            }
+            for _ in 0..more.max(1) {
+                let pair = self.fresh_pair(port).await?;
+                pool.add(pair);
+            }
         }
     }
 
@@ -1259,12 +1352,18 @@ impl Pool {
     fn add(&self, pair: (CardId, Code)) {
         lock(&self.0).push(pair);
     }
+
+    /// The pair drawn last.
+    fn last(&self) -> Option<(CardId, Code)> {
+        lock(&self.0).last().cloned()
+    }
 }
 
-/// Which guard slots [`Protocol::reserve`] took: the client's and the store budget's.
-#[derive(Debug, Clone, Copy)]
+/// Which guard slots [`Protocol::reserve`] took: the client's (the window as committed) and
+/// the store budget's.
+#[derive(Debug)]
 struct Reserved {
-    own: bool,
+    own: Option<Versioned<GuardWindow>>,
     store: bool,
 }
 
@@ -1282,16 +1381,41 @@ struct Exchange {
 /// The operation's side of the exchange, with the versions its reads saw.
 #[derive(Debug, Default)]
 struct Port {
-    exchange: Arc<Mutex<Exchange>>,
+    exchange: Mutex<Exchange>,
     versions: Mutex<Versions>,
     pool: Pool,
 }
 
-/// The versions a decision was computed from.
+/// The versions a decision was computed from. A request reads a handful of cards, so a list
+/// searched in order beats a hash map (no hashing, one allocation).
 #[derive(Debug, Default)]
 struct Versions {
-    cards: HashMap<CardId, u64>,
+    cards: Vec<(CardId, u64)>,
     checkout: Option<u64>,
+}
+
+impl Versions {
+    /// Notes that `card` was read at `version`, replacing an earlier note.
+    fn note(&mut self, card: CardId, version: u64) {
+        match self.cards.iter_mut().find(|(id, _)| *id == card) {
+            Some(noted) => noted.1 = version,
+            None => self.cards.push((card, version)),
+        }
+    }
+
+    /// Notes that `card` was read at `version`, unless it was noted already.
+    fn note_first(&mut self, card: CardId, version: u64) {
+        if self.card(card).is_none() {
+            self.cards.push((card, version));
+        }
+    }
+
+    /// The version `card` was read at.
+    fn card(&self, card: CardId) -> Option<u64> {
+        self.cards
+            .iter()
+            .find_map(|&(id, version)| (id == card).then_some(version))
+    }
 }
 
 /// A need posted to the driver, ready once the driver has replied.
@@ -1428,10 +1552,7 @@ impl Port {
         let mut cards = Vec::with_capacity(ids.len());
         for card in ids {
             let found = self.existing_card(card).await?;
-            lock(&self.versions)
-                .cards
-                .entry(card)
-                .or_insert(found.version);
+            lock(&self.versions).note_first(card, found.version);
             cards.push(found.value);
         }
         Ok((stored.value, cards))
@@ -1443,7 +1564,7 @@ impl Port {
 
     fn split_decision<T>(&self, decision: Decision<T>) -> (T, Vec<Notification>, Changes) {
         let versions = lock(&self.versions);
-        decision.into_parts(|id| versions.cards.get(&id).copied(), versions.checkout)
+        decision.into_parts(|id| versions.card(id), versions.checkout)
     }
 }
 
@@ -1473,14 +1594,16 @@ type Flow<T> = Pin<Box<dyn Future<Output = Result<T, RedeemError>> + Send>>;
 /// One redemption request in progress: poll it, answer what it needs, until it is done.
 pub struct Operation<T> {
     flow: Option<Flow<T>>,
-    exchange: Arc<Mutex<Exchange>>,
+    /// Shared with the flow, which owns the other end: one allocation for the exchange, the
+    /// versions read and the fresh codes drawn.
+    port: Arc<Port>,
 }
 
 impl<T> fmt::Debug for Operation<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Operation")
             .field("done", &self.flow.is_none())
-            .field("exchange", &*lock(&self.exchange))
+            .field("exchange", &*lock(&self.port.exchange))
             .finish()
     }
 }
@@ -1492,10 +1615,9 @@ impl<T: Send + 'static> Operation<T> {
         Fut: Future<Output = Result<T, RedeemError>> + Send + 'static,
     {
         let port = Arc::new(Port::default());
-        let exchange = Arc::clone(&port.exchange);
         Operation {
-            flow: Some(Box::pin(flow(port))),
-            exchange,
+            flow: Some(Box::pin(flow(Arc::clone(&port)))),
+            port,
         }
     }
 
@@ -1516,7 +1638,7 @@ impl<T: Send + 'static> Operation<T> {
                 self.flow = None;
                 Step::Done(result)
             }
-            Poll::Pending => match lock(&self.exchange).need.take() {
+            Poll::Pending => match lock(&self.port.exchange).need.take() {
                 Some(need) => Step::Need(need),
                 None => {
                     self.flow = None;
@@ -1532,6 +1654,6 @@ impl<T: Send + 'static> Operation<T> {
     /// Answers the need the last [`Operation::poll`] returned: the value asked for, or the
     /// store's error.
     pub fn reply(&mut self, reply: Result<Reply, StoreError>) {
-        lock(&self.exchange).reply = Some(reply);
+        lock(&self.port.exchange).reply = Some(reply);
     }
 }

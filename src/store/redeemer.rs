@@ -750,6 +750,9 @@ struct TurnState {
     taken: bool,
     /// Commits under way of operations without the turn.
     in_flight: usize,
+    /// Threads of the sync driver blocked on the condition variable: with none, a change
+    /// signals nothing (no system call on the commit path).
+    sleeping: usize,
     /// The tasks of the async driver waiting for the turn to change.
     waiting: Vec<Waker>,
 }
@@ -817,18 +820,23 @@ impl Turn {
     fn wait(&self, attempt: fn(&mut TurnState) -> bool) {
         let mut state = self.lock();
         while !attempt(&mut state) {
+            state.sleeping += 1;
             state = self
                 .changed
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.sleeping -= 1;
         }
     }
 
     /// Wakes every waiter, blocked or parked.
     fn changed(&self, mut state: MutexGuard<'_, TurnState>) {
         let waiting = std::mem::take(&mut state.waiting);
+        let sleeping = state.sleeping > 0;
         drop(state);
-        self.changed.notify_all();
+        if sleeping {
+            self.changed.notify_all();
+        }
         for waker in waiting {
             waker.wake();
         }

@@ -467,7 +467,11 @@ async fn a_big_checkout_racing_a_spender_completes<D: Driver>(
 /// [`Redeemer`] over each store from `factory`, `rounds` times: exactly the guard's limit (3)
 /// of them are answered "unknown" and the others refused with too many attempts, because
 /// each lookup reserves its slot (a versioned commit of the client's window) before the store
-/// is asked.
+/// is asked. Then, each round on a fresh store, four threads of that client apply known codes
+/// to checkouts of their own while two guess unknown codes: every answer is an applied code,
+/// "unknown" or a refusal, each applied code is on its checkout, and the client's window holds
+/// exactly the codes answered "unknown" (a known code's slot goes back in its checkout's
+/// commit, which a racing reservation sends back to read the window again).
 ///
 /// # Errors
 ///
@@ -491,8 +495,106 @@ where
             .collect::<Vec<_>>();
         let answers = race_lookups(CHECK, &redeemer, &lookups)?;
         expect_answers(CHECK, &answers, LIMIT, RACERS - LIMIT)?;
+        race_known_and_unknown(CHECK, factory(), LIMIT as u32)?;
     }
     Ok(())
+}
+
+/// Known codes applied and unknown codes guessed at once by one client under a guard of
+/// `limit`: see [`check_guard_race`].
+fn race_known_and_unknown<S: Store + 'static>(
+    check: &'static str,
+    store: S,
+    limit: u32,
+) -> Result<(), ConformanceFailure> {
+    const KNOWN: usize = 4;
+    const GUESSES: usize = 2;
+    let redeemer = Redeemer::new(store)
+        .with_clock(Arc::new(FixedClock::new(t0())))
+        .with_guard(GuardPolicy::new(limit, chrono::Duration::hours(1)));
+    let client = reference(check, "ip:203.0.113.8")?;
+    let mut known = Vec::new();
+    for i in 0..KNOWN {
+        let (card, code) = block_on(issue_card(check, &redeemer, &format!("known-{i}"), usd(10)))?;
+        known.push((
+            card,
+            code,
+            reference(check, &format!("known-checkout-{i}"))?,
+        ));
+    }
+    let guesses = unissued_codes(check, GUESSES)?;
+    let barrier = std::sync::Barrier::new(KNOWN + GUESSES);
+    let (applied, guessed) = std::thread::scope(|scope| {
+        let (redeemer, client, barrier) = (&redeemer, &client, &barrier);
+        let applying: Vec<_> = known
+            .iter()
+            .map(|(_, code, checkout)| {
+                scope.spawn(move || {
+                    barrier.wait();
+                    redeemer
+                        .apply_code(client, checkout, Currency::USD, code)
+                        .map(|_| ())
+                })
+            })
+            .collect();
+        let guessing: Vec<_> = guesses
+            .iter()
+            .map(|code| {
+                scope.spawn(move || {
+                    barrier.wait();
+                    redeemer.check_balance(client, code).map(|_| ())
+                })
+            })
+            .collect();
+        let join = |t: std::thread::ScopedJoinHandle<'_, _>| {
+            t.join().map_err(|_| fail(check, "a racer panicked"))
+        };
+        let applied = applying
+            .into_iter()
+            .map(join)
+            .collect::<Result<Vec<_>, _>>()?;
+        let guessed = guessing
+            .into_iter()
+            .map(join)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok::<_, ConformanceFailure>((applied, guessed))
+    })?;
+    for ((card, _, checkout), answer) in known.iter().zip(&applied) {
+        match answer {
+            Ok(_) => {
+                let on = redeemer
+                    .store()
+                    .checkout(checkout)
+                    .map_err(|e| fail(check, format!("read a checkout: {e}")))?
+                    .is_some_and(|c| c.value.applied().contains(card));
+                ensure(check, on, || {
+                    format!("a code applied to {checkout} is not on it")
+                })?;
+            }
+            Err(RedeemError::TooManyAttempts(_)) => {}
+            Err(other) => {
+                return Err(fail(check, format!("a known code answered {other}")));
+            }
+        }
+    }
+    let mut unknown = 0;
+    for answer in &guessed {
+        match answer {
+            Err(RedeemError::UnknownCode(_)) => unknown += 1,
+            Err(RedeemError::TooManyAttempts(_)) => {}
+            other => return Err(fail(check, format!("a guess answered {other:?}"))),
+        }
+    }
+    let counted = redeemer
+        .store()
+        .guard(&client)
+        .map_err(|e| fail(check, format!("read the guard window: {e}")))?
+        .map_or(0, |w| w.value.count());
+    ensure(check, counted == unknown, || {
+        format!(
+            "the window counts {counted} codes after {unknown} answered unknown (known codes: {applied:?})"
+        )
+    })
 }
 
 /// Eight threads, each for a client of its own, guess two distinct unknown codes each at once
