@@ -196,8 +196,8 @@ fn no_store_budget_by_default() {
     );
 }
 
-/// A known code costs two commits: the reservation, and the checkout with the slot given back
-/// (before, the give-back was a commit of its own). A commit lost to another writer reads the
+/// A known code costs two commits, applied or taken off: the reservation, and the checkout
+/// with the slot given back (before, the give-back was a commit of its own). A commit lost to another writer reads the
 /// window again, so the slot still goes back.
 #[test]
 fn a_known_code_gives_its_slot_back_in_the_checkouts_commit() {
@@ -245,6 +245,24 @@ fn a_known_code_gives_its_slot_back_in_the_checkouts_commit() {
         .apply_code(&client, &reference("c2"), Currency::USD, &code)
         .unwrap();
     assert_eq!(commits.load(Ordering::SeqCst) - before, 2);
+    // Taking a code off is two commits too, its slot back in the checkout's.
+    let before = commits.load(Ordering::SeqCst);
+    redeemer
+        .remove_code(&client, &reference("c2"), &code)
+        .unwrap();
+    assert_eq!(commits.load(Ordering::SeqCst) - before, 2);
+    let window = redeemer.store().guard(&client).unwrap().unwrap();
+    assert_eq!(window.value.count(), 0);
+    assert!(
+        redeemer
+            .store()
+            .checkout(&reference("c2"))
+            .unwrap()
+            .unwrap()
+            .value
+            .applied()
+            .is_empty()
+    );
 }
 
 /// A known code the card refuses (here, in another currency) still gives its slot back, so a
