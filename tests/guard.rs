@@ -67,6 +67,20 @@ fn a_limit_of_zero_refuses_even_a_new_clients_first_lookup() {
     ));
 }
 
+/// Under a limit of one, the client's one slot is free: an unknown code is answered as such,
+/// and the next one refused.
+fn assert_one_slot_left<S: Store>(redeemer: &Redeemer<S>, client: &giftcert::Reference) {
+    let wrong = unissued(2);
+    assert!(matches!(
+        redeemer.check_balance(client, &wrong[0]),
+        Err(RedeemError::UnknownCode(_))
+    ));
+    assert!(matches!(
+        redeemer.check_balance(client, &wrong[1]),
+        Err(RedeemError::TooManyAttempts(_))
+    ));
+}
+
 #[test]
 fn known_codes_give_their_slot_back() {
     let redeemer = redeemer(MemoryStore::new(), 1);
@@ -75,15 +89,7 @@ fn known_codes_give_their_slot_back() {
     for _ in 0..5 {
         redeemer.check_balance(&client, &code).unwrap();
     }
-    let wrong = unissued(2);
-    assert!(matches!(
-        redeemer.check_balance(&client, &wrong[0]),
-        Err(RedeemError::UnknownCode(_))
-    ));
-    assert!(matches!(
-        redeemer.check_balance(&client, &wrong[1]),
-        Err(RedeemError::TooManyAttempts(_))
-    ));
+    assert_one_slot_left(&redeemer, &client);
 }
 
 /// Before, `remove_code` looked codes up with no client, no check character and no guard,
@@ -284,13 +290,5 @@ fn a_known_code_the_card_refuses_gives_its_slot_back() {
             "{refused}"
         );
     }
-    let wrong = unissued(2);
-    assert!(matches!(
-        redeemer.check_balance(&client, &wrong[0]),
-        Err(RedeemError::UnknownCode(_))
-    ));
-    assert!(matches!(
-        redeemer.check_balance(&client, &wrong[1]),
-        Err(RedeemError::TooManyAttempts(_))
-    ));
+    assert_one_slot_left(&redeemer, &client);
 }
