@@ -67,6 +67,20 @@ fn a_limit_of_zero_refuses_even_a_new_clients_first_lookup() {
     ));
 }
 
+/// Under a limit of one, the client's one slot is free: an unknown code is answered as such,
+/// and the next one refused.
+fn assert_one_slot_left<S: Store>(redeemer: &Redeemer<S>, client: &giftcert::Reference) {
+    let wrong = unissued(2);
+    assert!(matches!(
+        redeemer.check_balance(client, &wrong[0]),
+        Err(RedeemError::UnknownCode(_))
+    ));
+    assert!(matches!(
+        redeemer.check_balance(client, &wrong[1]),
+        Err(RedeemError::TooManyAttempts(_))
+    ));
+}
+
 #[test]
 fn known_codes_give_their_slot_back() {
     let redeemer = redeemer(MemoryStore::new(), 1);
@@ -75,15 +89,7 @@ fn known_codes_give_their_slot_back() {
     for _ in 0..5 {
         redeemer.check_balance(&client, &code).unwrap();
     }
-    let wrong = unissued(2);
-    assert!(matches!(
-        redeemer.check_balance(&client, &wrong[0]),
-        Err(RedeemError::UnknownCode(_))
-    ));
-    assert!(matches!(
-        redeemer.check_balance(&client, &wrong[1]),
-        Err(RedeemError::TooManyAttempts(_))
-    ));
+    assert_one_slot_left(&redeemer, &client);
 }
 
 /// Before, `remove_code` looked codes up with no client, no check character and no guard,
@@ -196,8 +202,8 @@ fn no_store_budget_by_default() {
     );
 }
 
-/// A known code costs two commits: the reservation, and the checkout with the slot given back
-/// (before, the give-back was a commit of its own). A commit lost to another writer reads the
+/// A known code costs two commits, applied or taken off: the reservation, and the checkout
+/// with the slot given back (before, the give-back was a commit of its own). A commit lost to another writer reads the
 /// window again, so the slot still goes back.
 #[test]
 fn a_known_code_gives_its_slot_back_in_the_checkouts_commit() {
@@ -245,6 +251,24 @@ fn a_known_code_gives_its_slot_back_in_the_checkouts_commit() {
         .apply_code(&client, &reference("c2"), Currency::USD, &code)
         .unwrap();
     assert_eq!(commits.load(Ordering::SeqCst) - before, 2);
+    // Taking a code off is two commits too, its slot back in the checkout's.
+    let before = commits.load(Ordering::SeqCst);
+    redeemer
+        .remove_code(&client, &reference("c2"), &code)
+        .unwrap();
+    assert_eq!(commits.load(Ordering::SeqCst) - before, 2);
+    let window = redeemer.store().guard(&client).unwrap().unwrap();
+    assert_eq!(window.value.count(), 0);
+    assert!(
+        redeemer
+            .store()
+            .checkout(&reference("c2"))
+            .unwrap()
+            .unwrap()
+            .value
+            .applied()
+            .is_empty()
+    );
 }
 
 /// A known code the card refuses (here, in another currency) still gives its slot back, so a
@@ -266,13 +290,5 @@ fn a_known_code_the_card_refuses_gives_its_slot_back() {
             "{refused}"
         );
     }
-    let wrong = unissued(2);
-    assert!(matches!(
-        redeemer.check_balance(&client, &wrong[0]),
-        Err(RedeemError::UnknownCode(_))
-    ));
-    assert!(matches!(
-        redeemer.check_balance(&client, &wrong[1]),
-        Err(RedeemError::TooManyAttempts(_))
-    ));
+    assert_one_slot_left(&redeemer, &client);
 }

@@ -914,7 +914,7 @@ impl Protocol {
             if port.checkout(&checkout).await?.is_none() {
                 return Err(RedeemError::UnknownCheckout(checkout));
             }
-            let reserved = settings.reserve(&port, &client, &code).await?;
+            let mut reserved = settings.reserve(&port, &client, &code).await?;
             let Some(card) = port.card_by_code(&code).await? else {
                 return Err(unknown());
             };
@@ -926,30 +926,55 @@ impl Protocol {
             if !applied {
                 return Err(unknown());
             }
-            settings.give_back(&port, &client, &code, reserved).await?;
+            settings
+                .give_back_budget(&port, &code, reserved.store)
+                .await?;
+            // The client's slot goes back in the checkout's commit, as for apply_code.
+            let (taken, mut written) = (reserved.own.is_some(), reserved.own.take());
             settings
                 .retry(&port, |port, _now| {
-                    let (checkout, card) = (checkout.clone(), card.clone());
+                    let written = written.take();
+                    let (checkout, card, client, code) =
+                        (checkout.clone(), card.clone(), client.clone(), code.clone());
+                    let settings = &settings;
                     async move {
-                        let stored = port
-                            .checkout(&checkout)
-                            .await?
-                            .ok_or_else(|| RedeemError::UnknownCheckout(checkout.clone()))?;
-                        let updated = redeem::remove(stored.value, &card).map_err(|e| match e {
-                            RedeemError::NotApplied { .. } => unknown(),
-                            other => other,
-                        })?;
+                        let guard = settings
+                            .give_back_write(port, &client, &code, taken, written)
+                            .await?;
+                        let removed = match port.checkout(&checkout).await? {
+                            Some(stored) => redeem::remove(stored.value, &card)
+                                .map(|updated| (updated, stored.version)),
+                            None => Err(RedeemError::UnknownCheckout(checkout.clone())),
+                        };
+                        let (updated, version) = match removed {
+                            Ok(removed) => removed,
+                            // The slot goes back whatever the checkout says now.
+                            Err(refused) => {
+                                let refused = match refused {
+                                    RedeemError::NotApplied { .. } => {
+                                        RedeemError::UnknownCode(code.masked())
+                                    }
+                                    other => other,
+                                };
+                                let changes = Changes {
+                                    guard,
+                                    ..Changes::default()
+                                };
+                                return Ok((Err(refused), changes));
+                            }
+                        };
                         let changes = Changes {
                             checkout: Some(RecordWrite {
                                 value: updated,
-                                expected_version: Some(stored.version),
+                                expected_version: Some(version),
                             }),
+                            guard,
                             ..Changes::default()
                         };
-                        Ok(((), changes))
+                        Ok((Ok(()), changes))
                     }
                 })
-                .await
+                .await?
         })
     }
 
