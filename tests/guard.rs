@@ -292,3 +292,65 @@ fn a_known_code_the_card_refuses_gives_its_slot_back() {
     }
     assert_one_slot_left(&redeemer, &client);
 }
+
+/// A code found on the checkout that another request takes off before this one commits: the
+/// answer is "unknown" (it is no longer there), and the client's slot still goes back, since
+/// the code was known when it was looked up.
+#[test]
+fn a_code_taken_off_meanwhile_still_gives_its_slot_back() {
+    use giftcert::redeem::{self, Record, RecordWrite};
+    use giftcert::store::{Changes, StoreError};
+    use giftcert::testkit::CommitHook;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let armed = Arc::new(AtomicBool::new(false));
+    let trigger = Arc::clone(&armed);
+    // When armed, the first commit that writes the checkout loses to another request that
+    // takes the code off first.
+    let store = CommitHook::new(
+        MemoryStore::new(),
+        move |inner: &MemoryStore, changes: Changes| {
+            if changes.checkout.is_some() && trigger.swap(false, Ordering::SeqCst) {
+                let id = reference("c1");
+                let stored = inner.checkout(&id)?.expect("the checkout");
+                let card = inner
+                    .card(stored.value.applied()[0])?
+                    .expect("the card")
+                    .value;
+                let taken_off = redeem::remove(stored.value, &card).expect("on the checkout");
+                inner.commit(Changes {
+                    checkout: Some(RecordWrite {
+                        value: taken_off,
+                        expected_version: Some(stored.version),
+                    }),
+                    ..Changes::default()
+                })?;
+                return Err(StoreError::conflict(Record::Checkout(id), "another writer"));
+            }
+            inner.commit(changes)
+        },
+    );
+    let redeemer = redeemer(store, 1);
+    let code = issue(&redeemer);
+    let client = reference("ip:203.0.113.7");
+    redeemer
+        .apply_code(&client, &reference("c1"), Currency::USD, &code)
+        .unwrap();
+    armed.store(true, Ordering::SeqCst);
+    let answer = redeemer
+        .remove_code(&client, &reference("c1"), &code)
+        .unwrap_err();
+    assert!(matches!(answer, RedeemError::UnknownCode(_)), "{answer}");
+    assert_eq!(
+        redeemer
+            .store()
+            .guard(&client)
+            .unwrap()
+            .unwrap()
+            .value
+            .count(),
+        0,
+        "the known code's slot went back"
+    );
+    assert_one_slot_left(&redeemer, &client);
+}
