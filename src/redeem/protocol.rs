@@ -828,39 +828,31 @@ impl Protocol {
                         };
                         let stored = port.checkout(&checkout).await?;
                         let expected_version = stored.as_ref().map(|s| s.version);
-                        let updated = match redeem::apply(
+                        let decided = redeem::apply(
                             stored.map(|s| s.value),
                             checkout.clone(),
                             currency,
                             None,
                             &card,
                             now,
-                        ) {
-                            Ok(updated) => updated,
-                            // A known code the card refuses still gives its slot back.
-                            Err(refused) => {
-                                let changes = Changes {
-                                    guard,
-                                    ..Changes::default()
-                                };
-                                return Ok((Err(refused), changes));
-                            }
-                        };
-                        let applied = AppliedCode {
-                            card: card.id(),
-                            code: card.shared_code_hint().clone(),
-                            balance: card.available_at(now),
-                            expires_at: card.expires_at(),
-                        };
-                        let changes = Changes {
-                            checkout: Some(RecordWrite {
-                                value: updated,
-                                expected_version,
-                            }),
-                            guard,
-                            ..Changes::default()
-                        };
-                        Ok((Ok(applied), changes))
+                        )
+                        .map(|updated| {
+                            let applied = AppliedCode {
+                                card: card.id(),
+                                code: card.shared_code_hint().clone(),
+                                balance: card.available_at(now),
+                                expires_at: card.expires_at(),
+                            };
+                            let changes = Changes {
+                                checkout: Some(RecordWrite {
+                                    value: updated,
+                                    expected_version,
+                                }),
+                                ..Changes::default()
+                            };
+                            (applied, changes)
+                        });
+                        Ok(with_slot_back(guard, decided))
                     }
                 })
                 .await?
@@ -941,37 +933,26 @@ impl Protocol {
                         let guard = settings
                             .give_back_write(port, &client, &code, taken, written)
                             .await?;
-                        let removed = match port.checkout(&checkout).await? {
-                            Some(stored) => redeem::remove(stored.value, &card)
-                                .map(|updated| (updated, stored.version)),
-                            None => Err(RedeemError::UnknownCheckout(checkout.clone())),
-                        };
-                        let (updated, version) = match removed {
-                            Ok(removed) => removed,
-                            // The slot goes back whatever the checkout says now.
-                            Err(refused) => {
-                                let refused = match refused {
-                                    RedeemError::NotApplied { .. } => {
-                                        RedeemError::UnknownCode(code.masked())
-                                    }
-                                    other => other,
-                                };
+                        let decided = match port.checkout(&checkout).await? {
+                            Some(stored) => redeem::remove(stored.value, &card).map(|updated| {
                                 let changes = Changes {
-                                    guard,
+                                    checkout: Some(RecordWrite {
+                                        value: updated,
+                                        expected_version: Some(stored.version),
+                                    }),
                                     ..Changes::default()
                                 };
-                                return Ok((Err(refused), changes));
-                            }
-                        };
-                        let changes = Changes {
-                            checkout: Some(RecordWrite {
-                                value: updated,
-                                expected_version: Some(version),
+                                ((), changes)
                             }),
-                            guard,
-                            ..Changes::default()
-                        };
-                        Ok((Ok(()), changes))
+                            None => Err(RedeemError::UnknownCheckout(checkout.clone())),
+                        }
+                        .map_err(|e| match e {
+                            RedeemError::NotApplied { .. } => {
+                                RedeemError::UnknownCode(code.masked())
+                            }
+                            other => other,
+                        });
+                        Ok(with_slot_back(guard, decided))
                     }
                 })
                 .await?
@@ -1381,6 +1362,25 @@ impl Pool {
     /// The pair drawn last.
     fn last(&self) -> Option<(CardId, Code)> {
         lock(&self.0).last().cloned()
+    }
+}
+
+/// What a request on a known code commits with the client's slot given back (`guard`, from
+/// [`Protocol::give_back_write`]): the decision's changes, or, when the decision refused, the
+/// give-back alone, so that a refusal leaves the slot free too.
+fn with_slot_back<T>(
+    guard: Option<RecordWrite<GuardWindow>>,
+    decided: Result<(T, Changes), RedeemError>,
+) -> (Result<T, RedeemError>, Changes) {
+    match decided {
+        Ok((value, changes)) => (Ok(value), Changes { guard, ..changes }),
+        Err(refused) => (
+            Err(refused),
+            Changes {
+                guard,
+                ..Changes::default()
+            },
+        ),
     }
 }
 
