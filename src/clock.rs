@@ -197,3 +197,48 @@ mod tests {
         assert_eq!(format!("{clock:?}"), "FixedClock(2024-12-25T18:00:00Z)");
     }
 }
+
+/// How the async driver pauses between lost commits
+/// ([`Need::Wait`](crate::redeem::Need::Wait)): a runtime's timer. The crate brings no
+/// runtime, so a host gives the [`AsyncRedeemer`](crate::store::AsyncRedeemer) its own
+/// (`tokio::time::sleep`, for example); without one, [`YieldTimer`] yields instead of sleeping.
+pub trait Timer: Send + Sync + fmt::Debug {
+    /// A future that is ready once `duration` has passed.
+    fn sleep(
+        &self,
+        duration: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+}
+
+/// A [`Timer`] for no runtime at all: each pause is one yield to the executor (a future that is
+/// pending once, waking its task at once), whatever its length.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct YieldTimer;
+
+impl Timer for YieldTimer {
+    fn sleep(
+        &self,
+        _duration: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(YieldOnce(false))
+    }
+}
+
+/// Pending once (waking its task at once), then ready.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}

@@ -111,12 +111,12 @@ pub use card::{CardId, CardSpec, GiftCard, Notification, Reference};
 pub use catalogue::{Catalogue, CertificateDefinition};
 pub use code::Code;
 pub use money::{Currency, Money, TaxRate};
-pub use redeem::{IdempotencyKey, RedeemError};
+pub use redeem::{IdempotencyKey, RedeemError, StoreError};
 pub use shop::{
     EmailAddress, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy,
     PaymentResult, PriceBasis, Selection, SelectionPolicy, Totals, TotalsSettings,
 };
-pub use store::{MemoryStore, Redeemer, Store, StoreError};
+pub use store::{MemoryStore, Redeemer, Store};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

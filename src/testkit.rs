@@ -73,10 +73,11 @@ use crate::card::{LedgerEntry, Reference, verify_ledger};
 use crate::code::Code;
 use crate::money::Currency;
 use crate::money::Money;
+use crate::redeem::{CardWrite, Changes, RecordWrite, StoreError};
 use crate::redeem::{Checkout, Issued, Outcome, RedeemError};
 use crate::redeem::{GuardPolicy, GuardWindow};
 use crate::redeem::{IdempotencyKey, IdempotencyRecord, RecordedRequest};
-use crate::store::{AsyncStore, CardWrite, Changes, RecordWrite, Store, StoreError};
+use crate::store::{AsyncStore, Store};
 
 /// A rule of the store contract that the store under test broke.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -207,7 +207,7 @@ fn no_store_budget_by_default() {
 /// window again, so the slot still goes back.
 #[test]
 fn a_known_code_gives_its_slot_back_in_the_checkouts_commit() {
-    use giftcert::store::{Changes, StoreError};
+    use giftcert::redeem::{Changes, StoreError};
     use giftcert::testkit::CommitHook;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -299,7 +299,7 @@ fn a_known_code_the_card_refuses_gives_its_slot_back() {
 #[test]
 fn a_code_taken_off_meanwhile_still_gives_its_slot_back() {
     use giftcert::redeem::{self, Record, RecordWrite};
-    use giftcert::store::{Changes, StoreError};
+    use giftcert::redeem::{Changes, StoreError};
     use giftcert::testkit::CommitHook;
     use std::sync::atomic::{AtomicBool, Ordering};
 

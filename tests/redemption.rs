@@ -57,7 +57,7 @@ impl Shop {
         &self,
         checkout: &str,
         code: &str,
-    ) -> Result<giftcert::store::AppliedCode, RedeemError> {
+    ) -> Result<giftcert::redeem::AppliedCode, RedeemError> {
         self.redeemer.apply_code(
             &reference("client-1"),
             &reference(checkout),

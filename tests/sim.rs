@@ -122,7 +122,7 @@ fn a_store_that_ignores_versions_is_found() {
 #[test]
 fn a_driver_that_forgets_the_idempotency_record_is_found() {
     let sim = Simulator::new(SimConfig::default(), MemoryStore::new).with_commit_tamper(Arc::new(
-        |changes: &mut giftcert::store::Changes| changes.idempotency = None,
+        |changes: &mut giftcert::redeem::Changes| changes.idempotency = None,
     ));
     let failure = first_failure(&sim, 1);
     assert!(
@@ -162,7 +162,7 @@ fn a_driver_that_never_counts_unknown_codes_is_found() {
             .expect("the guard holds one request at a time");
     }
     let sim = Simulator::new(strict_guard(), MemoryStore::new).with_commit_tamper(Arc::new(
-        |changes: &mut giftcert::store::Changes| changes.guard = None,
+        |changes: &mut giftcert::redeem::Changes| changes.guard = None,
     ));
     let failure = first_failure(&sim, 100);
     assert!(failure.invariant.contains("unknown codes"), "{failure}");

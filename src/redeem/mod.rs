@@ -39,15 +39,32 @@ mod protocol;
 mod store_error;
 mod upkeep;
 
-pub use self::allocation::*;
-pub use self::changes::*;
-pub use self::checkout::*;
-pub use self::command::*;
-pub use self::decision::*;
-pub use self::error::*;
-pub use self::guard::*;
-pub use self::idempotency::*;
-pub use self::outcome::*;
-pub use self::protocol::*;
-pub use self::store_error::*;
-pub use self::upkeep::*;
+pub use self::allocation::{
+    AllocatedCard, Allocation, AllocationError, AllocationOrder, Offer, allocate, allocate_by,
+};
+pub use self::changes::{CardWrite, Changes, CodeWrite, RecordWrite, Versioned};
+pub use self::checkout::{CardAmount, Checkout, CheckoutState, HoldRef};
+pub use self::command::{Amended, CardCommand, CodeReplaced, CommandError, amend, replace_code};
+pub use self::decision::{
+    Decision, RefundTo, apply, authorise, capture, capture_part, change_authorisation,
+    checkout_cards, issue, refund, refund_to, remove, set_customer, void,
+};
+pub use self::error::{CardUnavailable, RedeemError};
+pub(crate) use self::guard::store_budget_client;
+pub use self::guard::{GuardError, GuardPolicy, GuardWindow, STORE_BUDGET_CLIENT, client_ip};
+#[cfg(test)]
+pub(crate) use self::idempotency::fingerprint;
+pub(crate) use self::idempotency::spec_fingerprint;
+pub use self::idempotency::{
+    IdempotencyKey, IdempotencyKeyError, IdempotencyRecord, RecordedRequest,
+};
+pub use self::outcome::{
+    Authorisation, BalanceCheck, Captured, CardUse, CheckoutCards, Issued, IssuedCard, Outcome,
+    RefundOutcome, RefundPart, Replacement, Voided,
+};
+pub(crate) use self::protocol::PESSIMISTIC_AFTER;
+pub use self::protocol::{
+    Answer, AppliedCode, Need, Operation, Protocol, Redeemed, Reply, Request, Step, TurnWait,
+};
+pub use self::store_error::{Record, StoreError, StoreSource};
+pub use self::upkeep::{PruneBefore, Pruned, Retention, Sweep, Swept, sweep};

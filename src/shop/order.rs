@@ -25,8 +25,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::card::Reference;
 use crate::code::mask_typed;
 use crate::money::Money;
+use crate::redeem::{RedeemError, Request, StoreError};
 use crate::shop::Selection;
 use crate::shop::{PaymentError, PaymentMethod, PaymentPolicy};
 use crate::shop::{Totals, TotalsError, TotalsSettings};
@@ -581,6 +583,24 @@ impl Order {
         });
         self.status = OrderStatus::Finalised;
         Ok(())
+    }
+
+    /// The [`Request`] that issues the cards this order bought ([`Order::cards_to_issue`]),
+    /// under a key the protocol makes from the order id, so that each is issued once however
+    /// often the request runs; for an order that bought none (yet), one that issues nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`RedeemError::Store`] never in practice: an order id is always a valid reference.
+    pub fn issue_request(&self) -> Result<Request, RedeemError> {
+        let order = Reference::new(self.id.as_str())
+            .map_err(|e| StoreError::corrupt(format!("an order id is no reference: {e}")))?;
+        let specs = self
+            .cards_to_issue()
+            .iter()
+            .map(CardToIssue::card_spec)
+            .collect();
+        Ok(Request::IssueForOrder { order, specs })
     }
 
     /// The cards a paid order issues, one per certificate unit, numbered from 1 in line order;

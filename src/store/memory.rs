@@ -12,8 +12,9 @@ use crate::card::{LedgerEntry, LiabilityReport, LiabilityTally, Reference};
 use crate::code::Code;
 use crate::redeem::Checkout;
 use crate::redeem::GuardWindow;
+use crate::redeem::{CardWrite, Changes, Record, StoreError, Versioned};
 use crate::redeem::{IdempotencyKey, IdempotencyRecord};
-use crate::store::{CardQuery, CardWrite, Changes, Page, Record, Store, StoreError, Versioned};
+use crate::store::{CardQuery, Page, Store};
 
 /// How many independently locked parts the store has: requests on different cards rarely
 /// wait for each other.

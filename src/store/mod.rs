@@ -26,16 +26,13 @@ mod async_redeemer;
 mod async_store;
 mod contract;
 mod memory;
-pub(crate) mod redeemer;
+pub(crate) mod operations;
+mod redeemer;
 mod search;
 
-pub use self::async_redeemer::*;
-pub use self::async_store::*;
-pub use self::contract::*;
-pub use self::memory::*;
-pub use self::redeemer::*;
-pub use self::search::*;
-pub use crate::redeem::{
-    AppliedCode, CardWrite, Changes, CodeWrite, Record, RecordWrite, Redeemed, StoreError,
-    StoreSource, Versioned,
-};
+pub use self::async_redeemer::AsyncRedeemer;
+pub use self::async_store::AsyncStore;
+pub use self::contract::Store;
+pub use self::memory::{MemoryStore, StoreSizes};
+pub use self::redeemer::Redeemer;
+pub use self::search::{CardQuery, Cursor, Page, SearchError};

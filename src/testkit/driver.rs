@@ -22,16 +22,39 @@ use crate::clock::Clock;
 use crate::code::ImportedCode;
 use crate::money::{Currency, Money};
 use crate::redeem::{
-    Amended, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand, Checkout,
-    CodeReplaced, IdempotencyKey, IdempotencyRecord, Issued, Protocol, Pruned, RedeemError,
-    Redeemed, RefundOutcome, RefundTo, Sweep, Voided,
+    Amended, Answer, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand, Changes,
+    Checkout, CheckoutCards, CodeReplaced, IdempotencyKey, IdempotencyRecord, Issued, Protocol,
+    Pruned, RedeemError, Redeemed, RefundOutcome, RefundTo, Request, StoreError, Sweep, Versioned,
+    Voided,
 };
-use crate::store::{
-    AsyncRedeemer, AsyncStore, CardQuery, Changes, Page, Redeemer, Store, StoreError, Versioned,
-};
+use crate::shop::Order;
+use crate::store::operations::{IntoRequest, for_each_operation, typed_code, unexpected};
+use crate::store::{AsyncRedeemer, AsyncStore, CardQuery, Page, Redeemer, Store};
 
-/// What a kit check asks of a driver: its operations, reads of its store, and running tasks at
-/// once.
+/// Makes the kit driver's request methods from the drivers' table, each running its request
+/// through [`Driver::run`].
+macro_rules! kit_methods {
+    ({}
+        $( $(#[$doc:meta])* fn $name:ident($($arg:ident: $type:ty),*) -> $variant:ident($out:ty) = $build:expr; )*
+    ) => {
+            $(
+                #[allow(dead_code)]
+                fn $name(&self, $($arg: $type),*) -> impl Future<Output = Result<$out, RedeemError>> + Send {
+                    let request = IntoRequest::into_request($build);
+                    async move {
+                        match self.run(request?).await? {
+                            Answer::$variant(answer) => Ok(answer),
+                            other => Err(unexpected(stringify!($variant), &other)),
+                        }
+                    }
+                }
+            )*
+    };
+}
+
+/// What a kit check asks of a driver: running requests, reads of its store, and running tasks
+/// at once. Its request methods, as on the drivers, come from the drivers' table, each a
+/// [`Driver::run`].
 pub(crate) trait Driver: Sync + Sized {
     /// The store it drives.
     type Store;
@@ -39,107 +62,15 @@ pub(crate) trait Driver: Sync + Sized {
     /// A driver over `store` following `protocol`, reading time from `clock`.
     fn build(store: Self::Store, protocol: Protocol, clock: Arc<dyn Clock>) -> Self;
 
-    // The driver's operations and reads, as on `Redeemer` (futures ready at once) and
-    // `AsyncRedeemer`.
+    /// Carries `request` out (a future ready at once on the sync driver).
+    fn run(&self, request: Request) -> impl Future<Output = Result<Answer, RedeemError>> + Send;
 
-    fn issue(
-        &self,
-        key: &IdempotencyKey,
-        specs: Vec<CardSpec>,
-    ) -> impl Future<Output = Result<Redeemed<Issued>, RedeemError>> + Send;
-
-    fn import_card(
-        &self,
-        key: &IdempotencyKey,
-        code: ImportedCode,
-        spec: CardSpec,
-    ) -> impl Future<Output = Result<Redeemed<Issued>, RedeemError>> + Send;
-
-    fn apply_code(
-        &self,
-        client: &Reference,
-        checkout: &Reference,
-        currency: Currency,
-        code: &str,
-    ) -> impl Future<Output = Result<AppliedCode, RedeemError>> + Send;
-
-    fn authorise(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        payable: Money,
-    ) -> impl Future<Output = Result<Redeemed<Authorisation>, RedeemError>> + Send;
-
-    fn capture(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-    ) -> impl Future<Output = Result<Redeemed<Captured>, RedeemError>> + Send;
-
-    fn void(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-    ) -> impl Future<Output = Result<Redeemed<Voided>, RedeemError>> + Send;
-
-    fn amend(
-        &self,
-        key: &IdempotencyKey,
-        card: CardId,
-        command: CardCommand,
-        by: &Attribution,
-    ) -> impl Future<Output = Result<Redeemed<Amended>, RedeemError>> + Send;
-
-    fn capture_part(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        amount: Money,
-    ) -> impl Future<Output = Result<Redeemed<Captured>, RedeemError>> + Send;
-
-    fn change_authorisation(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        payable: Money,
-    ) -> impl Future<Output = Result<Redeemed<Authorisation>, RedeemError>> + Send;
-
-    fn refund_to(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        amount: Money,
-        to: RefundTo,
-    ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send;
-
-    fn replace_code(
-        &self,
-        key: &IdempotencyKey,
-        card: CardId,
-        by: &Attribution,
-    ) -> impl Future<Output = Result<Redeemed<CodeReplaced>, RedeemError>> + Send;
-
-    fn sweep(&self, limit: usize) -> impl Future<Output = Result<Sweep, RedeemError>> + Send;
-
-    fn prune(&self, limit: usize) -> impl Future<Output = Result<Pruned, RedeemError>> + Send;
-
-    fn check_balance(
-        &self,
-        client: &Reference,
-        code: &str,
-    ) -> impl Future<Output = Result<BalanceCheck, RedeemError>> + Send;
+    for_each_operation!(kit_methods! {});
 
     fn card(
         &self,
         id: CardId,
     ) -> impl Future<Output = Result<Option<GiftCard>, RedeemError>> + Send;
-
-    fn refund(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        amount: Money,
-    ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send;
 
     fn search(
         &self,
@@ -151,18 +82,11 @@ pub(crate) trait Driver: Sync + Sized {
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<LiabilityReport, RedeemError>> + Send;
 
-    fn history(
-        &self,
-        id: CardId,
-    ) -> impl Future<Output = Result<Vec<LedgerEntry>, RedeemError>> + Send;
-
-    /// The store's own read of a card, with its version.
     fn stored_card(
         &self,
         id: CardId,
     ) -> impl Future<Output = Result<Option<Versioned<GiftCard>>, StoreError>> + Send;
 
-    /// The store's own ledger read.
     fn ledger(
         &self,
         card: CardId,
@@ -170,23 +94,18 @@ pub(crate) trait Driver: Sync + Sized {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
 
-    /// The store's own checkout read.
     fn checkout(
         &self,
         id: &Reference,
     ) -> impl Future<Output = Result<Option<Versioned<Checkout>>, StoreError>> + Send;
 
-    /// The store's own idempotency read.
     fn idempotency(
         &self,
         key: &IdempotencyKey,
     ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send;
 
-    /// A commit straight to the store, past the protocol.
     fn commit(&self, changes: Changes) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Runs `tasks` at once and returns their results in order; a task that panicked is a
-    /// failure of `check`.
     fn join_all<T, F>(
         &self,
         check: &'static str,
@@ -206,119 +125,8 @@ impl<S: Store> Driver for Redeemer<S> {
             .with_clock(clock)
     }
 
-    fn issue(
-        &self,
-        key: &IdempotencyKey,
-        specs: Vec<CardSpec>,
-    ) -> impl Future<Output = Result<Redeemed<Issued>, RedeemError>> + Send {
-        ready(Redeemer::issue(self, key, specs))
-    }
-
-    fn import_card(
-        &self,
-        key: &IdempotencyKey,
-        code: ImportedCode,
-        spec: CardSpec,
-    ) -> impl Future<Output = Result<Redeemed<Issued>, RedeemError>> + Send {
-        ready(Redeemer::import_card(self, key, code, spec))
-    }
-
-    fn apply_code(
-        &self,
-        client: &Reference,
-        checkout: &Reference,
-        currency: Currency,
-        code: &str,
-    ) -> impl Future<Output = Result<AppliedCode, RedeemError>> + Send {
-        ready(Redeemer::apply_code(self, client, checkout, currency, code))
-    }
-
-    fn authorise(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        payable: Money,
-    ) -> impl Future<Output = Result<Redeemed<Authorisation>, RedeemError>> + Send {
-        ready(Redeemer::authorise(self, key, checkout, payable))
-    }
-
-    fn capture(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-    ) -> impl Future<Output = Result<Redeemed<Captured>, RedeemError>> + Send {
-        ready(Redeemer::capture(self, key, checkout))
-    }
-
-    fn void(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-    ) -> impl Future<Output = Result<Redeemed<Voided>, RedeemError>> + Send {
-        ready(Redeemer::void(self, key, checkout))
-    }
-
-    fn amend(
-        &self,
-        key: &IdempotencyKey,
-        card: CardId,
-        command: CardCommand,
-        by: &Attribution,
-    ) -> impl Future<Output = Result<Redeemed<Amended>, RedeemError>> + Send {
-        ready(Redeemer::amend(self, key, card, command, by))
-    }
-
-    fn capture_part(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        amount: Money,
-    ) -> impl Future<Output = Result<Redeemed<Captured>, RedeemError>> + Send {
-        ready(Redeemer::capture_part(self, key, checkout, amount))
-    }
-
-    fn change_authorisation(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        payable: Money,
-    ) -> impl Future<Output = Result<Redeemed<Authorisation>, RedeemError>> + Send {
-        ready(Redeemer::change_authorisation(self, key, checkout, payable))
-    }
-
-    fn refund_to(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        amount: Money,
-        to: RefundTo,
-    ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send {
-        ready(Redeemer::refund_to(self, key, checkout, amount, to))
-    }
-
-    fn replace_code(
-        &self,
-        key: &IdempotencyKey,
-        card: CardId,
-        by: &Attribution,
-    ) -> impl Future<Output = Result<Redeemed<CodeReplaced>, RedeemError>> + Send {
-        ready(Redeemer::replace_code(self, key, card, by))
-    }
-
-    fn sweep(&self, limit: usize) -> impl Future<Output = Result<Sweep, RedeemError>> + Send {
-        ready(Redeemer::sweep(self, limit))
-    }
-
-    fn prune(&self, limit: usize) -> impl Future<Output = Result<Pruned, RedeemError>> + Send {
-        ready(Redeemer::prune(self, limit))
-    }
-
-    fn check_balance(
-        &self,
-        client: &Reference,
-        code: &str,
-    ) -> impl Future<Output = Result<BalanceCheck, RedeemError>> + Send {
-        ready(Redeemer::check_balance(self, client, code))
+    fn run(&self, request: Request) -> impl Future<Output = Result<Answer, RedeemError>> + Send {
+        ready(Redeemer::run(self, request))
     }
 
     fn card(
@@ -326,15 +134,6 @@ impl<S: Store> Driver for Redeemer<S> {
         id: CardId,
     ) -> impl Future<Output = Result<Option<GiftCard>, RedeemError>> + Send {
         ready(Redeemer::card(self, id))
-    }
-
-    fn refund(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        amount: Money,
-    ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send {
-        ready(Redeemer::refund(self, key, checkout, amount))
     }
 
     fn search(
@@ -349,13 +148,6 @@ impl<S: Store> Driver for Redeemer<S> {
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<LiabilityReport, RedeemError>> + Send {
         ready(Redeemer::liability(self, at))
-    }
-
-    fn history(
-        &self,
-        id: CardId,
-    ) -> impl Future<Output = Result<Vec<LedgerEntry>, RedeemError>> + Send {
-        ready(Redeemer::history(self, id))
     }
 
     fn stored_card(
@@ -392,8 +184,6 @@ impl<S: Store> Driver for Redeemer<S> {
         ready(Store::commit(self.store(), changes))
     }
 
-    /// A thread per task, each driving its task with [`block_on`]: the blocking driver's
-    /// requests race for real.
     fn join_all<T, F>(
         &self,
         check: &'static str,
@@ -430,119 +220,8 @@ impl<S: AsyncStore> Driver for AsyncRedeemer<S> {
             .with_clock(clock)
     }
 
-    fn issue(
-        &self,
-        key: &IdempotencyKey,
-        specs: Vec<CardSpec>,
-    ) -> impl Future<Output = Result<Redeemed<Issued>, RedeemError>> + Send {
-        AsyncRedeemer::issue(self, key, specs)
-    }
-
-    fn import_card(
-        &self,
-        key: &IdempotencyKey,
-        code: ImportedCode,
-        spec: CardSpec,
-    ) -> impl Future<Output = Result<Redeemed<Issued>, RedeemError>> + Send {
-        AsyncRedeemer::import_card(self, key, code, spec)
-    }
-
-    fn apply_code(
-        &self,
-        client: &Reference,
-        checkout: &Reference,
-        currency: Currency,
-        code: &str,
-    ) -> impl Future<Output = Result<AppliedCode, RedeemError>> + Send {
-        AsyncRedeemer::apply_code(self, client, checkout, currency, code)
-    }
-
-    fn authorise(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        payable: Money,
-    ) -> impl Future<Output = Result<Redeemed<Authorisation>, RedeemError>> + Send {
-        AsyncRedeemer::authorise(self, key, checkout, payable)
-    }
-
-    fn capture(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-    ) -> impl Future<Output = Result<Redeemed<Captured>, RedeemError>> + Send {
-        AsyncRedeemer::capture(self, key, checkout)
-    }
-
-    fn void(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-    ) -> impl Future<Output = Result<Redeemed<Voided>, RedeemError>> + Send {
-        AsyncRedeemer::void(self, key, checkout)
-    }
-
-    fn amend(
-        &self,
-        key: &IdempotencyKey,
-        card: CardId,
-        command: CardCommand,
-        by: &Attribution,
-    ) -> impl Future<Output = Result<Redeemed<Amended>, RedeemError>> + Send {
-        AsyncRedeemer::amend(self, key, card, command, by)
-    }
-
-    fn capture_part(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        amount: Money,
-    ) -> impl Future<Output = Result<Redeemed<Captured>, RedeemError>> + Send {
-        AsyncRedeemer::capture_part(self, key, checkout, amount)
-    }
-
-    fn change_authorisation(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        payable: Money,
-    ) -> impl Future<Output = Result<Redeemed<Authorisation>, RedeemError>> + Send {
-        AsyncRedeemer::change_authorisation(self, key, checkout, payable)
-    }
-
-    fn refund_to(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        amount: Money,
-        to: RefundTo,
-    ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send {
-        AsyncRedeemer::refund_to(self, key, checkout, amount, to)
-    }
-
-    fn replace_code(
-        &self,
-        key: &IdempotencyKey,
-        card: CardId,
-        by: &Attribution,
-    ) -> impl Future<Output = Result<Redeemed<CodeReplaced>, RedeemError>> + Send {
-        AsyncRedeemer::replace_code(self, key, card, by)
-    }
-
-    fn sweep(&self, limit: usize) -> impl Future<Output = Result<Sweep, RedeemError>> + Send {
-        AsyncRedeemer::sweep(self, limit)
-    }
-
-    fn prune(&self, limit: usize) -> impl Future<Output = Result<Pruned, RedeemError>> + Send {
-        AsyncRedeemer::prune(self, limit)
-    }
-
-    fn check_balance(
-        &self,
-        client: &Reference,
-        code: &str,
-    ) -> impl Future<Output = Result<BalanceCheck, RedeemError>> + Send {
-        AsyncRedeemer::check_balance(self, client, code)
+    fn run(&self, request: Request) -> impl Future<Output = Result<Answer, RedeemError>> + Send {
+        AsyncRedeemer::run(self, request)
     }
 
     fn card(
@@ -550,15 +229,6 @@ impl<S: AsyncStore> Driver for AsyncRedeemer<S> {
         id: CardId,
     ) -> impl Future<Output = Result<Option<GiftCard>, RedeemError>> + Send {
         AsyncRedeemer::card(self, id)
-    }
-
-    fn refund(
-        &self,
-        key: &IdempotencyKey,
-        checkout: &Reference,
-        amount: Money,
-    ) -> impl Future<Output = Result<Redeemed<RefundOutcome>, RedeemError>> + Send {
-        AsyncRedeemer::refund(self, key, checkout, amount)
     }
 
     fn search(
@@ -573,13 +243,6 @@ impl<S: AsyncStore> Driver for AsyncRedeemer<S> {
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<LiabilityReport, RedeemError>> + Send {
         AsyncRedeemer::liability(self, at)
-    }
-
-    fn history(
-        &self,
-        id: CardId,
-    ) -> impl Future<Output = Result<Vec<LedgerEntry>, RedeemError>> + Send {
-        AsyncRedeemer::history(self, id)
     }
 
     fn stored_card(
@@ -616,8 +279,6 @@ impl<S: AsyncStore> Driver for AsyncRedeemer<S> {
         AsyncStore::commit(self.store(), changes)
     }
 
-    /// The tasks polled in turn inside one future: whatever runs that future (the caller's
-    /// runtime, or [`block_on`]) drives them all, and their store I/O overlaps.
     fn join_all<T, F>(
         &self,
         _check: &'static str,

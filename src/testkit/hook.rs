@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 
 use crate::card::{CardId, GiftCard, LedgerEntry, LiabilityReport, Reference};
 use crate::code::Code;
+use crate::redeem::{Changes, StoreError};
 use crate::redeem::{Checkout, GuardWindow, IdempotencyKey, IdempotencyRecord, Versioned};
-use crate::store::{AsyncStore, CardQuery, Changes, Page, Store, StoreError};
+use crate::store::{AsyncStore, CardQuery, Page, Store};
 
 /// A hook that is a function (or a closure that captures nothing), so a wrapped store's type
 /// can be named: [`CommitHook::forward`]'s and the simulator's planted stores'.
@@ -23,7 +24,7 @@ pub type CommitFn<S> = fn(&S, Changes) -> Result<(), StoreError>;
 /// ```
 /// use giftcert::{MemoryStore, Store};
 /// use giftcert::redeem::Record;
-/// use giftcert::store::{CardWrite, Changes, StoreError};
+/// use giftcert::redeem::{CardWrite, Changes, StoreError};
 /// use giftcert::testkit::{CommitHook, check_store};
 ///
 /// // A store on which every card update loses to another writer: the kit refuses it.

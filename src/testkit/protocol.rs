@@ -13,8 +13,9 @@ use crate::card::{CardId, CardSpec, Notification};
 use crate::clock::FixedClock;
 use crate::code::ImportRules;
 use crate::money::Currency;
+use crate::redeem::StoreError;
 use crate::redeem::{Protocol, RedeemError};
-use crate::store::{AsyncRedeemer, AsyncStore, Redeemer, Store, StoreError};
+use crate::store::{AsyncRedeemer, AsyncStore, Redeemer, Store};
 
 /// Runs the protocol's rules through a [`Redeemer`] over stores from `factory` (a fresh,
 /// empty store each call):

@@ -9,8 +9,9 @@ use crate::card::{Notification, Reference};
 use crate::clock::FixedClock;
 use crate::code::Code;
 use crate::money::Currency;
+use crate::redeem::StoreError;
 use crate::redeem::{CardWrite, Changes, IdempotencyKey, Protocol, Record, RecordWrite};
-use crate::store::{AsyncRedeemer, AsyncStore, Redeemer, Store, StoreError};
+use crate::store::{AsyncRedeemer, AsyncStore, Redeemer, Store};
 
 /// Refuses five commits on a fresh `store` and checks that each conflict names the record it
 /// is about: a stale card, a card inserted twice, an entry that does not continue its card's

@@ -17,10 +17,9 @@ use crate::card::{
 };
 use crate::clock::{Clock, FixedClock};
 use crate::money::{Currency, Money};
+use crate::redeem::CardWrite;
 use crate::redeem::{CardCommand, Changes, Protocol};
-use crate::store::{
-    AsyncRedeemer, AsyncStore, CardQuery, CardWrite, Cursor, Redeemer, SearchError, Store,
-};
+use crate::store::{AsyncRedeemer, AsyncStore, CardQuery, Cursor, Redeemer, SearchError, Store};
 
 const SEARCH: &str = "card search";
 const LIABILITY: &str = "liability report";

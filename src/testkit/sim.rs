@@ -102,11 +102,12 @@ use crate::card::{
 use crate::card::{Liability, LiabilityTally, ReplacementStrategy};
 use crate::code::{Code, ImportRules, RandomCodeGenerator};
 use crate::money::{Currency, Money};
+use crate::redeem::CardWrite;
 use crate::redeem::{
-    CardCommand, Changes, GuardPolicy, IdempotencyKey, Need, Operation, Outcome, Protocol, Record,
-    RedeemError, Redeemed, Reply, Step, StoreError,
+    Answer as Answered, CardCommand, Changes, GuardPolicy, IdempotencyKey, Need, Operation,
+    Outcome, Protocol, Record, RedeemError, RefundTo, Reply, Request as Planned, Step, StoreError,
 };
-use crate::store::{CardWrite, Store};
+use crate::store::Store;
 
 /// The size of each simulated run and how often each fault strikes.
 ///
@@ -515,18 +516,6 @@ enum Answer {
     Other,
 }
 
-/// A request's operation, whatever it returns.
-trait Running {
-    fn poll(&mut self) -> Polled;
-    fn reply(&mut self, reply: Result<Reply, StoreError>);
-}
-
-/// Where a request stands after a poll.
-enum Polled {
-    Need(Need),
-    Done(Finished),
-}
-
 /// A finished request as the simulator checks it.
 struct Finished {
     result: Result<Answer, RedeemError>,
@@ -535,50 +524,42 @@ struct Finished {
     shown: String,
 }
 
-struct Typed<T> {
-    op: Operation<T>,
-    finish: fn(T) -> (Answer, Vec<Notification>),
-}
-
-impl<T: Send + fmt::Debug + 'static> Running for Typed<T> {
-    fn poll(&mut self) -> Polled {
-        match self.op.poll() {
-            Step::Need(need) => Polled::Need(need),
-            Step::Done(result) => {
-                let shown = match &result {
-                    Ok(value) => format!("{value:?}"),
-                    Err(e) => format!("{e} {e:?}"),
-                };
-                let (result, notifications) = match result {
-                    Ok(value) => {
-                        let (answer, notes) = (self.finish)(value);
-                        (Ok(answer), notes)
-                    }
-                    Err(e) => (Err(e), Vec::new()),
-                };
-                Polled::Done(Finished {
-                    result,
-                    notifications,
-                    shown,
-                })
-            }
+/// What the simulator checks of an answer: the outcome a key records, and the notifications.
+fn finished(result: Result<Answered, RedeemError>) -> Finished {
+    let shown = match &result {
+        Ok(value) => format!("{value:?}"),
+        Err(e) => format!("{e} {e:?}"),
+    };
+    let keyed = |outcome, redeemed_notes| (Answer::Outcome(outcome), redeemed_notes);
+    let (result, notifications) = match result {
+        Ok(answer) => {
+            let (answer, notes) = match answer {
+                Answered::Issue(r) | Answered::Import(r) | Answered::IssueForOrder(r) => {
+                    keyed(Outcome::Issued(r.outcome), r.notifications)
+                }
+                Answered::Authorise(r) | Answered::ChangeAuthorisation(r) => {
+                    keyed(Outcome::Authorised(r.outcome), r.notifications)
+                }
+                Answered::Capture(r) | Answered::CapturePart(r) => {
+                    keyed(Outcome::Captured(r.outcome), r.notifications)
+                }
+                Answered::Void(r) => keyed(Outcome::Voided(r.outcome), r.notifications),
+                Answered::Refund(r) => keyed(Outcome::Refunded(r.outcome), r.notifications),
+                Answered::Amend(r) => keyed(Outcome::Amended(r.outcome), r.notifications),
+                Answered::ReplaceCode(r) => {
+                    keyed(Outcome::CodeReplaced(r.outcome), r.notifications)
+                }
+                _ => (Answer::Other, Vec::new()),
+            };
+            (Ok(answer), notes)
         }
+        Err(e) => (Err(e), Vec::new()),
+    };
+    Finished {
+        result,
+        notifications,
+        shown,
     }
-
-    fn reply(&mut self, reply: Result<Reply, StoreError>) {
-        self.op.reply(reply);
-    }
-}
-
-fn boxed<T: Send + fmt::Debug + 'static>(
-    op: Operation<T>,
-    finish: fn(T) -> (Answer, Vec<Notification>),
-) -> Box<dyn Running> {
-    Box::new(Typed { op, finish })
-}
-
-fn keyed<T>(wrap: fn(T) -> Outcome) -> impl Fn(Redeemed<T>) -> (Answer, Vec<Notification>) {
-    move |r| (Answer::Outcome(wrap(r.outcome)), r.notifications)
 }
 
 /// How a need was answered: the reply (`None` when the client never hears back), the fault
@@ -589,12 +570,11 @@ type Answering = Result<(Option<Result<Reply, StoreError>>, Option<Fault>, bool)
 struct Task {
     number: usize,
     request: Request,
-    op: Box<dyn Running>,
+    op: Operation<Answered>,
     pending: Option<Need>,
     started_at: DateTime<Utc>,
     /// The time last answered to its `Need::Now`: a guard slot is reserved at it.
     last_now: Option<DateTime<Utc>>,
-    exclusive: bool,
 }
 
 struct World<'s, S, F> {
@@ -660,19 +640,9 @@ fn reference(text: String) -> Reference {
     Reference::new(&text).unwrap_or_else(|_| unreachable!("a valid reference"))
 }
 
-fn need_name(need: &Need) -> &'static str {
-    match need {
-        Need::Now => "Now",
-        Need::Idempotency(_) => "Idempotency",
-        Need::Checkout(_) => "Checkout",
-        Need::Card(_) => "Card",
-        Need::CardByCode(_) => "CardByCode",
-        Need::Guard(_) => "Guard",
-        Need::Fresh => "Fresh",
-        Need::NewCardId => "NewCardId",
-        Need::Commit(_) => "Commit",
-        Need::Yield { .. } => "Yield",
-    }
+/// Whether a task can be stepped: it is not waiting on a turn that has not changed.
+fn ready(task: &Task) -> bool {
+    !matches!(&task.pending, Some(Need::Turn(wait)) if !wait.is_over())
 }
 
 impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
@@ -842,23 +812,22 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             .map_or(Currency::EUR, |c| c.value.currency())
     }
 
-    fn code_text(&mut self, code: CodeRef) -> String {
-        match code {
-            CodeRef::Issued(n) => self
-                .issued
-                .get(n)
-                .map(|(c, _)| c.expose_secret().to_owned())
-                .unwrap_or_default(),
-            CodeRef::Guess(n) => {
-                while self.guesses.len() <= n {
-                    let guess = self.draw_code();
-                    self.guesses.push(guess);
-                }
-                self.guesses
-                    .get(n)
-                    .map(|c| c.expose_secret().to_owned())
-                    .unwrap_or_default()
-            }
+    /// The code a request names: an issued card's, or a guess (also for a card not issued).
+    fn code_of(&mut self, code: CodeRef) -> Code {
+        let guess = match code {
+            CodeRef::Issued(n) => match self.issued.get(n) {
+                Some((code, _)) => return code.clone(),
+                None => n,
+            },
+            CodeRef::Guess(n) => n,
+        };
+        while self.guesses.len() <= guess {
+            let drawn = self.draw_code();
+            self.guesses.push(drawn);
+        }
+        match self.guesses.get(guess) {
+            Some(code) => code.clone(),
+            None => unreachable!("guesses were drawn up to {guess}"),
         }
     }
 
@@ -870,8 +839,9 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
     }
 
     fn start(&mut self, request: Request) {
-        let p = &self.protocol;
-        let op = match &request {
+        let checkout_ref = |checkout: &u32| reference(format!("checkout-{checkout}"));
+        let client_ref = |client: &u32| reference(format!("client-{client}"));
+        let planned = match &request {
             Request::Issue {
                 key,
                 values,
@@ -886,86 +856,69 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                         spec
                     })
                     .collect();
-                boxed(p.issue(key_of(*key), specs), |r| keyed(Outcome::Issued)(r))
+                Planned::Issue {
+                    key: key_of(*key),
+                    specs,
+                }
             }
             Request::Apply {
                 client,
                 checkout,
                 code,
-            } => {
-                let currency = checkout_currency(*checkout);
-                let (client, checkout) = (
-                    reference(format!("client-{client}")),
-                    reference(format!("checkout-{checkout}")),
-                );
-                let text = self.code_text(*code);
-                let p = &self.protocol;
-                boxed(p.apply_code(client, checkout, currency, &text), |_| {
-                    (Answer::Other, Vec::new())
-                })
-            }
-            Request::CheckBalance { client, code } => {
-                let client = reference(format!("client-{client}"));
-                let text = self.code_text(*code);
-                let p = &self.protocol;
-                boxed(p.check_balance(client, &text), |_| {
-                    (Answer::Other, Vec::new())
-                })
-            }
+            } => Planned::ApplyCode {
+                client: client_ref(client),
+                checkout: checkout_ref(checkout),
+                currency: checkout_currency(*checkout),
+                code: self.code_of(*code),
+            },
+            Request::CheckBalance { client, code } => Planned::CheckBalance {
+                client: client_ref(client),
+                code: self.code_of(*code),
+            },
             Request::Remove {
                 client,
                 checkout,
                 code,
-            } => {
-                let (client, checkout) = (
-                    reference(format!("client-{client}")),
-                    reference(format!("checkout-{checkout}")),
-                );
-                let text = self.code_text(*code);
-                let p = &self.protocol;
-                boxed(p.remove_code(client, checkout, &text), |()| {
-                    (Answer::Other, Vec::new())
-                })
-            }
+            } => Planned::RemoveCode {
+                client: client_ref(client),
+                checkout: checkout_ref(checkout),
+                code: self.code_of(*code),
+            },
             Request::Authorise {
                 key,
                 checkout,
                 payable,
-            } => boxed(
-                p.authorise(
-                    key_of(*key),
-                    reference(format!("checkout-{checkout}")),
-                    *payable,
-                ),
-                |r| keyed(Outcome::Authorised)(r),
-            ),
-            Request::Capture { key, checkout } => boxed(
-                p.capture(key_of(*key), reference(format!("checkout-{checkout}"))),
-                |r| keyed(Outcome::Captured)(r),
-            ),
-            Request::Void { key, checkout } => boxed(
-                p.void(key_of(*key), reference(format!("checkout-{checkout}"))),
-                |r| keyed(Outcome::Voided)(r),
-            ),
+            } => Planned::Authorise {
+                key: key_of(*key),
+                checkout: checkout_ref(checkout),
+                payable: *payable,
+            },
+            Request::Capture { key, checkout } => Planned::Capture {
+                key: key_of(*key),
+                checkout: checkout_ref(checkout),
+            },
+            Request::Void { key, checkout } => Planned::Void {
+                key: key_of(*key),
+                checkout: checkout_ref(checkout),
+            },
             Request::Refund {
                 key,
                 checkout,
                 amount,
-            } => boxed(
-                p.refund(
-                    key_of(*key),
-                    reference(format!("checkout-{checkout}")),
-                    *amount,
-                ),
-                |r| keyed(Outcome::Refunded)(r),
-            ),
+            } => Planned::Refund {
+                key: key_of(*key),
+                checkout: checkout_ref(checkout),
+                amount: *amount,
+                to: RefundTo::CardsUsed,
+            },
             Request::Import { key, code, value } => {
                 let text = format!("SIMIMPORT{code}");
                 match import_rules().and_then(|rules| rules.import(&text)) {
-                    Ok(imported) => boxed(
-                        p.import(key_of(*key), imported, CardSpec::new(*value)),
-                        |r| keyed(Outcome::Issued)(r),
-                    ),
+                    Ok(imported) => Planned::Import {
+                        key: key_of(*key),
+                        code: imported,
+                        spec: CardSpec::new(*value),
+                    },
                     Err(_) => unreachable!("a simulated import code fits the rules"),
                 }
             }
@@ -979,11 +932,15 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                     Reason::new("simulated back office")
                         .unwrap_or_else(|_| unreachable!("a valid reason")),
                 );
-                boxed(p.amend(key_of(*key), id, *command, by), |r| {
-                    keyed(Outcome::Amended)(r)
-                })
+                Planned::Amend {
+                    key: key_of(*key),
+                    card: id,
+                    command: *command,
+                    by,
+                }
             }
         };
+        let op = self.protocol.start(planned);
         if let Some(key) = request.key() {
             self.keys.insert(key);
         }
@@ -1000,7 +957,6 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             pending: None,
             started_at: self.now,
             last_now: None,
-            exclusive: false,
         });
     }
 
@@ -1043,11 +999,13 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 self.trace.push(Event::Clock(self.now));
                 self.check()?;
             }
-            let holder = self.in_flight.iter().position(|t| t.exclusive);
-            let index = match holder {
-                Some(i) => i,
-                None => self.rng.random_range(0..self.in_flight.len()),
-            };
+            let ready: Vec<usize> = (0..self.in_flight.len())
+                .filter(|&i| ready(&self.in_flight[i]))
+                .collect();
+            if ready.is_empty() {
+                return Err("every request in flight waits on the turn".to_owned());
+            }
+            let index = ready[self.rng.random_range(0..ready.len())];
             self.step(index)?;
         }
         self.check()
@@ -1082,7 +1040,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             return Ok(());
         };
         if let Some(need) = task.pending.take() {
-            let name = need_name(&need);
+            let name = need.name();
             let (reply, fault, committed) = self.answer(&mut task, need)?;
             self.trace.push(Event::Answered {
                 task: task.number,
@@ -1106,7 +1064,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             }
         }
         match task.op.poll() {
-            Polled::Need(need) => {
+            Step::Need(need) => {
                 task.pending = Some(need);
                 let len = self.in_flight.len();
                 self.in_flight.push(task);
@@ -1116,7 +1074,8 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 }
                 Ok(())
             }
-            Polled::Done(finished) => {
+            Step::Done(result) => {
+                let finished = finished(result);
                 self.trace.push(Event::Finished {
                     task: task.number,
                     ok: finished.result.is_ok(),
@@ -1204,12 +1163,20 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 return Ok((Some(Ok(Reply::Fresh(Ok((id, code))))), fault, false));
             }
             Need::NewCardId => Ok(Reply::CardId(CardId::from_u128(self.rng.random()))),
-            Need::Yield { exclusive, .. } => {
-                if exclusive {
-                    task.exclusive = true;
-                }
-                Ok(Reply::Resumed)
+            Need::Wait(_) | Need::Turn(_) => Ok(Reply::Resumed),
+            Need::Seed => Ok(Reply::Seed(self.rng.random())),
+            Need::DueCards { at, limit } => store.due_cards(at, limit).map(Reply::DueCards),
+            Need::PruneRecords { before, limit } => {
+                store.prune_idempotency(before, limit).map(Reply::Pruned)
             }
+            Need::PruneGuards { before, limit } => {
+                store.prune_guards(before, limit).map(Reply::Pruned)
+            }
+            Need::Ledger {
+                card,
+                from_seq,
+                limit,
+            } => store.ledger(card, from_seq, limit).map(Reply::Ledger),
             Need::Commit(changes) => return self.commit(task, *changes),
         };
         Ok((Some(reply), None, false))
@@ -1550,8 +1517,9 @@ pub mod planted {
     use std::collections::HashMap;
 
     use crate::card::CardId;
+    use crate::redeem::CardWrite;
     use crate::redeem::{Changes, StoreError};
-    use crate::store::{CardWrite, Store};
+    use crate::store::Store;
     use crate::testkit::{CommitFn, CommitHook};
 
     /// A store that ignores versions: every write wins over whatever was committed meanwhile

@@ -18,8 +18,9 @@ use crate::card::{
 use crate::clock::FixedClock;
 use crate::code::Code;
 use crate::money::Currency;
+use crate::redeem::{CardWrite, Changes, StoreError};
 use crate::redeem::{CodeWrite, Protocol, RedeemError};
-use crate::store::{AsyncRedeemer, AsyncStore, CardWrite, Changes, Redeemer, Store, StoreError};
+use crate::store::{AsyncRedeemer, AsyncStore, Redeemer, Store};
 
 const RECODE: &str = "replacing a lost code";
 const CODE_WRITE: &str = "a card's new code in a commit";

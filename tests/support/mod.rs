@@ -73,7 +73,7 @@ pub fn card_on_checkout_async(
 
 /// The first card an issue made, and its code.
 fn issued(
-    done: &giftcert::store::Redeemed<giftcert::redeem::Issued>,
+    done: &giftcert::redeem::Redeemed<giftcert::redeem::Issued>,
 ) -> (giftcert::CardId, String) {
     let giftcert::Notification::CardIssued { card, code, .. } = &done.notifications[0] else {
         panic!("no card issued")
