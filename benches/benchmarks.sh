@@ -73,8 +73,21 @@ median_ns() {
     "$(dirname "$meta")/estimates.json"
 }
 
-# Runs a command, its output kept in $work/log, and notes the load before and after.
+# Runs a command, its output kept in $work/log, and notes the load before and after; a cargo
+# bench is built first (`--no-run`), so that the load before is not the compiler's.
 run() {
+  if [ "$1" = cargo ]; then
+    local build=() arg
+    for arg in "$@"; do
+      [ "$arg" = -- ] && break
+      build+=("$arg")
+    done
+    echo "--- ${build[*]} --no-run" >&2
+    if ! "${build[@]}" --no-run >"$work/log" 2>&1; then
+      cat "$work/log" >&2
+      exit 1
+    fi
+  fi
   load_before=$(load1)
   touch "$stamp"
   sleep 1 # so that files this run writes are newer than the stamp at any timestamp granularity
