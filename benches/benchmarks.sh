@@ -58,6 +58,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { r = a / b; printf (r < 10 ? "%.2fx" :
 le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b ? "met" : "**missed**") }'; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b ? "met" : "**missed**") }'; }
 load1() { cut -d ' ' -f 1 /proc/loadavg; }
+# 16977 -> "16,977"; 52.0 -> "52", 52.25 -> "52.3"
+count() {
+  awk -v n="$1" 'BEGIN {
+    s = sprintf("%.1f", n); sub(/\.0$/, "", s);
+    split(s, part, "."); whole = part[1]; out = "";
+    while (length(whole) > 3) { out = "," substr(whole, length(whole) - 2) out; whole = substr(whole, 1, length(whole) - 3) }
+    printf "%s%s%s", whole, out, (part[2] != "" ? "." part[2] : "") }'
+}
 
 # The median (ns) of the benchmark whose criterion id is "$1" ("group/function/value"), from
 # a benchmark.json written by this run; exits if there is none.
@@ -104,7 +112,8 @@ crit() { echo "-- --warm-up-time $WARM_UP --measurement-time $MEASURE"; }
 # The provenance paragraph of a section: how, when, where, at what load.
 provenance() {
   local dirty=""
-  git diff --quiet HEAD -- 2>/dev/null || dirty=" with uncommitted changes"
+  # BENCHMARKS.md itself changes as sections are written: only the rest counts.
+  git diff --quiet HEAD -- . ":(exclude)$out" 2>/dev/null || dirty=" with uncommitted changes"
   local mem cpu
   mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
   cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -276,10 +285,15 @@ section_memory() {
   allocs=$(sed -n 's/^allocations per order ([^)]*): \([0-9.]*\) .*/\1/p' "$log")
   allocated=$(sed -n 's/^allocations per order ([^)]*): [0-9.]* (\([0-9]*\) bytes allocated.*/\1/p' "$log")
   table_head
-  echo "| allocations per order (apply, authorise, capture) | ${allocs:-?} ($allocated bytes allocated, freed but for the records) | | | reported |"
-  echo "| a ledger entry in \`MemoryStore\` | ${entry:-?} bytes | | | at most 160 bytes: $(le "${entry:-9999}" 160) |"
-  echo "| a card in \`MemoryStore\` (code index, first entry) | ${card:-?} bytes | | | |"
-  echo "| one order's records (2 entries, checkout, 2 idempotency records) | ${order:-?} bytes | | | |"
+  if [ -z "$card" ] || [ -z "$entry" ] || [ -z "$order" ] || [ -z "$allocs" ]; then
+    echo "benchmarks.sh: benches/memory.rs printed lines this script does not read:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  echo "| allocations per order (apply, authorise, capture) | $(count "$allocs") ($(count "$allocated") bytes allocated, freed but for the records) | | | reported |"
+  echo "| a ledger entry in \`MemoryStore\` | $(count "$entry") bytes | | | at most 160 bytes: $(le "$entry" 160) |"
+  echo "| a card in \`MemoryStore\` (code index, first entry) | $(count "$card") bytes | | | |"
+  echo "| one order's records (2 entries, checkout, 2 idempotency records) | $(count "$order") bytes | | | |"
 }
 
 section_sqlite() {
