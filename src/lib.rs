@@ -77,7 +77,7 @@
 //! | [`store`] | the [`Store`] contract, [`MemoryStore`], and the [`Redeemer`] that drives the decisions over a store |
 //! | [`clock`] | the [`Clock`](clock::Clock) that gives `now` |
 //!
-//! //! # Scope of this crate
+//! # Scope
 //!
 //! No HTTP, no e-mail, no database of its own: hosts call the crate from their own handlers,
 //! deliver the [`Notification`]s it returns, and keep data in a [`Store`] they choose. Time and

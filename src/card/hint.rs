@@ -88,8 +88,8 @@ mod tests {
     use super::*;
     use crate::code::{CodeGenerator, MemorySequence, PatternCodeGenerator, RandomCodeGenerator};
 
-    /// Today the hint of `X-GC-1` was `***1`, all of its secret, and a default code's hint
-    /// showed its check character.
+    /// A pattern code's hint shows nothing (its last symbol would be all of its secret), and a
+    /// random code's hint shows random symbols only, never its check character.
     #[test]
     fn hints_show_only_random_symbols_in_a_fixed_width() {
         let numbering = PatternCodeGenerator::new("X-GC-{number}", MemorySequence::new()).unwrap();
