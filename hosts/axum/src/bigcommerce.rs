@@ -455,7 +455,7 @@ enum MoveRequest {
 
 /// The library's answer to a move, under the move's name.
 fn named<T>(
-    done: Result<giftcert::store::Redeemed<T>, ServiceError>,
+    done: Result<giftcert::redeem::Redeemed<T>, ServiceError>,
     name: fn(T) -> MoveOutcome,
 ) -> Result<(MoveOutcome, bool, Vec<giftcert::Notification>), ApiError> {
     let done = done.map_err(nothing_applied)?;

@@ -12,8 +12,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use giftcert::card::{GiftCard, Reference};
+use giftcert::redeem::{AppliedCode, Redeemed};
 use giftcert::redeem::{Authorisation, Captured, Checkout, Issued, RefundOutcome, Voided};
-use giftcert::store::{AppliedCode, AsyncRedeemer, AsyncStore, Redeemed};
+use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert::{Currency, IdempotencyKey, Money, Order, RedeemError};
 
 /// Why a call did not return the library's answer.
