@@ -44,6 +44,7 @@ mod driver;
 mod hook;
 mod office;
 mod protocol;
+mod races;
 mod records;
 mod report;
 pub mod sim;
@@ -57,6 +58,7 @@ pub use self::concurrency::{
 pub use self::hook::{CommitFn, CommitHook};
 pub use self::office::{check_async_back_office, check_back_office};
 pub use self::protocol::{check_async_protocol_rules, check_protocol_rules};
+pub use self::races::{check_async_refusal_races, check_refusal_races};
 pub use self::records::{check_async_conflict_records, check_conflict_records};
 pub use self::report::{check_async_liability, check_async_search, check_liability, check_search};
 pub use self::upkeep::{check_async_upkeep, check_upkeep};

@@ -114,7 +114,7 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
         }
     }
 
-    async fn answer(&self, need: Need) -> Result<Reply, StoreError> {
+    pub(crate) async fn answer(&self, need: Need) -> Result<Reply, StoreError> {
         answer_need!(self, need, [.await],
             wait(pause) => { self.timer.sleep(pause).await },
             turn(wait) => { wait.park().await })

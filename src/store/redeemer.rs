@@ -168,7 +168,7 @@ impl<S: Store> Redeemer<S> {
         }
     }
 
-    fn answer(&self, need: Need) -> Result<Reply, StoreError> {
+    pub(crate) fn answer(&self, need: Need) -> Result<Reply, StoreError> {
         answer_need!(self, need, [],
             wait(pause) => {
                 if pause.is_zero() {

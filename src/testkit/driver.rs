@@ -23,9 +23,9 @@ use crate::code::ImportedCode;
 use crate::money::{Currency, Money};
 use crate::redeem::{
     Amended, Answer, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand, Changes,
-    Checkout, CheckoutCards, CodeReplaced, IdempotencyKey, IdempotencyRecord, Issued, Protocol,
-    Pruned, RedeemError, Redeemed, RefundOutcome, RefundTo, Request, StoreError, Sweep, Versioned,
-    Voided,
+    Checkout, CheckoutCards, CodeReplaced, IdempotencyKey, IdempotencyRecord, Issued, Need,
+    Protocol, Pruned, RedeemError, Redeemed, RefundOutcome, RefundTo, Reply, Request, StoreError,
+    Sweep, Versioned, Voided,
 };
 use crate::shop::Order;
 use crate::store::operations::{IntoRequest, for_each_operation, typed_code, unexpected};
@@ -64,6 +64,12 @@ pub(crate) trait Driver: Sync + Sized {
 
     /// Carries `request` out (a future ready at once on the sync driver).
     fn run(&self, request: Request) -> impl Future<Output = Result<Answer, RedeemError>> + Send;
+
+    /// The protocol it follows, for a check that steps an operation itself.
+    fn protocol(&self) -> &Protocol;
+
+    /// Answers one need as the driver does while it runs a request.
+    fn answer(&self, need: Need) -> impl Future<Output = Result<Reply, StoreError>> + Send;
 
     for_each_operation!(kit_methods! {});
 
@@ -127,6 +133,14 @@ impl<S: Store> Driver for Redeemer<S> {
 
     fn run(&self, request: Request) -> impl Future<Output = Result<Answer, RedeemError>> + Send {
         ready(Redeemer::run(self, request))
+    }
+
+    fn protocol(&self) -> &Protocol {
+        Redeemer::protocol(self)
+    }
+
+    fn answer(&self, need: Need) -> impl Future<Output = Result<Reply, StoreError>> + Send {
+        ready(Redeemer::answer(self, need))
     }
 
     fn card(
@@ -222,6 +236,14 @@ impl<S: AsyncStore> Driver for AsyncRedeemer<S> {
 
     fn run(&self, request: Request) -> impl Future<Output = Result<Answer, RedeemError>> + Send {
         AsyncRedeemer::run(self, request)
+    }
+
+    fn protocol(&self) -> &Protocol {
+        AsyncRedeemer::protocol(self)
+    }
+
+    fn answer(&self, need: Need) -> impl Future<Output = Result<Reply, StoreError>> + Send {
+        AsyncRedeemer::answer(self, need)
     }
 
     fn card(

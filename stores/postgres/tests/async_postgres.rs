@@ -105,6 +105,17 @@ async fn async_postgres_store_passes_the_back_office_checks() {
         .unwrap();
 }
 
+/// The kit's forced races through the async driver: a capture or void that loses to another
+/// request on its checkout answers the state it meets, a thousand times.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+async fn async_postgres_refusals_under_a_race_name_the_state_met() {
+    let scratch = Scratch::new(url());
+    giftcert::testkit::check_async_refusal_races(|| scratch.store(), 1_000)
+        .await
+        .unwrap();
+}
+
 /// Partial capture, changed authorisations, refund targets and balance checks through the
 /// async driver, each check in a fresh schema.
 #[tokio::test(flavor = "multi_thread")]

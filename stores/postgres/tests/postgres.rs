@@ -755,6 +755,15 @@ fn postgres_never_answers_more_parallel_guesses_than_the_limit() {
     giftcert::testkit::check_guard_race(|| scratch.store(), 3).unwrap();
 }
 
+/// The kit's forced races: a capture or void that loses to another request on its checkout
+/// answers the state it meets, a thousand times.
+#[test]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+fn postgres_refusals_under_a_race_name_the_state_met() {
+    let scratch = Scratch::new(url());
+    giftcert::testkit::check_refusal_races(|| scratch.store(), 1_000).unwrap();
+}
+
 #[test]
 #[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
 fn postgres_never_answers_more_parallel_guesses_than_the_store_budget() {

@@ -105,3 +105,21 @@ fn sqlite_store_passes_the_search_and_report_checks() {
     check_search(open).unwrap();
     check_liability(open).unwrap();
 }
+
+/// The kit's forced races: a capture or void that loses to another request on its checkout
+/// answers the state it meets, a thousand times through each driver.
+#[test]
+fn sqlite_refusals_under_a_race_name_the_state_met() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |name: &str| SqliteStore::open(dir.path().join(name), key()).unwrap();
+    giftcert::testkit::check_refusal_races(|| open("races-sync.db"), 1_000).unwrap();
+    giftcert::testkit::block_on(giftcert::testkit::check_async_refusal_races(
+        || {
+            std::future::ready(giftcert::testkit::CommitHook::forward(open(
+                "races-async.db",
+            )))
+        },
+        1_000,
+    ))
+    .unwrap();
+}
