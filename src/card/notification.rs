@@ -68,7 +68,7 @@ pub enum Notification {
     /// The shop gave a card a new code (the old one was lost): send the new code to its
     /// owner; the old one no longer finds the card. The only place the new code appears whole;
     /// a replay of the request does not carry it again (see
-    /// [`Protocol::replace_code`](crate::redeem::Protocol::replace_code)).
+    /// [`Request::ReplaceCode`](crate::redeem::Request::ReplaceCode)).
     CodeReplaced {
         /// The card, the same as before.
         card: CardId,

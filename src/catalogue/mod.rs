@@ -36,11 +36,13 @@ mod error;
 mod id;
 mod listing;
 
-pub use self::bounds::*;
-pub use self::definition::*;
-pub use self::error::*;
-pub use self::id::*;
-pub use self::listing::*;
+pub use self::bounds::AmountBounds;
+pub use self::definition::{
+    CertificateDefinition, CertificateKind, ResolvedCertificate, VoucherPurpose,
+};
+pub use self::error::CatalogueError;
+pub use self::id::CertificateId;
+pub use self::listing::{CatalogueListing, CurrencyFormats, ListedAmount, ListedCertificate};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -30,9 +30,10 @@ mod rounding;
 pub(crate) mod serde_impl;
 mod tax;
 
-pub use self::amount::*;
-pub use self::currency::*;
-pub use self::error::*;
-pub use self::format::*;
-pub use self::rounding::*;
-pub use self::tax::*;
+pub(crate) use self::amount::parse_decimal;
+pub use self::amount::{MAX_AMOUNT_TEXT_LEN, Money};
+pub use self::currency::{Currency, MAX_MINOR_UNITS};
+pub use self::error::MoneyError;
+pub use self::format::{MoneyFormat, ShownDecimals};
+pub use self::rounding::RoundingRule;
+pub use self::tax::{TaxRate, TaxRateError};

@@ -167,7 +167,7 @@ pub fn amend(
     Ok(decision)
 }
 
-/// A card under a new code ([`Protocol::replace_code`](crate::redeem::Protocol::replace_code)).
+/// A card under a new code ([`Request::ReplaceCode`](crate::redeem::Request::ReplaceCode)).
 ///
 /// Masked: the new code itself is in the [`Notification::CodeReplaced`](crate::card::Notification::CodeReplaced)
 /// of the first answer only, since this outcome is what the idempotency record keeps.

@@ -35,12 +35,20 @@ mod selection;
 mod sku;
 mod totals;
 
-pub use self::contact::*;
-pub use self::issuing::*;
-pub use self::line::*;
-pub use self::order::*;
-pub use self::payment::*;
-pub use self::policy::*;
-pub use self::selection::*;
-pub use self::sku::*;
-pub use self::totals::*;
+pub use self::contact::{EmailAddress, GiftMessage, MAX_GIFT_MESSAGE_LEN};
+pub use self::issuing::{CardToIssue, CertificateNotification};
+pub use self::line::{
+    CertificateLine, ProductLine, RemovalReason, RemovedLine, SelectionLine, Shipping,
+};
+pub use self::order::{
+    GiftCredit, NO_SHIPMENT, Order, OrderId, OrderStatus, PaymentDetails, PaymentOutcome,
+    PaymentResult, PurchaseError, Shipment, ShipmentContents,
+};
+pub use self::payment::{PaymentError, PaymentKind, PaymentMethod, PaymentPolicy};
+pub use self::policy::{PriceBasis, ProductWithCertificate, SelectionPolicy};
+pub use self::selection::{MAX_CERTIFICATE_UNITS, Selection, SelectionChange, SelectionError};
+pub use self::sku::Sku;
+pub use self::totals::{
+    AppliedCertificate, CheckoutTotalsError, LineKind, LineTotal, TaxGranularity, TaxLine, Totals,
+    TotalsError, TotalsSettings,
+};

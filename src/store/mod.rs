@@ -2,7 +2,8 @@
 //! [`Redeemer`] that drives the redemption decisions over a store.
 //!
 //! A store keeps cards, their ledgers, checkouts, idempotency records and guard windows, each
-//! read with its version ([`Versioned`]), and commits one request's [`Changes`] atomically with
+//! read with its version ([`Versioned`](crate::redeem::Versioned)), and commits one request's
+//! [`Changes`](crate::redeem::Changes) atomically with
 //! version checks (see [`Store`] for the rules). The database stores live in crates of their
 //! own (`giftcert-sqlite`, `giftcert-postgres`) and pass the same conformance kit
 //! (`giftcert::testkit`, feature `testkit`). A back office finds cards with a [`CardQuery`],

@@ -302,7 +302,7 @@ macro_rules! for_each_operation {
             /// ```
             fn amend(key: &IdempotencyKey, card: CardId, command: CardCommand, by: &Attribution) -> Amend(Redeemed<Amended>) = Request::Amend { key: key.clone(), card, command, by: by.clone() };
             /// Gives a card a new code under `key`, for an owner who lost theirs
-            /// ([`Protocol::replace_code`]): the same card, balance and holds, the old code refused at
+            /// ([`Request::ReplaceCode`]): the same card, balance and holds, the old code refused at
             /// once, and a [`Notification::CodeReplaced`](crate::card::Notification::CodeReplaced)
             /// carrying the new code for the host to send. A replay returns the same outcome (the new
             /// code's masked hint) without the notification: the code is handed over once.
@@ -332,7 +332,7 @@ macro_rules! for_each_operation {
             fn replace_code(key: &IdempotencyKey, card: CardId, by: &Attribution) -> ReplaceCode(Redeemed<CodeReplaced>) = Request::ReplaceCode { key: key.clone(), card, by: by.clone() };
             /// Sweeps up to `limit` cards that are due at the clock's time ([`Store::due_cards`]):
             /// releases holds past their time limit and records expiries, each card in a versioned
-            /// commit of its own ([`Protocol::sweep_card`]). For a host's scheduler: run it every few
+            /// commit of its own ([`Request::Sweep`]). For a host's scheduler: run it every few
             /// minutes, and again at once while [`Sweep::more`] says the batch was full. Running it
             /// twice changes nothing the second time.
             ///

@@ -214,7 +214,7 @@ async fn spend_until_empty<D: Driver>(
 /// Checks the protocol's rule that no request fails with [`RedeemError::Contention`] while
 /// others make progress, through one [`Redeemer`] shared by several threads, each scenario on a
 /// fresh store from `factory`. Every request is allowed only 5 attempts: after 4 lost commits
-/// the protocol takes its pessimistic path (see [`Need::Yield`](crate::redeem::Need::Yield)),
+/// the protocol takes its pessimistic path (see [`Need::Turn`](crate::redeem::Need::Turn)),
 /// the driver's turn, and holding it a request must win at once; so it is that path, not a
 /// long run of lucky retries, that gets every request through:
 ///

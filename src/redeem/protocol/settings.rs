@@ -141,7 +141,7 @@ impl Protocol {
         self
     }
 
-    /// What a driver answers to [`Need::Fresh`]: a random card id and a code from the
+    /// What a driver answers to [`Need::Fresh`](super::Need::Fresh): a random card id and a code from the
     /// configured generator. This is the only place randomness enters, and it is the driver
     /// that calls it.
     pub fn draw(&self) -> Result<(CardId, Code), CodeError> {

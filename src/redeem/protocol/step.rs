@@ -175,10 +175,10 @@ pub enum Reply {
     Ledger(Vec<LedgerEntry>),
 }
 
-/// Where an operation stands after [`Operation::poll`].
+/// Where an operation stands after [`Operation::poll`](super::Operation::poll).
 #[derive(Debug)]
 pub enum Step<T> {
-    /// It needs this answered with [`Operation::reply`] before it is polled again.
+    /// It needs this answered with [`Operation::reply`](super::Operation::reply) before it is polled again.
     Need(Need),
     /// It is finished.
     Done(Result<T, RedeemError>),
