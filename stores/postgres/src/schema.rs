@@ -1,10 +1,15 @@
-//! The schema, created and upgraded by numbered migrations when a store connects.
+//! The schema, created and upgraded by numbered migrations when a store connects, and the
+//! commit function, re-created after them.
 //!
-//! The table `giftcert_schema_migrations` records each migration applied. Connecting runs the
-//! missing ones in one transaction under a transaction-scoped advisory lock, so stores that
-//! start at the same moment (several processes, or several connections of one) wait for each
-//! other instead of racing, and a failure leaves the schema as it was. A schema from a newer
-//! version of the crate is refused rather than misread.
+//! The table `giftcert_schema_migrations` records each migration applied (its version, nothing
+//! else). Connecting runs the missing ones in one transaction under a transaction-scoped
+//! advisory lock, so stores that start at the same moment (several processes, or several
+//! connections of one) wait for each other instead of racing, and a failure leaves the schema
+//! as it was. A schema from a newer version of the crate is refused rather than misread.
+//!
+//! The migrations hold the tables. The function `giftcert_commit` is not among them: it is one
+//! file ([`COMMIT_FUNCTION`]) that the same transaction runs after them, so a database always
+//! has this crate's function, whatever version it was migrated from.
 
 use giftcert_store_support::CodeKey;
 
@@ -12,7 +17,8 @@ use crate::connect::ConnectError;
 use crate::sql::ExecText;
 
 /// The migrations, in order: migration `n` (from 1) brings the schema to version `n`.
-/// A released migration is never edited; changes come as new migrations.
+/// What a released migration does to the tables never changes (a database at its version has
+/// it already); table changes come as new migrations.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_store_key.sql"),
@@ -22,6 +28,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_hot_card_updates.sql"),
 ];
 
+/// The function that makes a commit's writes (see [`crate::commit`]), created or replaced after
+/// the migrations on every connect. A change to the document it reads that an older crate's
+/// function could not take goes with a new migration, so that the older crate refuses the
+/// schema ([`ConnectError::NewerSchema`]) instead of putting its function back.
+pub(crate) const COMMIT_FUNCTION: &str = include_str!("../sql/commit_function.sql");
+
 /// The schema version this crate writes (the highest version in `giftcert_schema_migrations`).
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
@@ -29,7 +41,8 @@ pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 const MIGRATION_LOCK: i64 = 0x6769_6674_6365_7274;
 
 /// Brings the schema in the search path of the transaction `tx` (after creating `schema`, when
-/// given) to [`SCHEMA_VERSION`]; does nothing when it is there already. The caller commits
+/// given) to [`SCHEMA_VERSION`], running only the missing migrations, and then creates or
+/// replaces [`COMMIT_FUNCTION`] in it. The caller commits
 /// `tx`. Then checks that the schema's codes are hashed with `key`: a schema without a
 /// fingerprint (new, or from before version 2) takes `key`'s, and another key is refused
 /// ([`ConnectError::WrongKey`]). Both stores run this one function: the blocking one with
@@ -84,6 +97,9 @@ pub(crate) async fn migrate<E: ExecText>(
         .await
         .map_err(ConnectError::Database)?;
     }
+    tx.batch_execute(COMMIT_FUNCTION)
+        .await
+        .map_err(ConnectError::Database)?;
     let expected = key.fingerprint();
     let stored: Option<String> = tx
         .query_one_text(

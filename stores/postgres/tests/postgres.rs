@@ -239,6 +239,40 @@ fn connecting_again_keeps_the_data_and_the_schema_version() {
     assert_eq!(found.version, 2);
 }
 
+/// Connecting creates or replaces the commit function after the migrations, also in a schema
+/// that is at the newest version already: a `giftcert_commit` that is not this crate's (here
+/// one that refuses everything) is replaced, and the store commits again.
+#[test]
+#[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
+fn connecting_puts_the_crates_commit_function_back() {
+    let url = url();
+    let scratch = Scratch::new(url);
+    let (schema, _, _) = schema_with_a_held_card(&scratch);
+    let mut db = scratch.client(&schema);
+    db.batch_execute(
+        "CREATE OR REPLACE FUNCTION giftcert_commit(changes jsonb) RETURNS void \
+         LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'not the crate''s function'; END $$",
+    )
+    .unwrap();
+    let redeemer =
+        Redeemer::new(scratch.store_in(&schema)).with_clock(Arc::new(FixedClock::new(t0())));
+    redeemer
+        .issue(
+            &IdempotencyKey::new("after").unwrap(),
+            vec![CardSpec::new(usd("20"))],
+        )
+        .unwrap();
+    let source: String = db
+        .query_one(
+            "SELECT prosrc FROM pg_proc WHERE proname = 'giftcert_commit' \
+             AND pronamespace = $1::text::regnamespace",
+            &[&schema],
+        )
+        .unwrap()
+        .get(0);
+    assert!(source.contains("card_doc->>'id'"), "{source}");
+}
+
 #[test]
 #[ignore = "needs a PostgreSQL server: set GIFTCERT_POSTGRES_URL and run with --ignored (bash .ci/run does)"]
 fn a_schema_from_a_newer_version_is_refused() {

@@ -6,7 +6,8 @@
 //!   [`versioned`], ...);
 //! - the order of a commit's steps and the checks between them ([`CommitSteps`],
 //!   [`write_changes`]);
-//! - how connections are pooled ([`PoolOptions`], [`checkout`]).
+//! - how connections are pooled ([`PoolOptions`], [`checkout`]);
+//! - how async SQL runs on a blocking client ([`run_ready`]).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -15,10 +16,12 @@
 mod commit;
 mod digest;
 mod pool;
+mod ready;
 
-pub use commit::{AsyncCommitSteps, CommitSteps, run_ready, write_changes, write_changes_async};
+pub use commit::{CommitSteps, write_changes};
 pub use digest::{CodeDigest, CodeDigestError, CodeKey, CodeKeyError};
 pub use pool::{PoolOptions, checkout};
+pub use ready::run_ready;
 
 use std::fmt::Display;
 
