@@ -2,7 +2,7 @@
 //! [`AsyncRedeemer`].
 //!
 //! The store is any [`AsyncStore`]: `giftcert_postgres::AsyncPostgresStore` as it is, or a
-//! blocking store such as SQLite behind [`Blocking`](crate::Blocking), which moves each store
+//! blocking store such as SQLite behind [`giftcert_sqlite::Blocking`], which moves each store
 //! call to tokio's blocking pool. Every rule (replays, retries after a lost commit, the
 //! unknown-code guard, hold expiry) is the driver's: this type only owns what the handlers
 //! pass and runs each operation as a task of its own.
@@ -207,11 +207,11 @@ mod tests {
         EmailAddress, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy,
         PaymentResult, PriceBasis, Redeemer, Selection, SelectionPolicy, TotalsSettings,
     };
-    use giftcert_sqlite::{CodeKey, SqliteStore};
+    use giftcert_sqlite::{Blocking, CodeKey, SqliteStore};
     use rust_decimal::Decimal;
 
     use super::*;
-    use crate::{Blocking, demo_catalogue};
+    use crate::demo_catalogue;
 
     fn order(
         id: &str,

@@ -14,9 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use giftcert::MemoryStore;
 use giftcert::code::{CodeGenerator, RandomCodeGenerator};
 use giftcert::store::{AsyncRedeemer, AsyncStore};
-use giftcert_axum_shop::{Blocking, Shop, serve};
+use giftcert_axum_shop::{Shop, serve};
 use giftcert_postgres::{AsyncPostgresStore, NoTls};
-use giftcert_sqlite::{CodeKey, SqliteStore};
+use giftcert_sqlite::{Blocking, CodeKey, SqliteStore};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -3,9 +3,13 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+#[cfg(feature = "tokio")]
+mod blocking;
 mod schema;
 mod store;
 
+#[cfg(feature = "tokio")]
+pub use blocking::Blocking;
 /// How a store's connection pool is sized, re-exported for [`SqliteStore::open_with`].
 pub use giftcert_store_support::PoolOptions;
 /// The key a store hashes codes with, re-exported so that a host needs no other crate to open
