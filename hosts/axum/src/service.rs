@@ -11,8 +11,8 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use giftcert::card::{GiftCard, Reference};
-use giftcert::redeem::{Authorisation, Captured, Checkout, Issued, RefundOutcome, Voided};
+use giftcert::card::Reference;
+use giftcert::redeem::{Authorisation, Captured, CheckoutCards, Issued, RefundOutcome, Voided};
 use giftcert::store::{AppliedCode, AsyncRedeemer, AsyncStore, Redeemed};
 use giftcert::{Currency, IdempotencyKey, Money, Order, RedeemError};
 
@@ -40,15 +40,6 @@ impl From<RedeemError> for ServiceError {
     fn from(e: RedeemError) -> Self {
         ServiceError::Refused(e)
     }
-}
-
-/// A checkout as the store has it, with the cards applied to it (in the order applied).
-#[derive(Debug, Clone)]
-pub struct CheckoutCards {
-    /// The library's checkout.
-    pub checkout: Checkout,
-    /// Its applied cards, as stored now.
-    pub cards: Vec<GiftCard>,
 }
 
 /// The gift card service handlers call: the library's [`AsyncRedeemer`] over store `S`.
@@ -177,23 +168,12 @@ impl<S: AsyncStore + 'static> GiftCards<S> {
             .await
     }
 
-    /// The checkout the store keeps for `checkout` (none before a code is applied) and its
-    /// applied cards.
-    pub async fn checkout(&self, checkout: Reference) -> Result<Option<CheckoutCards>> {
-        self.run(move |r| async move {
-            let Some(stored) = r.store().checkout(&checkout).await? else {
-                return Ok(None);
-            };
-            let checkout = stored.value;
-            let mut cards = Vec::with_capacity(checkout.applied().len());
-            for &id in checkout.applied() {
-                if let Some(card) = r.card(id).await? {
-                    cards.push(card);
-                }
-            }
-            Ok(Some(CheckoutCards { checkout, cards }))
-        })
-        .await
+    /// [`AsyncRedeemer::checkout_cards`]: the cards applied to `checkout` as they stand, with
+    /// the credit each gives it and what its payment holds, captured and refunded on each (no
+    /// cards before a code is applied).
+    pub async fn checkout_cards(&self, checkout: Reference) -> Result<CheckoutCards> {
+        self.run(move |r| async move { r.checkout_cards(&checkout).await })
+            .await
     }
 }
 
