@@ -72,8 +72,10 @@ pub struct GiftCertificateView {
 
 /// The gift certificates of a checkout and what is left to pay: what a checkout page shows.
 ///
-/// Built by [`CheckoutView::new`] from the checkout's cards and the order's totals; see the
-/// [module documentation](self) for what each stage shows.
+/// Built by [`CheckoutView::new`] from the checkout's cards and the order's totals. While the
+/// checkout is open each card shows what the totals allocate to it, in the checkout's
+/// allocation order; once authorised, what this checkout's live holds keep on it (a hold past
+/// its time limit shows as nothing); once captured, what it paid less what was refunded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
