@@ -16,9 +16,11 @@
 //! 4. `grandTotal`: `subtotal - discount + shipping`, plus the tax when prices exclude it: what
 //!    is payable before any credit.
 //! 5. Gift credit, as a payment and never a discount: the applied certificates pay, lowest
-//!    balance first ([`allocate`](crate::redeem::allocate)), the part of `grandTotal` gift credit may pay, which is the
-//!    product part only (a gift certificate cannot be paid for with a gift certificate). No tax
-//!    figure changes. `outstandingBalance` is what is left to pay by another method.
+//!    balance first ([`allocate`](crate::redeem::allocate)) or in the checkout's
+//!    [`AllocationOrder`] ([`Totals::with_checkout`], [`Totals::for_grand_total`]), the part of
+//!    `grandTotal` gift credit may pay, which is the product part only (a gift certificate
+//!    cannot be paid for with a gift certificate). No tax figure changes. `outstandingBalance`
+//!    is what is left to pay by another method.
 //!
 //! Centra's table comes out exactly:
 //!
