@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::card::{EntryKind, LedgerEntry, Reference, ReleaseReason};
@@ -1093,20 +1093,6 @@ impl GiftCard {
         Ok(entry)
     }
 
-    /// BigCommerce's view of this card on a checkout: `balance` is what the card
-    /// could give, `used` what this checkout takes, `remaining` the difference.
-    #[must_use]
-    pub fn checkout_view(&self, used: Money) -> GiftCertificateView {
-        let balance = self.available();
-        GiftCertificateView {
-            balance,
-            code: self.code_hint.clone(),
-            purchase_date: self.issued_at.date_naive(),
-            remaining: balance.checked_sub(used).unwrap_or(balance),
-            used,
-        }
-    }
-
     /// Checks the invariants a stored card must keep (used when deserialising).
     fn check(&self) -> Result<(), String> {
         let currency = self.currency();
@@ -1165,23 +1151,4 @@ impl<'de> Deserialize<'de> for GiftCard {
         card.check().map_err(serde::de::Error::custom)?;
         Ok(card)
     }
-}
-
-/// BigCommerce's gift certificate on a checkout: `balance`, `code`, `purchaseDate`,
-/// `remaining`, `used` (BigCommerce).
-///
-/// The code is shown masked: the card keeps no more of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GiftCertificateView {
-    /// What the card could give to this checkout.
-    pub balance: Money,
-    /// The card's code, masked.
-    pub code: CodeHint,
-    /// When the card was bought.
-    pub purchase_date: NaiveDate,
-    /// What the card keeps after this checkout.
-    pub remaining: Money,
-    /// What this checkout takes from it.
-    pub used: Money,
 }

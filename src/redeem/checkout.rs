@@ -70,6 +70,34 @@ impl CheckoutState {
             CheckoutState::Voided => "voided",
         }
     }
+
+    /// Where the payment stands, without the holds, captures and refunds.
+    #[must_use]
+    pub const fn stage(&self) -> PaymentStage {
+        match self {
+            CheckoutState::Open => PaymentStage::Open,
+            CheckoutState::Authorised { .. } => PaymentStage::Authorised,
+            CheckoutState::Captured { .. } => PaymentStage::Captured,
+            CheckoutState::Voided => PaymentStage::Voided,
+        }
+    }
+}
+
+/// Where a checkout's gift card payment stands, by name alone ([`CheckoutState::stage`]):
+/// serialised as `"open"`, `"authorised"`, `"captured"` or `"voided"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum PaymentStage {
+    /// Codes can be applied and removed; nothing is held.
+    #[default]
+    Open,
+    /// Holds are placed.
+    Authorised,
+    /// The money was spent.
+    Captured,
+    /// The holds were released; the checkout may authorise again.
+    Voided,
 }
 
 /// A checkout's gift cards and the state of their payment.

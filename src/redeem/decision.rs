@@ -885,44 +885,59 @@ pub fn checkout_cards(
         cards: Vec::new(),
         order,
         at: now,
+        stage: checkout.map_or(PaymentStage::Open, |c| c.state.stage()),
+        payments: Vec::new(),
     };
     let Some(checkout) = checkout else {
         return Ok(out);
     };
     out.cards.reserve(checkout.applied.len());
+    out.payments.reserve(checkout.applied.len());
     for &id in &checkout.applied {
         let card = cards
             .iter()
             .find(|c| c.id() == id)
             .ok_or(RedeemError::MissingCard(id))?;
         let zero = Money::zero(card.currency());
-        let spendable = card.ensure_spendable(now).is_ok();
-        let credit = match &checkout.state {
-            CheckoutState::Open | CheckoutState::Voided if spendable => card.available_at(now),
-            CheckoutState::Open | CheckoutState::Voided => zero,
-            CheckoutState::Authorised { holds, .. } => {
-                let own = holds
-                    .iter()
-                    .filter(|h| h.card == id)
-                    .filter(|h| {
-                        card.holds()
-                            .iter()
-                            .any(|live| live.id() == h.hold && !live.is_expired(now))
-                    })
-                    .map(|h| h.amount);
-                let own = Money::sum(card.currency(), own)?;
-                let free = if spendable {
-                    card.available_at(now)
-                } else {
-                    zero
-                };
-                free.checked_add(own)?
-            }
-            CheckoutState::Captured { captures, .. } => Money::sum(
-                card.currency(),
-                captures.iter().filter(|c| c.card == id).map(|c| c.amount),
-            )?,
+        let free = if card.ensure_spendable(now).is_ok() {
+            card.available_at(now)
+        } else {
+            zero
         };
+        let mut payment = CardPayment {
+            card: id,
+            issued_at: card.issued_at(),
+            available: free,
+            held: zero,
+            captured: zero,
+            refunded: zero,
+        };
+        let on_card = |amounts: &mut dyn Iterator<Item = (CardId, Money)>| {
+            Money::sum(
+                card.currency(),
+                amounts.filter(|(c, _)| *c == id).map(|(_, m)| m),
+            )
+        };
+        let credit = match &checkout.state {
+            CheckoutState::Open | CheckoutState::Voided => free,
+            CheckoutState::Authorised { holds, .. } => {
+                let live = holds.iter().filter(|h| {
+                    card.holds()
+                        .iter()
+                        .any(|live| live.id() == h.hold && !live.is_expired(now))
+                });
+                payment.held = on_card(&mut live.map(|h| (h.card, h.amount)))?;
+                free.checked_add(payment.held)?
+            }
+            CheckoutState::Captured {
+                captures, refunds, ..
+            } => {
+                payment.captured = on_card(&mut captures.iter().map(|c| (c.card, c.amount)))?;
+                payment.refunded = on_card(&mut refunds.iter().map(|c| (c.card, c.amount)))?;
+                payment.captured
+            }
+        };
+        out.payments.push(payment);
         out.cards.push(AppliedCode {
             card: id,
             code: card.shared_code_hint().clone(),

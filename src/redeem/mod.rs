@@ -43,7 +43,7 @@ pub use self::allocation::{
     AllocatedCard, Allocation, AllocationError, AllocationOrder, Offer, allocate, allocate_by,
 };
 pub use self::changes::{CardWrite, Changes, CodeWrite, RecordWrite, Versioned};
-pub use self::checkout::{CardAmount, Checkout, CheckoutState, HoldRef};
+pub use self::checkout::{CardAmount, Checkout, CheckoutState, HoldRef, PaymentStage};
 pub use self::command::{Amended, CardCommand, CodeReplaced, CommandError, amend, replace_code};
 pub use self::decision::{
     Decision, RefundTo, apply, authorise, capture, capture_part, change_authorisation,
@@ -59,8 +59,8 @@ pub use self::idempotency::{
     IdempotencyKey, IdempotencyKeyError, IdempotencyRecord, RecordedRequest,
 };
 pub use self::outcome::{
-    Authorisation, BalanceCheck, Captured, CardUse, CheckoutCards, Issued, IssuedCard, Outcome,
-    RefundOutcome, RefundPart, Replacement, Voided,
+    Authorisation, BalanceCheck, Captured, CardPayment, CardUse, CheckoutCards, Issued, IssuedCard,
+    Outcome, RefundOutcome, RefundPart, Replacement, Voided,
 };
 pub(crate) use self::protocol::PESSIMISTIC_AFTER;
 pub use self::protocol::{

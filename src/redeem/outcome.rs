@@ -190,6 +190,28 @@ impl BalanceCheck {
     }
 }
 
+/// What a checkout's payment has done on one of its applied cards, at the time
+/// [`CheckoutCards`] were read: the figures a checkout page shows beside the card's credit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct CardPayment {
+    /// The card.
+    pub card: CardId,
+    /// When it was issued (its purchase date).
+    pub issued_at: DateTime<Utc>,
+    /// What it can pay now apart from this checkout's holds: zero when it can no longer pay
+    /// (disabled, expired, replaced).
+    pub available: Money,
+    /// What this checkout's live holds keep on it; a hold past its time limit counts for
+    /// nothing.
+    pub held: Money,
+    /// What this checkout spent from it.
+    pub captured: Money,
+    /// What has been refunded to it of what this checkout spent.
+    pub refunded: Money,
+}
+
 /// A checkout's applied cards as they stand, read in one go for the checkout page's totals
 /// ([`Redeemer::checkout_cards`](crate::store::Redeemer::checkout_cards); the
 /// [`Totals`](crate::shop::Totals) built from it come from
@@ -198,7 +220,9 @@ impl BalanceCheck {
 /// Each card is named by its id and masked code, never its whole code, with the credit it
 /// gives this checkout: what it can pay now while the checkout is open (zero for a card that
 /// can no longer pay), that plus what this checkout holds on it once authorised, and what it
-/// paid once captured. The cards come in the order applied.
+/// paid once captured. The cards come in the order applied, each with its [`CardPayment`]:
+/// what is held, captured and refunded on it (a checkout page's view of them is
+/// [`CheckoutView`](crate::shop::CheckoutView)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -216,4 +240,11 @@ pub struct CheckoutCards {
     pub order: AllocationOrder,
     /// When the cards were read.
     pub at: DateTime<Utc>,
+    /// Where the checkout's payment stands (open while no code has been applied).
+    #[serde(default)]
+    pub stage: PaymentStage,
+    /// What the payment has done on each applied card, in the order applied (one entry per
+    /// entry of `cards`).
+    #[serde(default)]
+    pub payments: Vec<CardPayment>,
 }

@@ -5,6 +5,8 @@
 //!   newest replaces the previous) or Spryker's mixed carts. Certificates take no discount.
 //! - [`Totals`] computes taxes on the original prices, then applies gift credit as a payment
 //!   (BigCommerce's `grandTotal` and `outstandingBalance`).
+//! - [`CheckoutView`] is what a checkout page shows of its gift certificates: per card what
+//!   it pays, holds, captured and refunded, and the outstanding balance.
 //! - [`PaymentPolicy`] bars the methods that may not pay for certificates (invoice, and gift
 //!   credit itself); [`Order`] finalises a paid certificate order with a completed `noshipment`
 //!   shipment and hands over the [`CardToIssue`]s.
@@ -34,6 +36,7 @@ mod policy;
 mod selection;
 mod sku;
 mod totals;
+mod view;
 
 pub use self::contact::{EmailAddress, GiftMessage, MAX_GIFT_MESSAGE_LEN};
 pub use self::issuing::{CardToIssue, CertificateNotification};
@@ -52,3 +55,4 @@ pub use self::totals::{
     AppliedCertificate, CheckoutTotalsError, LineKind, LineTotal, TaxGranularity, TaxLine, Totals,
     TotalsError, TotalsSettings,
 };
+pub use self::view::{CheckoutView, GiftCertificateView};

@@ -16,9 +16,11 @@
 //! 4. `grandTotal`: `subtotal - discount + shipping`, plus the tax when prices exclude it: what
 //!    is payable before any credit.
 //! 5. Gift credit, as a payment and never a discount: the applied certificates pay, lowest
-//!    balance first ([`allocate`](crate::redeem::allocate)), the part of `grandTotal` gift credit may pay, which is the
-//!    product part only (a gift certificate cannot be paid for with a gift certificate). No tax
-//!    figure changes. `outstandingBalance` is what is left to pay by another method.
+//!    balance first ([`allocate`](crate::redeem::allocate)) or in the checkout's
+//!    [`AllocationOrder`] ([`Totals::with_checkout`], [`Totals::for_grand_total`]), the part of
+//!    `grandTotal` gift credit may pay, which is the product part only (a gift certificate
+//!    cannot be paid for with a gift certificate). No tax figure changes. `outstandingBalance`
+//!    is what is left to pay by another method.
 //!
 //! Centra's table comes out exactly:
 //!
@@ -94,6 +96,9 @@ pub enum TotalsError {
         /// The currency's minor units.
         allowed: u32,
     },
+    /// A grand total below zero ([`Totals::for_grand_total`]).
+    #[error("grand total {0} is negative")]
+    NegativeGrandTotal(Money),
     /// Totals read from JSON that do not add up.
     #[error("totals do not add up: {0}")]
     Inconsistent(&'static str),
@@ -605,22 +610,64 @@ impl Totals {
         checkout: &CheckoutCards,
         settings: &TotalsSettings,
     ) -> Result<Totals, TotalsError> {
-        if let Some(currency) = checkout.currency {
-            if currency != selection.currency() {
-                return Err(MoneyError::CurrencyMismatch {
-                    expected: selection.currency(),
-                    found: currency,
-                }
-                .into());
-            }
+        let cards = checkout_applied(checkout, selection.currency())?;
+        Totals::compute_with(selection, cards, settings, checkout.order)
+    }
+
+    /// The totals of an order priced elsewhere, known only by its `grand_total` (BigCommerce's
+    /// checkout with a bare `grandTotal`), with the cards applied to its redemption checkout:
+    /// the whole grand total is payable with gift credit, the cards pay it in the checkout's
+    /// [`AllocationOrder`] as in [`Totals::with_checkout`], and what they leave is the
+    /// outstanding balance. No tax, discount or shipping is known, so those figures are zero
+    /// and the subtotal is the grand total; there are no lines.
+    ///
+    /// ```
+    /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference, Totals};
+    ///
+    /// let usd = |s: &str| Money::parse(s, Currency::USD);
+    /// let redeemer = Redeemer::new(MemoryStore::new());
+    /// let issued = redeemer.issue(&IdempotencyKey::new("i-1")?, vec![CardSpec::new(usd("40")?)])?;
+    /// let Some(Notification::CardIssued { code, .. }) = issued.notifications.first() else { unreachable!() };
+    /// let checkout = Reference::new("c-1")?;
+    /// redeemer.apply_code(&Reference::new("client-1")?, &checkout, Currency::USD, code.expose_secret())?;
+    ///
+    /// let cards = redeemer.checkout_cards(&checkout)?;
+    /// let totals = Totals::for_grand_total(usd("150")?, &cards)?;
+    /// assert_eq!(totals.gift_certificates()[0].used(), usd("40")?);
+    /// assert_eq!(totals.outstanding_balance(), usd("110")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TotalsError::NegativeGrandTotal`] when `grand_total` is below zero;
+    /// [`TotalsError::Money`] when the checkout is in another currency, or on an overflow.
+    pub fn for_grand_total(
+        grand_total: Money,
+        checkout: &CheckoutCards,
+    ) -> Result<Totals, TotalsError> {
+        if grand_total.is_negative() {
+            return Err(TotalsError::NegativeGrandTotal(grand_total));
         }
-        let cards = checkout.cards.iter().map(|c| Applied {
-            code: c.code.as_str().to_owned(),
-            card: Some(c.card),
-            balance: c.balance,
-            expires_at: c.expires_at,
-        });
-        Totals::compute_with(selection, cards.collect(), settings, checkout.order)
+        let currency = grand_total.currency();
+        let zero = Money::zero(currency);
+        let cards = checkout_applied(checkout, currency)?;
+        let (gift_certificates, outstanding_balance) =
+            pay_with_credit(grand_total, grand_total, cards, checkout.order)?;
+        Ok(Totals {
+            currency,
+            tax_included: true,
+            subtotal: grand_total,
+            discount_amount: zero,
+            shipping_cost_total: zero,
+            tax_total: zero,
+            taxes: Vec::new(),
+            grand_total,
+            payable_with_gift_credit: grand_total,
+            gift_certificates,
+            outstanding_balance,
+            lines: Vec::new(),
+        })
     }
 
     /// [`Totals::compute`] over checked cards, allocated in `order`.
@@ -812,31 +859,15 @@ impl Totals {
             certificate_part = certificate_part.checked_add(certificate_tax)?;
         }
 
-        // 5. Gift credit pays the product part only, lowest balance first.
+        // 5. Gift credit pays the product part only, in the allocation order.
         let payable_with_gift_credit = grand_total.checked_sub(certificate_part)?;
         let payable_with_gift_credit = if payable_with_gift_credit.is_negative() {
             zero
         } else {
             payable_with_gift_credit
         };
-        let offers = cards.into_iter().map(|c| Offer {
-            available: c.balance,
-            expires_at: c.expires_at,
-            key: (c.code, c.card),
-        });
-        let allocation = allocate_by(payable_with_gift_credit, order, offers)?;
-        let outstanding_balance = grand_total.checked_sub(allocation.used())?;
-        let gift_certificates = allocation
-            .into_cards()
-            .into_iter()
-            .map(|c| AppliedCertificate {
-                code: c.key.0,
-                card: c.key.1,
-                balance: c.available,
-                used: c.used,
-                remaining: c.remaining,
-            })
-            .collect();
+        let (gift_certificates, outstanding_balance) =
+            pay_with_credit(grand_total, payable_with_gift_credit, cards, order)?;
 
         Ok(Totals {
             currency,
@@ -1044,6 +1075,58 @@ struct Applied {
     card: Option<CardId>,
     balance: Money,
     expires_at: Option<DateTime<Utc>>,
+}
+
+/// A checkout's cards as totals in `currency` allocate over them, named by id and masked code.
+fn checkout_applied(
+    checkout: &CheckoutCards,
+    currency: Currency,
+) -> Result<Vec<Applied>, TotalsError> {
+    if let Some(found) = checkout.currency {
+        if found != currency {
+            return Err(MoneyError::CurrencyMismatch {
+                expected: currency,
+                found,
+            }
+            .into());
+        }
+    }
+    let cards = checkout.cards.iter().map(|c| Applied {
+        code: c.code.as_str().to_owned(),
+        card: Some(c.card),
+        balance: c.balance,
+        expires_at: c.expires_at,
+    });
+    Ok(cards.collect())
+}
+
+/// Step 5: `cards` pay `payable` (the part of `grand_total` gift credit may pay) in `order`;
+/// each card's part, and what is left of the grand total for another method.
+fn pay_with_credit(
+    grand_total: Money,
+    payable: Money,
+    cards: Vec<Applied>,
+    order: AllocationOrder,
+) -> Result<(Vec<AppliedCertificate>, Money), TotalsError> {
+    let offers = cards.into_iter().map(|c| Offer {
+        available: c.balance,
+        expires_at: c.expires_at,
+        key: (c.code, c.card),
+    });
+    let allocation = allocate_by(payable, order, offers)?;
+    let outstanding_balance = grand_total.checked_sub(allocation.used())?;
+    let gift_certificates = allocation
+        .into_cards()
+        .into_iter()
+        .map(|c| AppliedCertificate {
+            code: c.key.0,
+            card: c.key.1,
+            balance: c.available,
+            used: c.used,
+            remaining: c.remaining,
+        })
+        .collect();
+    Ok((gift_certificates, outstanding_balance))
 }
 
 /// The tax in `amount` at `rate`: `A × r / (100 + r)` when prices include tax, `A × r / 100`

@@ -1,6 +1,12 @@
 //! BigCommerce's Storefront checkout with gift certificates as a payment method: applying and
 //! removing codes, the checkout's `giftCertificates` and `outstandingBalance`, and the money
 //! moves (authorise, capture, void, refund) under an `Idempotency-Key`.
+//!
+//! Every figure of a checkout comes from the library: the order's [`Totals`] over the cards
+//! the driver reads ([`AsyncRedeemer::checkout_cards`](giftcert::store::AsyncRedeemer::checkout_cards)),
+//! in the protocol's allocation order, and the [`CheckoutView`] of them, which shows what each
+//! card pays, holds, captured and refunded and what is left to pay. This module only translates
+//! requests into library calls and those values into BigCommerce's JSON.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,21 +14,23 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
-use giftcert::card::{GiftCertificateView, Reference};
+use giftcert::card::Reference;
 use giftcert::clock::{Clock, SystemClock};
-use giftcert::redeem::{Authorisation, Captured, CheckoutState, RefundOutcome, Voided, allocate};
-use giftcert::shop::ProductLine;
+use giftcert::redeem::{
+    Authorisation, Captured, CheckoutCards, PaymentStage, RefundOutcome, Voided,
+};
+use giftcert::shop::{CheckoutView, GiftCertificateView, ProductLine};
 use giftcert::store::AsyncStore;
 use giftcert::{
     Currency, IdempotencyKey, Money, PriceBasis, RedeemError, Selection, SelectionPolicy, TaxRate,
-    Totals,
+    Totals, TotalsSettings,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Amount, MoneyInput};
 use crate::centra::EmailOutbox;
 use crate::error::{ApiError, Body, OptionalBody, Params};
-use crate::service::{CheckoutCards, ServiceError};
+use crate::service::ServiceError;
 use crate::shop::{Shop, fresh_id, lock};
 
 /// The longest `Idempotency-Key` header accepted (the store's limit is 255, and the key is
@@ -36,10 +44,28 @@ pub(crate) struct CheckoutRecord {
     currency: Currency,
     tax_included: bool,
     lines: Vec<LineItem>,
-    subtotal: Money,
-    tax_total: Money,
+    pricing: Pricing,
+    /// What the order costs before gift certificates, as the library priced it at creation.
     grand_total: Money,
     created_time: String,
+}
+
+/// How the order is priced: a bare grand total from elsewhere, or the cart's lines here.
+#[derive(Debug, Clone)]
+enum Pricing {
+    GrandTotal(Money),
+    Lines(Selection),
+}
+
+impl Pricing {
+    /// The order's totals with the checkout's cards paying in the protocol's order.
+    fn totals(&self, cards: &CheckoutCards, settings: &TotalsSettings) -> Result<Totals, ApiError> {
+        match self {
+            Pricing::GrandTotal(total) => Totals::for_grand_total(*total, cards),
+            Pricing::Lines(cart) => Totals::with_checkout(cart, cards, settings),
+        }
+        .map_err(wrong_sum)
+    }
 }
 
 /// A cart line, as sent and shown.
@@ -103,7 +129,7 @@ pub(crate) struct CheckoutBody {
     outstanding_balance: Money,
     is_store_credit_applied: bool,
     /// Where the gift certificate payment stands: `open`, `authorised`, `captured`, `voided`.
-    gift_certificate_payment: &'static str,
+    gift_certificate_payment: PaymentStage,
     created_time: String,
 }
 
@@ -115,88 +141,15 @@ fn wrong_sum(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(format!("checkout amounts do not add up: {e}"))
 }
 
-/// What each card gives this checkout, in the order applied.
-fn certificate_views(
-    record: &CheckoutRecord,
-    stored: &CheckoutCards,
-) -> Result<(Vec<GiftCertificateView>, &'static str), ApiError> {
-    let currency = record.currency;
-    let per_card = |amounts: &mut dyn Iterator<Item = (giftcert::CardId, Money)>,
-                    id: giftcert::CardId| {
-        Money::sum(
-            currency,
-            amounts.filter(|(card, _)| *card == id).map(|(_, m)| m),
-        )
-        .map_err(wrong_sum)
-    };
-    let mut views = Vec::with_capacity(stored.cards.len());
-    let state = match stored.checkout.state() {
-        CheckoutState::Authorised { holds, .. } => {
-            for card in &stored.cards {
-                let used = per_card(&mut holds.iter().map(|h| (h.card, h.amount)), card.id())?;
-                views.push(held_view(card, used)?);
-            }
-            "authorised"
-        }
-        CheckoutState::Captured {
-            captures, refunds, ..
-        } => {
-            for card in &stored.cards {
-                let spent = per_card(&mut captures.iter().map(|c| (c.card, c.amount)), card.id())?;
-                let back = per_card(&mut refunds.iter().map(|c| (c.card, c.amount)), card.id())?;
-                views.push(held_view(
-                    card,
-                    spent.checked_sub(back).map_err(wrong_sum)?,
-                )?);
-            }
-            "captured"
-        }
-        state => {
-            // Nothing is held yet: show what the cards would give, lowest first.
-            let plan = allocate(
-                record.grand_total,
-                stored.cards.iter().map(|c| (c.id(), c.available())),
-            )
-            .map_err(wrong_sum)?;
-            for (card, part) in stored.cards.iter().zip(plan.cards()) {
-                views.push(card.checkout_view(part.used));
-            }
-            if matches!(state, CheckoutState::Voided) {
-                "voided"
-            } else {
-                "open"
-            }
-        }
-    };
-    Ok((views, state))
-}
-
-/// The view of a card whose `used` part is already held or spent by this checkout: its
-/// balance for the checkout counts that part back in.
-fn held_view(card: &giftcert::GiftCard, used: Money) -> Result<GiftCertificateView, ApiError> {
-    let mut view = card.checkout_view(used);
-    view.remaining = card.available();
-    view.balance = view.remaining.checked_add(used).map_err(wrong_sum)?;
-    Ok(view)
-}
-
+/// The checkout in BigCommerce's shape: the library's totals and view of `cards`, as they are.
 fn checkout_body(
     id: &str,
     record: &CheckoutRecord,
-    stored: Option<&CheckoutCards>,
+    cards: &CheckoutCards,
+    settings: &TotalsSettings,
 ) -> Result<CheckoutBody, ApiError> {
-    let (gift_certificates, state) = match stored {
-        Some(stored) => certificate_views(record, stored)?,
-        None => (Vec::new(), "open"),
-    };
-    let credit =
-        Money::sum(record.currency, gift_certificates.iter().map(|v| v.used)).map_err(wrong_sum)?;
-    let outstanding = record.grand_total.checked_sub(credit).map_err(wrong_sum)?;
-    let outstanding = if outstanding.is_negative() {
-        Money::zero(record.currency)
-    } else {
-        outstanding
-    };
+    let totals = record.pricing.totals(cards, settings)?;
+    let view = CheckoutView::new(cards, &totals).map_err(wrong_sum)?;
     Ok(CheckoutBody {
         id: id.to_owned(),
         cart: CartBody {
@@ -207,13 +160,13 @@ fn checkout_body(
             is_tax_included: record.tax_included,
             line_items: record.lines.clone(),
         },
-        subtotal: record.subtotal,
-        tax_total: record.tax_total,
-        grand_total: record.grand_total,
+        subtotal: totals.subtotal(),
+        tax_total: totals.tax_total(),
+        grand_total: view.grand_total,
         is_store_credit_applied: false,
-        gift_certificates,
-        outstanding_balance: outstanding,
-        gift_certificate_payment: state,
+        gift_certificates: view.gift_certificates,
+        outstanding_balance: view.outstanding_balance,
+        gift_certificate_payment: view.stage,
         created_time: record.created_time.clone(),
     })
 }
@@ -231,21 +184,22 @@ async fn current<S: AsyncStore + 'static>(
     id: &str,
     record: &CheckoutRecord,
 ) -> Result<CheckoutBody, ApiError> {
-    let stored = shop.cards.checkout(record.reference.clone()).await?;
-    checkout_body(id, record, stored.as_ref())
+    let cards = shop.cards.checkout_cards(record.reference.clone()).await?;
+    checkout_body(id, record, &cards, &shop.totals)
 }
 
 fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
 }
 
-/// Prices `lines` with the library's totals (tax first, on the original prices).
+/// The cart of `lines`, checked by pricing it with the library's totals (tax first, on the
+/// original prices); returns it with its totals.
 fn price_lines(
     currency: Currency,
     tax_included: bool,
     lines: &[LineItem],
-    settings: &giftcert::TotalsSettings,
-) -> Result<Totals, ApiError> {
+    settings: &TotalsSettings,
+) -> Result<(Selection, Totals), ApiError> {
     let basis = if tax_included {
         PriceBasis::TaxIncluded
     } else {
@@ -258,8 +212,9 @@ fn price_lines(
         let unit = line.unit_price.in_currency(currency)?;
         cart.add_product(ProductLine::new(&line.sku, unit, line.quantity, rate)?)?;
     }
-    Totals::compute(&cart, std::iter::empty::<(String, Money)>(), settings)
-        .map_err(|e| invalid("invalid_cart", e.to_string()))
+    let totals = Totals::compute(&cart, std::iter::empty::<(String, Money)>(), settings)
+        .map_err(|e| invalid("invalid_cart", e.to_string()))?;
+    Ok((cart, totals))
 }
 
 /// `POST /checkouts`: a checkout in a currency, with either a `grandTotal` or `lines` to price.
@@ -268,14 +223,14 @@ pub(crate) async fn create_checkout<S: AsyncStore + 'static>(
     Body(new): Body<NewCheckout>,
 ) -> Result<(StatusCode, Json<CheckoutBody>), ApiError> {
     let currency = new.currency;
-    let (subtotal, tax_total, grand_total) = match (new.grand_total, new.lines.is_empty()) {
+    let (pricing, grand_total) = match (new.grand_total, new.lines.is_empty()) {
         (Some(total), true) => {
             let total = total.in_currency(currency)?;
-            (total, Money::zero(currency), total)
+            (Pricing::GrandTotal(total), total)
         }
         (None, false) => {
-            let totals = price_lines(currency, new.tax_included, &new.lines, &shop.totals)?;
-            (totals.subtotal(), totals.tax_total(), totals.grand_total())
+            let (cart, totals) = price_lines(currency, new.tax_included, &new.lines, &shop.totals)?;
+            (Pricing::Lines(cart), totals.grand_total())
         }
         _ => {
             return Err(invalid(
@@ -297,12 +252,11 @@ pub(crate) async fn create_checkout<S: AsyncStore + 'static>(
         currency,
         tax_included: new.tax_included,
         lines: new.lines,
-        subtotal,
-        tax_total,
+        pricing,
         grand_total,
         created_time: SystemClock.now().to_rfc3339(),
     };
-    let body = checkout_body(&id, &record, None)?;
+    let body = current(&shop, &id, &record).await?;
     lock(&shop.checkouts).insert(id, record);
     Ok((StatusCode::CREATED, Json(body)))
 }
@@ -514,7 +468,7 @@ async fn move_money<S: AsyncStore + 'static>(
 }
 
 /// `POST /checkouts/{checkoutId}/authorise`: holds the gift certificates' part of `amount`
-/// (by default the grand total), lowest card first.
+/// (by default the grand total), the cards paying in the protocol's allocation order.
 pub(crate) async fn authorise<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     Params(id): Params<String>,

@@ -11,8 +11,8 @@
 //! [`AsyncRedeemer`](giftcert::store::AsyncRedeemer): the rules (replays, retries, the
 //! unknown-code guard, hold expiry) are all the library's. The binary picks the store:
 //! `giftcert_postgres::AsyncPostgresStore` when `GIFTCERT_POSTGRES_URL` is set, else the
-//! embedded SQLite store behind [`Blocking`], which runs each blocking store call on tokio's
-//! blocking pool.
+//! embedded SQLite store behind [`giftcert_sqlite::Blocking`], which runs each blocking store
+//! call on tokio's blocking pool.
 //!
 //! # Example
 //!
@@ -30,7 +30,8 @@
 //! # }
 //! ```
 //!
-//! A blocking store, such as `giftcert_sqlite::SqliteStore`, goes behind [`Blocking`]:
+//! A blocking store, such as `giftcert_sqlite::SqliteStore`, goes behind
+//! [`giftcert_sqlite::Blocking`]:
 //! `Shop::new(AsyncRedeemer::new(Blocking::new(store)))`.
 //!
 //! # Errors
@@ -44,7 +45,6 @@
 
 mod amount;
 mod bigcommerce;
-mod blocking;
 mod centra;
 pub mod config;
 mod error;
@@ -60,9 +60,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use giftcert::store::AsyncStore;
 
-pub use crate::blocking::Blocking;
 pub use crate::error::ApiError;
-pub use crate::service::{CheckoutCards, GiftCards, ServiceError};
+pub use crate::service::{GiftCards, ServiceError};
 pub use crate::shop::{CatalogueSetupError, Shop, demo_catalogue};
 
 /// The shop's routes, over `shop`.

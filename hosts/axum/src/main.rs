@@ -8,9 +8,9 @@ use std::process::ExitCode;
 
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert_axum_shop::config::{Config, Storage};
-use giftcert_axum_shop::{Blocking, Shop, serve};
+use giftcert_axum_shop::{Shop, serve};
 use giftcert_postgres::AsyncPostgresStore;
-use giftcert_sqlite::SqliteStore;
+use giftcert_sqlite::{Blocking, SqliteStore};
 
 /// The variable holding the PostgreSQL URL. [`Config`] only notes that it is set (it may hold
 /// a password), so it is read again here, where the store connects.

@@ -2,7 +2,7 @@
 //! [`AsyncRedeemer`].
 //!
 //! The store is any [`AsyncStore`]: `giftcert_postgres::AsyncPostgresStore` as it is, or a
-//! blocking store such as SQLite behind [`Blocking`](crate::Blocking), which moves each store
+//! blocking store such as SQLite behind [`giftcert_sqlite::Blocking`], which moves each store
 //! call to tokio's blocking pool. Every rule (replays, retries after a lost commit, the
 //! unknown-code guard, hold expiry) is the driver's: this type only owns what the handlers
 //! pass and runs each operation as a task of its own.
@@ -11,9 +11,9 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use giftcert::card::{GiftCard, Reference};
+use giftcert::card::Reference;
 use giftcert::redeem::{AppliedCode, Redeemed};
-use giftcert::redeem::{Authorisation, Captured, Checkout, Issued, RefundOutcome, Voided};
+use giftcert::redeem::{Authorisation, Captured, CheckoutCards, Issued, RefundOutcome, Voided};
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert::{Currency, IdempotencyKey, Money, Order, RedeemError};
 
@@ -41,15 +41,6 @@ impl From<RedeemError> for ServiceError {
     fn from(e: RedeemError) -> Self {
         ServiceError::Refused(e)
     }
-}
-
-/// A checkout as the store has it, with the cards applied to it (in the order applied).
-#[derive(Debug, Clone)]
-pub struct CheckoutCards {
-    /// The library's checkout.
-    pub checkout: Checkout,
-    /// Its applied cards, as stored now.
-    pub cards: Vec<GiftCard>,
 }
 
 /// The gift card service handlers call: the library's [`AsyncRedeemer`] over store `S`.
@@ -178,23 +169,12 @@ impl<S: AsyncStore + 'static> GiftCards<S> {
             .await
     }
 
-    /// The checkout the store keeps for `checkout` (none before a code is applied) and its
-    /// applied cards.
-    pub async fn checkout(&self, checkout: Reference) -> Result<Option<CheckoutCards>> {
-        self.run(move |r| async move {
-            let Some(stored) = r.store().checkout(&checkout).await? else {
-                return Ok(None);
-            };
-            let checkout = stored.value;
-            let mut cards = Vec::with_capacity(checkout.applied().len());
-            for &id in checkout.applied() {
-                if let Some(card) = r.card(id).await? {
-                    cards.push(card);
-                }
-            }
-            Ok(Some(CheckoutCards { checkout, cards }))
-        })
-        .await
+    /// [`AsyncRedeemer::checkout_cards`]: the cards applied to `checkout` as they stand, with
+    /// the credit each gives it and what its payment holds, captured and refunded on each (no
+    /// cards before a code is applied).
+    pub async fn checkout_cards(&self, checkout: Reference) -> Result<CheckoutCards> {
+        self.run(move |r| async move { r.checkout_cards(&checkout).await })
+            .await
     }
 }
 
@@ -208,11 +188,11 @@ mod tests {
         EmailAddress, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy,
         PaymentResult, PriceBasis, Redeemer, Selection, SelectionPolicy, TotalsSettings,
     };
-    use giftcert_sqlite::{CodeKey, SqliteStore};
+    use giftcert_sqlite::{Blocking, CodeKey, SqliteStore};
     use rust_decimal::Decimal;
 
     use super::*;
-    use crate::{Blocking, demo_catalogue};
+    use crate::demo_catalogue;
 
     fn order(
         id: &str,

@@ -8,15 +8,19 @@
 //! scratch schema. The PostgreSQL runs are `#[ignore]`d: they need a server, which
 //! `bash .ci/run` starts before running them with `--ignored`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use giftcert::MemoryStore;
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use giftcert::clock::{Clock, FixedClock};
 use giftcert::code::{CodeGenerator, RandomCodeGenerator};
+use giftcert::redeem::{AllocationOrder, Protocol};
 use giftcert::store::{AsyncRedeemer, AsyncStore};
-use giftcert_axum_shop::{Blocking, Shop, serve};
+use giftcert::{CardSpec, IdempotencyKey, MemoryStore, Notification, Redeemer};
+use giftcert_axum_shop::{Shop, serve};
 use giftcert_postgres::{AsyncPostgresStore, NoTls};
-use giftcert_sqlite::{CodeKey, SqliteStore};
+use giftcert_sqlite::{Blocking, CodeKey, SqliteStore};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -58,7 +62,15 @@ struct Answer {
 
 /// Serves the shop over `store` on an ephemeral loopback port.
 async fn start<S: AsyncStore + 'static>(store: S, backing: Backing) -> Server {
-    let shop = Shop::new(AsyncRedeemer::new(store)).expect("shop");
+    start_driver(AsyncRedeemer::new(store), backing).await
+}
+
+/// Serves the shop over `redeemer` (a protocol and clock of a test's choosing).
+async fn start_driver<S: AsyncStore + 'static>(
+    redeemer: AsyncRedeemer<S>,
+    backing: Backing,
+) -> Server {
+    let shop = Shop::new(redeemer).expect("shop");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -80,6 +92,46 @@ async fn start_sqlite() -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(dir.path().join("shop.db"), code_key()).expect("sqlite store");
     start(Blocking::new(store), Backing::Sqlite { _dir: dir }).await
+}
+
+/// The shop on a fresh SQLite file, its driver under `protocol` and `clock`, with a sync
+/// redeemer on the same file for issuing cards the way a back office would.
+async fn start_sqlite_with(
+    protocol: Protocol,
+    clock: Arc<FixedClock>,
+) -> (Server, Redeemer<SqliteStore>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("shop.db");
+    let open = || SqliteStore::open(&path, code_key()).expect("sqlite store");
+    let office = Redeemer::new(open())
+        .with_protocol(protocol.clone())
+        .with_clock(clock.clone());
+    let driver = AsyncRedeemer::new(Blocking::new(open()))
+        .with_protocol(protocol)
+        .with_clock(clock);
+    let server = start_driver(driver, Backing::Sqlite { _dir: dir }).await;
+    (server, office)
+}
+
+/// Issues one card per spec through the back office and returns their codes, in order.
+fn issue_codes(office: &Redeemer<SqliteStore>, key: &str, specs: Vec<CardSpec>) -> Vec<String> {
+    let issued = tokio::task::block_in_place(|| {
+        office.issue(&IdempotencyKey::new(key).expect("key"), specs)
+    })
+    .expect("issued");
+    issued
+        .notifications
+        .iter()
+        .filter_map(|n| match n {
+            Notification::CardIssued { code, .. } => Some(code.expose_secret().to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The instant the tests that set a clock start at.
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap()
 }
 
 /// The shop on the in-memory store, which is an `AsyncStore` itself.
@@ -251,6 +303,11 @@ impl Api {
         )
         .await
     }
+}
+
+/// `amount` USD as the library's money.
+fn dollars(amount: &str) -> giftcert::Money {
+    giftcert::Money::parse(amount, giftcert::Currency::USD).expect("an amount")
 }
 
 fn usd(amount: &str) -> Value {
@@ -757,3 +814,79 @@ over_every_store!(
     the_twenty_first_unknown_code_is_refused_with_retry_after,
     bad_requests_are_json_errors,
 );
+
+/// The checkout shows what the configured allocation order gives: with expiring-first, the
+/// 80.00 card that expires in three days pays before the 50.00 one that never expires, where
+/// lowest-first would have taken the 50.00 card first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkout_follows_the_configured_allocation_order() {
+    let protocol = Protocol::default().with_allocation_order(AllocationOrder::ExpiringFirst);
+    let clock = Arc::new(FixedClock::new(t0()));
+    let (server, office) = start_sqlite_with(protocol, clock.clone()).await;
+    let shop = &server.api;
+    let mut soon = CardSpec::new(dollars("80"));
+    soon.expires_at = Some(clock.now() + TimeDelta::days(3));
+    let never = CardSpec::new(dollars("50"));
+    let codes = issue_codes(&office, "issue-1", vec![never, soon]);
+
+    let checkout = shop.checkout("100.00").await;
+    for code in &codes {
+        let applied = shop.apply(&checkout, code).await;
+        assert_eq!(applied.status, StatusCode::OK, "{}", applied.body);
+    }
+    let open = shop.get(&format!("/checkouts/{checkout}")).await;
+    let cards = &open.body["giftCertificates"];
+    assert_eq!(cards[0]["used"], usd("20.00"), "{}", open.body);
+    assert_eq!(cards[1]["used"], usd("80.00"), "{}", open.body);
+    assert_eq!(open.body["outstandingBalance"], usd("0.00"));
+
+    // Authorising holds what the checkout showed, card by card.
+    let authorised = shop
+        .moves(&format!("/checkouts/{checkout}/authorise"), "auth-1", None)
+        .await;
+    assert_eq!(authorised.status, StatusCode::OK, "{}", authorised.body);
+    let held = &authorised.body["checkout"]["giftCertificates"];
+    assert_eq!(held[0]["held"], usd("20.00"), "{}", authorised.body);
+    assert_eq!(held[1]["held"], usd("80.00"), "{}", authorised.body);
+}
+
+/// A hold past its time limit is no credit: once the 30-minute hold has expired, the
+/// authorised checkout shows nothing held or used on the card and the whole grand total
+/// outstanding, and the card's balance is free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_hold_is_not_shown_as_credit() {
+    let clock = Arc::new(FixedClock::new(t0()));
+    let (server, office) = start_sqlite_with(Protocol::default(), clock.clone()).await;
+    let shop = &server.api;
+    let spec = CardSpec::new(dollars("100"));
+    let codes = issue_codes(&office, "issue-1", vec![spec]);
+    let checkout = shop.checkout("60.00").await;
+    assert_eq!(
+        shop.apply(&checkout, &codes[0]).await.status,
+        StatusCode::OK
+    );
+    let authorised = shop
+        .moves(&format!("/checkouts/{checkout}/authorise"), "auth-1", None)
+        .await;
+    assert_eq!(authorised.status, StatusCode::OK, "{}", authorised.body);
+    let card = &authorised.body["checkout"]["giftCertificates"][0];
+    assert_eq!(card["used"], usd("60.00"), "{}", authorised.body);
+    assert_eq!(
+        authorised.body["checkout"]["outstandingBalance"],
+        usd("0.00")
+    );
+
+    clock.advance(TimeDelta::hours(1)).expect("clock");
+    let later = shop.get(&format!("/checkouts/{checkout}")).await;
+    assert_eq!(later.body["giftCertificatePayment"], "authorised");
+    let card = &later.body["giftCertificates"][0];
+    assert_eq!(card["held"], usd("0.00"), "{}", later.body);
+    assert_eq!(card["used"], usd("0.00"), "{}", later.body);
+    assert_eq!(card["remaining"], usd("100.00"), "{}", later.body);
+    assert_eq!(
+        later.body["outstandingBalance"],
+        usd("60.00"),
+        "{}",
+        later.body
+    );
+}

@@ -3,6 +3,8 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+#[cfg(feature = "tokio")]
+mod blocking;
 mod commit;
 mod connect;
 mod ops;
@@ -10,6 +12,8 @@ mod schema;
 mod sql;
 mod store;
 
+#[cfg(feature = "tokio")]
+pub use blocking::Blocking;
 pub use connect::OpenError;
 /// How a store's connection pool is sized, re-exported for [`SqliteStore::open_with`].
 pub use giftcert_store_support::PoolOptions;

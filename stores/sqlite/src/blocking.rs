@@ -1,14 +1,27 @@
-//! [`Blocking`]: a blocking [`Store`] (SQLite) as an [`AsyncStore`], each call on tokio's
-//! blocking pool.
+//! [`Blocking`]: a blocking [`Store`] (such as [`SqliteStore`](crate::SqliteStore)) as an
+//! [`AsyncStore`], each call on tokio's blocking pool (the `tokio` feature).
 //!
-//! The shop drives the library's async driver, [`AsyncRedeemer`](giftcert::store::AsyncRedeemer),
-//! over any [`AsyncStore`]. PostgreSQL has a store that is async itself; the embedded SQLite
-//! store is blocking (a call waits on the file and its lock), and a blocking call on an async
-//! worker would stall every request that worker serves. This adapter is what lets the blocking
-//! store stay the default without that: it runs each call with
-//! [`tokio::task::spawn_blocking`], so only a thread of the blocking pool waits. It adds no
-//! rule of its own: versions, atomic commits and conflicts are the store's, and the protocol
-//! (replays, retries, the guard, hold expiry) is the driver's.
+//! The library's async driver, [`AsyncRedeemer`](giftcert::store::AsyncRedeemer), runs over
+//! any [`AsyncStore`]. The SQLite store is blocking (a call waits on the file and its lock),
+//! and a blocking call on an async worker would stall every task that worker serves. This
+//! adapter runs each call with [`tokio::task::spawn_blocking`], so only a thread of the
+//! blocking pool waits. It adds no rule of its own: versions, atomic commits and conflicts are
+//! the store's, and the protocol (replays, retries, the guard, hold expiry) is the driver's.
+//!
+//! ```
+//! use giftcert::store::AsyncRedeemer;
+//! use giftcert_sqlite::{Blocking, CodeKey, SqliteStore};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let store = SqliteStore::open(dir.path().join("cards.db"), CodeKey::new(&[7; 32])?)?;
+//! let redeemer = AsyncRedeemer::new(Blocking::new(store));
+//! let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+//! let card = runtime.block_on(redeemer.card(giftcert::CardId::from_u128(1)))?;
+//! assert!(card.is_none());
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::future::Future;
