@@ -62,6 +62,7 @@ pub use self::outcome::{
     Authorisation, BalanceCheck, Captured, CardPayment, CardUse, CheckoutCards, Issued, IssuedCard,
     Outcome, RefundOutcome, RefundPart, Replacement, Voided,
 };
+#[cfg(feature = "testkit")]
 pub(crate) use self::protocol::PESSIMISTIC_AFTER;
 pub use self::protocol::{
     Answer, AppliedCode, Need, Operation, Protocol, Redeemed, Reply, Request, Step, TurnWait,

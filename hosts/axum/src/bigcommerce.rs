@@ -16,8 +16,10 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use giftcert::card::Reference;
 use giftcert::clock::{Clock, SystemClock};
+use giftcert::code::Code;
 use giftcert::redeem::{
-    Authorisation, Captured, CheckoutCards, PaymentStage, RefundOutcome, Voided,
+    Answer, Authorisation, Captured, CheckoutCards, PaymentStage, RefundOutcome, RefundTo, Request,
+    Voided,
 };
 use giftcert::shop::{CheckoutView, GiftCertificateView, ProductLine};
 use giftcert::store::AsyncStore;
@@ -30,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::amount::{Amount, MoneyInput};
 use crate::centra::EmailOutbox;
 use crate::error::{ApiError, Body, OptionalBody, Params};
-use crate::service::ServiceError;
+use crate::service::{ServiceError, unexpected};
 use crate::shop::{Shop, fresh_id, lock};
 
 /// The longest `Idempotency-Key` header accepted (the store's limit is 255, and the key is
@@ -290,13 +292,14 @@ pub(crate) async fn apply_code<S: AsyncStore + 'static>(
     Body(apply): Body<ApplyCode>,
 ) -> Result<Json<CheckoutBody>, ApiError> {
     let record = record_of(&shop, &id)?;
+    let code = Code::parse(&apply.gift_certificate_code).map_err(RedeemError::InvalidCode)?;
     shop.cards
-        .apply_code(
-            client_of(peer)?,
-            record.reference.clone(),
-            record.currency,
-            apply.gift_certificate_code,
-        )
+        .run(Request::ApplyCode {
+            client: client_of(peer)?,
+            checkout: record.reference.clone(),
+            currency: record.currency,
+            code,
+        })
         .await?;
     Ok(Json(current(&shop, &id, &record).await?))
 }
@@ -311,12 +314,14 @@ pub(crate) async fn remove_code<S: AsyncStore + 'static>(
     Params((id, code)): Params<(String, String)>,
 ) -> Result<Json<CheckoutBody>, ApiError> {
     let record = record_of(&shop, &id)?;
-    match shop
-        .cards
-        .remove_code(client_of(peer)?, record.reference.clone(), code)
-        .await
-    {
-        Ok(()) => {}
+    let code = Code::parse(&code).map_err(RedeemError::InvalidCode)?;
+    let request = Request::RemoveCode {
+        client: client_of(peer)?,
+        checkout: record.reference.clone(),
+        code,
+    };
+    match shop.cards.run(request).await {
+        Ok(_) => {}
         Err(ServiceError::Refused(
             RedeemError::UnknownCode(_)
             | RedeemError::NotApplied { .. }
@@ -408,12 +413,21 @@ enum MoveRequest {
 }
 
 /// The library's answer to a move, under the move's name.
-fn named<T>(
-    done: Result<giftcert::redeem::Redeemed<T>, ServiceError>,
-    name: fn(T) -> MoveOutcome,
+fn moved(
+    done: Result<Answer, ServiceError>,
 ) -> Result<(MoveOutcome, bool, Vec<giftcert::Notification>), ApiError> {
-    let done = done.map_err(nothing_applied)?;
-    Ok((name(done.outcome), done.replayed, done.notifications))
+    let (outcome, replayed, notifications) = match done.map_err(nothing_applied)? {
+        Answer::Authorise(r) => (
+            MoveOutcome::Authorisation(r.outcome),
+            r.replayed,
+            r.notifications,
+        ),
+        Answer::Capture(r) => (MoveOutcome::Capture(r.outcome), r.replayed, r.notifications),
+        Answer::Void(r) => (MoveOutcome::Void(r.outcome), r.replayed, r.notifications),
+        Answer::Refund(r) => (MoveOutcome::Refund(r.outcome), r.replayed, r.notifications),
+        other => return Err(unexpected(&other).into()),
+    };
+    Ok((outcome, replayed, notifications))
 }
 
 /// Every money move: the checkout-scoped `Idempotency-Key`, the checkout, the move itself
@@ -428,8 +442,7 @@ async fn move_money<S: AsyncStore + 'static>(
     let key = idempotency_key(headers, id)?;
     let record = record_of(shop, id)?;
     let checkout = record.reference.clone();
-    let cards = &shop.cards;
-    let (outcome, replayed, notifications) = match request {
+    let request = match request {
         MoveRequest::Authorise(body) => {
             let payable = match body {
                 Some(input) => input.in_currency(record.currency)?,
@@ -444,21 +457,22 @@ async fn move_money<S: AsyncStore + 'static>(
                     ),
                 ));
             }
-            named(
-                cards.authorise(key, checkout, payable).await,
-                MoveOutcome::Authorisation,
-            )?
+            Request::Authorise {
+                key,
+                checkout,
+                payable,
+            }
         }
-        MoveRequest::Capture => named(cards.capture(key, checkout).await, MoveOutcome::Capture)?,
-        MoveRequest::Void => named(cards.void(key, checkout).await, MoveOutcome::Void)?,
-        MoveRequest::Refund(input) => {
-            let amount = input.in_currency(record.currency)?;
-            named(
-                cards.refund(key, checkout, amount).await,
-                MoveOutcome::Refund,
-            )?
-        }
+        MoveRequest::Capture => Request::Capture { key, checkout },
+        MoveRequest::Void => Request::Void { key, checkout },
+        MoveRequest::Refund(input) => Request::Refund {
+            key,
+            checkout,
+            amount: input.in_currency(record.currency)?,
+            to: RefundTo::CardsUsed,
+        },
     };
+    let (outcome, replayed, notifications) = moved(shop.cards.run(request).await)?;
     Ok(Json(MoveBody {
         outcome,
         replayed,

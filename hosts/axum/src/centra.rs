@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use giftcert::catalogue::CatalogueListing;
 use giftcert::clock::{Clock, SystemClock};
-use giftcert::redeem::IssuedCard;
+use giftcert::redeem::{Answer, IssuedCard};
 use giftcert::shop::{
     CertificateLine, GiftMessage, OrderStatus, PaymentOutcome, RemovedLine, Totals,
 };
@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
 use crate::error::{ApiError, Body, Params};
+use crate::service::unexpected;
 use crate::shop::{Shop, fresh_id, lock};
 
 /// A selection (cart) and the order placed from it, if any.
@@ -330,9 +331,11 @@ pub(crate) async fn payment_result<S: AsyncStore + 'static>(
     };
     // Issuing is keyed by the order id: a repeated or concurrent report issues nothing twice,
     // and one that failed halfway issues the rest. An unpaid or failed order issues nothing.
-    let issued = shop.cards.issue_for_order(order.clone()).await?;
-    let (issued_cards, messages) =
-        issued.map_or_else(Default::default, |i| (i.outcome.cards, i.notifications));
+    let issued = match shop.cards.run(order.issue_request()?).await? {
+        Answer::IssueForOrder(issued) => issued,
+        other => return Err(unexpected(&other).into()),
+    };
+    let (issued_cards, messages) = (issued.outcome.cards, issued.notifications);
     Ok(Json(PaymentResultBody {
         outcome,
         order,

@@ -61,7 +61,7 @@ use axum::routing::{get, post};
 use giftcert::store::AsyncStore;
 
 pub use crate::error::ApiError;
-pub use crate::service::{GiftCards, ServiceError};
+pub use crate::service::{GiftCards, ServiceError, TokioTimer};
 pub use crate::shop::{CatalogueSetupError, Shop, demo_catalogue};
 
 /// The shop's routes, over `shop`.

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert_axum_shop::config::{Config, Storage};
-use giftcert_axum_shop::{Shop, serve};
+use giftcert_axum_shop::{Shop, TokioTimer, serve};
 use giftcert_postgres::AsyncPostgresStore;
 use giftcert_sqlite::{Blocking, SqliteStore};
 
@@ -116,7 +116,8 @@ async fn listen<S: AsyncStore + 'static>(
     store: S,
     label: String,
 ) -> Result<(), String> {
-    let shop = Shop::new(AsyncRedeemer::new(store)).map_err(|e| e.to_string())?;
+    let redeemer = AsyncRedeemer::new(store).with_timer(std::sync::Arc::new(TokioTimer));
+    let shop = Shop::new(redeemer).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;

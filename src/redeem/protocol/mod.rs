@@ -59,5 +59,6 @@ pub use self::operation::Operation;
 pub use self::request::{Answer, Request};
 pub use self::settings::Protocol;
 pub use self::step::{AppliedCode, Need, Redeemed, Reply, Step};
+#[cfg(feature = "testkit")]
 pub(crate) use self::turn::PESSIMISTIC_AFTER;
 pub use self::turn::TurnWait;
