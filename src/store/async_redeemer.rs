@@ -160,15 +160,6 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
     ) -> Result<crate::card::LiabilityReport, RedeemError> {
         Ok(self.store.liability(at).await?)
     }
-
-    /// The card with this id.
-    ///
-    /// # Errors
-    ///
-    /// [`RedeemError::Store`].
-    pub async fn card(&self, id: CardId) -> Result<Option<GiftCard>, RedeemError> {
-        Ok(self.store.card(id).await?.map(|v| v.value))
-    }
 }
 
 /// Makes the request methods of the async driver from the table in

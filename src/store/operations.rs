@@ -355,6 +355,12 @@ macro_rules! for_each_operation {
             ///
             /// [`RedeemError::Store`].
             fn history(id: CardId) -> History(Vec<LedgerEntry>) = Request::History { card: id };
+            /// The card with this id.
+            ///
+            /// # Errors
+            ///
+            /// [`RedeemError::Store`].
+            fn card(id: CardId) -> Card(Option<GiftCard>) = Request::Card { card: id };
         }
     };
 }

@@ -244,15 +244,6 @@ impl<S: Store> Redeemer<S> {
     ) -> Result<crate::card::LiabilityReport, RedeemError> {
         Ok(self.store.liability(at)?)
     }
-
-    /// The card with this id.
-    ///
-    /// # Errors
-    ///
-    /// [`RedeemError::Store`].
-    pub fn card(&self, id: CardId) -> Result<Option<GiftCard>, RedeemError> {
-        Ok(self.store.card(id)?.map(|v| v.value))
-    }
 }
 
 /// Makes the request methods of the sync driver from the table in

@@ -73,11 +73,6 @@ pub(crate) trait Driver: Sync + Sized {
 
     for_each_operation!(kit_methods! {});
 
-    fn card(
-        &self,
-        id: CardId,
-    ) -> impl Future<Output = Result<Option<GiftCard>, RedeemError>> + Send;
-
     fn search(
         &self,
         query: &CardQuery,
@@ -141,13 +136,6 @@ impl<S: Store> Driver for Redeemer<S> {
 
     fn answer(&self, need: Need) -> impl Future<Output = Result<Reply, StoreError>> + Send {
         ready(Redeemer::answer(self, need))
-    }
-
-    fn card(
-        &self,
-        id: CardId,
-    ) -> impl Future<Output = Result<Option<GiftCard>, RedeemError>> + Send {
-        ready(Redeemer::card(self, id))
     }
 
     fn search(
@@ -244,13 +232,6 @@ impl<S: AsyncStore> Driver for AsyncRedeemer<S> {
 
     fn answer(&self, need: Need) -> impl Future<Output = Result<Reply, StoreError>> + Send {
         AsyncRedeemer::answer(self, need)
-    }
-
-    fn card(
-        &self,
-        id: CardId,
-    ) -> impl Future<Output = Result<Option<GiftCard>, RedeemError>> + Send {
-        AsyncRedeemer::card(self, id)
     }
 
     fn search(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::operation::Port;
 use super::{AppliedCode, Operation, Protocol, Redeemed};
-use crate::card::{Attribution, CardId, CardSpec, LedgerEntry, Reference};
+use crate::card::{Attribution, CardId, CardSpec, GiftCard, LedgerEntry, Reference};
 use crate::code::{Code, ImportedCode};
 use crate::money::{Currency, Money};
 use crate::redeem::{
@@ -218,6 +218,11 @@ requests! {
         /// The most of each to delete.
         limit: usize,
     } -> Pruned;
+    /// Read the card with this id.
+    Card {
+        /// The card.
+        card: CardId,
+    } -> Option<GiftCard>;
     /// Read a card's whole ledger, oldest first.
     History {
         /// The card.
@@ -313,6 +318,7 @@ impl Protocol {
             Request::Sweep { limit } => Answer::Sweep(self.sweep(port, limit).await?),
             Request::Prune { limit } => Answer::Prune(self.prune(port, limit).await?),
             Request::History { card } => Answer::History(self.history(port, card).await?),
+            Request::Card { card } => Answer::Card(port.card(card).await?.map(|c| c.value)),
         })
     }
 }
