@@ -39,14 +39,21 @@ mod liability;
 mod notification;
 mod spec;
 
-pub use self::attribution::*;
-pub use self::expiry::*;
-pub use self::gift_card::*;
-pub use self::hint::*;
-pub use self::hold::*;
-pub use self::id::*;
-pub use self::ledger::*;
-pub use self::leftover::*;
-pub use self::liability::*;
-pub use self::notification::*;
-pub use self::spec::*;
+pub use self::attribution::{Attribution, MAX_REASON_LEN, Reason, ReasonError};
+pub use self::expiry::{ExpiryError, ExpiryPolicy, US_MINIMUM_YEARS};
+pub use self::gift_card::{CardError, CardStatus, GiftCard};
+pub use self::hint::CodeHint;
+pub use self::hold::Hold;
+pub use self::id::{CardId, CardIdError};
+pub use self::ledger::{
+    EntryKind, LedgerEntry, LedgerError, Reference, ReferenceError, ReleaseReason, verify_ledger,
+};
+pub use self::leftover::{
+    BalanceStrategy, LeftoverDecision, LeftoverStrategy, NewCard, RefundTarget, Refunded,
+    ReplacementStrategy, refund_to_card, settle_leftover,
+};
+pub use self::liability::{
+    Discrepancy, Liability, LiabilityReport, LiabilityTally, Standing, expiry_effect, standing_at,
+};
+pub use self::notification::Notification;
+pub use self::spec::{CardSpec, Recipient};
