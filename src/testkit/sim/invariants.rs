@@ -7,14 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::card::verify_ledger;
-use crate::card::{GiftCard, Liability, LiabilityTally, Notification};
+use crate::card::{GiftCard, Liability, LiabilityTally, Notification, Reference};
 use crate::code::Code;
 use crate::money::{Currency, Money};
 use crate::redeem::CardWrite;
 use crate::redeem::{Answer as Answered, CardCommand, Changes, Outcome, RedeemError, StoreError};
 use crate::store::Store;
 
-use super::world::{HOLD_MINUTES, Task, World, key_of};
+use super::world::{HOLD_MINUTES, Task, World, key_of, reference};
 
 /// What a request's client was told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,22 +69,87 @@ pub(super) fn finished(result: Result<Answered, RedeemError>) -> Finished {
     }
 }
 
+/// Every state each checkout had in the store over a request's flight, by name
+/// (`"open"`, `"authorised"`, ...): a checkout the store does not hold counts as open, as the
+/// protocol makes it.
+#[derive(Debug, Default)]
+pub(super) struct CheckoutStates(Vec<(Reference, &'static str)>);
+
+impl CheckoutStates {
+    /// Adds the states the checkouts have now.
+    fn add(&mut self, now: &[(Reference, &'static str)]) {
+        for seen in now {
+            if !self.0.contains(seen) {
+                self.0.push(seen.clone());
+            }
+        }
+    }
+
+    /// The states `checkout` had, in the order first seen.
+    fn of(&self, checkout: &Reference) -> Vec<&'static str> {
+        self.0
+            .iter()
+            .filter(|(id, _)| id == checkout)
+            .map(|(_, state)| *state)
+            .collect()
+    }
+}
+
 impl<S: Store, F: Fn() -> S> World<'_, S, F> {
-    /// What a client was told: no whole code in it; for a key, the outcome it was first told.
+    /// Records the state each checkout has now in `task` and in every request in flight: at
+    /// the start of a request, and after every commit that lands.
+    pub(super) fn observe_checkouts(&mut self, task: &mut Task) -> Result<(), String> {
+        let mut now = Vec::new();
+        for n in 0..self.sim.config.checkouts.max(1) {
+            let id = reference(format!("checkout-{n}"));
+            let stored = self
+                .store
+                .checkout(&id)
+                .map_err(|e| format!("the store failed a read: {e}"))?;
+            let state = stored.map_or("open", |c| c.value.state().name());
+            now.push((id, state));
+        }
+        task.checkout_states.add(&now);
+        for other in &mut self.in_flight {
+            other.checkout_states.add(&now);
+        }
+        Ok(())
+    }
+
+    /// What a client was told: no whole code in it; for a key, the outcome it was first told;
+    /// for a refusal of the checkout's state, a state the checkout had while it ran.
     pub(super) fn check_answer(&mut self, task: &Task, finished: &Finished) -> Result<(), String> {
         self.check_secrets(task, finished)?;
-        if let (Ok(Answer::Outcome(outcome)), Some(key)) = (&finished.result, task.request.key()) {
-            match self.answers.get(&key) {
-                Some(first) if first != outcome => {
-                    return Err(format!(
-                        "key-{key} answered twice differently: first {first:?}, then {outcome:?}"
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    self.answers.insert(key, outcome.clone());
+        match &finished.result {
+            Ok(Answer::Outcome(outcome)) => {
+                if let Some(key) = task.request.key() {
+                    match self.answers.get(&key) {
+                        Some(first) if first != outcome => {
+                            return Err(format!(
+                                "key-{key} answered twice differently: first {first:?}, then {outcome:?}"
+                            ));
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.answers.insert(key, outcome.clone());
+                        }
+                    }
                 }
             }
+            Err(RedeemError::InvalidState {
+                checkout,
+                state,
+                operation,
+            }) => {
+                let had = task.checkout_states.of(checkout);
+                if !had.contains(state) {
+                    return Err(format!(
+                        "request {} ({:?}) was refused to {operation}: {checkout} is {state}, a state it never had while the request ran (it was {had:?})",
+                        task.number, task.request
+                    ));
+                }
+            }
+            _ => {}
         }
         Ok(())
     }

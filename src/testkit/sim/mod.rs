@@ -38,6 +38,9 @@
 //! - time never runs backwards: every hold and ledger entry is stamped no earlier than the
 //!   moment its request began, and no hold lasts longer than the hold time limit;
 //! - the guard never lets a client look up more unknown codes in a window than its limit;
+//! - every refusal names a state its checkout really had: a request refused with
+//!   [`RedeemError::InvalidState`](crate::redeem::RedeemError::InvalidState) names a state the
+//!   store held for that checkout at some moment between the request's start and its end;
 //! - no whole code in any outcome, error (`Display` and `Debug`) or notification's `Debug`
 //!   (notifications that hand a new code to its owner carry it, masked in `Debug`).
 //!
@@ -78,10 +81,12 @@
 //! A simulator that never fails proves nothing, so the tests plant bugs and show each is found
 //! within a stated number of seeds: a store that ignores versions (a wrapper around the store),
 //! a driver that forgets the idempotency record ([`Simulator::with_commit_tamper`]), a driver
-//! whose clock is stuck ([`Simulator::with_clock_tamper`]) and a driver that never writes the
-//! guard's window. Measured with the default settings: the store ignoring
+//! whose clock is stuck ([`Simulator::with_clock_tamper`]), a driver that never writes the
+//! guard's window, and a driver that reads every checkout as open
+//! ([`Simulator::with_reply_tamper`]). Measured with the default settings: the store ignoring
 //! versions first fails at seed 34 (53 seeds of 3,000), the stuck clock and the forgotten
-//! record at seed 0, the uncounted guard (one request at a time, a limit of one) at seed 7.
+//! record at seed 0, the uncounted guard (one request at a time, a limit of one) at seed 7,
+//! the checkouts read as open at seed 12 (556 seeds of 3,000).
 //!
 //! The guard check runs with no slack ([`SimConfig::guard_slack`] is 0 by default): the
 //! protocol reserves a slot in a client's guard window before it looks a code up, so lookups
@@ -97,7 +102,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::redeem::Changes;
+use crate::redeem::{Changes, Reply};
 use crate::store::Store;
 
 use self::world::World;
@@ -220,6 +225,8 @@ pub type CommitTamper = Arc<dyn Fn(&mut Changes) + Send + Sync>;
 /// The time a planted bug answers instead of the simulator's clock (given the true time and
 /// the time the run began).
 pub type ClockTamper = Arc<dyn Fn(DateTime<Utc>, DateTime<Utc>) -> DateTime<Utc> + Send + Sync>;
+/// Changes a planted bug makes to a reply before the protocol sees it.
+pub type ReplyTamper = Arc<dyn Fn(&mut Reply) + Send + Sync>;
 
 /// A seeded simulator of the redemption protocol over stores `factory` makes.
 pub struct Simulator<F> {
@@ -227,6 +234,7 @@ pub struct Simulator<F> {
     pub(super) factory: F,
     pub(super) commit_tamper: Option<CommitTamper>,
     pub(super) clock_tamper: Option<ClockTamper>,
+    pub(super) reply_tamper: Option<ReplyTamper>,
 }
 
 impl<F> fmt::Debug for Simulator<F> {
@@ -235,6 +243,7 @@ impl<F> fmt::Debug for Simulator<F> {
             .field("config", &self.config)
             .field("commit_tamper", &self.commit_tamper.is_some())
             .field("clock_tamper", &self.clock_tamper.is_some())
+            .field("reply_tamper", &self.reply_tamper.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -257,6 +266,7 @@ impl<S: Store, F: Fn() -> S> Simulator<F> {
             factory,
             commit_tamper: None,
             clock_tamper: None,
+            reply_tamper: None,
         }
     }
 
@@ -274,6 +284,15 @@ impl<S: Store, F: Fn() -> S> Simulator<F> {
     #[must_use]
     pub fn with_clock_tamper(mut self, tamper: ClockTamper) -> Simulator<F> {
         self.clock_tamper = Some(tamper);
+        self
+    }
+
+    /// Plants a bug in the driver: `tamper` edits every reply to a need (a checkout, a card, a
+    /// record read; all but a commit, a fresh code and an injected fault) before the protocol
+    /// sees it, while the invariants read the store itself. For the simulator's own tests.
+    #[must_use]
+    pub fn with_reply_tamper(mut self, tamper: ReplyTamper) -> Simulator<F> {
+        self.reply_tamper = Some(tamper);
         self
     }
 

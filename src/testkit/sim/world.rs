@@ -18,7 +18,7 @@ use crate::redeem::{
 use crate::store::Store;
 
 use super::Simulator;
-use super::invariants::{Finished, finished};
+use super::invariants::{CheckoutStates, Finished, finished};
 use super::plan::{CodeRef, Request, checkout_currency};
 
 /// A fault the simulator injected.
@@ -86,6 +86,8 @@ pub(super) struct Task {
     pub(super) started_at: DateTime<Utc>,
     /// The time last answered to its `Need::Now`: a guard slot is reserved at it.
     pub(super) last_now: Option<DateTime<Utc>>,
+    /// Every state each checkout had in the store while it was in flight.
+    pub(super) checkout_states: CheckoutStates,
 }
 
 pub(super) struct World<'s, S, F> {
@@ -224,7 +226,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
         }
     }
 
-    fn start(&mut self, request: Request) {
+    fn start(&mut self, request: Request) -> Result<(), String> {
         let checkout_ref = |checkout: &u32| reference(format!("checkout-{checkout}"));
         let client_ref = |client: &u32| reference(format!("client-{client}"));
         let asked = match &request {
@@ -336,14 +338,18 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             task: number,
             request: request.clone(),
         });
-        self.in_flight.push(Task {
+        let mut task = Task {
             number,
             request,
             op,
             pending: None,
             started_at: self.now,
             last_now: None,
-        });
+            checkout_states: CheckoutStates::default(),
+        };
+        self.observe_checkouts(&mut task)?;
+        self.in_flight.push(task);
+        Ok(())
     }
 
     pub(super) fn run(&mut self) -> Result<(), String> {
@@ -356,7 +362,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 key,
                 values,
                 expires_in_days: None,
-            });
+            })?;
             while !self.in_flight.is_empty() {
                 self.step(0)?;
             }
@@ -369,7 +375,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 && (self.in_flight.is_empty()
                     || (self.in_flight.len() < concurrency && self.rng.random_bool(0.4)))
             {
-                self.send();
+                self.send()?;
                 continue;
             }
             if self.in_flight.is_empty() {
@@ -398,7 +404,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
     }
 
     /// Sends a retry (most often) or the next planned request, sometimes twice.
-    fn send(&mut self) {
+    fn send(&mut self) -> Result<(), String> {
         let request = if !self.retries.is_empty()
             && (self.sent >= self.operations || self.rng.random_bool(0.5))
         {
@@ -409,14 +415,14 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             self.sent += 1;
             let planned = self.plan();
             if self.skipped.contains(&number) {
-                return;
+                return Ok(());
             }
             planned
         };
         if request.key().is_some() && per_mille(&mut self.rng, self.sim.config.duplicate) {
-            self.start(request.clone());
+            self.start(request.clone())?;
         }
-        self.start(request);
+        self.start(request)
     }
 
     fn step(&mut self, index: usize) -> Result<(), String> {
@@ -434,6 +440,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 fault,
             });
             if committed {
+                self.observe_checkouts(&mut task)?;
                 self.check()?;
             }
             match reply {
@@ -497,7 +504,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             ));
         }
         let store = &self.store;
-        let reply = match need {
+        let mut reply = match need {
             Need::Now => {
                 let now = match &self.sim.clock_tamper {
                     Some(tamper) => tamper(self.now, self.start),
@@ -565,6 +572,9 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             } => store.ledger(card, from_seq, limit).map(Reply::Ledger),
             Need::Commit(changes) => return self.commit(task, *changes),
         };
+        if let (Some(tamper), Ok(reply)) = (&self.sim.reply_tamper, &mut reply) {
+            tamper(reply);
+        }
         Ok((Some(reply), None, false))
     }
 
