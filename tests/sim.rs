@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use giftcert::MemoryStore;
-use giftcert::redeem::CardCommand;
+use giftcert::redeem::{CardCommand, Reply};
 use giftcert::testkit::sim::planted::ignore_versions;
 use giftcert::testkit::sim::{self, Event, Fault, Request, SimConfig, Simulator};
 
@@ -166,4 +166,28 @@ fn a_driver_that_never_counts_unknown_codes_is_found() {
     ));
     let failure = first_failure(&sim, 100);
     assert!(failure.invariant.contains("unknown codes"), "{failure}");
+}
+
+/// Every checkout as the protocol reads it, its payment state lost (read as open, its codes
+/// kept): a driver whose checkout rows forget their state column.
+fn read_as_open(reply: &mut Reply) {
+    if let Reply::Checkout(Some(read)) = reply {
+        let mut row = serde_json::to_value(&read.value).expect("a checkout serialises");
+        row["state"] = serde_json::json!({ "state": "open" });
+        read.value = serde_json::from_value(row).expect("an open checkout");
+    }
+}
+
+/// A driver that reads every checkout as open makes the protocol refuse a capture because the
+/// checkout "is open" while the store held it authorised from before the capture began to its
+/// end: found within 20 seeds (seed 12 today), as a refusal naming a state the checkout never had.
+#[test]
+fn a_refusal_naming_a_state_the_checkout_never_had_is_found() {
+    let sim = Simulator::new(SimConfig::default(), MemoryStore::new)
+        .with_reply_tamper(Arc::new(read_as_open));
+    let failure = first_failure(&sim, 20);
+    assert!(
+        failure.invariant.contains("a state it never had"),
+        "{failure}"
+    );
 }

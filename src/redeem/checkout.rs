@@ -62,7 +62,7 @@ pub enum CheckoutState {
 }
 
 impl CheckoutState {
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             CheckoutState::Open => "open",
             CheckoutState::Authorised { .. } => "authorised",
