@@ -28,6 +28,7 @@
 //! ```
 
 mod attribution;
+mod error;
 mod expiry;
 mod gift_card;
 mod hint;
@@ -38,10 +39,12 @@ mod leftover;
 mod liability;
 mod notification;
 mod spec;
+mod status;
 
 pub use self::attribution::{Attribution, MAX_REASON_LEN, Reason, ReasonError};
+pub use self::error::CardError;
 pub use self::expiry::{ExpiryError, ExpiryPolicy, US_MINIMUM_YEARS};
-pub use self::gift_card::{CardError, CardStatus, GiftCard};
+pub use self::gift_card::GiftCard;
 pub use self::hint::CodeHint;
 pub use self::hold::Hold;
 pub use self::id::{CardId, CardIdError};
@@ -57,3 +60,4 @@ pub use self::liability::{
 };
 pub use self::notification::Notification;
 pub use self::spec::{CardSpec, Recipient};
+pub use self::status::CardStatus;
