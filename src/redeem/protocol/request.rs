@@ -25,7 +25,7 @@ macro_rules! requests {
         /// [`Protocol::start`] turns it into the [`Operation`] that carries it out; the
         /// drivers' methods ([`Redeemer::capture`](crate::store::Redeemer::capture), ...)
         /// build one and run it, and a host with I/O of its own can do the same.
-        #[derive(Debug, Clone)]
+        #[derive(Debug, Clone, PartialEq, Eq)]
         #[non_exhaustive]
         pub enum Request {
             $(

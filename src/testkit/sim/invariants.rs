@@ -122,7 +122,7 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
         self.check_secrets(task, finished)?;
         match &finished.result {
             Ok(Answer::Outcome(outcome)) => {
-                if let Some(key) = task.request.key() {
+                if let Some(key) = task.request.key {
                     match self.answers.get(&key) {
                         Some(first) if first != outcome => {
                             return Err(format!(

@@ -107,7 +107,7 @@ use crate::store::Store;
 
 use self::world::World;
 
-pub use self::plan::{CodeRef, Request};
+pub use self::plan::Planned;
 pub use self::world::{Event, Fault};
 
 /// The size of each simulated run and how often each fault strikes.
@@ -177,7 +177,7 @@ pub struct Run {
     /// Its seed.
     pub seed: u64,
     /// The requests it sent, in order (retries included).
-    pub requests: Vec<Request>,
+    pub requests: Vec<Planned>,
     /// Everything that happened.
     pub trace: Vec<Event>,
     /// How many faults it injected.
@@ -198,7 +198,7 @@ pub struct Failure {
     /// The invariant broken and how.
     pub invariant: String,
     /// The requests sent up to the failure.
-    pub requests: Vec<Request>,
+    pub requests: Vec<Planned>,
     /// Everything that happened up to the failure.
     pub trace: Vec<Event>,
 }

@@ -8,18 +8,18 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::card::{Attribution, CardId, CardSpec, Reason, Reference, ReplacementStrategy};
+use crate::card::{CardId, Reference, ReplacementStrategy};
 use crate::code::{Code, ImportRules, RandomCodeGenerator};
-use crate::redeem::{self, CardWrite};
+use crate::redeem::CardWrite;
 use crate::redeem::{
     Answer as Answered, Changes, GuardPolicy, IdempotencyKey, Need, Operation, Outcome, Protocol,
-    Record, RedeemError, RefundTo, Reply, Step, StoreError,
+    Record, RedeemError, Reply, Step, StoreError,
 };
 use crate::store::Store;
 
 use super::Simulator;
 use super::invariants::{CheckoutStates, Finished, finished};
-use super::plan::{CodeRef, Request, checkout_currency};
+use super::plan::{CodeRef, Planned};
 
 /// A fault the simulator injected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,12 +42,12 @@ pub enum Fault {
 /// One thing that happened in a run, in order: the trace a seed reproduces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// Request number `task` started.
+    /// Planned number `task` started.
     Started {
         /// Its number.
         task: usize,
         /// What it asks.
-        request: Request,
+        request: Planned,
     },
     /// A need of request `task` was answered, perhaps with a fault.
     Answered {
@@ -58,7 +58,7 @@ pub enum Event {
         /// The fault injected, if any.
         fault: Option<Fault>,
     },
-    /// Request `task` finished; `ok` says whether it succeeded.
+    /// Planned `task` finished; `ok` says whether it succeeded.
     Finished {
         /// Its number.
         task: usize,
@@ -80,7 +80,7 @@ pub(super) type Answering =
 /// One request in flight.
 pub(super) struct Task {
     pub(super) number: usize,
-    pub(super) request: Request,
+    pub(super) request: Planned,
     pub(super) op: Operation<Answered>,
     pub(super) pending: Option<Need>,
     pub(super) started_at: DateTime<Utc>,
@@ -105,7 +105,7 @@ pub(super) struct World<'s, S, F> {
     pub(super) next_key: u32,
     pub(super) in_flight: Vec<Task>,
     /// Requests to send again (after a crash, a lost reply or an error), with their keys.
-    pub(super) retries: Vec<Request>,
+    pub(super) retries: Vec<Planned>,
     /// Codes handed out, in order, and the card each belongs to.
     pub(super) issued: Vec<(Code, CardId)>,
     pub(super) guesses: Vec<Code>,
@@ -118,7 +118,7 @@ pub(super) struct World<'s, S, F> {
     /// whether no card had it.
     pub(super) unknown_lookups: HashMap<u32, Vec<(DateTime<Utc>, Code, bool)>>,
     pub(super) guard: GuardPolicy,
-    pub(super) requests: Vec<Request>,
+    pub(super) requests: Vec<Planned>,
     pub(super) trace: Vec<Event>,
     pub(super) faults: usize,
 }
@@ -127,7 +127,7 @@ pub(super) struct World<'s, S, F> {
 const STRATEGY_STREAM: u64 = 0x5354_5241_5445_4759;
 
 /// The rules imported codes follow in a run: 8 to 20 letters and digits (`SIMIMPORT0`).
-fn import_rules() -> Result<ImportRules, crate::code::CodeError> {
+pub(super) fn import_rules() -> Result<ImportRules, crate::code::CodeError> {
     ImportRules::new(8, 20)
 }
 
@@ -201,7 +201,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
     }
 
     /// The code a request names: an issued card's, or a guess (also for a card not issued).
-    fn code_of(&mut self, code: CodeRef) -> Code {
+    pub(super) fn code_of(&mut self, code: CodeRef) -> Code {
         let guess = match code {
             CodeRef::Issued(n) => match self.issued.get(n) {
                 Some((code, _)) => return code.clone(),
@@ -226,110 +226,9 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
         }
     }
 
-    fn start(&mut self, request: Request) -> Result<(), String> {
-        let checkout_ref = |checkout: &u32| reference(format!("checkout-{checkout}"));
-        let client_ref = |client: &u32| reference(format!("client-{client}"));
-        let asked = match &request {
-            Request::Issue {
-                key,
-                values,
-                expires_in_days,
-            } => {
-                let expires = expires_in_days.map(|d| self.start + Duration::days(d));
-                let specs = values
-                    .iter()
-                    .map(|v| {
-                        let mut spec = CardSpec::new(*v);
-                        spec.expires_at = expires;
-                        spec
-                    })
-                    .collect();
-                redeem::Request::Issue {
-                    key: key_of(*key),
-                    specs,
-                }
-            }
-            Request::Apply {
-                client,
-                checkout,
-                code,
-            } => redeem::Request::ApplyCode {
-                client: client_ref(client),
-                checkout: checkout_ref(checkout),
-                currency: checkout_currency(*checkout),
-                code: self.code_of(*code),
-            },
-            Request::CheckBalance { client, code } => redeem::Request::CheckBalance {
-                client: client_ref(client),
-                code: self.code_of(*code),
-            },
-            Request::Remove {
-                client,
-                checkout,
-                code,
-            } => redeem::Request::RemoveCode {
-                client: client_ref(client),
-                checkout: checkout_ref(checkout),
-                code: self.code_of(*code),
-            },
-            Request::Authorise {
-                key,
-                checkout,
-                payable,
-            } => redeem::Request::Authorise {
-                key: key_of(*key),
-                checkout: checkout_ref(checkout),
-                payable: *payable,
-            },
-            Request::Capture { key, checkout } => redeem::Request::Capture {
-                key: key_of(*key),
-                checkout: checkout_ref(checkout),
-            },
-            Request::Void { key, checkout } => redeem::Request::Void {
-                key: key_of(*key),
-                checkout: checkout_ref(checkout),
-            },
-            Request::Refund {
-                key,
-                checkout,
-                amount,
-            } => redeem::Request::Refund {
-                key: key_of(*key),
-                checkout: checkout_ref(checkout),
-                amount: *amount,
-                to: RefundTo::CardsUsed,
-            },
-            Request::Import { key, code, value } => {
-                let text = format!("SIMIMPORT{code}");
-                match import_rules().and_then(|rules| rules.import(&text)) {
-                    Ok(imported) => redeem::Request::Import {
-                        key: key_of(*key),
-                        code: imported,
-                        spec: CardSpec::new(*value),
-                    },
-                    Err(_) => unreachable!("a simulated import code fits the rules"),
-                }
-            }
-            Request::Amend { key, card, command } => {
-                let id = self
-                    .issued
-                    .get(*card)
-                    .map_or(CardId::from_u128(0), |(_, id)| *id);
-                let by = Attribution::new(
-                    reference("staff:sim".to_owned()),
-                    Reason::new("simulated back office")
-                        .unwrap_or_else(|_| unreachable!("a valid reason")),
-                );
-                redeem::Request::Amend {
-                    key: key_of(*key),
-                    card: id,
-                    command: *command,
-                    by,
-                }
-            }
-        };
-        let op = self.protocol.start(asked);
-        if let Some(key) = request.key() {
+    fn start(&mut self, request: Planned) -> Result<(), String> {
+        let op = self.protocol.start(request.request.clone());
+        if let Some(key) = request.key {
             self.keys.insert(key);
         }
         let number = self.requests.len();
@@ -357,12 +256,8 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
         for _ in 0..self.sim.config.cards {
             let currency = self.currency();
             let values = vec![self.money(currency, 100)];
-            let key = self.key();
-            self.start(Request::Issue {
-                key,
-                values,
-                expires_in_days: None,
-            })?;
+            let issue = self.issue(values, None);
+            self.start(issue)?;
             while !self.in_flight.is_empty() {
                 self.step(0)?;
             }
@@ -419,7 +314,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             }
             planned
         };
-        if request.key().is_some() && per_mille(&mut self.rng, self.sim.config.duplicate) {
+        if request.key.is_some() && per_mille(&mut self.rng, self.sim.config.duplicate) {
             self.start(request.clone())?;
         }
         self.start(request)
@@ -483,7 +378,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
     fn answer(&mut self, task: &mut Task, need: Need) -> Answering {
         let config = &self.sim.config;
         let (crash, backend) = (config.crash, config.backend_error);
-        let keyed = task.request.key().is_some();
+        let keyed = task.request.key.is_some();
         if keyed && per_mille(&mut self.rng, crash) && !matches!(need, Need::Commit(_)) {
             return Ok((None, Some(Fault::Crash { written: false }), false));
         }
@@ -518,13 +413,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             Need::Card(id) => store.card(id).map(Reply::Card),
             Need::CardByCode(code) => {
                 let found = store.card_by_code(&code);
-                if let (
-                    Ok(found),
-                    Request::Apply { client, .. }
-                    | Request::CheckBalance { client, .. }
-                    | Request::Remove { client, .. },
-                ) = (&found, &task.request)
-                {
+                if let (Ok(found), Some(client)) = (&found, &task.request.client) {
                     let at = task.last_now.unwrap_or(self.now);
                     let lookup = (at, code.clone(), found.is_none());
                     self.unknown_lookups
@@ -587,7 +476,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             ));
             return Ok((Some(reply), Some(Fault::Conflict), false));
         }
-        let keyed = task.request.key().is_some();
+        let keyed = task.request.key.is_some();
         if keyed && per_mille(&mut self.rng, config.crash) {
             return Ok((None, Some(Fault::Crash { written: false }), false));
         }
@@ -632,7 +521,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
         match finished.result {
             // A duplicate code is an answer (an import of a code some card has), not a failure.
             Err(RedeemError::Store(StoreError::DuplicateCode { .. })) => {}
-            Err(RedeemError::Store(_)) if task.request.key().is_some() => {
+            Err(RedeemError::Store(_)) if task.request.key.is_some() => {
                 // The client does not know whether it landed: it asks again under its key.
                 self.retries.push(task.request.clone());
             }
