@@ -42,12 +42,12 @@ pub enum Fault {
 /// One thing that happened in a run, in order: the trace a seed reproduces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// Planned number `task` started.
+    /// Request number `task` started.
     Started {
         /// Its number.
         task: usize,
-        /// What it asks.
-        request: Planned,
+        /// What it asks (boxed: a request is large beside the other events).
+        request: Box<Planned>,
     },
     /// A need of request `task` was answered, perhaps with a fault.
     Answered {
@@ -58,7 +58,7 @@ pub enum Event {
         /// The fault injected, if any.
         fault: Option<Fault>,
     },
-    /// Planned `task` finished; `ok` says whether it succeeded.
+    /// Request `task` finished; `ok` says whether it succeeded.
     Finished {
         /// Its number.
         task: usize,
@@ -235,7 +235,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
         self.requests.push(request.clone());
         self.trace.push(Event::Started {
             task: number,
-            request: request.clone(),
+            request: Box::new(request.clone()),
         });
         let mut task = Task {
             number,
