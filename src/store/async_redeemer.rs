@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::card::{Attribution, CardId, CardSpec, GiftCard, LedgerEntry, Reference};
-use crate::clock::{Clock, SystemClock, Timer, YieldTimer};
+use crate::clock::{Clock, Timer, YieldTimer};
 use crate::code::ImportedCode;
 use crate::money::{Currency, Money};
 use crate::redeem::{
@@ -13,7 +13,7 @@ use crate::redeem::{
 };
 use crate::shop::{CheckoutTotalsError, Order, Selection, Totals, TotalsSettings};
 use crate::store::operations::{
-    IntoRequest, answer_need, for_each_operation, typed_code, unexpected,
+    IntoRequest, Parts, answer_need, driver_settings, for_each_operation, typed_code, unexpected,
 };
 use crate::store::{AsyncStore, CardQuery, Page};
 
@@ -48,9 +48,7 @@ use crate::store::{AsyncStore, CardQuery, Page};
 /// ```
 #[derive(Debug)]
 pub struct AsyncRedeemer<S> {
-    store: S,
-    protocol: Protocol,
-    clock: Arc<dyn Clock>,
+    parts: Parts<S>,
     timer: Arc<dyn Timer>,
 }
 
@@ -58,42 +56,18 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
     /// A service over `store` with the [`Protocol`]'s defaults and the system clock.
     pub fn new(store: S) -> AsyncRedeemer<S> {
         AsyncRedeemer {
-            store,
-            protocol: Protocol::default(),
-            clock: Arc::new(SystemClock),
+            parts: Parts::new(store),
             timer: Arc::new(YieldTimer),
         }
     }
 
-    /// Follows `protocol`'s settings (strategy, codes, expiry, holds, guard, attempts).
-    #[must_use]
-    pub fn with_protocol(mut self, protocol: Protocol) -> AsyncRedeemer<S> {
-        self.protocol = protocol;
-        self
-    }
-
-    /// Reads time from `clock`.
-    #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> AsyncRedeemer<S> {
-        self.clock = clock;
-        self
-    }
+    driver_settings!(AsyncRedeemer);
 
     /// Pauses between lost commits with `timer` (a runtime's sleep).
     #[must_use]
     pub fn with_timer(mut self, timer: Arc<dyn Timer>) -> AsyncRedeemer<S> {
         self.timer = timer;
         self
-    }
-
-    /// The store.
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
-    /// The protocol settings it follows.
-    pub fn protocol(&self) -> &Protocol {
-        &self.protocol
     }
 
     /// Carries out `request` to its end, answering what its operation needs from the store,
@@ -104,7 +78,7 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
     ///
     /// Those of the operation `request` names.
     pub async fn run(&self, request: Request) -> Result<Answer, RedeemError> {
-        let mut op = self.protocol.start(request);
+        let mut op = self.parts.protocol.start(request);
         loop {
             let reply = match op.poll() {
                 Step::Done(result) => return result,
@@ -115,7 +89,7 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
     }
 
     pub(crate) async fn answer(&self, need: Need) -> Result<Reply, StoreError> {
-        answer_need!(self, need, [.await],
+        answer_need!(&self.parts, need, [.await],
             wait(pause) => { self.timer.sleep(pause).await },
             turn(wait) => { wait.park().await })
     }
@@ -145,7 +119,7 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
         &self,
         query: &CardQuery,
     ) -> Result<Page<Versioned<GiftCard>>, RedeemError> {
-        Ok(self.store.search(query).await?)
+        Ok(self.parts.store.search(query).await?)
     }
 
     /// The liability per currency at `at`. As
@@ -158,7 +132,7 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
         &self,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<crate::card::LiabilityReport, RedeemError> {
-        Ok(self.store.liability(at).await?)
+        Ok(self.parts.store.liability(at).await?)
     }
 }
 

@@ -6,8 +6,30 @@
 //!
 //! The table's types are named as the expanding module imports them.
 
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
 use crate::code::Code;
-use crate::redeem::{Answer, RedeemError, Request};
+use crate::redeem::{Answer, Protocol, RedeemError, Request};
+
+/// What a driver answers needs from: its store, the protocol it follows and its clock.
+#[derive(Debug)]
+pub(crate) struct Parts<S> {
+    pub(crate) store: S,
+    pub(crate) protocol: Protocol,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl<S> Parts<S> {
+    /// `store` with the protocol's defaults and the system clock.
+    pub(crate) fn new(store: S) -> Parts<S> {
+        Parts {
+            store,
+            protocol: Protocol::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
 
 /// What a table line's build expression gives: a request, or the error that stops it before
 /// it starts (a code typed with characters no code has).
@@ -41,7 +63,40 @@ pub(crate) fn unexpected(wanted: &'static str, answer: &Answer) -> RedeemError {
     }
 }
 
-/// Answers a need from the driver (`$driver`, with fields `store`, `clock` and `protocol`)
+/// The builder and accessors both drivers have alike (`$driver` holding its [`Parts`] as
+/// `parts`).
+macro_rules! driver_settings {
+    ($driver:ident) => {
+        /// Follows `protocol`'s settings (strategy, codes, expiry, holds, guard, attempts,
+        /// allocation order, retention).
+        #[must_use]
+        pub fn with_protocol(mut self, protocol: Protocol) -> $driver<S> {
+            self.parts.protocol = protocol;
+            self
+        }
+
+        /// Reads time from `clock`.
+        #[must_use]
+        pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> $driver<S> {
+            self.parts.clock = clock;
+            self
+        }
+
+        /// The store.
+        pub fn store(&self) -> &S {
+            &self.parts.store
+        }
+
+        /// The protocol settings it follows.
+        pub fn protocol(&self) -> &Protocol {
+            &self.parts.protocol
+        }
+    };
+}
+
+pub(crate) use driver_settings;
+
+/// Answers a need from a driver's [`Parts`] (`$driver`)
 /// for both drivers alike: `$await` is `.await` for the async one, and the two pauses are the
 /// driver's own (`$pause` for [`Need::Wait`](crate::redeem::Need::Wait), `$turn` for
 /// [`Need::Turn`](crate::redeem::Need::Turn)).

@@ -11,7 +11,7 @@ use chrono::Duration;
 use crate::card::{
     Attribution, CardId, CardSpec, ExpiryPolicy, GiftCard, LedgerEntry, LeftoverStrategy, Reference,
 };
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::code::{CodeGenerator, ImportRules, ImportedCode};
 use crate::money::{Currency, Money};
 use crate::redeem::{
@@ -22,7 +22,7 @@ use crate::redeem::{
 };
 use crate::shop::{CheckoutTotalsError, Order, Selection, Totals, TotalsSettings};
 use crate::store::operations::{
-    IntoRequest, answer_need, for_each_operation, typed_code, unexpected,
+    IntoRequest, Parts, answer_need, driver_settings, for_each_operation, typed_code, unexpected,
 };
 use crate::store::{CardQuery, Page, Store};
 
@@ -50,9 +50,7 @@ use crate::store::{CardQuery, Page, Store};
 /// ```
 #[derive(Debug)]
 pub struct Redeemer<S> {
-    store: S,
-    protocol: Protocol,
-    clock: Arc<dyn Clock>,
+    parts: Parts<S>,
 }
 
 impl<S: Store> Redeemer<S> {
@@ -61,51 +59,37 @@ impl<S: Store> Redeemer<S> {
     /// guard of 20 unknown codes an hour.
     pub fn new(store: S) -> Redeemer<S> {
         Redeemer {
-            store,
-            protocol: Protocol::default(),
-            clock: Arc::new(SystemClock),
+            parts: Parts::new(store),
         }
     }
 
-    /// Follows `protocol`'s settings (strategy, codes, expiry, holds, guard, attempts).
-    #[must_use]
-    pub fn with_protocol(mut self, protocol: Protocol) -> Redeemer<S> {
-        self.protocol = protocol;
-        self
-    }
+    driver_settings!(Redeemer);
 
     /// Uses `strategy` for leftover value.
     #[must_use]
     pub fn with_strategy(mut self, strategy: Arc<dyn LeftoverStrategy>) -> Redeemer<S> {
-        self.protocol = self.protocol.with_strategy(strategy);
+        self.parts.protocol = self.parts.protocol.with_strategy(strategy);
         self
     }
 
     /// Uses `codes` to make and check codes.
     #[must_use]
     pub fn with_code_generator(mut self, codes: Arc<dyn CodeGenerator>) -> Redeemer<S> {
-        self.protocol = self.protocol.with_code_generator(codes);
-        self
-    }
-
-    /// Reads time from `clock`.
-    #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Redeemer<S> {
-        self.clock = clock;
+        self.parts.protocol = self.parts.protocol.with_code_generator(codes);
         self
     }
 
     /// Sets the expiry of cards it issues whose spec has none.
     #[must_use]
     pub fn with_expiry(mut self, expiry: ExpiryPolicy) -> Redeemer<S> {
-        self.protocol = self.protocol.with_expiry(expiry);
+        self.parts.protocol = self.parts.protocol.with_expiry(expiry);
         self
     }
 
     /// Holds release themselves after `ttl` (`None`: never).
     #[must_use]
     pub fn with_hold_ttl(mut self, ttl: Option<Duration>) -> Redeemer<S> {
-        self.protocol = self.protocol.with_hold_ttl(ttl);
+        self.parts.protocol = self.parts.protocol.with_hold_ttl(ttl);
         self
     }
 
@@ -113,7 +97,7 @@ impl<S: Store> Redeemer<S> {
     /// [`GuardPolicy::with_store_budget`] for all clients together.
     #[must_use]
     pub fn with_guard(mut self, guard: GuardPolicy) -> Redeemer<S> {
-        self.protocol = self.protocol.with_guard(guard);
+        self.parts.protocol = self.parts.protocol.with_guard(guard);
         self
     }
 
@@ -121,7 +105,7 @@ impl<S: Store> Redeemer<S> {
     /// soonest first.
     #[must_use]
     pub fn with_allocation_order(mut self, order: AllocationOrder) -> Redeemer<S> {
-        self.protocol = self.protocol.with_allocation_order(order);
+        self.parts.protocol = self.parts.protocol.with_allocation_order(order);
         self
     }
 
@@ -130,25 +114,15 @@ impl<S: Store> Redeemer<S> {
     /// guard when unknown.
     #[must_use]
     pub fn with_imported_codes(mut self, rules: ImportRules) -> Redeemer<S> {
-        self.protocol = self.protocol.with_imported_codes(rules);
+        self.parts.protocol = self.parts.protocol.with_imported_codes(rules);
         self
     }
 
     /// Tries a conflicting request at most `attempts` times (at least once).
     #[must_use]
     pub fn with_attempts(mut self, attempts: u32) -> Redeemer<S> {
-        self.protocol = self.protocol.with_attempts(attempts);
+        self.parts.protocol = self.parts.protocol.with_attempts(attempts);
         self
-    }
-
-    /// The store.
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
-    /// The protocol settings it follows.
-    pub fn protocol(&self) -> &Protocol {
-        &self.protocol
     }
 
     /// Carries out `request` to its end, answering what its operation needs from the store,
@@ -158,7 +132,7 @@ impl<S: Store> Redeemer<S> {
     ///
     /// Those of the operation `request` names (see the method of the same name).
     pub fn run(&self, request: Request) -> Result<Answer, RedeemError> {
-        let mut op = self.protocol.start(request);
+        let mut op = self.parts.protocol.start(request);
         loop {
             let reply = match op.poll() {
                 Step::Done(result) => return result,
@@ -169,7 +143,7 @@ impl<S: Store> Redeemer<S> {
     }
 
     pub(crate) fn answer(&self, need: Need) -> Result<Reply, StoreError> {
-        answer_need!(self, need, [],
+        answer_need!(&self.parts, need, [],
             wait(pause) => {
                 if pause.is_zero() {
                     std::thread::yield_now();
@@ -229,7 +203,7 @@ impl<S: Store> Redeemer<S> {
     ///
     /// [`RedeemError::Store`].
     pub fn search(&self, query: &CardQuery) -> Result<Page<Versioned<GiftCard>>, RedeemError> {
-        Ok(self.store.search(query)?)
+        Ok(self.parts.store.search(query)?)
     }
 
     /// The liability per currency at `at` (see [`LiabilityReport`](crate::card::LiabilityReport)
@@ -242,7 +216,7 @@ impl<S: Store> Redeemer<S> {
         &self,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<crate::card::LiabilityReport, RedeemError> {
-        Ok(self.store.liability(at)?)
+        Ok(self.parts.store.liability(at)?)
     }
 }
 
