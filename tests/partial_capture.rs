@@ -171,7 +171,7 @@ fn a_partial_capture_replays_under_its_key_and_refuses_another_amount() {
     );
     assert_eq!(
         err.to_string(),
-        "idempotency key cap was used for another request (capture c-1 25.00 USD of the authorisation)"
+        "idempotency key cap was used for another request"
     );
     // A whole capture under the same key is another request too.
     assert!(matches!(
@@ -328,7 +328,7 @@ fn changing_an_authorisation_under_a_used_key_for_another_amount_is_refused() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "idempotency key ch was used for another request (change the authorisation of c-1 to 20.00 USD)"
+        "idempotency key ch was used for another request"
     );
 }
 

@@ -97,7 +97,11 @@ pub enum RedeemError {
         requested: Money,
     },
     /// The key was used before for a different request.
-    #[error("idempotency key {key} was used for another request ({first})")]
+    ///
+    /// The message names only the key: the request it was first used for may be another
+    /// client's (its checkout and amount), so it is in `first` for the host and never in
+    /// the text a host passes on.
+    #[error("idempotency key {key} was used for another request")]
     IdempotencyConflict {
         /// The key.
         key: IdempotencyKey,
