@@ -160,10 +160,18 @@ impl Protocol {
         self
     }
 
-    /// What a driver answers to [`Need::Fresh`](super::Need::Fresh): a random card id and a code from the
-    /// configured generator. This is the only place randomness enters, and it is the driver
-    /// that calls it.
+    /// What a driver answers to [`Need::Fresh`](super::Need::Fresh): a random card id from the
+    /// operating system's generator and a code from the configured generator. This is the
+    /// only place randomness enters, and it is the driver that calls it.
+    ///
+    /// # Errors
+    ///
+    /// [`CodeError::RandomSource`] when the operating system cannot give random bytes, and
+    /// whatever the code generator answers.
     pub fn draw(&self) -> Result<(CardId, Code), CodeError> {
-        Ok((CardId::random(), self.codes.generate()?))
+        let id = CardId::try_random().map_err(|e| CodeError::RandomSource {
+            reason: e.to_string(),
+        })?;
+        Ok((id, self.codes.generate()?))
     }
 }
