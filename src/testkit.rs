@@ -20,7 +20,7 @@
 //! | no request fails with contention while others make progress | [`check_contention`] | [`check_async_contention`] |
 //! | back-office commands keep their entries and race shoppers exactly | [`check_back_office`] | [`check_async_back_office`] |
 //! | partial capture, changing an authorisation, refund targets, balance checks | [`check_checkout_flow`] | [`check_async_checkout_flow`] |
-//! | a lost code replaced (alone and racing shoppers), sweeps (alone and racing an authorisation), pruning | [`check_upkeep`] | [`check_async_upkeep`] |
+//! | a lost code replaced (alone and racing shoppers), sweeps (alone and racing an authorisation), pruning (a store budget outliving it) | [`check_upkeep`] | [`check_async_upkeep`] |
 //! | parallel guesses from one client never get more than the guard's limit | [`check_guard_race`] | |
 //! | parallel guesses from many clients never get more than the store-wide budget | [`check_store_budget_race`] | |
 //! | the whole protocol under faults, seed by seed, with invariants after every step | [`sim`] (a third driver over a [`Store`]) | |

@@ -11,7 +11,7 @@ use giftcert::{
     card::{CardError, EntryKind, ReplacementStrategy, verify_ledger},
     clock::FixedClock,
     code::{CodeGenerator, RandomCodeGenerator},
-    redeem::GuardPolicy,
+    redeem::{GuardPolicy, RecordedRequest},
 };
 
 fn t0() -> DateTime<Utc> {
@@ -244,7 +244,7 @@ fn a_repeated_key_returns_the_first_result_and_changes_nothing() {
 }
 
 #[test]
-fn a_key_reused_for_another_request_is_refused() {
+fn a_key_reused_for_another_request_is_refused_naming_only_the_key() {
     let shop = Shop::new();
     let (_, code) = shop.card(usd("100"));
     shop.apply("c1", &code).unwrap();
@@ -257,7 +257,17 @@ fn a_key_reused_for_another_request_is_refused() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "idempotency key k was used for another request (authorise c1 25.00 USD)"
+        "idempotency key k was used for another request"
+    );
+    let RedeemError::IdempotencyConflict { first, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        **first,
+        RecordedRequest::Authorise {
+            checkout: reference("c1"),
+            payable: usd("25"),
+        }
     );
     assert!(matches!(
         shop.redeemer.capture(&key("k"), &reference("c1")),

@@ -25,11 +25,29 @@ impl CardId {
         self.0
     }
 
-    /// A fresh random id from the thread's OS-seeded generator (128 bits: collisions are not a
-    /// concern).
+    /// A fresh random id drawn from the operating system's generator (`rand::rngs::SysRng`;
+    /// 128 bits: collisions are not a concern).
+    ///
+    /// # Panics
+    ///
+    /// When the operating system cannot give random bytes, which no caller's data can cause;
+    /// [`CardId::try_random`] answers an error instead.
     #[must_use]
     pub fn random() -> CardId {
-        CardId(rand::random())
+        CardId(rand::RngExt::random(&mut rand::rand_core::UnwrapErr(
+            rand::rngs::SysRng,
+        )))
+    }
+
+    /// A fresh random id drawn from the operating system's generator, as [`CardId::random`].
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error when it cannot give random bytes.
+    pub fn try_random() -> Result<CardId, rand::rngs::SysError> {
+        let mut bytes = [0_u8; 16];
+        rand::TryRng::try_fill_bytes(&mut rand::rngs::SysRng, &mut bytes)?;
+        Ok(CardId(u128::from_le_bytes(bytes)))
     }
 }
 

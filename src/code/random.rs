@@ -44,12 +44,11 @@ const MAX_RANDOM_BYTES: usize = Code::MAX_LEN * BITS_PER_SYMBOL as usize / 8;
 ///
 /// # Randomness
 ///
-/// [`generate`](CodeGenerator::generate) draws from `rand::rng()`: the thread-local ChaCha12
-/// generator, seeded from the operating system and reseeded from it every 64 KiB. It panics only
-/// if the operating system cannot give randomness when it seeds that generator, which is not
-/// something a caller's data can cause. Hosts that want an error instead, or the operating
-/// system's generator for every code (no state in the process, safe across VM snapshots), call
-/// [`generate_with`](RandomCodeGenerator::generate_with) with `rand::rngs::SysRng`.
+/// [`generate`](CodeGenerator::generate) draws every code from the operating system's
+/// generator (`rand::rngs::SysRng`: `getrandom` on Linux), so no generator state lives in the
+/// process to be copied by a fork or a VM snapshot; when the operating system cannot give
+/// randomness it answers [`CodeError::RandomSource`]. Tests that want repeatable codes call
+/// [`generate_with`](RandomCodeGenerator::generate_with) with a seeded generator.
 ///
 /// ```
 /// use giftcert::{Code, code::{CodeGenerator, RandomCodeGenerator}};
@@ -295,7 +294,7 @@ impl Default for RandomCodeGenerator {
 
 impl CodeGenerator for RandomCodeGenerator {
     fn generate(&self) -> Result<Code, CodeError> {
-        self.generate_with(&mut rand::rng())
+        self.generate_with(&mut rand::rngs::SysRng)
     }
 
     fn check(&self, code: &Code) -> Result<(), CodeError> {

@@ -248,9 +248,9 @@ pub fn remove(mut checkout: Checkout, card: &GiftCard) -> Result<Checkout, Redee
 ///
 /// [`RedeemError::InvalidState`] unless open, voided, or authorised with a hold that has run
 /// out (then the old holds are released and the checkout is authorised anew);
-/// [`RedeemError::Money`] when `payable`
-/// is in another currency; [`RedeemError::Allocation`] when it is negative;
-/// [`RedeemError::Card`] when a card can no longer be spent.
+/// [`RedeemError::Money`] when `payable` is in another currency;
+/// [`RedeemError::NotPositive`] when it is zero or less; [`RedeemError::Card`] when a card
+/// can no longer be spent.
 pub fn authorise(
     mut checkout: Checkout,
     cards: Vec<GiftCard>,
@@ -286,6 +286,12 @@ pub fn authorise(
             found: payable.currency(),
         }
         .into());
+    }
+    if !payable.is_positive() {
+        return Err(RedeemError::NotPositive {
+            operation: "authorise",
+            amount: payable,
+        });
     }
     for card in &mut cards {
         entries.extend(card.release_expired_holds(now));
@@ -363,7 +369,8 @@ fn authorisation_expired(holds: &[HoldRef], cards: &[GiftCard], now: DateTime<Ut
 ///
 /// # Errors
 ///
-/// [`RedeemError::InvalidState`] unless authorised, and those of [`authorise`].
+/// [`RedeemError::InvalidState`] unless authorised, [`RedeemError::NotPositive`] when
+/// `payable` is zero or less (void instead), and those of [`authorise`].
 pub fn change_authorisation(
     mut checkout: Checkout,
     cards: Vec<GiftCard>,
@@ -376,6 +383,12 @@ pub fn change_authorisation(
         CheckoutState::Authorised { holds, .. } => holds.clone(),
         _ => return Err(checkout.refuse("change the authorisation")),
     };
+    if !payable.is_positive() {
+        return Err(RedeemError::NotPositive {
+            operation: "change the authorisation to",
+            amount: payable,
+        });
+    }
     let mut cards = take_cards(checkout.applied.iter().copied(), cards)?;
     let mut released = Vec::with_capacity(holds.len());
     for held in &holds {
@@ -433,7 +446,7 @@ where
 /// # Errors
 ///
 /// [`RedeemError::InvalidState`] unless authorised; [`RedeemError::Money`] for another
-/// currency; [`RedeemError::Card`] for an amount of zero or less (void instead);
+/// currency; [`RedeemError::NotPositive`] for an amount of zero or less (void instead);
 /// [`RedeemError::CaptureExceedsAuthorisation`] above what is held;
 /// [`RedeemError::AuthorisationExpired`] when a hold has run out; and whatever `fresh`
 /// returns.
@@ -481,7 +494,10 @@ where
                 .into());
             }
             if !amount.is_positive() {
-                return Err(CardError::NotPositive(amount).into());
+                return Err(RedeemError::NotPositive {
+                    operation: "capture",
+                    amount,
+                });
             }
             if amount.amount() > authorised.amount() {
                 return Err(RedeemError::CaptureExceedsAuthorisation {

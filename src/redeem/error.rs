@@ -96,8 +96,21 @@ pub enum RedeemError {
         /// What was asked.
         requested: Money,
     },
+    /// An authorisation or capture of zero or less: a checkout holds and captures something
+    /// or nothing at all (void it instead).
+    #[error("cannot {operation} {amount}: the amount must be above zero")]
+    NotPositive {
+        /// What was asked (`authorise`, `capture`, `change the authorisation to`).
+        operation: &'static str,
+        /// The amount asked for.
+        amount: Money,
+    },
     /// The key was used before for a different request.
-    #[error("idempotency key {key} was used for another request ({first})")]
+    ///
+    /// The message names only the key: the request it was first used for may be another
+    /// client's (its checkout and amount), so it is in `first` for the host and never in
+    /// the text a host passes on.
+    #[error("idempotency key {key} was used for another request")]
     IdempotencyConflict {
         /// The key.
         key: IdempotencyKey,

@@ -19,7 +19,7 @@ use crate::clock::FixedClock;
 use crate::code::Code;
 use crate::money::Currency;
 use crate::redeem::{CardWrite, Changes, StoreError};
-use crate::redeem::{CodeWrite, Protocol, RedeemError};
+use crate::redeem::{CodeWrite, GuardPolicy, Protocol, RedeemError};
 use crate::store::{AsyncRedeemer, AsyncStore, Redeemer, Store};
 
 const RECODE: &str = "replacing a lost code";
@@ -28,6 +28,7 @@ const RECODE_RACE: &str = "replacing a code racing shoppers";
 const SWEEP: &str = "sweeps";
 const SWEEP_RACE: &str = "sweeps racing an authorisation";
 const PRUNE: &str = "pruning records and guard windows";
+const PRUNE_BUDGET: &str = "a store budget outliving a prune";
 
 type Task<'a> = Pin<Box<dyn Future<Output = Result<bool, ConformanceFailure>> + Send + 'a>>;
 
@@ -49,7 +50,11 @@ type Task<'a> = Pin<Box<dyn Future<Output = Result<bool, ConformanceFailure>> + 
 /// 5. a sweep racing an authorisation on the same card: the expired hold is released once,
 ///    the new hold stands, the ledger proves the balance;
 /// 6. pruning deletes idempotency records past the retention and guard windows that have
-///    ended, in batches of at most `limit`, and keeps the rest.
+///    ended, in batches of at most `limit`, and keeps the rest;
+/// 7. a [store budget](crate::redeem::GuardPolicy::with_store_budget) of 3 per 7 days spent,
+///    then a prune two hours later (when the clients' hour-long windows have ended): the
+///    budget still refuses a new client's lookup; a prune a day after the budget's 7 days
+///    deletes every window and lookups are answered again.
 ///
 /// # Errors
 ///
@@ -88,7 +93,8 @@ where
     replacing_a_code_races_shoppers::<D>(factory().await).await?;
     sweeps_release_and_expire::<D>(factory().await).await?;
     sweeps_race_an_authorisation::<D>(factory().await).await?;
-    pruning_keeps_what_is_current::<D>(factory().await).await
+    pruning_keeps_what_is_current::<D>(factory().await).await?;
+    a_store_budget_outlives_a_prune::<D>(factory().await).await
 }
 
 fn staff(check: &'static str) -> Result<Attribution, ConformanceFailure> {
@@ -621,4 +627,59 @@ async fn pruning_keeps_what_is_current<D: Driver>(
             .map_err(RedeemError::from),
     )?;
     ensure(C, kept.is_some(), || "the new record was pruned".into())
+}
+
+async fn a_store_budget_outlives_a_prune<D: Driver>(
+    store: D::Store,
+) -> Result<(), ConformanceFailure> {
+    const C: &str = PRUNE_BUDGET;
+    let clock = Arc::new(FixedClock::new(t0()));
+    let guard = GuardPolicy::new(20, Duration::hours(1)).with_store_budget(3, Duration::days(7));
+    let protocol = Protocol::default().with_guard(guard);
+    let driver = D::build(store, protocol.clone(), clock.clone());
+    let advance = |by: Duration| {
+        clock
+            .advance(by)
+            .map(drop)
+            .map_err(|e| fail(C, e.to_string()))
+    };
+    let guess = |n: usize| {
+        let (driver, protocol) = (&driver, &protocol);
+        async move {
+            let client = reference(C, &format!("guesser-{n}"))?;
+            let (_, unknown) = protocol.draw().map_err(|e| fail(C, e.to_string()))?;
+            Ok::<_, ConformanceFailure>(
+                driver.check_balance(&client, unknown.expose_secret()).await,
+            )
+        }
+    };
+    for n in 0..3 {
+        let guessed = guess(n).await?;
+        ensure(
+            C,
+            matches!(guessed, Err(RedeemError::UnknownCode(_))),
+            || format!("guess {n} within the budget gave {guessed:?}"),
+        )?;
+    }
+
+    advance(Duration::hours(2))?;
+    step(C, driver.prune(100).await)?;
+    let refused = guess(3).await?;
+    ensure(
+        C,
+        matches!(refused, Err(RedeemError::TooManyAttempts(_))),
+        || format!("a new client's guess after a prune with the budget spent gave {refused:?}"),
+    )?;
+
+    advance(Duration::days(8))?;
+    let pruned = step(C, driver.prune(100).await)?;
+    ensure(C, pruned.guards == 5, || {
+        format!("a prune after the budget's window gave {pruned:?}, expected 5 windows")
+    })?;
+    let answered = guess(4).await?;
+    ensure(
+        C,
+        matches!(answered, Err(RedeemError::UnknownCode(_))),
+        || format!("a guess after the budget's window gave {answered:?}"),
+    )
 }

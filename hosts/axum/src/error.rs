@@ -224,7 +224,9 @@ impl From<RedeemError> for ApiError {
             RedeemError::RefundExceedsCapture { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_capture")
             }
-            RedeemError::Allocation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount"),
+            RedeemError::Allocation(_) | RedeemError::NotPositive { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount")
+            }
             RedeemError::InvalidState { .. } => (StatusCode::CONFLICT, "invalid_state"),
             RedeemError::AuthorisationExpired(_) => (StatusCode::CONFLICT, "authorisation_expired"),
             RedeemError::IdempotencyConflict { .. } => {

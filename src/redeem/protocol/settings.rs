@@ -124,13 +124,32 @@ impl Protocol {
     }
 
     /// What a prune at `now` may delete: idempotency records older than the [`Retention`],
-    /// and guard windows that have ended under the [`GuardPolicy`] (started a whole window
-    /// ago). A driver passes these to the store's prune methods.
+    /// and guard windows that have ended under the [`GuardPolicy`]: started a whole window
+    /// ago, taking the longer of the client window and the
+    /// [store budget](GuardPolicy::with_store_budget)'s, since both kinds of window are
+    /// pruned by one cut-off and the budget's must last its own length. A driver passes these
+    /// to the store's prune methods.
+    ///
+    /// ```
+    /// use chrono::{Duration, TimeZone, Utc};
+    /// use giftcert::redeem::{GuardPolicy, Protocol};
+    ///
+    /// let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+    /// let guard = GuardPolicy::new(20, Duration::hours(1)).with_store_budget(3, Duration::days(7));
+    /// let protocol = Protocol::default().with_guard(guard);
+    /// assert_eq!(protocol.prune_before(now).guards, Some(now - Duration::days(7)));
+    /// ```
     #[must_use]
     pub fn prune_before(&self, now: DateTime<Utc>) -> PruneBefore {
+        let window = self
+            .guard
+            .store_budget()
+            .map_or(self.guard.window(), |budget| {
+                budget.window().max(self.guard.window())
+            });
         PruneBefore {
             records: self.retention.records_before(now),
-            guards: now.checked_sub_signed(self.guard.window()),
+            guards: now.checked_sub_signed(window),
         }
     }
 
@@ -141,10 +160,18 @@ impl Protocol {
         self
     }
 
-    /// What a driver answers to [`Need::Fresh`](super::Need::Fresh): a random card id and a code from the
-    /// configured generator. This is the only place randomness enters, and it is the driver
-    /// that calls it.
+    /// What a driver answers to [`Need::Fresh`](super::Need::Fresh): a random card id from the
+    /// operating system's generator and a code from the configured generator. This is the
+    /// only place randomness enters, and it is the driver that calls it.
+    ///
+    /// # Errors
+    ///
+    /// [`CodeError::RandomSource`] when the operating system cannot give random bytes, and
+    /// whatever the code generator answers.
     pub fn draw(&self) -> Result<(CardId, Code), CodeError> {
-        Ok((CardId::random(), self.codes.generate()?))
+        let id = CardId::try_random().map_err(|e| CodeError::RandomSource {
+            reason: e.to_string(),
+        })?;
+        Ok((id, self.codes.generate()?))
     }
 }

@@ -34,9 +34,15 @@
 -- insert, the old holds of a card that held nothing, and the old holds and due time of a new
 -- card. The sweep's due time lives in `card_sweeps`, beside the card, so that a redemption's
 -- update of `cards` changes no indexed column and can be HOT.
+--
+-- Whoever may create objects in a schema on the search path could plant a closer match of a
+-- built-in this function calls, and it would run as the store's role (CVE-2018-1058). So the
+-- built-ins are called by their `pg_catalog` name, the operators it uses take operands of the
+-- types the catalogue's take (`0::numeric`, not `0`, beside a numeric), and
+-- `sql/search_path.sql`, run right after this file, pins its `search_path` to `pg_catalog`,
+-- the store's schema and `pg_temp`, in that order.
 
-CREATE OR REPLACE FUNCTION giftcert_commit(changes jsonb) RETURNS void LANGUAGE plpgsql
-SET search_path FROM CURRENT AS $$
+CREATE OR REPLACE FUNCTION giftcert_commit(changes jsonb) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     card_doc jsonb;
     entry_doc jsonb;
@@ -57,7 +63,9 @@ DECLARE
     next_seqs jsonb := '[]';
     expected jsonb := '{}';
 BEGIN
-    FOR card_doc IN SELECT value FROM jsonb_array_elements(coalesce(changes->'cards', '[]')) LOOP
+    FOR card_doc IN
+        SELECT value FROM pg_catalog.jsonb_array_elements(coalesce(changes->'cards', '[]'))
+    LOOP
         this_card := card_doc->>'id';
         inserted := card_doc->>'write' = 'insert';
         IF inserted THEN
@@ -83,14 +91,15 @@ BEGIN
             -- Tags are fixed at issue: written once, with the card.
             INSERT INTO card_tags (tag, issued_at, card_id)
             SELECT tag, (card_doc->>'issuedAt')::timestamptz, this_card
-            FROM jsonb_array_elements_text(coalesce(card_doc->'tags', '[]')) AS t (tag)
+            FROM pg_catalog.jsonb_array_elements_text(coalesce(card_doc->'tags', '[]')) AS t (tag)
             ON CONFLICT DO NOTHING;
             next_seq := 1;
         ELSE
             -- The card as it is: when it is at the expected version and holds nothing, it has
             -- no holds rows (each hold is more than zero), and the update below, which finds
             -- it at that version, replaces that very row.
-            SELECT cards.version = (card_doc->>'expectedVersion')::bigint AND cards.held = 0
+            SELECT cards.version = (card_doc->>'expectedVersion')::bigint
+                AND cards.held = 0::numeric
             INTO had_holds FROM cards WHERE cards.id = this_card;
             had_holds := NOT coalesce(had_holds, false);
             IF card_doc ? 'digest' THEN
@@ -133,7 +142,7 @@ BEGIN
             END IF;
             -- The row is locked by the update: no other commit can append to this card until
             -- this one ends.
-            SELECT coalesce(max(seq), 0) + 1 INTO next_seq
+            SELECT coalesce(pg_catalog.max(seq), 0) + 1 INTO next_seq
             FROM ledger_entries WHERE ledger_entries.card_id = this_card;
         END IF;
         -- When a sweep next has work on the card, kept beside it (so that the card's own
@@ -152,22 +161,23 @@ BEGIN
         IF NOT inserted AND had_holds THEN
             DELETE FROM holds WHERE holds.card_id = this_card;
         END IF;
-        IF jsonb_array_length(coalesce(card_doc->'holds', '[]')) > 0 THEN
+        IF pg_catalog.jsonb_array_length(coalesce(card_doc->'holds', '[]')) > 0 THEN
             INSERT INTO holds (card_id, hold_id, amount, reference, placed_at, expires_at)
             SELECT this_card, (hold_doc->>'id')::bigint, (hold_doc->>'amount')::numeric,
                 hold_doc->>'reference', (hold_doc->>'placedAt')::timestamptz,
                 (hold_doc->>'expiresAt')::timestamptz
-            FROM jsonb_array_elements(card_doc->'holds') AS hold_doc;
+            FROM pg_catalog.jsonb_array_elements(card_doc->'holds') AS hold_doc;
         END IF;
-        next_seqs := next_seqs || jsonb_build_array(jsonb_build_array(this_card, next_seq));
+        next_seqs := next_seqs
+            || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_array(this_card, next_seq));
         IF NOT expected ? this_card THEN
-            expected := expected || jsonb_build_object(this_card, next_seq);
+            expected := expected || pg_catalog.jsonb_build_object(this_card, next_seq);
         END IF;
         i := i + 1;
     END LOOP;
 
     FOR entry_doc IN
-        SELECT value FROM jsonb_array_elements(coalesce(changes->'entries', '[]'))
+        SELECT value FROM pg_catalog.jsonb_array_elements(coalesce(changes->'entries', '[]'))
     LOOP
         this_card := entry_doc->>'card';
         IF NOT expected ? this_card
@@ -175,7 +185,8 @@ BEGIN
             RAISE EXCEPTION 'the entries do not follow their cards'' ledgers'
                 USING ERRCODE = 'ZG004', DETAIL = next_seqs::text;
         END IF;
-        expected := expected || jsonb_build_object(this_card, (entry_doc->>'seq')::bigint + 1);
+        expected := expected
+            || pg_catalog.jsonb_build_object(this_card, (entry_doc->>'seq')::bigint + 1);
         INSERT INTO ledger_entries (card_id, seq, at, kind, amount, balance_after, reference, entry)
         VALUES (this_card, (entry_doc->>'seq')::bigint, (entry_doc->>'at')::timestamptz,
             entry_doc->>'kind', (entry_doc->>'amount')::numeric,

@@ -9,7 +9,10 @@
 //!
 //! The migrations hold the tables. The function `giftcert_commit` is not among them: it is one
 //! file ([`COMMIT_FUNCTION`]) that the same transaction runs after them, so a database always
-//! has this crate's function, whatever version it was migrated from.
+//! has this crate's function, whatever version it was migrated from. Then a last file
+//! (`sql/search_path.sql`) pins the `search_path` of every function the store installs to
+//! `pg_catalog`, the store's schema and `pg_temp`, so that none looks a name up in a schema
+//! other roles may create objects in.
 
 use giftcert_store_support::CodeKey;
 
@@ -34,6 +37,11 @@ const MIGRATIONS: &[&str] = &[
 /// schema ([`ConnectError::NewerSchema`]) instead of putting its function back.
 pub(crate) const COMMIT_FUNCTION: &str = include_str!("../sql/commit_function.sql");
 
+/// Pins the `search_path` of every function the store installs to `pg_catalog`, the store's
+/// schema and `pg_temp`, run after [`COMMIT_FUNCTION`] on every connect: a function never
+/// looks a name up in a schema other roles may create objects in.
+const SEARCH_PATH: &str = include_str!("../sql/search_path.sql");
+
 /// The schema version this crate writes (the highest version in `giftcert_schema_migrations`).
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
@@ -42,8 +50,8 @@ const MIGRATION_LOCK: i64 = 0x6769_6674_6365_7274;
 
 /// Brings the schema in the search path of the transaction `tx` (after creating `schema`, when
 /// given) to [`SCHEMA_VERSION`], running only the missing migrations, and then creates or
-/// replaces [`COMMIT_FUNCTION`] in it. The caller commits
-/// `tx`. Then checks that the schema's codes are hashed with `key`: a schema without a
+/// replaces [`COMMIT_FUNCTION`] in it and pins the functions' `search_path`
+/// ([`SEARCH_PATH`]). The caller commits `tx`. Then checks that the schema's codes are hashed with `key`: a schema without a
 /// fingerprint (new, or from before version 2) takes `key`'s, and another key is refused
 /// ([`ConnectError::WrongKey`]). Both stores run this one function: the blocking one with
 /// ready futures.
@@ -98,6 +106,9 @@ pub(crate) async fn migrate<E: ExecText>(
         .map_err(ConnectError::Database)?;
     }
     tx.batch_execute(COMMIT_FUNCTION)
+        .await
+        .map_err(ConnectError::Database)?;
+    tx.batch_execute(SEARCH_PATH)
         .await
         .map_err(ConnectError::Database)?;
     let expected = key.fingerprint();

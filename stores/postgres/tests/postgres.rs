@@ -1017,3 +1017,198 @@ fn a_version_2_schema_migrates_with_its_cards_hints_and_triggers() {
         Some(usd("40"))
     );
 }
+
+/// A database and a role of one test's own, dropped when it ends (whether it passed or not).
+struct ScratchDatabase {
+    url: String,
+    name: String,
+    role: String,
+}
+
+impl ScratchDatabase {
+    fn new(url: String, tag: &str) -> ScratchDatabase {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let suffix = format!("{}_{nanos}", std::process::id());
+        let scratch = ScratchDatabase {
+            name: format!("giftcert_{tag}_{suffix}"),
+            role: format!("giftcert_{tag}_role_{suffix}"),
+            url,
+        };
+        let mut admin = Client::connect(&scratch.url, NoTls).unwrap();
+        // One statement each: CREATE DATABASE refuses to run in a multi-statement batch.
+        admin
+            .batch_execute(&format!("CREATE DATABASE {}", scratch.name))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE ROLE {} LOGIN", scratch.role))
+            .unwrap();
+        scratch
+    }
+
+    /// The server's connection settings for this database, as `user`.
+    fn config(&self, user: &str) -> postgres::Config {
+        let mut config: postgres::Config = self.url.parse().unwrap();
+        config.dbname(&self.name).user(user);
+        config
+    }
+
+    /// The URL of this database as the server's URL's user, for a store.
+    fn store_url(&self) -> String {
+        let (server, _) = self.url.rsplit_once('/').unwrap();
+        format!("{server}/{}", self.name)
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let (url, name, role) = (&self.url, &self.name, &self.role);
+        common::off_runtime(move || {
+            if let Ok(mut admin) = Client::connect(url, NoTls) {
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"));
+            }
+        });
+    }
+}
+
+/// CVE-2018-1058's pattern: another role that may create objects in `public` plants closer
+/// matches of the built-ins `giftcert_commit` calls (`jsonb_build_object(text, bigint)` and
+/// `jsonb_build_array(text, bigint)` beside the catalogue's variadic ones, and an operator
+/// `=(numeric, integer)` beside the catalogue's `=(numeric, numeric)`), each writing down
+/// that it ran as the store's role. A store whose tables are in `public` issues, authorises
+/// and captures: none of them runs, and the card's balance is what the commits made it.
+#[test]
+#[ignore = "needs a PostgreSQL server: GIFTCERT_POSTGRES_URL"]
+fn a_hostile_overload_in_public_never_runs_in_a_commit() {
+    let database = ScratchDatabase::new(url(), "hijack");
+    let mut admin = database.config("postgres").connect(NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "GRANT CREATE ON SCHEMA public TO {}",
+            database.role
+        ))
+        .unwrap();
+    let store = PostgresStore::connect(&database.store_url(), key()).unwrap();
+
+    let mut hostile = database.config(&database.role).connect(NoTls).unwrap();
+    hostile
+        .batch_execute(
+            "CREATE TABLE public.hijacked (what text NOT NULL, as_role text NOT NULL);
+             GRANT INSERT ON public.hijacked TO PUBLIC;
+             CREATE FUNCTION public.jsonb_build_object(k text, v bigint) RETURNS jsonb
+             LANGUAGE plpgsql AS $$
+             BEGIN
+                 INSERT INTO public.hijacked VALUES ('jsonb_build_object', current_user);
+                 RETURN pg_catalog.jsonb_build_object(k, v::text::jsonb);
+             END
+             $$;
+             CREATE FUNCTION public.jsonb_build_array(k text, v bigint) RETURNS jsonb
+             LANGUAGE plpgsql AS $$
+             BEGIN
+                 INSERT INTO public.hijacked VALUES ('jsonb_build_array', current_user);
+                 RETURN pg_catalog.jsonb_build_array(k, v::text::jsonb);
+             END
+             $$;
+             CREATE FUNCTION public.numeric_eq_integer(a numeric, b integer) RETURNS boolean
+             LANGUAGE plpgsql AS $$
+             BEGIN
+                 INSERT INTO public.hijacked VALUES ('=(numeric, integer)', current_user);
+                 RETURN a OPERATOR(pg_catalog.=) b::numeric;
+             END
+             $$;
+             CREATE OPERATOR public.= (
+                 LEFTARG = numeric, RIGHTARG = integer, FUNCTION = public.numeric_eq_integer
+             );",
+        )
+        .unwrap();
+    // The overloads are real: a caller whose search path reaches `public` runs them.
+    let planted: i64 = hostile
+        .query_one(
+            "SELECT count(*) FROM (SELECT jsonb_build_object('a'::text, 1::bigint)) AS probe",
+            &[],
+        )
+        .and_then(|_| admin.query_one("SELECT count(*) FROM public.hijacked", &[]))
+        .unwrap()
+        .get(0);
+    assert_eq!(planted, 1, "the planted overload did not run for a caller");
+    admin.batch_execute("DELETE FROM public.hijacked").unwrap();
+
+    let redeemer = Redeemer::new(store).with_clock(Arc::new(FixedClock::new(t0())));
+    let issued = redeemer
+        .issue(
+            &IdempotencyKey::new("issue").unwrap(),
+            vec![CardSpec::new(usd("100"))],
+        )
+        .unwrap();
+    let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else {
+        panic!("no card issued");
+    };
+    let checkout = Reference::new("checkout-1").unwrap();
+    redeemer
+        .apply_code(
+            &Reference::new("client").unwrap(),
+            &checkout,
+            Currency::USD,
+            code.expose_secret(),
+        )
+        .unwrap();
+    redeemer
+        .authorise(&IdempotencyKey::new("auth").unwrap(), &checkout, usd("60"))
+        .unwrap();
+    redeemer
+        .capture(&IdempotencyKey::new("capture").unwrap(), &checkout)
+        .unwrap();
+
+    let ran: Vec<(String, String)> = admin
+        .query("SELECT what, as_role FROM public.hijacked", &[])
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(ran, [], "planted overloads ran inside the store's commits");
+    let stored = redeemer.card(*card).unwrap().unwrap();
+    assert_eq!(stored.balance(), usd("40"));
+    let history = redeemer.history(*card).unwrap();
+    verify_ledger(*card, stored.balance(), &history).unwrap();
+    drop(redeemer);
+    drop((admin, hostile));
+}
+
+/// Every function in a store's schema (the commit function and the tables' trigger functions)
+/// runs with its `search_path` pinned to `pg_catalog`, the store's schema and `pg_temp`, never
+/// the caller's: a function added without the pin fails this test.
+#[test]
+#[ignore = "needs a PostgreSQL server: GIFTCERT_POSTGRES_URL"]
+fn every_function_of_the_store_pins_its_search_path() {
+    let scratch = Scratch::new(url());
+    let schema = scratch.schema();
+    drop(scratch.store_in(&schema));
+    let mut db = scratch.client(&schema);
+    let functions: Vec<(String, Option<Vec<String>>)> = db
+        .query(
+            "SELECT proname::text, proconfig FROM pg_proc \
+             WHERE pronamespace = $1::text::regnamespace ORDER BY proname",
+            &[&schema],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let pinned = Some(vec![format!("search_path=pg_catalog, {schema}, pg_temp")]);
+    let names: Vec<&str> = functions.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "cards_versions_count_writes",
+            "giftcert_commit",
+            "ledger_entries_are_append_only",
+            "ledger_entries_follow_on"
+        ]
+    );
+    for (name, config) in &functions {
+        assert_eq!(config, &pinned, "{name}");
+    }
+}
