@@ -306,7 +306,7 @@ section_quickstart() {
   local log="$work/log" ns crates dev_only
   ns=$(sed -n 's/^elapsed_ns \([0-9]*\)$/\1/p' "$log")
   crates=$(grep -c '^ *Compiling ' "$log" || true)
-  dev_only=$(grep -oE '^ *Compiling (criterion|proptest|stats_alloc) ' "$log" | awk '{print $2}' | sort -u | tr '\n' ' ')
+  dev_only=$(grep -oE '^ *Compiling (criterion|proptest|stats_alloc) ' "$log" | awk '{print $2}' | sort -u | tr '\n' ' ' || true)
   echo "## A newcomer's first command"
   echo
   echo "The README's first command, \`cargo run --example quickstart\`, from an empty target folder"
