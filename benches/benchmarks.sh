@@ -5,16 +5,17 @@
 #   bash benches/benchmarks.sh codes balance   # only these sections; the others are kept as is
 #
 # Sections, each one bench run:
-#   allocation  cargo bench --bench allocation          allocating a payment over 1 to 1,000 cards
-#   totals      cargo bench --bench totals -- totals/   totals of 1 to 500 lines, beside a floor
-#   carts       cargo bench --bench totals -- "large carts"   build + totals, 1,000 to 50,000 lines
-#   codes       cargo bench --bench codes               generating, parsing, comparing codes
-#   balance     cargo bench --bench balance             a balance read at 10 to 100,000 entries
-#   redemption  cargo bench --bench redemption          one order on MemoryStore, 1 and 2 threads
-#   memory      cargo bench --bench memory              bytes and allocations in MemoryStore
-#   sqlite      cargo bench -p giftcert-sqlite --bench store    one order on SQLite
-#   report      cargo bench -p giftcert-sqlite --bench report   search and liability, 1 M cards
-#   postgres    bash benches/pg_vs_pgbench.sh           PostgreSQL beside pgbench
+#   allocation  cargo bench -p giftcert-benches --bench allocation               allocating a payment over 1 to 1,000 cards
+#   totals      cargo bench -p giftcert-benches --bench totals -- totals/        totals of 1 to 500 lines, beside a floor
+#   carts       cargo bench -p giftcert-benches --bench totals -- "large carts"  build + totals, 1,000 to 50,000 lines
+#   codes       cargo bench -p giftcert-benches --bench codes                    generating, parsing, comparing codes
+#   balance     cargo bench -p giftcert-benches --bench balance                  a balance read at 10 to 100,000 entries
+#   redemption  cargo bench -p giftcert-benches --bench redemption               one order on MemoryStore, 1 and 2 threads
+#   memory      cargo bench -p giftcert-benches --bench memory                   bytes and allocations in MemoryStore
+#   sqlite      cargo bench -p giftcert-sqlite --bench store                     one order on SQLite
+#   report      cargo bench -p giftcert-sqlite --bench report                    search and liability, 1 M cards
+#   postgres    bash benches/pg_vs_pgbench.sh                                    PostgreSQL beside pgbench
+#   quickstart  cargo run --example quickstart, from an empty target folder    a newcomer's first build
 #
 # Each section is written between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` in
 # BENCHMARKS.md with the command, the date, `git rev-parse --short HEAD`, `nproc`, the memory,
@@ -33,7 +34,7 @@ WARM_UP=${WARM_UP:-1}
 MEASURE=${MEASURE:-3}
 out=BENCHMARKS.md
 criterion_dir="${CARGO_TARGET_DIR:-target}/criterion"
-all_sections="allocation totals carts codes balance redemption memory sqlite report postgres"
+all_sections="allocation totals carts codes balance redemption memory sqlite report postgres quickstart"
 sections=${*:-$all_sections}
 for s in $sections; do
   case " $all_sections " in *" $s "*) ;; *) echo "unknown section: $s (one of: $all_sections)" >&2; exit 2 ;; esac
@@ -117,7 +118,7 @@ provenance() {
   local mem cpu
   mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
   cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-  printf '%s\n\n' "Written by \`bash benches/benchmarks.sh $1\`: \`$2\`, on $(date -u '+%Y-%m-%d %H:%M UTC'), commit \`$(git rev-parse --short HEAD)\`$dirty; $(nproc) cores, $mem, ${cpu:-unknown CPU}; $(rustc --version | cut -d ' ' -f 1-2), release build; load average (1 minute) $load_before before the run, $load_after after."
+  printf '%s\n\n' "Written by \`bash benches/benchmarks.sh $1\`: \`$2\`, on $(date -u '+%Y-%m-%d %H:%M UTC'), commit \`$(git rev-parse --short HEAD)\`$dirty; $(nproc) cores, $mem, ${cpu:-unknown CPU}; $(rustc --version | cut -d ' ' -f 1-2), ${3:-release build}; load average (1 minute) $load_before before the run, $load_after after."
 }
 
 table_head() {
@@ -129,9 +130,9 @@ table_head() {
 
 section_allocation() {
   local cmd
-  cmd="cargo bench --bench allocation $(crit)"
+  cmd="cargo bench -p giftcert-benches --bench allocation $(crit)"
   # shellcheck disable=SC2086
-  run cargo bench --bench allocation $(crit)
+  run cargo bench -p giftcert-benches --bench allocation $(crit)
   echo "## Allocation"
   echo
   echo "Paying about two thirds of what n cards hold, lowest card first (\`redeem::allocate\`); the"
@@ -152,9 +153,9 @@ section_allocation() {
 
 section_totals() {
   local cmd
-  cmd="cargo bench --bench totals $(crit) totals/"
+  cmd="cargo bench -p giftcert-benches --bench totals $(crit) totals/"
   # shellcheck disable=SC2086
-  run cargo bench --bench totals $(crit) totals/
+  run cargo bench -p giftcert-benches --bench totals $(crit) totals/
   echo "## Totals"
   echo
   echo "\`Totals::compute\` of a cart over three tax rates, with no gift certificate and with three;"
@@ -176,8 +177,8 @@ section_totals() {
 
 section_carts() {
   local cmd
-  cmd="cargo bench --bench totals -- \"large carts\""
-  run cargo bench --bench totals -- "large carts"
+  cmd="cargo bench -p giftcert-benches --bench totals -- \"large carts\""
+  run cargo bench -p giftcert-benches --bench totals -- "large carts"
   echo "## Large carts"
   echo
   echo "Building a cart line by line (\`Selection::add_product\`, three tax rates) and computing its"
@@ -199,9 +200,9 @@ section_carts() {
 
 section_codes() {
   local cmd
-  cmd="cargo bench --bench codes $(crit)"
+  cmd="cargo bench -p giftcert-benches --bench codes $(crit)"
   # shellcheck disable=SC2086
-  run cargo bench --bench codes $(crit)
+  run cargo bench -p giftcert-benches --bench codes $(crit)
   echo "## Codes"
   echo
   echo "A default code is 16 random symbols and a check character; the anchor is the floor, the"
@@ -223,9 +224,9 @@ section_codes() {
 
 section_balance() {
   local cmd
-  cmd="cargo bench --bench balance $(crit)"
+  cmd="cargo bench -p giftcert-benches --bench balance $(crit)"
   # shellcheck disable=SC2086
-  run cargo bench --bench balance $(crit)
+  run cargo bench -p giftcert-benches --bench balance $(crit)
   echo "## Balance reads"
   echo
   echo "A card's balance and available amount read from \`MemoryStore\` (\`Redeemer::card\`) with"
@@ -247,8 +248,8 @@ section_balance() {
 
 section_redemption() {
   local cmd
-  cmd="cargo bench --bench redemption -- --warm-up-time $WARM_UP --measurement-time 4"
-  run cargo bench --bench redemption -- --warm-up-time "$WARM_UP" --measurement-time 4
+  cmd="cargo bench -p giftcert-benches --bench redemption -- --warm-up-time $WARM_UP --measurement-time 4"
+  run cargo bench -p giftcert-benches --bench redemption -- --warm-up-time "$WARM_UP" --measurement-time 4
   echo "## One order on MemoryStore"
   echo
   echo "One order is three requests and four commits: apply the code (the guard slot reserved,"
@@ -270,8 +271,8 @@ section_redemption() {
 }
 
 section_memory() {
-  local cmd="cargo bench --bench memory"
-  run cargo bench --bench memory
+  local cmd="cargo bench -p giftcert-benches --bench memory"
+  run cargo bench -p giftcert-benches --bench memory
   echo "## Memory"
   echo
   echo "Bytes counted by a wrapping global allocator (\`benches/memory.rs\`), not from \`size_of\`:"
@@ -294,6 +295,29 @@ section_memory() {
   echo "| a ledger entry in \`MemoryStore\` | $(count "$entry") bytes | | | at most 160 bytes: $(le "$entry" 160) |"
   echo "| a card in \`MemoryStore\` (code index, first entry) | $(count "$card") bytes | | | |"
   echo "| one order's records (2 entries, checkout, 2 idempotency records) | $(count "$order") bytes | | | |"
+}
+
+section_quickstart() {
+  local cmd="CARGO_TARGET_DIR=<an empty folder> cargo run --example quickstart"
+  # Registry downloads are not counted: cargo's own cache (~/.cargo) is kept.
+  # shellcheck disable=SC2016
+  run bash -c 'start=$(date +%s%N); CARGO_TARGET_DIR="$1" cargo run --example quickstart || exit 1
+    echo "elapsed_ns $(($(date +%s%N) - start))"' quickstart "$work/quickstart-target"
+  local log="$work/log" ns crates dev_only
+  ns=$(sed -n 's/^elapsed_ns \([0-9]*\)$/\1/p' "$log")
+  crates=$(grep -c '^ *Compiling ' "$log" || true)
+  dev_only=$(grep -oE '^ *Compiling (criterion|proptest|stats_alloc) ' "$log" | awk '{print $2}' | sort -u | tr '\n' ' ' || true)
+  echo "## A newcomer's first command"
+  echo
+  echo "The README's first command, \`cargo run --example quickstart\`, from an empty target folder"
+  echo "(registry downloads already in cargo's cache): what a newcomer waits before the example"
+  echo "prints. The benches and the property tests are packages of their own, so it compiles"
+  echo "neither criterion nor proptest."
+  echo
+  provenance quickstart "$cmd" "dev build"
+  table_head
+  echo "| \`cargo run --example quickstart\`, cold | $(fmt "$ns") | | | reported |"
+  echo "| crates compiled | $crates | | | no criterion, proptest or stats_alloc: $([ -z "$dev_only" ] && echo met || echo "**missed** ($dev_only)") |"
 }
 
 section_sqlite() {

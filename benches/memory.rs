@@ -1,6 +1,6 @@
 //! Bytes per card and per ledger entry in `MemoryStore`, and allocations per order (apply,
 //! authorise, capture), counted by a global allocator wrapper (not guessed from `size_of`).
-//! Run with `cargo bench --bench memory`.
+//! Run with `cargo bench -p giftcert-benches --bench memory`.
 
 use std::alloc::System;
 use std::sync::Arc;

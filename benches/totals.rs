@@ -7,7 +7,7 @@
 //! work (1,000 to 50,000 lines within 60x the time) and 50,000 lines under 50 ms.
 //!
 //! ```text
-//! cargo bench --bench totals -- --warm-up-time 1 --measurement-time 3 "large carts"
+//! cargo bench -p giftcert-benches --bench totals -- --warm-up-time 1 --measurement-time 3 "large carts"
 //! ```
 
 use std::hint::black_box;

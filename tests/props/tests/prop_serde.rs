@@ -1,8 +1,6 @@
 //! Property 6: every public data type round-trips through JSON unchanged (and deserialising
 //! validates, so the JSON could only have come from a valid value).
 
-mod common;
-
 use giftcert::strategies::{
     card_with_history, certificate_definition, currency, money, selection, tax_rate,
 };
@@ -25,7 +23,7 @@ fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
 }
 
 proptest! {
-    #![proptest_config(common::config("proptest-regressions/prop_serde.txt"))]
+    #![proptest_config(giftcert_props::config("proptest-regressions/prop_serde.txt"))]
 
     #[test]
     fn money_currencies_and_rates_round_trip(m in money(), c in currency(), r in tax_rate()) {

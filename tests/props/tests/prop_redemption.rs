@@ -7,10 +7,9 @@
 //!
 //! The running balance that reads use is always the sum of the ledger.
 
+#[path = "../../support/mod.rs"]
 mod support;
 use support::key;
-
-mod common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -77,7 +76,7 @@ fn machine() -> impl Strategy<Value = Machine> {
 }
 
 proptest! {
-    #![proptest_config(common::config("proptest-regressions/prop_redemption.txt"))]
+    #![proptest_config(giftcert_props::config("proptest-regressions/prop_redemption.txt"))]
 
     #[test]
     fn money_is_conserved_under_any_interleaving((c, replace, values, ops, repeat) in machine()) {

@@ -1,5 +1,6 @@
 //! Money is conserved through authorisations changed, captures in part and refunds.
 
+#[path = "../../support/mod.rs"]
 mod support;
 use support::key;
 

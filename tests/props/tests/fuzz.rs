@@ -10,14 +10,12 @@
 // its `main` runs: `read_input`, then `run`.
 #![allow(clippy::duplicate_mod)]
 
-mod common;
-
 #[allow(dead_code)]
-#[path = "../examples/checkout.rs"]
+#[path = "../../../examples/checkout.rs"]
 mod checkout;
 
 #[allow(dead_code)]
-#[path = "../examples/allocate.rs"]
+#[path = "../../../examples/allocate.rs"]
 mod allocate;
 
 use giftcert::code::{
@@ -41,7 +39,7 @@ use serde_json::Value;
 fn config() -> Config {
     Config {
         cases: 256,
-        ..common::config("proptest-regressions/fuzz.txt")
+        ..giftcert_props::config("proptest-regressions/fuzz.txt")
     }
 }
 

@@ -1,8 +1,6 @@
 //! Property 5: every generated code passes its check character; changing any one symbol or
 //! swapping two adjacent different symbols makes the check fail; normalisation is idempotent.
 
-mod common;
-
 use giftcert::Code;
 use giftcert::code::CodeGenerator;
 use giftcert::strategies::{generated_code, typed_code};
@@ -12,7 +10,7 @@ use proptest::prelude::*;
 const ALPHABET: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 proptest! {
-    #![proptest_config(common::config("proptest-regressions/prop_codes.txt"))]
+    #![proptest_config(giftcert_props::config("proptest-regressions/prop_codes.txt"))]
 
     #[test]
     fn every_generated_code_passes_its_check((generator, code) in generated_code()) {

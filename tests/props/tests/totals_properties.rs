@@ -1,7 +1,5 @@
 //! Properties of totals over random selections, discounts, shipping and cards.
 
-mod common;
-
 use giftcert::{
     Catalogue, CertificateDefinition, Currency, Money, PriceBasis, Selection, SelectionPolicy,
     TaxRate, Totals, TotalsSettings,
@@ -127,7 +125,7 @@ fn compute(case: &Case, with_cards: bool) -> Totals {
 }
 
 proptest! {
-    #![proptest_config(common::config("proptest-regressions/totals_properties.txt"))]
+    #![proptest_config(giftcert_props::config("proptest-regressions/totals_properties.txt"))]
 
     /// Gift credit is a payment, not a discount: applying cards changes no tax figure, no
     /// discount and not the grand total.

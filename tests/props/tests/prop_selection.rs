@@ -1,8 +1,6 @@
 //! Property 3: under the exclusive policy no sequence of operations leaves a certificate beside
 //! a product, or two certificates in one selection.
 
-mod common;
-
 use giftcert::{
     Catalogue, CertificateDefinition, Currency, Money, PriceBasis, Selection, SelectionPolicy,
     TaxRate,
@@ -46,7 +44,7 @@ fn id(fixed: bool) -> &'static str {
 }
 
 proptest! {
-    #![proptest_config(common::config("proptest-regressions/prop_selection.txt"))]
+    #![proptest_config(giftcert_props::config("proptest-regressions/prop_selection.txt"))]
 
     /// Whatever the shopper does (and whether products are refused or remove the
     /// certificate), an exclusive selection holds either products or at most one certificate
@@ -119,7 +117,7 @@ fn model_apply(model: &mut Vec<(String, u64)>, op: &Op) {
 }
 
 proptest! {
-    #![proptest_config(common::config("proptest-regressions/prop_selection.txt"))]
+    #![proptest_config(giftcert_props::config("proptest-regressions/prop_selection.txt"))]
 
     /// Lines are found by SKU through an index kept beside them: after any sequence of adds,
     /// replacements, quantity changes and removals, the lines are the model's, in its order,

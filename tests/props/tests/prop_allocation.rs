@@ -1,7 +1,5 @@
 //! Property 1: allocation conserves money and uses the smallest cards first.
 
-mod common;
-
 use giftcert::strategies::{currency, money_in};
 use giftcert::{Currency, Money, redeem::allocate};
 use proptest::prelude::*;
@@ -20,7 +18,7 @@ fn case() -> impl Strategy<Value = (Money, Vec<Money>)> {
 }
 
 proptest! {
-    #![proptest_config(common::config("proptest-regressions/prop_allocation.txt"))]
+    #![proptest_config(giftcert_props::config("proptest-regressions/prop_allocation.txt"))]
 
     /// For every card used + remaining = available and no card gives more than it holds; the
     /// cards together pay min(payable, sum available); what is left to pay is the rest.
@@ -84,7 +82,7 @@ fn offers() -> impl Strategy<Value = (Money, Vec<(Money, Option<u8>)>)> {
 }
 
 proptest! {
-    #![proptest_config(common::config("proptest-regressions/prop_allocation.txt"))]
+    #![proptest_config(giftcert_props::config("proptest-regressions/prop_allocation.txt"))]
 
     /// Under either order money is conserved, a card pays only when every card before it in
     /// the order is used up, and `in_order_paid` lists the cards that paid first, in the order
