@@ -10,9 +10,9 @@ use crate::card::{CardId, GiftCard, Reference};
 use crate::code::Code;
 use crate::money::{Currency, Money};
 use crate::redeem::{
-    self, Amended, Authorisation, Captured, Changes, Checkout, CodeReplaced, Decision,
-    IdempotencyKey, Issued, Outcome, RecordWrite, RecordedRequest, RedeemError, RefundOutcome,
-    Voided,
+    self, AllocationOrder, Amended, Authorisation, Captured, Changes, Checkout, CodeReplaced,
+    Decision, IdempotencyKey, Issued, Outcome, RecordWrite, RecordedRequest, RedeemError,
+    RefundOutcome, Voided,
 };
 
 impl Protocol {
@@ -29,6 +29,21 @@ impl Protocol {
             checkout: checkout.clone(),
             payable,
         };
+        self.hold(port, key, checkout, request, payable, redeem::authorise)
+            .await
+    }
+
+    /// Places holds for `payable` through `decide` (a first authorisation or a changed one),
+    /// lasting as long as an authorisation's, in the [`AllocationOrder`] set.
+    async fn hold(
+        &self,
+        port: &Port,
+        key: IdempotencyKey,
+        checkout: Reference,
+        request: RecordedRequest,
+        payable: Money,
+        decide: HoldDecision,
+    ) -> Result<Redeemed<Authorisation>, RedeemError> {
         let (ttl, order) = (self.hold_ttl, self.allocation);
         self.on_checkout(
             port,
@@ -39,8 +54,14 @@ impl Protocol {
             unwrap_authorised,
             Cards::Applied,
             move |_, stored, cards, now, _| {
-                let expires = hold_expires_at(ttl, now);
-                redeem::authorise(stored, cards, payable, now, expires, order)
+                decide(
+                    stored,
+                    cards,
+                    payable,
+                    now,
+                    hold_expires_at(ttl, now),
+                    order,
+                )
             },
         )
         .await
@@ -173,19 +194,13 @@ impl Protocol {
             checkout: checkout.clone(),
             payable,
         };
-        let (ttl, order) = (self.hold_ttl, self.allocation);
-        self.on_checkout(
+        self.hold(
             port,
             key,
             checkout,
             request,
-            Outcome::Authorised,
-            unwrap_authorised,
-            Cards::Applied,
-            move |_, stored, cards, now, _| {
-                let expires = hold_expires_at(ttl, now);
-                redeem::change_authorisation(stored, cards, payable, now, expires, order)
-            },
+            payable,
+            redeem::change_authorisation,
         )
         .await
     }
@@ -297,6 +312,17 @@ impl Protocol {
             .await
     }
 }
+
+/// A decision that places an authorisation's holds ([`redeem::authorise`],
+/// [`redeem::change_authorisation`]).
+type HoldDecision = fn(
+    Checkout,
+    Vec<GiftCard>,
+    Money,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    AllocationOrder,
+) -> Result<Decision<Authorisation>, RedeemError>;
 
 /// Which of a checkout's cards an operation reads.
 #[derive(Debug, Clone, Copy)]
