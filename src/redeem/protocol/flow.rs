@@ -88,15 +88,22 @@ impl Protocol {
             port.versions_clear();
             let decision = match decide(port, now, &port.pool).await {
                 Ok(decision) => decision,
-                Err(failed @ (RedeemError::Store(_) | RedeemError::Driver { .. })) => {
+                // A code some card has (an import of a code in use) is a refusal, checked
+                // against the record like the others below.
+                Err(failed @ (RedeemError::Store(_) | RedeemError::Driver { .. }))
+                    if !matches!(failed, RedeemError::Store(StoreError::DuplicateCode { .. })) =>
+                {
                     return Err(failed);
                 }
                 // A refusal commits nothing, so no version check would notice that it was
                 // decided from reads of different moments (a checkout read before another
                 // request's commit, its cards after): it is the answer only while what it
-                // read is still as read; otherwise the request is decided again.
+                // read is still as read; otherwise the request is decided again. The same
+                // request sent twice may have landed under the key meanwhile, and what it did
+                // (a card disabled, a checkout captured) is then why this one is refused: its
+                // recorded answer is the answer.
                 Err(refused) => {
-                    if port.still_as_read().await? {
+                    if port.still_as_read().await? && port.idempotency(&key).await?.is_none() {
                         return Err(refused);
                     }
                     continue;
