@@ -259,6 +259,7 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
 
     /// The invariants over the whole store.
     pub(super) fn check(&self) -> Result<(), String> {
+        self.check_model()?;
         let err = |e: StoreError| format!("the store failed a read: {e}");
         // The ledgers summed as the liability report sums them: its identity is the one
         // conservation rule (issued + reloaded + refunded ± adjusted + moved in = outstanding +

@@ -93,6 +93,8 @@
 //! racing each other cannot all pass a window with one slot left.
 
 mod invariants;
+mod model;
+mod oracle;
 mod plan;
 pub mod planted;
 mod world;

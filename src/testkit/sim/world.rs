@@ -19,6 +19,8 @@ use crate::store::Store;
 
 use super::Simulator;
 use super::invariants::{CheckoutStates, Finished, finished};
+use super::model::{Model, Settings};
+use super::oracle::{Landed, Watch};
 use super::plan::{CodeRef, Planned};
 
 /// A fault the simulator injected.
@@ -88,6 +90,8 @@ pub(super) struct Task {
     pub(super) last_now: Option<DateTime<Utc>>,
     /// Every state each checkout had in the store while it was in flight.
     pub(super) checkout_states: CheckoutStates,
+    /// What the oracle keeps of it.
+    pub(super) watch: Watch,
 }
 
 pub(super) struct World<'s, S, F> {
@@ -121,6 +125,14 @@ pub(super) struct World<'s, S, F> {
     pub(super) requests: Vec<Planned>,
     pub(super) trace: Vec<Event>,
     pub(super) faults: usize,
+    /// The reference model, and how many changes it took.
+    pub(super) model: Model,
+    /// The model after each change it took, oldest first (the last is `model`).
+    pub(super) history: Vec<Model>,
+    /// Set when the model can no longer tell what the store holds (a prune past its limit).
+    pub(super) model_lost: bool,
+    /// The commit that just landed, for the oracle.
+    pub(super) landed: Option<Landed>,
 }
 
 /// Mixed into a seed for the stream that picks the run's leftover strategy.
@@ -169,7 +181,8 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
         // The strategy from a stream of its own, so that the seed's plan is the same under
         // both.
         let mut strategy = StdRng::seed_from_u64(seed ^ STRATEGY_STREAM);
-        if per_mille(&mut strategy, sim.config.replacement) {
+        let replacement = per_mille(&mut strategy, sim.config.replacement);
+        if replacement {
             protocol = protocol.with_strategy(Arc::new(ReplacementStrategy));
         }
         World {
@@ -197,6 +210,16 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             requests: Vec::new(),
             trace: Vec::new(),
             faults: 0,
+            model: Model::new(Settings {
+                replacement,
+                hold_ttl: Duration::minutes(HOLD_MINUTES),
+            }),
+            history: vec![Model::new(Settings {
+                replacement,
+                hold_ttl: Duration::minutes(HOLD_MINUTES),
+            })],
+            model_lost: false,
+            landed: None,
         }
     }
 
@@ -245,7 +268,9 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             started_at: self.now,
             last_now: None,
             checkout_states: CheckoutStates::default(),
+            watch: Watch::default(),
         };
+        self.watch(&mut task);
         self.observe_checkouts(&mut task)?;
         self.in_flight.push(task);
         Ok(())
@@ -329,6 +354,8 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
         if let Some(need) = task.pending.take() {
             let name = need.name();
             let (reply, fault, committed) = self.answer(&mut task, need)?;
+            let landed = self.landed.take();
+            self.after_answer(&mut task, landed, fault.is_some())?;
             self.trace.push(Event::Answered {
                 task: task.number,
                 need: name,
@@ -363,6 +390,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 Ok(())
             }
             Step::Done(result) => {
+                self.judge(&task, &result)?;
                 let finished = finished(result);
                 self.trace.push(Event::Finished {
                     task: task.number,
@@ -492,8 +520,12 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 _ => None,
             })
             .collect();
+        let landed = Landed::of(&changes);
         let result = self.store.commit(changes);
         let written = result.is_ok();
+        if written {
+            self.landed = Some(landed);
+        }
         if written {
             for (id, code) in inserted {
                 self.cards.insert(id);
