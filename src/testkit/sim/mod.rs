@@ -227,8 +227,9 @@ pub type CommitTamper = Arc<dyn Fn(&mut Changes) + Send + Sync>;
 /// The time a planted bug answers instead of the simulator's clock (given the true time and
 /// the time the run began).
 pub type ClockTamper = Arc<dyn Fn(DateTime<Utc>, DateTime<Utc>) -> DateTime<Utc> + Send + Sync>;
-/// Changes a planted bug makes to a reply before the protocol sees it.
-pub type ReplyTamper = Arc<dyn Fn(&mut Reply) + Send + Sync>;
+/// Changes a planted bug makes to a reply before the protocol sees it, given the name of the
+/// need it answers ([`Need::name`](crate::redeem::Need::name)).
+pub type ReplyTamper = Arc<dyn Fn(&'static str, &mut Reply) + Send + Sync>;
 
 /// A seeded simulator of the redemption protocol over stores `factory` makes.
 pub struct Simulator<F> {

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::card::{CardId, GiftCard};
 use crate::code::Code;
-use crate::redeem::{Answer, CardWrite, Changes, RedeemError, Request, StoreError, Swept};
+use crate::redeem::{Answer, CardWrite, Changes, Need, RedeemError, Request, StoreError, Swept};
 use crate::store::Store;
 
 use super::model::{CardView, CheckoutView, Drawn, Expected, Said};
@@ -31,6 +31,8 @@ pub(super) struct Watch {
     from: Option<usize>,
     /// Every time the request read, and the time it began.
     nows: Vec<DateTime<Utc>>,
+    /// The true time of its last read of the clock.
+    read_at: Option<DateTime<Utc>>,
     /// The first time the request read.
     first_now: Option<DateTime<Utc>>,
     /// Commits of other requests landed during the flight.
@@ -197,8 +199,10 @@ fn per_card(request: &Request) -> bool {
 }
 
 impl<S: Store, F: Fn() -> S> World<'_, S, F> {
+    /// The true time of the request's last read of the clock: the model acts at it, whatever
+    /// a planted clock answered.
     fn now_of(&self, task: &Task) -> DateTime<Utc> {
-        task.last_now.unwrap_or(self.now)
+        task.watch.read_at.unwrap_or(self.now)
     }
 
     /// Notes the version the model had when `task` began and every time it read.
@@ -207,8 +211,8 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
             .from
             .get_or_insert(self.history.len().saturating_sub(1));
         let now = self.now_of(task);
-        if task.last_now.is_some() && task.watch.first_now.is_none() {
-            task.watch.first_now = task.last_now;
+        if task.watch.read_at.is_some() && task.watch.first_now.is_none() {
+            task.watch.first_now = task.watch.read_at;
         }
         if !task.watch.nows.contains(&now) {
             task.watch.nows.push(now);
@@ -254,10 +258,14 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
     pub(super) fn after_answer(
         &mut self,
         task: &mut Task,
+        need: &'static str,
         landed: Option<Landed>,
         faulted: bool,
     ) -> Result<(), String> {
         task.watch.faulted |= faulted;
+        if need == Need::Now.name() && !faulted {
+            task.watch.read_at = Some(self.now);
+        }
         if let Some(landed) = landed.filter(|l| l.effect) {
             self.take_effect(task, landed)?;
             let mut others = std::mem::take(&mut self.in_flight);
@@ -390,7 +398,6 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
         match &got {
             Err(RedeemError::Store(StoreError::DuplicateCode { .. })) => {}
             Err(RedeemError::Store(_)) if task.watch.faulted => return Ok(()),
-            Err(RedeemError::Contention { .. }) => return Ok(()),
             Err(RedeemError::TooManyAttempts(_)) => {
                 if let Some(client) = task.request.client {
                     if self.guard_may_refuse(client, now) {

@@ -355,7 +355,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             let name = need.name();
             let (reply, fault, committed) = self.answer(&mut task, need)?;
             let landed = self.landed.take();
-            self.after_answer(&mut task, landed, fault.is_some())?;
+            self.after_answer(&mut task, name, landed, fault.is_some())?;
             self.trace.push(Event::Answered {
                 task: task.number,
                 need: name,
@@ -427,6 +427,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             ));
         }
         let store = &self.store;
+        let name = need.name();
         let mut reply = match need {
             Need::Now => {
                 let now = match &self.sim.clock_tamper {
@@ -490,7 +491,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             Need::Commit(changes) => return self.commit(task, *changes),
         };
         if let (Some(tamper), Ok(reply)) = (&self.sim.reply_tamper, &mut reply) {
-            tamper(reply);
+            tamper(name, reply);
         }
         Ok((Some(reply), None, false))
     }
