@@ -267,3 +267,74 @@ fn a_clock_a_moment_fast_is_found() {
     let failure = first_failure(&sim, 5);
     assert!(failure.invariant.contains("the model"), "{failure}");
 }
+
+/// A driver whose every card update and checkout write names a version the store does not
+/// hold: every payment conflicts for ever. The run ends within its step cap with a failure
+/// naming its seed, rather than retrying without end.
+#[test]
+fn a_livelock_ends_in_a_failure_within_the_step_cap() {
+    let config = SimConfig::default();
+    let cap = config.max_steps;
+    let sim = Simulator::new(config, MemoryStore::new).with_commit_tamper(Arc::new(
+        |changes: &mut giftcert::redeem::Changes| {
+            for write in &mut changes.cards {
+                if let giftcert::redeem::CardWrite::Update {
+                    expected_version, ..
+                } = write
+                {
+                    *expected_version += 1;
+                }
+            }
+            if let Some(write) = &mut changes.checkout {
+                write.expected_version = Some(u64::MAX);
+            }
+        },
+    ));
+    let failures = (0..20).filter_map(|seed| sim.run(seed).err()).count();
+    assert!(failures >= 10, "only {failures} of 20 seeds livelocked");
+    for seed in 0..20 {
+        if let Err(failure) = sim.run(seed) {
+            // The cap ends it, or the protocol gives up first and the model names the answer.
+            assert!(
+                failure.invariant.starts_with("made no progress")
+                    || failure.invariant.contains("Contention"),
+                "{failure}"
+            );
+            assert_eq!(failure.seed, seed);
+            // Each step answers a need; starts, ends and clock jumps are events of their own.
+            assert!(
+                failure.trace.len() <= 2 * cap,
+                "{} events",
+                failure.trace.len()
+            );
+        }
+    }
+}
+
+/// A run longer than its step cap fails naming the cap, whatever the store does.
+#[test]
+fn a_run_past_its_step_cap_fails() {
+    let mut config = SimConfig::default();
+    config.max_steps = 10;
+    let sim = Simulator::new(config, MemoryStore::new);
+    let failure = sim.run(0).unwrap_err();
+    assert!(
+        failure.invariant.starts_with("made no progress: 10 steps"),
+        "{failure}"
+    );
+    assert_eq!(failure.seed, 0);
+}
+
+/// A request sent again more often than the cap allows fails naming it.
+#[test]
+fn a_request_retried_past_the_cap_is_named() {
+    let mut config = SimConfig::default();
+    config.max_retries = 0;
+    config.lost_reply = 1000;
+    let sim = Simulator::new(config, MemoryStore::new);
+    let failure = sim.run(0).unwrap_err();
+    assert!(
+        failure.invariant.contains("was sent again 0 times"),
+        "{failure}"
+    );
+}

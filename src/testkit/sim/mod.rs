@@ -149,7 +149,17 @@ pub struct SimConfig {
     /// Runs under the replacement strategy (a used card's rest moves to a new code) rather
     /// than the balance strategy, per mille of seeds.
     pub replacement: u32,
+    /// The most steps a run may take (answers to needs, starts, clock jumps) before it fails
+    /// as making no progress: about ten times what the longest clean run takes.
+    pub max_steps: usize,
+    /// The most times one request may be sent again (after a lost reply, a crash or a store
+    /// error) before the run fails naming it.
+    pub max_retries: u32,
 }
+
+/// The default step cap: the longest of 10,000 clean runs with the default settings takes
+/// well under a tenth of it.
+const MAX_STEPS: usize = 5_000;
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -168,6 +178,8 @@ impl Default for SimConfig {
             clock_jump: 15,
             code_collision: 150,
             replacement: 500,
+            max_steps: MAX_STEPS,
+            max_retries: 50,
         }
     }
 }

@@ -133,6 +133,10 @@ pub(super) struct World<'s, S, F> {
     pub(super) model_lost: bool,
     /// The commit that just landed, for the oracle.
     pub(super) landed: Option<Landed>,
+    /// Steps taken so far, against [`SimConfig::max_steps`](super::SimConfig::max_steps).
+    pub(super) steps: usize,
+    /// How often each keyed request was sent again, by key.
+    pub(super) resent: HashMap<u32, u32>,
 }
 
 /// Mixed into a seed for the stream that picks the run's leftover strategy.
@@ -220,6 +224,8 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             })],
             model_lost: false,
             landed: None,
+            steps: 0,
+            resent: HashMap::new(),
         }
     }
 
@@ -346,6 +352,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
     }
 
     fn step(&mut self, index: usize) -> Result<(), String> {
+        self.count_step()?;
         let Some(mut task) =
             (index < self.in_flight.len()).then(|| self.in_flight.swap_remove(index))
         else {
@@ -370,8 +377,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 None => {
                     // A crash or a lost reply: the client sends the same request again later.
                     self.faults += 1;
-                    self.retries.push(task.request.clone());
-                    return Ok(());
+                    return self.retry(&task);
                 }
             }
             if fault.is_some() {
@@ -556,10 +562,44 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             Err(RedeemError::Store(StoreError::DuplicateCode { .. })) => {}
             Err(RedeemError::Store(_)) if task.request.key.is_some() => {
                 // The client does not know whether it landed: it asks again under its key.
-                self.retries.push(task.request.clone());
+                self.retry(task)?;
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Counts one step against the cap: a run past it made no progress (a livelock, a
+    /// request retried for ever) and fails instead of running on.
+    fn count_step(&mut self) -> Result<(), String> {
+        self.steps += 1;
+        let cap = self.sim.config.max_steps;
+        if self.steps > cap {
+            return Err(format!(
+                "made no progress: {cap} steps, {} requests sent, {} in flight, {} waiting to be sent again",
+                self.requests.len(),
+                self.in_flight.len(),
+                self.retries.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Queues `task`'s request to be sent again under its key, failing once it has been sent
+    /// again more often than the cap allows.
+    fn retry(&mut self, task: &Task) -> Result<(), String> {
+        if let Some(key) = task.request.key {
+            let resent = self.resent.entry(key).or_default();
+            *resent += 1;
+            let cap = self.sim.config.max_retries;
+            if *resent > cap {
+                return Err(format!(
+                    "made no progress: request {} ({:?}) was sent again {cap} times and never answered",
+                    task.number, task.request
+                ));
+            }
+        }
+        self.retries.push(task.request.clone());
         Ok(())
     }
 }
