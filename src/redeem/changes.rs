@@ -1,6 +1,6 @@
 //! What one request writes: the values a decision produces and a store commits atomically.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -129,12 +129,24 @@ impl Changes {
     }
 
     /// Checks the new codes against the cards this commit writes: each [`CodeWrite`] names a
-    /// card the commit updates ([`CardWrite::Update`]), at most once.
+    /// card the commit updates ([`CardWrite::Update`]), at most once, and no two codes the
+    /// commit gives (to new cards or as new codes) are the same.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Conflict`] naming the first card that breaks a rule.
+    /// [`StoreError::Conflict`] naming the first card that breaks a rule, and
+    /// [`StoreError::DuplicateCode`] for a code given twice.
     pub fn check_codes(&self) -> Result<(), StoreError> {
+        let mut given = HashSet::with_capacity(self.cards.len() + self.codes.len());
+        let inserted = self.cards.iter().filter_map(|c| match c {
+            CardWrite::Insert { code, .. } => Some(code),
+            CardWrite::Update { .. } => None,
+        });
+        for code in inserted.chain(self.codes.iter().map(|w| &w.code)) {
+            if !given.insert(code.expose_secret()) {
+                return Err(StoreError::duplicate_code(code));
+            }
+        }
         for (i, write) in self.codes.iter().enumerate() {
             let updated = self
                 .cards

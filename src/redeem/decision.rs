@@ -816,8 +816,11 @@ where
                     amount: part,
                 });
             }
-            // The cards used do not change: the money goes elsewhere.
-            cards.clear();
+            // The cards used do not change: the money goes elsewhere. The card the new one
+            // takes its expiry and owner from is written back as read, so that the commit
+            // checks its version: a card changed meanwhile makes the refund decide again.
+            let source = cards[last].id();
+            cards.retain(|card| card.id() == source);
         }
     }
     checkout.state = CheckoutState::Captured {

@@ -12,7 +12,7 @@ use super::concurrency::{hold, issue_card};
 use super::driver::Driver;
 use super::{ConformanceFailure, block_on, ensure, fail, key, reference, step, t0, usd};
 use crate::card::{
-    Attribution, CardSpec, CardStatus, EntryKind, Notification, Reason, ReleaseReason,
+    Attribution, CardSpec, CardStatus, EntryKind, GiftCard, Notification, Reason, ReleaseReason,
     verify_ledger,
 };
 use crate::clock::FixedClock;
@@ -158,6 +158,44 @@ async fn a_new_code_is_checked_by_the_store<D: Driver>(
         let found = step(C, driver.check_balance(&client, code).await)?;
         ensure(C, found.card == card, || {
             format!("after the refused commits a code finds {}", found.card)
+        })?;
+    }
+    // One commit giving two new cards the same code is refused, and neither card is made.
+    let (one, shared) = Protocol::default()
+        .draw()
+        .map_err(|e| fail(C, e.to_string()))?;
+    let (two, _) = Protocol::default()
+        .draw()
+        .map_err(|e| fail(C, e.to_string()))?;
+    let (mut twins, mut entries) = (Vec::new(), Vec::new());
+    for id in [one, two] {
+        let (card, entry) = GiftCard::issue(id, &shared, CardSpec::new(usd(100)), t0())
+            .map_err(|e| fail(C, e.to_string()))?;
+        twins.push(CardWrite::Insert {
+            card,
+            code: shared.clone(),
+        });
+        entries.push(entry);
+    }
+    let doubled = driver
+        .commit(Changes {
+            cards: twins,
+            entries,
+            ..Changes::default()
+        })
+        .await;
+    ensure(
+        C,
+        matches!(doubled, Err(StoreError::DuplicateCode { .. })),
+        || format!("two new cards with one code gave {doubled:?}"),
+    )?;
+    for id in [one, two] {
+        let made = driver
+            .stored_card(id)
+            .await
+            .map_err(|e| fail(C, e.to_string()))?;
+        ensure(C, made.is_none(), || {
+            format!("a refused commit made card {id}")
         })?;
     }
     let unused = driver.check_balance(&client, fresh.expose_secret()).await;

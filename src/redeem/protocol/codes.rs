@@ -49,7 +49,15 @@ impl Protocol {
                         .await?;
                     let card = match found {
                         Some(card) => card,
-                        None => port.existing_card(card_id).await?.value,
+                        // A retry reads the card again by the code typed: a code replaced
+                        // meanwhile finds nothing, and its card's new code is never shown.
+                        None => match port.card_by_code(&code).await? {
+                            Some(card) if card.value.id() == card_id => card.value,
+                            _ => {
+                                let unknown = RedeemError::UnknownCode(code.masked());
+                                return Ok(with_slot_back(guard, Err(unknown)));
+                            }
+                        },
                     };
                     let stored = port.checkout(&checkout).await?;
                     let expected_version = stored.as_ref().map(|s| s.version);

@@ -124,7 +124,15 @@ impl Protocol {
                         replayed: false,
                     });
                 }
-                Err(StoreError::Conflict { .. } | StoreError::DuplicateCode { .. }) => {}
+                Err(StoreError::Conflict { .. }) => {}
+                // A fresh code another request took since it was drawn: drawn again.
+                Err(StoreError::DuplicateCode { .. }) => {
+                    for (id, code) in port.pool.taken() {
+                        if port.card_by_code(&code).await?.is_some() {
+                            port.pool.remove(id);
+                        }
+                    }
+                }
                 Err(other) => return Err(other.into()),
             }
         }
@@ -166,7 +174,7 @@ impl Protocol {
                 return result;
             }
             let Some(stand_in) = pool.last() else {
-                let pair = self.fresh_pair(port).await?;
+                let pair = self.fresh_pair(port, pool).await?;
                 pool.add(pair);
                 continue;
             };
@@ -183,17 +191,23 @@ impl Protocol {
                 let _ = decide(&mut fresh);
             }
             for _ in 0..more.max(1) {
-                let pair = self.fresh_pair(port).await?;
+                let pair = self.fresh_pair(port, pool).await?;
                 pool.add(pair);
             }
         }
     }
 
-    /// A new card id and a code no card has yet, drawn by the driver.
-    pub(super) async fn fresh_pair(&self, port: &Port) -> Result<(CardId, Code), RedeemError> {
+    /// A new card id and a code no card has yet, drawn by the driver: nor any pair already in
+    /// `pool`, so that one request's new cards never share a code.
+    pub(super) async fn fresh_pair(
+        &self,
+        port: &Port,
+        pool: &Pool,
+    ) -> Result<(CardId, Code), RedeemError> {
         for _ in 0..CODE_ATTEMPTS {
             let (id, code) = port.fresh().await?;
-            if port.card_by_code(&code).await?.is_none() {
+            let drawn = pool.taken().any(|(i, c)| i == id || c == code);
+            if !drawn && port.card_by_code(&code).await?.is_none() {
                 return Ok((id, code));
             }
         }

@@ -4,7 +4,7 @@
 use super::money::unwrap_issued;
 use super::operation::Port;
 use super::{Protocol, Redeemed};
-use crate::card::{CardSpec, Reference};
+use crate::card::{CardSpec, EntryKind, Reference};
 use crate::code::ImportedCode;
 use crate::redeem::{
     self, IdempotencyKey, Issued, Outcome, RecordedRequest, RedeemError, StoreError,
@@ -97,11 +97,20 @@ impl Protocol {
             )
             .await?;
         // The request's fingerprint knows the code only by its mask, which may show
-        // nothing: a replay is the first import only if the code is the card it made.
+        // nothing: a replay is the first import only if the code is the card it made, or
+        // finds no card since the card it made was given a new code.
         if redeemed.replayed {
             let made = redeemed.outcome.cards.first().map(|c| c.card);
             let found = port.card_by_code(&code).await?.map(|c| c.value.id());
-            if made.is_none() || found != made {
+            let recoded = match (made, found) {
+                (Some(card), None) => settings
+                    .history(port, card)
+                    .await?
+                    .iter()
+                    .any(|e| e.kind() == EntryKind::CodeReplaced),
+                _ => false,
+            };
+            if made.is_none() || (found != made && !recoded) {
                 return Err(RedeemError::IdempotencyConflict {
                     key,
                     first: Box::new(request),

@@ -80,7 +80,7 @@ impl Protocol {
                 request,
                 Outcome::CodeReplaced,
                 unwrap_code_replaced,
-                |port, now, _pool| {
+                |port, now, pool| {
                     let (by, settings) = (by.clone(), &settings);
                     async move {
                         let stored = port
@@ -88,7 +88,7 @@ impl Protocol {
                             .await?
                             .ok_or(RedeemError::UnknownCard(card))?;
                         lock(&port.versions).note(card, stored.version);
-                        let (_, code) = settings.fresh_pair(port).await?;
+                        let (_, code) = settings.fresh_pair(port, pool).await?;
                         redeem::replace_code(stored.value, code, &by, now)
                     }
                 },

@@ -481,6 +481,11 @@ impl Pool {
         lock(&self.0).push(pair);
     }
 
+    /// Drops the pair of card `id` (its code was taken meanwhile).
+    pub(super) fn remove(&self, id: CardId) {
+        lock(&self.0).retain(|(drawn, _)| *drawn != id);
+    }
+
     /// The pair drawn last.
     pub(super) fn last(&self) -> Option<(CardId, Code)> {
         lock(&self.0).last().cloned()
