@@ -14,6 +14,7 @@ use crate::redeem::CardWrite;
 use crate::redeem::{Answer as Answered, CardCommand, Changes, Outcome, RedeemError, StoreError};
 use crate::store::Store;
 
+use super::plan::CURRENCIES;
 use super::world::{HOLD_MINUTES, Task, World, key_of, reference};
 
 /// What a request's client was told.
@@ -186,6 +187,19 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
                 }
             }
             let known = self.store.card(card.id()).ok().flatten();
+            if let (
+                CardWrite::Update {
+                    expected_version, ..
+                },
+                Some(known),
+            ) = (write, &known)
+            {
+                // A write over another version than the store's is refused: its holds are
+                // not placed.
+                if known.version != *expected_version {
+                    continue;
+                }
+            }
             let old: BTreeSet<u64> = known
                 .map(|k| k.value.holds().iter().map(|h| h.id()).collect())
                 .unwrap_or_default();
@@ -335,7 +349,7 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
                 _ => {}
             }
         }
-        for currency in [Currency::EUR, Currency::SEK] {
+        for currency in CURRENCIES {
             let zero = Liability::zero(currency);
             let line = report.currency(currency).unwrap_or(&zero);
             let on_cards = balances.get(&currency).copied().unwrap_or(zero.outstanding);

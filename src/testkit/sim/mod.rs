@@ -149,6 +149,12 @@ pub struct SimConfig {
     /// Runs under the replacement strategy (a used card's rest moves to a new code) rather
     /// than the balance strategy, per mille of seeds.
     pub replacement: u32,
+    /// A keyed request planned under a key an earlier request used, per mille: the system
+    /// must answer it with a conflict once the first took effect.
+    pub key_reuse: u32,
+    /// Runs with the store-wide guard budget on (twice the client limit per two hours), per
+    /// mille of seeds.
+    pub store_budget: u32,
     /// The most steps a run may take (answers to needs, starts, clock jumps) before it fails
     /// as making no progress: about ten times what the longest clean run takes.
     pub max_steps: usize,
@@ -167,7 +173,7 @@ impl Default for SimConfig {
             cards: 3,
             operations: 20,
             concurrency: 4,
-            checkouts: 2,
+            checkouts: 3,
             guard_limit: 3,
             guard_slack: 0,
             conflict: 60,
@@ -178,6 +184,8 @@ impl Default for SimConfig {
             clock_jump: 15,
             code_collision: 150,
             replacement: 500,
+            key_reuse: 30,
+            store_budget: 200,
             max_steps: MAX_STEPS,
             max_retries: 50,
         }

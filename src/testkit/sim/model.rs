@@ -9,6 +9,7 @@
 //! commit that made them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -163,6 +164,9 @@ pub(super) struct Settings {
     pub(super) hold_ttl: Duration,
 }
 
+/// A key's record: the request that took effect under it, its outcome, and when.
+type Recorded = (Request, Outcome, DateTime<Utc>);
+
 /// The reference model's whole state.
 #[derive(Debug, Clone)]
 pub(super) struct Model {
@@ -173,11 +177,9 @@ pub(super) struct Model {
     codes: BTreeMap<String, CardId>,
     /// Codes a lost-code replacement retired: they find nothing.
     retired: Vec<Code>,
-    /// Every code ever given to a card (a store keeps them unique).
-    used_codes: BTreeMap<String, CardId>,
     checkouts: BTreeMap<Reference, Checkout>,
     /// Per key: the request that took effect under it, its outcome, and when.
-    records: BTreeMap<String, (Request, Outcome, DateTime<Utc>)>,
+    records: Arc<BTreeMap<String, Recorded>>,
     flows: BTreeMap<Currency, Flows>,
 }
 
@@ -356,10 +358,9 @@ impl Model {
             settings,
             cards: BTreeMap::new(),
             codes: BTreeMap::new(),
-            used_codes: BTreeMap::new(),
             retired: Vec::new(),
             checkouts: BTreeMap::new(),
-            records: BTreeMap::new(),
+            records: Arc::default(),
             flows: BTreeMap::new(),
         }
     }
@@ -405,8 +406,7 @@ impl Model {
         }
         let said = self.carry_out(request, now, drawn)?;
         if let (Some(key), Said::Outcome(outcome, _)) = (key_text(request), &said) {
-            self.records
-                .insert(key, (request.clone(), outcome.clone(), now));
+            Arc::make_mut(&mut self.records).insert(key, (request.clone(), outcome.clone(), now));
         }
         Ok(said)
     }
@@ -415,7 +415,7 @@ impl Model {
     /// changed nothing, decided on an earlier read.
     pub(super) fn record(&mut self, request: &Request, outcome: Outcome, now: DateTime<Utc>) {
         if let Some(key) = key_text(request) {
-            self.records.insert(key, (request.clone(), outcome, now));
+            Arc::make_mut(&mut self.records).insert(key, (request.clone(), outcome, now));
         }
     }
 
@@ -429,7 +429,7 @@ impl Model {
             .map(|(k, _)| k.clone())
             .collect();
         for key in &old {
-            self.records.remove(key);
+            Arc::make_mut(&mut self.records).remove(key);
         }
         old.len()
     }
@@ -546,8 +546,7 @@ impl Model {
         let expires_at = like
             .and_then(|l| self.cards.get(&l))
             .map_or(expires_at, |l| l.expires_at);
-        self.codes.insert(code.expose_secret().to_owned(), id);
-        self.used_codes.insert(code.expose_secret().to_owned(), id);
+        self.take_code(&code, id);
         self.cards.insert(
             id,
             Card {
@@ -566,6 +565,13 @@ impl Model {
         );
     }
 
+    /// Gives `code` to card `id`. Codes are unique among cards, not among every code ever
+    /// given: a code a replacement retired may be drawn again, and then finds its new card.
+    fn take_code(&mut self, code: &Code, id: CardId) {
+        self.codes.insert(code.expose_secret().to_owned(), id);
+        self.retired.retain(|old| old != code);
+    }
+
     fn issue(
         &mut self,
         specs: &[CardSpec],
@@ -577,7 +583,7 @@ impl Model {
             return Err(CardError::NotPositive(spec.value).into());
         }
         if let Some(code) = imported {
-            if self.used_codes.contains_key(code.expose_secret()) {
+            if self.codes.contains_key(code.expose_secret()) {
                 return Err(RedeemError::Store(
                     crate::redeem::StoreError::DuplicateCode {
                         code: code.masked(),
@@ -724,10 +730,23 @@ impl Model {
     }
 
     fn remove_code(&mut self, checkout: &Reference, code: &Code) -> Expected {
+        if !self.checkouts.contains_key(checkout) {
+            return Err(RedeemError::UnknownCheckout(checkout.clone()));
+        }
+        let card = self.found(code)?.id;
+        self.remove_read_code(checkout, card, code)
+    }
+
+    /// Takes card `card` off a checkout as `code` found it before: the checkout's rules only.
+    pub(super) fn remove_read_code(
+        &mut self,
+        checkout: &Reference,
+        card: CardId,
+        code: &Code,
+    ) -> Expected {
         let Some(co) = self.checkouts.get(checkout).cloned() else {
             return Err(RedeemError::UnknownCheckout(checkout.clone()));
         };
-        let card = self.found(code)?.id;
         if !co.applied.contains(&card) {
             return Err(RedeemError::UnknownCode(code.masked()));
         }
@@ -1358,8 +1377,7 @@ impl Model {
         card.entries += 1;
         self.codes.remove(card.code.expose_secret());
         self.retired.push(card.code.clone());
-        self.codes.insert(code.expose_secret().to_owned(), id);
-        self.used_codes.insert(code.expose_secret().to_owned(), id);
+        self.take_code(&code, id);
         card.code = code;
         let outcome = CodeReplaced {
             card: id,
@@ -1534,5 +1552,77 @@ impl Model {
                 },
             )
         })
+    }
+}
+
+/// What the planner reads of the model, to pick arguments near the bounds that matter.
+impl Model {
+    /// What checkout `id` holds while authorised, and what it captured less what it refunded
+    /// once captured.
+    pub(super) fn amounts_of(&self, id: &Reference) -> (Option<Money>, Option<Money>) {
+        match self.checkouts.get(id).map(|co| &co.state) {
+            Some(State::Authorised { holds }) => {
+                let mut held = None;
+                for (_, _, amount) in holds {
+                    add(&mut held, *amount);
+                }
+                (held, None)
+            }
+            Some(State::Captured { captures, refunds }) => {
+                let (mut captured, mut refunded) = (None, None);
+                for (_, amount) in captures {
+                    add(&mut captured, *amount);
+                }
+                for (_, amount) in refunds {
+                    add(&mut refunded, *amount);
+                }
+                let left = match (captured, refunded) {
+                    (Some(c), Some(r)) => Some(minus(c, r)),
+                    (c, _) => c,
+                };
+                (None, left)
+            }
+            _ => (None, None),
+        }
+    }
+
+    /// Checkout `id`'s state by name and how many cards it has applied, if it exists.
+    pub(super) fn stage(&self, id: &Reference) -> Option<(&'static str, usize)> {
+        self.checkouts
+            .get(id)
+            .map(|co| (co.state.name(), co.applied.len()))
+    }
+
+    /// Every instant at which something the model holds expires: holds and cards.
+    pub(super) fn instants(&self) -> Vec<DateTime<Utc>> {
+        let mut out: Vec<DateTime<Utc>> = Vec::new();
+        for card in self.cards.values() {
+            out.extend(card.expires_at);
+            out.extend(card.holds.iter().filter_map(|h| h.expires_at));
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+impl Model {
+    /// This model with the card `code` found in `earlier`, as it was there: a code looked up
+    /// before its checkout was read.
+    pub(super) fn with_card_of(&self, earlier: &Model, code: &Code) -> Model {
+        let mut model = self.clone();
+        let text = code.expose_secret();
+        match earlier.codes.get(text) {
+            Some(id) => {
+                if let Some(card) = earlier.cards.get(id) {
+                    model.cards.insert(*id, card.clone());
+                }
+                model.codes.insert(text.to_owned(), *id);
+            }
+            None => {
+                model.codes.remove(text);
+            }
+        }
+        model
     }
 }

@@ -60,6 +60,11 @@ pub(super) struct Landed {
 }
 
 impl Landed {
+    /// Whether the commit wrote more than a guard window.
+    pub(super) fn changes_anything(&self) -> bool {
+        self.effect
+    }
+
     /// What the oracle needs of `changes`, read before the store takes them.
     pub(super) fn of(changes: &Changes) -> Landed {
         let mut drawn = Drawn::default();
@@ -222,13 +227,39 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
     /// What the model answers `task` at each version it may have read, at each time it read:
     /// a request reads records one by one and the time apart from them.
     fn said_during(&self, task: &Task) -> Vec<Expected> {
-        let from = task.watch.from.unwrap_or(0);
         let mut said: Vec<Expected> = Vec::new();
-        for model in self.history.get(from..).into_iter().flatten() {
-            for now in &task.watch.nows {
-                let answer = model.peek(&task.request.request, *now);
-                if !said.iter().any(|c| agrees(c, &answer)) {
-                    said.push(answer);
+        self.each_said(task, &mut |answer| {
+            if !said.iter().any(|c| agrees(c, &answer)) {
+                said.push(answer);
+            }
+            false
+        });
+        said
+    }
+
+    /// The first answer of [`said_during`](Self::said_during) that `wanted` takes, computed
+    /// only as far as it.
+    fn find_said(&self, task: &Task, wanted: impl Fn(&Expected) -> bool) -> Option<Expected> {
+        let mut found = None;
+        self.each_said(task, &mut |answer| {
+            let take = wanted(&answer);
+            if take {
+                found = Some(answer);
+            }
+            take
+        });
+        found
+    }
+
+    /// Hands each answer the model gives `task` during its flight to `f`, newest version
+    /// first, until `f` says stop.
+    fn each_said(&self, task: &Task, f: &mut dyn FnMut(Expected) -> bool) {
+        let from = task.watch.from.unwrap_or(0);
+        let versions = self.history.get(from..).unwrap_or_default();
+        for model in versions.iter().rev() {
+            for now in task.watch.nows.iter().rev() {
+                if f(model.peek(&task.request.request, *now)) {
+                    return;
                 }
             }
         }
@@ -241,16 +272,20 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
             ..
         } = &task.request.request
         {
-            for model in self.history.get(from..).into_iter().flatten() {
+            for (i, model) in versions.iter().enumerate() {
                 for now in &task.watch.nows {
-                    let answer = model.card_side(*currency, checkout, code, *now);
-                    if !said.iter().any(|c| agrees(c, &answer)) {
-                        said.push(answer);
+                    if f(model.card_side(*currency, checkout, code, *now)) {
+                        return;
+                    }
+                    for later in versions.get(i + 1..).unwrap_or_default() {
+                        let mixed = later.with_card_of(model, code);
+                        if f(mixed.peek(&task.request.request, *now)) {
+                            return;
+                        }
                     }
                 }
             }
         }
-        said
     }
 
     /// After a need of `task` was answered: a fault is noted, a landed commit takes effect in
@@ -314,14 +349,16 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
             ));
         }
         if let Some(outcome) = landed.record_only.take() {
-            let during = self.said_during(task);
-            let read = during
-                .iter()
-                .find(|c| matches!(c, Ok(Said::Outcome(o, _)) if *o == outcome));
-            let Some(read) = read.cloned() else {
+            let read = self.find_said(
+                task,
+                |c| matches!(c, Ok(Said::Outcome(o, _)) if *o == outcome),
+            );
+            let Some(read) = read else {
                 return Err(format!(
-                    "request {} ({:?}) recorded {outcome:?}, which the model never said while it ran: {during:?}",
-                    task.number, task.request
+                    "request {} ({:?}) recorded {outcome:?}, which the model never said while it ran: {:?}",
+                    task.number,
+                    task.request,
+                    self.said_during(task)
                 ));
             };
             self.model.record(&task.request.request, outcome, now);
@@ -332,23 +369,44 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
             .model
             .apply(&task.request.request, now, &mut landed.drawn);
         // A code is applied to the checkout as its card was read: the card is not written,
-        // so it may have changed before the checkout's commit. The answer then shows the card
+        // so it may have changed (or had its code replaced) before the checkout's commit. The answer then shows the card
         // at its read, and the model applies the code as the store did.
         if let (
-            Err(RedeemError::Card(_) | RedeemError::EmptyCard(_)),
+            Err(RedeemError::Card(_) | RedeemError::EmptyCard(_) | RedeemError::UnknownCode(_)),
             Request::ApplyCode {
                 checkout, currency, ..
             },
         ) = (&expected, &task.request.request)
         {
-            let read = self.said_during(task).into_iter().find_map(|c| match c {
-                Ok(Said::Applied(applied)) => Some(applied.card),
-                _ => None,
-            });
+            let read = self
+                .find_said(task, |c| matches!(c, Ok(Said::Applied(_))))
+                .and_then(|c| match c {
+                    Ok(Said::Applied(applied)) => Some(applied.card),
+                    _ => None,
+                });
             if let Some(card) = read {
                 self.model.apply_read_code(checkout, *currency, card);
                 task.watch.stale = true;
                 return Ok(());
+            }
+        }
+        // A code is taken off by the card it found: replaced since, the card still goes.
+        if let (Err(RedeemError::UnknownCode(_)), Request::RemoveCode { checkout, code, .. }) =
+            (&expected, &task.request.request)
+        {
+            let from = task.watch.from.unwrap_or(0);
+            let found = self
+                .history
+                .get(from..)
+                .into_iter()
+                .flatten()
+                .find_map(|m| m.card_by_code(code));
+            if let Some(card) = found {
+                let removed = self.model.remove_read_code(checkout, card, code);
+                if removed.is_ok() {
+                    task.watch.expected = Some(removed);
+                    return Ok(());
+                }
             }
         }
         if let Err(refused) = &expected {
@@ -451,26 +509,26 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
             }
             _ => {}
         }
-        let read_earlier = matches!(task.request.request, Request::ApplyCode { .. })
-            && self.said_during(task).iter().any(|c| agrees(c, &got));
-        if read_earlier {
-            return Ok(());
-        }
         if let Some(expected) = &task.watch.expected {
-            if !agrees(expected, &got) {
-                return fail(expected);
+            if agrees(expected, &got) {
+                return Ok(());
             }
-            return Ok(());
+            // An applied code's answer may show its card as first read.
+            let read_earlier = matches!(task.request.request, Request::ApplyCode { .. })
+                && self.find_said(task, |c| agrees(c, &got)).is_some();
+            if read_earlier {
+                return Ok(());
+            }
+            return fail(expected);
         }
         // A read of several records may mix moments when other commits land in between.
         if matches!(task.request.request, Request::CheckoutCards { .. }) && task.watch.others > 0 {
             return Ok(());
         }
-        let during = self.said_during(task);
-        if during.iter().any(|c| agrees(c, &got)) {
+        if self.find_said(task, |c| agrees(c, &got)).is_some() {
             return Ok(());
         }
-        fail(&during)
+        fail(&self.said_during(task))
     }
 
     /// The store holds what the model holds: every card, code and checkout, and the

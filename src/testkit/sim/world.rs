@@ -21,7 +21,7 @@ use super::Simulator;
 use super::invariants::{CheckoutStates, Finished, finished};
 use super::model::{Model, Settings};
 use super::oracle::{Landed, Watch};
-use super::plan::{CodeRef, Planned};
+use super::plan::{CodeRef, ORDER_KEYS, Planned};
 
 /// A fault the simulator injected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +92,10 @@ pub(super) struct Task {
     pub(super) checkout_states: CheckoutStates,
     /// What the oracle keeps of it.
     pub(super) watch: Watch,
+    /// The codes its lookups found.
+    pub(super) found_codes: Vec<Code>,
+    /// The time its client's guard window was last read, to reserve a slot.
+    pub(super) reserved_at: Option<DateTime<Utc>>,
 }
 
 pub(super) struct World<'s, S, F> {
@@ -139,6 +143,9 @@ pub(super) struct World<'s, S, F> {
     pub(super) resent: HashMap<u32, u32>,
 }
 
+/// Mixed into a seed for the stream that turns the store-wide guard budget on.
+const BUDGET_STREAM: u64 = 0x4255_4447_4554_2121;
+
 /// Mixed into a seed for the stream that picks the run's leftover strategy.
 const STRATEGY_STREAM: u64 = 0x5354_5241_5445_4759;
 
@@ -151,8 +158,14 @@ pub(super) fn per_mille(rng: &mut StdRng, rate: u32) -> bool {
     rate > 0 && rng.random_range(0..1000) < rate
 }
 
+/// The idempotency key a planned key number names: `key-n`, or from [`ORDER_KEYS`] up the key
+/// an order's cards are issued under.
 pub(super) fn key_of(n: u32) -> IdempotencyKey {
-    IdempotencyKey::new(&format!("key-{n}")).unwrap_or_else(|_| unreachable!("a valid key"))
+    let text = match n.checked_sub(ORDER_KEYS) {
+        Some(order) => format!("order-issue:order-{order}"),
+        None => format!("key-{n}"),
+    };
+    IdempotencyKey::new(&text).unwrap_or_else(|_| unreachable!("a valid key"))
 }
 
 pub(super) fn reference(text: String) -> Reference {
@@ -175,7 +188,12 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             .with_ymd_and_hms(2026, 11, 23, 12, 0, 0)
             .single()
             .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-        let guard = GuardPolicy::new(sim.config.guard_limit, Duration::hours(1));
+        let mut guard = GuardPolicy::new(sim.config.guard_limit, Duration::hours(1));
+        // The store-wide budget, on in a share of seeds, from a stream of its own.
+        let mut budget = StdRng::seed_from_u64(seed ^ BUDGET_STREAM);
+        if per_mille(&mut budget, sim.config.store_budget) {
+            guard = guard.with_store_budget(2 * sim.config.guard_limit, Duration::hours(2));
+        }
         let mut protocol = Protocol::default()
             .with_guard(guard)
             .with_hold_ttl(Some(Duration::minutes(HOLD_MINUTES)));
@@ -275,6 +293,8 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             last_now: None,
             checkout_states: CheckoutStates::default(),
             watch: Watch::default(),
+            found_codes: Vec::new(),
+            reserved_at: None,
         };
         self.watch(&mut task);
         self.observe_checkouts(&mut task)?;
@@ -308,12 +328,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 break;
             }
             if per_mille(&mut self.rng, self.sim.config.clock_jump) {
-                let minutes = if self.rng.random_range(0..4) == 0 {
-                    3 * 24 * 60
-                } else {
-                    HOLD_MINUTES + 1
-                };
-                self.now += Duration::minutes(minutes);
+                self.now = self.jump();
                 self.trace.push(Event::Clock(self.now));
                 self.check()?;
             }
@@ -327,6 +342,34 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             self.step(index)?;
         }
         self.check()
+    }
+
+    /// Where the clock jumps: past the holds' time limit, three days on, or (half the time) a
+    /// millisecond before, on, or a millisecond after the next instant a hold or a card
+    /// expires.
+    fn jump(&mut self) -> DateTime<Utc> {
+        let ahead: Vec<DateTime<Utc>> = self
+            .model
+            .instants()
+            .into_iter()
+            .filter(|at| *at > self.now + Duration::milliseconds(1))
+            .collect();
+        let to = match self.rng.random_range(0..8) {
+            0 | 1 => self.now + Duration::days(3),
+            2 | 3 => self.now + Duration::minutes(HOLD_MINUTES + 1),
+            _ if ahead.is_empty() => self.now + Duration::minutes(HOLD_MINUTES + 1),
+            _ => {
+                // The nearest instant most often: later ones would skip it.
+                let pick = if self.rng.random_bool(0.7) {
+                    0
+                } else {
+                    self.rng.random_range(0..ahead.len())
+                };
+                let at = ahead[pick];
+                at + Duration::milliseconds(self.rng.random_range(-1..=1))
+            }
+        };
+        to.max(self.now + Duration::milliseconds(1))
     }
 
     /// Sends a retry (most often) or the next planned request, sometimes twice.
@@ -362,13 +405,15 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             let name = need.name();
             let (reply, fault, committed) = self.answer(&mut task, need)?;
             let landed = self.landed.take();
+            // A commit of a guard window alone changes nothing the store-wide checks read.
+            let effect = landed.as_ref().is_some_and(Landed::changes_anything);
             self.after_answer(&mut task, name, landed, fault.is_some())?;
             self.trace.push(Event::Answered {
                 task: task.number,
                 need: name,
                 fault,
             });
-            if committed {
+            if committed && effect {
                 self.observe_checkouts(&mut task)?;
                 self.check()?;
             }
@@ -449,17 +494,36 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             Need::CardByCode(code) => {
                 let found = store.card_by_code(&code);
                 if let (Ok(found), Some(client)) = (&found, &task.request.client) {
-                    let at = task.last_now.unwrap_or(self.now);
-                    let lookup = (at, code.clone(), found.is_none());
-                    self.unknown_lookups
-                        .entry(*client)
-                        .or_default()
-                        .push(lookup);
-                    self.check_guard(*client)?;
+                    let at = task.reserved_at.or(task.last_now).unwrap_or(self.now);
+                    // A code the request found before is looked up again on a retry, past
+                    // the guard: its slot went back when it was found.
+                    if !task.found_codes.contains(&code) {
+                        if found.is_some() {
+                            task.found_codes.push(code.clone());
+                        }
+                        let lookup = (at, code.clone(), found.is_none());
+                        self.unknown_lookups
+                            .entry(*client)
+                            .or_default()
+                            .push(lookup);
+                        self.check_guard(*client)?;
+                    }
                 }
                 found.map(Reply::Card)
             }
-            Need::Guard(client) => store.guard(&client).map(Reply::Guard),
+            Need::Guard(client) => {
+                // The client's own window (not the store budget's): its slot is reserved at
+                // the time last read.
+                if task
+                    .request
+                    .client
+                    .map(|c| reference(format!("client-{c}")))
+                    == Some(client.clone())
+                {
+                    task.reserved_at = task.last_now;
+                }
+                store.guard(&client).map(Reply::Guard)
+            }
             Need::Fresh => {
                 let id = CardId::from_u128(self.rng.random());
                 // A collision picks a code already issued or one just handed to a request.
