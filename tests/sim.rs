@@ -270,14 +270,40 @@ fn a_clock_a_moment_fast_is_found() {
 }
 
 /// A store that keeps the rest of a hold held after a partial capture (the shopper's
-/// remainder never comes back): found within 20 seeds (seed 5 today), as a card that is not the model's.
+/// remainder never comes back): found within 20 seeds (seed 5 today), as a hold its checkout
+/// does not hold.
 #[test]
 fn a_leftover_hold_after_a_partial_capture_is_found() {
     let sim = Simulator::new(SimConfig::default(), || {
         keep_remainder_holds(MemoryStore::new())
     });
     let failure = first_failure(&sim, 20);
-    assert!(failure.invariant.contains("the model"), "{failure}");
+    assert!(
+        failure.invariant.contains("which does not hold it"),
+        "{failure}"
+    );
+}
+
+/// Every disabled card as the protocol reads it shown active: a driver whose card rows lose
+/// their status column, so that a disabled card pays.
+fn disabled_read_as_active(_need: &str, reply: &mut Reply) {
+    if let Reply::Card(Some(read)) = reply {
+        if read.value.status() == CardStatus::Disabled {
+            let mut row = serde_json::to_value(&read.value).expect("a card serialises");
+            row["status"] = serde_json::json!("active");
+            read.value = serde_json::from_value(row).expect("an active card");
+        }
+    }
+}
+
+/// A disabled card that still pays is found within 100 seeds, as a hold placed on a card
+/// the store holds disabled.
+#[test]
+fn a_disabled_card_that_pays_is_found() {
+    let sim = Simulator::new(SimConfig::default(), MemoryStore::new)
+        .with_reply_tamper(Arc::new(disabled_read_as_active));
+    let failure = first_failure(&sim, 100);
+    assert!(failure.invariant.contains("which is Disabled"), "{failure}");
 }
 
 /// A driver whose every card update and checkout write names a version the store does not

@@ -6,12 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::card::verify_ledger;
+use crate::card::{CardId, verify_ledger};
 use crate::card::{GiftCard, Liability, LiabilityTally, Notification, Reference};
 use crate::code::Code;
 use crate::money::{Currency, Money};
 use crate::redeem::CardWrite;
-use crate::redeem::{Answer as Answered, CardCommand, Changes, Outcome, RedeemError, StoreError};
+use crate::redeem::{
+    Answer as Answered, CardCommand, Changes, CheckoutState, Outcome, RedeemError, StoreError,
+};
 use crate::store::Store;
 
 use super::plan::CURRENCIES;
@@ -201,9 +203,24 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
                 }
             }
             let old: BTreeSet<u64> = known
+                .as_ref()
                 .map(|k| k.value.holds().iter().map(|h| h.id()).collect())
                 .unwrap_or_default();
             for hold in card.holds().iter().filter(|h| !old.contains(&h.id())) {
+                let status = known.as_ref().map(|k| k.value.status_at(hold.placed_at()));
+                if let Some(status) = status.filter(|s| {
+                    !matches!(
+                        s,
+                        crate::card::CardStatus::Active | crate::card::CardStatus::Depleted
+                    )
+                }) {
+                    return Err(format!(
+                        "request {} placed hold {} on card {}, which is {status:?}",
+                        task.number,
+                        hold.id(),
+                        card.id()
+                    ));
+                }
                 if hold.placed_at() < task.started_at {
                     return Err(format!(
                         "request {} placed hold {} on card {} at {}, before it began at {}",
@@ -272,7 +289,8 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
     }
 
     /// The invariants over the whole store.
-    pub(super) fn check(&self) -> Result<(), String> {
+    pub(super) fn check(&mut self) -> Result<(), String> {
+        self.check_checkouts()?;
         self.check_model()?;
         let err = |e: StoreError| format!("the store failed a read: {e}");
         // The ledgers summed as the liability report sums them: its identity is the one
@@ -383,6 +401,89 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
         for (_, id) in &self.issued {
             if !self.cards.contains(id) {
                 return Err(format!("card {id} handed out but never committed"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each checkout against its cards, whatever the model says: a hold on a card for a
+    /// checkout is one the checkout holds while authorised (a leftover hold is money nobody
+    /// can spend), at the amount it says; a captured checkout stays captured and refunds at
+    /// most what it captured, card by card.
+    fn check_checkouts(&mut self) -> Result<(), String> {
+        let err = |e: StoreError| format!("the store failed a read: {e}");
+        let mut listed: BTreeMap<(CardId, u64), (Reference, Money)> = BTreeMap::new();
+        let mut stored = Vec::new();
+        for n in 0..self.sim.config.checkouts.max(1) {
+            let id = reference(format!("checkout-{n}"));
+            let Some(checkout) = self.store.checkout(&id).map_err(err)? else {
+                continue;
+            };
+            let state = checkout.value.state();
+            if self.captured.contains(&id) && state.name() != "captured" {
+                return Err(format!(
+                    "checkout {id} was captured and is now {}",
+                    state.name()
+                ));
+            }
+            match state {
+                CheckoutState::Authorised { holds, .. } => {
+                    for hold in holds {
+                        listed.insert((hold.card, hold.hold), (id.clone(), hold.amount));
+                    }
+                }
+                CheckoutState::Captured {
+                    captures, refunds, ..
+                } => {
+                    self.captured.insert(id.clone());
+                    for card in captures.iter().chain(refunds).map(|c| c.card) {
+                        let sum = |parts: &[crate::redeem::CardAmount]| {
+                            Money::sum(
+                                checkout.value.currency(),
+                                parts.iter().filter(|p| p.card == card).map(|p| p.amount),
+                            )
+                        };
+                        let (paid, back) = (sum(captures), sum(refunds));
+                        if let (Ok(paid), Ok(back)) = (paid, back) {
+                            if back.amount() > paid.amount() {
+                                return Err(format!(
+                                    "checkout {id} refunded {back} to card {card}, which paid {paid}"
+                                ));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+            stored.push(id);
+        }
+        for id in &self.cards {
+            let Some(card) = self.store.card(*id).map_err(err)? else {
+                continue;
+            };
+            for hold in card.value.holds() {
+                if !stored.contains(hold.reference()) {
+                    continue;
+                }
+                match listed.get(&(*id, hold.id())) {
+                    Some((checkout, amount)) if checkout == hold.reference() => {
+                        if *amount != hold.amount() {
+                            return Err(format!(
+                                "checkout {checkout} holds {amount} as hold {} on card {id}, which holds {}",
+                                hold.id(),
+                                hold.amount()
+                            ));
+                        }
+                    }
+                    _ => {
+                        return Err(format!(
+                            "card {id} keeps hold {} of {} for checkout {}, which does not hold it",
+                            hold.id(),
+                            hold.amount(),
+                            hold.reference()
+                        ));
+                    }
+                }
             }
         }
         Ok(())

@@ -137,6 +137,8 @@ pub(super) struct World<'s, S, F> {
     pub(super) model_lost: bool,
     /// The commit that just landed, for the oracle.
     pub(super) landed: Option<Landed>,
+    /// The checkouts seen captured: they stay so.
+    pub(super) captured: BTreeSet<Reference>,
     /// Steps taken so far, against [`SimConfig::max_steps`](super::SimConfig::max_steps).
     pub(super) steps: usize,
     /// How often each keyed request was sent again, by key.
@@ -242,6 +244,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             })],
             model_lost: false,
             landed: None,
+            captured: BTreeSet::new(),
             steps: 0,
             resent: HashMap::new(),
         }

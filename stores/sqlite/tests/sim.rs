@@ -10,7 +10,7 @@ use giftcert_sqlite::SqliteStore;
 use giftcert_store_support::CodeKey;
 
 /// The seeds run against SQLite (each run opens a file, so fewer than over the model store).
-const SEEDS: std::ops::Range<u64> = 0..40;
+const SEEDS: std::ops::Range<u64> = 0..200;
 
 fn key() -> CodeKey {
     CodeKey::new(b"giftcert-sqlite simulation key!!").unwrap()
