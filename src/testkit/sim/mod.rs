@@ -1,54 +1,75 @@
-//! A deterministic simulator that drives the redemption protocol under faults.
+//! A deterministic simulator that drives the redemption protocol under faults, with a
+//! reference model as its oracle.
 //!
 //! A [`Simulator`] is a third driver of the sans-IO [`Protocol`](crate::redeem::Protocol): from
-//! one seed it plans a small shop (a few cards, a few checkouts and clients, 10 to 30
-//! requests), runs several requests at once and interleaves their steps in an order the seed
-//! chooses, answering every [`Need`](crate::redeem::Need) from a store the host's factory
-//! makes. At each step it may inject a fault:
+//! one seed it plans a small shop (a few cards, checkouts and clients, 10 to 30 requests), runs
+//! several requests at once and interleaves their steps in an order the seed chooses,
+//! answering every [`Need`](crate::redeem::Need) from a store the host's factory makes.
 //!
-//! - a commit refused with [`StoreError::Conflict`](crate::redeem::StoreError::Conflict)
-//!   although it would apply;
-//! - a commit applied whose reply is lost: the client retries the same request under the same
-//!   idempotency key;
-//! - a crash before the reply (before or after the write): the request is abandoned and retried
-//!   later under its key;
-//! - a store error (the backend failed) answered to a read or a commit;
-//! - requests duplicated (sent twice at once under one key) and reordered (a retry waits behind
-//!   later requests);
-//! - the clock jumping past the holds' time limit and past cards' expiry dates;
-//! - fresh codes that collide with a code already issued, or with one just handed to another
-//!   request.
+//! # What it asks
 //!
-//! The requests mix issues and imports (short codes from another platform), applying,
-//! removing and checking codes (issued ones and guesses), authorising, capturing, voiding and
-//! refunding checkouts, and back-office commands (disable, enable, adjust both ways, reload);
-//! half the seeds run under the replacement strategy, half under the balance strategy.
+//! Every [`Request`](crate::redeem::Request): issues (with and without expiry), issues for an
+//! order, imports (short codes from another platform), applying, removing and checking codes
+//! (issued ones and guesses), authorising and changing an authorisation, whole and partial
+//! captures, voids, refunds to the cards used and to a new card, the checkout's customer and
+//! cards, every back-office command (disable, enable, adjust both ways, reload with and
+//! without bounds, change or remove the expiry), lost-code replacement, sweeps, pruning, and
+//! card and ledger reads. Amounts are in JPY, EUR and KWD (0, 2 and 3 decimals) from one
+//! minor unit up, and near what a checkout holds or captured; half the requests follow a
+//! checkout's next step as a shopper would. Half the seeds run under the replacement strategy
+//! and a share ([`SimConfig::store_budget`]) with the store-wide guess budget on.
 //!
-//! After every step that can change something (a commit, a clock jump) it checks:
+//! # Faults
 //!
-//! - per currency, value issued + reloaded + refunded ± adjusted = outstanding (the sum of
-//!   balances) + captured (redeemed), each term summed from the ledgers, and each term equal
-//!   to what the stored idempotency records say the requests did;
-//! - no balance or available amount below zero, no hold beyond the balance;
-//! - every card's ledger proves its balance ([`verify_ledger`](crate::card::verify_ledger));
-//! - each idempotency key has one outcome: every successful answer a client got for a key
-//!   equals the first one, and the stored record;
-//! - no expired hold counts: what a card can give at `now` is its balance less the holds live
-//!   at `now`;
-//! - time never runs backwards: every hold and ledger entry is stamped no earlier than the
-//!   moment its request began, and no hold lasts longer than the hold time limit;
+//! At each step it may inject: a commit refused with
+//! [`StoreError::Conflict`](crate::redeem::StoreError::Conflict) although it would apply; a
+//! commit applied whose reply is lost, or a crash before the reply (before or after the
+//! write), the client retrying under its key; a backend error answered to a read or a commit;
+//! requests duplicated and reordered; keys reused for other requests
+//! ([`SimConfig::key_reuse`]); fresh codes that collide with a code already issued or just
+//! handed to another request; and clock jumps past the holds' time limit, by days, or to a
+//! millisecond before, on or after the next hold or card expiry instant.
+//!
+//! # What it checks
+//!
+//! Every answer against a reference model: a plain restatement of each request's rules,
+//! written apart from the protocol and the decisions. A request takes effect in the model at
+//! the commit that writes its change, at the time it read, with the ids and codes that commit
+//! drew; its answer must then equal the model's field by field, or be an error of the same
+//! kind. A request that changes nothing (a read, a refusal, a replay) must answer what the
+//! model says at some version and time it could have read. After every commit the store must
+//! hold the model's cards, codes and checkouts, replaced codes must find nothing, and the
+//! liability report must equal the model's line by line.
+//!
+//! Beside the model, after every commit that writes more than a guard window and every clock
+//! jump:
+//!
+//! - per currency, the liability report's identity over the ledgers, each term equal to what
+//!   the stored idempotency records say the requests did; no balance or available amount below
+//!   zero; every ledger proves its balance ([`verify_ledger`](crate::card::verify_ledger));
+//! - each idempotency key has one outcome, and its record is what its client was told;
+//! - no expired hold counts; every hold and entry is stamped no earlier than its request began,
+//!   no hold outlives the hold time limit, and no hold lands on a card that is not active;
+//! - a hold for a checkout is one the checkout holds while authorised, at the amount it says; a
+//!   captured checkout stays captured; refunds stay within what each card paid;
 //! - the guard never lets a client look up more unknown codes in a window than its limit;
-//! - every refusal names a state its checkout really had: a request refused with
-//!   [`RedeemError::InvalidState`](crate::redeem::RedeemError::InvalidState) names a state the
-//!   store held for that checkout at some moment between the request's start and its end;
-//! - no whole code in any outcome, error (`Display` and `Debug`) or notification's `Debug`
-//!   (notifications that hand a new code to its owner carry it, masked in `Debug`).
+//! - a refusal naming the checkout's state names one the store held while the request ran;
+//! - no whole code in any outcome, error or notification's `Debug`.
 //!
-//! A failing run returns a [`Failure`] naming its seed, the broken invariant and the requests
-//! it ran; [`Simulator::shrink`] finds the fewest requests from the same seed that still fail
+//! What the model leaves loose: it accepts
+//! [`RedeemError::TooManyAttempts`](crate::redeem::RedeemError::TooManyAttempts) whenever the
+//! guard could refuse (every code the client looked up in the window and those in flight
+//! counted, or the store budget on); a checkout's cards read while another commit lands are not
+//! compared; a code applied or taken off answers as its card was looked up, possibly before the
+//! checkout was read; and a prune past its limit ends the model's view of the run.
+//!
+//! A run that makes no progress fails within [`SimConfig::max_steps`] steps, and a request
+//! sent again more than [`SimConfig::max_retries`] times fails naming it. A failing run returns
+//! a [`Failure`] naming its seed, the broken invariant and the requests it ran;
+//! [`Simulator::shrink`] finds the fewest requests from the same seed that still fail
 //! ([`Simulator::rerun`] runs a shrunk failure again), and [`Simulator::run`] with the same
-//! seed reproduces a run exactly ([`replay`] for the
-//! in-memory store with the default settings).
+//! seed reproduces a run exactly ([`replay`] for the in-memory store with the default
+//! settings).
 //!
 //! # Running it against a host's store
 //!
@@ -73,20 +94,18 @@
 //! ```
 //!
 //! The crate's own `tests/sim.rs` runs 10,000 seeds against
-//! [`MemoryStore`](crate::store::MemoryStore) (45 seconds measured in a debug build on a shared
-//! 2-core machine, 30 of them CPU), and `stores/sqlite/tests/sim.rs` a fixed set against SQLite.
+//! [`MemoryStore`](crate::store::MemoryStore), `stores/sqlite/tests/sim.rs` 200 against
+//! SQLite, and the PostgreSQL store's tests 60 against PostgreSQL.
 //!
 //! # Planting bugs
 //!
 //! A simulator that never fails proves nothing, so the tests plant bugs and show each is found
-//! within a stated number of seeds: a store that ignores versions (a wrapper around the store),
-//! a driver that forgets the idempotency record ([`Simulator::with_commit_tamper`]), a driver
-//! whose clock is stuck ([`Simulator::with_clock_tamper`]), a driver that never writes the
-//! guard's window, and a driver that reads every checkout as open
-//! ([`Simulator::with_reply_tamper`]). Measured with the default settings: the store ignoring
-//! versions first fails at seed 34 (53 seeds of 3,000), the stuck clock and the forgotten
-//! record at seed 0, the uncounted guard (one request at a time, a limit of one) at seed 7,
-//! the checkouts read as open at seed 12 (556 seeds of 3,000).
+//! within a stated number of seeds: stores from [`planted`] (versions ignored, the checkout's
+//! version ignored, expiry dates a second late, removals refused, a hold kept after a partial
+//! capture), and drivers bent through [`Simulator::with_commit_tamper`] (the idempotency record
+//! forgotten, versions a livelock never matches), [`Simulator::with_clock_tamper`] (a stuck
+//! clock, one a millisecond fast) and [`Simulator::with_reply_tamper`] (checkouts read as open,
+//! lookups skipping disabled cards, disabled cards read as active).
 //!
 //! The guard check runs with no slack ([`SimConfig::guard_slack`] is 0 by default): the
 //! protocol reserves a slot in a client's guard window before it looks a code up, so lookups
@@ -142,7 +161,8 @@ pub struct SimConfig {
     pub backend_error: u32,
     /// A request sent twice at once under the same key.
     pub duplicate: u32,
-    /// The clock jumps past the holds' time limit (and, one time in four, past card expiry).
+    /// The clock jumps: past the holds' time limit, by three days, or (half the time) to a
+    /// millisecond before, on or after the next hold or card expiry instant.
     pub clock_jump: u32,
     /// A fresh code that collides with one already issued.
     pub code_collision: u32,
