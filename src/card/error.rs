@@ -101,6 +101,18 @@ pub enum CardError {
         /// What is held.
         held: Money,
     },
+    /// An expiry date outside the years a card may expire in
+    /// ([`EARLIEST_EXPIRY_YEAR`](crate::card::EARLIEST_EXPIRY_YEAR) to
+    /// [`LATEST_EXPIRY_YEAR`](crate::card::LATEST_EXPIRY_YEAR)).
+    #[error(
+        "expiry date {at} is outside the years {} to {}",
+        crate::card::EARLIEST_EXPIRY_YEAR,
+        crate::card::LATEST_EXPIRY_YEAR
+    )]
+    ExpiryOutOfRange {
+        /// The date asked for.
+        at: DateTime<Utc>,
+    },
     /// An amount in another currency, or an overflow.
     #[error(transparent)]
     Money(#[from] MoneyError),

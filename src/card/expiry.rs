@@ -4,11 +4,34 @@
 //! earlier than five years after the card was issued or money was last loaded onto it, so a
 //! load (a refund back onto the card) pushes the date out again.
 
-use chrono::{DateTime, Days, Months, Utc};
+use chrono::{DateTime, Datelike, Days, Months, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The shortest validity 12 CFR 1005.20 allows, in years.
 pub const US_MINIMUM_YEARS: u32 = 5;
+
+/// The earliest year an expiry date may fall in.
+pub const EARLIEST_EXPIRY_YEAR: i32 = 1;
+
+/// The latest year an expiry date may fall in: four-digit years, the range in which every
+/// store orders dates correctly (SQLite compares them as text).
+pub const LATEST_EXPIRY_YEAR: i32 = 9999;
+
+/// Whether `at` falls in the years an expiry date may (from [`EARLIEST_EXPIRY_YEAR`] to
+/// [`LATEST_EXPIRY_YEAR`]).
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use giftcert::card::expiry_in_range;
+///
+/// assert!(expiry_in_range(Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap()));
+/// assert!(!expiry_in_range(Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap()));
+/// assert!(!expiry_in_range(Utc.with_ymd_and_hms(0, 12, 31, 0, 0, 0).unwrap()));
+/// ```
+#[must_use]
+pub fn expiry_in_range(at: DateTime<Utc>) -> bool {
+    (EARLIEST_EXPIRY_YEAR..=LATEST_EXPIRY_YEAR).contains(&at.year())
+}
 
 /// An expiry rule that cannot be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

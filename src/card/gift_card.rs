@@ -144,7 +144,8 @@ impl GiftCard {
     ///
     /// # Errors
     ///
-    /// [`CardError::NotPositive`] when the value is zero or less.
+    /// [`CardError::NotPositive`] when the value is zero or less, and
+    /// [`CardError::ExpiryOutOfRange`] for an expiry date outside the years a card may expire in.
     pub fn issue(
         id: CardId,
         code: &Code,
@@ -153,6 +154,9 @@ impl GiftCard {
     ) -> Result<(GiftCard, LedgerEntry), CardError> {
         if !spec.value.is_positive() {
             return Err(CardError::NotPositive(spec.value));
+        }
+        if let Some(at) = spec.expires_at.filter(|at| !expiry_in_range(*at)) {
+            return Err(CardError::ExpiryOutOfRange { at });
         }
         let mut card = GiftCard::blank(id, code, spec.value, now);
         card.expires_at = spec.expires_at;
@@ -869,7 +873,8 @@ impl GiftCard {
     ///
     /// # Errors
     ///
-    /// [`CardError::Replaced`] for a replaced card (its value lives on another card).
+    /// [`CardError::Replaced`] for a replaced card (its value lives on another card), and
+    /// [`CardError::ExpiryOutOfRange`] for a date outside the years a card may expire in.
     pub fn change_expiry(
         &mut self,
         to: Option<DateTime<Utc>>,
@@ -881,6 +886,9 @@ impl GiftCard {
                 code: self.code_hint.clone(),
                 by,
             });
+        }
+        if let Some(at) = to.filter(|at| !expiry_in_range(*at)) {
+            return Err(CardError::ExpiryOutOfRange { at });
         }
         if to == self.expires_at {
             return Ok(None);

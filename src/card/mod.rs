@@ -43,7 +43,10 @@ mod status;
 
 pub use self::attribution::{Attribution, MAX_REASON_LEN, Reason, ReasonError};
 pub use self::error::CardError;
-pub use self::expiry::{ExpiryError, ExpiryPolicy, US_MINIMUM_YEARS};
+pub use self::expiry::{
+    EARLIEST_EXPIRY_YEAR, ExpiryError, ExpiryPolicy, LATEST_EXPIRY_YEAR, US_MINIMUM_YEARS,
+    expiry_in_range,
+};
 pub use self::gift_card::GiftCard;
 pub use self::hint::CodeHint;
 pub use self::hold::Hold;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::driver::Driver;
 use super::{ConformanceFailure, block_on, ensure, fail, key, reference, step, t0, usd};
@@ -18,7 +18,7 @@ use crate::card::{
 use crate::clock::{Clock, FixedClock};
 use crate::money::{Currency, Money};
 use crate::redeem::CardWrite;
-use crate::redeem::{CardCommand, Changes, Protocol};
+use crate::redeem::{CardCommand, Changes, Need, Protocol, RedeemError, Reply};
 use crate::store::{AsyncRedeemer, AsyncStore, CardQuery, Cursor, Redeemer, SearchError, Store};
 
 const SEARCH: &str = "card search";
@@ -359,6 +359,82 @@ async fn search<D: Driver>(store: D::Store) -> Result<(), ConformanceFailure> {
         SEARCH,
         codes.iter().all(|(_, code)| !shown.contains(code.as_str())),
         || "a search page shows a whole code".into(),
+    )?;
+    far_expiry_dates(&driver).await
+}
+
+/// Expiry dates at the edges of the years a card may expire in are kept and ordered alike by
+/// every store (a year past 9999 is refused before any store sees it): found by "expiring
+/// before" queries from before year 1 to after year 9999, and by the sweep's due cards.
+async fn far_expiry_dates<D: Driver>(driver: &D) -> Result<(), ConformanceFailure> {
+    let at = |y, mo, d, h, mi, sec| {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, sec)
+            .single()
+            .ok_or_else(|| fail(SEARCH, "a date that exists"))
+    };
+    let (first, last) = (at(1, 1, 1, 0, 0, 0)?, at(9999, 12, 31, 23, 59, 59)?);
+    let mut far = Vec::new();
+    for (name, expires) in [("first-year", first), ("last-year", last)] {
+        let mut spec = CardSpec::new(usd(700));
+        spec.expires_at = Some(expires);
+        let issued = issue(SEARCH, driver, name, vec![spec]).await?;
+        far.extend(issued.into_iter().map(|(card, _)| card));
+    }
+    let mut spec = CardSpec::new(usd(700));
+    spec.expires_at = Some(at(10_000, 1, 1, 0, 0, 0)?);
+    let refused = driver
+        .issue(&key(SEARCH, "past-the-last-year")?, vec![spec])
+        .await;
+    ensure(
+        SEARCH,
+        matches!(
+            refused,
+            Err(RedeemError::Card(CardError::ExpiryOutOfRange { .. }))
+        ),
+        || format!("an expiry in year 10000 gave {refused:?}"),
+    )?;
+    let [first_card, last_card] = far[..] else {
+        return Err(fail(SEARCH, format!("issued {far:?}")));
+    };
+    let cases = [
+        (at(0, 12, 31, 0, 0, 0)?, false, false),
+        (first + Duration::seconds(1), true, false),
+        (last, true, false),
+        (last + Duration::seconds(1), true, true),
+        (at(10_000, 6, 1, 0, 0, 0)?, true, true),
+        (at(200_000, 1, 1, 0, 0, 0)?, true, true),
+    ];
+    for (before, has_first, has_last) in cases {
+        let query = CardQuery::new()
+            .expiring_before(before)
+            .with_limit(CardQuery::MAX_LIMIT)
+            .map_err(|e| fail(SEARCH, e.to_string()))?;
+        let ids: Vec<CardId> = all_pages(driver, &query)
+            .await?
+            .iter()
+            .map(GiftCard::id)
+            .collect();
+        ensure(
+            SEARCH,
+            ids.contains(&first_card) == has_first && ids.contains(&last_card) == has_last,
+            || {
+                format!(
+                    "cards expiring before {before} are {ids:?} (first year {first_card}, last {last_card})"
+                )
+            },
+        )?;
+    }
+    let due = driver
+        .answer(Need::DueCards {
+            at: t0(),
+            limit: 1_000,
+        })
+        .await
+        .map_err(|e| fail(SEARCH, e.to_string()))?;
+    ensure(
+        SEARCH,
+        matches!(&due, Reply::DueCards(cards) if cards.contains(&first_card) && !cards.contains(&last_card)),
+        || format!("the cards due at {} are {due:?}", t0()),
     )
 }
 

@@ -11,9 +11,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 
-use crate::card::{CardId, CardSpec, CardStatus, CodeHint, Reference};
+use crate::card::{
+    CardId, CardSpec, CardStatus, CodeHint, EARLIEST_EXPIRY_YEAR, LATEST_EXPIRY_YEAR, Reference,
+};
 use crate::code::Code;
 use crate::money::{Currency, Money, MoneyError};
 use crate::redeem::{AllocationOrder, Captured};
@@ -200,6 +202,11 @@ fn minus(a: Money, b: Money) -> Money {
 
 fn smaller(a: Money, b: Money) -> Money {
     if a.amount() <= b.amount() { a } else { b }
+}
+
+/// A card may expire in a four-digit year, from year 1.
+fn expiry_year(at: DateTime<Utc>) -> bool {
+    (EARLIEST_EXPIRY_YEAR..=LATEST_EXPIRY_YEAR).contains(&at.year())
 }
 
 fn mismatch(expected: Currency, found: Currency) -> RedeemError {
@@ -579,8 +586,13 @@ impl Model {
         now: DateTime<Utc>,
         drawn: &mut Drawn,
     ) -> Expected {
-        if let Some(spec) = specs.iter().find(|s| !s.value.is_positive()) {
-            return Err(CardError::NotPositive(spec.value).into());
+        for spec in specs {
+            if !spec.value.is_positive() {
+                return Err(CardError::NotPositive(spec.value).into());
+            }
+            if let Some(at) = spec.expires_at.filter(|at| !expiry_year(*at)) {
+                return Err(CardError::ExpiryOutOfRange { at }.into());
+            }
         }
         if let Some(code) = imported {
             if self.codes.contains_key(code.expose_secret()) {
@@ -1338,6 +1350,9 @@ impl Model {
             }
             CardCommand::ChangeExpiry { expires_at } => {
                 card.refuse_replaced()?;
+                if let Some(at) = expires_at.filter(|at| !expiry_year(*at)) {
+                    return Err(CardError::ExpiryOutOfRange { at }.into());
+                }
                 if expires_at != card.expires_at {
                     card.entries += 1;
                     card.expires_at = expires_at;

@@ -1,7 +1,7 @@
 //! The planned requests and the planner: what the simulated shoppers and staff ask, as the
 //! seed picks it.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::RngExt;
 
 use crate::card::{Attribution, CardId, CardSpec, Reason, Reference};
@@ -137,8 +137,19 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
     /// An instant near now for an expiry: minutes to days ahead (to the millisecond), now
     /// itself, or just past.
     fn expiry(&mut self) -> DateTime<Utc> {
-        match self.rng.random_range(0..6) {
+        match self.rng.random_range(0..7) {
             0 => self.now,
+            // The edges of the years a card may expire in, and just past them.
+            6 => {
+                let edges = [
+                    Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single(),
+                    Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).single(),
+                    Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).single(),
+                    Utc.with_ymd_and_hms(0, 12, 31, 23, 59, 59).single(),
+                ];
+                let edge = edges[self.rng.random_range(0..edges.len())];
+                edge.unwrap_or(self.now)
+            }
             1 => self.now - Duration::milliseconds(self.rng.random_range(1..=60_000)),
             _ => {
                 self.now

@@ -355,7 +355,9 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             .model
             .instants()
             .into_iter()
+            // Within days: a run stays inside the records' retention.
             .filter(|at| *at > self.now + Duration::milliseconds(1))
+            .filter(|at| *at <= self.now + Duration::days(4))
             .collect();
         let to = match self.rng.random_range(0..8) {
             0 | 1 => self.now + Duration::days(3),
