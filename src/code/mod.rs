@@ -342,6 +342,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(difference) == 0
 }
 
+/// A code's text is overwritten with zeros when the code is dropped, so that a freed buffer
+/// does not keep the secret for whatever reuses its memory.
+impl Drop for Code {
+    fn drop(&mut self) {
+        std::hint::black_box(wiped(std::mem::take(&mut self.text)));
+    }
+}
+
+/// `text`'s own buffer, every byte overwritten with zero.
+fn wiped(text: Box<str>) -> Vec<u8> {
+    let mut bytes = text.into_string().into_bytes();
+    bytes.fill(0);
+    bytes
+}
+
 impl PartialEq for Code {
     /// Constant-time comparison of the normalised bytes.
     fn eq(&self, other: &Code) -> bool {
@@ -407,6 +422,21 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+
+    #[test]
+    fn a_dropped_code_leaves_its_buffer_zeroed() {
+        let text: Box<str> = "ABCDEFGHJKMNPQRS".into();
+        let at = text.as_ptr();
+        let bytes = wiped(text);
+        // The same buffer, not a copy, with every byte zero.
+        assert_eq!(bytes.as_ptr(), at);
+        assert_eq!(bytes.len(), 16);
+        assert!(bytes.iter().all(|b| *b == 0));
+        // Dropping a code wipes its text: taken out, nothing of it is left in the code.
+        let mut code = Code::parse("ABCD-EFGH-JKMN-PQRS").unwrap();
+        std::hint::black_box(wiped(std::mem::take(&mut code.text)));
+        assert_eq!(code.expose_secret(), "");
+    }
 
     #[test]
     fn typed_codes_compare_like_codes_and_show_nothing() {

@@ -202,6 +202,10 @@ impl RandomCodeGenerator {
             interim = check::step(interim, value);
             out.push(check::symbol(value));
         }
+        // The random bytes are the code in another form: overwritten before the stack frame
+        // is reused.
+        random.fill(0);
+        std::hint::black_box(&*random);
         if self.check_character {
             out.push(check::symbol(check::check_value(interim)));
         }
