@@ -55,6 +55,15 @@ pub enum RedeemError {
     /// No checkout with this reference.
     #[error("this checkout does not exist")]
     UnknownCheckout(Reference),
+    /// The order's cards were issued already, under a record since pruned: an order's cards
+    /// are issued once for its whole life.
+    #[error("order {order} already has its cards")]
+    OrderAlreadyIssued {
+        /// The order.
+        order: Reference,
+        /// Cards it bought (a page of them).
+        cards: Vec<CardId>,
+    },
     /// The code is not applied to the checkout.
     #[error("gift card {code} is not applied to this checkout")]
     NotApplied {

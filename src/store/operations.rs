@@ -138,6 +138,11 @@ macro_rules! answer_need {
             Need::Ledger { card, from_seq, limit } => {
                 Reply::Ledger(store.ledger(card, from_seq, limit)$($await)*?)
             }
+            Need::OrderCards(order) => {
+                let query = $crate::store::CardQuery::new().by_order(order);
+                let page = store.search(&query)$($await)*?;
+                Reply::OrderCards(page.items.iter().map(|card| card.value.id()).collect())
+            }
         })
     }};
 }

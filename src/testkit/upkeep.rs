@@ -18,9 +18,9 @@ use crate::card::{
 use crate::clock::FixedClock;
 use crate::code::Code;
 use crate::money::Currency;
+use crate::redeem::{Answer, CodeWrite, GuardPolicy, Protocol, RedeemError, Request};
 use crate::redeem::{CardWrite, Changes, StoreError};
-use crate::redeem::{CodeWrite, GuardPolicy, Protocol, RedeemError};
-use crate::store::{AsyncRedeemer, AsyncStore, Redeemer, Store};
+use crate::store::{AsyncRedeemer, AsyncStore, CardQuery, Redeemer, Store};
 
 const RECODE: &str = "replacing a lost code";
 const CODE_WRITE: &str = "a card's new code in a commit";
@@ -29,6 +29,7 @@ const SWEEP: &str = "sweeps";
 const SWEEP_RACE: &str = "sweeps racing an authorisation";
 const PRUNE: &str = "pruning records and guard windows";
 const PRUNE_BUDGET: &str = "a store budget outliving a prune";
+const ORDER_ONCE: &str = "an order's cards issued once for its life";
 
 type Task<'a> = Pin<Box<dyn Future<Output = Result<bool, ConformanceFailure>> + Send + 'a>>;
 
@@ -54,7 +55,10 @@ type Task<'a> = Pin<Box<dyn Future<Output = Result<bool, ConformanceFailure>> + 
 /// 7. a [store budget](crate::redeem::GuardPolicy::with_store_budget) of 3 per 7 days spent,
 ///    then a prune two hours later (when the clients' hour-long windows have ended): the
 ///    budget still refuses a new client's lookup; a prune a day after the budget's 7 days
-///    deletes every window and lookups are answered again.
+///    deletes every window and lookups are answered again;
+/// 8. an order's cards issued, its record pruned 31 days later, and the order reported paid
+///    again: refused with [`RedeemError::OrderAlreadyIssued`] naming the card, and no second
+///    card.
 ///
 /// # Errors
 ///
@@ -94,7 +98,8 @@ where
     sweeps_release_and_expire::<D>(factory().await).await?;
     sweeps_race_an_authorisation::<D>(factory().await).await?;
     pruning_keeps_what_is_current::<D>(factory().await).await?;
-    a_store_budget_outlives_a_prune::<D>(factory().await).await
+    a_store_budget_outlives_a_prune::<D>(factory().await).await?;
+    an_order_issues_its_cards_once::<D>(factory().await).await
 }
 
 fn staff(check: &'static str) -> Result<Attribution, ConformanceFailure> {
@@ -720,4 +725,49 @@ async fn a_store_budget_outlives_a_prune<D: Driver>(
         matches!(answered, Err(RedeemError::UnknownCode(_))),
         || format!("a guess after the budget's window gave {answered:?}"),
     )
+}
+
+async fn an_order_issues_its_cards_once<D: Driver>(
+    store: D::Store,
+) -> Result<(), ConformanceFailure> {
+    const C: &str = ORDER_ONCE;
+    let clock = Arc::new(FixedClock::new(t0()));
+    let driver = D::build(store, Protocol::default(), clock.clone());
+    let order = reference(C, "order-kit-1")?;
+    let paid = || {
+        let mut spec = CardSpec::new(usd(2_500));
+        spec.order = Some(order.clone());
+        Request::IssueForOrder {
+            order: order.clone(),
+            specs: vec![spec],
+        }
+    };
+    let first = match driver.run(paid()).await {
+        Ok(Answer::IssueForOrder(issued)) => issued.outcome,
+        other => return Err(fail(C, format!("issuing for an order gave {other:?}"))),
+    };
+    let [card] = &first.cards[..] else {
+        return Err(fail(C, format!("one card expected, issued {first:?}")));
+    };
+    clock
+        .advance(Duration::days(31))
+        .map_err(|e| fail(C, e.to_string()))?;
+    let pruned = step(C, driver.prune(100).await)?;
+    ensure(C, pruned.records == 1, || {
+        format!("a prune 31 days on gave {pruned:?}")
+    })?;
+    let again = driver.run(paid()).await;
+    ensure(
+        C,
+        matches!(&again, Err(RedeemError::OrderAlreadyIssued { order: o, cards }) if *o == order && cards.contains(&card.card)),
+        || format!("the order reported paid again after its record was pruned gave {again:?}"),
+    )?;
+    let query = CardQuery::new().by_order(order.clone());
+    let page = driver
+        .search(&query)
+        .await
+        .map_err(|e| fail(C, e.to_string()))?;
+    ensure(C, page.items.len() == 1, || {
+        format!("the order has {} cards", page.items.len())
+    })
 }

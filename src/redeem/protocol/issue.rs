@@ -21,6 +21,17 @@ impl Protocol {
         key: IdempotencyKey,
         specs: Vec<CardSpec>,
     ) -> Result<Redeemed<Issued>, RedeemError> {
+        self.issue_once(port, key, specs, None).await
+    }
+
+    /// Issues `specs` under `key`; for an `order`, only while no card it bought exists.
+    async fn issue_once(
+        &self,
+        port: &Port,
+        key: IdempotencyKey,
+        specs: Vec<CardSpec>,
+        order: Option<Reference>,
+    ) -> Result<Redeemed<Issued>, RedeemError> {
         let request = RecordedRequest::Issue {
             fingerprint: spec_fingerprint(&specs, None),
         };
@@ -33,9 +44,17 @@ impl Protocol {
                 Outcome::Issued,
                 unwrap_issued,
                 |port, now, pool| {
-                    let specs = specs.clone();
+                    let (specs, order) = (specs.clone(), order.clone());
                     let settings = settings.clone();
                     async move {
+                        // The record stops a second issue while it is kept; the cards
+                        // themselves once it is pruned.
+                        if let Some(order) = order {
+                            let cards = port.order_cards(order.clone()).await?;
+                            if !cards.is_empty() {
+                                return Err(RedeemError::OrderAlreadyIssued { order, cards });
+                            }
+                        }
                         let mut specs = specs;
                         for spec in &mut specs {
                             if spec.expires_at.is_none() {
@@ -122,8 +141,9 @@ impl Protocol {
 
     /// Issues the cards a paid order bought (`specs`, one per certificate unit) under a key
     /// made from the order's reference: however often it is asked for the same order, each
-    /// card is issued once. An order that bought nothing (yet) issues nothing and commits
-    /// nothing.
+    /// card is issued once; after its record is pruned, an order that has cards (found by the
+    /// order each card's spec names) is refused with [`RedeemError::OrderAlreadyIssued`]. An
+    /// order that bought nothing (yet) issues nothing and commits nothing.
     pub(super) async fn issue_for_order(
         &self,
         port: &Port,
@@ -137,7 +157,8 @@ impl Protocol {
                 replayed: false,
             });
         }
-        self.issue(port, order_key(&order)?, specs).await
+        let key = order_key(&order)?;
+        self.issue_once(port, key, specs, Some(order)).await
     }
 }
 

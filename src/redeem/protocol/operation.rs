@@ -303,6 +303,14 @@ impl Port {
         }
     }
 
+    /// Cards bought by `order`, a page of them.
+    pub(super) async fn order_cards(&self, order: Reference) -> Result<Vec<CardId>, RedeemError> {
+        match self.ask(Need::OrderCards(order)).await? {
+            Reply::OrderCards(cards) => Ok(cards),
+            other => Err(mismatch("OrderCards", &other)),
+        }
+    }
+
     pub(super) async fn prune(&self, need: Need) -> Result<usize, RedeemError> {
         match self.ask(need).await? {
             Reply::Pruned(count) => Ok(count),
@@ -382,6 +390,7 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::DueCards(_) => "DueCards",
         Reply::Pruned(_) => "Pruned",
         Reply::Ledger(_) => "Ledger",
+        Reply::OrderCards(_) => "OrderCards",
     }
 }
 

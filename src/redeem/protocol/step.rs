@@ -116,6 +116,11 @@ pub enum Need {
         /// The most entries wanted.
         limit: usize,
     },
+    /// The cards an order bought, a page of them ([`Store::search`] by order): answer
+    /// [`Reply::OrderCards`].
+    ///
+    /// [`Store::search`]: crate::store::Store::search
+    OrderCards(Reference),
 }
 
 impl Need {
@@ -139,6 +144,7 @@ impl Need {
             Need::PruneRecords { .. } => "PruneRecords",
             Need::PruneGuards { .. } => "PruneGuards",
             Need::Ledger { .. } => "Ledger",
+            Need::OrderCards(_) => "OrderCards",
         }
     }
 }
@@ -173,6 +179,8 @@ pub enum Reply {
     Pruned(usize),
     /// For [`Need::Ledger`].
     Ledger(Vec<LedgerEntry>),
+    /// For [`Need::OrderCards`]: the ids of the cards found.
+    OrderCards(Vec<CardId>),
 }
 
 /// Where an operation stands after [`Operation::poll`](super::Operation::poll).

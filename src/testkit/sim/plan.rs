@@ -219,19 +219,18 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
                 self.issue(values, expires_at)
             }
             4 | 5 => {
-                let order = self.rng.random_range(0..3);
-                let currency = CURRENCIES[order as usize % CURRENCIES.len()];
-                let mut specs = vec![CardSpec::new(self.money(currency, 40))];
-                if self.rng.random_bool(0.3) {
-                    specs.push(CardSpec::new(self.money(currency, 40)));
-                }
-                Planned::keyed(
-                    ORDER_KEYS + order,
-                    Request::IssueForOrder {
-                        order: reference(format!("order-{order}")),
-                        specs,
-                    },
-                )
+                let number = self.rng.random_range(0..3);
+                let currency = CURRENCIES[number as usize % CURRENCIES.len()];
+                let order = reference(format!("order-{number}"));
+                let count = if self.rng.random_bool(0.3) { 2 } else { 1 };
+                let specs = (0..count)
+                    .map(|_| {
+                        let mut spec = CardSpec::new(self.money(currency, 40));
+                        spec.order = Some(order.clone());
+                        spec
+                    })
+                    .collect();
+                Planned::keyed(ORDER_KEYS + number, Request::IssueForOrder { order, specs })
             }
             6..=8 => {
                 let currency = self.currency();

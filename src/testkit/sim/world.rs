@@ -563,6 +563,9 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 from_seq,
                 limit,
             } => store.ledger(card, from_seq, limit).map(Reply::Ledger),
+            Need::OrderCards(order) => store
+                .search(&crate::store::CardQuery::new().by_order(order))
+                .map(|page| Reply::OrderCards(page.items.iter().map(|c| c.value.id()).collect())),
             Need::Commit(changes) => return self.commit(task, *changes),
         };
         if let (Some(tamper), Ok(reply)) = (&self.sim.reply_tamper, &mut reply) {
