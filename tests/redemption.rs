@@ -611,6 +611,28 @@ fn imported_codes_work_once_the_host_accepts_them() {
     let imported = ImportRules::SHOPIFY.import("shop-1234-abcd-9xyz").unwrap();
     assert!(imported.entropy_bits() > 64.0 && !imported.is_weak());
     assert!(ImportRules::SHOPIFY.import("12345678").unwrap().is_weak());
+    // Eight digits (26.6 bits) only where the store-wide guess budget bounds every client.
+    let digits = || ImportRules::SHOPIFY.import("12345678").unwrap();
+    let weak = shop
+        .redeemer
+        .import_card(&key("import-weak"), digits(), CardSpec::new(usd("30")));
+    assert!(
+        matches!(
+            weak,
+            Err(RedeemError::WeakImportedCode {
+                bits: 26,
+                min: 40,
+                ..
+            })
+        ),
+        "{weak:?}"
+    );
+    let budgeted = Redeemer::new(MemoryStore::new()).with_guard(
+        giftcert::redeem::GuardPolicy::default().with_store_budget(100, chrono::Duration::hours(1)),
+    );
+    budgeted
+        .import_card(&key("import-weak"), digits(), CardSpec::new(usd("30")))
+        .unwrap();
     shop.redeemer
         .import_card(&key("import-1"), imported.clone(), CardSpec::new(usd("30")))
         .unwrap();

@@ -7,6 +7,18 @@
 use super::random::RandomCodeGenerator;
 use super::{Code, CodeError, normalise};
 
+/// The fewest bits of entropy ([`ImportedCode::entropy_bits`]) an imported code may have
+/// unless the store-wide guess budget is on
+/// ([`GuardPolicy::with_store_budget`](crate::redeem::GuardPolicy::with_store_budget)).
+///
+/// A guess finds one of `N` live cards with odds `N / 2^bits`, so it takes about `2^bits / N`
+/// guesses a hit. At 40 bits and 10,000 live cards that is about 110 million guesses; with the
+/// guard's default 20 unknown codes an hour per client, about 630 years for one client, or
+/// two and a half years for the 256 clients of one /56. An 8-digit code (26.6 bits) gives a hit
+/// every 10,000 guesses, a couple of hours from one /56: such codes need the store budget,
+/// which bounds every client together.
+pub const MIN_IMPORT_BITS: u32 = 40;
+
 /// The lengths an imported code may have. The default is Shopify's: 8 to 20 letters and
 /// digits.
 ///

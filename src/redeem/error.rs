@@ -55,6 +55,19 @@ pub enum RedeemError {
     /// No checkout with this reference.
     #[error("this checkout does not exist")]
     UnknownCheckout(Reference),
+    /// An imported code too easy to guess for a store without the store-wide guess budget:
+    /// below [`MIN_IMPORT_BITS`](crate::code::MIN_IMPORT_BITS).
+    #[error(
+        "imported code {code} has about {bits} bits of entropy, below the {min} a store without a guess budget takes"
+    )]
+    WeakImportedCode {
+        /// The masked code.
+        code: String,
+        /// Its estimated entropy, in whole bits.
+        bits: u32,
+        /// The least taken.
+        min: u32,
+    },
     /// The order's cards were issued already, under a record since pruned: an order's cards
     /// are issued once for its whole life.
     #[error("order {order} already has its cards")]

@@ -233,6 +233,10 @@ impl From<RedeemError> for ApiError {
                 (StatusCode::CONFLICT, "idempotency_key_reused")
             }
             RedeemError::Contention { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            RedeemError::OrderAlreadyIssued { .. } => {
+                (StatusCode::CONFLICT, "order_already_issued")
+            }
+            RedeemError::WeakImportedCode { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "weak_code"),
             RedeemError::Store(giftcert::StoreError::Unavailable { .. }) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
             }

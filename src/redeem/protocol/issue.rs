@@ -5,7 +5,7 @@ use super::money::unwrap_issued;
 use super::operation::Port;
 use super::{Protocol, Redeemed};
 use crate::card::{CardSpec, EntryKind, Reference};
-use crate::code::ImportedCode;
+use crate::code::{ImportedCode, MIN_IMPORT_BITS};
 use crate::redeem::{
     self, IdempotencyKey, Issued, Outcome, RecordedRequest, RedeemError, StoreError,
     spec_fingerprint,
@@ -82,6 +82,15 @@ impl Protocol {
         code: ImportedCode,
         spec: CardSpec,
     ) -> Result<Redeemed<Issued>, RedeemError> {
+        let bits = code.entropy_bits();
+        if bits < f64::from(MIN_IMPORT_BITS) && self.guard.store_budget().is_none() {
+            return Err(RedeemError::WeakImportedCode {
+                code: code.code().masked(),
+                // At most 64 symbols of at most 6 bits: the floor fits.
+                bits: bits.floor() as u32,
+                min: MIN_IMPORT_BITS,
+            });
+        }
         let code = code.into_code();
         let request = RecordedRequest::Import {
             fingerprint: spec_fingerprint(std::slice::from_ref(&spec), Some(&code.masked())),
