@@ -18,6 +18,7 @@ use std::path::PathBuf;
 
 use giftcert_postgres::{ConnectError, PemText, Tls};
 use giftcert_sqlite::CodeKey;
+use zeroize::Zeroizing;
 
 /// The PEM file of the CA that signed the PostgreSQL server's certificate.
 const CA_FILE: &str = "GIFTCERT_POSTGRES_CA_FILE";
@@ -113,13 +114,15 @@ impl Config {
             ))
         };
         let (code_key, development_key) = match set("GIFTCERT_CODE_KEY") {
-            Some(hex) => (
-                CodeKey::from_hex(hex.trim()).map_err(|e| ConfigError {
+            Some(hex) => {
+                // The key's text is wiped when read, whether it parses or not.
+                let hex = Zeroizing::new(hex);
+                let key = CodeKey::from_hex(hex.trim()).map_err(|e| ConfigError {
                     variable: "GIFTCERT_CODE_KEY",
                     reason: e.to_string(),
-                })?,
-                false,
-            ),
+                })?;
+                (key, false)
+            }
             None => (
                 CodeKey::new(DEVELOPMENT_KEY).map_err(|e| ConfigError {
                     variable: "GIFTCERT_CODE_KEY",
