@@ -18,7 +18,7 @@ use giftcert::code::{CodeGenerator, RandomCodeGenerator};
 use giftcert::redeem::{AllocationOrder, Protocol};
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert::{CardSpec, IdempotencyKey, MemoryStore, Notification, Redeemer};
-use giftcert_axum_shop::{Shop, serve};
+use giftcert_axum_shop::{Shop, StaffTokens, serve};
 use giftcert_postgres::{AsyncPostgresStore, NoTls};
 use giftcert_sqlite::{Blocking, CodeKey, SqliteStore};
 use reqwest::{Method, StatusCode};
@@ -60,6 +60,9 @@ struct Answer {
     body: Value,
 }
 
+/// The staff bearer token the test servers accept.
+const STAFF_TOKEN: &str = "staff-test-token-0123456789";
+
 /// Serves the shop over `store` on an ephemeral loopback port.
 async fn start<S: AsyncStore + 'static>(store: S, backing: Backing) -> Server {
     start_driver(AsyncRedeemer::new(store), backing).await
@@ -70,7 +73,9 @@ async fn start_driver<S: AsyncStore + 'static>(
     redeemer: AsyncRedeemer<S>,
     backing: Backing,
 ) -> Server {
-    let shop = Shop::new(redeemer).expect("shop");
+    let shop = Shop::new(redeemer)
+        .expect("shop")
+        .with_staff(StaffTokens::none().with_token(STAFF_TOKEN));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -248,8 +253,14 @@ impl Api {
 
     /// A money move with an `Idempotency-Key`.
     async fn moves(&self, path: &str, key: &str, body: Option<Value>) -> Answer {
-        self.send(Method::POST, path, body, &[("Idempotency-Key", key)])
-            .await
+        let bearer = format!("Bearer {STAFF_TOKEN}");
+        self.send(
+            Method::POST,
+            path,
+            body,
+            &[("Idempotency-Key", key), ("Authorization", &bearer)],
+        )
+        .await
     }
 
     /// Buys an any-amount certificate worth `amount` USD through Centra's flow and returns the
@@ -888,5 +899,55 @@ async fn an_expired_hold_is_not_shown_as_credit() {
         usd("60.00"),
         "{}",
         later.body
+    );
+}
+
+/// Capture, void and refund are staff routes: without a bearer token, or with one that is not
+/// a staff token, each answers 401 with a JSON error naming the problem and never echoing the
+/// token, and the checkout's money does not move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn money_moves_refuse_a_missing_or_wrong_staff_token() {
+    let server = start_memory().await;
+    let shop = &server.api;
+    let code = shop.buy("100.00").await;
+    let checkout = shop.checkout("60.00").await;
+    assert_eq!(shop.apply(&checkout, &code).await.status, StatusCode::OK);
+    let authorised = shop
+        .moves(&format!("/checkouts/{checkout}/authorise"), "auth-1", None)
+        .await;
+    assert_eq!(authorised.status, StatusCode::OK, "{}", authorised.body);
+    for step in ["capture", "void", "refund"] {
+        let path = format!("/checkouts/{checkout}/{step}");
+        let body = Some(json!({"amount": "10.00"}));
+        let missing = shop
+            .send(
+                Method::POST,
+                &path,
+                body.clone(),
+                &[("Idempotency-Key", "k-1")],
+            )
+            .await;
+        assert_eq!(missing.status, StatusCode::UNAUTHORIZED, "{}", missing.body);
+        assert_eq!(missing.body["error"]["code"], "missing_credentials");
+        let wrong = shop
+            .send(
+                Method::POST,
+                &path,
+                body,
+                &[
+                    ("Idempotency-Key", "k-1"),
+                    ("Authorization", "Bearer not-the-staff-token"),
+                ],
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.body);
+        assert_eq!(wrong.body["error"]["code"], "invalid_credentials");
+        assert!(!wrong.body.to_string().contains("not-the-staff-token"));
+    }
+    let after = shop.get(&format!("/checkouts/{checkout}")).await;
+    assert_eq!(
+        after.body["giftCertificatePayment"], "authorised",
+        "{}",
+        after.body
     );
 }
