@@ -60,6 +60,35 @@ impl StaffTokens {
         Some(self)
     }
 
+    /// The tokens whose SHA-256 hashes `list` gives, as 64 hex digits each, separated by
+    /// commas (the form of `GIFTCERT_STAFF_TOKEN_SHA256`).
+    ///
+    /// # Errors
+    ///
+    /// When an entry is not 64 hex digits; the message gives its position, not its text.
+    pub fn from_hash_list(list: &str) -> Result<StaffTokens, String> {
+        let mut tokens = StaffTokens::none();
+        for (index, entry) in list.split(',').enumerate() {
+            if entry.trim().is_empty() {
+                continue;
+            }
+            tokens = tokens
+                .with_hash_hex(entry)
+                .ok_or_else(|| format!("staff token hash {} is not 64 hex digits", index + 1))?;
+        }
+        Ok(tokens)
+    }
+
+    /// How many tokens are accepted.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Whether no token is accepted (every staff route answers 401).
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
     /// Whether `token` is one of the accepted tokens, comparing hashes in constant time.
     fn accepts(&self, token: &str) -> bool {
         let presented = hash(token);
@@ -98,5 +127,25 @@ pub(crate) async fn require_staff<S: AsyncStore + 'static>(
             "the bearer token is not a staff token",
         )
         .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_list_accepts_exactly_its_tokens() {
+        // SHA-256 of "abc".
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let tokens = StaffTokens::from_hash_list(&format!(" {abc} ,")).expect("list");
+        assert_eq!(tokens.len(), 1);
+        assert!(tokens.accepts("abc"));
+        assert!(!tokens.accepts("abd"));
+        assert!(!tokens.accepts(""));
+        let error = StaffTokens::from_hash_list(&format!("{abc},zz")).expect_err("bad entry");
+        assert!(error.contains("hash 2"), "{error}");
+        assert!(!error.contains("zz"), "{error}");
+        assert!(StaffTokens::from_hash_list("").expect("empty").is_empty());
     }
 }
