@@ -51,6 +51,7 @@ pub mod config;
 mod error;
 mod service;
 mod shop;
+pub mod webhook;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -65,6 +66,7 @@ pub use crate::auth::StaffTokens;
 pub use crate::error::ApiError;
 pub use crate::service::{GiftCards, ServiceError, TokioTimer};
 pub use crate::shop::{CatalogueSetupError, Shop, demo_catalogue};
+pub use crate::webhook::WebhookVerifier;
 
 /// The shop's routes, over `shop`.
 ///
@@ -79,6 +81,15 @@ pub fn router<S: AsyncStore + 'static>(shop: Shop<S>) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_staff::<S>,
+        ));
+    let provider = Router::new()
+        .route(
+            "/selections/{id}/payment-result",
+            post(centra::payment_result::<S>),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            webhook::require_signature::<S>,
         ));
     Router::new()
         .route("/gift-certificates", get(centra::listing::<S>))
@@ -97,10 +108,7 @@ pub fn router<S: AsyncStore + 'static>(shop: Shop<S>) -> Router {
             post(centra::add_certificate_with_amount::<S>),
         )
         .route("/selections/{id}/payment", post(centra::payment::<S>))
-        .route(
-            "/selections/{id}/payment-result",
-            post(centra::payment_result::<S>),
-        )
+        .merge(provider)
         .route("/checkouts", post(bigcommerce::create_checkout::<S>))
         .route("/checkouts/{id}", get(bigcommerce::get_checkout::<S>))
         .route(
