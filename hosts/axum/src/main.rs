@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert_axum_shop::config::{Config, Storage};
-use giftcert_axum_shop::{Shop, StaffTokens, TokioTimer, serve};
+use giftcert_axum_shop::{Shop, StaffTokens, TokioTimer, WebhookVerifier, serve};
 use giftcert_postgres::AsyncPostgresStore;
 use giftcert_sqlite::{Blocking, SqliteStore};
 
@@ -131,9 +131,17 @@ async fn listen<S: AsyncStore + 'static>(
             "giftcert-axum-shop: no staff token ({STAFF_TOKEN_SHA256} unset): capture, void and refund answer 401"
         );
     }
-    let shop = Shop::new(redeemer)
+    let mut shop = Shop::new(redeemer)
         .map_err(|e| e.to_string())?
         .with_staff(staff);
+    match std::env::var("GIFTCERT_WEBHOOK_SECRET") {
+        Ok(secret) if !secret.is_empty() => {
+            shop = shop.with_webhook(WebhookVerifier::new(secret.as_bytes()));
+        }
+        _ => eprintln!(
+            "giftcert-axum-shop: no webhook secret (GIFTCERT_WEBHOOK_SECRET unset): payment-result answers 401"
+        ),
+    }
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
