@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert_axum_shop::config::{Config, Storage};
-use giftcert_axum_shop::{Shop, TokioTimer, serve};
+use giftcert_axum_shop::{Shop, StaffTokens, TokioTimer, WebhookVerifier, serve};
 use giftcert_postgres::AsyncPostgresStore;
 use giftcert_sqlite::{Blocking, SqliteStore};
 
@@ -110,6 +110,9 @@ fn postgres_label(url: &str) -> String {
     label
 }
 
+/// The environment variable listing the staff bearer tokens' SHA-256 hashes (hex, commas).
+const STAFF_TOKEN_SHA256: &str = "GIFTCERT_STAFF_TOKEN_SHA256";
+
 /// Serves the shop over `store` on the configured address until Ctrl-C.
 async fn listen<S: AsyncStore + 'static>(
     config: &Config,
@@ -117,7 +120,28 @@ async fn listen<S: AsyncStore + 'static>(
     label: String,
 ) -> Result<(), String> {
     let redeemer = AsyncRedeemer::new(store).with_timer(std::sync::Arc::new(TokioTimer));
-    let shop = Shop::new(redeemer).map_err(|e| e.to_string())?;
+    let staff = match std::env::var(STAFF_TOKEN_SHA256) {
+        Ok(list) => {
+            StaffTokens::from_hash_list(&list).map_err(|e| format!("{STAFF_TOKEN_SHA256}: {e}"))?
+        }
+        Err(_) => StaffTokens::none(),
+    };
+    if staff.is_empty() {
+        eprintln!(
+            "giftcert-axum-shop: no staff token ({STAFF_TOKEN_SHA256} unset): capture, void and refund answer 401"
+        );
+    }
+    let mut shop = Shop::new(redeemer)
+        .map_err(|e| e.to_string())?
+        .with_staff(staff);
+    match std::env::var("GIFTCERT_WEBHOOK_SECRET") {
+        Ok(secret) if !secret.is_empty() => {
+            shop = shop.with_webhook(WebhookVerifier::new(secret.as_bytes()));
+        }
+        _ => eprintln!(
+            "giftcert-axum-shop: no webhook secret (GIFTCERT_WEBHOOK_SECRET unset): payment-result answers 401"
+        ),
+    }
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;

@@ -32,6 +32,8 @@ pub struct Shop<S> {
     pub(crate) totals: TotalsSettings,
     pub(crate) selections: Mutex<HashMap<String, SelectionRecord>>,
     pub(crate) checkouts: Mutex<HashMap<String, CheckoutRecord>>,
+    pub(crate) staff: crate::auth::StaffTokens,
+    pub(crate) webhook: Option<crate::webhook::WebhookVerifier>,
 }
 
 impl<S: AsyncStore> fmt::Debug for Shop<S> {
@@ -124,7 +126,25 @@ impl<S: AsyncStore + 'static> Shop<S> {
             totals: TotalsSettings::default(),
             selections: Mutex::new(HashMap::new()),
             checkouts: Mutex::new(HashMap::new()),
+            staff: crate::auth::StaffTokens::default(),
+            webhook: None,
         })
+    }
+
+    /// The shop with `staff` as the bearer tokens its staff routes (capture, void, refund)
+    /// accept; without any, every staff route answers 401.
+    /// The shop checking the payment provider's calls (`payment-result`) with `verifier`;
+    /// without one, every provider call answers 401.
+    pub fn with_webhook(mut self, verifier: crate::webhook::WebhookVerifier) -> Shop<S> {
+        self.webhook = Some(verifier);
+        self
+    }
+
+    /// The shop with `staff` as the bearer tokens its staff routes (capture, void, refund)
+    /// accept; without any, every staff route answers 401.
+    pub fn with_staff(mut self, staff: crate::auth::StaffTokens) -> Shop<S> {
+        self.staff = staff;
+        self
     }
 }
 

@@ -18,7 +18,7 @@ use giftcert::code::{CodeGenerator, RandomCodeGenerator};
 use giftcert::redeem::{AllocationOrder, Protocol};
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert::{CardSpec, IdempotencyKey, MemoryStore, Notification, Redeemer};
-use giftcert_axum_shop::{Shop, serve};
+use giftcert_axum_shop::{Shop, StaffTokens, WebhookVerifier, serve};
 use giftcert_postgres::{AsyncPostgresStore, NoTls};
 use giftcert_sqlite::{Blocking, CodeKey, SqliteStore};
 use reqwest::{Method, StatusCode};
@@ -60,6 +60,25 @@ struct Answer {
     body: Value,
 }
 
+/// The staff bearer token the test servers accept.
+const STAFF_TOKEN: &str = "staff-test-token-0123456789";
+
+/// The secret the test servers check the provider's signatures with.
+const WEBHOOK_SECRET: &[u8] = b"whsec-test-0123456789";
+
+/// The `Giftcert-Signature` header for `body` signed at `t` with `secret`.
+fn signature(secret: &[u8], t: i64, body: &str) -> String {
+    let v1 = WebhookVerifier::new(secret).sign(t, body.as_bytes());
+    format!("t={t},v1={v1}")
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
 /// Serves the shop over `store` on an ephemeral loopback port.
 async fn start<S: AsyncStore + 'static>(store: S, backing: Backing) -> Server {
     start_driver(AsyncRedeemer::new(store), backing).await
@@ -70,7 +89,10 @@ async fn start_driver<S: AsyncStore + 'static>(
     redeemer: AsyncRedeemer<S>,
     backing: Backing,
 ) -> Server {
-    let shop = Shop::new(redeemer).expect("shop");
+    let shop = Shop::new(redeemer)
+        .expect("shop")
+        .with_staff(StaffTokens::none().with_token(STAFF_TOKEN))
+        .with_webhook(WebhookVerifier::new(WEBHOOK_SECRET));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -247,9 +269,44 @@ impl Api {
     }
 
     /// A money move with an `Idempotency-Key`.
-    async fn moves(&self, path: &str, key: &str, body: Option<Value>) -> Answer {
-        self.send(Method::POST, path, body, &[("Idempotency-Key", key)])
+    /// POSTs `body` as the payment provider would, signed now with the test secret.
+    async fn webhook(&self, path: &str, body: Value) -> Answer {
+        let text = body.to_string();
+        let header = signature(WEBHOOK_SECRET, unix_now(), &text);
+        self.signed(path, text, &header).await
+    }
+
+    /// POSTs the raw `text` with `header` as its `Giftcert-Signature`.
+    async fn signed(&self, path: &str, text: String, header: &str) -> Answer {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .header("Giftcert-Signature", header)
+            .body(text)
+            .send()
             .await
+            .expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{status} {path}: body is not JSON ({e}): {text}"));
+        Answer {
+            status,
+            retry_after: None,
+            body,
+        }
+    }
+
+    async fn moves(&self, path: &str, key: &str, body: Option<Value>) -> Answer {
+        let bearer = format!("Bearer {STAFF_TOKEN}");
+        self.send(
+            Method::POST,
+            path,
+            body,
+            &[("Idempotency-Key", key), ("Authorization", &bearer)],
+        )
+        .await
     }
 
     /// Buys an any-amount certificate worth `amount` USD through Centra's flow and returns the
@@ -272,7 +329,7 @@ impl Api {
             .await;
         assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
         let result = self
-            .post(
+            .webhook(
                 &format!("/selections/{id}/payment-result"),
                 json!({"result": "paid"}),
             )
@@ -418,7 +475,7 @@ async fn centra_purchase_finalises_the_order_and_issues_the_code_once(shop: &Api
     assert_eq!(placed.body["order"]["status"], "awaitingPayment");
 
     let result = format!("/selections/{id}/payment-result");
-    let paid = shop.post(&result, json!({"result": "paid"})).await;
+    let paid = shop.webhook(&result, json!({"result": "paid"})).await;
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
     assert_eq!(paid.body["outcome"], "paid");
     assert_eq!(paid.body["order"]["status"], "finalised");
@@ -434,7 +491,10 @@ async fn centra_purchase_finalises_the_order_and_issues_the_code_once(shop: &Api
     assert!(!code.contains('*') && code.len() > 10, "{code}");
 
     // Reported again: nothing is issued twice, and the code is not shown again.
-    let again = shop.post(&result, json!({"result": "paid"})).await;
+    // (a fresh signature: the provider's retry is a new signed call, not a replay).
+    let body = json!({"result": "paid"}).to_string();
+    let resigned = signature(WEBHOOK_SECRET, unix_now() + 1, &body);
+    let again = shop.signed(&result, body, &resigned).await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);
     assert_eq!(again.body["outcome"], "alreadySettled");
     assert_eq!(
@@ -682,7 +742,7 @@ async fn bad_requests_are_json_errors(shop: &Api) {
         );
     }
     let unknown_variant = shop
-        .post(
+        .webhook(
             "/selections/x/payment-result",
             json!({"result": "SECRET-CODE-1234"}),
         )
@@ -889,4 +949,124 @@ async fn an_expired_hold_is_not_shown_as_credit() {
         "{}",
         later.body
     );
+}
+
+/// Capture, void and refund are staff routes: without a bearer token, or with one that is not
+/// a staff token, each answers 401 with a JSON error naming the problem and never echoing the
+/// token, and the checkout's money does not move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn money_moves_refuse_a_missing_or_wrong_staff_token() {
+    let server = start_memory().await;
+    let shop = &server.api;
+    let code = shop.buy("100.00").await;
+    let checkout = shop.checkout("60.00").await;
+    assert_eq!(shop.apply(&checkout, &code).await.status, StatusCode::OK);
+    let authorised = shop
+        .moves(&format!("/checkouts/{checkout}/authorise"), "auth-1", None)
+        .await;
+    assert_eq!(authorised.status, StatusCode::OK, "{}", authorised.body);
+    for step in ["capture", "void", "refund"] {
+        let path = format!("/checkouts/{checkout}/{step}");
+        let body = Some(json!({"amount": "10.00"}));
+        let missing = shop
+            .send(
+                Method::POST,
+                &path,
+                body.clone(),
+                &[("Idempotency-Key", "k-1")],
+            )
+            .await;
+        assert_eq!(missing.status, StatusCode::UNAUTHORIZED, "{}", missing.body);
+        assert_eq!(missing.body["error"]["code"], "missing_credentials");
+        let wrong = shop
+            .send(
+                Method::POST,
+                &path,
+                body,
+                &[
+                    ("Idempotency-Key", "k-1"),
+                    ("Authorization", "Bearer not-the-staff-token"),
+                ],
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.body);
+        assert_eq!(wrong.body["error"]["code"], "invalid_credentials");
+        assert!(!wrong.body.to_string().contains("not-the-staff-token"));
+    }
+    let after = shop.get(&format!("/checkouts/{checkout}")).await;
+    assert_eq!(
+        after.body["giftCertificatePayment"], "authorised",
+        "{}",
+        after.body
+    );
+}
+
+/// The provider's `payment-result` is accepted only signed with the webhook secret, within
+/// five minutes, and once: unsigned, forged, stale and replayed calls are 401 and the order
+/// stays unpaid; the genuine call then finalises it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_stale_or_replayed_payment_result_is_refused() {
+    let server = start_memory().await;
+    let shop = &server.api;
+    let selection = shop.post("/selections", json!({"currency": "USD"})).await;
+    let id = selection.body["selection"].as_str().expect("id").to_owned();
+    let added = shop
+        .post(
+            &format!("/selections/{id}/gift-certificates"),
+            json!({"giftCertificate": "gift-1", "amount": "50.00"}),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    let placed = shop
+        .post(
+            &format!("/selections/{id}/payment"),
+            json!({"paymentMethod": "card", "email": "buyer@example.com"}),
+        )
+        .await;
+    assert_eq!(placed.status, StatusCode::OK, "{}", placed.body);
+    let path = format!("/selections/{id}/payment-result");
+    let body = json!({"result": "paid"}).to_string();
+
+    let unsigned = shop.post(&path, json!({"result": "paid"})).await;
+    assert_eq!(
+        unsigned.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        unsigned.body
+    );
+    assert_eq!(unsigned.body["error"]["code"], "missing_signature");
+    let forged = signature(b"not-the-secret", unix_now(), &body);
+    let answer = shop.signed(&path, body.clone(), &forged).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "bad_signature");
+    let other_body = signature(WEBHOOK_SECRET, unix_now(), r#"{"result":"failed"}"#);
+    let answer = shop.signed(&path, body.clone(), &other_body).await;
+    assert_eq!(
+        answer.body["error"]["code"], "bad_signature",
+        "{}",
+        answer.body
+    );
+    let stale = signature(WEBHOOK_SECRET, unix_now() - 301, &body);
+    let answer = shop.signed(&path, body.clone(), &stale).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "stale_signature");
+    let open = shop.get(&format!("/selections/{id}")).await;
+    assert_eq!(
+        open.body["order"]["status"], "awaitingPayment",
+        "{}",
+        open.body
+    );
+
+    let genuine = signature(WEBHOOK_SECRET, unix_now(), &body);
+    let paid = shop.signed(&path, body.clone(), &genuine).await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+    assert_eq!(paid.body["order"]["status"], "finalised");
+    let replayed = shop.signed(&path, body, &genuine).await;
+    assert_eq!(
+        replayed.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        replayed.body
+    );
+    assert_eq!(replayed.body["error"]["code"], "replayed_signature");
 }
