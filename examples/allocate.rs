@@ -26,9 +26,10 @@
 //!   checkout provider names, matched exactly); an item without it is a product line;
 //! - `description` is optional; when present it is a string;
 //! - `unitPrice`, `quantity` and `vat` are required numbers, written as JSON numbers or as
-//!   strings holding one (`"95.0"`), read exactly from their text (`1e2` is 100), never through a
-//!   binary float; a `unitPrice` may have at most 18 decimals;
-//! - `quantity` is a whole number, not negative; a product line may have quantity 0 (it costs
+//!   strings holding one (`"95.0"`), plain decimals read exactly from their text (an exponent,
+//!   `1e2`, is refused: write `100`), never through a binary float; a `unitPrice` may have at
+//!   most 18 decimals;
+//! - `quantity` is a whole number from 0 to 1,000,000; a product line may have quantity 0 (it costs
 //!   nothing), a gift card needs at least 1 (a card applied zero times is a mistake, not a card);
 //! - `vat` is a percentage from 0 to 100 with at most four decimals; a gift card's is 0, because
 //!   a multi-purpose voucher carries no tax (the Nordic checkout provider);
@@ -41,8 +42,7 @@
 //!
 //! `{"totalAmount": ..., "items": [...]}`: the items in input order, each with every field it
 //! had, in the same order, and gift cards with `usedAmount` added last. Numbers are echoed with
-//! the digits they were given (`95.0` stays `95.0`); only an exponent is respelled, by
-//! `serde_json`, as `e+` (`1e2` becomes `1e+2`, the same number).
+//! the digits they were given (`95.0` stays `95.0`).
 //!
 //! - What the products cost is the sum of `unitPrice × quantity` over product lines (prices
 //!   include VAT, as the Nordic checkout provider's do, so VAT does not change it).
@@ -79,7 +79,9 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::str::FromStr;
 
-use giftcert::{Currency, Money, TaxRate, money::MAX_MINOR_UNITS, redeem::allocate};
+use giftcert::{
+    Currency, Money, TaxRate, money::MAX_MINOR_UNITS, redeem::allocate, shop::MAX_PRODUCT_UNITS,
+};
 use rust_decimal::Decimal;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -364,37 +366,23 @@ fn decimal(value: &Value, field: &str, at: &str) -> Result<Decimal, String> {
             ));
         }
     };
-    if text.len() > MAX_NUMBER_LEN {
-        return Err(format!(
+    plain_decimal(&text).map_err(|refusal| match refusal {
+        NumberRefusal::TooLong(length) => format!(
             "{at}: {field} must be a number of at most {MAX_NUMBER_LEN} characters, found one \
-             of {}",
-            text.len()
-        ));
-    }
-    let well_formed = text
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
-        && text.bytes().any(|b| b.is_ascii_digit());
-    let parsed = if !well_formed {
-        None
-    } else if let Some((base, _)) = text.split_once(['e', 'E']) {
-        // `from_scientific` reads the digits before the exponent with rounding: check first
-        // that they are exact.
-        Decimal::from_str_exact(base)
-            .ok()
-            .and_then(|_| Decimal::from_scientific(&text).ok())
-    } else {
-        Decimal::from_str_exact(&text).ok()
-    };
-    parsed.ok_or_else(|| {
-        format!(
+             of {length}"
+        ),
+        NumberRefusal::Exponent => format!(
+            "{at}: {field} must be written without an exponent (a plain decimal number), found {}",
+            shown(value)
+        ),
+        NumberRefusal::NotExact => format!(
             "{at}: {field} must be a decimal number that can be kept exactly, found {}",
             shown(value)
-        )
+        ),
     })
 }
 
-/// A quantity: a whole number, not negative, that fits in a `u64`.
+/// A quantity: a whole number, not negative, at most [`MAX_PRODUCT_UNITS`].
 fn whole(value: &Value, at: &str) -> Result<u64, String> {
     let d = decimal(value, "quantity", at)?.normalize();
     let bad = || {
@@ -409,7 +397,14 @@ fn whole(value: &Value, at: &str) -> Result<u64, String> {
     if d.is_sign_negative() || !d.fract().is_zero() {
         return Err(bad());
     }
-    u64::try_from(d).map_err(|_| bad())
+    let quantity = u64::try_from(d).map_err(|_| bad())?;
+    if quantity > MAX_PRODUCT_UNITS {
+        return Err(format!(
+            "{at}: quantity must be at most {MAX_PRODUCT_UNITS}, found {}",
+            shown(value)
+        ));
+    }
+    Ok(quantity)
 }
 
 /// `amount` as a JSON number with exactly `decimals` decimals (`45.0`, `-155.0`).
@@ -527,7 +522,7 @@ fn fail(reason: &str) -> ExitCode {
 
 #[path = "common/stdin.rs"]
 pub mod stdin;
-use stdin::{MAX_NUMBER_LEN, one_line, read_input};
+use stdin::{MAX_NUMBER_LEN, NumberRefusal, one_line, plain_decimal, read_input};
 
 fn main() -> ExitCode {
     let input = match read_input(std::io::stdin().lock()) {

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Input (`discountAmount`, `shippingCost` and `shippingTaxRate` are optional and default to 0;
-//! every number may also be written as a string, and is read exactly, never through a float):
+//! every number is a plain decimal, which may also be written as a string, and is read exactly,
+//! never through a float):
 //!
 //! ```json
 //! {"currency": "USD", "taxIncluded": true,
@@ -21,8 +22,10 @@
 //! `outstandingBalance`, amounts written with the currency's minor units.
 //!
 //! Bad input exits with status 1, prints nothing on standard output and one line,
-//! `error: <reason>`, on standard error. Input of more than 1 MiB is bad input, and so is a
-//! number written with more than 64 characters, and more than 1,000 lines.
+//! `error: <reason>`, on standard error, naming the field. Input of more than 1 MiB is bad
+//! input, and so are a field the input above does not name, a number written with an exponent
+//! (`1e3`: write `1000`) or with more than 64 characters, more than 1,000 lines, a line of more
+//! than 1,000,000 units, and an amount or a grand total above 1,000,000,000 of the currency.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -41,16 +44,18 @@ use serde_json::{Map, Number, Value};
 ///
 /// # Errors
 ///
-/// A reason naming the offending field, for malformed JSON, a missing field, a value of the
-/// wrong type, an unknown currency, a negative amount, quantity or rate, a rate above 100, a
-/// quantity that is not whole, more decimals than the currency allows, a line id or code given
-/// twice, or a discount larger than the subtotal.
+/// A reason naming the offending field, for malformed JSON, a missing or unknown field, a
+/// value of the wrong type, a number with an exponent, an unknown currency, a negative amount,
+/// quantity or rate, a rate above 100, a quantity that is not whole or above 1,000,000, more
+/// decimals than the currency allows, a line id or code given twice, a discount larger than
+/// the subtotal, or an amount or grand total above the maximum.
 pub fn run(input: &str) -> Result<Value, String> {
     let root: Value = serde_json::from_str(input).map_err(|e| format!("malformed JSON: {e}"))?;
     let top = root
         .as_object()
         .ok_or_else(|| format!("expected a JSON object, found {}", kind(&root)))?;
 
+    known_fields(top, TOP_FIELDS, "")?;
     let currency_code = string(required(top, "currency")?, "currency")?;
     let currency = Currency::from_code(currency_code).map_err(|e| format!("currency: {e}"))?;
     let prices = match required(top, "taxIncluded")? {
@@ -105,6 +110,7 @@ pub fn run(input: &str) -> Result<Value, String> {
     for (i, card) in cards.iter().enumerate() {
         let field = format!("giftCertificates[{i}]");
         let card = object(card, &field)?;
+        known_fields(card, CARD_FIELDS, &field)?;
         let code = string(required_in(card, "code", &field)?, &format!("{field}.code"))?;
         let balance = amount(
             required_in(card, "balance", &field)?,
@@ -186,6 +192,7 @@ fn exact(text: &str) -> Result<Value, String> {
 
 fn product_line(value: &Value, field: &str, currency: Currency) -> Result<ProductLine, String> {
     let line = object(value, field)?;
+    known_fields(line, LINE_FIELDS, field)?;
     let id = string(required_in(line, "id", field)?, &format!("{field}.id"))?;
     let sku = Sku::new(id).map_err(|e| format!("{field}.id: {e}"))?;
     let unit_price = amount(
@@ -202,6 +209,39 @@ fn product_line(value: &Value, field: &str, currency: Currency) -> Result<Produc
         &format!("{field}.taxRate"),
     )?;
     ProductLine::with_sku(sku, unit_price, quantity, tax_rate).map_err(|e| format!("{field}: {e}"))
+}
+
+/// The fields of the input object, of a line and of a gift certificate.
+const TOP_FIELDS: &[&str] = &[
+    "currency",
+    "taxIncluded",
+    "lines",
+    "discountAmount",
+    "shippingCost",
+    "shippingTaxRate",
+    "giftCertificates",
+];
+const LINE_FIELDS: &[&str] = &["id", "unitPrice", "quantity", "taxRate"];
+const CARD_FIELDS: &[&str] = &["code", "balance"];
+
+/// Refuses a field `object` (at `field`, empty at the top) does not know: a misspelt
+/// `discountAmount` would otherwise be a discount silently not given.
+fn known_fields(object: &Map<String, Value>, known: &[&str], field: &str) -> Result<(), String> {
+    match object.keys().find(|key| !known.contains(&key.as_str())) {
+        None => Ok(()),
+        Some(key) => {
+            let at = if field.is_empty() {
+                String::new()
+            } else {
+                format!("{field}.")
+            };
+            Err(format!(
+                "{at}{}: unknown field, expected one of {}",
+                shorten(key),
+                known.join(", ")
+            ))
+        }
+    }
 }
 
 fn required<'a>(object: &'a Map<String, Value>, key: &str) -> Result<&'a Value, String> {
@@ -247,31 +287,18 @@ fn decimal(value: &Value, field: &str) -> Result<Decimal, String> {
             return Err(format!("{field}: expected a number, found {}", kind(other)));
         }
     };
-    let not_a_number = || format!("{field}: \"{}\" is not a decimal number", shorten(&text));
-    if text.len() > MAX_NUMBER_LEN {
-        return Err(format!(
-            "{field}: a number of {} characters, expected at most {MAX_NUMBER_LEN}",
-            text.len()
-        ));
-    }
-    let well_formed = !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
-        && text.bytes().any(|b| b.is_ascii_digit());
-    if !well_formed {
-        return Err(not_a_number());
-    }
-    let parsed = if text.contains(['e', 'E']) {
-        Decimal::from_scientific(&text)
-    } else {
-        Decimal::from_str_exact(&text)
-    };
-    parsed.map_err(|_| {
-        format!(
+    plain_decimal(&text).map_err(|refusal| match refusal {
+        NumberRefusal::TooLong(length) => {
+            format!("{field}: a number of {length} characters, expected at most {MAX_NUMBER_LEN}")
+        }
+        NumberRefusal::Exponent => format!(
+            "{field}: \"{}\" is written with an exponent; write it as a plain decimal number",
+            shorten(&text)
+        ),
+        NumberRefusal::NotExact => format!(
             "{field}: \"{}\" is not a decimal number, or has more digits than can be kept exactly",
             shorten(&text)
-        )
+        ),
     })
 }
 
@@ -313,7 +340,7 @@ fn shorten(text: &str) -> String {
 
 #[path = "common/stdin.rs"]
 pub mod stdin;
-use stdin::{MAX_NUMBER_LEN, one_line, read_input};
+use stdin::{MAX_NUMBER_LEN, NumberRefusal, one_line, plain_decimal, read_input};
 
 fn main() -> ExitCode {
     let input = match read_input(std::io::stdin().lock()) {

@@ -224,14 +224,50 @@ fn a_product_line_with_quantity_zero_costs_nothing() {
 }
 
 #[test]
-fn numbers_may_be_strings_or_exponents() {
+fn numbers_may_be_strings() {
     let cart = r#"[{"id": "p", "unitPrice": "95.0", "quantity": "1", "vat": "25"},
-                   {"id": "c", "type": "GiftCard", "unitPrice": -1e2, "quantity": 1, "vat": 0}]"#;
+                   {"id": "c", "type": "GiftCard", "unitPrice": -100, "quantity": 1, "vat": 0}]"#;
     let out = allocate::run(cart).unwrap();
     // Strings stay strings in the echo.
     assert_eq!(out["items"][0]["unitPrice"], "95.0");
     assert_eq!(used(&out)[1].as_deref(), Some("95.0"));
     assert_eq!(text(&out["totalAmount"]), "-5.0");
+}
+
+#[test]
+fn numbers_with_an_exponent_are_refused_naming_the_field() {
+    for (field, number) in [
+        ("unitPrice", "-1e2"),
+        ("unitPrice", "\"-1E2\""),
+        ("quantity", "1e0"),
+        ("vat", "0e0"),
+    ] {
+        let mut item = serde_json::Map::new();
+        for (key, value) in [("unitPrice", "-100"), ("quantity", "1"), ("vat", "0")] {
+            let value = if key == field { number } else { value };
+            item.insert(key.into(), serde_json::from_str(value).unwrap());
+        }
+        item.insert("id".into(), "c".into());
+        item.insert("type".into(), "GiftCard".into());
+        let cart = json!([product("p", n("10"), 1), item]).to_string();
+        let err = allocate::run(&cart).unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "items[1] (id \"c\"): {field} must be written without an exponent"
+            )),
+            "{field} = {number}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_quantity_above_a_million_is_refused() {
+    let err = allocate::run(&json!([product("p", n("1"), 1_000_001)]).to_string()).unwrap_err();
+    assert_eq!(
+        err,
+        "items[0] (id \"p\"): quantity must be at most 1000000, found 1000001"
+    );
+    allocate::run(&json!([product("p", n("1"), 1_000_000)]).to_string()).unwrap();
 }
 
 #[test]
@@ -475,9 +511,9 @@ refused! {
         => "items[0] (id \"10001\"): unitPrice 0.0000000000000000001 has 19 decimals, more \
             than 18 allowed";
     a_price_too_large_to_keep_exactly_is_refused:
-        seed_with(0, |item| { item.insert("unitPrice".into(), n("1e29")); })
+        seed_with(0, |item| { item.insert("unitPrice".into(), n("100000000000000000000000000000")); })
         => "items[0] (id \"10001\"): unitPrice must be a decimal number that can be kept \
-            exactly, found 1e+29";
+            exactly, found 100000000000000000000000000000";
     amounts_beyond_28_digits_are_refused:
         seed_with(0, |item| {
             item.insert("unitPrice".into(), n("9999999999999999999999999999"));

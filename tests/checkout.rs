@@ -294,16 +294,53 @@ fn bad_inputs() -> Vec<(&'static str, String, &'static str)> {
         ),
         (
             "quantity beyond range",
-            order_with(|o| o["lines"][0]["quantity"] = "1e30".into()),
-            "lines[0].quantity: \"1e30\" is not a decimal number",
+            order_with(|o| o["lines"][0]["quantity"] = "1".repeat(25).into()),
+            "lines[0].quantity: expected a non-negative whole number",
         ),
         (
-            "line amount overflow",
+            "quantity above a million",
+            order_with(|o| o["lines"][0]["quantity"] = 1_000_001.into()),
+            "lines[0]: product \"a\" may have at most 1000000 units on one line, found 1000001",
+        ),
+        (
+            "line amount above the maximum",
             order_with(|o| {
-                o["lines"][0]["unitPrice"] = "1e27".into();
-                o["lines"][0]["quantity"] = 1000.into();
+                o["lines"][0]["unitPrice"] = "1000000".into();
+                o["lines"][0]["quantity"] = 1001.into();
             }),
-            "lines[0]: amount overflow",
+            "lines[0]: amount 1001000000.00 USD is above the maximum of 1000000000.00 USD",
+        ),
+        (
+            "unit price above the maximum",
+            order_with(|o| o["lines"][0]["unitPrice"] = "99999999999999999999999".into()),
+            "lines[0]: amount 99999999999999999999999.00 USD is above the maximum",
+        ),
+        (
+            "an exponent in an amount",
+            order_with(|o| o["lines"][0]["unitPrice"] = json("1e3")),
+            "lines[0].unitPrice: \"1e+3\" is written with an exponent; write it as a plain \
+             decimal number",
+        ),
+        (
+            "an exponent in a string",
+            order_with(|o| o["giftCertificates"][0]["balance"] = "1E3".into()),
+            "giftCertificates[0].balance: \"1E3\" is written with an exponent",
+        ),
+        (
+            "an unknown top-level field",
+            order_with(|o| o["discountAmmount"] = 10.into()),
+            "discountAmmount: unknown field, expected one of currency, taxIncluded, lines, \
+             discountAmount, shippingCost, shippingTaxRate, giftCertificates",
+        ),
+        (
+            "an unknown line field",
+            order_with(|o| o["lines"][0]["discount"] = 10.into()),
+            "lines[0].discount: unknown field, expected one of id, unitPrice, quantity, taxRate",
+        ),
+        (
+            "an unknown gift certificate field",
+            order_with(|o| o["giftCertificates"][0]["pin"] = "1234".into()),
+            "giftCertificates[0].pin: unknown field, expected one of code, balance",
         ),
     ]
 }

@@ -488,7 +488,7 @@ fn product_lines_refuse_negative_prices_and_discounts_larger_than_the_line() {
     let big = Money::new(Decimal::MAX, Currency::JPY).unwrap();
     assert!(matches!(
         ProductLine::new("a", big, 2, TaxRate::ZERO),
-        Err(SelectionError::Money(MoneyError::Overflow { .. }))
+        Err(SelectionError::Money(MoneyError::AboveMaximum { .. }))
     ));
 }
 

@@ -144,8 +144,9 @@ impl GiftCard {
     ///
     /// # Errors
     ///
-    /// [`CardError::NotPositive`] when the value is zero or less, and
-    /// [`CardError::ExpiryOutOfRange`] for an expiry date outside the years a card may expire in.
+    /// [`CardError::NotPositive`] when the value is zero or less, [`CardError::Money`] when it is
+    /// above [`Money::maximum`], and [`CardError::ExpiryOutOfRange`] for an expiry date outside
+    /// the years a card may expire in.
     pub fn issue(
         id: CardId,
         code: &Code,
@@ -224,7 +225,7 @@ impl GiftCard {
         let balance_after = if change.is_zero() && change.currency() == self.balance.currency() {
             self.balance
         } else {
-            self.balance.checked_add(change)?
+            self.balance.checked_add(change)?.within_maximum()?
         };
         self.balance = balance_after;
         self.last_seq += 1;
@@ -921,7 +922,7 @@ impl GiftCard {
     ///
     /// [`CardError::Disabled`], [`CardError::Replaced`], [`CardError::Expired`] when the card
     /// has expired at `now`, [`CardError::NotPositive`], and [`CardError::Money`] for another
-    /// currency.
+    /// currency or a balance that would go above [`Money::maximum`].
     pub fn reload(&mut self, amount: Money, now: DateTime<Utc>) -> Result<LedgerEntry, CardError> {
         self.ensure_spendable(now)?;
         self.ensure_positive(amount)?;
@@ -937,8 +938,8 @@ impl GiftCard {
     ///
     /// # Errors
     ///
-    /// [`CardError::Replaced`], [`CardError::Money`] for another currency, and
-    /// [`CardError::AdjustmentTooLarge`] when the balance would fall below what is held (and so
+    /// [`CardError::Replaced`], [`CardError::Money`] for another currency or a balance above
+    /// [`Money::maximum`], and [`CardError::AdjustmentTooLarge`] when the balance would fall below what is held (and so
     /// below zero).
     pub fn adjust(
         &mut self,

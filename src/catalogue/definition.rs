@@ -162,15 +162,17 @@ fn check_unique_currencies(
     Ok(())
 }
 
-fn check_positive(id: &CertificateId, amount: Money) -> Result<(), CatalogueError> {
-    if amount.is_positive() {
-        Ok(())
-    } else {
-        Err(CatalogueError::NotPositive {
+/// Every amount of a definition, and every amount a buyer picks, is above zero and at most
+/// [`Money::maximum`].
+fn check_amount(id: &CertificateId, amount: Money) -> Result<(), CatalogueError> {
+    if !amount.is_positive() {
+        return Err(CatalogueError::NotPositive {
             id: id.clone(),
             amount,
-        })
+        });
     }
+    amount.within_maximum()?;
+    Ok(())
 }
 
 impl CertificateDefinition {
@@ -186,14 +188,14 @@ impl CertificateDefinition {
                 }
                 check_unique_currencies(&id, amounts.iter().map(|m| m.currency()))?;
                 for amount in amounts {
-                    check_positive(&id, *amount)?;
+                    check_amount(&id, *amount)?;
                 }
             }
             CertificateKind::AnyAmount { bounds, .. } => {
                 check_unique_currencies(&id, bounds.iter().map(|b| b.currency))?;
                 for bound in bounds {
                     for limit in bound.min.iter().chain(bound.max.iter()) {
-                        check_positive(&id, *limit)?;
+                        check_amount(&id, *limit)?;
                     }
                 }
             }
@@ -216,7 +218,8 @@ impl CertificateDefinition {
     ///
     /// [`CatalogueError::InvalidId`], [`CatalogueError::NoAmounts`] when `amounts` is empty,
     /// [`CatalogueError::DuplicateCurrency`] when a currency appears twice, and
-    /// [`CatalogueError::NotPositive`] for a value of zero or less.
+    /// [`CatalogueError::NotPositive`] for a value of zero or less, and [`CatalogueError::Money`]
+    /// for one above [`Money::maximum`].
     pub fn predetermined(
         id: &str,
         name: impl Into<String>,
@@ -231,7 +234,8 @@ impl CertificateDefinition {
         )
     }
 
-    /// A certificate whose value the buyer chooses, in any currency.
+    /// A certificate whose value the buyer chooses, in any currency, at most
+    /// [`Money::maximum`] of it unless [bounds](CertificateDefinition::with_bounds) say less.
     ///
     /// # Errors
     ///
@@ -256,7 +260,8 @@ impl CertificateDefinition {
     ///
     /// [`CatalogueError::BoundsOnPredetermined`] on a predetermined certificate,
     /// [`CatalogueError::DuplicateCurrency`] when that currency already has bounds, and
-    /// [`CatalogueError::NotPositive`] for a bound of zero or less.
+    /// [`CatalogueError::NotPositive`] for a bound of zero or less, and [`CatalogueError::Money`]
+    /// for one above [`Money::maximum`].
     pub fn with_bounds(
         mut self,
         bounds: AmountBounds,
@@ -265,7 +270,7 @@ impl CertificateDefinition {
         match &mut self.kind {
             CertificateKind::AnyAmount { bounds: all, .. } => {
                 for limit in bounds.min.iter().chain(bounds.max.iter()) {
-                    check_positive(&id, *limit)?;
+                    check_amount(&id, *limit)?;
                 }
                 all.push(bounds);
                 check_unique_currencies(&id, all.iter().map(|b| b.currency))?;
@@ -329,13 +334,14 @@ impl CertificateDefinition {
     /// # Errors
     ///
     /// [`CatalogueError::PriceWithoutValue`] when the certificate has no value in that currency,
-    /// [`CatalogueError::NotPositive`], and [`CatalogueError::DuplicateCurrency`] when that
-    /// currency already has a selling price.
+    /// [`CatalogueError::NotPositive`], [`CatalogueError::Money`] for a price above
+    /// [`Money::maximum`], and [`CatalogueError::DuplicateCurrency`] when that currency already
+    /// has a selling price.
     pub fn with_selling_price_differing_from_value(
         mut self,
         price: Money,
     ) -> Result<CertificateDefinition, CatalogueError> {
-        check_positive(&self.id, price)?;
+        check_amount(&self.id, price)?;
         let has_value = match &self.kind {
             CertificateKind::Predetermined { amounts } => {
                 amounts.iter().any(|a| a.currency() == price.currency())
@@ -407,7 +413,8 @@ impl CertificateDefinition {
     ///   than its value;
     /// - [`CatalogueError::NotPositive`]: an amount of zero or less;
     /// - [`CatalogueError::OutOfBounds`]: outside the bounds for `currency`;
-    /// - [`CatalogueError::Money`]: more decimals than `currency` allows.
+    /// - [`CatalogueError::Money`]: more decimals than `currency` allows, or an amount above
+    ///   [`Money::maximum`] ([`MoneyError::AboveMaximum`](crate::money::MoneyError::AboveMaximum)).
     ///
     /// ```
     /// use giftcert::{CertificateDefinition, Currency, catalogue::CatalogueError};
@@ -429,7 +436,7 @@ impl CertificateDefinition {
     ) -> Result<ResolvedCertificate, CatalogueError> {
         let requested = requested.map(|a| Money::new(a, currency)).transpose()?;
         if let Some(amount) = requested {
-            check_positive(&self.id, amount)?;
+            check_amount(&self.id, amount)?;
         }
         let value = match &self.kind {
             CertificateKind::Predetermined { amounts } => {

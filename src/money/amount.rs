@@ -122,6 +122,39 @@ impl Money {
         Money::new(parse_decimal(text)?, currency)
     }
 
+    /// The largest amount of `currency` a price, a line, a total, a gift certificate or a
+    /// card's balance may reach: [`MAX_WHOLE_UNITS`] (one billion) whole units of it, for
+    /// every currency. Sums over many cards (a liability report) may go beyond it.
+    ///
+    /// ```
+    /// use giftcert::money::{Currency, Money, MoneyError};
+    ///
+    /// assert_eq!(Money::maximum(Currency::USD).to_string(), "1000000000.00 USD");
+    /// let huge = Money::parse("99999999999999999999999", Currency::USD)?;
+    /// assert!(matches!(huge.within_maximum(), Err(MoneyError::AboveMaximum { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn maximum(currency: Currency) -> Money {
+        Money {
+            amount: Decimal::from(MAX_WHOLE_UNITS),
+            currency,
+        }
+    }
+
+    /// `self`, when it is no further from zero than [`Money::maximum`] of its currency.
+    ///
+    /// # Errors
+    ///
+    /// [`MoneyError::AboveMaximum`], naming the maximum.
+    pub fn within_maximum(self) -> Result<Money, MoneyError> {
+        let max = Money::maximum(self.currency);
+        if self.amount.abs() > max.amount {
+            return Err(MoneyError::AboveMaximum { amount: self, max });
+        }
+        Ok(self)
+    }
+
     /// The amount; its scale never exceeds the currency's minor units (equality and hashing
     /// are by value: `10.5` and `10.50` are the same amount).
     #[must_use]
@@ -349,6 +382,12 @@ impl Money {
         format.format(self)
     }
 }
+
+/// The most whole units of its currency any one amount the crate sells, issues or keeps on a
+/// card may be: one billion ([`Money::maximum`]). It leaves every such amount, in any currency
+/// the crate takes, exact in a `Decimal` and in 64 bits of minor units for currencies of up to
+/// nine decimals, so that every store keeps what another keeps.
+pub const MAX_WHOLE_UNITS: u64 = 1_000_000_000;
 
 /// The most characters the text of an amount may have, white space around it aside: every
 /// amount a `Decimal` holds fits in 32, so 64 leave room for a sign, an exponent and padding.

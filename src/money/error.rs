@@ -58,6 +58,15 @@ pub enum MoneyError {
         /// What was being computed.
         operation: &'static str,
     },
+    /// An amount beyond the most a price, a total, a certificate or a card may be
+    /// ([`Money::maximum`]).
+    #[error("amount {amount} is above the maximum of {max}")]
+    AboveMaximum {
+        /// The amount refused.
+        amount: Money,
+        /// The maximum in its currency.
+        max: Money,
+    },
     /// Text that should hold an amount does not.
     #[error("invalid amount \"{input}\": {reason}")]
     InvalidAmount {

@@ -31,7 +31,7 @@ pub(crate) mod serde_impl;
 mod tax;
 
 pub(crate) use self::amount::parse_decimal;
-pub use self::amount::{MAX_AMOUNT_TEXT_LEN, Money};
+pub use self::amount::{MAX_AMOUNT_TEXT_LEN, MAX_WHOLE_UNITS, Money};
 pub use self::currency::{Currency, MAX_MINOR_UNITS};
 pub use self::error::MoneyError;
 pub use self::format::{MoneyFormat, ShownDecimals};

@@ -7,6 +7,9 @@ use crate::catalogue::{CatalogueError, CertificateId, ResolvedCertificate, Vouch
 use crate::money::TaxRate;
 use crate::money::{Money, MoneyError};
 
+/// The most units one product line may hold.
+pub const MAX_PRODUCT_UNITS: u64 = 1_000_000;
+
 /// A product line: SKU, unit price, quantity, tax rate and an optional line discount.
 ///
 /// ```
@@ -64,7 +67,9 @@ impl ProductLine {
     /// # Errors
     ///
     /// [`SelectionError::InvalidSku`], [`SelectionError::Negative`] for a negative unit price,
-    /// and [`SelectionError::Money`] when the line amount overflows.
+    /// [`SelectionError::TooManyUnits`] for a quantity above [`MAX_PRODUCT_UNITS`], and
+    /// [`SelectionError::Money`] when the unit price or the line amount is above
+    /// [`Money::maximum`] ([`MoneyError::AboveMaximum`]).
     pub fn new(
         sku: &str,
         unit_price: Money,
@@ -91,7 +96,15 @@ impl ProductLine {
                 amount: unit_price,
             });
         }
-        let amount = unit_price.checked_mul(quantity)?;
+        if quantity > MAX_PRODUCT_UNITS {
+            return Err(SelectionError::TooManyUnits {
+                sku,
+                quantity,
+                max: MAX_PRODUCT_UNITS,
+            });
+        }
+        let unit_price = unit_price.within_maximum()?;
+        let amount = unit_price.checked_mul(quantity)?.within_maximum()?;
         Ok(ProductLine {
             sku,
             unit_price,
@@ -245,7 +258,8 @@ impl CertificateLine {
     /// # Errors
     ///
     /// [`SelectionError::ZeroQuantity`], [`SelectionError::TooManyCertificates`] above
-    /// [`MAX_CERTIFICATE_UNITS`], and [`SelectionError::Money`] when the line amount overflows.
+    /// [`MAX_CERTIFICATE_UNITS`], and [`SelectionError::Money`] when the line amount is above
+    /// [`Money::maximum`] ([`MoneyError::AboveMaximum`]).
     pub fn new(
         certificate: &ResolvedCertificate,
         quantity: u64,
@@ -275,7 +289,7 @@ impl CertificateLine {
                 max: MAX_CERTIFICATE_UNITS,
             });
         }
-        let amount = price.checked_mul(quantity)?;
+        let amount = price.checked_mul(quantity)?.within_maximum()?;
         Ok(CertificateLine {
             definition,
             value,

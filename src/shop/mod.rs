@@ -41,7 +41,8 @@ mod view;
 pub use self::contact::{EmailAddress, GiftMessage, MAX_GIFT_MESSAGE_LEN};
 pub use self::issuing::{CardToIssue, CertificateNotification};
 pub use self::line::{
-    CertificateLine, ProductLine, RemovalReason, RemovedLine, SelectionLine, Shipping,
+    CertificateLine, MAX_PRODUCT_UNITS, ProductLine, RemovalReason, RemovedLine, SelectionLine,
+    Shipping,
 };
 pub use self::order::{
     GiftCredit, NO_SHIPMENT, Order, OrderId, OrderStatus, PaymentDetails, PaymentOutcome,

@@ -76,6 +76,16 @@ pub enum SelectionError {
         /// The quantity asked for.
         quantity: u64,
     },
+    /// A product line of more units than [`MAX_PRODUCT_UNITS`].
+    #[error("product \"{sku}\" may have at most {max} units on one line, found {quantity}")]
+    TooManyUnits {
+        /// The product.
+        sku: Sku,
+        /// The quantity asked for.
+        quantity: u64,
+        /// [`MAX_PRODUCT_UNITS`].
+        max: u64,
+    },
     /// A certificate line needs at least one unit.
     #[error("gift certificate \"{0}\" needs a quantity of at least 1, found 0")]
     ZeroQuantity(CertificateId),

@@ -564,7 +564,8 @@ impl Totals {
     ///   trimming, removing spaces and dashes and folding ASCII case;
     /// - [`TotalsError::StepTooFine`]: a rounding step finer than the currency's minor units;
     /// - [`TotalsError::Allocation`]: a negative balance;
-    /// - [`TotalsError::Money`]: a balance in another currency, or an overflow.
+    /// - [`TotalsError::Money`]: a balance in another currency, an overflow, or
+    ///   ([`MoneyError::AboveMaximum`]) a grand total above [`Money::maximum`].
     pub fn compute<I, S>(
         selection: &Selection,
         applied: I,
@@ -641,7 +642,8 @@ impl Totals {
     /// # Errors
     ///
     /// [`TotalsError::NegativeGrandTotal`] when `grand_total` is below zero;
-    /// [`TotalsError::Money`] when the checkout is in another currency, or on an overflow.
+    /// [`TotalsError::Money`] when the checkout is in another currency, on an overflow, or
+    /// ([`MoneyError::AboveMaximum`]) when `grand_total` is above [`Money::maximum`].
     pub fn for_grand_total(
         grand_total: Money,
         checkout: &CheckoutCards,
@@ -649,6 +651,7 @@ impl Totals {
         if grand_total.is_negative() {
             return Err(TotalsError::NegativeGrandTotal(grand_total));
         }
+        let grand_total = grand_total.within_maximum()?;
         let currency = grand_total.currency();
         let zero = Money::zero(currency);
         let cards = checkout_applied(checkout, currency)?;
@@ -858,6 +861,7 @@ impl Totals {
             grand_total = grand_total.checked_add(tax_total)?;
             certificate_part = certificate_part.checked_add(certificate_tax)?;
         }
+        let grand_total = grand_total.within_maximum()?;
 
         // 5. Gift credit pays the product part only, in the allocation order.
         let payable_with_gift_credit = grand_total.checked_sub(certificate_part)?;

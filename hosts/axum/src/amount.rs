@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, money_code};
 
 /// An amount as the client sent it, exact; written back as a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,15 +27,18 @@ impl Amount {
     ///
     /// # Errors
     ///
-    /// `422 invalid_amount` when it has more decimals than the currency allows.
+    /// `422 too_many_decimals` when it has more decimals than the currency allows, and
+    /// `422 amount_too_large` above the most any amount may be (one billion of the currency).
     pub(crate) fn in_currency(self, currency: Currency) -> Result<Money, ApiError> {
-        Money::new(self.0, currency).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_amount",
-                e.to_string(),
-            )
-        })
+        Money::new(self.0, currency)
+            .and_then(Money::within_maximum)
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    money_code(&e),
+                    e.to_string(),
+                )
+            })
     }
 }
 

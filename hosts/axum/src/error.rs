@@ -9,8 +9,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use giftcert::RedeemError;
+use giftcert::card::CardError;
 use giftcert::catalogue::CatalogueError;
 use giftcert::clock::{Clock, SystemClock};
+use giftcert::money::MoneyError;
 use giftcert::shop::{PurchaseError, SelectionError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -196,6 +198,18 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Params<
     }
 }
 
+/// The error code naming what is wrong with an amount: its currency, its decimals, its size.
+pub(crate) fn money_code(e: &MoneyError) -> &'static str {
+    match e {
+        MoneyError::CurrencyMismatch { .. }
+        | MoneyError::UnknownCurrency { .. }
+        | MoneyError::InvalidCurrencyCode { .. } => "wrong_currency",
+        MoneyError::TooManyDecimals { .. } => "too_many_decimals",
+        MoneyError::AboveMaximum { .. } | MoneyError::Overflow { .. } => "amount_too_large",
+        _ => "invalid_amount",
+    }
+}
+
 impl From<RedeemError> for ApiError {
     fn from(e: RedeemError) -> ApiError {
         let (status, code) = match &e {
@@ -215,8 +229,11 @@ impl From<RedeemError> for ApiError {
             RedeemError::UnknownCode(_) => (StatusCode::NOT_FOUND, "unknown_code"),
             RedeemError::UnknownCheckout(_) => (StatusCode::NOT_FOUND, "unknown_checkout"),
             RedeemError::NotApplied { .. } => (StatusCode::NOT_FOUND, "not_applied"),
-            RedeemError::CardCurrency { .. } | RedeemError::Money(_) => {
+            RedeemError::CardCurrency { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "wrong_currency")
+            }
+            RedeemError::Money(money) | RedeemError::Card(CardError::Money(money)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, money_code(money))
             }
             RedeemError::Card(_) | RedeemError::EmptyCard(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "card_refused")
@@ -261,9 +278,10 @@ impl From<CatalogueError> for ApiError {
             CatalogueError::UnknownCertificate(_) => {
                 (StatusCode::NOT_FOUND, "unknown_gift_certificate")
             }
-            CatalogueError::CurrencyNotOffered { .. } | CatalogueError::Money(_) => {
+            CatalogueError::CurrencyNotOffered { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "wrong_currency")
             }
+            CatalogueError::Money(money) => (StatusCode::UNPROCESSABLE_ENTITY, money_code(money)),
             CatalogueError::AmountRequired { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "amount_required")
             }
@@ -279,7 +297,7 @@ impl From<SelectionError> for ApiError {
             SelectionError::Catalogue(e) => e.into(),
             SelectionError::Money(e) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "wrong_currency",
+                money_code(&e),
                 e.to_string(),
             ),
             e => ApiError::new(

@@ -750,6 +750,39 @@ async fn bad_requests_are_json_errors(shop: &Api) {
     assert_eq!(unknown_variant.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(!unknown_variant.body.to_string().contains("SECRET"));
 
+    // Amounts name what is wrong with them: too many decimals, or above one billion.
+    let selection = shop.post("/selections", json!({"currency": "USD"})).await;
+    let selection = selection.body["selection"].as_str().expect("selection id");
+    let add = format!("/selections/{selection}/gift-certificates");
+    for (amount, code) in [
+        ("99999999999999999999999", "amount_too_large"),
+        ("1000000000.01", "amount_too_large"),
+        ("10.001", "too_many_decimals"),
+    ] {
+        let refused = shop
+            .post(&add, json!({"giftCertificate": "gift-1", "amount": amount}))
+            .await;
+        assert_error(&refused, StatusCode::UNPROCESSABLE_ENTITY, code);
+    }
+    let most = shop
+        .post(
+            &add,
+            json!({"giftCertificate": "gift-1", "amount": "1000000000"}),
+        )
+        .await;
+    assert_eq!(most.status, StatusCode::OK, "{}", most.body);
+    let too_large = shop
+        .post(
+            "/checkouts",
+            json!({"currency": "USD", "grandTotal": "1000000000.01"}),
+        )
+        .await;
+    assert_error(
+        &too_large,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "amount_too_large",
+    );
+
     let no_selection = shop.get("/selections/sel-nope").await;
     assert_error(&no_selection, StatusCode::NOT_FOUND, "unknown_selection");
     let no_checkout = shop.get("/checkouts/chk-nope").await;
