@@ -20,6 +20,7 @@ use giftcert::{
     card::{BalanceStrategy, LeftoverStrategy, ReplacementStrategy},
     clock::FixedClock,
     code::{CodeGenerator, MemorySequence, PatternCodeGenerator, RandomCodeGenerator},
+    redeem::GuardPolicy,
     shop::{GiftMessage, PaymentOutcome, ProductLine, SelectionLine},
 };
 use rust_decimal::Decimal;
@@ -242,7 +243,10 @@ fn main() -> Result<()> {
         "balance: the same code keeps the rest",
         Arc::new(BalanceStrategy),
         Arc::new(RandomCodeGenerator::default()),
+        GuardPolicy::default(),
     )?;
+    // Numbered codes are guessable (whoever has X-GC-41 tries X-GC-42): the crate issues them
+    // only under a store-wide budget of unknown codes, here 100 an hour for every client.
     spend_twice(
         "replacement: a new code X-GC-{number} for each remainder",
         Arc::new(ReplacementStrategy),
@@ -250,6 +254,7 @@ fn main() -> Result<()> {
             "X-GC-{number}",
             MemorySequence::new(),
         )?),
+        GuardPolicy::default().with_store_budget(100, Duration::hours(1)),
     )?;
     Ok(())
 }
@@ -259,6 +264,7 @@ fn spend_twice(
     title: &str,
     strategy: Arc<dyn LeftoverStrategy>,
     codes: Arc<dyn CodeGenerator>,
+    guard: GuardPolicy,
 ) -> Result<()> {
     println!("  {title}");
     let usd = |s: &str| Money::parse(s, Currency::USD);
@@ -270,7 +276,8 @@ fn spend_twice(
     let redeemer = Redeemer::new(MemoryStore::new())
         .with_clock(clock.clone())
         .with_strategy(strategy)
-        .with_code_generator(codes);
+        .with_code_generator(codes)
+        .with_guard(guard);
     let issued = redeemer.issue(&key("gift")?, vec![CardSpec::new(usd("100")?)])?;
     let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.into_iter().next()
     else {

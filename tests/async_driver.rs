@@ -13,7 +13,7 @@ use giftcert::{
     card::verify_ledger,
     clock::FixedClock,
     code::{CodeGenerator, MemorySequence, PatternCodeGenerator},
-    redeem::Protocol,
+    redeem::{GuardPolicy, Protocol},
     store::{AsyncRedeemer, Store},
 };
 
@@ -24,7 +24,11 @@ fn drivers() -> (Redeemer<MemoryStore>, AsyncRedeemer<MemoryStore>) {
     let protocol = || {
         let codes: Arc<dyn CodeGenerator> =
             Arc::new(PatternCodeGenerator::new("X-GC-{number}", MemorySequence::new()).unwrap());
-        Protocol::default().with_code_generator(codes)
+        // Numbered codes are issued only under a store-wide guess budget.
+        let guard = GuardPolicy::default().with_store_budget(1_000, chrono::Duration::hours(1));
+        Protocol::default()
+            .with_code_generator(codes)
+            .with_guard(guard)
     };
     (
         Redeemer::new(MemoryStore::new())

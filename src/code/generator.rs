@@ -32,6 +32,15 @@ pub trait CodeGenerator: Send + Sync + fmt::Debug {
     ///
     /// The first rule `code` breaks, as a [`CodeError`] naming the code masked.
     fn check(&self, code: &Code) -> Result<(), CodeError>;
+
+    /// How many bits a guesser who knows every other code this generator made must still
+    /// guess to find one more of its codes. The protocol issues no code from a generator below
+    /// [`MIN_CODE_BITS`](crate::code::MIN_CODE_BITS) unless the store-wide guess budget is on
+    /// ([`GuardPolicy::with_store_budget`](crate::redeem::GuardPolicy::with_store_budget)).
+    /// `None`, the default, states nothing: the host answers for its generator.
+    fn entropy_bits(&self) -> Option<f64> {
+        None
+    }
 }
 
 impl<G: CodeGenerator + ?Sized> CodeGenerator for &G {
@@ -41,6 +50,9 @@ impl<G: CodeGenerator + ?Sized> CodeGenerator for &G {
 
     fn check(&self, code: &Code) -> Result<(), CodeError> {
         (**self).check(code)
+    }
+    fn entropy_bits(&self) -> Option<f64> {
+        (**self).entropy_bits()
     }
 }
 
@@ -52,6 +64,9 @@ impl<G: CodeGenerator + ?Sized> CodeGenerator for Box<G> {
     fn check(&self, code: &Code) -> Result<(), CodeError> {
         (**self).check(code)
     }
+    fn entropy_bits(&self) -> Option<f64> {
+        (**self).entropy_bits()
+    }
 }
 
 impl<G: CodeGenerator + ?Sized> CodeGenerator for Arc<G> {
@@ -61,6 +76,9 @@ impl<G: CodeGenerator + ?Sized> CodeGenerator for Arc<G> {
 
     fn check(&self, code: &Code) -> Result<(), CodeError> {
         (**self).check(code)
+    }
+    fn entropy_bits(&self) -> Option<f64> {
+        (**self).entropy_bits()
     }
 }
 

@@ -7,8 +7,9 @@
 use super::random::RandomCodeGenerator;
 use super::{Code, CodeError, normalise};
 
-/// The fewest bits of entropy ([`ImportedCode::entropy_bits`]) an imported code may have
-/// unless the store-wide guess budget is on
+/// The fewest bits of entropy an imported code ([`ImportedCode::entropy_bits`]) or the codes
+/// of a generator ([`CodeGenerator::entropy_bits`](crate::code::CodeGenerator::entropy_bits))
+/// may have unless the store-wide guess budget is on
 /// ([`GuardPolicy::with_store_budget`](crate::redeem::GuardPolicy::with_store_budget)).
 ///
 /// A guess finds one of `N` live cards with odds `N / 2^bits`, so it takes about `2^bits / N`
@@ -17,7 +18,7 @@ use super::{Code, CodeError, normalise};
 /// two and a half years for the 256 clients of one /56. An 8-digit code (26.6 bits) gives a hit
 /// every 10,000 guesses, a couple of hours from one /56: such codes need the store budget,
 /// which bounds every client together.
-pub const MIN_IMPORT_BITS: u32 = 40;
+pub const MIN_CODE_BITS: u32 = 40;
 
 /// The lengths an imported code may have. The default is Shopify's: 8 to 20 letters and
 /// digits.

@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 pub use error::CodeError;
 pub use generator::{CodeGenerator, generate_unique};
-pub use import::{ImportRules, ImportedAlphabet, ImportedCode, MIN_IMPORT_BITS};
+pub use import::{ImportRules, ImportedAlphabet, ImportedCode, MIN_CODE_BITS};
 pub use pattern::{CodeSequence, MemorySequence, PatternCodeGenerator};
 pub use random::{RandomCodeGenerator, RandomCodeGeneratorBuilder};
 

@@ -325,6 +325,12 @@ impl CodeGenerator for RandomCodeGenerator {
         }
         Ok(())
     }
+
+    /// The random symbols' bits ([`RandomCodeGenerator::entropy_bits`]): no code tells
+    /// anything of another.
+    fn entropy_bits(&self) -> Option<f64> {
+        Some(f64::from(RandomCodeGenerator::entropy_bits(self)))
+    }
 }
 
 impl RandomCodeGeneratorBuilder {

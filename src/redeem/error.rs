@@ -56,7 +56,7 @@ pub enum RedeemError {
     #[error("this checkout does not exist")]
     UnknownCheckout(Reference),
     /// An imported code too easy to guess for a store without the store-wide guess budget:
-    /// below [`MIN_IMPORT_BITS`](crate::code::MIN_IMPORT_BITS).
+    /// below [`MIN_CODE_BITS`](crate::code::MIN_CODE_BITS).
     #[error(
         "imported code {code} has about {bits} bits of entropy, below the {min} a store without a guess budget takes"
     )]
@@ -64,6 +64,18 @@ pub enum RedeemError {
         /// The masked code.
         code: String,
         /// Its estimated entropy, in whole bits.
+        bits: u32,
+        /// The least taken.
+        min: u32,
+    },
+    /// The configured code generator makes codes too easy to guess for a store without the
+    /// store-wide guess budget: below [`MIN_CODE_BITS`](crate::code::MIN_CODE_BITS) (pattern
+    /// codes such as `X-GC-41` have none to guess). Nothing was issued.
+    #[error(
+        "the code generator's codes have about {bits} bits of entropy, below the {min} a store without a guess budget takes"
+    )]
+    WeakCodeGenerator {
+        /// The generator's stated entropy, in whole bits.
         bits: u32,
         /// The least taken.
         min: u32,

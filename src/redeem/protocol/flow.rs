@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::operation::{Pool, Port};
 use super::{Protocol, Redeemed};
 use crate::card::CardId;
-use crate::code::{Code, CodeError};
+use crate::code::{Code, CodeError, MIN_CODE_BITS};
 use crate::redeem::{
     Changes, Decision, IdempotencyKey, IdempotencyRecord, Outcome, RecordedRequest, RedeemError,
     StoreError,
@@ -204,6 +204,16 @@ impl Protocol {
         port: &Port,
         pool: &Pool,
     ) -> Result<(CardId, Code), RedeemError> {
+        if let Some(bits) = self.codes.entropy_bits()
+            && bits < f64::from(MIN_CODE_BITS)
+            && self.guard.store_budget().is_none()
+        {
+            return Err(RedeemError::WeakCodeGenerator {
+                // At most 64 symbols of at most 6 bits: the floor fits.
+                bits: bits.max(0.0).floor() as u32,
+                min: MIN_CODE_BITS,
+            });
+        }
         for _ in 0..CODE_ATTEMPTS {
             let (id, code) = port.fresh().await?;
             let drawn = pool.taken().any(|(i, c)| i == id || c == code);

@@ -5,7 +5,7 @@ use super::money::unwrap_issued;
 use super::operation::Port;
 use super::{Protocol, Redeemed};
 use crate::card::{CardSpec, EntryKind, Reference};
-use crate::code::{ImportedCode, MIN_IMPORT_BITS};
+use crate::code::{ImportedCode, MIN_CODE_BITS};
 use crate::redeem::{
     self, IdempotencyKey, Issued, Outcome, RecordedRequest, RedeemError, StoreError,
     spec_fingerprint,
@@ -83,12 +83,12 @@ impl Protocol {
         spec: CardSpec,
     ) -> Result<Redeemed<Issued>, RedeemError> {
         let bits = code.entropy_bits();
-        if bits < f64::from(MIN_IMPORT_BITS) && self.guard.store_budget().is_none() {
+        if bits < f64::from(MIN_CODE_BITS) && self.guard.store_budget().is_none() {
             return Err(RedeemError::WeakImportedCode {
                 code: code.code().masked(),
                 // At most 64 symbols of at most 6 bits: the floor fits.
                 bits: bits.floor() as u32,
-                min: MIN_IMPORT_BITS,
+                min: MIN_CODE_BITS,
             });
         }
         let code = code.into_code();

@@ -86,7 +86,10 @@ fn the_liability_report_is_exact_at_the_largest_amounts() {
     let (from_sqlite, from_memory) = (sqlite.liability(at).unwrap(), memory.liability(at).unwrap());
     assert_eq!(from_sqlite, from_memory);
     let line = from_sqlite.currency(Currency::KWD).unwrap();
-    assert_eq!(line.issued, Money::parse("3000000000", Currency::KWD).unwrap());
+    assert_eq!(
+        line.issued,
+        Money::parse("3000000000", Currency::KWD).unwrap()
+    );
     assert_eq!(line.outstanding_cards, 4);
     assert!(from_sqlite.discrepancies().is_empty());
 }
