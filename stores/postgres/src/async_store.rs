@@ -25,7 +25,7 @@ use tokio_postgres::{Config, Error, NoTls, Row};
 use crate::commit;
 use crate::connect::{ConnectError, Plan, Tls, check_schema, plan};
 use crate::ops;
-use crate::schema;
+use crate::schema::{self, OnConnect};
 use crate::sql::{Exec, ExecText, Params, Sql, db_error};
 
 /// An [`AsyncStore`] on a PostgreSQL server, for async hosts (axum or actix on tokio): the
@@ -175,6 +175,39 @@ impl AsyncPostgresStore {
         tls: Tls,
         options: PoolOptions,
     ) -> Result<AsyncPostgresStore, ConnectError> {
+        AsyncPostgresStore::open(url, schema, key, tls, options, OnConnect::Migrate).await
+    }
+
+    /// Connects, as [`AsyncPostgresStore::connect_with`] does, to a schema that
+    /// [`migrate`](crate::migrate) has brought to [`SCHEMA_VERSION`](crate::SCHEMA_VERSION),
+    /// running no DDL and writing nothing: the way a role that serves shoppers connects, with
+    /// only the rights [`grant_runtime`](crate::grant_runtime) gives it. It checks the
+    /// schema's version, its key's fingerprint and its commit function, as
+    /// [`PostgresStore::connect_migrated`](crate::PostgresStore::connect_migrated) does.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`PostgresStore::connect_migrated`](crate::PostgresStore::connect_migrated),
+    /// and [`ConnectError::Pool`] when the pool opens no connection in time.
+    pub async fn connect_migrated(
+        url: &str,
+        schema: Option<&str>,
+        key: CodeKey,
+        tls: Tls,
+        options: PoolOptions,
+    ) -> Result<AsyncPostgresStore, ConnectError> {
+        AsyncPostgresStore::open(url, schema, key, tls, options, OnConnect::Check).await
+    }
+
+    /// Connects, migrating or checking the schema first as `on_connect` says.
+    async fn open(
+        url: &str,
+        schema: Option<&str>,
+        key: CodeKey,
+        tls: Tls,
+        options: PoolOptions,
+        on_connect: OnConnect,
+    ) -> Result<AsyncPostgresStore, ConnectError> {
         if let Some(schema) = schema {
             check_schema(schema)?;
         }
@@ -207,14 +240,17 @@ impl AsyncPostgresStore {
             reason: format!("cannot build the connection pool: {e}"),
         })?;
 
-        // The pool's first connection checks the server and migrates.
+        // The pool's first connection checks the server and migrates or checks the schema.
         let started = Instant::now();
         let mut client = pool
             .get()
             .await
             .map_err(|e| connect_error(e, started.elapsed()))?;
         let tx = client.transaction().await.map_err(ConnectError::Database)?;
-        schema::migrate(&mut Pooled(&tx), schema, &key).await?;
+        match on_connect {
+            OnConnect::Migrate => schema::migrate(&mut Pooled(&tx), schema, &key).await?,
+            OnConnect::Check => schema::check(&mut Pooled(&tx), &key).await?,
+        }
         tx.commit().await.map_err(ConnectError::Database)?;
         drop(client);
         Ok(AsyncPostgresStore {

@@ -19,6 +19,15 @@ use giftcert_store_support::CodeKey;
 use crate::connect::ConnectError;
 use crate::sql::ExecText;
 
+/// What a store does to the schema before it serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnConnect {
+    /// Runs the missing migrations ([`schema::migrate`]).
+    Migrate,
+    /// Runs no DDL: checks that the schema is migrated ([`schema::check`]).
+    Check,
+}
+
 /// The migrations, in order: migration `n` (from 1) brings the schema to version `n`.
 /// What a released migration does to the tables never changes (a database at its version has
 /// it already); table changes come as new migrations.
@@ -133,4 +142,150 @@ pub(crate) async fn migrate<E: ExecText>(
         }
     }
     Ok(())
+}
+
+/// The body of [`COMMIT_FUNCTION`] (between its `$$` quotes), as `pg_proc.prosrc` keeps it.
+fn commit_function_body() -> &'static str {
+    let mut parts = COMMIT_FUNCTION.splitn(3, "$$");
+    parts.next();
+    parts.next().unwrap_or_default()
+}
+
+/// Checks, without running any DDL or writing anything, that the schema in the search path of
+/// the transaction `tx` is ready for this crate: at [`SCHEMA_VERSION`], with the fingerprint
+/// of `key`, and with this crate's [`COMMIT_FUNCTION`]. A role with only the rights
+/// [`grant`] gives can run it.
+///
+/// # Errors
+///
+/// [`ConnectError::Unmigrated`] for a schema without tables, behind [`SCHEMA_VERSION`],
+/// without a key fingerprint or with another commit function; [`ConnectError::NewerSchema`]
+/// for one ahead; [`ConnectError::WrongKey`] for another key's; [`ConnectError::Database`]
+/// when the server refuses a read (a role without the rights).
+pub(crate) async fn check<E: ExecText>(tx: &mut E, key: &CodeKey) -> Result<(), ConnectError> {
+    let found = current_version(tx).await?;
+    let unmigrated = |found| ConnectError::Unmigrated {
+        found,
+        needed: SCHEMA_VERSION,
+    };
+    let stored: Option<String> = tx
+        .query_one_text(
+            "SELECT (SELECT fingerprint FROM store_key WHERE id = 1)",
+            &[],
+        )
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(ConnectError::Database)?;
+    match stored {
+        None => return Err(unmigrated(found)),
+        Some(stored) if stored != key.fingerprint() => return Err(ConnectError::WrongKey),
+        Some(_) => {}
+    }
+    // The function the store calls, found as its statements find it (the search path).
+    let body: Option<String> = tx
+        .query_one_text(
+            "SELECT (SELECT p.prosrc FROM pg_catalog.pg_proc p \
+             WHERE p.oid = pg_catalog.to_regprocedure('giftcert_commit(pg_catalog.jsonb)'))",
+            &[],
+        )
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(ConnectError::Database)?;
+    if body.as_deref() != Some(commit_function_body()) {
+        return Err(unmigrated(found));
+    }
+    Ok(())
+}
+
+/// The schema version in the search path of `tx` (0 without a migration table), read without
+/// writing anything.
+///
+/// # Errors
+///
+/// [`ConnectError::Unmigrated`] for a version behind [`SCHEMA_VERSION`] (or none),
+/// [`ConnectError::NewerSchema`] for one ahead, [`ConnectError::Database`] when the server
+/// refuses the read.
+async fn current_version<E: ExecText>(tx: &mut E) -> Result<i32, ConnectError> {
+    let has_table: bool = tx
+        .query_one_text(
+            "SELECT pg_catalog.to_regclass('giftcert_schema_migrations') IS NOT NULL",
+            &[],
+        )
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(ConnectError::Database)?;
+    let found: i32 = if has_table {
+        tx.query_one_text(
+            "SELECT coalesce(max(version), 0) FROM giftcert_schema_migrations",
+            &[],
+        )
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(ConnectError::Database)?
+    } else {
+        0
+    };
+    if found > SCHEMA_VERSION {
+        return Err(ConnectError::NewerSchema {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if found < SCHEMA_VERSION {
+        return Err(ConnectError::Unmigrated {
+            found,
+            needed: SCHEMA_VERSION,
+        });
+    }
+    Ok(found)
+}
+
+/// What the role that serves shoppers may do on each table, and nothing else: read
+/// everything; append to the history (`ledger_entries`, `card_tags`), never change or delete
+/// it; update the records a commit moves (`cards`, `checkouts`, `guard_windows`,
+/// `card_sweeps`); delete what a commit or an upkeep removes (`holds`, `card_sweeps`, and the
+/// `idempotency_records` and `guard_windows` a prune drops, whose `SELECT ... FOR UPDATE`
+/// needs `UPDATE` too); only read `store_key` and `giftcert_schema_migrations`.
+pub(crate) const RUNTIME_GRANTS: &[(&str, &str)] = &[
+    ("giftcert_schema_migrations", "SELECT"),
+    ("store_key", "SELECT"),
+    ("ledger_entries", "SELECT, INSERT"),
+    ("card_tags", "SELECT, INSERT"),
+    ("cards", "SELECT, INSERT, UPDATE"),
+    ("checkouts", "SELECT, INSERT, UPDATE"),
+    ("holds", "SELECT, INSERT, DELETE"),
+    ("card_sweeps", "SELECT, INSERT, UPDATE, DELETE"),
+    ("guard_windows", "SELECT, INSERT, UPDATE, DELETE"),
+    ("idempotency_records", "SELECT, INSERT, UPDATE, DELETE"),
+];
+
+/// Grants `role` (quoted already) what a store serving shoppers needs in the schema in the
+/// search path of `tx`, which must be at [`SCHEMA_VERSION`] ([`migrate`] first): `USAGE` on
+/// the schema, [`RUNTIME_GRANTS`] on the tables, and `EXECUTE` on `giftcert_commit`. First it
+/// revokes every right `role` holds on the schema, its tables and its functions, so that the
+/// rights are these and no more, whatever was granted before. The caller commits `tx`.
+pub(crate) async fn grant<E: ExecText>(tx: &mut E, role: &str) -> Result<(), ConnectError> {
+    current_version(tx).await?;
+    let schema: Option<String> = tx
+        .query_one_text("SELECT pg_catalog.current_schema()::text", &[])
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(ConnectError::Database)?;
+    let schema = schema.ok_or_else(|| ConnectError::Unmigrated {
+        found: 0,
+        needed: SCHEMA_VERSION,
+    })?;
+    let schema = format!("\"{}\"", schema.replace('"', "\"\""));
+    let mut sql = format!(
+        "REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role};
+         REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {role};
+         REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {schema} FROM {role};
+         REVOKE ALL ON SCHEMA {schema} FROM {role};
+         GRANT USAGE ON SCHEMA {schema} TO {role};
+         GRANT EXECUTE ON FUNCTION {schema}.giftcert_commit(pg_catalog.jsonb) TO {role};"
+    );
+    for (table, rights) in RUNTIME_GRANTS {
+        sql.push_str(&format!("GRANT {rights} ON {schema}.{table} TO {role};"));
+    }
+    tx.batch_execute(&sql).await.map_err(ConnectError::Database)
 }
