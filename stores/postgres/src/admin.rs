@@ -57,15 +57,16 @@ pub fn migrate(
 /// The schema has no sequences. Every right `role` held before on the schema, its tables and
 /// its functions is revoked first, in the same transaction, so that these are all it has
 /// there; rights it holds through `PUBLIC` or another role it is a member of are not touched.
-/// The role is not created here, and must not own the schema or be a member of its owner
-/// (then the grants would not limit it). `giftcert_commit` is `SECURITY INVOKER`: it writes
+/// The role is not created here; a superuser, the schema's owner and the members of its owner
+/// are refused, since the grants would not limit them. `giftcert_commit` is `SECURITY INVOKER`: it writes
 /// with the rights of the role that calls it, so `EXECUTE` on it gives no right on a table.
 ///
 /// Run it after [`migrate`], and again after a migration that adds a table.
 ///
 /// # Errors
 ///
-/// [`ConnectError::Role`] for an empty or overlong role name; [`ConnectError::Unmigrated`]
+/// [`ConnectError::Role`] for an empty or overlong role name, or a role that is a superuser,
+/// owns the schema or is a member of its owner; [`ConnectError::Unmigrated`]
 /// or [`ConnectError::NewerSchema`] unless the schema is at
 /// [`SCHEMA_VERSION`](crate::SCHEMA_VERSION); [`ConnectError::Database`] when the role does
 /// not exist or the URL's role may not grant (it is not the owner); and those of
@@ -77,9 +78,9 @@ pub fn grant_runtime(
     role: &str,
     tls: Tls,
 ) -> Result<(), ConnectError> {
-    let role = quote_role(role)?;
+    let quoted = quote_role(role)?;
     let mut client = client(url, schema, &tls)?;
     let mut tx = client.transaction().map_err(ConnectError::Database)?;
-    block(schema::grant(&mut Unprepared(&mut tx), &role))?;
+    block(schema::grant(&mut Unprepared(&mut tx), role, &quoted))?;
     tx.commit().map_err(ConnectError::Database)
 }

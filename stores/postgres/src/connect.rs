@@ -399,10 +399,15 @@ pub enum ConnectError {
         /// The version this crate needs: [`SCHEMA_VERSION`](crate::SCHEMA_VERSION).
         needed: i32,
     },
-    /// The role name given to [`grant_runtime`](crate::grant_runtime) is empty, longer than 63
-    /// bytes or holds a NUL.
-    #[error("invalid role name: expected 1 to 63 bytes without NUL")]
-    Role,
+    /// [`grant_runtime`](crate::grant_runtime) was given a role it must not limit: a name that
+    /// is empty, longer than 63 bytes or holds a NUL, or a role that is a superuser, owns the
+    /// schema or is a member of its owner (the grants would not bind it, and revoking its
+    /// rights would take the owner's).
+    #[error("cannot make it the runtime role: {reason}")]
+    Role {
+        /// Why.
+        reason: String,
+    },
     /// The schema's codes were hashed with another [`CodeKey`](giftcert_store_support::CodeKey)
     /// than the one given: with it every code would look unknown (and each lookup count as a
     /// guess against its owner), so the store refuses to open. The schema keeps the first
@@ -454,7 +459,9 @@ pub enum ConnectError {
 /// empty, longer than PostgreSQL keeps whole, or holds a NUL.
 pub(crate) fn quote_role(role: &str) -> Result<String, ConnectError> {
     if role.is_empty() || role.len() > MAX_NAME_LEN || role.contains('\0') {
-        return Err(ConnectError::Role);
+        return Err(ConnectError::Role {
+            reason: "a role name is 1 to 63 bytes without NUL".to_owned(),
+        });
     }
     Ok(format!("\"{}\"", role.replace('"', "\"\"")))
 }

@@ -259,13 +259,35 @@ pub(crate) const RUNTIME_GRANTS: &[(&str, &str)] = &[
     ("idempotency_records", "SELECT, INSERT, UPDATE, DELETE"),
 ];
 
-/// Grants `role` (quoted already) what a store serving shoppers needs in the schema in the
+/// Grants `role` (`quoted` as an identifier) what a store serving shoppers needs in the schema in the
 /// search path of `tx`, which must be at [`SCHEMA_VERSION`] ([`migrate`] first): `USAGE` on
 /// the schema, [`RUNTIME_GRANTS`] on the tables, and `EXECUTE` on `giftcert_commit`. First it
 /// revokes every right `role` holds on the schema, its tables and its functions, so that the
-/// rights are these and no more, whatever was granted before. The caller commits `tx`.
-pub(crate) async fn grant<E: ExecText>(tx: &mut E, role: &str) -> Result<(), ConnectError> {
+/// rights are these and no more, whatever was granted before. A superuser, the schema's owner
+/// and the members of its owner are refused ([`ConnectError::Role`]). The caller commits `tx`.
+pub(crate) async fn grant<E: ExecText>(
+    tx: &mut E,
+    role: &str,
+    quoted: &str,
+) -> Result<(), ConnectError> {
     current_version(tx).await?;
+    // A role the grants would not bind, or whose revoked rights would be the owner's.
+    let unbound: Vec<bool> = tx
+        .query_text(
+            "SELECT r.rolsuper OR pg_catalog.pg_has_role(r.oid, n.nspowner, 'MEMBER') \
+             FROM pg_catalog.pg_roles r, pg_catalog.pg_namespace n \
+             WHERE r.rolname = $1 AND n.nspname = pg_catalog.current_schema()",
+            &[&role],
+        )
+        .await
+        .and_then(|rows| rows.iter().map(|row| row.try_get(0)).collect())
+        .map_err(ConnectError::Database)?;
+    if unbound.contains(&true) {
+        return Err(ConnectError::Role {
+            reason: "it is a superuser, owns the schema or is a member of its owner".to_owned(),
+        });
+    }
+    let role = quoted;
     let schema: Option<String> = tx
         .query_one_text("SELECT pg_catalog.current_schema()::text", &[])
         .await

@@ -1246,6 +1246,16 @@ fn the_runtime_role_serves_shoppers_and_cannot_edit_history() {
         table_rights(&url, &owned.schema, &owned.app.name),
         RUNTIME_RIGHTS
     );
+    let refused = giftcert_postgres::grant_runtime(
+        &owned.owner.url(),
+        Some(&owned.schema),
+        &owned.owner.name,
+        Tls::default(),
+    );
+    assert!(
+        matches!(refused, Err(ConnectError::Role { .. })),
+        "{refused:?}"
+    );
 
     let redeemer = Redeemer::new(runtime_store(&owned)).with_clock(Arc::new(FixedClock::new(t0())));
     let issued = redeemer
@@ -1426,11 +1436,24 @@ fn granting_needs_a_role_name_and_a_migrated_schema() {
     for role in ["", "a\0b", &"r".repeat(64)] {
         assert!(matches!(
             giftcert_postgres::grant_runtime(&url, Some(&schema), role, Tls::default()),
-            Err(ConnectError::Role)
+            Err(ConnectError::Role { .. })
         ));
     }
     assert!(matches!(
         giftcert_postgres::grant_runtime(&url, Some(&schema), "postgres", Tls::default()),
         Err(ConnectError::Unmigrated { found: 0, .. })
     ));
+    // The owner (here a superuser too) is refused: revoking its rights would lock it out.
+    giftcert_postgres::migrate(&url, Some(&schema), &key(), Tls::default()).unwrap();
+    let user: String = Client::connect(&url, NoTls)
+        .unwrap()
+        .query_one("SELECT current_user::text", &[])
+        .unwrap()
+        .get(0);
+    let refused = giftcert_postgres::grant_runtime(&url, Some(&schema), &user, Tls::default());
+    assert!(
+        matches!(&refused, Err(ConnectError::Role { reason }) if reason.contains("owns the schema")),
+        "{refused:?}"
+    );
+    drop(PostgresStore::connect_in_schema(&url, &schema, key()).unwrap());
 }
