@@ -85,7 +85,10 @@ impl AsyncPostgresStore {
     /// Connects to the database at `url` (`postgresql://user:password@host/db` or
     /// `host=... user=...`), keeping its tables in the connection's default schema, and
     /// brings the schema to [`SCHEMA_VERSION`](crate::SCHEMA_VERSION), with `key` to hash
-    /// codes.
+    /// codes. Migrating is DDL: the URL's role needs `CREATE` and owns the tables it makes,
+    /// which suits development. In production an owner runs [`migrate`](crate::migrate) apart
+    /// and the role that serves shoppers connects with
+    /// [`AsyncPostgresStore::connect_migrated`], which runs none.
     ///
     /// With [`Tls::default`]: TLS with the server's certificate verified against Mozilla's
     /// roots for every host that is not local, plaintext for `localhost`, loopback addresses

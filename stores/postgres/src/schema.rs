@@ -1,8 +1,10 @@
-//! The schema, created and upgraded by numbered migrations when a store connects, and the
-//! commit function, re-created after them.
+//! The schema, created and upgraded by numbered migrations ([`migrate`]: run by
+//! [`crate::migrate`] as the schema's owner, or when a store connects with migrations), the
+//! commit function, re-created after them, the check a store makes when it connects without
+//! running DDL ([`check`]), and the rights of the role that serves shoppers ([`grant`]).
 //!
 //! The table `giftcert_schema_migrations` records each migration applied (its version, nothing
-//! else). Connecting runs the missing ones in one transaction under a transaction-scoped
+//! else). Migrating runs the missing ones in one transaction under a transaction-scoped
 //! advisory lock, so stores that start at the same moment (several processes, or several
 //! connections of one) wait for each other instead of racing, and a failure leaves the schema
 //! as it was. A schema from a newer version of the crate is refused rather than misread.
@@ -41,14 +43,14 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// The function that makes a commit's writes (see [`crate::commit`]), created or replaced after
-/// the migrations on every connect. A change to the document it reads that an older crate's
+/// the migrations every time they run. A change to the document it reads that an older crate's
 /// function could not take goes with a new migration, so that the older crate refuses the
 /// schema ([`ConnectError::NewerSchema`]) instead of putting its function back.
 pub(crate) const COMMIT_FUNCTION: &str = include_str!("../sql/commit_function.sql");
 
 /// Pins the `search_path` of every function the store installs to `pg_catalog`, the store's
-/// schema and `pg_temp`, run after [`COMMIT_FUNCTION`] on every connect: a function never
-/// looks a name up in a schema other roles may create objects in.
+/// schema and `pg_temp`, run after [`COMMIT_FUNCTION`] every time the migrations run: a
+/// function never looks a name up in a schema other roles may create objects in.
 const SEARCH_PATH: &str = include_str!("../sql/search_path.sql");
 
 /// The schema version this crate writes (the highest version in `giftcert_schema_migrations`).
