@@ -1,7 +1,9 @@
-//! The steps an owner runs apart from the stores: [`migrate`] and [`grant_runtime`].
+//! The steps an owner runs apart from the stores: [`migrate`] and [`grant_runtime`], and
+//! their async twins.
 
-use giftcert_store_support::CodeKey;
+use giftcert_store_support::{CodeKey, PoolOptions};
 
+use crate::async_store::{Pooled, pool_and_client};
 use crate::connect::{ConnectError, Tls, quote_role};
 use crate::schema;
 use crate::store::{Unprepared, block, client, migrate_with};
@@ -17,7 +19,8 @@ use crate::store::{Unprepared, block, client, migrate_with};
 /// that serves shoppers is given its rights with [`grant_runtime`] and connects with
 /// [`PostgresStore::connect_migrated`](crate::PostgresStore::connect_migrated) or
 /// [`AsyncPostgresStore::connect_migrated`](crate::AsyncPostgresStore::connect_migrated).
-/// The example `migrate` is a command line for both steps.
+/// The example `migrate` is a command line for both steps; [`migrate_async`] and
+/// [`grant_runtime_async`] do them on `tokio-postgres`.
 ///
 /// ```no_run
 /// use giftcert_postgres::{CodeKey, Tls};
@@ -83,4 +86,42 @@ pub fn grant_runtime(
     let mut tx = client.transaction().map_err(ConnectError::Database)?;
     block(schema::grant(&mut Unprepared(&mut tx), role, &quoted))?;
     tx.commit().map_err(ConnectError::Database)
+}
+
+/// [`migrate`] on `tokio-postgres`, for an async host that runs the step itself (the
+/// blocking [`migrate`] panics inside a tokio runtime).
+///
+/// # Errors
+///
+/// Those of [`migrate`], and [`ConnectError::Pool`] when no connection opens within the
+/// default pool timeout.
+pub async fn migrate_async(
+    url: &str,
+    schema: Option<&str>,
+    key: &CodeKey,
+    tls: Tls,
+) -> Result<(), ConnectError> {
+    let (_pool, mut client) = pool_and_client(url, schema, &tls, PoolOptions::default()).await?;
+    let tx = client.transaction().await.map_err(ConnectError::Database)?;
+    schema::migrate(&mut Pooled(&tx), schema, key).await?;
+    tx.commit().await.map_err(ConnectError::Database)
+}
+
+/// [`grant_runtime`] on `tokio-postgres`, for an async host that runs the step itself.
+///
+/// # Errors
+///
+/// Those of [`grant_runtime`], and [`ConnectError::Pool`] when no connection opens within the
+/// default pool timeout.
+pub async fn grant_runtime_async(
+    url: &str,
+    schema: Option<&str>,
+    role: &str,
+    tls: Tls,
+) -> Result<(), ConnectError> {
+    let quoted = quote_role(role)?;
+    let (_pool, mut client) = pool_and_client(url, schema, &tls, PoolOptions::default()).await?;
+    let tx = client.transaction().await.map_err(ConnectError::Database)?;
+    schema::grant(&mut Pooled(&tx), role, &quoted).await?;
+    tx.commit().await.map_err(ConnectError::Database)
 }

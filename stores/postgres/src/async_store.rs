@@ -211,44 +211,8 @@ impl AsyncPostgresStore {
         options: PoolOptions,
         on_connect: OnConnect,
     ) -> Result<AsyncPostgresStore, ConnectError> {
-        if let Some(schema) = schema {
-            check_schema(schema)?;
-        }
-        let mut config = Config::from_str(url).map_err(ConnectError::Url)?;
-        let manager_config = ManagerConfig {
-            // A connection whose socket closed is dropped; no round trip per request.
-            recycling_method: RecyclingMethod::Fast,
-        };
-        let manager = match plan(&mut config, &tls)? {
-            Plan::Plaintext => Manager::from_config(config, NoTls, manager_config),
-            Plan::Verified(tls) => Manager::from_config(config, tls, manager_config),
-        };
-        let timeout = options.checkout_timeout();
-        let mut builder = Pool::builder(manager)
-            .max_size(usize::try_from(options.max_size().get()).unwrap_or(usize::MAX))
-            .wait_timeout(Some(timeout))
-            .create_timeout(Some(timeout))
-            .runtime(Runtime::Tokio1);
-        if let Some(schema) = schema {
-            // `schema` is checked to be a plain lowercase identifier: it needs no quoting.
-            let set = Arc::<str>::from(format!("SET search_path TO {schema}"));
-            builder = builder.post_create(Hook::async_fn(move |client: &mut ClientWrapper, _| {
-                let set = Arc::clone(&set);
-                Box::pin(
-                    async move { client.batch_execute(&set).await.map_err(HookError::Backend) },
-                )
-            }));
-        }
-        let pool = builder.build().map_err(|e| ConnectError::Pool {
-            reason: format!("cannot build the connection pool: {e}"),
-        })?;
-
         // The pool's first connection checks the server and migrates or checks the schema.
-        let started = Instant::now();
-        let mut client = pool
-            .get()
-            .await
-            .map_err(|e| connect_error(e, started.elapsed()))?;
+        let (pool, mut client) = pool_and_client(url, schema, &tls, options).await?;
         let tx = client.transaction().await.map_err(ConnectError::Database)?;
         match on_connect {
             OnConnect::Migrate => schema::migrate(&mut Pooled(&tx), schema, &key).await?,
@@ -285,6 +249,52 @@ impl AsyncPostgresStore {
             source: Some(Arc::new(e)),
         })
     }
+}
+
+/// A pool of connections to `url` (in `schema` when given) under `tls`, sized by `options`,
+/// and its first connection, opened now so that a server that cannot be reached fails here.
+pub(crate) async fn pool_and_client(
+    url: &str,
+    schema: Option<&str>,
+    tls: &Tls,
+    options: PoolOptions,
+) -> Result<(Pool, Object), ConnectError> {
+    if let Some(schema) = schema {
+        check_schema(schema)?;
+    }
+    let mut config = Config::from_str(url).map_err(ConnectError::Url)?;
+    let manager_config = ManagerConfig {
+        // A connection whose socket closed is dropped; no round trip per request.
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match plan(&mut config, tls)? {
+        Plan::Plaintext => Manager::from_config(config, NoTls, manager_config),
+        Plan::Verified(tls) => Manager::from_config(config, tls, manager_config),
+    };
+    let timeout = options.checkout_timeout();
+    let mut builder = Pool::builder(manager)
+        .max_size(usize::try_from(options.max_size().get()).unwrap_or(usize::MAX))
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .runtime(Runtime::Tokio1);
+    if let Some(schema) = schema {
+        // `schema` is checked to be a plain lowercase identifier: it needs no quoting.
+        let set = Arc::<str>::from(format!("SET search_path TO {schema}"));
+        builder = builder.post_create(Hook::async_fn(move |client: &mut ClientWrapper, _| {
+            let set = Arc::clone(&set);
+            Box::pin(async move { client.batch_execute(&set).await.map_err(HookError::Backend) })
+        }));
+    }
+    let pool = builder.build().map_err(|e| ConnectError::Pool {
+        reason: format!("cannot build the connection pool: {e}"),
+    })?;
+
+    let started = Instant::now();
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| connect_error(e, started.elapsed()))?;
+    Ok((pool, client))
 }
 
 /// Why the pool gave no connection to migrate with.
@@ -394,7 +404,7 @@ impl AsyncStore for AsyncPostgresStore {
 
 /// A pooled connection (or a transaction on one) running the store's statements, each
 /// prepared the first time this connection runs it and then taken from its cache.
-struct Pooled<'a, C>(&'a C);
+pub(crate) struct Pooled<'a, C>(pub(crate) &'a C);
 
 impl<C: GenericClient> Exec for Pooled<'_, C> {
     async fn execute(&mut self, sql: Sql, params: Params<'_>) -> Result<u64, Error> {

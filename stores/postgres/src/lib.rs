@@ -12,7 +12,7 @@ mod schema;
 mod sql;
 mod store;
 
-pub use admin::{grant_runtime, migrate};
+pub use admin::{grant_runtime, grant_runtime_async, migrate, migrate_async};
 pub use async_store::AsyncPostgresStore;
 pub use connect::{ConnectError, PemText, Tls};
 /// How a store's connection pool is sized, re-exported for [`PostgresStore::connect_with`].

@@ -627,3 +627,72 @@ async fn the_async_store_serves_as_the_runtime_role_which_cannot_edit_history() 
     );
     drop(owned);
 }
+
+/// The async twins of the owner's steps: `migrate_async` and `grant_runtime_async` as the
+/// owner give the runtime role exactly the documented rights, after which `connect_migrated`
+/// opens the schema as that role (and refused it before). The owner itself and a role that
+/// does not exist are refused.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: GIFTCERT_POSTGRES_URL"]
+async fn the_owners_steps_run_on_tokio_too() {
+    let url = url();
+    let scratch = Scratch::new(url.clone());
+    let owned = OwnedSchema::roles(&url, scratch.schema());
+    let (owner, schema) = (owned.owner.url(), Some(owned.schema.as_str()));
+    let app = owned.app.url();
+    let runtime = || {
+        AsyncPostgresStore::connect_migrated(
+            &app,
+            schema,
+            key(),
+            Tls::default(),
+            PoolOptions::default(),
+        )
+    };
+    assert!(matches!(
+        runtime().await,
+        Err(ConnectError::Unmigrated { found: 0, .. })
+    ));
+    assert!(matches!(
+        giftcert_postgres::grant_runtime_async(&owner, schema, &owned.app.name, Tls::default())
+            .await,
+        Err(ConnectError::Unmigrated { found: 0, .. })
+    ));
+
+    giftcert_postgres::migrate_async(&owner, schema, &key(), Tls::default())
+        .await
+        .unwrap();
+    giftcert_postgres::grant_runtime_async(&owner, schema, &owned.app.name, Tls::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        table_rights(&url, &owned.schema, &owned.app.name),
+        RUNTIME_RIGHTS
+    );
+    let store = runtime().await.unwrap();
+    let (_, code, changes) = issue(1, "POOL-OFON-EWAI-0001", usd("25"));
+    store.commit(changes).await.unwrap();
+    assert!(store.card_by_code(&code).await.unwrap().is_some());
+
+    let refused =
+        giftcert_postgres::grant_runtime_async(&owner, schema, &owned.owner.name, Tls::default())
+            .await;
+    assert!(
+        matches!(refused, Err(ConnectError::Role { .. })),
+        "{refused:?}"
+    );
+    let refused = giftcert_postgres::grant_runtime_async(
+        &owner,
+        schema,
+        "giftcert_no_such_role",
+        Tls::default(),
+    )
+    .await;
+    assert!(
+        matches!(&refused, Err(ConnectError::Database(e))
+            if e.as_db_error().is_some_and(|db| db.code().code() == "42704")),
+        "{refused:?}"
+    );
+    drop(store);
+    drop(owned);
+}

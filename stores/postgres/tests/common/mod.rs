@@ -163,20 +163,7 @@ impl OwnedSchema {
     /// Creates the roles, lets the owner create schemas in the server's database, migrates
     /// `schema` as the owner and grants the runtime role its rights there.
     pub fn new(url: &str, schema: String) -> OwnedSchema {
-        let owner = ScratchRole::new(url, "owner");
-        let app = ScratchRole::new(url, "app");
-        let (server, name) = (url.to_owned(), owner.name.clone());
-        off_runtime(move || {
-            let mut admin = postgres::Client::connect(&server, NoTls).unwrap();
-            let db: String = admin
-                .query_one("SELECT current_database()::text", &[])
-                .unwrap()
-                .get(0);
-            admin
-                .batch_execute(&format!("GRANT CREATE ON DATABASE {db} TO {name}"))
-                .unwrap();
-        });
-        let owned = OwnedSchema { schema, owner, app };
+        let owned = OwnedSchema::roles(url, schema);
         owned.migrate();
         let (owner_url, schema, app) = (
             owned.owner.url(),
@@ -193,6 +180,25 @@ impl OwnedSchema {
             .unwrap();
         });
         owned
+    }
+
+    /// Creates the roles and lets the owner create schemas in the server's database; `schema`
+    /// is not made.
+    pub fn roles(url: &str, schema: String) -> OwnedSchema {
+        let owner = ScratchRole::new(url, "owner");
+        let app = ScratchRole::new(url, "app");
+        let (server, name) = (url.to_owned(), owner.name.clone());
+        off_runtime(move || {
+            let mut admin = postgres::Client::connect(&server, NoTls).unwrap();
+            let db: String = admin
+                .query_one("SELECT current_database()::text", &[])
+                .unwrap()
+                .get(0);
+            admin
+                .batch_execute(&format!("GRANT CREATE ON DATABASE {db} TO {name}"))
+                .unwrap();
+        });
+        OwnedSchema { schema, owner, app }
     }
 
     /// Runs the migrations as the owner.
