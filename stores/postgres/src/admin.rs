@@ -61,16 +61,17 @@ pub fn migrate(
 /// its functions is revoked first, in the same transaction, so that these are all it has
 /// there; rights it holds through `PUBLIC` or another role it is a member of are not touched.
 /// The role is not created here; a superuser, the schema's owner and the members of its owner
-/// are refused, since the grants would not limit them. `giftcert_commit` is `SECURITY INVOKER`: it writes
-/// with the rights of the role that calls it, so `EXECUTE` on it gives no right on a table.
+/// are refused, since the grants would not limit them. `giftcert_commit` is `SECURITY
+/// INVOKER`: it writes with the rights of the role that calls it, so `EXECUTE` on it gives no
+/// right on a table.
 ///
 /// Run it after [`migrate`], and again after a migration that adds a table.
 ///
 /// # Errors
 ///
 /// [`ConnectError::Role`] for an empty or overlong role name, or a role that is a superuser,
-/// owns the schema or is a member of its owner; [`ConnectError::Unmigrated`]
-/// or [`ConnectError::NewerSchema`] unless the schema is at
+/// owns the schema or is a member of its owner; [`ConnectError::Unmigrated`] or
+/// [`ConnectError::NewerSchema`] unless the schema is at
 /// [`SCHEMA_VERSION`](crate::SCHEMA_VERSION); [`ConnectError::Database`] when the role does
 /// not exist or the URL's role may not grant (it is not the owner); and those of
 /// [`PostgresStore::connect_in_schema`](crate::PostgresStore::connect_in_schema) about the

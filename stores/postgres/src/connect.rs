@@ -381,9 +381,10 @@ pub enum ConnectError {
         /// The newest this crate knows.
         known: i32,
     },
-    /// The schema is behind this crate (its version is below [`SCHEMA_VERSION`](crate::SCHEMA_VERSION),
-    /// it has no tables or no key fingerprint yet, or its `giftcert_commit` is not this crate's),
-    /// and the store was asked to connect without running migrations
+    /// The schema is behind this crate (its version is below
+    /// [`SCHEMA_VERSION`](crate::SCHEMA_VERSION), it has no tables or no key fingerprint yet,
+    /// or its `giftcert_commit` is not this crate's), and the store was asked to connect
+    /// without running migrations
     /// ([`PostgresStore::connect_migrated`](crate::PostgresStore::connect_migrated),
     /// [`AsyncPostgresStore::connect_migrated`](crate::AsyncPostgresStore::connect_migrated)).
     /// Run [`migrate`](crate::migrate) as the schema's owner first (`cargo run -p

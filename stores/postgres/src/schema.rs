@@ -313,3 +313,53 @@ pub(crate) async fn grant<E: ExecText>(
     }
     tx.batch_execute(&sql).await.map_err(ConnectError::Database)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every table the migrations create (and the migration table) has its runtime rights,
+    /// once: a migration that adds a table must say what the runtime role may do on it.
+    #[test]
+    fn every_table_has_its_runtime_rights() {
+        let mut created: Vec<&str> = MIGRATIONS
+            .iter()
+            .flat_map(|sql| sql.split("CREATE TABLE ").skip(1))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .collect();
+        created.push("giftcert_schema_migrations");
+        created.sort_unstable();
+        let mut granted: Vec<&str> = RUNTIME_GRANTS.iter().map(|(table, _)| *table).collect();
+        granted.sort_unstable();
+        assert_eq!(granted, created);
+        // History is only read and appended to.
+        for (table, rights) in RUNTIME_GRANTS {
+            if [
+                "ledger_entries",
+                "card_tags",
+                "store_key",
+                "giftcert_schema_migrations",
+            ]
+            .contains(table)
+            {
+                assert!(
+                    !rights.contains("UPDATE") && !rights.contains("DELETE"),
+                    "{table}: {rights}"
+                );
+            }
+        }
+    }
+
+    /// The body `connect_migrated` compares with the database's is the function's whole body.
+    #[test]
+    fn the_commit_function_body_is_what_is_between_its_quotes() {
+        let body = commit_function_body();
+        assert!(body.trim_start().starts_with("DECLARE"), "{}", &body[..40]);
+        assert!(
+            body.trim_end().ends_with("END"),
+            "{}",
+            &body[body.len() - 40..]
+        );
+        assert!(!body.contains("$$"));
+    }
+}
