@@ -216,7 +216,7 @@ impl AsyncPostgresStore {
         let tx = client.transaction().await.map_err(ConnectError::Database)?;
         match on_connect {
             OnConnect::Migrate => schema::migrate(&mut Pooled(&tx), schema, &key).await?,
-            OnConnect::Check => schema::check(&mut Pooled(&tx), &key).await?,
+            OnConnect::Check => schema::check(&mut Pooled(&tx), schema, &key).await?,
         }
         tx.commit().await.map_err(ConnectError::Database)?;
         drop(client);

@@ -400,6 +400,17 @@ pub enum ConnectError {
         /// The version this crate needs: [`SCHEMA_VERSION`](crate::SCHEMA_VERSION).
         needed: i32,
     },
+    /// The role connecting without migrations may not use the schema (it has no `USAGE` on
+    /// it), so the store cannot see its tables: the owner has not run
+    /// [`grant_runtime`](crate::grant_runtime) for this role.
+    #[error(
+        "the role has no USAGE on schema \"{schema}\": run giftcert_postgres::grant_runtime for \
+         it as the schema's owner"
+    )]
+    NoAccess {
+        /// The schema.
+        schema: String,
+    },
     /// [`grant_runtime`](crate::grant_runtime) was given a role it must not limit: a name that
     /// is empty, longer than 63 bytes or holds a NUL, or a role that is a superuser, owns the
     /// schema or is a member of its owner (the grants would not bind it, and revoking its

@@ -160,11 +160,33 @@ fn commit_function_body() -> &'static str {
 ///
 /// # Errors
 ///
+/// [`ConnectError::NoAccess`] when the role may not use `schema`;
 /// [`ConnectError::Unmigrated`] for a schema without tables, behind [`SCHEMA_VERSION`],
 /// without a key fingerprint or with another commit function; [`ConnectError::NewerSchema`]
 /// for one ahead; [`ConnectError::WrongKey`] for another key's; [`ConnectError::Database`]
 /// when the server refuses a read (a role without the rights).
-pub(crate) async fn check<E: ExecText>(tx: &mut E, key: &CodeKey) -> Result<(), ConnectError> {
+pub(crate) async fn check<E: ExecText>(
+    tx: &mut E,
+    schema: Option<&str>,
+    key: &CodeKey,
+) -> Result<(), ConnectError> {
+    if let Some(schema) = schema {
+        // A schema the role may not use is skipped by the search path, and would look empty.
+        let usable: Option<bool> = tx
+            .query_one_text(
+                "SELECT (SELECT pg_catalog.has_schema_privilege(n.oid, 'USAGE') \
+                 FROM pg_catalog.pg_namespace n WHERE n.nspname = $1)",
+                &[&schema],
+            )
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(ConnectError::Database)?;
+        if usable == Some(false) {
+            return Err(ConnectError::NoAccess {
+                schema: schema.to_owned(),
+            });
+        }
+    }
     let found = current_version(tx).await?;
     let unmigrated = |found| ConnectError::Unmigrated {
         found,

@@ -229,7 +229,8 @@ impl PostgresStore {
     /// # Errors
     ///
     /// [`ConnectError::Unmigrated`] when the schema is missing or behind (run
-    /// [`migrate`](crate::migrate) as its owner), [`ConnectError::NewerSchema`] when it is
+    /// [`migrate`](crate::migrate) as its owner), [`ConnectError::NoAccess`] when the role
+    /// has no `USAGE` on it (run [`grant_runtime`](crate::grant_runtime)), [`ConnectError::NewerSchema`] when it is
     /// ahead, [`ConnectError::WrongKey`], [`ConnectError::Database`] when the server refuses
     /// the connection or a read (a role without the rights), and those of
     /// [`PostgresStore::connect_in_schema`] about the URL, the schema name and TLS.
@@ -270,7 +271,7 @@ impl PostgresStore {
         let mut client = connections.client().map_err(ConnectError::Database)?;
         match on_connect {
             OnConnect::Migrate => migrate_with(&mut client, schema, &key)?,
-            OnConnect::Check => check_with(&mut client, &key)?,
+            OnConnect::Check => check_with(&mut client, schema, &key)?,
         }
         drop(client);
         Ok(PostgresStore {
@@ -350,9 +351,13 @@ pub(crate) fn migrate_with(
 }
 
 /// Checks that the schema of `client` is migrated ([`schema::check`]), writing nothing.
-fn check_with(client: &mut Client, key: &CodeKey) -> Result<(), ConnectError> {
+fn check_with(
+    client: &mut Client,
+    schema: Option<&str>,
+    key: &CodeKey,
+) -> Result<(), ConnectError> {
     let mut tx = client.transaction().map_err(ConnectError::Database)?;
-    block(schema::check(&mut Unprepared(&mut tx), key))?;
+    block(schema::check(&mut Unprepared(&mut tx), schema, key))?;
     tx.commit().map_err(ConnectError::Database)
 }
 

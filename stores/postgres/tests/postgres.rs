@@ -1307,6 +1307,21 @@ fn the_runtime_role_serves_shoppers_and_cannot_edit_history() {
         .get(0);
     assert_eq!(owns, 0, "the runtime role owns a table");
 
+    // A role the owner granted nothing is told so, not that the schema is unmigrated.
+    let stranger = common::ScratchRole::new(&url, "stranger");
+    let refused = PostgresStore::connect_migrated(
+        &stranger.url(),
+        Some(&owned.schema),
+        key(),
+        Tls::default(),
+        PoolOptions::default(),
+    )
+    .map(|_| ());
+    assert!(
+        matches!(&refused, Err(ConnectError::NoAccess { schema }) if *schema == owned.schema),
+        "{refused:?}"
+    );
+
     // Migrating on connect needs CREATE, which the runtime role does not have.
     match PostgresStore::connect_in_schema(&owned.app.url(), &owned.schema, key()) {
         Err(ConnectError::Database(e)) => assert_eq!(
