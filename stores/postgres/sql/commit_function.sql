@@ -1,8 +1,9 @@
 -- giftcert_commit(changes): every write of one commit, in one statement.
 --
--- Not a numbered migration: connecting re-creates it (CREATE OR REPLACE) after the migrations
--- have run, in the same transaction and under the same advisory lock, so the function is always
--- this crate's and this file is its only text. The numbered migrations hold the tables.
+-- Not a numbered migration: migrating (`migrate`, or a connect that migrates) re-creates it
+-- (CREATE OR REPLACE) after the migrations have run, in the same transaction and under the
+-- same advisory lock, so the function is always this crate's and this file is its only text.
+-- The numbered migrations hold the tables.
 --
 -- It makes the writes in the order every giftcert SQL store takes them: the cards in the order
 -- given (the store sorts them by id, so two commits over the same cards lock them in the same
@@ -41,6 +42,10 @@
 -- types the catalogue's take (`0::numeric`, not `0`, beside a numeric), and
 -- `sql/search_path.sql`, run right after this file, pins its `search_path` to `pg_catalog`,
 -- the store's schema and `pg_temp`, in that order.
+
+-- It is SECURITY INVOKER (PostgreSQL's default): it writes with the rights of the role that
+-- calls it, so the runtime role `grant_runtime` sets up is held to its own table rights
+-- inside it, and EXECUTE on it gives no right on any table.
 
 CREATE OR REPLACE FUNCTION giftcert_commit(changes jsonb) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE

@@ -1,7 +1,7 @@
 -- Pins the search_path of every function the store installs (the commit function and the
 -- tables' trigger functions) to `pg_catalog`, the store's schema and `pg_temp`, in that order.
 --
--- Not a numbered migration: connecting runs it after `sql/commit_function.sql`, in the same
+-- Not a numbered migration: migrating runs it after `sql/commit_function.sql`, in the same
 -- transaction and under the same advisory lock, so that every schema's functions get it,
 -- whichever version made them.
 --

@@ -25,7 +25,7 @@ use tokio_postgres::{Config, Error, NoTls, Row};
 use crate::commit;
 use crate::connect::{ConnectError, Plan, Tls, check_schema, plan};
 use crate::ops;
-use crate::schema;
+use crate::schema::{self, OnConnect};
 use crate::sql::{Exec, ExecText, Params, Sql, db_error};
 
 /// An [`AsyncStore`] on a PostgreSQL server, for async hosts (axum or actix on tokio): the
@@ -85,7 +85,10 @@ impl AsyncPostgresStore {
     /// Connects to the database at `url` (`postgresql://user:password@host/db` or
     /// `host=... user=...`), keeping its tables in the connection's default schema, and
     /// brings the schema to [`SCHEMA_VERSION`](crate::SCHEMA_VERSION), with `key` to hash
-    /// codes.
+    /// codes. Migrating is DDL: the URL's role needs `CREATE` and owns the tables it makes,
+    /// which suits development. In production an owner runs [`migrate`](crate::migrate) apart
+    /// and the role that serves shoppers connects with
+    /// [`AsyncPostgresStore::connect_migrated`], which runs none.
     ///
     /// With [`Tls::default`]: TLS with the server's certificate verified against Mozilla's
     /// roots for every host that is not local, plaintext for `localhost`, loopback addresses
@@ -175,46 +178,46 @@ impl AsyncPostgresStore {
         tls: Tls,
         options: PoolOptions,
     ) -> Result<AsyncPostgresStore, ConnectError> {
-        if let Some(schema) = schema {
-            check_schema(schema)?;
-        }
-        let mut config = Config::from_str(url).map_err(ConnectError::Url)?;
-        let manager_config = ManagerConfig {
-            // A connection whose socket closed is dropped; no round trip per request.
-            recycling_method: RecyclingMethod::Fast,
-        };
-        let manager = match plan(&mut config, &tls)? {
-            Plan::Plaintext => Manager::from_config(config, NoTls, manager_config),
-            Plan::Verified(tls) => Manager::from_config(config, tls, manager_config),
-        };
-        let timeout = options.checkout_timeout();
-        let mut builder = Pool::builder(manager)
-            .max_size(usize::try_from(options.max_size().get()).unwrap_or(usize::MAX))
-            .wait_timeout(Some(timeout))
-            .create_timeout(Some(timeout))
-            .runtime(Runtime::Tokio1);
-        if let Some(schema) = schema {
-            // `schema` is checked to be a plain lowercase identifier: it needs no quoting.
-            let set = Arc::<str>::from(format!("SET search_path TO {schema}"));
-            builder = builder.post_create(Hook::async_fn(move |client: &mut ClientWrapper, _| {
-                let set = Arc::clone(&set);
-                Box::pin(
-                    async move { client.batch_execute(&set).await.map_err(HookError::Backend) },
-                )
-            }));
-        }
-        let pool = builder.build().map_err(|e| ConnectError::Pool {
-            reason: format!("cannot build the connection pool: {e}"),
-        })?;
+        AsyncPostgresStore::open(url, schema, key, tls, options, OnConnect::Migrate).await
+    }
 
-        // The pool's first connection checks the server and migrates.
-        let started = Instant::now();
-        let mut client = pool
-            .get()
-            .await
-            .map_err(|e| connect_error(e, started.elapsed()))?;
+    /// Connects, as [`AsyncPostgresStore::connect_with`] does, to a schema that
+    /// [`migrate`](crate::migrate) has brought to [`SCHEMA_VERSION`](crate::SCHEMA_VERSION),
+    /// running no DDL and writing nothing: the way a role that serves shoppers connects, with
+    /// only the rights [`grant_runtime`](crate::grant_runtime) gives it. It checks the
+    /// schema's version, its key's fingerprint and its commit function, as
+    /// [`PostgresStore::connect_migrated`](crate::PostgresStore::connect_migrated) does.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`PostgresStore::connect_migrated`](crate::PostgresStore::connect_migrated),
+    /// and [`ConnectError::Pool`] when the pool opens no connection in time.
+    pub async fn connect_migrated(
+        url: &str,
+        schema: Option<&str>,
+        key: CodeKey,
+        tls: Tls,
+        options: PoolOptions,
+    ) -> Result<AsyncPostgresStore, ConnectError> {
+        AsyncPostgresStore::open(url, schema, key, tls, options, OnConnect::Check).await
+    }
+
+    /// Connects, migrating or checking the schema first as `on_connect` says.
+    async fn open(
+        url: &str,
+        schema: Option<&str>,
+        key: CodeKey,
+        tls: Tls,
+        options: PoolOptions,
+        on_connect: OnConnect,
+    ) -> Result<AsyncPostgresStore, ConnectError> {
+        // The pool's first connection checks the server and migrates or checks the schema.
+        let (pool, mut client) = pool_and_client(url, schema, &tls, options).await?;
         let tx = client.transaction().await.map_err(ConnectError::Database)?;
-        schema::migrate(&mut Pooled(&tx), schema, &key).await?;
+        match on_connect {
+            OnConnect::Migrate => schema::migrate(&mut Pooled(&tx), schema, &key).await?,
+            OnConnect::Check => schema::check(&mut Pooled(&tx), schema, &key).await?,
+        }
         tx.commit().await.map_err(ConnectError::Database)?;
         drop(client);
         Ok(AsyncPostgresStore {
@@ -246,6 +249,52 @@ impl AsyncPostgresStore {
             source: Some(Arc::new(e)),
         })
     }
+}
+
+/// A pool of connections to `url` (in `schema` when given) under `tls`, sized by `options`,
+/// and its first connection, opened now so that a server that cannot be reached fails here.
+pub(crate) async fn pool_and_client(
+    url: &str,
+    schema: Option<&str>,
+    tls: &Tls,
+    options: PoolOptions,
+) -> Result<(Pool, Object), ConnectError> {
+    if let Some(schema) = schema {
+        check_schema(schema)?;
+    }
+    let mut config = Config::from_str(url).map_err(ConnectError::Url)?;
+    let manager_config = ManagerConfig {
+        // A connection whose socket closed is dropped; no round trip per request.
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match plan(&mut config, tls)? {
+        Plan::Plaintext => Manager::from_config(config, NoTls, manager_config),
+        Plan::Verified(tls) => Manager::from_config(config, tls, manager_config),
+    };
+    let timeout = options.checkout_timeout();
+    let mut builder = Pool::builder(manager)
+        .max_size(usize::try_from(options.max_size().get()).unwrap_or(usize::MAX))
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .runtime(Runtime::Tokio1);
+    if let Some(schema) = schema {
+        // `schema` is checked to be a plain lowercase identifier: it needs no quoting.
+        let set = Arc::<str>::from(format!("SET search_path TO {schema}"));
+        builder = builder.post_create(Hook::async_fn(move |client: &mut ClientWrapper, _| {
+            let set = Arc::clone(&set);
+            Box::pin(async move { client.batch_execute(&set).await.map_err(HookError::Backend) })
+        }));
+    }
+    let pool = builder.build().map_err(|e| ConnectError::Pool {
+        reason: format!("cannot build the connection pool: {e}"),
+    })?;
+
+    let started = Instant::now();
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| connect_error(e, started.elapsed()))?;
+    Ok((pool, client))
 }
 
 /// Why the pool gave no connection to migrate with.
@@ -355,7 +404,7 @@ impl AsyncStore for AsyncPostgresStore {
 
 /// A pooled connection (or a transaction on one) running the store's statements, each
 /// prepared the first time this connection runs it and then taken from its cache.
-struct Pooled<'a, C>(&'a C);
+pub(crate) struct Pooled<'a, C>(pub(crate) &'a C);
 
 impl<C: GenericClient> Exec for Pooled<'_, C> {
     async fn execute(&mut self, sql: Sql, params: Params<'_>) -> Result<u64, Error> {

@@ -351,8 +351,8 @@ pub(crate) fn plan(config: &mut Config, tls: &Tls) -> Result<Plan, ConnectError>
     )))
 }
 
-/// The longest schema name PostgreSQL keeps whole.
-const MAX_SCHEMA_LEN: usize = 63;
+/// The longest name (of a schema or a role) PostgreSQL keeps whole.
+const MAX_NAME_LEN: usize = 63;
 
 /// Why a store could not connect.
 #[derive(Debug, thiserror::Error)]
@@ -380,6 +380,45 @@ pub enum ConnectError {
         found: i32,
         /// The newest this crate knows.
         known: i32,
+    },
+    /// The schema is behind this crate (its version is below
+    /// [`SCHEMA_VERSION`](crate::SCHEMA_VERSION), it has no tables or no key fingerprint yet,
+    /// or its `giftcert_commit` is not this crate's), and the store was asked to connect
+    /// without running migrations
+    /// ([`PostgresStore::connect_migrated`](crate::PostgresStore::connect_migrated),
+    /// [`AsyncPostgresStore::connect_migrated`](crate::AsyncPostgresStore::connect_migrated)).
+    /// Run [`migrate`](crate::migrate) as the schema's owner first (`cargo run -p
+    /// giftcert-postgres --example migrate`), then connect again.
+    #[error(
+        "the schema is not migrated for this giftcert-postgres (it has version {found}, this \
+         crate needs version {needed} and its commit function): run giftcert_postgres::migrate \
+         as the schema's owner, then connect again"
+    )]
+    Unmigrated {
+        /// Its schema version (0 when it has no migration table).
+        found: i32,
+        /// The version this crate needs: [`SCHEMA_VERSION`](crate::SCHEMA_VERSION).
+        needed: i32,
+    },
+    /// The role connecting without migrations may not use the schema (it has no `USAGE` on
+    /// it), so the store cannot see its tables: the owner has not run
+    /// [`grant_runtime`](crate::grant_runtime) for this role.
+    #[error(
+        "the role has no USAGE on schema \"{schema}\": run giftcert_postgres::grant_runtime for \
+         it as the schema's owner"
+    )]
+    NoAccess {
+        /// The schema.
+        schema: String,
+    },
+    /// [`grant_runtime`](crate::grant_runtime) was given a role it must not limit: a name that
+    /// is empty, longer than 63 bytes or holds a NUL, or a role that is a superuser, owns the
+    /// schema or is a member of its owner (the grants would not bind it, and revoking its
+    /// rights would take the owner's).
+    #[error("cannot make it the runtime role: {reason}")]
+    Role {
+        /// Why.
+        reason: String,
     },
     /// The schema's codes were hashed with another [`CodeKey`](giftcert_store_support::CodeKey)
     /// than the one given: with it every code would look unknown (and each lookup count as a
@@ -428,6 +467,17 @@ pub enum ConnectError {
     },
 }
 
+/// The role name `role` quoted as an SQL identifier, or [`ConnectError::Role`] when it is
+/// empty, longer than PostgreSQL keeps whole, or holds a NUL.
+pub(crate) fn quote_role(role: &str) -> Result<String, ConnectError> {
+    if role.is_empty() || role.len() > MAX_NAME_LEN || role.contains('\0') {
+        return Err(ConnectError::Role {
+            reason: "a role name is 1 to 63 bytes without NUL".to_owned(),
+        });
+    }
+    Ok(format!("\"{}\"", role.replace('"', "\"\"")))
+}
+
 /// Refuses a schema name that is not a plain lowercase identifier (so it needs no quoting).
 pub(crate) fn check_schema(schema: &str) -> Result<(), ConnectError> {
     let mut bytes = schema.bytes();
@@ -435,7 +485,7 @@ pub(crate) fn check_schema(schema: &str) -> Result<(), ConnectError> {
         .next()
         .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        && schema.len() <= MAX_SCHEMA_LEN;
+        && schema.len() <= MAX_NAME_LEN;
     if plain {
         Ok(())
     } else {

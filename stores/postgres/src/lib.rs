@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+mod admin;
 mod async_store;
 mod commit;
 mod connect;
@@ -11,6 +12,7 @@ mod schema;
 mod sql;
 mod store;
 
+pub use admin::{grant_runtime, grant_runtime_async, migrate, migrate_async};
 pub use async_store::AsyncPostgresStore;
 pub use connect::{ConnectError, PemText, Tls};
 /// How a store's connection pool is sized, re-exported for [`PostgresStore::connect_with`].

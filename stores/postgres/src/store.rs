@@ -21,7 +21,7 @@ use r2d2_postgres::PostgresConnectionManager;
 use crate::commit;
 use crate::connect::{ConnectError, Plan, Tls, check_schema, plan};
 use crate::ops;
-use crate::schema;
+use crate::schema::{self, OnConnect};
 use crate::sql::{Exec, ExecText, Params, Sql, db_error};
 
 /// Opens plain clients, with the TLS connector chosen at connect time (`r2d2_postgres`'s
@@ -117,6 +117,10 @@ impl PostgresStore {
     /// Connects to the database at `url` (`postgresql://user:password@host/db` or
     /// `host=... user=...`), keeping its tables in the connection's default schema, and
     /// brings the schema to [`SCHEMA_VERSION`](crate::SCHEMA_VERSION), with `key` to hash codes.
+    /// Migrating is DDL: the URL's role needs `CREATE` and owns the tables it makes, which
+    /// suits development. In production an owner runs [`migrate`](crate::migrate) apart and
+    /// the role that serves shoppers connects with [`PostgresStore::connect_migrated`], which
+    /// runs none.
     ///
     /// With [`Tls::default`]: TLS with the server's certificate verified against Mozilla's
     /// roots for every host that is not local, plaintext for `localhost`, loopback addresses
@@ -213,29 +217,62 @@ impl PostgresStore {
         tls: Tls,
         options: PoolOptions,
     ) -> Result<PostgresStore, ConnectError> {
-        if let Some(schema) = schema {
-            check_schema(schema)?;
-        }
-        let mut config = tokio_postgres::Config::from_str(url).map_err(ConnectError::Url)?;
-        let plan = plan(&mut config, &tls)?;
-        let config = Config::from(config);
-        let clients: Clients = match plan {
-            Plan::Plaintext => Box::new(PostgresConnectionManager::new(config, NoTls)),
-            Plan::Verified(tls) => Box::new(PostgresConnectionManager::new(config, tls)),
-        };
-        let connections = Connections {
-            clients,
-            schema: schema.map(str::to_owned),
-        };
-        // One client of its own checks the server and migrates before the pool opens any.
+        PostgresStore::open(url, schema, key, tls, options, OnConnect::Migrate)
+    }
+
+    /// Connects, as [`PostgresStore::connect_with`] does, to a schema that
+    /// [`migrate`](crate::migrate) has brought to [`SCHEMA_VERSION`](crate::SCHEMA_VERSION),
+    /// running no DDL and writing nothing: the way a role that serves shoppers connects, with
+    /// only the rights [`grant_runtime`](crate::grant_runtime) gives it (no `CREATE`, owner of
+    /// nothing). It checks the schema's version, its key's fingerprint and its commit function.
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectError::Unmigrated`] when the schema is missing or behind (run
+    /// [`migrate`](crate::migrate) as its owner), [`ConnectError::NoAccess`] when the role
+    /// has no `USAGE` on it (run [`grant_runtime`](crate::grant_runtime)), [`ConnectError::NewerSchema`] when it is
+    /// ahead, [`ConnectError::WrongKey`], [`ConnectError::Database`] when the server refuses
+    /// the connection or a read (a role without the rights), and those of
+    /// [`PostgresStore::connect_in_schema`] about the URL, the schema name and TLS.
+    ///
+    /// ```no_run
+    /// use giftcert_postgres::{CodeKey, PoolOptions, PostgresStore, Tls};
+    ///
+    /// let store = PostgresStore::connect_migrated(
+    ///     "postgresql://giftcert_app@db.internal/shop",
+    ///     Some("giftcert"),
+    ///     CodeKey::from_hex(&std::env::var("GIFTCERT_CODE_KEY")?)?,
+    ///     Tls::default(),
+    ///     PoolOptions::default(),
+    /// )?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connect_migrated(
+        url: &str,
+        schema: Option<&str>,
+        key: CodeKey,
+        tls: Tls,
+        options: PoolOptions,
+    ) -> Result<PostgresStore, ConnectError> {
+        PostgresStore::open(url, schema, key, tls, options, OnConnect::Check)
+    }
+
+    /// Connects, migrating or checking the schema first as `on_connect` says.
+    fn open(
+        url: &str,
+        schema: Option<&str>,
+        key: CodeKey,
+        tls: Tls,
+        options: PoolOptions,
+        on_connect: OnConnect,
+    ) -> Result<PostgresStore, ConnectError> {
+        let connections = connections(url, schema, &tls)?;
+        // One client of its own checks the server and the schema before the pool opens any.
         let mut client = connections.client().map_err(ConnectError::Database)?;
-        let mut tx = client.transaction().map_err(ConnectError::Database)?;
-        blocking(schema::migrate(&mut Unprepared(&mut tx), schema, &key)).unwrap_or_else(|| {
-            Err(ConnectError::Pool {
-                reason: "the blocking client waited, which it cannot".to_owned(),
-            })
-        })?;
-        tx.commit().map_err(ConnectError::Database)?;
+        match on_connect {
+            OnConnect::Migrate => migrate_with(&mut client, schema, &key)?,
+            OnConnect::Check => check_with(&mut client, schema, &key)?,
+        }
         drop(client);
         Ok(PostgresStore {
             schema: connections.schema.clone(),
@@ -261,6 +298,67 @@ impl PostgresStore {
     fn connection(&self) -> Result<r2d2::PooledConnection<Connections>, StoreError> {
         checkout(&self.pool)
     }
+}
+
+/// The connections to `url` (in `schema` when given) under `tls`, none opened yet.
+fn connections(url: &str, schema: Option<&str>, tls: &Tls) -> Result<Connections, ConnectError> {
+    if let Some(schema) = schema {
+        check_schema(schema)?;
+    }
+    let mut config = tokio_postgres::Config::from_str(url).map_err(ConnectError::Url)?;
+    let plan = plan(&mut config, tls)?;
+    let config = Config::from(config);
+    let clients: Clients = match plan {
+        Plan::Plaintext => Box::new(PostgresConnectionManager::new(config, NoTls)),
+        Plan::Verified(tls) => Box::new(PostgresConnectionManager::new(config, tls)),
+    };
+    Ok(Connections {
+        clients,
+        schema: schema.map(str::to_owned),
+    })
+}
+
+/// One client to `url` whose `search_path` is `schema` (when given), for the explicit steps
+/// ([`crate::migrate`], [`crate::grant_runtime`]).
+pub(crate) fn client(url: &str, schema: Option<&str>, tls: &Tls) -> Result<Client, ConnectError> {
+    connections(url, schema, tls)?
+        .client()
+        .map_err(ConnectError::Database)
+}
+
+/// Runs a future of the explicit steps or of connecting (the migrations, the checks, the
+/// grants) on the blocking client, whose every `.await` is ready.
+pub(crate) fn block<T>(
+    future: impl Future<Output = Result<T, ConnectError>>,
+) -> Result<T, ConnectError> {
+    blocking(future).unwrap_or_else(|| {
+        Err(ConnectError::Pool {
+            reason: "the blocking client waited, which it cannot".to_owned(),
+        })
+    })
+}
+
+/// Brings the schema of `client` to the crate's version ([`schema::migrate`]), in one
+/// transaction.
+pub(crate) fn migrate_with(
+    client: &mut Client,
+    schema: Option<&str>,
+    key: &CodeKey,
+) -> Result<(), ConnectError> {
+    let mut tx = client.transaction().map_err(ConnectError::Database)?;
+    block(schema::migrate(&mut Unprepared(&mut tx), schema, key))?;
+    tx.commit().map_err(ConnectError::Database)
+}
+
+/// Checks that the schema of `client` is migrated ([`schema::check`]), writing nothing.
+fn check_with(
+    client: &mut Client,
+    schema: Option<&str>,
+    key: &CodeKey,
+) -> Result<(), ConnectError> {
+    let mut tx = client.transaction().map_err(ConnectError::Database)?;
+    block(schema::check(&mut Unprepared(&mut tx), schema, key))?;
+    tx.commit().map_err(ConnectError::Database)
 }
 
 /// Runs a future of the shared SQL ([`ops`]) on the blocking client, whose every `.await` is
@@ -430,7 +528,7 @@ impl<C: GenericClient> Exec for Prepared<'_, C> {
 }
 
 /// The blocking client running statements given as text (the migrations).
-struct Unprepared<'a, C>(&'a mut C);
+pub(crate) struct Unprepared<'a, C>(pub(crate) &'a mut C);
 
 impl<C: GenericClient> ExecText for Unprepared<'_, C> {
     fn batch_execute(

@@ -17,11 +17,16 @@ use giftcert::{
     card::{LedgerEntry, verify_ledger},
     redeem::{CardWrite, Changes, Record},
 };
-use giftcert_postgres::{AsyncPostgresStore, NoTls, PoolOptions, PostgresStore, Tls};
+use giftcert_postgres::{
+    AsyncPostgresStore, ConnectError, NoTls, PoolOptions, PostgresStore, SCHEMA_VERSION, Tls,
+};
 
 mod common;
 
-use common::{Scratch, key, off_runtime, t0, url, usd};
+use common::{
+    OwnedSchema, REFUSED_TO_THE_RUNTIME_ROLE, RUNTIME_RIGHTS, Scratch, key, off_runtime, sqlstate,
+    t0, table_rights, url, usd,
+};
 
 /// The async store's ways into a scratch schema.
 impl Scratch {
@@ -541,4 +546,153 @@ async fn a_serialisation_failure_is_a_conflict_on_the_transaction() {
     assert!(refused.to_string().contains("SQLSTATE 40001"), "{refused}");
     // The store's transaction was rolled back: the card is at the other client's version.
     assert_eq!(store.card(card.id()).await.unwrap().unwrap().version, 2);
+}
+
+/// The async store as the runtime role: an owner migrates and grants (`migrate`,
+/// `grant_runtime`), and `connect_migrated` connects the role that may create nothing. The
+/// kit's contract checks, the checkout flow (authorise, capture, void, refund) and the upkeep
+/// (sweeps, prunes) pass with its rights alone, which are exactly the documented ones; as
+/// that role every edit to history and to the schema is refused with 42501, disabling the
+/// append-only trigger included; and `connect_migrated` refuses a schema it would have to
+/// migrate with `ConnectError::Unmigrated`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: GIFTCERT_POSTGRES_URL"]
+async fn the_async_store_serves_as_the_runtime_role_which_cannot_edit_history() {
+    let url = url();
+    let scratch = Scratch::new(url.clone());
+    let schemas = std::sync::Mutex::new(Vec::new());
+    let factory = || async {
+        let owned = OwnedSchema::new(&url, scratch.schema());
+        let store = AsyncPostgresStore::connect_migrated(
+            &owned.app.url(),
+            Some(&owned.schema),
+            key(),
+            Tls::default(),
+            PoolOptions::default(),
+        )
+        .await
+        .unwrap();
+        schemas.lock().unwrap().push(owned);
+        store
+    };
+    giftcert::testkit::check_async_store(factory).await.unwrap();
+    giftcert::testkit::check_async_checkout_flow(factory)
+        .await
+        .unwrap();
+    giftcert::testkit::check_async_upkeep(factory)
+        .await
+        .unwrap();
+
+    let owned = schemas.lock().unwrap().pop().unwrap();
+    assert_eq!(
+        table_rights(&url, &owned.schema, &owned.app.name),
+        RUNTIME_RIGHTS
+    );
+    off_runtime(|| {
+        let mut app = owned.app_client();
+        let entries: i64 = app
+            .query_one("SELECT count(*) FROM ledger_entries", &[])
+            .unwrap()
+            .get(0);
+        assert!(entries > 0, "the checks wrote no history");
+        for sql in REFUSED_TO_THE_RUNTIME_ROLE {
+            assert_eq!(sqlstate(&mut app, sql), "42501", "{sql}");
+        }
+    });
+
+    let missing = scratch.schema();
+    let refused = AsyncPostgresStore::connect_migrated(
+        &owned.app.url(),
+        Some(&missing),
+        key(),
+        Tls::default(),
+        PoolOptions::default(),
+    )
+    .await;
+    assert!(
+        matches!(
+            refused,
+            Err(ConnectError::Unmigrated { found: 0, needed }) if needed == SCHEMA_VERSION
+        ),
+        "{:?}",
+        refused.map(|_| ())
+    );
+    let refused = AsyncPostgresStore::connect_in_schema(&owned.app.url(), &owned.schema, key())
+        .await
+        .map(|_| ());
+    assert!(
+        matches!(&refused, Err(ConnectError::Database(e))
+            if e.as_db_error().is_some_and(|db| db.code().code() == "42501")),
+        "the runtime role migrated: {refused:?}"
+    );
+    drop(owned);
+}
+
+/// The async twins of the owner's steps: `migrate_async` and `grant_runtime_async` as the
+/// owner give the runtime role exactly the documented rights, after which `connect_migrated`
+/// opens the schema as that role (and refused it before). The owner itself and a role that
+/// does not exist are refused.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a PostgreSQL server: GIFTCERT_POSTGRES_URL"]
+async fn the_owners_steps_run_on_tokio_too() {
+    let url = url();
+    let scratch = Scratch::new(url.clone());
+    let owned = OwnedSchema::roles(&url, scratch.schema());
+    let (owner, schema) = (owned.owner.url(), Some(owned.schema.as_str()));
+    let app = owned.app.url();
+    let runtime = || {
+        AsyncPostgresStore::connect_migrated(
+            &app,
+            schema,
+            key(),
+            Tls::default(),
+            PoolOptions::default(),
+        )
+    };
+    assert!(matches!(
+        runtime().await,
+        Err(ConnectError::Unmigrated { found: 0, .. })
+    ));
+    assert!(matches!(
+        giftcert_postgres::grant_runtime_async(&owner, schema, &owned.app.name, Tls::default())
+            .await,
+        Err(ConnectError::Unmigrated { found: 0, .. })
+    ));
+
+    giftcert_postgres::migrate_async(&owner, schema, &key(), Tls::default())
+        .await
+        .unwrap();
+    giftcert_postgres::grant_runtime_async(&owner, schema, &owned.app.name, Tls::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        table_rights(&url, &owned.schema, &owned.app.name),
+        RUNTIME_RIGHTS
+    );
+    let store = runtime().await.unwrap();
+    let (_, code, changes) = issue(1, "POOL-OFON-EWAI-0001", usd("25"));
+    store.commit(changes).await.unwrap();
+    assert!(store.card_by_code(&code).await.unwrap().is_some());
+
+    let refused =
+        giftcert_postgres::grant_runtime_async(&owner, schema, &owned.owner.name, Tls::default())
+            .await;
+    assert!(
+        matches!(refused, Err(ConnectError::Role { .. })),
+        "{refused:?}"
+    );
+    let refused = giftcert_postgres::grant_runtime_async(
+        &owner,
+        schema,
+        "giftcert_no_such_role",
+        Tls::default(),
+    )
+    .await;
+    assert!(
+        matches!(&refused, Err(ConnectError::Database(e))
+            if e.as_db_error().is_some_and(|db| db.code().code() == "42704")),
+        "{refused:?}"
+    );
+    drop(store);
+    drop(owned);
 }

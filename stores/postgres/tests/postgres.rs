@@ -17,13 +17,16 @@ use giftcert::{
     clock::FixedClock,
     redeem::{CardWrite, Changes},
 };
-use giftcert_postgres::{ConnectError, PoolOptions, PostgresStore, SCHEMA_VERSION};
+use giftcert_postgres::{ConnectError, PoolOptions, PostgresStore, SCHEMA_VERSION, Tls};
 use giftcert_store_support::CodeKey;
 use postgres::{Client, NoTls};
 
 mod common;
 
-use common::{Scratch, key, t0, url, usd};
+use common::{
+    OwnedSchema, REFUSED_TO_THE_RUNTIME_ROLE, RUNTIME_RIGHTS, Scratch, key, sqlstate, t0,
+    table_rights, url, usd,
+};
 
 /// The blocking store's ways into a scratch schema.
 impl Scratch {
@@ -1211,4 +1214,261 @@ fn every_function_of_the_store_pins_its_search_path() {
     for (name, config) in &functions {
         assert_eq!(config, &pinned, "{name}");
     }
+}
+
+/// The runtime role's store in `owned`: connected without DDL.
+fn runtime_store(owned: &OwnedSchema) -> PostgresStore {
+    PostgresStore::connect_migrated(
+        &owned.app.url(),
+        Some(&owned.schema),
+        key(),
+        Tls::default(),
+        PoolOptions::default(),
+    )
+    .unwrap()
+}
+
+/// The production split: an owner role migrates a schema (`migrate`) and grants a runtime
+/// role (`grant_runtime`) that may create nothing and owns nothing. Connected without DDL
+/// (`connect_migrated`), the runtime role issues, authorises and captures, and its rights on
+/// each table are exactly the documented ones. Then, as that role, every edit to history and
+/// to the schema is refused with 42501: disabling or dropping the append-only trigger,
+/// updating or deleting ledger entries, creating a table, replacing the commit function,
+/// dropping a table. Connecting it with migrations (`connect_in_schema`) is refused too, since
+/// that needs rights it lacks.
+#[test]
+#[ignore = "needs a PostgreSQL server: GIFTCERT_POSTGRES_URL"]
+fn the_runtime_role_serves_shoppers_and_cannot_edit_history() {
+    let url = url();
+    let scratch = Scratch::new(url.clone());
+    let owned = OwnedSchema::new(&url, scratch.schema());
+    assert_eq!(
+        table_rights(&url, &owned.schema, &owned.app.name),
+        RUNTIME_RIGHTS
+    );
+    let refused = giftcert_postgres::grant_runtime(
+        &owned.owner.url(),
+        Some(&owned.schema),
+        &owned.owner.name,
+        Tls::default(),
+    );
+    assert!(
+        matches!(refused, Err(ConnectError::Role { .. })),
+        "{refused:?}"
+    );
+
+    let redeemer = Redeemer::new(runtime_store(&owned)).with_clock(Arc::new(FixedClock::new(t0())));
+    let issued = redeemer
+        .issue(
+            &IdempotencyKey::new("issue").unwrap(),
+            vec![CardSpec::new(usd("100"))],
+        )
+        .unwrap();
+    let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else {
+        panic!("no card issued");
+    };
+    let checkout = Reference::new("checkout-1").unwrap();
+    redeemer
+        .apply_code(
+            &Reference::new("client").unwrap(),
+            &checkout,
+            Currency::USD,
+            code.expose_secret(),
+        )
+        .unwrap();
+    redeemer
+        .authorise(&IdempotencyKey::new("auth").unwrap(), &checkout, usd("60"))
+        .unwrap();
+    redeemer
+        .capture(&IdempotencyKey::new("capture").unwrap(), &checkout)
+        .unwrap();
+    let stored = redeemer.card(*card).unwrap().unwrap();
+    assert_eq!(stored.balance(), usd("40"));
+    let history = redeemer.history(*card).unwrap();
+    verify_ledger(*card, stored.balance(), &history).unwrap();
+
+    let mut app = owned.app_client();
+    let entries: i64 = app
+        .query_one("SELECT count(*) FROM ledger_entries", &[])
+        .unwrap()
+        .get(0);
+    assert!(entries >= 3, "{entries} entries");
+    for sql in REFUSED_TO_THE_RUNTIME_ROLE {
+        assert_eq!(sqlstate(&mut app, sql), "42501", "{sql}");
+    }
+    // History is as the commits wrote it.
+    assert_eq!(redeemer.history(*card).unwrap(), history);
+    let owns: i64 = app
+        .query_one(
+            "SELECT count(*) FROM pg_class WHERE relowner = current_user::regrole",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(owns, 0, "the runtime role owns a table");
+
+    // A role the owner granted nothing is told so, not that the schema is unmigrated.
+    let stranger = common::ScratchRole::new(&url, "stranger");
+    let refused = PostgresStore::connect_migrated(
+        &stranger.url(),
+        Some(&owned.schema),
+        key(),
+        Tls::default(),
+        PoolOptions::default(),
+    )
+    .map(|_| ());
+    assert!(
+        matches!(&refused, Err(ConnectError::NoAccess { schema }) if *schema == owned.schema),
+        "{refused:?}"
+    );
+
+    // Migrating on connect needs CREATE, which the runtime role does not have.
+    match PostgresStore::connect_in_schema(&owned.app.url(), &owned.schema, key()) {
+        Err(ConnectError::Database(e)) => assert_eq!(
+            e.as_db_error().map(|db| db.code().code()),
+            Some("42501"),
+            "{e}"
+        ),
+        other => panic!("the runtime role migrated: {other:?}"),
+    }
+    drop(redeemer);
+}
+
+/// Every check of the conformance kit, the upkeep (sweeps and prunes) and the checkout flow
+/// passes with the runtime role's rights alone: the grants are not too narrow for anything
+/// a store does.
+#[test]
+#[ignore = "needs a PostgreSQL server: GIFTCERT_POSTGRES_URL"]
+fn the_runtime_roles_rights_are_enough_for_every_store_operation() {
+    let url = url();
+    let scratch = Scratch::new(url.clone());
+    let schemas = std::sync::Mutex::new(Vec::new());
+    let factory = || {
+        let owned = OwnedSchema::new(&url, scratch.schema());
+        let store = runtime_store(&owned);
+        schemas.lock().unwrap().push(owned);
+        store
+    };
+    giftcert::testkit::check_store(factory).unwrap();
+    giftcert::testkit::check_upkeep(factory).unwrap();
+    giftcert::testkit::check_checkout_flow(factory).unwrap();
+    giftcert::testkit::check_back_office(factory).unwrap();
+    giftcert::testkit::check_search(factory).unwrap();
+    giftcert::testkit::check_liability(factory).unwrap();
+    drop(schemas);
+}
+
+/// Connecting without DDL (`connect_migrated`) runs no migration: a schema that is missing,
+/// behind, or has another commit function is refused with `ConnectError::Unmigrated` (and
+/// left as it was), one ahead with `NewerSchema`, another key's with `WrongKey`; after
+/// `migrate` it connects.
+#[test]
+#[ignore = "needs a PostgreSQL server: GIFTCERT_POSTGRES_URL"]
+fn connecting_without_ddl_refuses_a_schema_it_would_have_to_migrate() {
+    let url = url();
+    let scratch = Scratch::new(url.clone());
+    let schema = scratch.schema();
+    let connect = |key: CodeKey| {
+        PostgresStore::connect_migrated(
+            &url,
+            Some(&schema),
+            key,
+            Tls::default(),
+            PoolOptions::default(),
+        )
+    };
+    let unmigrated = |found| ConnectError::Unmigrated {
+        found,
+        needed: SCHEMA_VERSION,
+    };
+    let shown = |r: Result<PostgresStore, ConnectError>| format!("{:?}", r.map(|_| ()));
+
+    assert_eq!(shown(connect(key())), shown(Err(unmigrated(0))));
+    let message = connect(key()).unwrap_err().to_string();
+    assert!(message.contains("giftcert_postgres::migrate"), "{message}");
+    let mut admin = Client::connect(&url, NoTls).unwrap();
+    let created: bool = admin
+        .query_one("SELECT to_regnamespace($1) IS NOT NULL", &[&schema])
+        .unwrap()
+        .get(0);
+    assert!(!created, "connecting without DDL created the schema");
+
+    giftcert_postgres::migrate(&url, Some(&schema), &key(), Tls::default()).unwrap();
+    drop(connect(key()).unwrap());
+    let other = CodeKey::new(b"another key, another schema!....").unwrap();
+    assert!(matches!(connect(other), Err(ConnectError::WrongKey)));
+
+    admin
+        .batch_execute(&format!(
+            "DELETE FROM {schema}.giftcert_schema_migrations WHERE version = {SCHEMA_VERSION}"
+        ))
+        .unwrap();
+    assert_eq!(
+        shown(connect(key())),
+        shown(Err(unmigrated(SCHEMA_VERSION - 1)))
+    );
+    admin
+        .batch_execute(&format!(
+            "INSERT INTO {schema}.giftcert_schema_migrations (version) VALUES ({SCHEMA_VERSION})"
+        ))
+        .unwrap();
+    drop(connect(key()).unwrap());
+
+    admin
+        .batch_execute(&format!(
+            "CREATE OR REPLACE FUNCTION {schema}.giftcert_commit(changes jsonb) RETURNS void \
+             LANGUAGE plpgsql AS $$ BEGIN END $$"
+        ))
+        .unwrap();
+    assert_eq!(
+        shown(connect(key())),
+        shown(Err(unmigrated(SCHEMA_VERSION)))
+    );
+    giftcert_postgres::migrate(&url, Some(&schema), &key(), Tls::default()).unwrap();
+    drop(connect(key()).unwrap());
+
+    admin
+        .batch_execute(&format!(
+            "INSERT INTO {schema}.giftcert_schema_migrations (version) VALUES ({})",
+            SCHEMA_VERSION + 1
+        ))
+        .unwrap();
+    assert!(matches!(
+        connect(key()),
+        Err(ConnectError::NewerSchema { found, known })
+            if found == SCHEMA_VERSION + 1 && known == SCHEMA_VERSION
+    ));
+}
+
+/// `grant_runtime` refuses a bad role name before connecting, and a schema that is not
+/// migrated.
+#[test]
+#[ignore = "needs a PostgreSQL server: GIFTCERT_POSTGRES_URL"]
+fn granting_needs_a_role_name_and_a_migrated_schema() {
+    let url = url();
+    let scratch = Scratch::new(url.clone());
+    let schema = scratch.schema();
+    for role in ["", "a\0b", &"r".repeat(64)] {
+        assert!(matches!(
+            giftcert_postgres::grant_runtime(&url, Some(&schema), role, Tls::default()),
+            Err(ConnectError::Role { .. })
+        ));
+    }
+    assert!(matches!(
+        giftcert_postgres::grant_runtime(&url, Some(&schema), "postgres", Tls::default()),
+        Err(ConnectError::Unmigrated { found: 0, .. })
+    ));
+    // The owner (here a superuser too) is refused: revoking its rights would lock it out.
+    giftcert_postgres::migrate(&url, Some(&schema), &key(), Tls::default()).unwrap();
+    let user: String = Client::connect(&url, NoTls)
+        .unwrap()
+        .query_one("SELECT current_user::text", &[])
+        .unwrap()
+        .get(0);
+    let refused = giftcert_postgres::grant_runtime(&url, Some(&schema), &user, Tls::default());
+    assert!(
+        matches!(&refused, Err(ConnectError::Role { reason }) if reason.contains("owns the schema")),
+        "{refused:?}"
+    );
+    drop(PostgresStore::connect_in_schema(&url, &schema, key()).unwrap());
 }
