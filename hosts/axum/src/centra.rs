@@ -61,6 +61,40 @@ impl<S> Shop<S> {
     }
 }
 
+/// Why a selection with `order` can no longer change, if it cannot: once an order is placed
+/// the provider may be charging for it, and a changed selection would leave the charge with no
+/// order to finalise and no card to issue. Only a failed payment frees the selection.
+fn locked(id: &str, order: &Order) -> Option<ApiError> {
+    match order.status() {
+        OrderStatus::PaymentFailed => None,
+        OrderStatus::AwaitingPayment => Some(ApiError::new(
+            StatusCode::CONFLICT,
+            "order_pending",
+            format!(
+                "selection {id} has order {} awaiting its payment result: it can no longer \
+                 change",
+                order.id()
+            ),
+        )),
+        OrderStatus::Paid | OrderStatus::Finalised => Some(ApiError::new(
+            StatusCode::CONFLICT,
+            "order_already_paid",
+            format!(
+                "selection {id} was paid (order {}): start a new selection",
+                order.id()
+            ),
+        )),
+        status => Some(ApiError::new(
+            StatusCode::CONFLICT,
+            "order_placed",
+            format!(
+                "selection {id} has order {} ({status}): it can no longer change",
+                order.id()
+            ),
+        )),
+    }
+}
+
 fn unknown_selection() -> ApiError {
     ApiError::not_found("selection", "unknown_selection")
 }
@@ -138,14 +172,8 @@ fn add_to_selection<S>(
 ) -> Result<Json<SelectionBody>, ApiError> {
     let mut selections = lock(&shop.selections);
     let record = selections.get_mut(id).ok_or_else(unknown_selection)?;
-    if let Some(order) = &record.order
-        && matches!(order.status(), OrderStatus::Paid | OrderStatus::Finalised)
-    {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "order_already_paid",
-            format!("selection {id} was paid: start a new selection"),
-        ));
+    if let Some(refusal) = record.order.as_ref().and_then(|order| locked(id, order)) {
+        return Err(refusal);
     }
     let change = record.selection.add_certificate_from(
         &shop.catalogue,
@@ -153,7 +181,8 @@ fn add_to_selection<S>(
         amount.map(|a| a.0),
         quantity,
     )?;
-    // The selection changed: an order placed from the old one no longer stands.
+    // Only a failed order is left behind: the selection changed, and a new payment places a
+    // new order.
     record.order = None;
     let mut body = shop.selection_body(id, record);
     body.removed = change.removed().to_vec();
@@ -244,14 +273,18 @@ pub(crate) async fn payment<S: AsyncStore + 'static>(
 
     let mut selections = lock(&shop.selections);
     let record = selections.get_mut(&id).ok_or_else(unknown_selection)?;
-    if let Some(order) = &record.order
-        && matches!(order.status(), OrderStatus::Paid | OrderStatus::Finalised)
-    {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "order_already_paid",
-            format!("selection {id} was paid already"),
-        ));
+    if let Some(order) = &record.order {
+        // The same payment again (a retry) answers the order it placed; another one is
+        // refused, naming the order, which stays payable.
+        if order.status() == OrderStatus::AwaitingPayment && order.payment() == &details {
+            return Ok(Json(PaymentBody {
+                selection: shop.selection_body(&id, record),
+                order: order.clone(),
+            }));
+        }
+        if let Some(refusal) = locked(&id, order) {
+            return Err(refusal);
+        }
     }
     let order = Order::place(
         order_id,

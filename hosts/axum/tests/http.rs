@@ -863,6 +863,90 @@ async fn bad_requests_are_json_errors(shop: &Api) {
     assert_error(&early, StatusCode::CONFLICT, "invalid_state");
 }
 
+/// The sequence that orphaned a paid order: the shopper pays, then pays again (or changes the
+/// selection), and the provider's "paid" for the first payment found no order. Now the order
+/// placed first stays, the selection stays as it was paid for, and "paid" issues its card.
+async fn a_placed_order_cannot_be_orphaned(shop: &Api) {
+    let selection = shop.post("/selections", json!({"currency": "USD"})).await;
+    let id = selection.body["selection"].as_str().expect("selection id");
+    let certificates = format!("/selections/{id}/gift-certificates");
+    let added = shop
+        .post(
+            &certificates,
+            json!({"giftCertificate": "gift-1", "amount": "40"}),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    let payment = format!("/selections/{id}/payment");
+    let pay = json!({"paymentMethod": "card", "email": "buyer@example.com"});
+    let placed = shop.post(&payment, pay.clone()).await;
+    assert_eq!(placed.status, StatusCode::OK, "{}", placed.body);
+    let order = placed.body["order"]["id"].clone();
+    assert!(order.is_string(), "{}", placed.body);
+
+    // The same payment again (a retry) answers the same order.
+    let retried = shop.post(&payment, pay).await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
+    assert_eq!(retried.body["order"]["id"], order);
+    // Another payment is refused, naming the order.
+    let other = shop
+        .post(
+            &payment,
+            json!({"paymentMethod": "card", "email": "someone@example.com"}),
+        )
+        .await;
+    assert_error(&other, StatusCode::CONFLICT, "order_pending");
+    let order_id = order.as_str().expect("order id");
+    assert!(other.body.to_string().contains(order_id), "{}", other.body);
+    // The selection can no longer change.
+    let changed = shop
+        .post(
+            &certificates,
+            json!({"giftCertificate": "gift-1", "amount": "5"}),
+        )
+        .await;
+    assert_error(&changed, StatusCode::CONFLICT, "order_pending");
+    let shown = shop.get(&format!("/selections/{id}")).await;
+    assert_eq!(shown.body["order"]["id"], order);
+    assert_eq!(shown.body["totals"]["grandTotal"], usd("40.00"));
+
+    // The provider's "paid" finds the order and its card is issued.
+    let paid = shop
+        .webhook(
+            &format!("/selections/{id}/payment-result"),
+            json!({"result": "paid"}),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+    assert_eq!(paid.body["order"]["id"], order);
+    assert_eq!(paid.body["outcome"], "paid");
+    assert_eq!(paid.body["issuedCards"][0]["value"], usd("40.00"));
+}
+
+/// A failed payment frees the selection: it may change and be paid again, as a new order.
+async fn a_failed_payment_frees_the_selection(shop: &Api) {
+    let selection = shop.post("/selections", json!({"currency": "USD"})).await;
+    let id = selection.body["selection"].as_str().expect("selection id");
+    let certificates = format!("/selections/{id}/gift-certificates");
+    let add = |amount: &str| json!({"giftCertificate": "gift-1", "amount": amount});
+    assert_eq!(
+        shop.post(&certificates, add("40")).await.status,
+        StatusCode::OK
+    );
+    let payment = format!("/selections/{id}/payment");
+    let pay = json!({"paymentMethod": "card", "email": "buyer@example.com"});
+    let first = shop.post(&payment, pay.clone()).await;
+    let result = format!("/selections/{id}/payment-result");
+    let failed = shop.webhook(&result, json!({"result": "failed"})).await;
+    assert_eq!(failed.body["outcome"], "failed", "{}", failed.body);
+    let changed = shop.post(&certificates, add("30")).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let second = shop.post(&payment, pay).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_ne!(second.body["order"]["id"], first.body["order"]["id"]);
+    assert_eq!(second.body["order"]["totals"]["grandTotal"], usd("30.00"));
+}
+
 /// Each flow as a test over each store: `sqlite::flow` and `memory::flow` in a plain
 /// `cargo test`, `postgres::flow` with `--ignored` against `GIFTCERT_POSTGRES_URL`.
 macro_rules! over_every_store {
@@ -906,6 +990,8 @@ over_every_store!(
     a_replayed_authorise_returns_the_first_result_and_holds_once,
     the_twenty_first_unknown_code_is_refused_with_retry_after,
     bad_requests_are_json_errors,
+    a_placed_order_cannot_be_orphaned,
+    a_failed_payment_frees_the_selection,
 );
 
 /// The checkout shows what the configured allocation order gives: with expiring-first, the
