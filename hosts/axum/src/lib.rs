@@ -49,93 +49,22 @@ mod bigcommerce;
 mod centra;
 pub mod config;
 mod error;
+pub mod routes;
 mod service;
 mod shop;
 pub mod webhook;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use axum::Router;
-use axum::http::StatusCode;
-use axum::routing::{get, post};
 use giftcert::store::AsyncStore;
 
-pub use crate::auth::StaffTokens;
+pub use crate::auth::{Scope, Scopes, StaffTokens};
 pub use crate::error::ApiError;
+pub use crate::routes::{ROUTES, Role, Route, router};
 pub use crate::service::{GiftCards, ServiceError, TokioTimer};
 pub use crate::shop::{CatalogueSetupError, Shop, demo_catalogue};
 pub use crate::webhook::WebhookVerifier;
-
-/// The shop's routes, over `shop`.
-///
-/// Money moves on a checkout (capture, void, refund) are staff routes: they answer 401 without
-/// a staff bearer token ([`StaffTokens`]).
-pub fn router<S: AsyncStore + 'static>(shop: Shop<S>) -> Router {
-    let state = Arc::new(shop);
-    let staff = Router::new()
-        .route("/checkouts/{id}/capture", post(bigcommerce::capture::<S>))
-        .route("/checkouts/{id}/void", post(bigcommerce::void::<S>))
-        .route("/checkouts/{id}/refund", post(bigcommerce::refund::<S>))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_staff::<S>,
-        ));
-    let provider = Router::new()
-        .route(
-            "/selections/{id}/payment-result",
-            post(centra::payment_result::<S>),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            webhook::require_signature::<S>,
-        ));
-    Router::new()
-        .route("/gift-certificates", get(centra::listing::<S>))
-        .route("/selections", post(centra::create_selection::<S>))
-        .route("/selections/{id}", get(centra::get_selection::<S>))
-        .route(
-            "/selections/{id}/gift-certificates",
-            post(centra::add_certificate::<S>),
-        )
-        .route(
-            "/selections/{id}/gift-certificates/{certificate}",
-            post(centra::add_certificate_by_path::<S>),
-        )
-        .route(
-            "/selections/{id}/gift-certificates/{certificate}/amount/{amount}",
-            post(centra::add_certificate_with_amount::<S>),
-        )
-        .route("/selections/{id}/payment", post(centra::payment::<S>))
-        .merge(provider)
-        .route("/checkouts", post(bigcommerce::create_checkout::<S>))
-        .route("/checkouts/{id}", get(bigcommerce::get_checkout::<S>))
-        .route(
-            "/checkouts/{id}/gift-certificates",
-            post(bigcommerce::apply_code::<S>),
-        )
-        .route(
-            "/checkouts/{id}/gift-certificates/{code}",
-            axum::routing::delete(bigcommerce::remove_code::<S>),
-        )
-        .route(
-            "/checkouts/{id}/authorise",
-            post(bigcommerce::authorise::<S>),
-        )
-        .merge(staff)
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-        })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this endpoint does not take that method",
-            )
-        })
-        .with_state(state)
-}
 
 /// Serves `shop` on `listener` until `shutdown` completes, giving handlers the peer's address
 /// (the client the unknown-code guard counts).

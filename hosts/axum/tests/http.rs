@@ -18,7 +18,7 @@ use giftcert::code::{CodeGenerator, RandomCodeGenerator};
 use giftcert::redeem::{AllocationOrder, Protocol};
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert::{CardSpec, IdempotencyKey, MemoryStore, Notification, Redeemer};
-use giftcert_axum_shop::{Shop, StaffTokens, WebhookVerifier, serve};
+use giftcert_axum_shop::{ROUTES, Role, Scopes, Shop, StaffTokens, WebhookVerifier, serve};
 use giftcert_postgres::{AsyncPostgresStore, NoTls};
 use giftcert_sqlite::{Blocking, CodeKey, SqliteStore};
 use reqwest::{Method, StatusCode};
@@ -60,8 +60,11 @@ struct Answer {
     body: Value,
 }
 
-/// The staff bearer token the test servers accept.
+/// The staff bearer token the test servers accept, with every scope.
 const STAFF_TOKEN: &str = "staff-test-token-0123456789";
+
+/// A staff bearer token the test servers accept with no scope at all.
+const NO_SCOPE_TOKEN: &str = "staff-test-token-without-scopes";
 
 /// The secret the test servers check the provider's signatures with.
 const WEBHOOK_SECRET: &[u8] = b"whsec-test-0123456789";
@@ -91,7 +94,11 @@ async fn start_driver<S: AsyncStore + 'static>(
 ) -> Server {
     let shop = Shop::new(redeemer)
         .expect("shop")
-        .with_staff(StaffTokens::none().with_token(STAFF_TOKEN))
+        .with_staff(
+            StaffTokens::none()
+                .with_token(STAFF_TOKEN)
+                .with_scoped_token(NO_SCOPE_TOKEN, Scopes::none()),
+        )
         .with_webhook(WebhookVerifier::new(WEBHOOK_SECRET));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -1118,6 +1125,94 @@ async fn money_moves_refuse_a_missing_or_wrong_staff_token() {
         "{}",
         after.body
     );
+}
+
+/// Walks the route table: every route answers as its role says, without credentials, with a
+/// token that is not a staff token, with a staff token lacking the scope, and with one holding
+/// it. A route added to the table is checked here with no change to this test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_in_the_table_asks_for_its_role() {
+    let server = start_memory().await;
+    let shop = &server.api;
+    let no_scope = format!("Bearer {NO_SCOPE_TOKEN}");
+    let full = format!("Bearer {STAFF_TOKEN}");
+    for route in ROUTES {
+        let path = route
+            .path
+            .replace("{id}", "x")
+            .replace("{certificate}", "gift-1")
+            .replace("{amount}", "1")
+            .replace("{code}", "x");
+        let method = Method::from_bytes(route.verb.name().as_bytes()).expect("method");
+        let body = (route.verb != giftcert_axum_shop::routes::Verb::Get).then(|| json!({}));
+        let what = format!("{} {}", route.verb.name(), route.path);
+        let call = |headers: Vec<(&'static str, String)>| {
+            let (method, path, body) = (method.clone(), path.clone(), body.clone());
+            async move {
+                let headers: Vec<(&str, &str)> =
+                    headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                shop.send(method, &path, body, &headers).await
+            }
+        };
+        let bare = call(vec![("Idempotency-Key", "walk".to_owned())]).await;
+        match route.role {
+            Role::Shopper => {
+                assert_ne!(
+                    bare.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{what}: {}",
+                    bare.body
+                );
+                assert_ne!(bare.status, StatusCode::FORBIDDEN, "{what}: {}", bare.body);
+            }
+            Role::Staff(scope) => {
+                assert_eq!(bare.status, StatusCode::UNAUTHORIZED, "{what}");
+                assert_eq!(bare.body["error"]["code"], "missing_credentials", "{what}");
+                let wrong = call(vec![
+                    ("Idempotency-Key", "walk".to_owned()),
+                    ("Authorization", "Bearer not-a-token".to_owned()),
+                ])
+                .await;
+                assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{what}");
+                let scoped = call(vec![
+                    ("Idempotency-Key", "walk".to_owned()),
+                    ("Authorization", no_scope.clone()),
+                ])
+                .await;
+                assert_eq!(
+                    scoped.status,
+                    StatusCode::FORBIDDEN,
+                    "{what}: {}",
+                    scoped.body
+                );
+                assert_eq!(scoped.body["error"]["code"], "insufficient_scope", "{what}");
+                let message = scoped.body["error"]["message"].as_str().unwrap_or("");
+                assert!(message.contains(scope.name()), "{what}: {message}");
+                let allowed = call(vec![
+                    ("Idempotency-Key", "walk".to_owned()),
+                    ("Authorization", full.clone()),
+                ])
+                .await;
+                assert_ne!(allowed.status, StatusCode::UNAUTHORIZED, "{what}");
+                assert_ne!(allowed.status, StatusCode::FORBIDDEN, "{what}");
+            }
+            Role::Provider => {
+                assert_eq!(
+                    bare.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{what}: {}",
+                    bare.body
+                );
+                let staff = call(vec![("Authorization", full.clone())]).await;
+                assert_eq!(
+                    staff.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{what}: staff is no provider"
+                );
+            }
+            other => panic!("{what}: a role this test does not know: {other:?}"),
+        }
+    }
 }
 
 /// The provider's `payment-result` is accepted only signed with the webhook secret, within

@@ -1,0 +1,283 @@
+//! Every route the host serves, with the role it needs: one table ([`ROUTES`]) that the router
+//! is built from, so no route exists without a role.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::{MethodRouter, delete, get, post};
+use giftcert::store::AsyncStore;
+
+use crate::auth::Scope;
+use crate::error::ApiError;
+use crate::shop::Shop;
+use crate::{auth, bigcommerce, centra, webhook};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Role {
+    /// Anyone: the catalogue, and a shopper's own selection and checkout (which money moves
+    /// are not).
+    Shopper,
+    /// Staff, with a bearer token holding the scope ([`StaffTokens`](crate::StaffTokens)):
+    /// 401 without a staff token, 403 with one lacking the scope.
+    Staff(Scope),
+    /// The payment provider: a webhook signed with the shared secret
+    /// ([`WebhookVerifier`](crate::WebhookVerifier)), 401 otherwise.
+    Provider,
+}
+
+/// An HTTP method a route answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verb {
+    /// `GET`.
+    Get,
+    /// `POST`.
+    Post,
+    /// `DELETE`.
+    Delete,
+}
+
+impl Verb {
+    /// The method's name (`GET`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Delete => "DELETE",
+        }
+    }
+}
+
+/// One route: its method, its path (axum's `{param}` syntax) and the role it needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// The method.
+    pub verb: Verb,
+    /// The path.
+    pub path: &'static str,
+    /// Who may call it.
+    pub role: Role,
+    endpoint: Endpoint,
+}
+
+/// The handler behind a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Listing,
+    CreateSelection,
+    GetSelection,
+    AddCertificate,
+    AddCertificateByPath,
+    AddCertificateWithAmount,
+    Payment,
+    PaymentResult,
+    CreateCheckout,
+    GetCheckout,
+    ApplyCode,
+    RemoveCode,
+    Authorise,
+    Capture,
+    Void,
+    Refund,
+}
+
+const fn route(verb: Verb, path: &'static str, role: Role, endpoint: Endpoint) -> Route {
+    Route {
+        verb,
+        path,
+        role,
+        endpoint,
+    }
+}
+
+/// Every route the host serves, with the role it needs.
+pub const ROUTES: &[Route] = &[
+    route(
+        Verb::Get,
+        "/gift-certificates",
+        Role::Shopper,
+        Endpoint::Listing,
+    ),
+    route(
+        Verb::Post,
+        "/selections",
+        Role::Shopper,
+        Endpoint::CreateSelection,
+    ),
+    route(
+        Verb::Get,
+        "/selections/{id}",
+        Role::Shopper,
+        Endpoint::GetSelection,
+    ),
+    route(
+        Verb::Post,
+        "/selections/{id}/gift-certificates",
+        Role::Shopper,
+        Endpoint::AddCertificate,
+    ),
+    route(
+        Verb::Post,
+        "/selections/{id}/gift-certificates/{certificate}",
+        Role::Shopper,
+        Endpoint::AddCertificateByPath,
+    ),
+    route(
+        Verb::Post,
+        "/selections/{id}/gift-certificates/{certificate}/amount/{amount}",
+        Role::Shopper,
+        Endpoint::AddCertificateWithAmount,
+    ),
+    route(
+        Verb::Post,
+        "/selections/{id}/payment",
+        Role::Shopper,
+        Endpoint::Payment,
+    ),
+    route(
+        Verb::Post,
+        "/selections/{id}/payment-result",
+        Role::Provider,
+        Endpoint::PaymentResult,
+    ),
+    route(
+        Verb::Post,
+        "/checkouts",
+        Role::Shopper,
+        Endpoint::CreateCheckout,
+    ),
+    route(
+        Verb::Get,
+        "/checkouts/{id}",
+        Role::Shopper,
+        Endpoint::GetCheckout,
+    ),
+    route(
+        Verb::Post,
+        "/checkouts/{id}/gift-certificates",
+        Role::Shopper,
+        Endpoint::ApplyCode,
+    ),
+    route(
+        Verb::Delete,
+        "/checkouts/{id}/gift-certificates/{code}",
+        Role::Shopper,
+        Endpoint::RemoveCode,
+    ),
+    route(
+        Verb::Post,
+        "/checkouts/{id}/authorise",
+        Role::Shopper,
+        Endpoint::Authorise,
+    ),
+    route(
+        Verb::Post,
+        "/checkouts/{id}/capture",
+        Role::Staff(Scope::PaymentsWrite),
+        Endpoint::Capture,
+    ),
+    route(
+        Verb::Post,
+        "/checkouts/{id}/void",
+        Role::Staff(Scope::PaymentsWrite),
+        Endpoint::Void,
+    ),
+    route(
+        Verb::Post,
+        "/checkouts/{id}/refund",
+        Role::Staff(Scope::PaymentsWrite),
+        Endpoint::Refund,
+    ),
+];
+
+/// The handler of `endpoint`, under `verb`.
+fn handler<S: AsyncStore + 'static>(endpoint: Endpoint) -> MethodRouter<Arc<Shop<S>>> {
+    match endpoint {
+        Endpoint::Listing => get(centra::listing::<S>),
+        Endpoint::CreateSelection => post(centra::create_selection::<S>),
+        Endpoint::GetSelection => get(centra::get_selection::<S>),
+        Endpoint::AddCertificate => post(centra::add_certificate::<S>),
+        Endpoint::AddCertificateByPath => post(centra::add_certificate_by_path::<S>),
+        Endpoint::AddCertificateWithAmount => post(centra::add_certificate_with_amount::<S>),
+        Endpoint::Payment => post(centra::payment::<S>),
+        Endpoint::PaymentResult => post(centra::payment_result::<S>),
+        Endpoint::CreateCheckout => post(bigcommerce::create_checkout::<S>),
+        Endpoint::GetCheckout => get(bigcommerce::get_checkout::<S>),
+        Endpoint::ApplyCode => post(bigcommerce::apply_code::<S>),
+        Endpoint::RemoveCode => delete(bigcommerce::remove_code::<S>),
+        Endpoint::Authorise => post(bigcommerce::authorise::<S>),
+        Endpoint::Capture => post(bigcommerce::capture::<S>),
+        Endpoint::Void => post(bigcommerce::void::<S>),
+        Endpoint::Refund => post(bigcommerce::refund::<S>),
+    }
+}
+
+/// The shop's routes, over `shop`: each route of [`ROUTES`] behind the check its role needs.
+pub fn router<S: AsyncStore + 'static>(shop: Shop<S>) -> Router {
+    let state = Arc::new(shop);
+    let mut router = Router::new();
+    for route in ROUTES {
+        let method_router = handler::<S>(route.endpoint);
+        let guarded = match route.role {
+            Role::Shopper => method_router,
+            Role::Staff(scope) => method_router.route_layer(axum::middleware::from_fn_with_state(
+                (state.clone(), scope),
+                auth::require_staff::<S>,
+            )),
+            Role::Provider => method_router.route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                webhook::require_signature::<S>,
+            )),
+        };
+        router = router.route(route.path, guarded);
+    }
+    router
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method",
+            )
+        })
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each handler is behind exactly one route, and money moves are never shopper routes.
+    #[test]
+    fn every_endpoint_has_one_route_and_money_moves_need_staff() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert_ne!(a.endpoint, b.endpoint, "{} twice", a.path);
+                assert!(
+                    a.path != b.path || a.verb != b.verb,
+                    "{} {} twice",
+                    a.verb.name(),
+                    a.path
+                );
+            }
+        }
+        for money in [Endpoint::Capture, Endpoint::Void, Endpoint::Refund] {
+            let route = ROUTES.iter().find(|r| r.endpoint == money).expect("routed");
+            assert_eq!(
+                route.role,
+                Role::Staff(Scope::PaymentsWrite),
+                "{}",
+                route.path
+            );
+        }
+        let paid = ROUTES
+            .iter()
+            .find(|r| r.endpoint == Endpoint::PaymentResult);
+        assert_eq!(paid.map(|r| r.role), Some(Role::Provider));
+    }
+}
