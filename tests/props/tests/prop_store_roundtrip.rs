@@ -12,11 +12,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Timelike, Utc};
 use giftcert::card::{
-    EARLIEST_EXPIRY_YEAR, LATEST_EXPIRY_YEAR, LedgerEntry, LiabilityReport, Recipient,
+    Attribution, EARLIEST_EXPIRY_YEAR, ExpiryPolicy, LATEST_EXPIRY_YEAR, LedgerEntry,
+    LiabilityReport, MAX_REASON_LEN, Reason, Recipient,
 };
 use giftcert::code::ImportRules;
 use giftcert::money::MAX_MINOR_UNITS;
-use giftcert::redeem::{CardWrite, Changes, Versioned};
+use giftcert::redeem::{CardCommand, CardWrite, Changes, Versioned};
 use giftcert::shop::MAX_GIFT_MESSAGE_LEN;
 use giftcert::store::{AsyncStore, CardQuery, Page};
 use giftcert::{
@@ -34,7 +35,8 @@ const MAX_EMAIL_LEN: usize = 254;
 /// The longest reference (`Reference::new`), in characters.
 const MAX_REFERENCE_LEN: usize = 128;
 
-/// The most entries one case writes (issued, held, captured, released), with room to spare:
+/// The most entries one case writes (issued, held, captured, released, a hold expired by the
+/// amendment, the amendment's), with room to spare:
 /// a store returning more is an error too.
 const LEDGER_PAGE: usize = 16;
 
@@ -81,6 +83,14 @@ struct HoldCase {
     capture: Option<i128>,
 }
 
+/// A back-office change made last, with who made it and why (its entry keeps both).
+#[derive(Debug, Clone)]
+struct AmendCase {
+    command: CardCommand,
+    actor: Reference,
+    reason: Reason,
+}
+
 #[derive(Debug, Clone)]
 struct Case {
     stem: Stem,
@@ -89,6 +99,7 @@ struct Case {
     issued_at: DateTime<Utc>,
     spec: CardSpec,
     hold: Option<HoldCase>,
+    amend: Option<AmendCase>,
 }
 
 /// Numbers that make each run's code unique, for stores kept across cases (PostgreSQL).
@@ -310,6 +321,31 @@ fn hold(texts: Texts) -> impl Strategy<Value = HoldCase> {
         )
 }
 
+/// Reasons: 1 to 500 characters, not only spaces, no control characters.
+fn reason(texts: Texts) -> impl Strategy<Value = Reason> {
+    text(MAX_REASON_LEN, texts).prop_map(|t| {
+        let t: String = t.chars().filter(|c| !c.is_control()).collect();
+        Reason::new(if t.trim().is_empty() { "why" } else { &t }).unwrap()
+    })
+}
+
+/// Disabling, moving or removing the expiry, or adding up to a thousand minor units.
+fn amend_case(texts: Texts) -> impl Strategy<Value = AmendCase> {
+    let command = prop_oneof![
+        Just(CardCommand::Disable),
+        prop::option::of(instant()).prop_map(|expires_at| CardCommand::ChangeExpiry { expires_at }),
+        (1..=1_000i128).prop_map(|minor| CardCommand::Adjust {
+            // In the card's currency, set when the case is written.
+            change: minor_units(minor, Currency::JPY),
+        }),
+    ];
+    (command, reference(texts), reason(texts)).prop_map(|(command, actor, reason)| AmendCase {
+        command,
+        actor,
+        reason,
+    })
+}
+
 fn case(texts: Texts) -> impl Strategy<Value = Case> {
     (
         "[A-Z0-9]{0,54}".prop_map(Stem),
@@ -317,8 +353,9 @@ fn case(texts: Texts) -> impl Strategy<Value = Case> {
         instant(),
         spec(texts),
         prop::option::weighted(0.7, hold(texts)),
+        prop::option::weighted(0.5, amend_case(texts)),
     )
-        .prop_map(|(stem, imported, issued_at, mut spec, hold)| {
+        .prop_map(|(stem, imported, issued_at, mut spec, hold, amend)| {
             // Issued no later than it expires, so that a hold can be placed at issue when the
             // card has not expired yet.
             let issued_at = match spec.expires_at {
@@ -334,6 +371,7 @@ fn case(texts: Texts) -> impl Strategy<Value = Case> {
                 issued_at,
                 spec,
                 hold,
+                amend,
             }
         })
 }
@@ -427,8 +465,8 @@ fn failed(what: &str, e: impl std::error::Error) -> TestCaseError {
     TestCaseError::fail(message)
 }
 
-/// Issues `case`'s card as `id` under `code` in `store`, then places and captures its hold
-/// (each a commit of its own, as the redeemer makes them).
+/// Issues `case`'s card as `id` under `code` in `store`, then places and captures its hold and
+/// amends it (each a commit of its own, as the redeemer makes them).
 fn write(
     store: &impl Boundary,
     case: &Case,
@@ -453,13 +491,38 @@ fn write(
         version: 1,
         entries: vec![issued],
     };
-    let Some(hold) = case
+    if let Some(hold) = case
         .hold
         .as_ref()
         .filter(|_| card.ensure_spendable(now).is_ok())
-    else {
-        return Ok(written);
-    };
+    {
+        hold_and_capture(store, &mut written, &mut card, hold, now)?;
+    }
+    if let Some(amend) = &case.amend {
+        let command = match amend.command {
+            CardCommand::Adjust { change } => CardCommand::Adjust {
+                change: minor_units(to_minor(change), card.currency()),
+            },
+            command => command,
+        };
+        let by = Attribution::new(amend.actor.clone(), amend.reason.clone());
+        let decision = giftcert::redeem::amend(card, command, &by, now, &ExpiryPolicy::Never)
+            .map_err(|e| failed("amending", e))?;
+        if let [updated] = &decision.updated[..] {
+            update(store, &mut written, updated, decision.entries)?;
+        }
+    }
+    Ok(written)
+}
+
+/// Places `hold` on `card` and captures part of it while it is open, a commit each.
+fn hold_and_capture(
+    store: &impl Boundary,
+    written: &mut Written,
+    card: &mut GiftCard,
+    hold: &HoldCase,
+    now: DateTime<Utc>,
+) -> Result<(), TestCaseError> {
     let currency = card.currency();
     let held = minor_units((to_minor(card.balance()) / hold.divisor).max(1), currency);
     let entry = card
@@ -472,16 +535,16 @@ fn write(
         )
         .map_err(|e| failed("placing the hold", e))?;
     let seq = entry.seq();
-    update(store, &mut written, &card, vec![entry])?;
+    update(store, written, card, vec![entry])?;
     let open = card.holds().iter().any(|h| !h.is_expired(now));
     if let (Some(divisor), true) = (hold.capture, open) {
         let captured = minor_units((to_minor(held) / divisor).max(1), currency);
         let entries = card
             .capture(seq, captured, now)
             .map_err(|e| failed("capturing", e))?;
-        update(store, &mut written, &card, entries)?;
+        update(store, written, card, entries)?;
     }
-    Ok(written)
+    Ok(())
 }
 
 /// Commits `card` over `written`'s version with `entries`, and records it as written.
