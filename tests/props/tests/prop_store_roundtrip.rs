@@ -334,7 +334,7 @@ fn reason(texts: Texts) -> impl Strategy<Value = Reason> {
     })
 }
 
-/// Disabling, moving or removing the expiry, or adding up to a thousand minor units.
+/// Disabling, moving or removing the expiry, or adjusting by up to a thousand minor units.
 fn amend_case(texts: Texts) -> impl Strategy<Value = AmendCase> {
     let command = prop_oneof![
         Just(CardCommand::Disable),
@@ -505,9 +505,7 @@ fn write(
     }
     if let Some(amend) = &case.amend {
         let command = match amend.command {
-            CardCommand::Adjust { change } => CardCommand::Adjust {
-                change: minor_units(to_minor(change), card.currency()),
-            },
+            CardCommand::Adjust { change } => adjustment(&card, to_minor(change)),
             command => command,
         };
         let by = Attribution::new(amend.actor.clone(), amend.reason.clone());
@@ -518,6 +516,27 @@ fn write(
         }
     }
     Ok(written)
+}
+
+/// An adjustment of `minor` minor units of `card`'s currency: added while the balance stays
+/// within a billion whole units, else taken from what is not held (disabling the card when
+/// nothing is free).
+fn adjustment(card: &GiftCard, minor: i128) -> CardCommand {
+    let currency = card.currency();
+    let max = MAX_WHOLE_UNITS * 10i128.pow(currency.minor_units());
+    let balance = to_minor(card.balance());
+    let free = balance - to_minor(card.held());
+    if balance + minor <= max {
+        CardCommand::Adjust {
+            change: minor_units(minor, currency),
+        }
+    } else if free > 0 {
+        CardCommand::Adjust {
+            change: minor_units(-minor.min(free), currency),
+        }
+    } else {
+        CardCommand::Disable
+    }
 }
 
 /// Places `hold` on `card` and captures part of it while it is open, a commit each.
