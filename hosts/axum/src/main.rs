@@ -110,7 +110,8 @@ fn postgres_label(url: &str) -> String {
     label
 }
 
-/// The environment variable listing the staff bearer tokens' SHA-256 hashes (hex, commas).
+/// The environment variable listing the staff bearer tokens' SHA-256 hashes (hex, commas),
+/// each optionally followed by its scopes.
 const STAFF_TOKEN_SHA256: &str = "GIFTCERT_STAFF_TOKEN_SHA256";
 
 /// Serves the shop over `store` on the configured address until Ctrl-C.
