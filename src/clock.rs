@@ -20,6 +20,31 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+/// The first instant the crate keeps, in microseconds since 1970: 0001-01-01T00:00:00Z.
+const EARLIEST_MICROS: i64 = -62_135_596_800_000_000;
+/// The last instant the crate keeps, in microseconds since 1970: 9999-12-31T23:59:59.999999Z.
+const LATEST_MICROS: i64 = 253_402_300_799_999_999;
+
+/// `at` as every store keeps an instant: to the microsecond (finer digits dropped), within the
+/// years 1 to 9999 (an instant outside them moved to the nearest end). The protocol keeps every
+/// instant it writes or compares this way, the clock's `now` included, so that stores that keep
+/// microseconds (SQLite and PostgreSQL) and the in-memory store answer alike.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use giftcert::clock::kept_instant;
+///
+/// let at = Utc.timestamp_opt(1_800_000_000, 123_456_789).unwrap();
+/// assert_eq!(kept_instant(at).timestamp_subsec_nanos(), 123_456_000);
+/// let far = Utc.with_ymd_and_hms(20_000, 1, 1, 0, 0, 0).unwrap();
+/// assert_eq!(kept_instant(far).to_rfc3339(), "9999-12-31T23:59:59.999999+00:00");
+/// ```
+#[must_use]
+pub fn kept_instant(at: DateTime<Utc>) -> DateTime<Utc> {
+    let micros = at.timestamp_micros().clamp(EARLIEST_MICROS, LATEST_MICROS);
+    DateTime::from_timestamp_micros(micros).unwrap_or(at)
+}
+
 /// A source of the current instant.
 ///
 /// # Contract

@@ -113,6 +113,13 @@ pub enum CardError {
         /// The date asked for.
         at: DateTime<Utc>,
     },
+    /// A text of the card (its message, a tag, the recipient...) holds U+0000, which no
+    /// store's text column keeps.
+    #[error("the card's {field} holds a NUL character (U+0000)")]
+    NulInText {
+        /// Which text.
+        field: &'static str,
+    },
     /// An amount in another currency, or an overflow.
     #[error(transparent)]
     Money(#[from] MoneyError),

@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::card::{EntryKind, LedgerEntry, Reference, ReleaseReason};
+use crate::clock::kept_instant;
 use crate::code::Code;
 use crate::money::{Money, MoneyError};
 
@@ -139,14 +140,45 @@ impl fmt::Debug for GiftCard {
     }
 }
 
+/// Refuses a text of `spec` holding U+0000, which PostgreSQL's text and JSON columns cannot
+/// keep: what one store keeps, every store keeps.
+fn check_texts(spec: &CardSpec) -> Result<(), CardError> {
+    let recipient = spec.recipient.as_ref();
+    let fields = [
+        ("recipient name", recipient.and_then(|r| r.name.as_deref())),
+        (
+            "recipient e-mail",
+            recipient.and_then(|r| r.email.as_deref()),
+        ),
+        ("message", spec.message.as_deref()),
+    ];
+    let tags = spec.tags.iter().map(|t| ("tag", Some(t.as_str())));
+    let metadata = spec.metadata.iter().flat_map(|(k, v)| {
+        [
+            ("metadata key", Some(k.as_str())),
+            ("metadata value", Some(v.as_str())),
+        ]
+    });
+    match fields
+        .into_iter()
+        .chain(tags)
+        .chain(metadata)
+        .find(|(_, text)| text.is_some_and(|t| t.contains('\0')))
+    {
+        Some((field, _)) => Err(CardError::NulInText { field }),
+        None => Ok(()),
+    }
+}
+
 impl GiftCard {
     /// Issues a new card from `spec`, returning it with its `Issued` entry.
     ///
     /// # Errors
     ///
     /// [`CardError::NotPositive`] when the value is zero or less, [`CardError::Money`] when it is
-    /// above [`Money::maximum`], and [`CardError::ExpiryOutOfRange`] for an expiry date outside
-    /// the years a card may expire in.
+    /// above [`Money::maximum`], [`CardError::ExpiryOutOfRange`] for an expiry date outside
+    /// the years a card may expire in, and [`CardError::NulInText`] for a text holding U+0000.
+    /// The expiry date is kept to the microsecond.
     pub fn issue(
         id: CardId,
         code: &Code,
@@ -159,8 +191,9 @@ impl GiftCard {
         if let Some(at) = spec.expires_at.filter(|at| !expiry_in_range(*at)) {
             return Err(CardError::ExpiryOutOfRange { at });
         }
+        check_texts(&spec)?;
         let mut card = GiftCard::blank(id, code, spec.value, now);
-        card.expires_at = spec.expires_at;
+        card.expires_at = spec.expires_at.map(kept_instant);
         let reference = spec.order.clone();
         let customer = spec.purchaser.clone();
         card.details = Details::new(CardDetails {
@@ -863,13 +896,15 @@ impl GiftCard {
         holds.chain(expiry).min()
     }
 
-    /// Moves the expiry date (a reload under a "from last load" rule, or a goodwill extension).
+    /// Moves the expiry date (a reload under a "from last load" rule, or a goodwill extension),
+    /// kept to the microsecond within the years a card may expire in
+    /// ([`kept_instant`](crate::clock::kept_instant)).
     pub fn set_expires_at(&mut self, expires_at: Option<DateTime<Utc>>) {
-        self.expires_at = expires_at;
+        self.expires_at = expires_at.map(kept_instant);
     }
 
-    /// Moves or removes the expiry date as a ledger entry ([`EntryKind::ExpiryChanged`]), the
-    /// way a back office extends a card: a card that had expired and no longer has at `now`
+    /// Moves or removes the expiry date (kept to the microsecond) as a ledger entry
+    /// ([`EntryKind::ExpiryChanged`]), the way a back office extends a card: a card that had expired and no longer has at `now`
     /// can be spent again. The same date again changes nothing and returns no entry.
     ///
     /// # Errors
@@ -891,6 +926,7 @@ impl GiftCard {
         if let Some(at) = to.filter(|at| !expiry_in_range(*at)) {
             return Err(CardError::ExpiryOutOfRange { at });
         }
+        let to = to.map(kept_instant);
         if to == self.expires_at {
             return Ok(None);
         }

@@ -132,7 +132,11 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
         &self,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<crate::card::LiabilityReport, RedeemError> {
-        Ok(self.parts.store.liability(at).await?)
+        Ok(self
+            .parts
+            .store
+            .liability(crate::clock::kept_instant(at))
+            .await?)
     }
 }
 

@@ -207,7 +207,8 @@ impl<S: Store> Redeemer<S> {
     }
 
     /// The liability per currency at `at` (see [`LiabilityReport`](crate::card::LiabilityReport)
-    /// and [`Store::liability`]).
+    /// and [`Store::liability`]), `at` taken as stores keep instants
+    /// ([`kept_instant`](crate::clock::kept_instant)).
     ///
     /// # Errors
     ///
@@ -216,7 +217,7 @@ impl<S: Store> Redeemer<S> {
         &self,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<crate::card::LiabilityReport, RedeemError> {
-        Ok(self.parts.store.liability(at)?)
+        Ok(self.parts.store.liability(crate::clock::kept_instant(at))?)
     }
 }
 

@@ -3,11 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
-use crate::card::{
-    CardId, CardStatus, EARLIEST_EXPIRY_YEAR, GiftCard, LATEST_EXPIRY_YEAR, Reference,
-};
+use crate::card::{CardId, CardStatus, GiftCard, Reference};
 use crate::money::Currency;
 use crate::redeem::Versioned;
 
@@ -249,23 +247,16 @@ impl CardQuery {
         self
     }
 
-    /// Cards whose expiry date is before `at` (cards that never expire do not match). Expiry
-    /// dates fall in the years [`EARLIEST_EXPIRY_YEAR`] to [`LATEST_EXPIRY_YEAR`], so `at` is
-    /// taken within them: a date past year 9999 matches every card with an expiry date, one
-    /// before year 1 none.
+    /// Cards whose expiry date is before `at` (cards that never expire do not match), `at`
+    /// taken as every store keeps an instant ([`kept_instant`](crate::clock::kept_instant)): to
+    /// the microsecond, within the years
+    /// [`EARLIEST_EXPIRY_YEAR`](crate::card::EARLIEST_EXPIRY_YEAR) to
+    /// [`LATEST_EXPIRY_YEAR`](crate::card::LATEST_EXPIRY_YEAR)
+    /// that expiry dates fall in, so a date past year 9999 matches every card with an expiry
+    /// date but the last microsecond's, one before year 1 none.
     #[must_use]
     pub fn expiring_before(mut self, at: DateTime<Utc>) -> CardQuery {
-        let earliest = NaiveDate::from_ymd_opt(EARLIEST_EXPIRY_YEAR, 1, 1)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|d| d.and_utc());
-        let latest = NaiveDate::from_ymd_opt(LATEST_EXPIRY_YEAR, 12, 31)
-            .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 999_999_999))
-            .map(|d| d.and_utc());
-        let at = match (earliest, latest) {
-            (Some(earliest), Some(latest)) => at.clamp(earliest, latest),
-            _ => at,
-        };
-        self.expires_before = Some(at);
+        self.expires_before = Some(crate::clock::kept_instant(at));
         self
     }
 

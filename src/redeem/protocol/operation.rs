@@ -113,7 +113,7 @@ impl Port {
 
     pub(super) async fn now(&self) -> Result<DateTime<Utc>, RedeemError> {
         match self.ask(Need::Now).await? {
-            Reply::Now(now) => Ok(now),
+            Reply::Now(now) => Ok(crate::clock::kept_instant(now)),
             other => Err(mismatch("Now", &other)),
         }
     }

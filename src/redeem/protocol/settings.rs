@@ -52,9 +52,14 @@ impl Default for Protocol {
 }
 
 /// When holds placed at `now` release themselves under a time limit of `ttl`: never without a
-/// limit, or when the limit would run past the last instant chrono represents.
+/// limit, and at the last instant the crate keeps when the limit would run past it
+/// ([`kept_instant`](crate::clock::kept_instant)).
 pub(super) fn hold_expires_at(ttl: Option<Duration>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    ttl.and_then(|ttl| now.checked_add_signed(ttl))
+    let ttl = ttl?;
+    let at = now
+        .checked_add_signed(ttl)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    Some(crate::clock::kept_instant(at))
 }
 
 impl Protocol {

@@ -14,7 +14,8 @@ use giftcert::{
     redeem::{CardWrite, Changes, Record},
 };
 use giftcert_store_support::{
-    CodeKey, SearchColumns, amount, hint_shown, json_and_tag, missed_write, sql_version, timestamp,
+    CodeKey, SearchColumns, amount, currency_column, hint_shown, json_and_tag, missed_write,
+    sql_version, timestamp,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -235,7 +236,7 @@ fn document(
             let (json, state) = json_and_tag(checkout, &["state", "state"])?;
             Some(CheckoutRow {
                 id: checkout.id().as_str().to_owned(),
-                currency: checkout.currency().code().to_owned(),
+                currency: currency_column(checkout.currency()),
                 state,
                 checkout: json,
                 expected_version: write.expected_version.map(sql_version),
@@ -289,7 +290,7 @@ fn card_row(key: &CodeKey, changes: &Changes, write: &CardWrite) -> Result<CardR
             expected_version: sql_version(*expected_version),
         },
         _ => CardRowWrite::Insert {
-            currency: card.currency().code().to_owned(),
+            currency: currency_column(card.currency()),
             issued_at: search.issued_at,
             tags: card.tags().to_vec(),
         },

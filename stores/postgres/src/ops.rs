@@ -10,7 +10,8 @@ use giftcert::{
     store::{CardQuery, Page},
 };
 use giftcert_store_support::{
-    CodeKey, from_json, parse_amount, parse_currency, status_tag, timestamp, versioned,
+    CodeKey, currency_column, from_json, parse_amount, parse_currency, status_tag, timestamp,
+    versioned,
 };
 use tokio_postgres::types::ToSql;
 
@@ -195,7 +196,7 @@ pub(crate) async fn search<E: ExecText>(
         filter("c.status", "=", "", status_tag(status)?);
     }
     if let Some(currency) = query.currency() {
-        filter("c.currency", "=", "", currency.code().to_owned());
+        filter("c.currency", "=", "", currency_column(currency));
     }
     if let Some(at) = query.expires_before() {
         filter("c.expires_at", "<", "::text::timestamptz", timestamp(at));

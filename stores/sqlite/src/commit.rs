@@ -10,8 +10,8 @@ use giftcert::{
     redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Record},
 };
 use giftcert_store_support::{
-    CodeKey, CommitSteps, SearchColumns, amount, hint_shown, missed_write, sql_version, timestamp,
-    to_json, write_changes,
+    CodeKey, CommitSteps, SearchColumns, amount, currency_column, hint_shown, missed_write,
+    sql_version, timestamp, to_json, write_changes,
 };
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
@@ -104,7 +104,7 @@ fn insert_card(
             id,
             key.digest(code).to_string(),
             hint_shown(card),
-            card.currency().code(),
+            currency_column(card.currency()),
             status,
             amount(card.balance())?,
             amount(card.held())?,
@@ -300,7 +300,7 @@ fn write_checkout(tx: &Transaction<'_>, write: &RecordWrite<Checkout>) -> Result
     let currency = checkout.currency();
     let params = rusqlite::params![
         checkout.id().as_str(),
-        currency.code(),
+        currency_column(currency),
         state,
         json,
         write.expected_version.map(sql_version),

@@ -13,7 +13,8 @@ use giftcert::{
     store::{CardQuery, Page},
 };
 use giftcert_store_support::{
-    CodeKey, from_json, from_minor, parse_amount, parse_currency, status_tag, timestamp, versioned,
+    CodeKey, currency_column, from_json, from_minor, parse_amount, parse_currency, status_tag,
+    timestamp, versioned,
 };
 use rusqlite::{Connection, OptionalExtension};
 
@@ -192,7 +193,7 @@ pub(crate) fn search_sql(query: &CardQuery) -> Result<(String, Vec<String>), Sto
         filter("c.status", "=", status_tag(status)?);
     }
     if let Some(currency) = query.currency() {
-        filter("c.currency", "=", currency.code().to_owned());
+        filter("c.currency", "=", currency_column(currency));
     }
     if let Some(at) = query.expires_before() {
         filter("c.expires_at", "<", timestamp(at));

@@ -91,5 +91,15 @@ fn the_liability_report_is_exact_at_the_largest_amounts() {
         Money::parse("3000000000", Currency::KWD).unwrap()
     );
     assert_eq!(line.outstanding_cards, 4);
+
+    // A custom currency's column names its minor units too: the report reads it back.
+    let points = Currency::custom("WEI", 18).unwrap();
+    let value = Money::parse("999999999.000000000000000001", points).unwrap();
+    let k = IdempotencyKey::new("custom").unwrap();
+    sqlite.issue(&k, vec![CardSpec::new(value)]).unwrap();
+    memory.issue(&k, vec![CardSpec::new(value)]).unwrap();
+    let (from_sqlite, from_memory) = (sqlite.liability(at).unwrap(), memory.liability(at).unwrap());
+    assert_eq!(from_sqlite, from_memory);
+    assert_eq!(from_sqlite.currency(points).unwrap().issued, value);
     assert!(from_sqlite.discrepancies().is_empty());
 }

@@ -156,14 +156,32 @@ pub fn parse_amount(text: &str, currency: Currency) -> Result<Money, StoreError>
         .map_err(|e| StoreError::corrupt(format!("stored amount \"{text}\": {e}")))
 }
 
-/// A currency a column keeps (`"USD"`).
+/// A currency as a column keeps it: an ISO currency by its code (`"USD"`), a custom one by its
+/// code and minor units (`"PTS:0"`), so that a column alone names the currency and its scale
+/// (the liability report reads nothing else).
+pub fn currency_column(currency: Currency) -> String {
+    if currency.is_iso() {
+        currency.code().to_owned()
+    } else {
+        format!("{}:{}", currency.code(), currency.minor_units())
+    }
+}
+
+/// A currency a column keeps ([`currency_column`]'s form).
 ///
 /// # Errors
 ///
 /// [`StoreError::Corrupt`] for a code the crate does not know.
-pub fn parse_currency(code: &str) -> Result<Currency, StoreError> {
-    code.parse()
-        .map_err(|e| StoreError::corrupt(format!("stored currency \"{code}\": {e}")))
+pub fn parse_currency(text: &str) -> Result<Currency, StoreError> {
+    let corrupt =
+        |e: &dyn std::fmt::Display| StoreError::corrupt(format!("stored currency \"{text}\": {e}"));
+    match text.split_once(':') {
+        Some((code, units)) => {
+            let units: u8 = units.parse().map_err(|e| corrupt(&e))?;
+            Currency::custom(code, units).map_err(|e| corrupt(&e))
+        }
+        None => text.parse().map_err(|e| corrupt(&e)),
+    }
 }
 
 /// A value as JSON, with the tag a mirrored column keeps (`path` leads to it).
