@@ -60,6 +60,14 @@ pub struct Config {
     /// client certificate in `GIFTCERT_POSTGRES_CLIENT_CERT_FILE` when it is set. Only
     /// [`Storage::Postgres`] uses it.
     pub postgres_tls: Tls,
+    /// Whether the host brings the PostgreSQL schema up to date when it starts
+    /// (`GIFTCERT_POSTGRES_MIGRATE`, `on` by default, for development), or, with `off`, only
+    /// checks it and serves as a role that owns nothing, the schema migrated apart by an owner
+    /// role (`cargo run -p giftcert-postgres --example migrate`).
+    pub postgres_migrate: bool,
+    /// The PostgreSQL schema the store keeps its tables in (`GIFTCERT_POSTGRES_SCHEMA`), or
+    /// the connection's default schema when unset.
+    pub postgres_schema: Option<String>,
 }
 
 /// A setting that cannot be used (its value is not shown: it may be a secret).
@@ -94,7 +102,8 @@ impl Config {
     /// [`ConfigError`] when `GIFTCERT_ADDR` is not a socket address, `GIFTCERT_CODE_KEY` is
     /// not hex for at least 16 bytes, or the PostgreSQL TLS files are set without
     /// `GIFTCERT_POSTGRES_URL`, cannot be read, hold no PEM certificate (or key), or are set
-    /// only in part (a client certificate needs its key and the CA file).
+    /// only in part (a client certificate needs its key and the CA file), or
+    /// `GIFTCERT_POSTGRES_MIGRATE` is neither `on` nor `off`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let addr = set("GIFTCERT_ADDR")
@@ -132,12 +141,25 @@ impl Config {
             ),
         };
         let postgres_tls = postgres_tls(&set, storage == Storage::Postgres)?;
+        let postgres_migrate = match set("GIFTCERT_POSTGRES_MIGRATE").as_deref().map(str::trim) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(_) => {
+                return Err(ConfigError {
+                    variable: "GIFTCERT_POSTGRES_MIGRATE",
+                    reason: "expected on or off".to_owned(),
+                });
+            }
+        };
+        let postgres_schema = set("GIFTCERT_POSTGRES_SCHEMA").map(|s| s.trim().to_owned());
         Ok(Config {
             addr,
             storage,
             code_key,
             development_key,
             postgres_tls,
+            postgres_migrate,
+            postgres_schema,
         })
     }
 }
@@ -319,6 +341,26 @@ mod tests {
                 .map(|c| format!("{:?}", c.postgres_tls))
                 .map_err(|e| e.to_string())
         }
+    }
+
+    #[test]
+    fn postgres_migrations_run_on_start_unless_turned_off() {
+        assert!(config(&[URL]).unwrap().postgres_migrate);
+        assert!(
+            config(&[URL, ("GIFTCERT_POSTGRES_MIGRATE", " on")])
+                .unwrap()
+                .postgres_migrate
+        );
+        assert!(
+            !config(&[URL, ("GIFTCERT_POSTGRES_MIGRATE", "off")])
+                .unwrap()
+                .postgres_migrate
+        );
+        let refused = config(&[URL, ("GIFTCERT_POSTGRES_MIGRATE", "yes")]).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "GIFTCERT_POSTGRES_MIGRATE is invalid: expected on or off"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert_axum_shop::config::{Config, Storage};
 use giftcert_axum_shop::{Shop, StaffTokens, TokioTimer, WebhookVerifier, serve};
-use giftcert_postgres::AsyncPostgresStore;
+use giftcert_postgres::{AsyncPostgresStore, PoolOptions};
 use giftcert_sqlite::{Blocking, SqliteStore};
 
 /// The variable holding the PostgreSQL URL. [`Config`] only notes that it is set (it may hold
@@ -49,13 +49,25 @@ fn run() -> Result<(), String> {
             let label = postgres_label(&url);
             // The async store connects inside the runtime: its pool's connections are tasks.
             runtime()?.block_on(async {
-                let store = AsyncPostgresStore::connect_with_tls(
+                let (url, key, tls) = (
                     url.trim(),
-                    None,
                     config.code_key.clone(),
                     config.postgres_tls.clone(),
-                )
-                .await
+                );
+                let schema = config.postgres_schema.as_deref();
+                let store = if config.postgres_migrate {
+                    AsyncPostgresStore::connect_with_tls(url, schema, key, tls).await
+                } else {
+                    // The schema was migrated apart by an owner role: no DDL here.
+                    AsyncPostgresStore::connect_migrated(
+                        url,
+                        schema,
+                        key,
+                        tls,
+                        PoolOptions::default(),
+                    )
+                    .await
+                }
                 .map_err(|e| format!("cannot connect to {label}: {e}"))?;
                 listen(&config, store, label).await
             })
