@@ -7,6 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use giftcert::Reference;
 use giftcert::store::AsyncStore;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
@@ -209,7 +210,14 @@ impl StaffTokens {
 
     /// The scopes of `token` when it is one of the accepted tokens, comparing every hash in
     /// constant time.
+    #[cfg(test)]
     fn scopes_of(&self, token: &str) -> Option<Scopes> {
+        self.identify(token).map(|(scopes, _)| scopes)
+    }
+
+    /// The scopes of `token` and the staff member it names, when it is one of the accepted
+    /// tokens: every hash is compared, in constant time.
+    fn identify(&self, token: &str) -> Option<(Scopes, StaffActor)> {
         let presented = hash(token);
         let mut found = Choice::from(0);
         let mut scopes = 0_u8;
@@ -218,7 +226,25 @@ impl StaffTokens {
             found |= same;
             scopes = u8::conditional_select(&scopes, &granted.0, same);
         }
-        bool::from(found).then_some(Scopes(scopes))
+        bool::from(found).then(|| (Scopes(scopes), StaffActor::of(&presented)))
+    }
+}
+
+/// The staff member a request's token names, as the ledger records who made a change:
+/// `staff:` and the first twelve hex digits of the token's SHA-256 (never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffActor(Reference);
+
+impl StaffActor {
+    fn of(digest: &[u8; 32]) -> StaffActor {
+        let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        // `staff:` and twelve hex digits always make a valid reference.
+        StaffActor(Reference::new(&format!("staff:{hex}")).expect("a reference"))
+    }
+
+    /// The actor, as a reference.
+    pub fn reference(&self) -> &Reference {
+        &self.0
     }
 }
 
@@ -244,9 +270,13 @@ pub(crate) async fn require_staff<S: AsyncStore + 'static>(
     };
     let scopes = header
         .strip_prefix("Bearer ")
-        .and_then(|token| shop.staff.scopes_of(token.trim()));
+        .and_then(|token| shop.staff.identify(token.trim()));
     match scopes {
-        Some(scopes) if scopes.contains(scope) => next.run(request).await,
+        Some((scopes, actor)) if scopes.contains(scope) => {
+            let mut request = request;
+            request.extensions_mut().insert(actor);
+            next.run(request).await
+        }
         Some(_) => ApiError::new(
             StatusCode::FORBIDDEN,
             "insufficient_scope",

@@ -338,9 +338,12 @@ pub(crate) async fn remove_code<S: AsyncStore + 'static>(
     Ok(Json(current(&shop, &id, &record).await?))
 }
 
-/// The `Idempotency-Key` header, scoped to the checkout so that two checkouts never share a
+/// The `Idempotency-Key` header, scoped to `checkout` (a checkout, or a card) so that two never share a
 /// key.
-fn idempotency_key(headers: &HeaderMap, checkout: &str) -> Result<IdempotencyKey, ApiError> {
+pub(crate) fn idempotency_key(
+    headers: &HeaderMap,
+    checkout: &str,
+) -> Result<IdempotencyKey, ApiError> {
     let bad = |message: &str| {
         ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -207,6 +207,28 @@ pub(crate) fn money_code(e: &MoneyError) -> &'static str {
         MoneyError::TooManyDecimals { .. } => "too_many_decimals",
         MoneyError::AboveMaximum { .. } | MoneyError::Overflow { .. } => "amount_too_large",
         _ => "invalid_amount",
+    }
+}
+
+/// Query parameters whose rejection is an [`ApiError`] (`422 invalid_query`, the client's text
+/// not echoed).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct QueryParams<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_query",
+                    redact(&e.body_text()),
+                )
+            })?;
+        Ok(QueryParams(value))
     }
 }
 

@@ -49,6 +49,7 @@ mod bigcommerce;
 mod centra;
 pub mod config;
 mod error;
+mod office;
 pub mod routes;
 mod service;
 mod shop;

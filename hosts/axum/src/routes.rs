@@ -11,7 +11,7 @@ use giftcert::store::AsyncStore;
 use crate::auth::Scope;
 use crate::error::ApiError;
 use crate::shop::Shop;
-use crate::{auth, bigcommerce, centra, webhook};
+use crate::{auth, bigcommerce, centra, office, webhook};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +82,16 @@ enum Endpoint {
     Capture,
     Void,
     Refund,
+    BalanceCheck,
+    Card,
+    Search,
+    Disable,
+    Enable,
+    Adjust,
+    Reload,
+    ChangeExpiry,
+    ReplaceCode,
+    Liability,
 }
 
 const fn route(verb: Verb, path: &'static str, role: Role, endpoint: Endpoint) -> Route {
@@ -191,6 +201,66 @@ pub const ROUTES: &[Route] = &[
         Role::Staff(Scope::PaymentsWrite),
         Endpoint::Refund,
     ),
+    route(
+        Verb::Post,
+        "/balance-checks",
+        Role::Staff(Scope::CardsRead),
+        Endpoint::BalanceCheck,
+    ),
+    route(
+        Verb::Get,
+        "/cards",
+        Role::Staff(Scope::CardsRead),
+        Endpoint::Search,
+    ),
+    route(
+        Verb::Get,
+        "/cards/{id}",
+        Role::Staff(Scope::CardsRead),
+        Endpoint::Card,
+    ),
+    route(
+        Verb::Post,
+        "/cards/{id}/disable",
+        Role::Staff(Scope::CardsWrite),
+        Endpoint::Disable,
+    ),
+    route(
+        Verb::Post,
+        "/cards/{id}/enable",
+        Role::Staff(Scope::CardsWrite),
+        Endpoint::Enable,
+    ),
+    route(
+        Verb::Post,
+        "/cards/{id}/adjust",
+        Role::Staff(Scope::CardsWrite),
+        Endpoint::Adjust,
+    ),
+    route(
+        Verb::Post,
+        "/cards/{id}/reload",
+        Role::Staff(Scope::CardsWrite),
+        Endpoint::Reload,
+    ),
+    route(
+        Verb::Post,
+        "/cards/{id}/expiry",
+        Role::Staff(Scope::CardsWrite),
+        Endpoint::ChangeExpiry,
+    ),
+    route(
+        Verb::Post,
+        "/cards/{id}/replace-code",
+        Role::Staff(Scope::CardsWrite),
+        Endpoint::ReplaceCode,
+    ),
+    route(
+        Verb::Get,
+        "/reports/liability",
+        Role::Staff(Scope::ReportsRead),
+        Endpoint::Liability,
+    ),
 ];
 
 /// The handler of `endpoint`, under `verb`.
@@ -212,6 +282,16 @@ fn handler<S: AsyncStore + 'static>(endpoint: Endpoint) -> MethodRouter<Arc<Shop
         Endpoint::Capture => post(bigcommerce::capture::<S>),
         Endpoint::Void => post(bigcommerce::void::<S>),
         Endpoint::Refund => post(bigcommerce::refund::<S>),
+        Endpoint::BalanceCheck => post(office::balance_check::<S>),
+        Endpoint::Card => get(office::card::<S>),
+        Endpoint::Search => get(office::search::<S>),
+        Endpoint::Disable => post(office::disable::<S>),
+        Endpoint::Enable => post(office::enable::<S>),
+        Endpoint::Adjust => post(office::adjust::<S>),
+        Endpoint::Reload => post(office::reload::<S>),
+        Endpoint::ChangeExpiry => post(office::change_expiry::<S>),
+        Endpoint::ReplaceCode => post(office::replace_code::<S>),
+        Endpoint::Liability => get(office::liability::<S>),
     }
 }
 

@@ -954,6 +954,216 @@ async fn a_failed_payment_frees_the_selection(shop: &Api) {
     assert_eq!(second.body["order"]["totals"]["grandTotal"], usd("30.00"));
 }
 
+/// A staff call: `method` on `path` with the full staff token and `key` as the
+/// `Idempotency-Key`.
+async fn staff(shop: &Api, method: Method, path: &str, key: &str, body: Option<Value>) -> Answer {
+    let bearer = format!("Bearer {STAFF_TOKEN}");
+    shop.send(
+        method,
+        path,
+        body,
+        &[("Idempotency-Key", key), ("Authorization", &bearer)],
+    )
+    .await
+}
+
+/// The back office over HTTP: a balance by code, the card and its ledger, disable and enable,
+/// an adjustment, a reload, a new expiry, a new code for a lost one, search and the liability
+/// report, each change under its key and recorded with the staff member who made it.
+async fn the_back_office_works_over_http(shop: &Api) {
+    let code = shop.buy("50").await;
+    let checked = staff(
+        shop,
+        Method::POST,
+        "/balance-checks",
+        "-",
+        Some(json!({"code": code})),
+    )
+    .await;
+    assert_eq!(checked.status, StatusCode::OK, "{}", checked.body);
+    assert_eq!(checked.body["balance"], usd("50.00"));
+    assert!(!checked.body.to_string().contains(&code));
+    let card = checked.body["card"].as_str().expect("card id").to_owned();
+
+    let read = staff(
+        shop,
+        Method::GET,
+        &format!("/cards/{card}?limit=1"),
+        "-",
+        None,
+    )
+    .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.body["ledger"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        read.body["ledger"][0]["kind"]["type"], "issued",
+        "{}",
+        read.body
+    );
+    assert!(!read.body.to_string().contains(&code));
+
+    let reason = |text: &str| json!({"reason": text});
+    let disable = format!("/cards/{card}/disable");
+    let disabled = staff(shop, Method::POST, &disable, "d-1", Some(reason("stolen"))).await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
+    assert_eq!(disabled.body["amended"]["status"], "disabled");
+    let again = staff(shop, Method::POST, &disable, "d-1", Some(reason("stolen"))).await;
+    assert_eq!(again.body["replayed"], true, "{}", again.body);
+    let checkout = shop.checkout("10.00").await;
+    let refused = shop.apply(&checkout, &code).await;
+    assert_error(&refused, StatusCode::UNPROCESSABLE_ENTITY, "card_refused");
+    let enabled = staff(
+        shop,
+        Method::POST,
+        &format!("/cards/{card}/enable"),
+        "e-1",
+        Some(reason("found")),
+    )
+    .await;
+    assert_eq!(
+        enabled.body["amended"]["status"], "active",
+        "{}",
+        enabled.body
+    );
+
+    let adjusted = staff(
+        shop,
+        Method::POST,
+        &format!("/cards/{card}/adjust"),
+        "a-1",
+        Some(json!({"change": {"amount": "-5.00"}, "reason": "goodwill reversed"})),
+    )
+    .await;
+    assert_eq!(adjusted.status, StatusCode::OK, "{}", adjusted.body);
+    assert_eq!(adjusted.body["amended"]["balance"], usd("45.00"));
+    let reloaded = staff(
+        shop,
+        Method::POST,
+        &format!("/cards/{card}/reload"),
+        "r-1",
+        Some(json!({"amount": {"amount": "10"}, "reason": "top-up at the till"})),
+    )
+    .await;
+    assert_eq!(
+        reloaded.body["amended"]["balance"],
+        usd("55.00"),
+        "{}",
+        reloaded.body
+    );
+    let no_reason = staff(
+        shop,
+        Method::POST,
+        &format!("/cards/{card}/reload"),
+        "r-2",
+        Some(json!({"amount": {"amount": "10"}, "reason": ""})),
+    )
+    .await;
+    assert_error(&no_reason, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    let expiry = staff(
+        shop,
+        Method::POST,
+        &format!("/cards/{card}/expiry"),
+        "x-1",
+        Some(json!({"expiresAt": "2030-06-30T00:00:00Z", "reason": "goodwill"})),
+    )
+    .await;
+    assert_eq!(expiry.status, StatusCode::OK, "{}", expiry.body);
+    assert_eq!(expiry.body["amended"]["expiresAt"], "2030-06-30T00:00:00Z");
+
+    let replaced = staff(
+        shop,
+        Method::POST,
+        &format!("/cards/{card}/replace-code"),
+        "c-1",
+        Some(reason("customer lost the e-mail")),
+    )
+    .await;
+    assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
+    let new_code = replaced.body["emailOutbox"]["messages"][0]["code"]
+        .as_str()
+        .expect("the new code, for the owner's e-mail")
+        .to_owned();
+    assert_ne!(new_code, code);
+    let old = shop.apply(&checkout, &code).await;
+    assert_error(&old, StatusCode::NOT_FOUND, "unknown_code");
+    assert_eq!(
+        shop.apply(&checkout, &new_code).await.status,
+        StatusCode::OK
+    );
+
+    // Every change names the staff member and the reason.
+    let ledger = staff(
+        shop,
+        Method::GET,
+        &format!("/cards/{card}?from=2"),
+        "-",
+        None,
+    )
+    .await;
+    let entries = ledger.body["ledger"].as_array().expect("ledger").clone();
+    assert!(entries.len() >= 6, "{}", ledger.body);
+    for entry in &entries {
+        let actor = entry["attribution"]["actor"].as_str().unwrap_or_default();
+        assert!(actor.starts_with("staff:"), "{entry}");
+        assert!(!actor.contains(STAFF_TOKEN), "{entry}");
+    }
+
+    let found = staff(
+        shop,
+        Method::GET,
+        "/cards?currency=USD&status=active",
+        "-",
+        None,
+    )
+    .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    let ids: Vec<&str> = found.body["cards"]
+        .as_array()
+        .expect("cards")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert!(ids.contains(&card.as_str()), "{}", found.body);
+    let bad_limit = staff(shop, Method::GET, "/cards?limit=0", "-", None).await;
+    assert_error(&bad_limit, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+
+    let report = staff(shop, Method::GET, "/reports/liability", "-", None).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    let usd_line = report.body["lines"]
+        .as_array()
+        .and_then(|lines| lines.iter().find(|l| l["currency"] == "USD"))
+        .expect("a USD line")
+        .clone();
+    assert_eq!(usd_line["balanced"], true, "{usd_line}");
+    assert_eq!(report.body["discrepancies"], json!([]));
+    let bearer = format!("Bearer {STAFF_TOKEN}");
+    let csv = shop
+        .client
+        .get(format!("{}/reports/liability?format=csv", shop.base))
+        .header("Authorization", &bearer)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert_eq!(
+        csv.headers()["content-type"].to_str().unwrap_or_default(),
+        "text/csv; charset=utf-8"
+    );
+    let text = csv.text().await.expect("csv");
+    let mut rows = text.lines();
+    assert_eq!(
+        rows.next(),
+        Some(
+            "currency,outstandingCards,outstanding,held,issued,reloaded,redeemed,refunded,\
+             adjusted,movedIn,movedOut,expiredCards,expired,balanced"
+        )
+    );
+    assert!(
+        rows.any(|row| row.starts_with("USD,") && row.ends_with(",true")),
+        "{text}"
+    );
+}
+
 /// Each flow as a test over each store: `sqlite::flow` and `memory::flow` in a plain
 /// `cargo test`, `postgres::flow` with `--ignored` against `GIFTCERT_POSTGRES_URL`.
 macro_rules! over_every_store {
@@ -999,6 +1209,7 @@ over_every_store!(
     bad_requests_are_json_errors,
     a_placed_order_cannot_be_orphaned,
     a_failed_payment_frees_the_selection,
+    the_back_office_works_over_http,
 );
 
 /// The checkout shows what the configured allocation order gives: with expiring-first, the
