@@ -3,8 +3,8 @@
 //! | variable | meaning | default |
 //! | --- | --- | --- |
 //! | `GIFTCERT_ADDR` | the address to listen on | `127.0.0.1:3000` |
-//! | `GIFTCERT_SQLITE_PATH` | the SQLite file | `giftcert-axum-shop.db` in the temp dir |
-//! | `GIFTCERT_CODE_KEY` | the key codes are hashed with, as hex (at least 16 bytes) | a fixed development key |
+//! | `GIFTCERT_SQLITE_PATH` | the SQLite file, created readable by its owner only | `giftcert-axum-shop/shop.db` in the temp dir |
+//! | `GIFTCERT_CODE_KEY` | the key codes are hashed with, as hex (at least 16 bytes) | a fixed development key, on loopback only |
 //! | `GIFTCERT_POSTGRES_URL` | a PostgreSQL store instead of SQLite | unset |
 //! | `GIFTCERT_POSTGRES_CA_FILE` | a PEM file of the CA that signed the database's certificate, trusted instead of Mozilla's roots | unset: Mozilla's roots |
 //! | `GIFTCERT_POSTGRES_CLIENT_CERT_FILE`, `GIFTCERT_POSTGRES_CLIENT_KEY_FILE` | a client certificate and its private key (PEM) for a database that wants one; both, with the CA file | unset: none |
@@ -103,10 +103,11 @@ impl Config {
     /// not hex for at least 16 bytes, or the PostgreSQL TLS files are set without
     /// `GIFTCERT_POSTGRES_URL`, cannot be read, hold no PEM certificate (or key), or are set
     /// only in part (a client certificate needs its key and the CA file), or
-    /// `GIFTCERT_POSTGRES_MIGRATE` is neither `on` nor `off`.
+    /// `GIFTCERT_POSTGRES_MIGRATE` is neither `on` nor `off`, or `GIFTCERT_CODE_KEY` is unset
+    /// while `GIFTCERT_ADDR` is not a loopback address.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let addr = set("GIFTCERT_ADDR")
+        let addr: SocketAddr = set("GIFTCERT_ADDR")
             .unwrap_or_else(|| DEFAULT_ADDR.to_owned())
             .trim()
             .parse()
@@ -118,7 +119,11 @@ impl Config {
             Storage::Postgres
         } else {
             Storage::Sqlite(set("GIFTCERT_SQLITE_PATH").map_or_else(
-                || std::env::temp_dir().join("giftcert-axum-shop.db"),
+                || {
+                    std::env::temp_dir()
+                        .join("giftcert-axum-shop")
+                        .join("shop.db")
+                },
                 PathBuf::from,
             ))
         };
@@ -140,6 +145,15 @@ impl Config {
                 true,
             ),
         };
+        if development_key && !addr.ip().is_loopback() {
+            return Err(ConfigError {
+                variable: "GIFTCERT_CODE_KEY",
+                reason: format!(
+                    "it must be set to listen on {addr}: without it codes are hashed with the \
+                     public development key, which only a host on loopback may use"
+                ),
+            });
+        }
         let postgres_tls = postgres_tls(&set, storage == Storage::Postgres)?;
         let postgres_migrate = match set("GIFTCERT_POSTGRES_MIGRATE").as_deref().map(str::trim) {
             None | Some("on") => true,
@@ -162,6 +176,37 @@ impl Config {
             postgres_schema,
         })
     }
+}
+
+/// Makes ready the SQLite file at `path` so that only its owner may read it: its folder is
+/// created (mode 0700 on Unix) when missing, and the file (mode 0600) too; an existing file's
+/// mode is narrowed to 0600. SQLite then opens it as it is.
+///
+/// # Errors
+///
+/// When the folder or the file cannot be created, or the mode set.
+pub fn prepare_sqlite_file(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !folder.exists() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(folder)?;
+        }
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    drop(file);
+    Ok(())
 }
 
 /// The [`Tls`] that `GIFTCERT_POSTGRES_CA_FILE` and the client certificate files ask for
@@ -256,7 +301,9 @@ mod tests {
         assert_eq!(
             c.map(|c| c.storage.clone()),
             Some(Storage::Sqlite(
-                std::env::temp_dir().join("giftcert-axum-shop.db")
+                std::env::temp_dir()
+                    .join("giftcert-axum-shop")
+                    .join("shop.db")
             ))
         );
         assert_eq!(c.map(|c| c.development_key), Some(true));
@@ -341,6 +388,46 @@ mod tests {
                 .map(|c| format!("{:?}", c.postgres_tls))
                 .map_err(|e| e.to_string())
         }
+    }
+
+    #[test]
+    fn the_development_key_is_refused_beyond_loopback() {
+        for addr in ["0.0.0.0:3000", "192.0.2.7:80", "[::]:3000"] {
+            let refused = config(&[("GIFTCERT_ADDR", addr)]).unwrap_err();
+            assert!(
+                refused
+                    .to_string()
+                    .starts_with("GIFTCERT_CODE_KEY is invalid: it must be set to listen on"),
+                "{refused}"
+            );
+        }
+        for addr in ["127.0.0.1:3000", "[::1]:3000"] {
+            assert!(config(&[("GIFTCERT_ADDR", addr)]).unwrap().development_key);
+        }
+        let key = ("GIFTCERT_CODE_KEY", "00112233445566778899aabbccddeeff");
+        assert!(
+            !config(&[("GIFTCERT_ADDR", "0.0.0.0:3000"), key])
+                .unwrap()
+                .development_key
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_sqlite_file_is_its_owners_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shop").join("shop.db");
+        prepare_sqlite_file(&path).unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        // A file that was readable by others is narrowed, and kept.
+        std::fs::write(&path, b"kept").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        prepare_sqlite_file(&path).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"kept");
     }
 
     #[test]

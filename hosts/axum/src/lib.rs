@@ -62,7 +62,7 @@ use giftcert::store::AsyncStore;
 
 pub use crate::auth::{Scope, Scopes, StaffTokens};
 pub use crate::error::ApiError;
-pub use crate::routes::{ROUTES, Role, Route, router};
+pub use crate::routes::{MAX_BODY_BYTES, ROUTES, Role, Route, router};
 pub use crate::service::{GiftCards, ServiceError, TokioTimer};
 pub use crate::shop::{CatalogueSetupError, Shop, demo_catalogue};
 pub use crate::webhook::WebhookVerifier;

@@ -37,6 +37,8 @@ fn run() -> Result<(), String> {
     }
     match config.storage.clone() {
         Storage::Sqlite(path) => {
+            giftcert_axum_shop::config::prepare_sqlite_file(&path)
+                .map_err(|e| format!("cannot create the SQLite file {}: {e}", path.display()))?;
             // Opened before the runtime starts: SQLite's migration blocks.
             let store = SqliteStore::open(&path, config.code_key.clone())
                 .map_err(|e| format!("cannot open the SQLite store: {e}"))?;

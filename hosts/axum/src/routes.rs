@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, delete, get, post};
 use giftcert::store::AsyncStore;
@@ -12,6 +13,10 @@ use crate::auth::Scope;
 use crate::error::ApiError;
 use crate::shop::Shop;
 use crate::{auth, bigcommerce, centra, office, webhook};
+
+/// The largest request body any route takes: 64 KiB, far more than any request needs; a larger
+/// one is refused (413) before it is read whole.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,6 +320,7 @@ pub fn router<S: AsyncStore + 'static>(shop: Shop<S>) -> Router {
         router = router.route(route.path, guarded);
     }
     router
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

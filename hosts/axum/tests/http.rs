@@ -18,7 +18,9 @@ use giftcert::code::{CodeGenerator, RandomCodeGenerator};
 use giftcert::redeem::{AllocationOrder, Protocol};
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert::{CardSpec, IdempotencyKey, MemoryStore, Notification, Redeemer};
-use giftcert_axum_shop::{ROUTES, Role, Scopes, Shop, StaffTokens, WebhookVerifier, serve};
+use giftcert_axum_shop::{
+    MAX_BODY_BYTES, ROUTES, Role, Scopes, Shop, StaffTokens, WebhookVerifier, serve,
+};
 use giftcert_postgres::{AsyncPostgresStore, NoTls};
 use giftcert_sqlite::{Blocking, CodeKey, SqliteStore};
 use reqwest::{Method, StatusCode};
@@ -789,6 +791,22 @@ async fn bad_requests_are_json_errors(shop: &Api) {
         StatusCode::UNPROCESSABLE_ENTITY,
         "amount_too_large",
     );
+
+    // A body over the stated limit is refused before it is read whole.
+    let huge = shop
+        .client
+        .post(format!("{}/selections", shop.base))
+        .header("content-type", "application/json")
+        .body(format!(
+            "{{\"currency\": \"USD\", \"pad\": \"{}\"}}",
+            "x".repeat(MAX_BODY_BYTES)
+        ))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = huge.json().await.expect("JSON error");
+    assert!(body["error"]["code"].is_string(), "{body}");
 
     let no_selection = shop.get("/selections/sel-nope").await;
     assert_error(&no_selection, StatusCode::NOT_FOUND, "unknown_selection");
