@@ -304,7 +304,8 @@ pub(crate) async fn apply_code<S: AsyncStore + 'static>(
     Ok(Json(current(&shop, &id, &record).await?))
 }
 
-/// `DELETE /checkouts/{checkoutId}/gift-certificates/{code}`.
+/// `DELETE /checkouts/{checkoutId}/gift-certificates/{code}`, BigCommerce's form, which puts
+/// the code in the URL (and so in access logs): [`remove_code_in_body`] keeps it out.
 ///
 /// A code that is unknown and a code that is not on this checkout get the same answer, so
 /// this endpoint cannot be used to find out which codes exist without passing the guard.
@@ -313,8 +314,28 @@ pub(crate) async fn remove_code<S: AsyncStore + 'static>(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Params((id, code)): Params<(String, String)>,
 ) -> Result<Json<CheckoutBody>, ApiError> {
-    let record = record_of(&shop, &id)?;
-    let code = Code::parse(&code).map_err(RedeemError::InvalidCode)?;
+    remove(&shop, peer, &id, &code).await
+}
+
+/// `DELETE /checkouts/{checkoutId}/gift-certificates` with `{"giftCertificateCode": "..."}`:
+/// as [`remove_code`], the code in the body.
+pub(crate) async fn remove_code_in_body<S: AsyncStore + 'static>(
+    State(shop): State<Arc<Shop<S>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Params(id): Params<String>,
+    Body(body): Body<ApplyCode>,
+) -> Result<Json<CheckoutBody>, ApiError> {
+    remove(&shop, peer, &id, &body.gift_certificate_code).await
+}
+
+async fn remove<S: AsyncStore + 'static>(
+    shop: &Shop<S>,
+    peer: SocketAddr,
+    id: &str,
+    code: &str,
+) -> Result<Json<CheckoutBody>, ApiError> {
+    let record = record_of(shop, id)?;
+    let code = Code::parse(code).map_err(RedeemError::InvalidCode)?;
     let request = Request::RemoveCode {
         client: client_of(peer)?,
         checkout: record.reference.clone(),
@@ -335,7 +356,7 @@ pub(crate) async fn remove_code<S: AsyncStore + 'static>(
         }
         Err(e) => return Err(e.into()),
     }
-    Ok(Json(current(&shop, &id, &record).await?))
+    Ok(Json(current(shop, id, &record).await?))
 }
 
 /// The `Idempotency-Key` header, scoped to `checkout` (a checkout, or a card) so that two never share a

@@ -83,6 +83,7 @@ enum Endpoint {
     GetCheckout,
     ApplyCode,
     RemoveCode,
+    RemoveCodeInBody,
     Authorise,
     Capture,
     Void,
@@ -175,6 +176,12 @@ pub const ROUTES: &[Route] = &[
         "/checkouts/{id}/gift-certificates",
         Role::Shopper,
         Endpoint::ApplyCode,
+    ),
+    route(
+        Verb::Delete,
+        "/checkouts/{id}/gift-certificates",
+        Role::Shopper,
+        Endpoint::RemoveCodeInBody,
     ),
     route(
         Verb::Delete,
@@ -283,6 +290,7 @@ fn handler<S: AsyncStore + 'static>(endpoint: Endpoint) -> MethodRouter<Arc<Shop
         Endpoint::GetCheckout => get(bigcommerce::get_checkout::<S>),
         Endpoint::ApplyCode => post(bigcommerce::apply_code::<S>),
         Endpoint::RemoveCode => delete(bigcommerce::remove_code::<S>),
+        Endpoint::RemoveCodeInBody => delete(bigcommerce::remove_code_in_body::<S>),
         Endpoint::Authorise => post(bigcommerce::authorise::<S>),
         Endpoint::Capture => post(bigcommerce::capture::<S>),
         Endpoint::Void => post(bigcommerce::void::<S>),

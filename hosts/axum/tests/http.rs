@@ -608,6 +608,21 @@ async fn bigcommerce_redemption_authorises_captures_and_reduces_the_balance(shop
     assert_eq!(removed.body["outstandingBalance"], usd("150.00"));
     let twice = shop.send(Method::DELETE, &path, None, &[]).await;
     assert_error(&twice, StatusCode::NOT_FOUND, "not_applied");
+
+    // The same with the code in the body, out of the URL.
+    assert_eq!(shop.apply(&next, &code).await.status, StatusCode::OK);
+    let in_body = format!("/checkouts/{next}/gift-certificates");
+    let body = json!({"giftCertificateCode": code});
+    let removed = shop
+        .send(Method::DELETE, &in_body, Some(body.clone()), &[])
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+    assert_eq!(
+        removed.body["giftCertificates"].as_array().map(Vec::len),
+        Some(0)
+    );
+    let twice = shop.send(Method::DELETE, &in_body, Some(body), &[]).await;
+    assert_error(&twice, StatusCode::NOT_FOUND, "not_applied");
 }
 
 async fn a_replayed_authorise_returns_the_first_result_and_holds_once(shop: &Api) {
