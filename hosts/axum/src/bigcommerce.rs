@@ -278,9 +278,11 @@ pub(crate) struct ApplyCode {
     gift_certificate_code: String,
 }
 
-/// The guard's client: the peer's IP address.
-fn client_of(peer: SocketAddr) -> Result<Reference, ApiError> {
-    Ok(giftcert::redeem::client_ip(peer.ip()))
+/// The guard's client: the peer's IP address, or behind trusted proxies the address they
+/// forwarded ([`TrustedProxies::client`](crate::edge::TrustedProxies::client)), an IPv6
+/// address folded to its /64.
+fn client_of<S>(shop: &Shop<S>, peer: SocketAddr, headers: &HeaderMap) -> Reference {
+    giftcert::redeem::client_ip(shop.proxies.client(peer.ip(), headers))
 }
 
 /// `POST /checkouts/{checkoutId}/gift-certificates` with `{"giftCertificateCode": "..."}`.
@@ -288,6 +290,7 @@ fn client_of(peer: SocketAddr) -> Result<Reference, ApiError> {
 pub(crate) async fn apply_code<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Params(id): Params<String>,
     Body(apply): Body<ApplyCode>,
 ) -> Result<Json<CheckoutBody>, ApiError> {
@@ -295,7 +298,7 @@ pub(crate) async fn apply_code<S: AsyncStore + 'static>(
     let code = Code::parse(&apply.gift_certificate_code).map_err(RedeemError::InvalidCode)?;
     shop.cards
         .run(Request::ApplyCode {
-            client: client_of(peer)?,
+            client: client_of(&shop, peer, &headers),
             checkout: record.reference.clone(),
             currency: record.currency,
             code,
@@ -312,9 +315,10 @@ pub(crate) async fn apply_code<S: AsyncStore + 'static>(
 pub(crate) async fn remove_code<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Params((id, code)): Params<(String, String)>,
 ) -> Result<Json<CheckoutBody>, ApiError> {
-    remove(&shop, peer, &id, &code).await
+    remove(&shop, client_of(&shop, peer, &headers), &id, &code).await
 }
 
 /// `DELETE /checkouts/{checkoutId}/gift-certificates` with `{"giftCertificateCode": "..."}`:
@@ -322,22 +326,24 @@ pub(crate) async fn remove_code<S: AsyncStore + 'static>(
 pub(crate) async fn remove_code_in_body<S: AsyncStore + 'static>(
     State(shop): State<Arc<Shop<S>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Params(id): Params<String>,
     Body(body): Body<ApplyCode>,
 ) -> Result<Json<CheckoutBody>, ApiError> {
-    remove(&shop, peer, &id, &body.gift_certificate_code).await
+    let client = client_of(&shop, peer, &headers);
+    remove(&shop, client, &id, &body.gift_certificate_code).await
 }
 
 async fn remove<S: AsyncStore + 'static>(
     shop: &Shop<S>,
-    peer: SocketAddr,
+    client: Reference,
     id: &str,
     code: &str,
 ) -> Result<Json<CheckoutBody>, ApiError> {
     let record = record_of(shop, id)?;
     let code = Code::parse(code).map_err(RedeemError::InvalidCode)?;
     let request = Request::RemoveCode {
-        client: client_of(peer)?,
+        client,
         checkout: record.reference.clone(),
         code,
     };

@@ -6,6 +6,7 @@
 //! | `GIFTCERT_SQLITE_PATH` | the SQLite file, created readable by its owner only | `giftcert-axum-shop/shop.db` in the temp dir |
 //! | `GIFTCERT_CODE_KEY` | the key codes are hashed with, as hex (at least 16 bytes) | a fixed development key, on loopback only |
 //! | `GIFTCERT_POSTGRES_URL` | a PostgreSQL store instead of SQLite | unset |
+//! | `GIFTCERT_TRUSTED_PROXIES` | proxies trusted to append `X-Forwarded-For` (addresses or networks, commas between) | none: the client is the TCP peer |
 //! | `GIFTCERT_POSTGRES_CA_FILE` | a PEM file of the CA that signed the database's certificate, trusted instead of Mozilla's roots | unset: Mozilla's roots |
 //! | `GIFTCERT_POSTGRES_CLIENT_CERT_FILE`, `GIFTCERT_POSTGRES_CLIENT_KEY_FILE` | a client certificate and its private key (PEM) for a database that wants one; both, with the CA file | unset: none |
 //!
@@ -68,6 +69,9 @@ pub struct Config {
     /// The PostgreSQL schema the store keeps its tables in (`GIFTCERT_POSTGRES_SCHEMA`), or
     /// the connection's default schema when unset.
     pub postgres_schema: Option<String>,
+    /// The proxies trusted to say who the client is (`GIFTCERT_TRUSTED_PROXIES`: addresses
+    /// or networks, commas between); none by default, and the client is the TCP peer.
+    pub trusted_proxies: crate::edge::TrustedProxies,
 }
 
 /// A setting that cannot be used (its value is not shown: it may be a secret).
@@ -166,6 +170,15 @@ impl Config {
             }
         };
         let postgres_schema = set("GIFTCERT_POSTGRES_SCHEMA").map(|s| s.trim().to_owned());
+        let trusted_proxies = match set("GIFTCERT_TRUSTED_PROXIES") {
+            Some(list) => {
+                crate::edge::TrustedProxies::parse(&list).map_err(|reason| ConfigError {
+                    variable: "GIFTCERT_TRUSTED_PROXIES",
+                    reason,
+                })?
+            }
+            None => crate::edge::TrustedProxies::none(),
+        };
         Ok(Config {
             addr,
             storage,
@@ -174,6 +187,7 @@ impl Config {
             postgres_tls,
             postgres_migrate,
             postgres_schema,
+            trusted_proxies,
         })
     }
 }

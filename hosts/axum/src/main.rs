@@ -148,7 +148,8 @@ async fn listen<S: AsyncStore + 'static>(
     }
     let mut shop = Shop::new(redeemer)
         .map_err(|e| e.to_string())?
-        .with_staff(staff);
+        .with_staff(staff)
+        .with_trusted_proxies(config.trusted_proxies.clone());
     match std::env::var("GIFTCERT_WEBHOOK_SECRET") {
         Ok(secret) if !secret.is_empty() => {
             shop = shop.with_webhook(WebhookVerifier::new(secret.as_bytes()));

@@ -34,6 +34,7 @@ pub struct Shop<S> {
     pub(crate) checkouts: Mutex<HashMap<String, CheckoutRecord>>,
     pub(crate) staff: crate::auth::StaffTokens,
     pub(crate) webhook: Option<crate::webhook::WebhookVerifier>,
+    pub(crate) proxies: crate::edge::TrustedProxies,
 }
 
 impl<S: AsyncStore> fmt::Debug for Shop<S> {
@@ -128,11 +129,10 @@ impl<S: AsyncStore + 'static> Shop<S> {
             checkouts: Mutex::new(HashMap::new()),
             staff: crate::auth::StaffTokens::default(),
             webhook: None,
+            proxies: crate::edge::TrustedProxies::none(),
         })
     }
 
-    /// The shop with `staff` as the bearer tokens its staff routes (capture, void, refund)
-    /// accept; without any, every staff route answers 401.
     /// The shop checking the payment provider's calls (`payment-result`) with `verifier`;
     /// without one, every provider call answers 401.
     pub fn with_webhook(mut self, verifier: crate::webhook::WebhookVerifier) -> Shop<S> {
@@ -140,10 +140,17 @@ impl<S: AsyncStore + 'static> Shop<S> {
         self
     }
 
-    /// The shop with `staff` as the bearer tokens its staff routes (capture, void, refund)
-    /// accept; without any, every staff route answers 401.
+    /// The shop with `staff` as the bearer tokens its staff routes accept, each for its
+    /// scopes; without any, every staff route answers 401.
     pub fn with_staff(mut self, staff: crate::auth::StaffTokens) -> Shop<S> {
         self.staff = staff;
+        self
+    }
+
+    /// The shop trusting `proxies` to say who the client is (`X-Forwarded-For`): the guard
+    /// then counts each shopper behind them apart. Without any, the client is the TCP peer.
+    pub fn with_trusted_proxies(mut self, proxies: crate::edge::TrustedProxies) -> Shop<S> {
+        self.proxies = proxies;
         self
     }
 }

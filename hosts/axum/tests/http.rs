@@ -19,7 +19,7 @@ use giftcert::redeem::{AllocationOrder, Protocol};
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert::{CardSpec, IdempotencyKey, MemoryStore, Notification, Redeemer};
 use giftcert_axum_shop::{
-    MAX_BODY_BYTES, ROUTES, Role, Scopes, Shop, StaffTokens, WebhookVerifier, serve,
+    MAX_BODY_BYTES, ROUTES, Role, Scopes, Shop, StaffTokens, TrustedProxies, WebhookVerifier, serve,
 };
 use giftcert_postgres::{AsyncPostgresStore, NoTls};
 use giftcert_sqlite::{Blocking, CodeKey, SqliteStore};
@@ -94,6 +94,15 @@ async fn start_driver<S: AsyncStore + 'static>(
     redeemer: AsyncRedeemer<S>,
     backing: Backing,
 ) -> Server {
+    start_shop(redeemer, backing, |shop| shop).await
+}
+
+/// Serves the shop over `redeemer`, set up further by `setup`.
+async fn start_shop<S: AsyncStore + 'static>(
+    redeemer: AsyncRedeemer<S>,
+    backing: Backing,
+    setup: impl FnOnce(Shop<S>) -> Shop<S>,
+) -> Server {
     let shop = Shop::new(redeemer)
         .expect("shop")
         .with_staff(
@@ -102,6 +111,7 @@ async fn start_driver<S: AsyncStore + 'static>(
                 .with_scoped_token(NO_SCOPE_TOKEN, Scopes::none()),
         )
         .with_webhook(WebhookVerifier::new(WEBHOOK_SECRET));
+    let shop = setup(shop);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -1457,6 +1467,72 @@ async fn every_route_in_the_table_asks_for_its_role() {
             other => panic!("{what}: a role this test does not know: {other:?}"),
         }
     }
+}
+
+/// Applies a fresh random code to `checkout` with `forwarded` as `X-Forwarded-For`.
+async fn apply_from(shop: &Api, checkout: &str, forwarded: &str) -> Answer {
+    let code = RandomCodeGenerator::default().generate().expect("code");
+    let path = format!("/checkouts/{checkout}/gift-certificates");
+    let body = json!({"giftCertificateCode": code.expose_secret()});
+    shop.send(
+        Method::POST,
+        &path,
+        Some(body),
+        &[("X-Forwarded-For", forwarded)],
+    )
+    .await
+}
+
+/// Behind a trusted proxy each shopper has a guard window of their own: twenty unknown codes
+/// from one forwarded address do not lock out another. Without the trust, `X-Forwarded-For` is
+/// the client's own text and changes nothing: writing another address escapes no window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_shopper_has_a_window_of_their_own() {
+    let trusted = TrustedProxies::parse("127.0.0.1").expect("proxies");
+    let server = start_shop(
+        AsyncRedeemer::new(MemoryStore::new()),
+        Backing::Memory,
+        |shop| shop.with_trusted_proxies(trusted),
+    )
+    .await;
+    let shop = &server.api;
+    let checkout = shop.checkout("25.00").await;
+    for _ in 0..20 {
+        let unknown = apply_from(shop, &checkout, "198.51.100.7").await;
+        assert_error(&unknown, StatusCode::NOT_FOUND, "unknown_code");
+    }
+    let locked = apply_from(shop, &checkout, "198.51.100.7").await;
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        locked.body
+    );
+    let other = apply_from(shop, &checkout, "203.0.113.20").await;
+    assert_error(&other, StatusCode::NOT_FOUND, "unknown_code");
+    // A spoofed left-hand hop does not move the client off the proxy's hop.
+    let spoofed = apply_from(shop, &checkout, "203.0.113.99, 198.51.100.7").await;
+    assert_eq!(
+        spoofed.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        spoofed.body
+    );
+
+    let untrusting = start_memory().await;
+    let shop = &untrusting.api;
+    let checkout = shop.checkout("25.00").await;
+    for _ in 0..20 {
+        let unknown = apply_from(shop, &checkout, "198.51.100.7").await;
+        assert_error(&unknown, StatusCode::NOT_FOUND, "unknown_code");
+    }
+    let escaped = apply_from(shop, &checkout, "203.0.113.20").await;
+    assert_eq!(
+        escaped.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        escaped.body
+    );
 }
 
 /// The provider's `payment-result` is accepted only signed with the webhook secret, within
