@@ -6,6 +6,7 @@
 //! | `GIFTCERT_SQLITE_PATH` | the SQLite file, created readable by its owner only | `giftcert-axum-shop/shop.db` in the temp dir |
 //! | `GIFTCERT_CODE_KEY` | the key codes are hashed with, as hex (at least 16 bytes) | a fixed development key, on loopback only |
 //! | `GIFTCERT_POSTGRES_URL` | a PostgreSQL store instead of SQLite | unset |
+//! | `GIFTCERT_UPKEEP_SECONDS` | how often due cards are swept and old records pruned; `0` for never | `60` |
 //! | `GIFTCERT_TRUSTED_PROXIES` | proxies trusted to append `X-Forwarded-For` (addresses or networks, commas between) | none: the client is the TCP peer |
 //! | `GIFTCERT_POSTGRES_CA_FILE` | a PEM file of the CA that signed the database's certificate, trusted instead of Mozilla's roots | unset: Mozilla's roots |
 //! | `GIFTCERT_POSTGRES_CLIENT_CERT_FILE`, `GIFTCERT_POSTGRES_CLIENT_KEY_FILE` | a client certificate and its private key (PEM) for a database that wants one; both, with the CA file | unset: none |
@@ -72,6 +73,9 @@ pub struct Config {
     /// The proxies trusted to say who the client is (`GIFTCERT_TRUSTED_PROXIES`: addresses
     /// or networks, commas between); none by default, and the client is the TCP peer.
     pub trusted_proxies: crate::edge::TrustedProxies,
+    /// How often the host sweeps due cards and prunes old records (`GIFTCERT_UPKEEP_SECONDS`,
+    /// 60 by default; `0` turns it off, for a host whose upkeep runs elsewhere).
+    pub upkeep_every: Option<std::time::Duration>,
 }
 
 /// A setting that cannot be used (its value is not shown: it may be a secret).
@@ -179,6 +183,19 @@ impl Config {
             }
             None => crate::edge::TrustedProxies::none(),
         };
+        let upkeep_every = match set("GIFTCERT_UPKEEP_SECONDS") {
+            None => Some(std::time::Duration::from_secs(60)),
+            Some(text) => match text.trim().parse::<u32>() {
+                Ok(0) => None,
+                Ok(seconds) => Some(std::time::Duration::from_secs(u64::from(seconds))),
+                Err(_) => {
+                    return Err(ConfigError {
+                        variable: "GIFTCERT_UPKEEP_SECONDS",
+                        reason: "expected a whole number of seconds".to_owned(),
+                    });
+                }
+            },
+        };
         Ok(Config {
             addr,
             storage,
@@ -188,6 +205,7 @@ impl Config {
             postgres_migrate,
             postgres_schema,
             trusted_proxies,
+            upkeep_every,
         })
     }
 }
@@ -443,6 +461,20 @@ mod tests {
         prepare_sqlite_file(&path).unwrap();
         assert_eq!(mode(&path), 0o600);
         assert_eq!(std::fs::read(&path).unwrap(), b"kept");
+    }
+
+    #[test]
+    fn upkeep_runs_every_minute_unless_told_otherwise() {
+        let every = |vars: &[(&str, &str)]| config(vars).map(|c| c.upkeep_every);
+        assert_eq!(every(&[]), Ok(Some(std::time::Duration::from_secs(60))));
+        let five = every(&[("GIFTCERT_UPKEEP_SECONDS", "5")]);
+        assert_eq!(five, Ok(Some(std::time::Duration::from_secs(5))));
+        assert_eq!(every(&[("GIFTCERT_UPKEEP_SECONDS", "0")]), Ok(None));
+        let refused = every(&[("GIFTCERT_UPKEEP_SECONDS", "-1")]).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "GIFTCERT_UPKEEP_SECONDS is invalid: expected a whole number of seconds"
+        );
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub use crate::auth::{Scope, Scopes, StaffTokens};
 pub use crate::edge::TrustedProxies;
 pub use crate::error::ApiError;
 pub use crate::routes::{MAX_BODY_BYTES, ROUTES, Role, Route, router};
-pub use crate::service::{GiftCards, ServiceError, TokioTimer};
+pub use crate::service::{GiftCards, ServiceError, TokioTimer, Upkeep};
 pub use crate::shop::{CatalogueSetupError, Shop, demo_catalogue};
 pub use crate::webhook::WebhookVerifier;
 

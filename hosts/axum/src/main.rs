@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert_axum_shop::config::{Config, Storage};
-use giftcert_axum_shop::{Shop, StaffTokens, TokioTimer, WebhookVerifier, serve};
+use giftcert_axum_shop::{GiftCards, Shop, StaffTokens, TokioTimer, WebhookVerifier, serve};
 use giftcert_postgres::{AsyncPostgresStore, PoolOptions};
 use giftcert_sqlite::{Blocking, SqliteStore};
 
@@ -124,6 +124,31 @@ fn postgres_label(url: &str) -> String {
     label
 }
 
+/// How many cards or records one upkeep batch takes.
+const UPKEEP_BATCH: usize = 500;
+
+/// Sweeps due cards and prunes old records every `every`, for as long as the host runs; what
+/// each round did goes to standard error (counts only: no code, no card).
+async fn upkeep<S: AsyncStore + 'static>(cards: GiftCards<S>, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match cards.upkeep(UPKEEP_BATCH).await {
+            Ok(done) if done.swept + done.records + done.guards > 0 => eprintln!(
+                "giftcert-axum-shop: upkeep swept {} cards ({} owners to tell), pruned {} records \
+                 and {} guard windows",
+                done.swept,
+                done.notifications.len(),
+                done.records,
+                done.guards
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!("giftcert-axum-shop: upkeep failed, trying again later: {e}"),
+        }
+    }
+}
+
 /// The environment variable listing the staff bearer tokens' SHA-256 hashes (hex, commas),
 /// each optionally followed by its scopes.
 const STAFF_TOKEN_SHA256: &str = "GIFTCERT_STAFF_TOKEN_SHA256";
@@ -163,6 +188,9 @@ async fn listen<S: AsyncStore + 'static>(
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("giftcert-axum-shop: listening on http://{addr} ({label})");
+    if let Some(every) = config.upkeep_every {
+        tokio::spawn(upkeep(shop.gift_cards().clone(), every));
+    }
     let shutdown = async {
         // If the signal cannot be watched, run until killed.
         if tokio::signal::ctrl_c().await.is_err() {

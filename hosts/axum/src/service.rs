@@ -102,6 +102,62 @@ impl<S: AsyncStore + 'static> GiftCards<S> {
     }
 }
 
+/// What one round of upkeep ([`GiftCards::upkeep`]) did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Upkeep {
+    /// Cards the sweeps changed (holds past their time released, cards past their date
+    /// marked expired).
+    pub swept: usize,
+    /// What the sweeps' changes tell people (a card that expired with money on it).
+    pub notifications: Vec<giftcert::Notification>,
+    /// Idempotency records pruned past their retention.
+    pub records: usize,
+    /// Guard windows pruned past their window.
+    pub guards: usize,
+}
+
+/// The most batches one round of upkeep runs of each kind, so that a round always ends.
+const MAX_UPKEEP_BATCHES: usize = 1_000;
+
+impl<S: AsyncStore + 'static> GiftCards<S> {
+    /// One round of upkeep: sweeps the cards that are due in batches of `limit` until no more
+    /// are, then prunes what retention allows, in batches of `limit` too (at most a thousand
+    /// batches of each, the rest left to the next round).
+    ///
+    /// # Errors
+    ///
+    /// The first request that failed; what earlier batches did stands.
+    pub async fn upkeep(&self, limit: usize) -> Result<Upkeep> {
+        let mut done = Upkeep::default();
+        for _ in 0..MAX_UPKEEP_BATCHES {
+            match self.run(Request::Sweep { limit }).await? {
+                Answer::Sweep(sweep) => {
+                    done.swept += sweep.cards.len();
+                    done.notifications.extend(sweep.notifications);
+                    if !sweep.more {
+                        break;
+                    }
+                }
+                other => return Err(unexpected(&other)),
+            }
+        }
+        for _ in 0..MAX_UPKEEP_BATCHES {
+            match self.run(Request::Prune { limit }).await? {
+                Answer::Prune(pruned) => {
+                    done.records += pruned.records;
+                    done.guards += pruned.guards;
+                    if pruned.records < limit && pruned.guards < limit {
+                        break;
+                    }
+                }
+                other => return Err(unexpected(&other)),
+            }
+        }
+        Ok(done)
+    }
+}
+
 /// An answer of another operation than the request's: a bug in the library.
 pub(crate) fn unexpected(answer: &Answer) -> ServiceError {
     ServiceError::Stopped(format!("the library answered {}", answer.name()))
@@ -179,6 +235,57 @@ mod tests {
             }
             other => Err(unexpected(&other).into()),
         }
+    }
+
+    /// A round of upkeep releases a hold past its time limit, and a card's balance is whole
+    /// again; a second round finds nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn upkeep_releases_holds_past_their_time() -> std::result::Result<(), Box<dyn Error>> {
+        use giftcert::clock::FixedClock;
+        use giftcert::{CardSpec, IdempotencyKey, MemoryStore, Money, Notification};
+
+        let clock = Arc::new(FixedClock::new(SystemClock.now()));
+        let cards =
+            GiftCards::new(AsyncRedeemer::new(MemoryStore::new()).with_clock(clock.clone()));
+        let usd = |s: &str| Money::parse(s, Currency::USD);
+        let issued = match cards
+            .run(Request::Issue {
+                key: IdempotencyKey::new("issue")?,
+                specs: vec![CardSpec::new(usd("30")?)],
+            })
+            .await?
+        {
+            Answer::Issue(issued) => issued,
+            other => return Err(unexpected(&other).into()),
+        };
+        let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else {
+            return Err("no card".into());
+        };
+        let checkout = Reference::new("chk-1")?;
+        let redeemer = cards.redeemer();
+        redeemer
+            .apply_code(
+                &Reference::new("client")?,
+                &checkout,
+                Currency::USD,
+                code.expose_secret(),
+            )
+            .await?;
+        redeemer
+            .authorise(&IdempotencyKey::new("auth")?, &checkout, usd("10")?)
+            .await?;
+        assert_eq!(
+            redeemer.card(*card).await?.ok_or("card")?.held(),
+            usd("10")?
+        );
+
+        assert_eq!(cards.upkeep(10).await?.swept, 0);
+        clock.advance(chrono::Duration::hours(1))?;
+        let done = cards.upkeep(10).await?;
+        assert_eq!(done.swept, 1);
+        assert_eq!(redeemer.card(*card).await?.ok_or("card")?.held(), usd("0")?);
+        assert_eq!(cards.upkeep(10).await?.swept, 0);
+        Ok(())
     }
 
     /// Both drivers issue an order under one key: an order the sync driver issued (on the

@@ -147,6 +147,11 @@ impl<S: AsyncStore + 'static> Shop<S> {
         self
     }
 
+    /// The gift cards the shop serves, for the host's own jobs (the upkeep, say).
+    pub fn gift_cards(&self) -> &crate::service::GiftCards<S> {
+        &self.cards
+    }
+
     /// The shop trusting `proxies` to say who the client is (`X-Forwarded-For`): the guard
     /// then counts each shopper behind them apart. Without any, the client is the TCP peer.
     pub fn with_trusted_proxies(mut self, proxies: crate::edge::TrustedProxies) -> Shop<S> {
