@@ -6,6 +6,7 @@
 //! | `GIFTCERT_SQLITE_PATH` | the SQLite file, created readable by its owner only | `giftcert-axum-shop/shop.db` in the temp dir |
 //! | `GIFTCERT_CODE_KEY` | the key codes are hashed with, as hex (at least 16 bytes) | a fixed development key, on loopback only |
 //! | `GIFTCERT_POSTGRES_URL` | a PostgreSQL store instead of SQLite | unset |
+//! | `GIFTCERT_RATE_LIMIT` | requests a second each client may send (twice that at once); `0` for no limit | `100` |
 //! | `GIFTCERT_UPKEEP_SECONDS` | how often due cards are swept and old records pruned; `0` for never | `60` |
 //! | `GIFTCERT_TRUSTED_PROXIES` | proxies trusted to append `X-Forwarded-For` (addresses or networks, commas between) | none: the client is the TCP peer |
 //! | `GIFTCERT_POSTGRES_CA_FILE` | a PEM file of the CA that signed the database's certificate, trusted instead of Mozilla's roots | unset: Mozilla's roots |
@@ -31,6 +32,9 @@ const CLIENT_KEY_FILE: &str = "GIFTCERT_POSTGRES_CLIENT_KEY_FILE";
 
 /// The address the shop listens on by default.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+
+/// Requests a second each client may send by default.
+pub const DEFAULT_RATE_LIMIT: u32 = 100;
 
 /// The development key used when `GIFTCERT_CODE_KEY` is unset. It is public, so codes hashed
 /// with it protect nothing: never use it with real cards.
@@ -76,6 +80,9 @@ pub struct Config {
     /// How often the host sweeps due cards and prunes old records (`GIFTCERT_UPKEEP_SECONDS`,
     /// 60 by default; `0` turns it off, for a host whose upkeep runs elsewhere).
     pub upkeep_every: Option<std::time::Duration>,
+    /// Requests a second each client may send (`GIFTCERT_RATE_LIMIT`, 100 by default, twice
+    /// that at once; `0` for no limit).
+    pub rate_limit: u32,
 }
 
 /// A setting that cannot be used (its value is not shown: it may be a secret).
@@ -196,6 +203,13 @@ impl Config {
                 }
             },
         };
+        let rate_limit = match set("GIFTCERT_RATE_LIMIT") {
+            None => DEFAULT_RATE_LIMIT,
+            Some(text) => text.trim().parse::<u32>().map_err(|_| ConfigError {
+                variable: "GIFTCERT_RATE_LIMIT",
+                reason: "expected a whole number of requests a second".to_owned(),
+            })?,
+        };
         Ok(Config {
             addr,
             storage,
@@ -206,6 +220,7 @@ impl Config {
             postgres_schema,
             trusted_proxies,
             upkeep_every,
+            rate_limit,
         })
     }
 }
@@ -461,6 +476,15 @@ mod tests {
         prepare_sqlite_file(&path).unwrap();
         assert_eq!(mode(&path), 0o600);
         assert_eq!(std::fs::read(&path).unwrap(), b"kept");
+    }
+
+    #[test]
+    fn the_rate_limit_is_a_hundred_a_second_unless_told_otherwise() {
+        let rate = |vars: &[(&str, &str)]| config(vars).map(|c| c.rate_limit);
+        assert_eq!(rate(&[]), Ok(DEFAULT_RATE_LIMIT));
+        assert_eq!(rate(&[("GIFTCERT_RATE_LIMIT", "0")]), Ok(0));
+        assert_eq!(rate(&[("GIFTCERT_RATE_LIMIT", " 5 ")]), Ok(5));
+        assert!(rate(&[("GIFTCERT_RATE_LIMIT", "fast")]).is_err());
     }
 
     #[test]

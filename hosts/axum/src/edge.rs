@@ -95,6 +95,89 @@ impl TrustedProxies {
     }
 }
 
+/// The most clients a [`RequestLimit`] keeps a count for before it forgets the idle ones.
+const MAX_TRACKED_CLIENTS: usize = 100_000;
+
+/// A limit on the requests each client may send (a token bucket per client: `per_second` on
+/// average, `burst` at once), on top of the unknown-code guard, which counts codes, not
+/// requests. The client is as [`TrustedProxies::client`] says, an IPv6 address folded to its
+/// /64 (one household or machine holds a whole /64).
+#[derive(Clone)]
+pub struct RequestLimit {
+    limiter: std::sync::Arc<governor::DefaultKeyedRateLimiter<IpAddr>>,
+    clock: governor::clock::DefaultClock,
+    per_second: u32,
+    burst: u32,
+}
+
+impl fmt::Debug for RequestLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestLimit")
+            .field("per_second", &self.per_second)
+            .field("burst", &self.burst)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestLimit {
+    /// `per_second` requests a second for each client, `burst` at once; `None` when either is
+    /// zero (no limit).
+    pub fn new(per_second: u32, burst: u32) -> Option<RequestLimit> {
+        let rate = std::num::NonZeroU32::new(per_second)?;
+        let burst_size = std::num::NonZeroU32::new(burst)?;
+        let quota = governor::Quota::per_second(rate).allow_burst(burst_size);
+        Some(RequestLimit {
+            limiter: std::sync::Arc::new(governor::RateLimiter::keyed(quota)),
+            clock: governor::clock::DefaultClock::default(),
+            per_second,
+            burst,
+        })
+    }
+
+    /// Counts a request of `client`: `Err` with the seconds to wait when it is over the limit.
+    pub fn check(&self, client: IpAddr) -> Result<(), u64> {
+        use governor::clock::Clock as _;
+        if self.limiter.len() > MAX_TRACKED_CLIENTS {
+            self.limiter.retain_recent();
+        }
+        self.limiter
+            .check_key(&fold(client))
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()).as_secs().max(1))
+    }
+}
+
+/// An IPv6 address as its /64, an IPv4 address as it is.
+fn fold(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1_u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
+        v4 => v4,
+    }
+}
+
+/// Refuses a request over its client's [`RequestLimit`] with `429 too_many_requests` and
+/// `Retry-After`; a request without a peer address (not served over TCP) is let through.
+pub(crate) async fn limit_requests<S: giftcert::store::AsyncStore + 'static>(
+    axum::extract::State(shop): axum::extract::State<std::sync::Arc<crate::Shop<S>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    if let (Some(limit), Some(peer)) = (&shop.limit, peer) {
+        let client = shop.proxies.client(peer, request.headers());
+        if let Err(seconds) = limit.check(client) {
+            return crate::ApiError::too_many_requests(seconds).into_response();
+        }
+    }
+    next.run(request).await
+}
+
 /// An IPv4 address written as IPv6 (`::ffff:192.0.2.1`) as the IPv4 address it is.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -154,6 +237,21 @@ mod tests {
             trusted.client(ip("::ffff:10.1.2.3"), &forwarded(&["::ffff:198.51.100.7"])),
             ip("198.51.100.7")
         );
+    }
+
+    #[test]
+    fn each_client_has_its_own_bucket_and_an_ipv6_client_its_64() {
+        let limit = RequestLimit::new(1, 2).expect("a limit");
+        assert!(RequestLimit::new(0, 2).is_none() && RequestLimit::new(2, 0).is_none());
+        assert_eq!(limit.check(ip("198.51.100.7")), Ok(()));
+        assert_eq!(limit.check(ip("198.51.100.7")), Ok(()));
+        let wait = limit.check(ip("198.51.100.7")).unwrap_err();
+        assert!((1..=2).contains(&wait), "{wait}");
+        assert_eq!(limit.check(ip("198.51.100.8")), Ok(()));
+        assert_eq!(limit.check(ip("2001:db8:1:2::1")), Ok(()));
+        assert_eq!(limit.check(ip("2001:db8:1:2:ffff::9")), Ok(()));
+        assert!(limit.check(ip("2001:db8:1:2:abcd::1")).is_err());
+        assert_eq!(limit.check(ip("2001:db8:1:3::1")), Ok(()));
     }
 
     #[test]

@@ -151,6 +151,19 @@ impl From<PathRejection> for ApiError {
     }
 }
 
+impl ApiError {
+    /// `429 too_many_requests`: the client sent more requests than its limit; try again in
+    /// `seconds`.
+    pub(crate) fn too_many_requests(seconds: u64) -> ApiError {
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "too_many_requests",
+            message: format!("too many requests; try again in {seconds} seconds"),
+            retry_after: Some(seconds),
+        }
+    }
+}
+
 /// A JSON body whose every rejection (wrong content type, malformed JSON, wrong types) is an
 /// [`ApiError`].
 #[derive(Debug, Clone, Copy, Default)]

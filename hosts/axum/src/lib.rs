@@ -62,7 +62,7 @@ use std::net::SocketAddr;
 use giftcert::store::AsyncStore;
 
 pub use crate::auth::{Scope, Scopes, StaffTokens};
-pub use crate::edge::TrustedProxies;
+pub use crate::edge::{RequestLimit, TrustedProxies};
 pub use crate::error::ApiError;
 pub use crate::routes::{MAX_BODY_BYTES, ROUTES, Role, Route, router};
 pub use crate::service::{GiftCards, ServiceError, TokioTimer, Upkeep};

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert_axum_shop::config::{Config, Storage};
-use giftcert_axum_shop::{GiftCards, Shop, StaffTokens, TokioTimer, WebhookVerifier, serve};
+use giftcert_axum_shop::{
+    GiftCards, RequestLimit, Shop, StaffTokens, TokioTimer, WebhookVerifier, serve,
+};
 use giftcert_postgres::{AsyncPostgresStore, PoolOptions};
 use giftcert_sqlite::{Blocking, SqliteStore};
 
@@ -174,7 +176,11 @@ async fn listen<S: AsyncStore + 'static>(
     let mut shop = Shop::new(redeemer)
         .map_err(|e| e.to_string())?
         .with_staff(staff)
-        .with_trusted_proxies(config.trusted_proxies.clone());
+        .with_trusted_proxies(config.trusted_proxies.clone())
+        .with_request_limit(RequestLimit::new(
+            config.rate_limit,
+            config.rate_limit.saturating_mul(2),
+        ));
     match std::env::var("GIFTCERT_WEBHOOK_SECRET") {
         Ok(secret) if !secret.is_empty() => {
             shop = shop.with_webhook(WebhookVerifier::new(secret.as_bytes()));

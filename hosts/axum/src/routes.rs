@@ -329,6 +329,10 @@ pub fn router<S: AsyncStore + 'static>(shop: Shop<S>) -> Router {
     }
     router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::edge::limit_requests::<S>,
+        ))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

@@ -35,6 +35,7 @@ pub struct Shop<S> {
     pub(crate) staff: crate::auth::StaffTokens,
     pub(crate) webhook: Option<crate::webhook::WebhookVerifier>,
     pub(crate) proxies: crate::edge::TrustedProxies,
+    pub(crate) limit: Option<crate::edge::RequestLimit>,
 }
 
 impl<S: AsyncStore> fmt::Debug for Shop<S> {
@@ -130,6 +131,7 @@ impl<S: AsyncStore + 'static> Shop<S> {
             staff: crate::auth::StaffTokens::default(),
             webhook: None,
             proxies: crate::edge::TrustedProxies::none(),
+            limit: None,
         })
     }
 
@@ -144,6 +146,12 @@ impl<S: AsyncStore + 'static> Shop<S> {
     /// scopes; without any, every staff route answers 401.
     pub fn with_staff(mut self, staff: crate::auth::StaffTokens) -> Shop<S> {
         self.staff = staff;
+        self
+    }
+
+    /// The shop refusing a client's requests over `limit` (429); without one, none is.
+    pub fn with_request_limit(mut self, limit: Option<crate::edge::RequestLimit>) -> Shop<S> {
+        self.limit = limit;
         self
     }
 

@@ -19,7 +19,8 @@ use giftcert::redeem::{AllocationOrder, Protocol};
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert::{CardSpec, IdempotencyKey, MemoryStore, Notification, Redeemer};
 use giftcert_axum_shop::{
-    MAX_BODY_BYTES, ROUTES, Role, Scopes, Shop, StaffTokens, TrustedProxies, WebhookVerifier, serve,
+    MAX_BODY_BYTES, ROUTES, RequestLimit, Role, Scopes, Shop, StaffTokens, TrustedProxies,
+    WebhookVerifier, serve,
 };
 use giftcert_postgres::{AsyncPostgresStore, NoTls};
 use giftcert_sqlite::{Blocking, CodeKey, SqliteStore};
@@ -1532,6 +1533,47 @@ async fn behind_a_trusted_proxy_each_shopper_has_a_window_of_their_own() {
         StatusCode::TOO_MANY_REQUESTS,
         "{}",
         escaped.body
+    );
+}
+
+/// `GET /gift-certificates` from `client`, as a trusted proxy forwards it.
+async fn listing_from(shop: &Api, client: &str) -> Answer {
+    let headers = [("X-Forwarded-For", client)];
+    shop.send(Method::GET, "/gift-certificates", None, &headers)
+        .await
+}
+
+/// A client over its request limit gets 429 with `Retry-After`; another client does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_over_its_request_limit_is_told_when_to_come_back() {
+    let trusted = TrustedProxies::parse("127.0.0.1").expect("proxies");
+    let server = start_shop(
+        AsyncRedeemer::new(MemoryStore::new()),
+        Backing::Memory,
+        |shop| {
+            shop.with_trusted_proxies(trusted)
+                .with_request_limit(RequestLimit::new(1, 3))
+        },
+    )
+    .await;
+    let shop = &server.api;
+    for _ in 0..3 {
+        assert_eq!(
+            listing_from(shop, "198.51.100.7").await.status,
+            StatusCode::OK
+        );
+    }
+    let limited = listing_from(shop, "198.51.100.7").await;
+    assert_error(&limited, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+    let wait: u64 = limited
+        .retry_after
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=2).contains(&wait), "{wait}");
+    assert_eq!(
+        listing_from(shop, "203.0.113.20").await.status,
+        StatusCode::OK
     );
 }
 
