@@ -29,6 +29,14 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
+    // Each request's method, route template, status and time, on standard error, at the level
+    // `RUST_LOG` asks (`info` by default); no URI is logged, so no code is.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let config = Config::from_env().map_err(|e| e.to_string())?;
     if config.development_key {
         eprintln!(

@@ -308,6 +308,27 @@ fn handler<S: AsyncStore + 'static>(endpoint: Endpoint) -> MethodRouter<Arc<Shop
     }
 }
 
+/// One `tracing` span per request, with its method and its route's template
+/// (`/checkouts/{id}/gift-certificates/{code}`), never the URI itself, which may hold a code;
+/// its end is logged at `INFO` with the status and the time taken.
+fn trace_layer() -> tower_http::trace::TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    fn(&axum::extract::Request) -> tracing::Span,
+    tower_http::trace::DefaultOnRequest,
+    tower_http::trace::DefaultOnResponse,
+> {
+    fn span(request: &axum::extract::Request) -> tracing::Span {
+        let route = request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or("(no route)", |path| path.as_str());
+        tracing::info_span!("request", method = %request.method(), route)
+    }
+    tower_http::trace::TraceLayer::new_for_http()
+        .make_span_with(span as fn(&axum::extract::Request) -> tracing::Span)
+        .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO))
+}
+
 /// The shop's routes, over `shop`: each route of [`ROUTES`] behind the check its role needs.
 pub fn router<S: AsyncStore + 'static>(shop: Shop<S>) -> Router {
     let state = Arc::new(shop);
@@ -333,6 +354,7 @@ pub fn router<S: AsyncStore + 'static>(shop: Shop<S>) -> Router {
             state.clone(),
             crate::edge::limit_requests::<S>,
         ))
+        .layer(trace_layer())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

@@ -1536,6 +1536,62 @@ async fn behind_a_trusted_proxy_each_shopper_has_a_window_of_their_own() {
     );
 }
 
+/// What the request tracing wrote, for every server of this test binary.
+fn traced() -> &'static Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOG: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+        log
+    })
+}
+
+/// Writes into the shared log.
+struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Requests are traced with their method and route template, and no code appears in the log,
+/// not even one sent in a URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_tracing_names_routes_and_never_a_code() {
+    let log = traced();
+    let server = start_memory().await;
+    let shop = &server.api;
+    let code = shop.buy("20").await;
+    let checkout = shop.checkout("10.00").await;
+    assert_eq!(shop.apply(&checkout, &code).await.status, StatusCode::OK);
+    let path = format!("/checkouts/{checkout}/gift-certificates/{code}");
+    let removed = shop.send(Method::DELETE, &path, None, &[]).await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+    let text = String::from_utf8(log.lock().expect("log").clone()).expect("UTF-8");
+    assert!(
+        text.contains("route=\"/checkouts/{id}/gift-certificates/{code}\""),
+        "{text}"
+    );
+    assert!(text.contains("status=200"), "{text}");
+    let bare = code.replace('-', "");
+    assert!(
+        !text.contains(&code) && !text.contains(&bare),
+        "a code in the log"
+    );
+}
+
 /// `GET /gift-certificates` from `client`, as a trusted proxy forwards it.
 async fn listing_from(shop: &Api, client: &str) -> Answer {
     let headers = [("X-Forwarded-For", client)];
