@@ -308,15 +308,16 @@ fn handler<S: AsyncStore + 'static>(endpoint: Endpoint) -> MethodRouter<Arc<Shop
     }
 }
 
+/// The request tracing [`trace_layer`] makes.
+type Trace = tower_http::trace::TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    fn(&axum::extract::Request) -> tracing::Span,
+>;
+
 /// One `tracing` span per request, with its method and its route's template
 /// (`/checkouts/{id}/gift-certificates/{code}`), never the URI itself, which may hold a code;
 /// its end is logged at `INFO` with the status and the time taken.
-fn trace_layer() -> tower_http::trace::TraceLayer<
-    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
-    fn(&axum::extract::Request) -> tracing::Span,
-    tower_http::trace::DefaultOnRequest,
-    tower_http::trace::DefaultOnResponse,
-> {
+fn trace_layer() -> Trace {
     fn span(request: &axum::extract::Request) -> tracing::Span {
         let route = request
             .extensions()
