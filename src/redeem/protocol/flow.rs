@@ -113,8 +113,7 @@ impl Protocol {
                     // did (a card disabled, a checkout captured) is then why this one is
                     // refused: its recorded answer is the answer.
                     Err(refused) => {
-                        if port.still_as_read().await? && port.idempotency(&key).await?.is_none()
-                        {
+                        if port.still_as_read().await? && port.idempotency(&key).await?.is_none() {
                             return Err(refused);
                         }
                         return Ok(None);

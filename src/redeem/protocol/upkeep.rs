@@ -15,9 +15,7 @@ impl Protocol {
     /// [`Sweep::more`] says the batch was full and more may be due.
     pub(super) async fn sweep(&self, port: &Port, limit: usize) -> Result<Sweep, RedeemError> {
         let now = port.now().await?;
-        let due = self
-            .reread(port, |port| port.due_cards(now, limit))
-            .await?;
+        let due = self.reread(port, |port| port.due_cards(now, limit)).await?;
         let mut sweep = Sweep {
             cards: Vec::with_capacity(due.len()),
             notifications: Vec::new(),
