@@ -323,7 +323,7 @@ fn three_processes_spend_a_hot_card_exactly_on_serializable_postgres() {
     assert!(stored.balance().is_zero(), "left: {}", stored.balance());
     assert!(stored.held().is_zero(), "held: {}", stored.held());
     assert!(stored.holds().is_empty(), "holds: {:?}", stored.holds());
-    let history = redeemers[1].history(card).unwrap();
+    let history = redeemers[PROCESSES - 1].history(card).unwrap();
     verify_ledger(card, stored.balance(), &history).unwrap();
     // Issued, then a hold and a capture for each of the 240 orders.
     assert_eq!(history.len(), 1 + 2 * 240);
