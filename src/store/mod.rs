@@ -37,6 +37,3 @@ pub use self::contract::Store;
 pub use self::memory::{MemoryStore, StoreSizes};
 pub use self::redeemer::Redeemer;
 pub use self::search::{CardQuery, Cursor, Page, SearchError};
-
-#[cfg(all(test, feature = "testkit"))]
-mod read_conflicts;

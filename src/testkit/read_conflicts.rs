@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
+use super::{CommitFn, CommitHook, block_on};
 use crate::card::{CardId, CardSpec, GiftCard, LedgerEntry, LiabilityReport, Reference};
 use crate::card::{Notification, verify_ledger};
 use crate::code::Code;
@@ -16,7 +17,6 @@ use crate::redeem::{
     RedeemError, StoreError, Versioned,
 };
 use crate::store::{AsyncRedeemer, CardQuery, MemoryStore, Page, Redeemer, Store};
-use crate::testkit::{CommitHook, block_on};
 
 /// The reads [`FlakyReads`] can be told to refuse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +186,7 @@ impl Orders for Redeemer<FlakyReads> {
     }
 }
 
-impl Orders for AsyncRedeemer<CommitHook<FlakyReads, crate::testkit::CommitFn<FlakyReads>>> {
+impl Orders for AsyncRedeemer<CommitHook<FlakyReads, CommitFn<FlakyReads>>> {
     fn store(&self) -> &FlakyReads {
         AsyncRedeemer::store(self).inner()
     }
@@ -231,7 +231,7 @@ fn sync_driver() -> Redeemer<FlakyReads> {
     Redeemer::new(FlakyReads::default()).with_attempts(ATTEMPTS)
 }
 
-fn async_driver() -> AsyncRedeemer<CommitHook<FlakyReads, crate::testkit::CommitFn<FlakyReads>>> {
+fn async_driver() -> AsyncRedeemer<CommitHook<FlakyReads, CommitFn<FlakyReads>>> {
     AsyncRedeemer::new(CommitHook::forward(FlakyReads::default()))
         .with_protocol(Protocol::default().with_attempts(ATTEMPTS))
 }
