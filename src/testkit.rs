@@ -45,6 +45,8 @@ mod hook;
 mod office;
 mod protocol;
 mod races;
+#[cfg(test)]
+mod read_conflicts;
 mod records;
 mod report;
 pub mod sim;

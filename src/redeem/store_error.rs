@@ -56,8 +56,10 @@ impl fmt::Display for Record {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// A record changed since it was read, or a record to insert already exists: read again
-    /// and retry.
+    /// A record changed since it was read, a record to insert already exists, or the database
+    /// aborted a read or a commit to keep it apart from another transaction
+    /// ([`Record::Transaction`]): read again and retry (the protocol does, for reads and
+    /// commits alike).
     Conflict {
         /// The record that conflicted.
         record: Record,

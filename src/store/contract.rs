@@ -94,6 +94,13 @@ use crate::store::{CardQuery, Page};
 /// others make progress (the conformance kit's `check_contention` and
 /// `check_async_contention` prove it on a store).
 ///
+/// A read may fail with [`StoreError::Conflict`] too, when the database aborts it to keep it
+/// apart from another transaction (a serialisation failure or a deadlock: serializable
+/// PostgreSQL, CockroachDB and YugabyteDB do). The protocol counts that attempt as lost, like
+/// a lost commit: it starts over from its reads after the same pause, under the same attempt
+/// budget. A store maps such an abort to [`StoreError::Conflict`] on
+/// [`Record::Transaction`](crate::redeem::Record::Transaction) on its reads as on its commits.
+///
 /// Its limits:
 ///
 /// - The turn belongs to one driver instance ([`Redeemer`](crate::store::Redeemer) or
@@ -110,14 +117,18 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`] when the database fails.
+    /// [`StoreError::Backend`] when the database fails; [`StoreError::Conflict`] when it
+    /// aborted the read to keep it apart from another transaction (see [the contract's
+    /// contention rules](Store#contention-backoff-then-the-drivers-turn)).
     fn card(&self, id: CardId) -> Result<Option<Versioned<GiftCard>>, StoreError>;
 
     /// The card with this code (codes are unique).
     ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`] when the database fails.
+    /// [`StoreError::Backend`] when the database fails; [`StoreError::Conflict`] when it
+    /// aborted the read to keep it apart from another transaction (see [the contract's
+    /// contention rules](Store#contention-backoff-then-the-drivers-turn)).
     fn card_by_code(&self, code: &Code) -> Result<Option<Versioned<GiftCard>>, StoreError>;
 
     /// A card's ledger entries with sequence numbers from `from_seq` on, in order, at most
@@ -125,7 +136,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`] when the database fails.
+    /// [`StoreError::Backend`] when the database fails; [`StoreError::Conflict`] when it
+    /// aborted the read to keep it apart from another transaction (see [the contract's
+    /// contention rules](Store#contention-backoff-then-the-drivers-turn)).
     fn ledger(
         &self,
         card: CardId,
@@ -137,21 +150,27 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`] when the database fails.
+    /// [`StoreError::Backend`] when the database fails; [`StoreError::Conflict`] when it
+    /// aborted the read to keep it apart from another transaction (see [the contract's
+    /// contention rules](Store#contention-backoff-then-the-drivers-turn)).
     fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError>;
 
     /// The record kept for an idempotency key.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`] when the database fails.
+    /// [`StoreError::Backend`] when the database fails; [`StoreError::Conflict`] when it
+    /// aborted the read to keep it apart from another transaction (see [the contract's
+    /// contention rules](Store#contention-backoff-then-the-drivers-turn)).
     fn idempotency(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StoreError>;
 
     /// A client's current guard window.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`] when the database fails.
+    /// [`StoreError::Backend`] when the database fails; [`StoreError::Conflict`] when it
+    /// aborted the read to keep it apart from another transaction (see [the contract's
+    /// contention rules](Store#contention-backoff-then-the-drivers-turn)).
     fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError>;
 
     /// Writes `changes` atomically, checking every version (see the contract above).
@@ -195,7 +214,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`] when the database fails.
+    /// [`StoreError::Backend`] when the database fails; [`StoreError::Conflict`] when it
+    /// aborted the read to keep it apart from another transaction (see [the contract's
+    /// contention rules](Store#contention-backoff-then-the-drivers-turn)).
     fn due_cards(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<CardId>, StoreError>;
 
     /// Deletes up to `limit` idempotency records recorded before `before`; returns how many.

@@ -27,7 +27,10 @@ impl Protocol {
         self.check_code(&code)?;
         let settings = self;
         let mut reserved = settings.reserve(port, &client, &code).await?;
-        let Some(found) = port.card_by_code(&code).await? else {
+        let found = settings
+            .reread(port, |port| port.card_by_code(&code))
+            .await?;
+        let Some(found) = found else {
             return Err(RedeemError::UnknownCode(code.masked()));
         };
         settings
@@ -117,7 +120,7 @@ impl Protocol {
         code: &Code,
     ) -> Result<GiftCard, RedeemError> {
         let reserved = self.reserve(port, client, code).await?;
-        match port.card_by_code(code).await? {
+        match self.reread(port, |port| port.card_by_code(code)).await? {
             Some(found) => {
                 self.give_back(port, client, code, reserved).await?;
                 Ok(found.value)
@@ -141,21 +144,28 @@ impl Protocol {
         self.check_code(&code)?;
         let settings = self;
         let unknown = || RedeemError::UnknownCode(code.masked());
-        if port.checkout(&checkout).await?.is_none() {
+        let known = settings
+            .reread(port, |port| async { port.checkout(&checkout).await })
+            .await?;
+        if known.is_none() {
             return Err(RedeemError::UnknownCheckout(checkout));
         }
         let mut reserved = settings.reserve(port, &client, &code).await?;
-        let Some(card) = port.card_by_code(&code).await? else {
+        let found = settings
+            .reread(port, |port| async {
+                let Some(card) = port.card_by_code(&code).await? else {
+                    return Ok(None);
+                };
+                let applied = port
+                    .checkout(&checkout)
+                    .await?
+                    .is_some_and(|c| c.value.applied().contains(&card.value.id()));
+                Ok(applied.then_some(card.value))
+            })
+            .await?;
+        let Some(card) = found else {
             return Err(unknown());
         };
-        let card = card.value;
-        let applied = port
-            .checkout(&checkout)
-            .await?
-            .is_some_and(|c| c.value.applied().contains(&card.id()));
-        if !applied {
-            return Err(unknown());
-        }
         settings
             .give_back_budget(port, &code, reserved.store)
             .await?;

@@ -18,7 +18,8 @@ use crate::redeem::{
 const CODE_ATTEMPTS: u32 = 8;
 
 impl Protocol {
-    /// Commits the changes `attempt` builds from a fresh read, retrying on conflicts.
+    /// Commits the changes `attempt` builds from a fresh read, retrying on conflicts: a lost
+    /// commit, or a store conflict on one of the attempt's reads ([`lost_read`]).
     pub(super) async fn retry<'p, T, F, Fut>(
         &self,
         port: &'p Port,
@@ -33,7 +34,11 @@ impl Protocol {
                 port.back_off(lost).await?;
             }
             let now = port.now().await?;
-            let (result, changes) = attempt(port, now).await?;
+            let (result, changes) = match attempt(port, now).await {
+                Ok(decided) => decided,
+                Err(failed) if lost_read(&failed) => continue,
+                Err(failed) => return Err(failed),
+            };
             if changes.is_empty() {
                 return Ok(result);
             }
@@ -50,7 +55,8 @@ impl Protocol {
 
     /// Runs a money-moving request under its idempotency key: a recorded answer for the same
     /// request is the result; for another request, a conflict; otherwise decide from a fresh
-    /// read and commit with the record, retrying lost commits.
+    /// read and commit with the record, retrying lost commits and attempts whose reads met a
+    /// store conflict ([`lost_read`]).
     pub(super) async fn keyed<'p, T, F, Fut>(
         &self,
         port: &'p Port,
@@ -69,71 +75,108 @@ impl Protocol {
             if lost > 0 {
                 port.back_off(lost).await?;
             }
-            if let Some(record) = port.idempotency(&key).await? {
-                if record.request != request {
-                    return Err(RedeemError::IdempotencyConflict {
-                        key,
-                        first: Box::new(record.request),
-                    });
-                }
-                let outcome = unwrap(record.outcome)
-                    .ok_or(RedeemError::ReplayMismatch { key: key.clone() })?;
-                return Ok(Redeemed {
-                    outcome,
-                    notifications: Vec::new(),
-                    replayed: true,
-                });
-            }
-            let now = port.now().await?;
-            port.versions_clear();
-            let decision = match decide(port, now, &port.pool).await {
-                Ok(decision) => decision,
-                // A code some card has (an import of a code in use) is a refusal, checked
-                // against the record like the others below.
-                Err(failed @ (RedeemError::Store(_) | RedeemError::Driver { .. }))
-                    if !matches!(failed, RedeemError::Store(StoreError::DuplicateCode { .. })) =>
-                {
-                    return Err(failed);
-                }
-                // A refusal commits nothing, so no version check would notice that it was
-                // decided from reads of different moments (a checkout read before another
-                // request's commit, its cards after): it is the answer only while what it
-                // read is still as read; otherwise the request is decided again. The same
-                // request sent twice may have landed under the key meanwhile, and what it did
-                // (a card disabled, a checkout captured) is then why this one is refused: its
-                // recorded answer is the answer.
-                Err(refused) => {
-                    if port.still_as_read().await? && port.idempotency(&key).await?.is_none() {
-                        return Err(refused);
+            let attempt = async {
+                if let Some(record) = port.idempotency(&key).await? {
+                    if record.request != request {
+                        return Err(RedeemError::IdempotencyConflict {
+                            key: key.clone(),
+                            first: Box::new(record.request),
+                        });
                     }
-                    continue;
+                    let outcome = unwrap(record.outcome)
+                        .ok_or(RedeemError::ReplayMismatch { key: key.clone() })?;
+                    return Ok(Some(Redeemed {
+                        outcome,
+                        notifications: Vec::new(),
+                        replayed: true,
+                    }));
                 }
-            };
-            let (outcome, notifications, mut changes) = port.split_decision(decision);
-            changes.idempotency = Some(IdempotencyRecord {
-                key: key.clone(),
-                request: request.clone(),
-                outcome: wrap(outcome.clone()),
-                recorded_at: now,
-            });
-            match port.commit(changes).await {
-                Ok(()) => {
-                    return Ok(Redeemed {
+                let now = port.now().await?;
+                port.versions_clear();
+                let decision = match decide(port, now, &port.pool).await {
+                    Ok(decision) => decision,
+                    // A code some card has (an import of a code in use) is a refusal, checked
+                    // against the record like the others below.
+                    Err(failed @ (RedeemError::Store(_) | RedeemError::Driver { .. }))
+                        if !matches!(
+                            failed,
+                            RedeemError::Store(StoreError::DuplicateCode { .. })
+                        ) =>
+                    {
+                        return Err(failed);
+                    }
+                    // A refusal commits nothing, so no version check would notice that it was
+                    // decided from reads of different moments (a checkout read before another
+                    // request's commit, its cards after): it is the answer only while what it
+                    // read is still as read; otherwise the request is decided again. The same
+                    // request sent twice may have landed under the key meanwhile, and what it
+                    // did (a card disabled, a checkout captured) is then why this one is
+                    // refused: its recorded answer is the answer.
+                    Err(refused) => {
+                        if port.still_as_read().await? && port.idempotency(&key).await?.is_none() {
+                            return Err(refused);
+                        }
+                        return Ok(None);
+                    }
+                };
+                let (outcome, notifications, mut changes) = port.split_decision(decision);
+                changes.idempotency = Some(IdempotencyRecord {
+                    key: key.clone(),
+                    request: request.clone(),
+                    outcome: wrap(outcome.clone()),
+                    recorded_at: now,
+                });
+                match port.commit(changes).await {
+                    Ok(()) => Ok(Some(Redeemed {
                         outcome,
                         notifications,
                         replayed: false,
-                    });
-                }
-                Err(StoreError::Conflict { .. }) => {}
-                // A fresh code another request took since it was drawn: drawn again.
-                Err(StoreError::DuplicateCode { .. }) => {
-                    for (id, code) in port.pool.taken() {
-                        if port.card_by_code(&code).await?.is_some() {
-                            port.pool.remove(id);
+                    })),
+                    Err(StoreError::Conflict { .. }) => Ok(None),
+                    // A fresh code another request took since it was drawn: drawn again.
+                    Err(StoreError::DuplicateCode { .. }) => {
+                        for (id, code) in port.pool.taken() {
+                            if port.card_by_code(&code).await?.is_some() {
+                                port.pool.remove(id);
+                            }
                         }
+                        Ok(None)
                     }
+                    Err(other) => Err(other.into()),
                 }
-                Err(other) => return Err(other.into()),
+            };
+            match attempt.await {
+                Ok(Some(redeemed)) => return Ok(redeemed),
+                // Lost: a commit or a read conflicted, or a refusal no longer holds.
+                Ok(None) => {}
+                Err(failed) if lost_read(&failed) => {}
+                Err(failed) => return Err(failed),
+            }
+        }
+        Err(RedeemError::Contention {
+            attempts: self.attempts,
+        })
+    }
+
+    /// Runs `read`, reads that decide nothing yet (a code looked up before its request is
+    /// decided, a page's totals), again while one of them meets a store conflict
+    /// ([`lost_read`]), with the same pauses and attempt budget as [`Protocol::retry`].
+    pub(super) async fn reread<'p, T, F, Fut>(
+        &self,
+        port: &'p Port,
+        mut read: F,
+    ) -> Result<T, RedeemError>
+    where
+        F: FnMut(&'p Port) -> Fut,
+        Fut: Future<Output = Result<T, RedeemError>>,
+    {
+        for lost in 0..self.attempts {
+            if lost > 0 {
+                port.back_off(lost).await?;
+            }
+            match read(port).await {
+                Err(failed) if lost_read(&failed) => {}
+                done => return done,
             }
         }
         Err(RedeemError::Contention {
@@ -225,4 +268,13 @@ impl Protocol {
             attempts: CODE_ATTEMPTS,
         }))
     }
+}
+
+/// Whether `failed` is a store conflict met on a read ([`StoreError::Conflict`]: a
+/// serialisation failure or a deadlock the database aborted the read for, as serializable
+/// PostgreSQL, CockroachDB and YugabyteDB do). The attempt that met it is lost like one whose
+/// commit conflicted: it starts over from its reads after the same pause, and counts against
+/// the same budget, so that [`RedeemError::Contention`] still ends a livelock.
+fn lost_read(failed: &RedeemError) -> bool {
+    matches!(failed, RedeemError::Store(StoreError::Conflict { .. }))
 }

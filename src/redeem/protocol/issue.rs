@@ -129,7 +129,10 @@ impl Protocol {
         // finds no card since the card it made was given a new code.
         if redeemed.replayed {
             let made = redeemed.outcome.cards.first().map(|c| c.card);
-            let found = port.card_by_code(&code).await?.map(|c| c.value.id());
+            let found = settings
+                .reread(port, |port| port.card_by_code(&code))
+                .await?
+                .map(|c| c.value.id());
             let recoded = match (made, found) {
                 (Some(card), None) => settings
                     .history(port, card)

@@ -254,14 +254,24 @@ impl Protocol {
     ) -> Result<redeem::CheckoutCards, RedeemError> {
         let order = self.allocation;
         let now = port.now().await?;
-        let Some(stored) = port.checkout(&checkout).await? else {
-            return redeem::checkout_cards(checkout, None, &[], order, now);
-        };
-        let mut cards = Vec::with_capacity(stored.value.applied().len());
-        for &id in stored.value.applied() {
-            cards.push(port.existing_card(id).await?.value);
+        let read = self
+            .reread(port, |port| async {
+                let Some(stored) = port.checkout(&checkout).await? else {
+                    return Ok(None);
+                };
+                let mut cards = Vec::with_capacity(stored.value.applied().len());
+                for &id in stored.value.applied() {
+                    cards.push(port.existing_card(id).await?.value);
+                }
+                Ok(Some((stored.value, cards)))
+            })
+            .await?;
+        match read {
+            None => redeem::checkout_cards(checkout, None, &[], order, now),
+            Some((stored, cards)) => {
+                redeem::checkout_cards(checkout, Some(&stored), &cards, order, now)
+            }
         }
-        redeem::checkout_cards(checkout, Some(&stored.value), &cards, order, now)
     }
 
     /// A money move on a checkout under its key: read the checkout and the `cards` it names

@@ -318,7 +318,11 @@ impl Protocol {
             Request::Sweep { limit } => Answer::Sweep(self.sweep(port, limit).await?),
             Request::Prune { limit } => Answer::Prune(self.prune(port, limit).await?),
             Request::History { card } => Answer::History(self.history(port, card).await?),
-            Request::Card { card } => Answer::Card(port.card(card).await?.map(|c| c.value)),
+            Request::Card { card } => Answer::Card(
+                self.reread(port, |port| port.card(card))
+                    .await?
+                    .map(|c| c.value),
+            ),
         })
     }
 }

@@ -15,7 +15,7 @@ impl Protocol {
     /// [`Sweep::more`] says the batch was full and more may be due.
     pub(super) async fn sweep(&self, port: &Port, limit: usize) -> Result<Sweep, RedeemError> {
         let now = port.now().await?;
-        let due = port.due_cards(now, limit).await?;
+        let due = self.reread(port, |port| port.due_cards(now, limit)).await?;
         let mut sweep = Sweep {
             cards: Vec::with_capacity(due.len()),
             notifications: Vec::new(),
@@ -51,8 +51,9 @@ impl Protocol {
     ) -> Result<Vec<LedgerEntry>, RedeemError> {
         let mut all = Vec::new();
         loop {
-            let page = port
-                .ledger(card, all.len() as u64 + 1, HISTORY_PAGE)
+            let from_seq = all.len() as u64 + 1;
+            let page = self
+                .reread(port, |port| port.ledger(card, from_seq, HISTORY_PAGE))
                 .await?;
             let done = page.len() < HISTORY_PAGE;
             all.extend(page);

@@ -23,6 +23,7 @@
 //!
 //! At each step it may inject: a commit refused with
 //! [`StoreError::Conflict`](crate::redeem::StoreError::Conflict) although it would apply; a
+//! read refused with one ([`SimConfig::read_conflict`], off by default); a
 //! commit applied whose reply is lost, or a crash before the reply (before or after the
 //! write), the client retrying under its key; a backend error answered to a read or a commit;
 //! requests duplicated and reordered; keys reused for other requests
@@ -153,6 +154,10 @@ pub struct SimConfig {
     pub guard_slack: u32,
     /// A commit refused with a conflict although it would apply.
     pub conflict: u32,
+    /// A read (of a card, by id or code, a checkout, an idempotency record or a guard window)
+    /// refused with a conflict, as serializable databases abort reads: 0 by default (so the
+    /// default runs draw the same numbers), on in the crate's own read-conflict runs.
+    pub read_conflict: u32,
     /// A commit applied whose reply is lost (the client retries under its key).
     pub lost_reply: u32,
     /// A crash before the reply, the request abandoned and retried later under its key.
@@ -197,6 +202,7 @@ impl Default for SimConfig {
             guard_limit: 3,
             guard_slack: 0,
             conflict: 60,
+            read_conflict: 0,
             lost_reply: 40,
             crash: 15,
             backend_error: 15,

@@ -28,6 +28,8 @@ use super::plan::{CodeRef, ORDER_KEYS, Planned};
 pub enum Fault {
     /// A commit refused with a conflict although it would apply.
     Conflict,
+    /// A read refused with a conflict, as a serializable database aborts one.
+    ReadConflict,
     /// A commit applied, its reply lost.
     LostReply,
     /// The request crashed before its reply; `written` says whether its commit landed.
@@ -479,6 +481,27 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                     source: None,
                 })),
                 Some(Fault::BackendError),
+                false,
+            ));
+        }
+        let read_conflict = config.read_conflict;
+        if read_conflict > 0
+            && matches!(
+                need,
+                Need::Idempotency(_)
+                    | Need::Checkout(_)
+                    | Need::Card(_)
+                    | Need::CardByCode(_)
+                    | Need::Guard(_)
+            )
+            && per_mille(&mut self.rng, read_conflict)
+        {
+            return Ok((
+                Some(Err(StoreError::conflict(
+                    Record::Transaction,
+                    "simulated serialisation failure on a read",
+                ))),
+                Some(Fault::ReadConflict),
                 false,
             ));
         }

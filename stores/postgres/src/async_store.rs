@@ -38,7 +38,8 @@ use crate::sql::{Exec, ExecText, Params, Sql, db_error};
 /// `UPDATE ... WHERE version = $n`; a missed row, a unique violation, or a transaction the
 /// server aborted to keep it apart from another (SQLSTATE `40001`, `40P01`, `55P03`, as
 /// serializable PostgreSQL, CockroachDB and YugabyteDB report them) is a
-/// [`StoreError::Conflict`] to retry from a fresh read. A commit whose future is dropped
+/// [`StoreError::Conflict`] to retry from a fresh read; a read the server aborts that way is
+/// one too, and the protocol retries it the same way. A commit whose future is dropped
 /// before its statement is sent writes nothing; once sent, the server finishes it whether or
 /// not the answer is awaited, like a commit whose answer was lost (which the protocol's
 /// idempotency records and version checks answer on a retry).

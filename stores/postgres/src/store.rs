@@ -72,7 +72,9 @@ impl ManageConnection for Connections {
 /// Every record is a row; every [`Store::commit`] is one statement (so one round trip and one
 /// transaction) that calls the schema's `giftcert_commit` function, which checks each version
 /// with `UPDATE ... WHERE version = $n`; a missed row or a unique violation is a
-/// [`StoreError::Conflict`]. Under PostgreSQL's default `READ COMMITTED`, an `UPDATE` that
+/// [`StoreError::Conflict`], and so is a read or a commit the server aborted to keep it apart
+/// from another transaction (SQLSTATE `40001`, `40P01`, `55P03`, as serializable PostgreSQL
+/// reports them), which the protocol retries from a fresh read. Under PostgreSQL's default `READ COMMITTED`, an `UPDATE` that
 /// finds its row locked waits for the other transaction and then checks the version again
 /// against the committed row, so two writers can never both win. Codes are kept as
 /// [`CodeKey`] digests and their last four characters, never whole.
