@@ -62,7 +62,7 @@ impl SerializableDatabase {
                 ))
                 .unwrap();
         });
-        let url = on_database(server, &name);
+        let url = common::on_database(server, &name);
         let database = SerializableDatabase {
             server: server.to_owned(),
             name,
@@ -90,26 +90,6 @@ impl Drop for SerializableDatabase {
             }
         });
     }
-}
-
-/// The server's URL with database `dbname` instead of its own, as `key=value` settings.
-fn on_database(url: &str, dbname: &str) -> String {
-    let config: postgres::Config = url.parse().unwrap();
-    let host = match config.get_hosts().first() {
-        Some(postgres::config::Host::Tcp(name)) => name.clone(),
-        Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
-        None => "localhost".to_owned(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("postgres");
-    let mut settings = format!("host={host} port={port} user={user} dbname={dbname}");
-    if let Some(password) = config.get_password() {
-        let password = String::from_utf8_lossy(password)
-            .replace('\\', "\\\\")
-            .replace('\'', "\\'");
-        settings.push_str(&format!(" password='{password}'"));
-    }
-    settings
 }
 
 /// The blocking conformance kit (the contract, eight threads spending one card, the protocol's

@@ -93,14 +93,41 @@ impl Drop for Scratch {
 /// throw-away server without a password), as `key=value` settings.
 pub fn as_user(url: &str, user: &str) -> String {
     let config: postgres::Config = url.parse().unwrap();
+    let dbname = config.get_dbname().unwrap_or("postgres").to_owned();
+    settings(&config, user, &dbname, None)
+}
+
+/// The server's URL with database `dbname` instead of its own, as `key=value` settings, its
+/// user and password kept.
+#[allow(dead_code)]
+pub fn on_database(url: &str, dbname: &str) -> String {
+    let config: postgres::Config = url.parse().unwrap();
+    let user = config.get_user().unwrap_or("postgres").to_owned();
+    settings(&config, &user, dbname, config.get_password())
+}
+
+/// `config`'s host and port with `user`, `dbname` and, when given, `password`, as
+/// `key=value` settings.
+fn settings(
+    config: &postgres::Config,
+    user: &str,
+    dbname: &str,
+    password: Option<&[u8]>,
+) -> String {
     let host = match config.get_hosts().first() {
         Some(postgres::config::Host::Tcp(name)) => name.clone(),
         Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
         None => "localhost".to_owned(),
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
-    let dbname = config.get_dbname().unwrap_or("postgres");
-    format!("host={host} port={port} dbname={dbname} user={user}")
+    let mut settings = format!("host={host} port={port} user={user} dbname={dbname}");
+    if let Some(password) = password {
+        let password = String::from_utf8_lossy(password)
+            .replace('\\', "\\\\")
+            .replace('\'', "\\'");
+        settings.push_str(&format!(" password='{password}'"));
+    }
+    settings
 }
 
 /// A login role of one test's own (no other right: no `CREATE` on the database, owner of
