@@ -130,6 +130,10 @@ fn settings(
     settings
 }
 
+/// The advisory lock taken around statements that change the database's own rights (granting
+/// or revoking `CREATE` on it), which fail when two run at once.
+const DATABASE_GRANTS: i64 = 7_366_281;
+
 /// A login role of one test's own (no other right: no `CREATE` on the database, owner of
 /// nothing), dropped with everything it owns and every right it holds when the test ends.
 pub struct ScratchRole {
@@ -171,7 +175,10 @@ impl Drop for ScratchRole {
         let (url, name) = (&self.url, &self.name);
         off_runtime(move || {
             if let Ok(mut client) = postgres::Client::connect(url, NoTls) {
-                let _ = client.batch_execute(&format!("DROP OWNED BY {name} CASCADE"));
+                let _ = client.batch_execute(&format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock({DATABASE_GRANTS}); \
+                     DROP OWNED BY {name} CASCADE; COMMIT"
+                ));
                 let _ = client.batch_execute(&format!("DROP ROLE IF EXISTS {name}"));
             }
         });
@@ -221,8 +228,13 @@ impl OwnedSchema {
                 .query_one("SELECT current_database()::text", &[])
                 .unwrap()
                 .get(0);
+            // Grants on one database rewrite its catalogue row: two tests granting at once
+            // fail with "tuple concurrently updated" unless they take turns.
             admin
-                .batch_execute(&format!("GRANT CREATE ON DATABASE {db} TO {name}"))
+                .batch_execute(&format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock({DATABASE_GRANTS}); \
+                     GRANT CREATE ON DATABASE {db} TO {name}; COMMIT"
+                ))
                 .unwrap();
         });
         OwnedSchema { schema, owner, app }
