@@ -51,6 +51,7 @@ pub mod config;
 pub mod edge;
 mod error;
 mod office;
+pub mod openapi;
 pub mod routes;
 mod service;
 mod shop;

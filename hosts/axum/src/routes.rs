@@ -65,7 +65,27 @@ pub struct Route {
     pub path: &'static str,
     /// Who may call it.
     pub role: Role,
+    /// What it does, in a line.
+    pub summary: &'static str,
     endpoint: Endpoint,
+}
+
+impl Route {
+    /// The route's operation id in the API's description (`applyCode`).
+    pub fn operation_id(&self) -> String {
+        let name = format!("{:?}", self.endpoint);
+        let mut chars = name.chars();
+        chars.next().map_or_else(String::new, |first| {
+            first.to_ascii_lowercase().to_string() + chars.as_str()
+        })
+    }
+
+    /// The names of the path's parameters, in order (`["id", "code"]`).
+    pub fn parameters(&self) -> impl Iterator<Item = &'static str> {
+        self.path
+            .split('/')
+            .filter_map(|part| part.strip_prefix('{')?.strip_suffix('}'))
+    }
 }
 
 /// The handler behind a route.
@@ -98,13 +118,21 @@ enum Endpoint {
     ChangeExpiry,
     ReplaceCode,
     Liability,
+    OpenApi,
 }
 
-const fn route(verb: Verb, path: &'static str, role: Role, endpoint: Endpoint) -> Route {
+const fn route(
+    verb: Verb,
+    path: &'static str,
+    role: Role,
+    endpoint: Endpoint,
+    summary: &'static str,
+) -> Route {
     Route {
         verb,
         path,
         role,
+        summary,
         endpoint,
     }
 }
@@ -116,162 +144,196 @@ pub const ROUTES: &[Route] = &[
         "/gift-certificates",
         Role::Shopper,
         Endpoint::Listing,
+        "The gift certificates on sale, with their prices or bounds.",
     ),
     route(
         Verb::Post,
         "/selections",
         Role::Shopper,
         Endpoint::CreateSelection,
+        "Open a selection (cart).",
     ),
     route(
         Verb::Get,
         "/selections/{id}",
         Role::Shopper,
         Endpoint::GetSelection,
+        "A selection, with its lines, totals and order.",
     ),
     route(
         Verb::Post,
         "/selections/{id}/gift-certificates",
         Role::Shopper,
         Endpoint::AddCertificate,
+        "Put a certificate in the selection, replacing any other line.",
     ),
     route(
         Verb::Post,
         "/selections/{id}/gift-certificates/{certificate}",
         Role::Shopper,
         Endpoint::AddCertificateByPath,
+        "Put a predetermined-amount certificate in the selection.",
     ),
     route(
         Verb::Post,
         "/selections/{id}/gift-certificates/{certificate}/amount/{amount}",
         Role::Shopper,
         Endpoint::AddCertificateWithAmount,
+        "Put an any-amount certificate of the given amount in the selection.",
     ),
     route(
         Verb::Post,
         "/selections/{id}/payment",
         Role::Shopper,
         Endpoint::Payment,
+        "Start paying for the selection: its order, pending payment.",
     ),
     route(
         Verb::Post,
         "/selections/{id}/payment-result",
         Role::Provider,
         Endpoint::PaymentResult,
+        "The payment provider's result; paid finalises the order and issues the cards.",
     ),
     route(
         Verb::Post,
         "/checkouts",
         Role::Shopper,
         Endpoint::CreateCheckout,
+        "Open a checkout for a grand total.",
     ),
     route(
         Verb::Get,
         "/checkouts/{id}",
         Role::Shopper,
         Endpoint::GetCheckout,
+        "A checkout, with its applied gift certificates and outstanding balance.",
     ),
     route(
         Verb::Post,
         "/checkouts/{id}/gift-certificates",
         Role::Shopper,
         Endpoint::ApplyCode,
+        "Apply a gift certificate code to the checkout.",
     ),
     route(
         Verb::Delete,
         "/checkouts/{id}/gift-certificates",
         Role::Shopper,
         Endpoint::RemoveCodeInBody,
+        "Remove an applied code, named in the body.",
     ),
     route(
         Verb::Delete,
         "/checkouts/{id}/gift-certificates/{code}",
         Role::Shopper,
         Endpoint::RemoveCode,
+        "Remove an applied code, named in the path.",
     ),
     route(
         Verb::Post,
         "/checkouts/{id}/authorise",
         Role::Shopper,
         Endpoint::Authorise,
+        "Authorise (hold) the applied gift credit.",
     ),
     route(
         Verb::Post,
         "/checkouts/{id}/capture",
         Role::Staff(Scope::PaymentsWrite),
         Endpoint::Capture,
+        "Capture the authorised gift credit.",
     ),
     route(
         Verb::Post,
         "/checkouts/{id}/void",
         Role::Staff(Scope::PaymentsWrite),
         Endpoint::Void,
+        "Release the authorised gift credit.",
     ),
     route(
         Verb::Post,
         "/checkouts/{id}/refund",
         Role::Staff(Scope::PaymentsWrite),
         Endpoint::Refund,
+        "Refund captured gift credit to the cards.",
     ),
     route(
         Verb::Post,
         "/balance-checks",
         Role::Staff(Scope::CardsRead),
         Endpoint::BalanceCheck,
+        "A card's balance, by its code.",
     ),
     route(
         Verb::Get,
         "/cards",
         Role::Staff(Scope::CardsRead),
         Endpoint::Search,
+        "Find cards by status, currency or expiry.",
     ),
     route(
         Verb::Get,
         "/cards/{id}",
         Role::Staff(Scope::CardsRead),
         Endpoint::Card,
+        "A card, with a page of its ledger.",
     ),
     route(
         Verb::Post,
         "/cards/{id}/disable",
         Role::Staff(Scope::CardsWrite),
         Endpoint::Disable,
+        "Disable a card.",
     ),
     route(
         Verb::Post,
         "/cards/{id}/enable",
         Role::Staff(Scope::CardsWrite),
         Endpoint::Enable,
+        "Enable a disabled card.",
     ),
     route(
         Verb::Post,
         "/cards/{id}/adjust",
         Role::Staff(Scope::CardsWrite),
         Endpoint::Adjust,
+        "Adjust a card's balance, with a reason.",
     ),
     route(
         Verb::Post,
         "/cards/{id}/reload",
         Role::Staff(Scope::CardsWrite),
         Endpoint::Reload,
+        "Add value to a card.",
     ),
     route(
         Verb::Post,
         "/cards/{id}/expiry",
         Role::Staff(Scope::CardsWrite),
         Endpoint::ChangeExpiry,
+        "Change or remove a card's expiry.",
     ),
     route(
         Verb::Post,
         "/cards/{id}/replace-code",
         Role::Staff(Scope::CardsWrite),
         Endpoint::ReplaceCode,
+        "Give a card a new code; the old one stops working.",
     ),
     route(
         Verb::Get,
         "/reports/liability",
         Role::Staff(Scope::ReportsRead),
         Endpoint::Liability,
+        "The outstanding liability report, as JSON or CSV.",
+    ),
+    route(
+        Verb::Get,
+        "/openapi.json",
+        Role::Shopper,
+        Endpoint::OpenApi,
+        "This API's description (OpenAPI 3.1).",
     ),
 ];
 
@@ -305,6 +367,7 @@ fn handler<S: AsyncStore + 'static>(endpoint: Endpoint) -> MethodRouter<Arc<Shop
         Endpoint::ChangeExpiry => post(office::change_expiry::<S>),
         Endpoint::ReplaceCode => post(office::replace_code::<S>),
         Endpoint::Liability => get(office::liability::<S>),
+        Endpoint::OpenApi => get(|| async { axum::Json(crate::openapi::document()) }),
     }
 }
 

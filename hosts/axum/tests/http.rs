@@ -1702,3 +1702,16 @@ async fn a_forged_stale_or_replayed_payment_result_is_refused() {
     );
     assert_eq!(replayed.body["error"]["code"], "replayed_signature");
 }
+
+/// The API's description is served to anyone, as the route table makes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_description_is_served_from_the_route_table() {
+    let server = start_memory().await;
+    let served = server.api.get("/openapi.json").await;
+    assert_eq!(served.status, StatusCode::OK, "{}", served.body);
+    assert_eq!(served.body, giftcert_axum_shop::openapi::document());
+    assert_eq!(served.body["openapi"], "3.1.0");
+    let paths = served.body["paths"].as_object().expect("paths");
+    assert!(paths.contains_key("/reports/liability"));
+    assert!(paths.contains_key("/openapi.json"));
+}
