@@ -374,8 +374,10 @@ section_postgres() {
   echo "## PostgreSQL beside pgbench"
   echo
   echo "\`benches/pg_vs_pgbench.sh\` starts a throw-away PostgreSQL on loopback (\`fsync\` off,"
-  echo "\`pg_stat_statements\` loaded), runs \`pgbench -N\` with 1 and 8 clients as the anchors, then"
-  echo "\`stores/postgres/benches/store.rs\` and \`lookups.rs\`. Its table, the statements each"
+  echo "\`pg_stat_statements\` loaded), then in each of five rounds runs \`pgbench -N\` with 1 and 8"
+  echo "clients as the anchors and \`stores/postgres/benches/store.rs\` right after, so each ratio"
+  echo "pairs figures taken seconds apart; a target is judged on the median of the rounds' ratios"
+  echo "(their range beside it). Then \`lookups.rs\`. Its table, the statements each"
   echo "request sent (one round trip each) and the share of HOT updates, as it printed them:"
   echo
   provenance postgres "$cmd"
