@@ -18,7 +18,7 @@
 //! | conflicts name their record | [`check_conflict_records`] | [`check_async_conflict_records`] |
 //! | no overspending under concurrent spending | [`check_concurrent_spending`] | [`check_async_concurrent_spending`] |
 //! | no request fails with contention while others make progress | [`check_contention`] | [`check_async_contention`] |
-//! | back-office commands keep their entries and race shoppers exactly | [`check_back_office`] | [`check_async_back_office`] |
+//! | back-office commands keep their entries and race shoppers exactly; purchase reversals block, claw back and race shoppers exactly | [`check_back_office`] | [`check_async_back_office`] |
 //! | partial capture, changing an authorisation, refund targets, balance checks | [`check_checkout_flow`] | [`check_async_checkout_flow`] |
 //! | a lost code replaced (alone and racing shoppers), sweeps (alone and racing an authorisation), pruning (a store budget outliving it) | [`check_upkeep`] | [`check_async_upkeep`] |
 //! | parallel guesses from one client never get more than the guard's limit | [`check_guard_race`] | |
@@ -49,6 +49,7 @@ mod races;
 mod read_conflicts;
 mod records;
 mod report;
+mod reversal;
 pub mod sim;
 mod upkeep;
 

@@ -18,6 +18,16 @@ pub enum CardError {
         /// Its code, masked.
         code: CodeHint,
     },
+    /// The card is blocked: its purchase was refunded or charged back.
+    #[error("gift card {code} is blocked ({reason})")]
+    Blocked {
+        /// The card.
+        card: CardId,
+        /// Its code, masked.
+        code: CodeHint,
+        /// Why.
+        reason: ReversalReason,
+    },
     /// The card expired.
     #[error("gift card {code} expired on {}", at.format("%Y-%m-%d %H:%M:%S UTC"))]
     Expired {

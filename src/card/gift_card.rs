@@ -124,6 +124,8 @@ pub struct GiftCard {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     holds: Vec<Hold>,
     last_seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    blocked: Option<ReversalReason>,
 }
 
 impl fmt::Debug for GiftCard {
@@ -227,6 +229,7 @@ impl GiftCard {
             refunded: zero,
             holds: Vec::new(),
             last_seq: 0,
+            blocked: None,
         }
     }
 
@@ -445,6 +448,13 @@ impl GiftCard {
         &self.holds
     }
 
+    /// Why the card is blocked (its purchase was refunded or charged back), or `None` when it
+    /// is not.
+    #[must_use]
+    pub const fn blocked_for(&self) -> Option<ReversalReason> {
+        self.blocked
+    }
+
     /// The number of entries in its ledger.
     #[must_use]
     pub const fn ledger_len(&self) -> u64 {
@@ -455,10 +465,12 @@ impl GiftCard {
     ///
     /// # Errors
     ///
-    /// [`CardError::Disabled`], [`CardError::Expired`] and [`CardError::Replaced`].
+    /// [`CardError::Disabled`], [`CardError::Blocked`], [`CardError::Expired`] and
+    /// [`CardError::Replaced`].
     pub fn ensure_spendable(&self, now: DateTime<Utc>) -> Result<(), CardError> {
         match self.status_at(now) {
             CardStatus::Active | CardStatus::Depleted => Ok(()),
+            CardStatus::Blocked => self.refuse_blocked(),
             CardStatus::Disabled => Err(CardError::Disabled {
                 card: self.id,
                 code: self.code_hint.clone(),
@@ -473,6 +485,18 @@ impl GiftCard {
                 code: self.code_hint.clone(),
                 by: self.replaced_by.unwrap_or(self.id),
             }),
+        }
+    }
+
+    /// Refuses a blocked card ([`CardError::Blocked`]); any other passes.
+    pub(crate) fn refuse_blocked(&self) -> Result<(), CardError> {
+        match self.blocked {
+            Some(reason) => Err(CardError::Blocked {
+                card: self.id,
+                code: self.code_hint.clone(),
+                reason,
+            }),
+            None => Ok(()),
         }
     }
 
@@ -671,7 +695,8 @@ impl GiftCard {
     ///
     /// # Errors
     ///
-    /// [`CardError::Replaced`] (refunds go to the replacement), [`CardError::NotPositive`],
+    /// [`CardError::Replaced`] (refunds go to the replacement), [`CardError::Blocked`] (its
+    /// purchase was reversed: the shop decides where the money goes), [`CardError::NotPositive`],
     /// [`CardError::Money`].
     pub fn refund(
         &mut self,
@@ -687,6 +712,7 @@ impl GiftCard {
                 by,
             });
         }
+        self.refuse_blocked()?;
         self.ensure_positive(amount)?;
         let refunded = self.refunded.checked_add(amount)?;
         let entry = self.record(EntryKind::Refunded, amount, now, Some(reference), customer)?;
@@ -748,7 +774,8 @@ impl GiftCard {
     ///
     /// # Errors
     ///
-    /// [`CardError::NotPositive`] and [`CardError::Money`] for another currency.
+    /// [`CardError::Blocked`] when this card is, [`CardError::NotPositive`] and
+    /// [`CardError::Money`] for another currency.
     pub fn refund_to_new_card(
         &self,
         new_id: CardId,
@@ -757,6 +784,7 @@ impl GiftCard {
         reference: Reference,
         now: DateTime<Utc>,
     ) -> Result<(GiftCard, LedgerEntry), CardError> {
+        self.refuse_blocked()?;
         self.ensure_positive(amount)?;
         let mut new = self.successor(new_id, new_code, amount, now);
         let customer = new.purchaser().cloned();
@@ -770,8 +798,10 @@ impl GiftCard {
     ///
     /// # Errors
     ///
-    /// [`CardError::Disabled`] when it already is, [`CardError::Replaced`] for a replaced card.
+    /// [`CardError::Disabled`] when it already is, [`CardError::Replaced`] for a replaced card,
+    /// [`CardError::Blocked`] for a blocked one (it pays nothing already).
     pub fn disable(&mut self, now: DateTime<Utc>) -> Result<LedgerEntry, CardError> {
+        self.refuse_blocked()?;
         match self.status {
             CardStatus::Disabled => Err(CardError::Disabled {
                 card: self.id,
@@ -800,9 +830,11 @@ impl GiftCard {
     ///
     /// # Errors
     ///
-    /// [`CardError::Replaced`] for a replaced card. Enabling a card that is not disabled changes
-    /// nothing and returns no entry.
+    /// [`CardError::Replaced`] for a replaced card, [`CardError::Blocked`] for a blocked one
+    /// (only [`GiftCard::unblock`] lets it pay again). Enabling a card that is not disabled
+    /// changes nothing and returns no entry.
     pub fn enable(&mut self, now: DateTime<Utc>) -> Result<Option<LedgerEntry>, CardError> {
+        self.refuse_blocked()?;
         match self.status {
             CardStatus::Disabled => {
                 let entry = self.record(
@@ -974,7 +1006,7 @@ impl GiftCard {
     ///
     /// # Errors
     ///
-    /// [`CardError::Replaced`], [`CardError::Money`] for another currency or a balance above
+    /// [`CardError::Replaced`], [`CardError::Blocked`], [`CardError::Money`] for another currency or a balance above
     /// [`Money::maximum`], and [`CardError::AdjustmentTooLarge`] when the balance would fall below what is held (and so
     /// below zero).
     pub fn adjust(
@@ -990,6 +1022,7 @@ impl GiftCard {
                 by,
             });
         }
+        self.refuse_blocked()?;
         let balance = self.balance.checked_add(change)?;
         if balance.amount() < self.held.amount() {
             return Err(CardError::AdjustmentTooLarge {
@@ -1006,6 +1039,101 @@ impl GiftCard {
             _ => {}
         }
         Ok(entry)
+    }
+
+    /// Blocks the card because the purchase that paid for it was reversed (a refund or a
+    /// chargeback of its order): every open hold is released, a
+    /// [`EntryKind::Blocked`] entry records `reason`, and what is left on the card is clawed
+    /// back in an [`EntryKind::ClawedBack`] entry, so the balance falls to zero. From then on
+    /// the card refuses every spend, refund, reload and correction until staff
+    /// [unblock](GiftCard::unblock) it; its history still shows what it had.
+    ///
+    /// Returns the entries written: the releases, the block, then the clawback (none when the
+    /// balance was zero).
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use giftcert::card::{CardStatus, EntryKind, ReversalReason};
+    /// use giftcert::{CardId, CardSpec, Code, Currency, GiftCard, Money, Reference};
+    ///
+    /// let now = Utc::now();
+    /// let eur = |s: &str| Money::parse(s, Currency::EUR);
+    /// let code = Code::parse("GIFT-2026-ABCD")?;
+    /// let (mut card, _) = GiftCard::issue(CardId::from_u128(1), &code, CardSpec::new(eur("50")?), now)?;
+    /// let held = card.place_hold(eur("20")?, Reference::new("checkout-1")?, None, now, None)?;
+    /// card.capture(held.seq(), eur("20")?, now)?;
+    /// let entries = card.block(ReversalReason::ChargedBack, now)?;
+    /// assert_eq!(entries.last().map(|e| (e.kind(), e.amount())), Some((EntryKind::ClawedBack, eur("30")?)));
+    /// assert_eq!((card.status(), card.balance()), (CardStatus::Blocked, eur("0")?));
+    /// assert!(card.place_hold(eur("1")?, Reference::new("checkout-2")?, None, now, None).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::Blocked`] when it already is, [`CardError::Replaced`] for a replaced card
+    /// (its value lives on its replacement, which carries the same order), [`CardError::Money`]
+    /// only on overflow.
+    pub fn block(
+        &mut self,
+        reason: ReversalReason,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LedgerEntry>, CardError> {
+        self.refuse_blocked()?;
+        if let (CardStatus::Replaced, Some(by)) = (self.status, self.replaced_by) {
+            return Err(CardError::Replaced {
+                card: self.id,
+                code: self.code_hint.clone(),
+                by,
+            });
+        }
+        let mut entries = Vec::with_capacity(self.holds.len() + 2);
+        let open: Vec<u64> = self.holds.iter().map(|h| h.id).collect();
+        for hold in open {
+            entries.push(self.release(hold, ReleaseReason::Blocked, now)?);
+        }
+        entries.push(self.record(
+            EntryKind::Blocked { reason },
+            Money::zero(self.currency()),
+            now,
+            None,
+            None,
+        )?);
+        let left = self.balance;
+        if left.is_positive() {
+            entries.push(self.record(EntryKind::ClawedBack, left, now, None, None)?);
+        }
+        self.status = CardStatus::Blocked;
+        self.blocked = Some(reason);
+        Ok(entries)
+    }
+
+    /// Lets a blocked card pay again (staff found the reversal was a mistake, or the
+    /// chargeback was won), as an [`EntryKind::Unblocked`] entry. What was clawed back stays
+    /// off the card: staff give it back, if at all, with an adjustment of its own.
+    ///
+    /// # Errors
+    ///
+    /// [`CardError::Money`] only on overflow. Unblocking a card that is not blocked changes
+    /// nothing and returns no entry.
+    pub fn unblock(&mut self, now: DateTime<Utc>) -> Result<Option<LedgerEntry>, CardError> {
+        if self.blocked.is_none() {
+            return Ok(None);
+        }
+        let entry = self.record(
+            EntryKind::Unblocked,
+            Money::zero(self.currency()),
+            now,
+            None,
+            None,
+        )?;
+        self.blocked = None;
+        self.status = if self.balance.is_zero() {
+            CardStatus::Depleted
+        } else {
+            CardStatus::Active
+        };
+        Ok(Some(entry))
     }
 
     /// Checks the invariants a stored card must keep (used when deserialising).
@@ -1039,6 +1167,14 @@ impl GiftCard {
         if (self.status == CardStatus::Replaced) != self.replaced_by.is_some() {
             return Err(format!(
                 "card {}: replaced status and replacement disagree",
+                self.id
+            ));
+        }
+        if (self.status == CardStatus::Blocked) != self.blocked.is_some()
+            || (self.blocked.is_some() && !self.holds.is_empty())
+        {
+            return Err(format!(
+                "card {}: blocked status, reason and holds disagree",
                 self.id
             ));
         }

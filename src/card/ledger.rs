@@ -11,7 +11,7 @@ use crate::ident::text_newtype;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::card::{Attribution, CardId};
+use crate::card::{Attribution, CardId, ReversalReason};
 use crate::money::{Money, MoneyError};
 
 /// The longest reference accepted.
@@ -67,6 +67,8 @@ pub enum ReleaseReason {
     Remainder,
     /// The authorisation's amount changed: a new hold replaces this one.
     Changed,
+    /// The card was blocked: its purchase was reversed.
+    Blocked,
 }
 
 /// What happened to a card.
@@ -129,10 +131,21 @@ pub enum EntryKind {
     /// The shop gave the card a new code (the old one was lost or leaked): the old code no
     /// longer finds the card; the balance and the holds are unchanged.
     CodeReplaced,
+    /// The card was blocked because its purchase was reversed; the balance is unchanged by
+    /// this entry (a [`EntryKind::ClawedBack`] entry follows when value was left).
+    Blocked {
+        /// Why the purchase was reversed.
+        reason: ReversalReason,
+    },
+    /// What was left on a blocked card was taken back (the entry's amount comes off the
+    /// balance).
+    ClawedBack,
+    /// Staff unblocked the card; the balance is unchanged.
+    Unblocked,
 }
 
 /// Shown as a back office prints a history line: `issued`, `held (hold 3)`, `captured (hold
-/// 3)`, `released (hold 3, voided)`, `refunded`, `replaced by card 0123...`, `adjusted`, `code replaced`,
+/// 3)`, `released (hold 3, voided)`, `refunded`, `replaced by card 0123...`, `adjusted`, `code replaced`, `blocked (purchase charged back)`, `clawed back`,
 /// `expiry changed from 2027-01-01 00:00:00 UTC to never`... (times to the second).
 impl std::fmt::Display for EntryKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -159,11 +172,14 @@ impl std::fmt::Display for EntryKind {
                 write!(f, "expiry changed from {} to {}", when(from), when(to))
             }
             EntryKind::CodeReplaced => f.write_str("code replaced"),
+            EntryKind::Blocked { reason } => write!(f, "blocked ({reason})"),
+            EntryKind::ClawedBack => f.write_str("clawed back"),
+            EntryKind::Unblocked => f.write_str("unblocked"),
         }
     }
 }
 
-/// Shown as `voided`, `expired`, `remainder of a partial capture`, `authorisation changed`.
+/// Shown as `voided`, `expired`, `remainder of a partial capture`, `authorisation changed`, `card blocked`.
 impl std::fmt::Display for ReleaseReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -171,6 +187,7 @@ impl std::fmt::Display for ReleaseReason {
             ReleaseReason::Expired => "expired",
             ReleaseReason::Remainder => "remainder of a partial capture",
             ReleaseReason::Changed => "authorisation changed",
+            ReleaseReason::Blocked => "card blocked",
         })
     }
 }
@@ -184,14 +201,18 @@ impl EntryKind {
             | EntryKind::Refunded
             | EntryKind::Reloaded
             | EntryKind::Adjusted => amount,
-            EntryKind::Captured { .. } | EntryKind::ReplacedBy { .. } => amount.negated(),
+            EntryKind::Captured { .. } | EntryKind::ReplacedBy { .. } | EntryKind::ClawedBack => {
+                amount.negated()
+            }
             EntryKind::Held { .. }
             | EntryKind::Released { .. }
             | EntryKind::Expired
             | EntryKind::Disabled
             | EntryKind::Enabled
             | EntryKind::ExpiryChanged { .. }
-            | EntryKind::CodeReplaced => Money::zero(amount.currency()),
+            | EntryKind::CodeReplaced
+            | EntryKind::Blocked { .. }
+            | EntryKind::Unblocked => Money::zero(amount.currency()),
         }
     }
 }

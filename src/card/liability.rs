@@ -35,6 +35,9 @@ pub struct Liability {
     pub moved_in: Money,
     /// Value carried off the cards they replaced (equal to `moved_in` in a sound ledger).
     pub moved_out: Money,
+    /// Value taken back from cards blocked because their purchase was refunded or charged
+    /// back (a blocked card keeps nothing, so its value is here rather than outstanding).
+    pub clawed_back: Money,
     /// Expired cards with a balance above zero.
     pub expired_cards: u64,
     /// Their balances: the breakage a shop may recognise.
@@ -58,13 +61,14 @@ impl Liability {
             adjusted: zero,
             moved_in: zero,
             moved_out: zero,
+            clawed_back: zero,
             expired_cards: 0,
             expired: zero,
         }
     }
 
     /// Checks the identity issued + reloaded + refunded ± adjusted + moved in = outstanding +
-    /// redeemed + expired + moved out.
+    /// redeemed + expired + moved out + clawed back.
     ///
     /// # Errors
     ///
@@ -85,6 +89,7 @@ impl Liability {
             self.redeemed,
             self.expired,
             self.moved_out,
+            self.clawed_back,
         ];
         if let Some(other) = sources
             .iter()
@@ -121,14 +126,14 @@ pub enum Discrepancy {
     /// The two sides of the identity differ.
     #[error(
         "{currency}: issued + reloaded + refunded + adjusted + moved in = {sources}, but \
-         outstanding + redeemed + expired + moved out = {uses}"
+         outstanding + redeemed + expired + moved out + clawed back = {uses}"
     )]
     Unbalanced {
         /// The line's currency.
         currency: Currency,
         /// Issued + reloaded + refunded + adjusted + moved in.
         sources: Money,
-        /// Outstanding + redeemed + expired + moved out.
+        /// Outstanding + redeemed + expired + moved out + clawed back.
         uses: Money,
     },
     /// A side of the identity is too large to sum.
@@ -151,12 +156,13 @@ pub enum Discrepancy {
 /// add up (finance's books, and ASC 606 breakage): one [`Liability`] line per currency, the
 /// cards and value *outstanding* (spendable or disabled, still owed), what open holds keep aside, and the
 /// flows that built it: value *issued*, *reloaded*, *redeemed* (captured), *refunded*,
-/// *adjusted* (signed), moved to and from replacement cards, and the value left on *expired*
-/// cards (breakage). Every figure counts only the ledger entries stamped at or before the
+/// *adjusted* (signed), moved to and from replacement cards, *clawed back* from cards whose
+/// purchase was reversed, and the value left on *expired* cards (breakage). Every figure counts only the ledger entries stamped at or before the
 /// report's instant. [`Liability::check`] is the identity every ledger keeps:
 ///
 /// ```text
-/// issued + reloaded + refunded ± adjusted + moved in = outstanding + redeemed + expired + moved out
+/// issued + reloaded + refunded ± adjusted + moved in
+///     = outstanding + redeemed + expired + moved out + clawed back
 /// ```
 ///
 /// and says where it does not hold as a [`Discrepancy`] value, never a panic. The flows are
@@ -238,7 +244,8 @@ impl fmt::Display for LiabilityReport {
             writeln!(
                 f,
                 "{}: outstanding {} on {} cards (held {}); issued {}, reloaded {}, redeemed {}, \
-                 refunded {}, adjusted {}, moved in {}, moved out {}; expired {} on {} cards",
+                 refunded {}, adjusted {}, moved in {}, moved out {}, clawed back {}; expired {} \
+                 on {} cards",
                 l.currency,
                 l.outstanding,
                 l.outstanding_cards,
@@ -250,6 +257,7 @@ impl fmt::Display for LiabilityReport {
                 l.adjusted,
                 l.moved_in,
                 l.moved_out,
+                l.clawed_back,
                 l.expired,
                 l.expired_cards
             )?;
@@ -291,6 +299,7 @@ const TAGS: &[(&str, Term)] = &[
     ("replacedBy", Term::MovedOut),
     ("adjusted", Term::Adjusted),
     ("reloaded", Term::Reloaded),
+    ("clawedBack", Term::ClawedBack),
 ];
 
 /// What an entry kind's amount moves in the report.
@@ -305,6 +314,7 @@ enum Term {
     MovedOut,
     Adjusted,
     Reloaded,
+    ClawedBack,
 }
 
 impl Term {
@@ -319,11 +329,14 @@ impl Term {
             EntryKind::ReplacedBy { .. } => Term::MovedOut,
             EntryKind::Adjusted => Term::Adjusted,
             EntryKind::Reloaded => Term::Reloaded,
+            EntryKind::ClawedBack => Term::ClawedBack,
             EntryKind::Expired
             | EntryKind::Disabled
             | EntryKind::Enabled
             | EntryKind::ExpiryChanged { .. }
-            | EntryKind::CodeReplaced => return None,
+            | EntryKind::CodeReplaced
+            | EntryKind::Blocked { .. }
+            | EntryKind::Unblocked => return None,
         })
     }
 }
@@ -340,7 +353,7 @@ pub struct LiabilityTally {
 impl LiabilityTally {
     /// The entry kinds whose amounts a report sums, by their serialised tag (the `type` of an
     /// entry's `kind`, as the SQL stores' `kind` column keeps it). Other kinds move no money.
-    pub const COUNTED_KINDS: [&'static str; 9] = [
+    pub const COUNTED_KINDS: [&'static str; 10] = [
         "issued",
         "replacementOf",
         "held",
@@ -350,6 +363,7 @@ impl LiabilityTally {
         "replacedBy",
         "adjusted",
         "reloaded",
+        "clawedBack",
     ];
 
     /// An empty tally for a report at `at`.
@@ -411,6 +425,7 @@ impl LiabilityTally {
             Term::MovedOut => add(&mut line.moved_out),
             Term::Adjusted => add(&mut line.adjusted),
             Term::Reloaded => add(&mut line.reloaded),
+            Term::ClawedBack => add(&mut line.clawed_back),
         }
     }
 
@@ -533,6 +548,7 @@ mod tests {
             EntryKind::ReplacedBy { card },
             EntryKind::Adjusted,
             EntryKind::Reloaded,
+            EntryKind::ClawedBack,
         ];
         assert_eq!(kinds.len(), LiabilityTally::COUNTED_KINDS.len());
         for (kind, tag) in kinds.into_iter().zip(LiabilityTally::COUNTED_KINDS) {
@@ -607,6 +623,54 @@ mod tests {
             }]
         );
         assert!(lossy.to_string().contains("discrepancy: USD"), "{lossy}");
+    }
+
+    #[test]
+    fn a_blocked_card_owes_nothing_and_its_clawback_keeps_the_identity() {
+        let code = Code::parse("GIFT-2026-ABCD").unwrap();
+        let (mut card, issued) =
+            GiftCard::issue(CardId::from_u128(1), &code, CardSpec::new(usd("50")), t(0)).unwrap();
+        let held = card
+            .place_hold(usd("30"), Reference::new("o-1").unwrap(), None, t(1), None)
+            .unwrap();
+        let captured = card.capture(held.seq(), usd("20"), t(1)).unwrap();
+        let other = card
+            .place_hold(usd("5"), Reference::new("o-2").unwrap(), None, t(2), None)
+            .unwrap();
+        let blocked = card
+            .block(crate::card::ReversalReason::ChargedBack, t(3))
+            .unwrap();
+        let mut history = vec![issued, held];
+        history.extend(captured);
+        history.push(other);
+        history.extend(blocked);
+        let mut tally = LiabilityTally::new(t(10));
+        tally.add_history(&history).unwrap();
+        let report = tally.finish();
+        let line = report.currency(Currency::USD).unwrap();
+        assert_eq!(
+            (line.outstanding, line.outstanding_cards, line.held),
+            (usd("0"), 0, usd("0"))
+        );
+        assert_eq!((line.redeemed, line.clawed_back), (usd("20"), usd("30")));
+        assert_eq!(line.check(), Ok(()));
+        assert!(
+            report.to_string().contains("clawed back 30.00 USD"),
+            "{report}"
+        );
+
+        // A store that sums every kind but the clawback, as one whose query forgot the
+        // `clawedBack` tag: the card's zero balance no longer adds up.
+        let mut forgetful = LiabilityTally::new(t(10));
+        for entry in history.iter().filter(|e| e.kind() != EntryKind::ClawedBack) {
+            if let Some(term) = Term::of(entry.kind()) {
+                forgetful.add_term(term, entry.amount()).unwrap();
+            }
+        }
+        forgetful
+            .add_cards(Standing::Outstanding, 0, usd("0"))
+            .unwrap();
+        assert_eq!(forgetful.finish().discrepancies().len(), 1);
     }
 
     #[test]

@@ -38,6 +38,7 @@ mod ledger;
 mod leftover;
 mod liability;
 mod notification;
+mod reversal;
 mod spec;
 mod status;
 
@@ -62,5 +63,6 @@ pub use self::liability::{
     Discrepancy, Liability, LiabilityReport, LiabilityTally, Standing, expiry_effect, standing_at,
 };
 pub use self::notification::Notification;
+pub use self::reversal::ReversalReason;
 pub use self::spec::{CardSpec, Recipient};
 pub use self::status::CardStatus;

@@ -17,9 +17,13 @@ pub enum CardStatus {
     Replaced,
     /// It was spent down to zero (a refund can make it active again).
     Depleted,
+    /// The purchase that paid for it was refunded or charged back: it pays nothing, what was
+    /// left on it was clawed back, and only staff can unblock it
+    /// ([`GiftCard::block`](crate::card::GiftCard::block)).
+    Blocked,
 }
 
-/// Shown as a back office prints it: `active`, `disabled`, `expired`, `replaced`, `depleted`.
+/// Shown as a back office prints it: `active`, `disabled`, `expired`, `replaced`, `depleted`, `blocked`.
 impl std::fmt::Display for CardStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -28,6 +32,7 @@ impl std::fmt::Display for CardStatus {
             CardStatus::Expired => "expired",
             CardStatus::Replaced => "replaced",
             CardStatus::Depleted => "depleted",
+            CardStatus::Blocked => "blocked",
         })
     }
 }

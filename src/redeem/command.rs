@@ -21,7 +21,7 @@ use crate::money::Money;
 
 /// What a back-office command does to a card.
 ///
-/// Shown as `disable`, `enable`, `adjust -5.00 USD`, `reload 25.00 USD` or
+/// Shown as `disable`, `enable`, `unblock`, `adjust -5.00 USD`, `reload 25.00 USD` or
 /// `expiry 2027-06-30T00:00:00Z` (`expiry none` to remove it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(
@@ -36,6 +36,9 @@ pub enum CardCommand {
     Disable,
     /// Let a disabled card pay again.
     Enable,
+    /// Let a card blocked by a purchase reversal pay again (what was clawed back stays off
+    /// it; see [`GiftCard::unblock`]).
+    Unblock,
     /// Correct the balance by a signed amount in the card's currency, as a new entry (a
     /// mistake is corrected, never edited away). The balance may not fall below what is held.
     Adjust {
@@ -65,6 +68,7 @@ impl fmt::Display for CardCommand {
         match self {
             CardCommand::Disable => f.write_str("disable"),
             CardCommand::Enable => f.write_str("enable"),
+            CardCommand::Unblock => f.write_str("unblock"),
             CardCommand::Adjust { change } => write!(f, "adjust {change}"),
             CardCommand::Reload { amount, .. } => write!(f, "reload {amount}"),
             CardCommand::ChangeExpiry { expires_at: None } => f.write_str("expiry none"),
@@ -136,6 +140,7 @@ pub fn amend(
     match command {
         CardCommand::Disable => done.push(card.disable(now)?),
         CardCommand::Enable => done.extend(card.enable(now)?),
+        CardCommand::Unblock => done.extend(card.unblock(now)?),
         CardCommand::Adjust { change } => done.push(card.adjust(change, None, now)?),
         CardCommand::Reload { amount, bounds } => {
             if let Some(bounds) = bounds.filter(|b| !b.contains(&amount)) {

@@ -516,6 +516,8 @@ where
     let mut released = Vec::new();
     let expired = |checkout: &Checkout| RedeemError::AuthorisationExpired(checkout.id.clone());
     for (card, hold) in cards.iter_mut().zip(&holds) {
+        // A card blocked since the authorisation pays nothing: its hold went with the block.
+        card.refuse_blocked()?;
         let part = hold.amount.checked_min(left)?;
         left = left.checked_sub(part)?;
         if part.is_positive() {

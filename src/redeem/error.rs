@@ -175,6 +175,21 @@ pub enum RedeemError {
     /// No card has this id.
     #[error("no gift card has id {0}")]
     UnknownCard(CardId),
+    /// A purchase reversal for an order that bought no card (unpaid, failed, or another
+    /// order's id): nothing was blocked.
+    #[error("order {order} bought no gift card, so there is nothing to reverse")]
+    NothingToReverse {
+        /// The order.
+        order: Reference,
+    },
+    /// A partial purchase reversal named a card the order did not buy.
+    #[error("gift card {card} was not bought by order {order}")]
+    NotOnOrder {
+        /// The order.
+        order: Reference,
+        /// The card named.
+        card: CardId,
+    },
     /// The cards given to a decision lack one that the checkout uses (the caller read too
     /// few).
     #[error("card {0}, which the checkout uses, was not given")]

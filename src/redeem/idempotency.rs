@@ -6,10 +6,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::card::{Attribution, CardId, CardSpec, Reference};
+use crate::card::{Attribution, CardId, CardSpec, Reference, ReversalReason};
 use crate::money::Money;
-use crate::redeem::CardCommand;
 use crate::redeem::Outcome;
+use crate::redeem::{CardCommand, ReversalScope};
 
 /// The longest key accepted.
 const MAX_KEY_LEN: usize = 255;
@@ -261,6 +261,18 @@ pub enum RecordedRequest {
         /// Who asked, and why.
         by: Attribution,
     },
+    /// [`Redeemer::reverse_purchase`](crate::store::Redeemer::reverse_purchase): the cards of
+    /// a refunded or charged-back order blocked.
+    ReversePurchase {
+        /// The order.
+        order: Reference,
+        /// Which of its cards.
+        scope: ReversalScope,
+        /// Why.
+        reason: ReversalReason,
+        /// Who asked, and why.
+        by: Attribution,
+    },
 }
 
 impl fmt::Display for RecordedRequest {
@@ -288,6 +300,22 @@ impl fmt::Display for RecordedRequest {
             }
             RecordedRequest::ReplaceCode { card, by } => {
                 write!(f, "replace the code of {card} by {}", by.actor())
+            }
+            RecordedRequest::ReversePurchase {
+                order,
+                scope,
+                reason,
+                by,
+            } => {
+                let cards = match scope {
+                    ReversalScope::All => "every card".to_owned(),
+                    ReversalScope::Cards(cards) => format!("{} card(s)", cards.len()),
+                };
+                write!(
+                    f,
+                    "reverse the purchase of {order} ({reason}, {cards}) by {}",
+                    by.actor()
+                )
             }
         }
     }

@@ -36,6 +36,7 @@ mod guard;
 mod idempotency;
 mod outcome;
 mod protocol;
+mod reversal;
 mod store_error;
 mod upkeep;
 
@@ -67,5 +68,6 @@ pub(crate) use self::protocol::PESSIMISTIC_AFTER;
 pub use self::protocol::{
     Answer, AppliedCode, Need, Operation, Protocol, Redeemed, Reply, Request, Step, TurnWait,
 };
+pub use self::reversal::{Reversal, ReversalScope, ReversedCard, reverse_purchase};
 pub use self::store_error::{Record, StoreError, StoreSource};
 pub use self::upkeep::{PruneBefore, Pruned, Retention, Sweep, Swept, sweep};

@@ -147,6 +147,8 @@ pub enum Outcome {
     Amended(Amended),
     /// [`replace_code`].
     CodeReplaced(CodeReplaced),
+    /// [`reverse_purchase`].
+    Reversed(Reversal),
 }
 
 /// What a "check your balance" page shows for a code

@@ -2,14 +2,17 @@
 
 use std::sync::Arc;
 
-use crate::card::{Attribution, CardId, CardSpec, GiftCard, LedgerEntry, Reference};
+use crate::card::{
+    Attribution, CardId, CardSpec, GiftCard, LedgerEntry, Reference, ReversalReason,
+};
 use crate::clock::{Clock, Timer, YieldTimer};
 use crate::code::ImportedCode;
 use crate::money::{Currency, Money};
 use crate::redeem::{
     Amended, Answer, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand,
     CheckoutCards, CodeReplaced, IdempotencyKey, Issued, Need, Protocol, Pruned, RedeemError,
-    Redeemed, RefundOutcome, RefundTo, Reply, Request, Step, StoreError, Sweep, Versioned, Voided,
+    Redeemed, RefundOutcome, RefundTo, Reply, Request, Reversal, ReversalScope, Step, StoreError,
+    Sweep, Versioned, Voided,
 };
 use crate::shop::{CheckoutTotalsError, Order, Selection, Totals, TotalsSettings};
 use crate::store::operations::{

@@ -139,7 +139,7 @@ macro_rules! answer_need {
                 Reply::Ledger(store.ledger(card, from_seq, limit)$($await)*?)
             }
             Need::OrderCards(order) => {
-                let query = $crate::store::CardQuery::new().by_order(order);
+                let query = $crate::store::CardQuery::bought_by(order);
                 let page = store.search(&query)$($await)*?;
                 Reply::OrderCards(page.items.iter().map(|card| card.value.id()).collect())
             }
@@ -390,6 +390,40 @@ macro_rules! for_each_operation {
             /// # Ok::<(), Box<dyn std::error::Error>>(())
             /// ```
             fn replace_code(key: &IdempotencyKey, card: CardId, by: &Attribution) -> ReplaceCode(Redeemed<CodeReplaced>) = Request::ReplaceCode { key: key.clone(), card, by: by.clone() };
+            /// Reverses the purchase of `order` (a refund or a chargeback of the order that bought
+            /// cards) under `key`: each card of the order in `scope` is blocked for `reason`, its
+            /// open holds released and what is left on it clawed back, every entry attributed to
+            /// `by`. The answer says per card what it had already paid for, so the host can decide
+            /// how much of the refund to pay out. A replay returns the first result; reversing
+            /// again under a new key changes nothing. Staff let a card pay again with
+            /// [`CardCommand::Unblock`].
+            ///
+            /// ```
+            /// use giftcert::card::{Attribution, CardStatus, Reason, ReversalReason};
+            /// use giftcert::redeem::ReversalScope;
+            /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Redeemer, Reference};
+            ///
+            /// let eur = |s: &str| Money::parse(s, Currency::EUR);
+            /// let redeemer = Redeemer::new(MemoryStore::new());
+            /// let order = Reference::new("order-1001")?;
+            /// let mut spec = CardSpec::new(eur("50")?);
+            /// spec.order = Some(order.clone());
+            /// let card = redeemer.issue(&IdempotencyKey::new("issue-1")?, vec![spec])?.outcome.cards[0].card;
+            /// let by = Attribution::new(Reference::new("psp:webhook")?, Reason::new("chargeback")?);
+            /// let key = IdempotencyKey::new("chargeback-77")?;
+            /// let reversed = redeemer.reverse_purchase(&key, &order, ReversalScope::All, ReversalReason::ChargedBack, &by)?;
+            /// assert_eq!(reversed.outcome.cards[0].clawed_back, eur("50")?);
+            /// assert_eq!(redeemer.card(card)?.map(|c| c.status()), Some(CardStatus::Blocked));
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            ///
+            /// # Errors
+            ///
+            /// [`RedeemError::NothingToReverse`] for an order that bought no card,
+            /// [`RedeemError::NotOnOrder`] for a named card it did not buy,
+            /// [`RedeemError::IdempotencyConflict`], [`RedeemError::Contention`],
+            /// [`RedeemError::Store`].
+            fn reverse_purchase(key: &IdempotencyKey, order: &Reference, scope: ReversalScope, reason: ReversalReason, by: &Attribution) -> ReversePurchase(Redeemed<Reversal>) = Request::ReversePurchase { key: key.clone(), order: order.clone(), scope, reason, by: by.clone() };
             /// Sweeps up to `limit` cards that are due at the clock's time ([`Store::due_cards`]):
             /// releases holds past their time limit and records expiries, each card in a versioned
             /// commit of its own ([`Request::Sweep`]). For a host's scheduler: run it every few

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use crate::card::{
-    Attribution, CardId, CardSpec, ExpiryPolicy, GiftCard, LedgerEntry, LeftoverStrategy, Reference,
+    Attribution, CardId, CardSpec, ExpiryPolicy, GiftCard, LedgerEntry, LeftoverStrategy,
+    Reference, ReversalReason,
 };
 use crate::clock::Clock;
 use crate::code::{CodeGenerator, ImportRules, ImportedCode};
@@ -17,8 +18,8 @@ use crate::money::{Currency, Money};
 use crate::redeem::{
     AllocationOrder, Amended, Answer, AppliedCode, Authorisation, BalanceCheck, Captured,
     CardCommand, CheckoutCards, CodeReplaced, GuardPolicy, IdempotencyKey, Issued, Need, Protocol,
-    Pruned, RedeemError, Redeemed, RefundOutcome, RefundTo, Reply, Request, Step, StoreError,
-    Sweep, Versioned, Voided,
+    Pruned, RedeemError, Redeemed, RefundOutcome, RefundTo, Reply, Request, Reversal,
+    ReversalScope, Step, StoreError, Sweep, Versioned, Voided,
 };
 use crate::shop::{CheckoutTotalsError, Order, Selection, Totals, TotalsSettings};
 use crate::store::operations::{

@@ -232,6 +232,14 @@ impl CardQuery {
         self
     }
 
+    /// The cards `order` bought, as many as a page may hold ([`CardQuery::MAX_LIMIT`]): what
+    /// the protocol's [`Need::OrderCards`](crate::redeem::Need::OrderCards) reads.
+    pub(crate) fn bought_by(order: Reference) -> CardQuery {
+        let mut query = CardQuery::new().by_order(order);
+        query.limit = CardQuery::MAX_LIMIT;
+        query
+    }
+
     /// Cards whose stored status is `status` (a card past its date is
     /// [`CardStatus::Expired`] once a request or a sweep marks it).
     #[must_use]

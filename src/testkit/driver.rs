@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 
 use crate::card::{
     Attribution, CardId, CardSpec, GiftCard, LedgerEntry, LiabilityReport, Reference,
+    ReversalReason,
 };
 use crate::clock::Clock;
 use crate::code::ImportedCode;
@@ -24,8 +25,8 @@ use crate::money::{Currency, Money};
 use crate::redeem::{
     Amended, Answer, AppliedCode, Authorisation, BalanceCheck, Captured, CardCommand, Changes,
     Checkout, CheckoutCards, CodeReplaced, IdempotencyKey, IdempotencyRecord, Issued, Need,
-    Protocol, Pruned, RedeemError, Redeemed, RefundOutcome, RefundTo, Reply, Request, StoreError,
-    Sweep, Versioned, Voided,
+    Protocol, Pruned, RedeemError, Redeemed, RefundOutcome, RefundTo, Reply, Request, Reversal,
+    ReversalScope, StoreError, Sweep, Versioned, Voided,
 };
 use crate::shop::Order;
 use crate::store::operations::{IntoRequest, for_each_operation, typed_code, unexpected};

@@ -31,7 +31,15 @@ type Task<'a> = Pin<Box<dyn Future<Output = Result<(), ConformanceFailure>> + Se
 ///    command changes the card once and its key is refused for another request; the ledger
 ///    proves the balance;
 /// 2. eight adjustments of +1.00 racing four shoppers spending 1.00 on the same card all land
-///    exactly once.
+///    exactly once;
+/// 3. a purchase reversal blocks every card of the order: its open holds released, what is
+///    left clawed back (and reported per card beside what was already spent), every entry
+///    attributed; a blocked card is refused at apply, capture and refund; a replay answers
+///    the same, a second reversal changes nothing, a card of another order or an order that
+///    bought nothing is refused; the liability report shows the clawback and adds up; staff
+///    can unblock;
+/// 4. a chargeback racing eight shoppers on the same card: every cent is either captured
+///    before the block or clawed back, never both.
 ///
 /// # Errors
 ///
@@ -66,7 +74,8 @@ where
     Fut: Future<Output = D::Store>,
 {
     commands_keep_their_entries::<D>(factory().await).await?;
-    adjustments_race_shoppers::<D>(factory().await).await
+    adjustments_race_shoppers::<D>(factory().await).await?;
+    super::reversal::reversals::<D, _, _>(&mut factory).await
 }
 
 fn staff(check: &'static str, reason: &str) -> Result<Attribution, ConformanceFailure> {

@@ -270,6 +270,9 @@ impl From<RedeemError> for ApiError {
             RedeemError::Money(money) | RedeemError::Card(CardError::Money(money)) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, money_code(money))
             }
+            RedeemError::Card(CardError::Blocked { .. }) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "card_blocked")
+            }
             RedeemError::Card(_) | RedeemError::EmptyCard(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "card_refused")
             }
@@ -289,6 +292,9 @@ impl From<RedeemError> for ApiError {
                 (StatusCode::CONFLICT, "order_already_issued")
             }
             RedeemError::WeakImportedCode { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "weak_code"),
+            RedeemError::UnknownCard(_) => (StatusCode::NOT_FOUND, "unknown_card"),
+            RedeemError::NothingToReverse { .. } => (StatusCode::NOT_FOUND, "no_cards_for_order"),
+            RedeemError::NotOnOrder { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "not_on_order"),
             RedeemError::Store(giftcert::StoreError::Unavailable { .. }) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
             }

@@ -1,6 +1,7 @@
 //! The back office over HTTP, for staff: a balance by code, a card with its ledger, the card
-//! commands (disable, enable, adjust, reload, a new expiry, a new code for a lost one), search,
-//! and the liability report in JSON or CSV. Every change needs an `Idempotency-Key` and a
+//! commands (disable, enable, unblock, adjust, reload, a new expiry, a new code for a lost
+//! one), a refunded or charged-back order's cards blocked, search, and the liability report in
+//! JSON or CSV. Every change needs an `Idempotency-Key` and a
 //! reason, and its ledger entry names the staff member whose token made it.
 
 use std::sync::Arc;
@@ -11,8 +12,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use giftcert::card::{Attribution, CardStatus, GiftCard, LedgerEntry, Liability, Reason};
-use giftcert::redeem::{Amended, Answer, BalanceCheck, CardCommand, CodeReplaced, Request};
+use giftcert::card::{
+    Attribution, CardStatus, GiftCard, LedgerEntry, Liability, Reason, ReversalReason,
+};
+use giftcert::redeem::{
+    Amended, Answer, BalanceCheck, CardCommand, CodeReplaced, Request, Reversal, ReversalScope,
+};
 use giftcert::store::{AsyncStore, CardQuery, Cursor};
 use giftcert::{CardId, Currency, Reference};
 use serde::{Deserialize, Serialize};
@@ -214,6 +219,84 @@ pub(crate) async fn disable<S: AsyncStore + 'static>(
         &body.reason,
     )
     .await
+}
+
+/// `POST /cards/{id}/unblock` with `{"reason": "..."}`: a card blocked by a purchase reversal
+/// pays again (what was clawed back stays off it).
+pub(crate) async fn unblock<S: AsyncStore + 'static>(
+    State(shop): State<Arc<Shop<S>>>,
+    Params(id): Params<String>,
+    Extension(actor): Extension<StaffActor>,
+    headers: HeaderMap,
+    Body(body): Body<ReasonOnly>,
+) -> Result<Json<AmendBody>, ApiError> {
+    amend(
+        &shop,
+        &id,
+        &headers,
+        &actor,
+        CardCommand::Unblock,
+        &body.reason,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct ReversalRequest {
+    /// `refunded` or `chargedBack`.
+    cause: ReversalReason,
+    /// The cards to block, for a partial refund; every card of the order when absent.
+    #[serde(default)]
+    cards: Option<Vec<CardId>>,
+    reason: String,
+}
+
+/// A reversal's answer: per card, what it had paid for, what was clawed back and released.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ReversalBody {
+    reversal: Reversal,
+    replayed: bool,
+}
+
+/// `POST /orders/{order}/reversal` with `{"cause": "refunded" | "chargedBack", "cards": [...],
+/// "reason": "..."}`: the order's cards (or those named) are blocked and what is left on them
+/// clawed back, under the request's `Idempotency-Key`.
+pub(crate) async fn reverse_purchase<S: AsyncStore + 'static>(
+    State(shop): State<Arc<Shop<S>>>,
+    Params(order): Params<String>,
+    Extension(actor): Extension<StaffActor>,
+    headers: HeaderMap,
+    Body(body): Body<ReversalRequest>,
+) -> Result<Json<ReversalBody>, ApiError> {
+    let order = Reference::new(&order).map_err(|e| invalid("order", e))?;
+    let scope = match body.cards {
+        None => ReversalScope::All,
+        Some(cards) if cards.is_empty() => {
+            return Err(invalid(
+                "cards",
+                "name at least one card, or leave it out for all",
+            ));
+        }
+        Some(cards) => ReversalScope::Cards(cards),
+    };
+    let by = attribution(&actor, &body.reason)?;
+    let key = idempotency_key(&headers, &format!("order:{order}"))?;
+    let request = Request::ReversePurchase {
+        key,
+        order,
+        scope,
+        reason: body.cause,
+        by,
+    };
+    match shop.cards.run(request).await? {
+        Answer::ReversePurchase(done) => Ok(Json(ReversalBody {
+            reversal: done.outcome,
+            replayed: done.replayed,
+        })),
+        other => Err(unexpected(&other).into()),
+    }
 }
 
 /// `POST /cards/{id}/enable` with `{"reason": "..."}`: a disabled card pays again.

@@ -117,6 +117,8 @@ enum Endpoint {
     Reload,
     ChangeExpiry,
     ReplaceCode,
+    Unblock,
+    ReversePurchase,
     Liability,
     OpenApi,
 }
@@ -322,6 +324,20 @@ pub const ROUTES: &[Route] = &[
         "Give a card a new code; the old one stops working.",
     ),
     route(
+        Verb::Post,
+        "/cards/{id}/unblock",
+        Role::Staff(Scope::CardsWrite),
+        Endpoint::Unblock,
+        "Let a card blocked by a purchase reversal pay again.",
+    ),
+    route(
+        Verb::Post,
+        "/orders/{order}/reversal",
+        Role::Staff(Scope::CardsWrite),
+        Endpoint::ReversePurchase,
+        "Block the cards of a refunded or charged-back order and claw back what is left.",
+    ),
+    route(
         Verb::Get,
         "/reports/liability",
         Role::Staff(Scope::ReportsRead),
@@ -366,6 +382,8 @@ fn handler<S: AsyncStore + 'static>(endpoint: Endpoint) -> MethodRouter<Arc<Shop
         Endpoint::Reload => post(office::reload::<S>),
         Endpoint::ChangeExpiry => post(office::change_expiry::<S>),
         Endpoint::ReplaceCode => post(office::replace_code::<S>),
+        Endpoint::Unblock => post(office::unblock::<S>),
+        Endpoint::ReversePurchase => post(office::reverse_purchase::<S>),
         Endpoint::Liability => get(office::liability::<S>),
         Endpoint::OpenApi => get(|| async { axum::Json(crate::openapi::document()) }),
     }

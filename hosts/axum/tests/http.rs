@@ -1011,6 +1011,79 @@ async fn staff(shop: &Api, method: Method, path: &str, key: &str, body: Option<V
     .await
 }
 
+/// A charged-back purchase over HTTP: staff reverse the order, its card is blocked and what was
+/// left clawed back, the code no longer pays, a replay answers the same, and staff can unblock.
+async fn a_charged_back_purchase_blocks_its_card(shop: &Api) {
+    let code = shop.buy("40").await;
+    let checked = staff(
+        shop,
+        Method::POST,
+        "/balance-checks",
+        "-",
+        Some(json!({"code": code})),
+    )
+    .await;
+    let card = checked.body["card"].as_str().expect("card id").to_owned();
+    let read = staff(shop, Method::GET, &format!("/cards/{card}"), "-", None).await;
+    let order = read.body["card"]["order"]
+        .as_str()
+        .expect("the card names the order that bought it")
+        .to_owned();
+    let checkout = shop.checkout("15.00").await;
+    assert_eq!(shop.apply(&checkout, &code).await.status, StatusCode::OK);
+
+    let path = format!("/orders/{order}/reversal");
+    let body = json!({"cause": "chargedBack", "reason": "chargeback from the bank"});
+    let reversed = staff(shop, Method::POST, &path, "cb-1", Some(body.clone())).await;
+    assert_eq!(reversed.status, StatusCode::OK, "{}", reversed.body);
+    let line = &reversed.body["reversal"]["cards"][0];
+    assert_eq!(line["clawedBack"], usd("40.00"), "{}", reversed.body);
+    assert_eq!(line["spent"], usd("0.00"));
+    assert_eq!(line["status"], "blocked");
+    assert!(!reversed.body.to_string().contains(&code));
+    let again = staff(shop, Method::POST, &path, "cb-1", Some(body)).await;
+    assert_eq!(again.body["replayed"], true, "{}", again.body);
+    assert_eq!(again.body["reversal"], reversed.body["reversal"]);
+
+    let other = shop.checkout("5.00").await;
+    let refused = shop.apply(&other, &code).await;
+    assert_error(&refused, StatusCode::UNPROCESSABLE_ENTITY, "card_blocked");
+    let nothing = staff(
+        shop,
+        Method::POST,
+        "/orders/no-such-order/reversal",
+        "cb-2",
+        Some(json!({"cause": "refunded", "reason": "refund"})),
+    )
+    .await;
+    assert_error(&nothing, StatusCode::NOT_FOUND, "no_cards_for_order");
+    let bad_cause = staff(
+        shop,
+        Method::POST,
+        &path,
+        "cb-3",
+        Some(json!({"cause": "stolen", "reason": "refund"})),
+    )
+    .await;
+    assert_eq!(
+        bad_cause.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bad_cause.body
+    );
+
+    let unblocked = staff(
+        shop,
+        Method::POST,
+        &format!("/cards/{card}/unblock"),
+        "ub-1",
+        Some(json!({"reason": "chargeback won"})),
+    )
+    .await;
+    assert_eq!(unblocked.status, StatusCode::OK, "{}", unblocked.body);
+    assert_eq!(unblocked.body["amended"]["status"], "depleted");
+}
+
 /// The back office over HTTP: a balance by code, the card and its ledger, disable and enable,
 /// an adjustment, a reload, a new expiry, a new code for a lost one, search and the liability
 /// report, each change under its key and recorded with the staff member who made it.
@@ -1254,6 +1327,7 @@ over_every_store!(
     a_placed_order_cannot_be_orphaned,
     a_failed_payment_frees_the_selection,
     the_back_office_works_over_http,
+    a_charged_back_purchase_blocks_its_card,
 );
 
 /// The checkout shows what the configured allocation order gives: with expiring-first, the

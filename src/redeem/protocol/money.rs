@@ -385,6 +385,13 @@ pub(super) fn unwrap_code_replaced(o: Outcome) -> Option<CodeReplaced> {
     }
 }
 
+pub(super) fn unwrap_reversed(o: Outcome) -> Option<crate::redeem::Reversal> {
+    match o {
+        Outcome::Reversed(x) => Some(x),
+        _ => None,
+    }
+}
+
 pub(super) fn unwrap_refunded(o: Outcome) -> Option<RefundOutcome> {
     match o {
         Outcome::Refunded(x) => Some(x),

@@ -1,12 +1,13 @@
-//! The back office's requests on one card: a command (disable, enable, adjust, reload, a new
-//! expiry) and a replaced code.
+//! The back office's requests: a command on one card (disable, enable, unblock, adjust,
+//! reload, a new expiry), a replaced code, and a reversed purchase.
 
-use super::money::{unwrap_amended, unwrap_code_replaced};
+use super::money::{unwrap_amended, unwrap_code_replaced, unwrap_reversed};
 use super::operation::{Port, lock};
 use super::{Protocol, Redeemed};
-use crate::card::{Attribution, CardId};
+use crate::card::{Attribution, CardId, Reference, ReversalReason};
 use crate::redeem::{
-    self, Amended, CardCommand, IdempotencyKey, Outcome, RecordedRequest, RedeemError,
+    self, Amended, CardCommand, IdempotencyKey, Outcome, RecordedRequest, RedeemError, Reversal,
+    ReversalScope,
 };
 
 impl Protocol {
@@ -94,5 +95,46 @@ impl Protocol {
                 },
             )
             .await
+    }
+
+    /// Reverses the purchase of `order` under its key ([`redeem::reverse_purchase`]): reads
+    /// the cards the order bought and blocks those in `scope`, each commit of the whole
+    /// reversal checked against the versions read. A replay returns the first result.
+    pub(super) async fn reverse_purchase(
+        &self,
+        port: &Port,
+        key: IdempotencyKey,
+        order: Reference,
+        scope: ReversalScope,
+        reason: ReversalReason,
+        by: Attribution,
+    ) -> Result<Redeemed<Reversal>, RedeemError> {
+        let request = RecordedRequest::ReversePurchase {
+            order: order.clone(),
+            scope: scope.clone(),
+            reason,
+            by: by.clone(),
+        };
+        self.keyed(
+            port,
+            key,
+            request,
+            Outcome::Reversed,
+            unwrap_reversed,
+            |port, now, _pool| {
+                let (order, scope, by) = (order.clone(), scope.clone(), by.clone());
+                async move {
+                    let ids = port.order_cards(order.clone()).await?;
+                    let mut cards = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        let stored = port.card(id).await?.ok_or(RedeemError::UnknownCard(id))?;
+                        lock(&port.versions).note(id, stored.version);
+                        cards.push(stored.value);
+                    }
+                    redeem::reverse_purchase(&order, cards, &scope, reason, &by, now)
+                }
+            },
+        )
+        .await
     }
 }

@@ -5,12 +5,15 @@ use std::sync::Arc;
 
 use super::operation::Port;
 use super::{AppliedCode, Operation, Protocol, Redeemed};
-use crate::card::{Attribution, CardId, CardSpec, GiftCard, LedgerEntry, Reference};
+use crate::card::{
+    Attribution, CardId, CardSpec, GiftCard, LedgerEntry, Reference, ReversalReason,
+};
 use crate::code::{Code, ImportedCode};
 use crate::money::{Currency, Money};
 use crate::redeem::{
     Amended, Authorisation, BalanceCheck, Captured, CardCommand, CheckoutCards, CodeReplaced,
-    IdempotencyKey, Issued, Pruned, RedeemError, RefundOutcome, RefundTo, Sweep, Voided,
+    IdempotencyKey, Issued, Pruned, RedeemError, RefundOutcome, RefundTo, Reversal, ReversalScope,
+    Sweep, Voided,
 };
 
 /// Declares [`Request`] and [`Answer`] from one list: each operation's variant, its fields and
@@ -208,6 +211,19 @@ requests! {
         /// Who asked, and why.
         by: Attribution,
     } -> Redeemed<CodeReplaced>;
+    /// Block the cards an order bought, its purchase refunded or charged back.
+    ReversePurchase {
+        /// The request's idempotency key.
+        key: IdempotencyKey,
+        /// The order that bought the cards.
+        order: Reference,
+        /// Which of its cards.
+        scope: ReversalScope,
+        /// Why.
+        reason: ReversalReason,
+        /// Who asked, and why.
+        by: Attribution,
+    } -> Redeemed<Reversal>;
     /// Sweep up to `limit` cards that are due.
     Sweep {
         /// The most cards to sweep.
@@ -315,6 +331,16 @@ impl Protocol {
             Request::ReplaceCode { key, card, by } => {
                 Answer::ReplaceCode(self.replace_code(port, key, card, by).await?)
             }
+            Request::ReversePurchase {
+                key,
+                order,
+                scope,
+                reason,
+                by,
+            } => Answer::ReversePurchase(
+                self.reverse_purchase(port, key, order, scope, reason, by)
+                    .await?,
+            ),
             Request::Sweep { limit } => Answer::Sweep(self.sweep(port, limit).await?),
             Request::Prune { limit } => Answer::Prune(self.prune(port, limit).await?),
             Request::History { card } => Answer::History(self.history(port, card).await?),

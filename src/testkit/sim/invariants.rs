@@ -59,6 +59,9 @@ pub(super) fn finished(result: Result<Answered, RedeemError>) -> Finished {
                 Answered::ReplaceCode(r) => {
                     keyed(Outcome::CodeReplaced(r.outcome), r.notifications)
                 }
+                Answered::ReversePurchase(r) => {
+                    keyed(Outcome::Reversed(r.outcome), r.notifications)
+                }
                 _ => (Answer::Other, Vec::new()),
             };
             (Ok(answer), notes)
@@ -295,7 +298,7 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
         let err = |e: StoreError| format!("the store failed a read: {e}");
         // The ledgers summed as the liability report sums them: its identity is the one
         // conservation rule (issued + reloaded + refunded ± adjusted + moved in = outstanding +
-        // redeemed + expired + moved out).
+        // redeemed + expired + moved out + clawed back).
         let mut tally = LiabilityTally::new(self.now);
         let mut balances: BTreeMap<Currency, Money> = BTreeMap::new();
         for id in &self.cards {
@@ -355,6 +358,11 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
                 Outcome::Refunded(refunded) => {
                     record(refunded.total.currency(), "refunded", refunded.total);
                 }
+                Outcome::Reversed(reversed) => {
+                    for card in &reversed.cards {
+                        record(card.clawed_back.currency(), "clawed back", card.clawed_back);
+                    }
+                }
                 Outcome::Amended(amended) if amended.entry.is_some() => match amended.command {
                     CardCommand::Adjust { change } => {
                         record(change.currency(), "adjusted", change);
@@ -386,6 +394,7 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
                 ("captured", line.redeemed),
                 ("refunded", line.refunded),
                 ("adjusted", line.adjusted),
+                ("clawed back", line.clawed_back),
             ] {
                 let said = recorded
                     .get(&(currency, name))

@@ -15,6 +15,7 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 
 use crate::card::{
     CardId, CardSpec, CardStatus, CodeHint, EARLIEST_EXPIRY_YEAR, LATEST_EXPIRY_YEAR, Reference,
+    ReversalReason,
 };
 use crate::code::Code;
 use crate::money::{Currency, Money, MoneyError};
@@ -23,7 +24,7 @@ use crate::redeem::{
     Amended, AppliedCode, Authorisation, BalanceCheck, CardAmount, CardCommand, CardPayment,
     CardUse, CheckoutCards, CodeReplaced, CommandError, IdempotencyKey, Issued, IssuedCard,
     Outcome, PaymentStage, RedeemError, RefundOutcome, RefundPart, RefundTo, Replacement, Request,
-    Swept, Voided,
+    Reversal, ReversalScope, ReversedCard, Swept, Voided,
 };
 use crate::{card::CardError, redeem::CardUnavailable};
 
@@ -97,6 +98,17 @@ struct Card {
     /// Marked expired by a sweep, and not since moved past: the report counts its balance as
     /// expired, whatever its status became.
     expired_mark: bool,
+    /// The order that bought it (a replacement or refund card: the order of the card it came
+    /// from).
+    order: Option<Reference>,
+    /// What it was issued with.
+    initial: Money,
+    /// Everything captured from it.
+    spent: Money,
+    /// Everything refunded onto it (a refund card: its value).
+    refunded: Money,
+    /// Why it is blocked, while it is.
+    blocked: Option<ReversalReason>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +152,7 @@ pub(super) struct Flows {
     pub(super) refunded: Option<Money>,
     pub(super) adjusted: Option<Money>,
     pub(super) moved: Option<Money>,
+    pub(super) clawed_back: Option<Money>,
 }
 
 /// The report lines the model expects, per currency: the flows, what is held, and what is
@@ -152,6 +165,7 @@ pub(super) struct Line {
     pub(super) refunded: Money,
     pub(super) adjusted: Money,
     pub(super) moved: Money,
+    pub(super) clawed_back: Money,
     pub(super) held: Money,
     pub(super) outstanding: Money,
     pub(super) outstanding_cards: u64,
@@ -233,7 +247,8 @@ fn key_text(request: &Request) -> Option<String> {
         | Request::Void { key, .. }
         | Request::Refund { key, .. }
         | Request::Amend { key, .. }
-        | Request::ReplaceCode { key, .. } => Some(key.as_str().to_owned()),
+        | Request::ReplaceCode { key, .. }
+        | Request::ReversePurchase { key, .. } => Some(key.as_str().to_owned()),
         Request::IssueForOrder { order, .. } => Some(format!("order-issue:{order}")),
         _ => None,
     }
@@ -257,6 +272,7 @@ impl Card {
     }
 
     fn spendable(&self, now: DateTime<Utc>) -> Result<(), CardError> {
+        self.refuse_blocked()?;
         match self.status_at(now) {
             CardStatus::Disabled => Err(CardError::Disabled {
                 card: self.id,
@@ -300,6 +316,17 @@ impl Card {
                 by,
             }),
             _ => Ok(()),
+        }
+    }
+
+    fn refuse_blocked(&self) -> Result<(), CardError> {
+        match self.blocked {
+            Some(reason) => Err(CardError::Blocked {
+                card: self.id,
+                code: self.hint(),
+                reason,
+            }),
+            None => Ok(()),
         }
     }
 
@@ -525,6 +552,12 @@ impl Model {
             }
             Request::Amend { card, command, .. } => self.amend(*card, *command, now),
             Request::ReplaceCode { card, .. } => self.replace_code(*card, drawn),
+            Request::ReversePurchase {
+                order,
+                scope,
+                reason,
+                ..
+            } => self.reverse_purchase(order, scope, *reason),
             Request::Sweep { .. } => Ok(Said::Sweep(Vec::new())),
             Request::Prune { .. } => Ok(Said::Pruned),
             Request::Card { card } => Ok(Said::Card(self.cards.get(card).map(Card::view))),
@@ -553,6 +586,10 @@ impl Model {
         let expires_at = like
             .and_then(|l| self.cards.get(&l))
             .map_or(expires_at, |l| l.expires_at);
+        let order = like
+            .and_then(|l| self.cards.get(&l))
+            .and_then(|l| l.order.clone());
+        let zero = Money::zero(value.currency());
         self.take_code(&code, id);
         self.cards.insert(
             id,
@@ -568,6 +605,11 @@ impl Model {
                 holds: Vec::new(),
                 entries: 1,
                 expired_mark: false,
+                order,
+                initial: value,
+                spent: zero,
+                refunded: zero,
+                blocked: None,
             },
         );
     }
@@ -620,6 +662,9 @@ impl Model {
                 value: spec.value,
             });
             self.new_card(id, code, spec.value, None, now, spec.expires_at);
+            if let Some(card) = self.cards.get_mut(&id) {
+                card.order.clone_from(&spec.order);
+            }
             add(&mut self.flows(spec.value.currency()).issued, spec.value);
         }
         let count = cards.len();
@@ -962,6 +1007,9 @@ impl Model {
             let mut card = self
                 .card(*card_id)
                 .map_err(|_| RedeemError::MissingCard(*card_id))?;
+            // A card blocked since the authorisation pays nothing (its hold went with the
+            // block).
+            card.refuse_blocked()?;
             let part = smaller(*held, left);
             left = minus(left, part);
             let live = card.holds.iter().any(|h| h.id == *hold && h.live(now));
@@ -972,6 +1020,7 @@ impl Model {
             if part.is_positive() {
                 card.entries += 1;
                 card.balance = minus(card.balance, part);
+                card.spent = plus(card.spent, part);
                 if card.balance.is_zero() && card.status == CardStatus::Active {
                     card.status = CardStatus::Depleted;
                 }
@@ -1140,6 +1189,16 @@ impl Model {
         };
         let mut parts = Vec::new();
         let mut notes = 0;
+        // Money never goes back to a blocked card, nor onto a new one from it.
+        let receiving: &[(CardId, Money)] = match to {
+            RefundTo::NewCard => &split[..split.len().min(1)],
+            _ => &split,
+        };
+        for (card, _) in receiving {
+            self.card(*card)
+                .map_err(|_| RedeemError::MissingCard(*card))?
+                .refuse_blocked()?;
+        }
         match to {
             RefundTo::NewCard => {
                 let Some(&(last, _)) = split.first() else {
@@ -1147,6 +1206,9 @@ impl Model {
                 };
                 let (new_id, code) = next()?;
                 self.new_card(new_id, code, amount, Some(last), now, None);
+                if let Some(new) = self.cards.get_mut(&new_id) {
+                    new.refunded = amount;
+                }
                 notes += 1;
                 for (card, part) in &split {
                     parts.push(RefundPart {
@@ -1165,10 +1227,14 @@ impl Model {
                         if self.settings.replacement || card.status == CardStatus::Replaced {
                             let (new_id, code) = next()?;
                             self.new_card(new_id, code, *part, Some(card.id), now, None);
+                            if let Some(new) = self.cards.get_mut(&new_id) {
+                                new.refunded = *part;
+                            }
                             notes += 1;
                             new_id
                         } else {
                             card.balance = plus(card.balance, *part);
+                            card.refunded = plus(card.refunded, *part);
                             card.entries += 1;
                             if card.status == CardStatus::Depleted {
                                 card.status = CardStatus::Active;
@@ -1277,6 +1343,7 @@ impl Model {
         let before = card.entries;
         match command {
             CardCommand::Disable => {
+                card.refuse_blocked()?;
                 card.refuse_replaced()?;
                 if card.status == CardStatus::Disabled {
                     return Err(CardError::Disabled {
@@ -1289,14 +1356,22 @@ impl Model {
                 card.entries += 1;
             }
             CardCommand::Enable => {
+                card.refuse_blocked()?;
                 card.refuse_replaced()?;
                 if card.status == CardStatus::Disabled {
                     card.status = card.depleted_or_active();
                     card.entries += 1;
                 }
             }
+            CardCommand::Unblock => {
+                if card.blocked.take().is_some() {
+                    card.status = card.depleted_or_active();
+                    card.entries += 1;
+                }
+            }
             CardCommand::Adjust { change } => {
                 card.refuse_replaced()?;
+                card.refuse_blocked()?;
                 if change.currency() != card.currency {
                     return Err(CardError::Money(MoneyError::CurrencyMismatch {
                         expected: card.currency,
@@ -1380,6 +1455,87 @@ impl Model {
         Ok(Said::Outcome(Outcome::Amended(outcome), 0))
     }
 
+    /// Blocks the cards of `order` in `scope`: each card's holds go, one entry each, then the
+    /// block, then the clawback of what is left; a card blocked already or replaced is left as
+    /// it is. The order's cards are taken by id.
+    fn reverse_purchase(
+        &mut self,
+        order: &Reference,
+        scope: &ReversalScope,
+        reason: ReversalReason,
+    ) -> Expected {
+        let bought: Vec<CardId> = self
+            .cards
+            .values()
+            .filter(|c| c.order.as_ref() == Some(order))
+            .map(|c| c.id)
+            .collect();
+        let chosen: Vec<CardId> = match scope {
+            ReversalScope::All => bought,
+            ReversalScope::Cards(named) => {
+                let mut chosen: Vec<CardId> = Vec::new();
+                for id in named {
+                    if !bought.contains(id) {
+                        return Err(RedeemError::NotOnOrder {
+                            order: order.clone(),
+                            card: *id,
+                        });
+                    }
+                    if !chosen.contains(id) {
+                        chosen.push(*id);
+                    }
+                }
+                chosen
+            }
+        };
+        if chosen.is_empty() {
+            return Err(RedeemError::NothingToReverse {
+                order: order.clone(),
+            });
+        }
+        let mut cards = Vec::with_capacity(chosen.len());
+        for id in chosen {
+            let mut card = self.card(id)?;
+            let zero = Money::zero(card.currency);
+            let spent = minus(card.spent, card.refunded);
+            let spent = if spent.is_negative() { zero } else { spent };
+            let blocks = card.blocked.is_none() && card.status != CardStatus::Replaced;
+            let (mut released, mut clawed_back) = (zero, zero);
+            if blocks {
+                released = card.held();
+                card.entries += card.holds.len() as u64 + 1;
+                card.holds.clear();
+                clawed_back = card.balance;
+                if clawed_back.is_positive() {
+                    card.entries += 1;
+                    add(&mut self.flows(card.currency).clawed_back, clawed_back);
+                }
+                card.balance = zero;
+                card.status = CardStatus::Blocked;
+                card.blocked = Some(reason);
+            }
+            cards.push(ReversedCard {
+                card: id,
+                code: card.hint(),
+                value: card.initial,
+                spent,
+                clawed_back,
+                released,
+                status: card.status,
+                blocked: blocks,
+            });
+            self.cards.insert(id, card);
+        }
+        Ok(Said::Outcome(
+            Outcome::Reversed(Reversal {
+                order: order.clone(),
+                reason,
+                cards,
+            }),
+            0,
+        ))
+    }
+
     fn replace_code(&mut self, id: CardId, drawn: &mut Drawn) -> Expected {
         let mut card = self.card(id)?;
         card.refuse_replaced()?;
@@ -1446,6 +1602,7 @@ impl Model {
                 refunded: get(flows.refunded),
                 adjusted: get(flows.adjusted),
                 moved: get(flows.moved),
+                clawed_back: get(flows.clawed_back),
                 held: zero,
                 outstanding: zero,
                 outstanding_cards: 0,

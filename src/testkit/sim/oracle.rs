@@ -183,6 +183,10 @@ fn said(result: &Result<Answer, RedeemError>) -> Expected {
             crate::redeem::Outcome::CodeReplaced(r.outcome.clone()),
             r.notifications.len(),
         ),
+        Answer::ReversePurchase(r) => Said::Outcome(
+            crate::redeem::Outcome::Reversed(r.outcome.clone()),
+            r.notifications.len(),
+        ),
         Answer::ApplyCode(applied) => Said::Applied(applied.clone()),
         Answer::RemoveCode(()) => Said::Removed,
         Answer::CheckBalance(check) => Said::Balance(check.clone()),
@@ -282,6 +286,21 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
                         if f(mixed.peek(&task.request.request, *now)) {
                             return;
                         }
+                    }
+                }
+            }
+        }
+        // The same for taking a code off: the card the code found, then the checkout as a
+        // later commit left it (a retry after a lost commit reads the checkout again, not the
+        // code).
+        if let Request::RemoveCode { checkout, code, .. } = &task.request.request {
+            for (i, model) in versions.iter().enumerate() {
+                let Some(card) = model.card_by_code(code) else {
+                    continue;
+                };
+                for later in versions.get(i + 1..).unwrap_or_default() {
+                    if f(later.clone().remove_read_code(checkout, card, code)) {
+                        return;
                     }
                 }
             }
@@ -597,6 +616,7 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
                 ("adjusted", line.adjusted, model.adjusted),
                 ("moved in", line.moved_in, model.moved),
                 ("moved out", line.moved_out, model.moved),
+                ("clawed back", line.clawed_back, model.clawed_back),
                 ("held", line.held, model.held),
                 ("outstanding", line.outstanding, model.outstanding),
                 ("expired", line.expired, model.expired),

@@ -4,10 +4,10 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::RngExt;
 
-use crate::card::{Attribution, CardId, CardSpec, Reason, Reference};
+use crate::card::{Attribution, CardId, CardSpec, Reason, Reference, ReversalReason};
 use crate::catalogue::AmountBounds;
 use crate::money::{Currency, Money};
-use crate::redeem::{CardCommand, RefundTo, Request};
+use crate::redeem::{CardCommand, RefundTo, Request, ReversalScope};
 use crate::store::Store;
 
 use super::world::{World, import_rules, key_of, per_mille, reference};
@@ -218,20 +218,11 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
                 let expires_at = self.rng.random_bool(0.4).then(|| self.expiry());
                 self.issue(values, expires_at)
             }
-            4 | 5 => {
-                let number = self.rng.random_range(0..3);
-                let currency = CURRENCIES[number as usize % CURRENCIES.len()];
-                let order = reference(format!("order-{number}"));
-                let count = if self.rng.random_bool(0.3) { 2 } else { 1 };
-                let specs = (0..count)
-                    .map(|_| {
-                        let mut spec = CardSpec::new(self.money(currency, 40));
-                        spec.order = Some(order.clone());
-                        spec
-                    })
-                    .collect();
-                Planned::keyed(ORDER_KEYS + number, Request::IssueForOrder { order, specs })
+            // After an order's cards were asked for, its purchase is reversed now and then.
+            4 | 5 if !self.orders.is_empty() && self.rng.random_bool(0.5) => {
+                self.reverse_purchase()
             }
+            4 | 5 => self.issue_for_order(),
             6..=8 => {
                 let currency = self.currency();
                 let key = self.key();
@@ -360,11 +351,13 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
                 })
             }
             83 | 84 => Planned::unkeyed(Request::CheckoutCards { checkout }),
-            85..=92 => match self.some_card() {
+            85..=91 => match self.some_card() {
                 Some((card, currency)) => self.amend(card, currency),
                 None => self.void(checkout),
             },
-            93 | 94 => match self.some_card() {
+            92 | 94 if self.orders.is_empty() => self.issue_for_order(),
+            92 | 94 => self.reverse_purchase(),
+            93 => match self.some_card() {
                 Some((card, _)) => {
                     let key = self.key();
                     Planned::keyed(
@@ -417,7 +410,8 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
 
     /// A back-office command on `card`, in `currency`.
     fn amend(&mut self, card: CardId, currency: Currency) -> Planned {
-        let command = match self.rng.random_range(0..8) {
+        let command = match self.rng.random_range(0..9) {
+            8 => CardCommand::Unblock,
             0 => CardCommand::Disable,
             1 => CardCommand::Enable,
             2 => CardCommand::Adjust {
@@ -454,6 +448,57 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
                 key: key_of(key),
                 card,
                 command,
+                by: staff(),
+            },
+        )
+    }
+
+    /// The cards of one of three orders, one or two of them.
+    fn issue_for_order(&mut self) -> Planned {
+        let number = self.rng.random_range(0..3);
+        let currency = CURRENCIES[number as usize % CURRENCIES.len()];
+        let order = reference(format!("order-{number}"));
+        if !self.orders.contains(&number) {
+            self.orders.push(number);
+        }
+        let count = if self.rng.random_bool(0.3) { 2 } else { 1 };
+        let specs = (0..count)
+            .map(|_| {
+                let mut spec = CardSpec::new(self.money(currency, 40));
+                spec.order = Some(order.clone());
+                spec
+            })
+            .collect();
+        Planned::keyed(ORDER_KEYS + number, Request::IssueForOrder { order, specs })
+    }
+
+    /// A refund or chargeback of an order whose cards were asked for (now and then of one
+    /// that bought none): all its cards, or one card the world knows, which the order may not
+    /// have bought.
+    fn reverse_purchase(&mut self) -> Planned {
+        let number = match self.orders.len() {
+            0 => 3,
+            n if self.rng.random_range(0..8) > 0 => self.orders[self.rng.random_range(0..n)],
+            _ => 3,
+        };
+        let order = reference(format!("order-{number}"));
+        let reason = if self.rng.random_bool(0.5) {
+            ReversalReason::Refunded
+        } else {
+            ReversalReason::ChargedBack
+        };
+        let scope = match self.some_card() {
+            Some((card, _)) if self.rng.random_bool(0.3) => ReversalScope::Cards(vec![card]),
+            _ => ReversalScope::All,
+        };
+        let key = self.key();
+        Planned::keyed(
+            key,
+            Request::ReversePurchase {
+                key: key_of(key),
+                order,
+                scope,
+                reason,
                 by: staff(),
             },
         )

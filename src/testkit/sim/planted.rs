@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::card::{CardId, EntryKind, LedgerEntry, ReleaseReason};
+use crate::card::{CardId, CardStatus, EntryKind, LedgerEntry, ReleaseReason};
 use crate::redeem::CardWrite;
 use crate::redeem::{Changes, Record, StoreError};
 use crate::store::Store;
@@ -155,6 +155,33 @@ pub fn keep_remainder_holds<S: Store>(inner: S) -> KeepRemainderHolds<S> {
                 }
             }
         }
+        inner.commit(changes)
+    })
+}
+
+/// A store that commits a purchase reversal's answer but not its blocks: the blocked cards'
+/// writes and their entries are dropped, so a card whose purchase was charged back still
+/// pays. Made by [`forget_blocks`].
+pub type ForgetBlocks<S> = CommitHook<S, CommitFn<S>>;
+
+/// `inner`, forgetting blocks: see [`ForgetBlocks`].
+pub fn forget_blocks<S: Store>(inner: S) -> ForgetBlocks<S> {
+    CommitHook::new(inner, |inner: &S, mut changes: Changes| {
+        let blocked: Vec<CardId> = changes
+            .cards
+            .iter()
+            .filter_map(|write| match write {
+                CardWrite::Update { card, .. } if card.status() == CardStatus::Blocked => {
+                    Some(card.id())
+                }
+                _ => None,
+            })
+            .collect();
+        changes.cards.retain(|write| match write {
+            CardWrite::Update { card, .. } => !blocked.contains(&card.id()),
+            CardWrite::Insert { .. } => true,
+        });
+        changes.entries.retain(|e| !blocked.contains(&e.card()));
         inner.commit(changes)
     })
 }

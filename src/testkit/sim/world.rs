@@ -118,6 +118,8 @@ pub(super) struct World<'s, S, F> {
     pub(super) retries: Vec<Planned>,
     /// Codes handed out, in order, and the card each belongs to.
     pub(super) issued: Vec<(Code, CardId)>,
+    /// The numbers of the orders whose cards were asked for (`order-n`).
+    pub(super) orders: Vec<u32>,
     pub(super) guesses: Vec<Code>,
     /// Fresh codes handed to requests, committed or not.
     pub(super) drawn: Vec<Code>,
@@ -226,6 +228,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
             in_flight: Vec::new(),
             retries: Vec::new(),
             issued: Vec::new(),
+            orders: Vec::new(),
             guesses: Vec::new(),
             drawn: Vec::new(),
             cards: BTreeSet::new(),
@@ -587,7 +590,7 @@ impl<'s, S: Store, F: Fn() -> S> World<'s, S, F> {
                 limit,
             } => store.ledger(card, from_seq, limit).map(Reply::Ledger),
             Need::OrderCards(order) => store
-                .search(&crate::store::CardQuery::new().by_order(order))
+                .search(&crate::store::CardQuery::bought_by(order))
                 .map(|page| Reply::OrderCards(page.items.iter().map(|c| c.value.id()).collect())),
             Need::Commit(changes) => return self.commit(task, *changes),
         };

@@ -88,7 +88,7 @@ impl Sql {
                  FROM ledger_entries e JOIN cards c ON c.id = e.card_id \
                  WHERE e.at <= $1::text::timestamptz AND e.kind IN ('issued', 'replacementOf', \
                  'held', 'captured', 'released', 'refunded', 'replacedBy', 'adjusted', \
-                 'reloaded') GROUP BY c.currency, e.kind"
+                 'reloaded', 'clawedBack') GROUP BY c.currency, e.kind"
             }
             // Each card's last entry by the instant, and whether it had expired then (its last
             // `expired` entry after its last `expiryChanged` entry that moved the date past the

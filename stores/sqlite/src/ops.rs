@@ -301,7 +301,7 @@ macro_rules! minor_units {
 macro_rules! counted_kinds {
     () => {
         "('issued', 'replacementOf', 'held', 'captured', 'released', 'refunded', 'replacedBy', \
-         'adjusted', 'reloaded')"
+         'adjusted', 'reloaded', 'clawedBack')"
     };
 }
 
