@@ -1,6 +1,7 @@
 //! Reading a card's balance and available amount with 10, 1,000 and 100,000 ledger entries:
 //! a running balance makes the read independent of history.
 
+use giftcert::{CheckoutId, ClientId};
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use chrono::{TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use giftcert::{
     CardId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer,
-    Reference, clock::FixedClock,
+    clock::FixedClock,
 };
 
 /// A service holding one card whose ledger has at least `entries` entries.
@@ -27,11 +28,11 @@ fn card_with_history(entries: usize) -> (Redeemer<MemoryStore>, CardId) {
     let Notification::CardIssued { card, code, .. } = &issued.notifications[0] else {
         unreachable!()
     };
-    let client = Reference::new("bench").unwrap();
+    let client = ClientId::new("bench").unwrap();
     let one = Money::parse("1", Currency::USD).unwrap();
     // Each order writes two entries: held, then captured.
     for i in 0..entries.div_ceil(2) {
-        let checkout = Reference::new(&format!("c{i}")).unwrap();
+        let checkout = CheckoutId::new(&format!("c{i}")).unwrap();
         redeemer
             .apply_code(&client, &checkout, Currency::USD, code.expose_secret())
             .unwrap();

@@ -2,12 +2,14 @@
 //! authorise, capture), counted by a global allocator wrapper (not guessed from `size_of`).
 //! Run with `cargo bench -p giftcert-benches --bench memory`.
 
+use giftcert::CheckoutId;
+use giftcert::ClientId;
 use std::alloc::System;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use giftcert::{
-    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference,
+    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer,
     clock::FixedClock,
 };
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -60,12 +62,12 @@ fn main() {
     let Notification::CardIssued { code, .. } = &issued.notifications[0] else {
         unreachable!()
     };
-    let client = Reference::new("bench").unwrap();
+    let client = ClientId::new("bench").unwrap();
     const ORDERS: usize = 50_000;
-    let requests: Vec<(Reference, IdempotencyKey, IdempotencyKey)> = (0..ORDERS)
+    let requests: Vec<(CheckoutId, IdempotencyKey, IdempotencyKey)> = (0..ORDERS)
         .map(|i| {
             (
-                Reference::new(&format!("c{i}")).unwrap(),
+                CheckoutId::new(&format!("c{i}")).unwrap(),
                 IdempotencyKey::new(&format!("a{i}")).unwrap(),
                 IdempotencyKey::new(&format!("k{i}")).unwrap(),
             )

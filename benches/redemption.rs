@@ -5,6 +5,7 @@
 //! Each measured batch runs on a fresh store so that memory does not grow without bound; ids
 //! and keys are made before the clock starts (a host has them already).
 
+use giftcert::{CheckoutId, ClientId};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use giftcert::{
-    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference,
+    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer,
     clock::FixedClock,
 };
 use rust_decimal::Decimal;
@@ -22,7 +23,7 @@ use rust_decimal::Decimal;
 const BATCH: u64 = 20_000;
 
 struct Order {
-    checkout: Reference,
+    checkout: CheckoutId,
     authorise: IdempotencyKey,
     capture: IdempotencyKey,
 }
@@ -30,7 +31,7 @@ struct Order {
 fn orders(prefix: &str, n: u64) -> Vec<Order> {
     (0..n)
         .map(|i| Order {
-            checkout: Reference::new(&format!("{prefix}-c{i}")).unwrap(),
+            checkout: CheckoutId::new(&format!("{prefix}-c{i}")).unwrap(),
             authorise: IdempotencyKey::new(&format!("{prefix}-a{i}")).unwrap(),
             capture: IdempotencyKey::new(&format!("{prefix}-k{i}")).unwrap(),
         })
@@ -63,7 +64,7 @@ fn shop(cards: usize) -> (Redeemer<MemoryStore>, Vec<String>) {
 
 fn redeem(
     redeemer: &Redeemer<MemoryStore>,
-    client: &Reference,
+    client: &ClientId,
     code: &str,
     order: &Order,
     amount: Money,
@@ -81,7 +82,7 @@ fn redeem(
 /// the wall time of the measured parts.
 fn run(iters: u64, threads: usize, same_card: bool) -> Duration {
     let amount = Money::parse("1", Currency::USD).unwrap();
-    let client = Reference::new("bench").unwrap();
+    let client = ClientId::new("bench").unwrap();
     let mut total = Duration::ZERO;
     let mut left = iters;
     while left > 0 {

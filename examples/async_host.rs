@@ -9,13 +9,15 @@
 //! store such as `giftcert_postgres::AsyncPostgresStore`; this example runs them on a
 //! ten-line executor over the in-memory store, so that it needs nothing else.
 
+use giftcert::CheckoutId;
+use giftcert::ClientId;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use giftcert::store::AsyncRedeemer;
-use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Reference};
+use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -56,8 +58,8 @@ async fn run() -> Result<()> {
     println!("issued a card of 100.00 USD, code {code} (masked; the e-mail carries it whole)");
 
     let (checkout, client) = (
-        Reference::new("checkout-7")?,
-        Reference::new("203.0.113.7")?,
+        CheckoutId::new("checkout-7")?,
+        ClientId::new("ip:203.0.113.7")?,
     );
     let applied = redeemer
         .apply_code(&client, &checkout, Currency::USD, code.expose_secret())

@@ -8,6 +8,7 @@
 //! cargo run --example back_office
 //! ```
 
+use giftcert::{CheckoutId, ClientId};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -37,7 +38,7 @@ fn main() -> Result<()> {
         return Err("no card was issued".into());
     };
     let (card, code) = (*card, code.expose_secret().to_owned());
-    let shopper = Reference::new("203.0.113.7")?;
+    let shopper = ClientId::new("203.0.113.7")?;
 
     // The shopper's "check your balance" page: through the check character and the guard.
     let check = redeemer.check_balance(&shopper, &code)?;
@@ -66,7 +67,7 @@ fn main() -> Result<()> {
     println!("disabled: status {:?}", disabled.outcome.status);
     let refused = redeemer.apply_code(
         &shopper,
-        &Reference::new("checkout-1")?,
+        &CheckoutId::new("checkout-1")?,
         Currency::EUR,
         &code,
     );
@@ -180,8 +181,8 @@ fn lost_codes_sweeps_and_retention() -> Result<()> {
     let (card, old) = (*card, code.expose_secret().to_owned());
 
     // A shopper's checkout holds 15.00, then is abandoned.
-    let shopper = Reference::new("203.0.113.9")?;
-    let checkout = Reference::new("checkout-7")?;
+    let shopper = ClientId::new("203.0.113.9")?;
+    let checkout = CheckoutId::new("checkout-7")?;
     redeemer.apply_code(&shopper, &checkout, Currency::EUR, &old)?;
     redeemer.authorise(&key("checkout-7/authorise")?, &checkout, eur("15")?)?;
 

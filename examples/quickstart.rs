@@ -9,14 +9,15 @@
 //! Codes are secrets: this program prints them masked. The e-mails the host sends carry them
 //! whole (`Code::expose_secret`).
 
+use giftcert::{CheckoutId, ClientId};
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use giftcert::{
     CardSpec, Catalogue, CertificateDefinition, Code, Currency, EmailAddress, IdempotencyKey,
     MemoryStore, Money, Notification, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod,
-    PaymentPolicy, PaymentResult, PriceBasis, Redeemer, Reference, Selection, SelectionPolicy,
-    Store, TaxRate, TotalsSettings,
+    PaymentPolicy, PaymentResult, PriceBasis, Redeemer, Selection, SelectionPolicy, Store, TaxRate,
+    TotalsSettings,
     card::{BalanceStrategy, LeftoverStrategy, ReplacementStrategy},
     clock::FixedClock,
     code::{CodeGenerator, MemorySequence, PatternCodeGenerator, RandomCodeGenerator},
@@ -174,8 +175,8 @@ fn main() -> Result<()> {
         1,
         "25".parse::<TaxRate>()?,
     )?)?;
-    let client = Reference::new("203.0.113.7")?;
-    let first = Reference::new("checkout-1")?;
+    let client = ClientId::new("203.0.113.7")?;
+    let first = CheckoutId::new("checkout-1")?;
     for code in [&big, &small] {
         let applied = redeemer.apply_code(&client, &first, Currency::USD, code.expose_secret())?;
         println!("  applied {} holding {}", applied.code, applied.balance);
@@ -205,7 +206,7 @@ fn main() -> Result<()> {
     );
 
     println!("== 4. Order two: the payment fails, the hold is voided, then it succeeds");
-    let second = Reference::new("checkout-2")?;
+    let second = CheckoutId::new("checkout-2")?;
     redeemer.apply_code(&client, &second, Currency::USD, big.expose_secret())?;
     let auth = redeemer.authorise(&key("c2-authorise")?, &second, usd("25")?)?;
     println!("  authorised {} on the remaining card", auth.outcome.credit);
@@ -284,9 +285,9 @@ fn spend_twice(
         return Err("no card issued".into());
     };
     let (mut cards, mut code) = (vec![card], code);
-    let client = Reference::new("203.0.113.7")?;
+    let client = ClientId::new("203.0.113.7")?;
     for (order, amount) in [("order-A", "60"), ("order-B", "30")] {
-        let checkout = Reference::new(order)?;
+        let checkout = CheckoutId::new(order)?;
         redeemer.apply_code(&client, &checkout, Currency::USD, code.expose_secret())?;
         redeemer.authorise(
             &key(&format!("{order}-authorise"))?,

@@ -125,3 +125,38 @@ macro_rules! text_newtype {
 }
 
 pub(crate) use text_newtype;
+
+/// Declares an id type for one role a host's reference plays (a checkout, a guard's client):
+/// a [`text_newtype!`] with a [`Reference`](crate::card::Reference)'s rules and error, and
+/// `reference()` for the ledger, which names any of them as a reference. Two roles never
+/// convert into each other, so one passed for another does not compile.
+macro_rules! reference_role {
+    ($(#[$meta:meta])* pub struct $name:ident;) => {
+        $crate::ident::text_newtype! {
+            $(#[$meta])*
+            pub struct $name;
+            error: $crate::card::ReferenceError;
+            /// Checks and wraps the id: a reference's rules (1 to 128 characters, no control
+            /// characters).
+            ///
+            /// # Errors
+            ///
+            /// [`ReferenceError`](crate::card::ReferenceError) when `text` is empty, longer
+            /// than 128 characters, or holds a control character.
+            fn new(text) {
+                $crate::card::check_reference(text)?;
+            }
+        }
+
+        impl $name {
+            /// The id as the ledger names it, a [`Reference`](crate::card::Reference) sharing
+            /// its text.
+            #[must_use]
+            pub fn reference(&self) -> $crate::card::Reference {
+                $crate::card::Reference::from_checked(self.shared())
+            }
+        }
+    };
+}
+
+pub(crate) use reference_role;

@@ -21,7 +21,7 @@
 //!
 //! ```
 //! use chrono::Utc;
-//! use giftcert::{Catalogue, CertificateDefinition, Currency, EmailAddress, IdempotencyKey, MemoryStore, Money, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy, PaymentResult, PriceBasis, Redeemer, Reference, Selection, SelectionPolicy, TaxRate, TotalsSettings, shop::ProductLine};
+//! use giftcert::{CheckoutId, ClientId, Catalogue, CertificateDefinition, Currency, EmailAddress, IdempotencyKey, MemoryStore, Money, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy, PaymentResult, PriceBasis, Redeemer, Reference, Selection, SelectionPolicy, TaxRate, TotalsSettings, shop::ProductLine};
 //! use rust_decimal::Decimal;
 //!
 //! let usd = |s: &str| Money::parse(s, Currency::USD);
@@ -50,8 +50,8 @@
 //! // to authorise; capture on completion. No figure is copied from one call into another.
 //! let mut shop = Selection::new(Currency::USD, PriceBasis::TaxIncluded, SelectionPolicy::exclusive());
 //! shop.add_product(ProductLine::new("lamp", usd("150")?, 1, "25".parse::<TaxRate>()?)?)?;
-//! let checkout = Reference::new("checkout-7")?;
-//! redeemer.apply_code(&Reference::new("client-1")?, &checkout, Currency::USD, code.expose_secret())?;
+//! let checkout = CheckoutId::new("checkout-7")?;
+//! redeemer.apply_code(&ClientId::new("client-1")?, &checkout, Currency::USD, code.expose_secret())?;
 //! let totals = redeemer.checkout_totals(&checkout, &shop, &TotalsSettings::default())?;
 //! assert_eq!(totals.tax_total(), usd("30")?); // credit never changes the tax
 //! assert_eq!(totals.credit_used(), usd("100")?);
@@ -111,7 +111,7 @@ pub use card::{CardId, CardSpec, GiftCard, Notification, Reference};
 pub use catalogue::{Catalogue, CertificateDefinition};
 pub use code::Code;
 pub use money::{Currency, Money, TaxRate};
-pub use redeem::{IdempotencyKey, RedeemError, StoreError};
+pub use redeem::{CheckoutId, ClientId, IdempotencyKey, RedeemError, StoreError};
 pub use shop::{
     EmailAddress, Order, OrderId, PaymentDetails, PaymentKind, PaymentMethod, PaymentPolicy,
     PaymentResult, PriceBasis, Selection, SelectionPolicy, Totals, TotalsSettings,

@@ -123,8 +123,14 @@ fn key(check: &'static str, text: &str) -> Result<IdempotencyKey, ConformanceFai
 }
 
 /// `text` as a reference, or a failure of `check`.
-fn reference(check: &'static str, text: &str) -> Result<Reference, ConformanceFailure> {
-    Reference::new(text).map_err(|e| fail(check, e.to_string()))
+/// `text` as the id its use asks for: a [`Reference`], a
+/// [`CheckoutId`](crate::redeem::CheckoutId) or a [`ClientId`](crate::redeem::ClientId).
+fn reference<T>(check: &'static str, text: &str) -> Result<T, ConformanceFailure>
+where
+    T: std::str::FromStr<Err = crate::card::ReferenceError>,
+{
+    text.parse()
+        .map_err(|e: crate::card::ReferenceError| fail(check, e.to_string()))
 }
 
 /// The result of a request that must succeed, or a failure of `check` naming the error.
@@ -263,7 +269,6 @@ impl Wake for Unpark {
 async fn empty_store_finds_nothing<S: AsyncStore>(store: &S) -> Result<(), ConformanceFailure> {
     const CHECK: &str = "an empty store finds nothing";
     let code = Code::parse("NOTHING-HERE").map_err(|e| fail(CHECK, e.to_string()))?;
-    let reference = Reference::new("nothing").map_err(|e| fail(CHECK, e.to_string()))?;
     let key = IdempotencyKey::new("nothing").map_err(|e| fail(CHECK, e.to_string()))?;
     ensure(
         CHECK,
@@ -277,7 +282,7 @@ async fn empty_store_finds_nothing<S: AsyncStore>(store: &S) -> Result<(), Confo
     )?;
     ensure(
         CHECK,
-        expect(CHECK, store.checkout(&reference).await)?.is_none(),
+        expect(CHECK, store.checkout(&reference(CHECK, "nothing")?).await)?.is_none(),
         || "checkout found".into(),
     )?;
     ensure(
@@ -287,7 +292,7 @@ async fn empty_store_finds_nothing<S: AsyncStore>(store: &S) -> Result<(), Confo
     )?;
     ensure(
         CHECK,
-        expect(CHECK, store.guard(&reference).await)?.is_none(),
+        expect(CHECK, store.guard(&reference(CHECK, "nothing")?).await)?.is_none(),
         || "guard found".into(),
     )?;
     ensure(
@@ -493,7 +498,7 @@ async fn checkouts_idempotency_and_guards_are_versioned<S: AsyncStore>(
     store: &S,
 ) -> Result<(), ConformanceFailure> {
     const CHECK: &str = "checkouts, idempotency records and guard windows";
-    let id = Reference::new("checkout-9").map_err(|e| fail(CHECK, e.to_string()))?;
+    let id: crate::redeem::CheckoutId = reference(CHECK, "checkout-9")?;
     let checkout = Checkout::new(id.clone(), Currency::USD, None);
     let write = |expected_version| Changes {
         checkout: Some(RecordWrite {
@@ -554,7 +559,7 @@ async fn checkouts_idempotency_and_guards_are_versioned<S: AsyncStore>(
         || "record differs".into(),
     )?;
 
-    let client = Reference::new("client").map_err(|e| fail(CHECK, e.to_string()))?;
+    let client: crate::redeem::ClientId = reference(CHECK, "client")?;
     let mut window = GuardWindow::new(client.clone(), t0());
     let code = Code::parse("WRONG-CODE").map_err(|e| fail(CHECK, e.to_string()))?;
     window.record_unknown(&GuardPolicy::default(), &code, t0());

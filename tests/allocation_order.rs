@@ -2,13 +2,12 @@
 //! expiring soonest first; authorisations list the cards in the order they pay.
 
 mod support;
+use giftcert::{CheckoutId, ClientId};
 use support::usd;
 
 use chrono::{TimeZone, Utc};
 use giftcert::redeem::AllocationOrder;
-use giftcert::{
-    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference,
-};
+use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer};
 
 /// Applies a 20.00 card that never expires, then a 50.00 card expiring in June, and
 /// authorises 30.00: the card ids in the order the authorisation lists them, with what each
@@ -19,7 +18,7 @@ fn authorise_with(order: AllocationOrder) -> Vec<(String, Money)> {
     let mut expiring = CardSpec::new(usd("50"));
     expiring.expires_at = Some(june);
     let mut names = Vec::new();
-    let (checkout, client) = (Reference::new("c1").unwrap(), Reference::new("s").unwrap());
+    let (checkout, client) = (CheckoutId::new("c1").unwrap(), ClientId::new("s").unwrap());
     for (name, spec) in [("keeps", CardSpec::new(usd("20"))), ("june", expiring)] {
         let issued = redeemer
             .issue(&IdempotencyKey::new(name).unwrap(), vec![spec])

@@ -62,7 +62,7 @@ fn every_entry_of_the_checkout_names_its_customer() {
     let history = redeemer.history(*card).unwrap();
     let of_checkout: Vec<_> = history
         .iter()
-        .filter(|e| e.reference() == Some(&checkout))
+        .filter(|e| e.reference() == Some(&checkout.reference()))
         .collect();
     let kinds: Vec<_> = of_checkout.iter().map(|e| e.kind()).collect();
     assert!(matches!(

@@ -69,7 +69,7 @@ fn a_limit_of_zero_refuses_even_a_new_clients_first_lookup() {
 
 /// Under a limit of one, the client's one slot is free: an unknown code is answered as such,
 /// and the next one refused.
-fn assert_one_slot_left<S: Store>(redeemer: &Redeemer<S>, client: &giftcert::Reference) {
+fn assert_one_slot_left<S: Store>(redeemer: &Redeemer<S>, client: &giftcert::ClientId) {
     let wrong = unissued(2);
     assert!(matches!(
         redeemer.check_balance(client, &wrong[0]),

@@ -341,7 +341,7 @@ fn the_async_driver_captures_in_part_and_changes_authorisations_too() {
 
 #[test]
 fn the_new_requests_show_and_round_trip_with_every_field() {
-    let checkout = reference("c1");
+    let checkout = support::checkout("c1");
     let requests = [
         RecordedRequest::CapturePart {
             checkout: checkout.clone(),

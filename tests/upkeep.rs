@@ -1,6 +1,7 @@
 //! Replacing a lost code, sweeps and retention on the MemoryStore: the kit's checks through both
 //! drivers, and sizes that stay bounded once pruned.
 
+use giftcert::ClientId;
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
@@ -37,7 +38,7 @@ fn pruning_keeps_the_memory_store_bounded() {
     let clock = Arc::new(FixedClock::new(start));
     let redeemer = Redeemer::new(MemoryStore::new()).with_clock(clock.clone());
     for i in 0..1_000 {
-        let client = Reference::new(&format!("guesser-{i}")).unwrap();
+        let client = ClientId::new(&format!("guesser-{i}")).unwrap();
         let (_, unknown) = redeemer.protocol().draw().unwrap();
         assert!(
             redeemer

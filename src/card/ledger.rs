@@ -30,19 +30,35 @@ text_newtype! {
     /// [`ReferenceError`] when `text` is empty, longer than 128 characters, or holds a control
     /// character.
     fn new(text) {
-        let invalid = |reason| ReferenceError {
-            shown: text.chars().filter(|c| !c.is_control()).take(40).collect(),
-            reason,
-        };
-        if text.is_empty() {
-            return Err(invalid("it is empty"));
-        }
-        if text.chars().count() > MAX_REFERENCE_LEN {
-            return Err(invalid("it is longer than 128 characters"));
-        }
-        if text.chars().any(char::is_control) {
-            return Err(invalid("it holds a control character"));
-        }
+        check_reference(text)?;
+    }
+}
+
+/// Why `text` is not a reference: empty, longer than 128 characters, or holding a control
+/// character. The id types that follow a reference's rules
+/// ([`CheckoutId`](crate::redeem::CheckoutId), [`ClientId`](crate::redeem::ClientId)) check
+/// with it.
+pub(crate) fn check_reference(text: &str) -> Result<(), ReferenceError> {
+    let invalid = |reason| ReferenceError {
+        shown: text.chars().filter(|c| !c.is_control()).take(40).collect(),
+        reason,
+    };
+    if text.is_empty() {
+        return Err(invalid("it is empty"));
+    }
+    if text.chars().count() > MAX_REFERENCE_LEN {
+        return Err(invalid("it is longer than 128 characters"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(invalid("it holds a control character"));
+    }
+    Ok(())
+}
+
+impl Reference {
+    /// The reference that shares `text`, already checked by one of the id types.
+    pub(crate) fn from_checked(text: std::sync::Arc<str>) -> Reference {
+        Reference(text)
     }
 }
 

@@ -52,6 +52,7 @@ pub use self::gift_card::GiftCard;
 pub use self::hint::CodeHint;
 pub use self::hold::Hold;
 pub use self::id::{CardId, CardIdError};
+pub(crate) use self::ledger::check_reference;
 pub use self::ledger::{
     EntryKind, LedgerEntry, LedgerError, Reference, ReferenceError, ReleaseReason, verify_ledger,
 };

@@ -100,11 +100,29 @@ pub enum PaymentStage {
     Voided,
 }
 
+crate::ident::reference_role! {
+    /// A checkout, as the host names it (`"checkout-7"`, a cart's id): the key of a
+    /// [`Checkout`], never a shopper's [`ClientId`](crate::redeem::ClientId), an order or a
+    /// customer, so one passed for another does not compile:
+    ///
+    /// ```compile_fail
+    /// use giftcert::redeem::{CheckoutId, ClientId};
+    /// use giftcert::{Currency, MemoryStore, Redeemer};
+    ///
+    /// let redeemer = Redeemer::new(MemoryStore::new());
+    /// let client = ClientId::new("ip:203.0.113.7").unwrap();
+    /// let checkout = CheckoutId::new("checkout-7").unwrap();
+    /// // The checkout where the client goes, and the client where the checkout goes.
+    /// let _ = redeemer.apply_code(&checkout, &client, Currency::USD, "ABCD-EFGH-JKMN-PQR7");
+    /// ```
+    pub struct CheckoutId;
+}
+
 /// A checkout's gift cards and the state of their payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Checkout {
-    pub(super) id: Reference,
+    pub(super) id: CheckoutId,
     pub(super) currency: Currency,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) customer: Option<Reference>,
@@ -115,7 +133,7 @@ pub struct Checkout {
 impl Checkout {
     /// A new open checkout.
     #[must_use]
-    pub fn new(id: Reference, currency: Currency, customer: Option<Reference>) -> Checkout {
+    pub fn new(id: CheckoutId, currency: Currency, customer: Option<Reference>) -> Checkout {
         Checkout {
             id,
             currency,
@@ -127,7 +145,7 @@ impl Checkout {
 
     /// Its reference.
     #[must_use]
-    pub fn id(&self) -> &Reference {
+    pub fn id(&self) -> &CheckoutId {
         &self.id
     }
 

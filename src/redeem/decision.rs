@@ -142,7 +142,7 @@ fn take_cards(
 /// existing checkout's.
 pub fn apply(
     existing: Option<Checkout>,
-    id: Reference,
+    id: CheckoutId,
     currency: Currency,
     customer: Option<Reference>,
     card: &GiftCard,
@@ -203,7 +203,7 @@ pub fn apply(
 /// existing checkout's.
 pub fn set_customer(
     existing: Option<Checkout>,
-    id: Reference,
+    id: CheckoutId,
     currency: Currency,
     customer: Reference,
 ) -> Result<Checkout, RedeemError> {
@@ -310,7 +310,7 @@ pub fn authorise(
         if part.used.is_positive() {
             let held = card.place_hold(
                 part.used,
-                checkout.id.clone(),
+                checkout.id.reference(),
                 checkout.customer.clone(),
                 now,
                 hold_expires_at,
@@ -769,7 +769,7 @@ where
         RefundTo::CardsUsed => {
             for &(index, part) in &split {
                 let card = &mut cards[index];
-                let reference = checkout.id.clone();
+                let reference = checkout.id.reference();
                 let customer = checkout.customer.as_ref();
                 let to_card =
                     match refund_to_card(strategy, card, part, reference, now, &mut fresh)? {
@@ -799,13 +799,13 @@ where
             let (id, code) = fresh()?;
             let source = &cards[last];
             let (new, entry) =
-                source.refund_to_new_card(id, &code, amount, checkout.id.clone(), now)?;
+                source.refund_to_new_card(id, &code, amount, checkout.id.reference(), now)?;
             decision.notifications.push(Notification::RefundCardIssued {
                 original_card: source.id(),
                 new_card: id,
                 code: code.clone(),
                 value: amount,
-                order: checkout.id.clone(),
+                order: checkout.id.reference(),
             });
             decision
                 .entries
@@ -893,7 +893,7 @@ where
 /// [`RedeemError::MissingCard`] when `cards` lacks one of them; [`RedeemError::Money`] on an
 /// overflow.
 pub fn checkout_cards(
-    id: Reference,
+    id: CheckoutId,
     checkout: Option<&Checkout>,
     cards: &[GiftCard],
     order: AllocationOrder,

@@ -1,5 +1,6 @@
 //! Everything that can refuse a redemption request.
 
+use super::CheckoutId;
 use crate::card::ExpiryError;
 use crate::card::Reference;
 use crate::card::{CardError, CardId, CodeHint};
@@ -44,7 +45,7 @@ pub enum RedeemError {
         /// Its currency.
         card_currency: Currency,
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// The checkout's currency.
         checkout_currency: Currency,
     },
@@ -54,7 +55,7 @@ pub enum RedeemError {
     EmptyCard(CardUnavailable),
     /// No checkout with this reference.
     #[error("this checkout does not exist")]
-    UnknownCheckout(Reference),
+    UnknownCheckout(CheckoutId),
     /// An imported code too easy to guess for a store without the store-wide guess budget:
     /// below [`MIN_CODE_BITS`](crate::code::MIN_CODE_BITS).
     #[error(
@@ -95,13 +96,13 @@ pub enum RedeemError {
         /// The masked code.
         code: String,
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
     },
     /// The checkout is not in a state that allows the operation.
     #[error("this checkout is {state}; cannot {operation}")]
     InvalidState {
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// Where it stands.
         state: &'static str,
         /// What was asked.
@@ -109,12 +110,12 @@ pub enum RedeemError {
     },
     /// The holds ran out before the capture; authorise again.
     #[error("the authorisation of this checkout expired; authorise again")]
-    AuthorisationExpired(Reference),
+    AuthorisationExpired(CheckoutId),
     /// A refund asked for more than the checkout captured and has not yet refunded.
     #[error("this checkout can refund at most {refundable}, not {requested}")]
     RefundExceedsCapture {
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// What it can still refund.
         refundable: Money,
         /// What was asked.
@@ -124,7 +125,7 @@ pub enum RedeemError {
     #[error("this checkout holds {authorised}; cannot capture {requested}")]
     CaptureExceedsAuthorisation {
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// What it holds.
         authorised: Money,
         /// What was asked.

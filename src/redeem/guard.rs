@@ -47,7 +47,6 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::card::Reference;
 use crate::code::Code;
 
 /// How many distinct unknown codes a client may try, and over what window; optionally, how
@@ -80,6 +79,24 @@ impl Default for GuardPolicy {
     }
 }
 
+crate::ident::reference_role! {
+    /// Who the unknown-code guard counts guesses against: a signed-in shopper (`user:42`) or,
+    /// for guests, their address ([`client_ip`]: `ip:203.0.113.7`, an IPv6 /64). Not a
+    /// [`CheckoutId`](crate::redeem::CheckoutId): a checkout named after a shopper's address
+    /// does not compile.
+    ///
+    /// ```compile_fail
+    /// use giftcert::redeem::{CheckoutId, ClientId};
+    /// use giftcert::{MemoryStore, Redeemer};
+    ///
+    /// let redeemer = Redeemer::new(MemoryStore::new());
+    /// let checkout = CheckoutId::new("checkout-7").unwrap();
+    /// // A balance check counts against a client, not a checkout.
+    /// let _ = redeemer.check_balance(&checkout, "ABCD-EFGH-JKMN-PQR7");
+    /// ```
+    pub struct ClientId;
+}
+
 /// The client id the store-wide budget's window is kept under: `giftcert:store-budget`.
 ///
 /// Reserved: [`Protocol`](crate::redeem::Protocol) refuses this id as a host's client (every
@@ -89,8 +106,8 @@ impl Default for GuardPolicy {
 pub const STORE_BUDGET_CLIENT: &str = "giftcert:store-budget";
 
 /// The reserved client id of the store-wide budget's window.
-pub(crate) fn store_budget_client() -> Reference {
-    Reference::new(STORE_BUDGET_CLIENT)
+pub(crate) fn store_budget_client() -> ClientId {
+    ClientId::new(STORE_BUDGET_CLIENT)
         .unwrap_or_else(|_| unreachable!("the store budget's id is a valid reference"))
 }
 
@@ -186,7 +203,7 @@ fn seconds(window: Duration) -> u32 {
 /// This id is `ip:203.0.113.7` for IPv4 (an IPv4-mapped IPv6 address counts as its
 /// IPv4 address), `ip:2001:db8:1:2::/64` for IPv6, every address of a /64 sharing one id.
 #[must_use]
-pub fn client_ip(ip: IpAddr) -> Reference {
+pub fn client_ip(ip: IpAddr) -> ClientId {
     let text = match ip {
         IpAddr::V4(v4) => format!("ip:{v4}"),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -198,7 +215,7 @@ pub fn client_ip(ip: IpAddr) -> Reference {
         },
     };
     // At most 46 printable characters: always a valid reference.
-    Reference::new(&text).unwrap_or_else(|_| unreachable!("an IP address is a valid reference"))
+    ClientId::new(&text).unwrap_or_else(|_| unreachable!("an IP address is a valid reference"))
 }
 
 /// The keyed digest a window keeps for a code (see [`GuardWindow`]).
@@ -213,7 +230,7 @@ fn digest(code: &Code) -> u64 {
 #[error("too many unknown gift card codes from client {client}; try again after {retry_after}")]
 pub struct GuardError {
     /// The client refused.
-    pub client: Reference,
+    pub client: ClientId,
     /// When it may try again.
     pub retry_after: DateTime<Utc>,
 }
@@ -233,7 +250,7 @@ pub struct GuardError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GuardWindow {
-    client: Reference,
+    client: ClientId,
     started_at: DateTime<Utc>,
     digests: Vec<u64>,
 }
@@ -241,7 +258,7 @@ pub struct GuardWindow {
 impl GuardWindow {
     /// An empty window for `client` starting at `now`.
     #[must_use]
-    pub fn new(client: Reference, now: DateTime<Utc>) -> GuardWindow {
+    pub fn new(client: ClientId, now: DateTime<Utc>) -> GuardWindow {
         GuardWindow {
             client,
             started_at: now,
@@ -251,7 +268,7 @@ impl GuardWindow {
 
     /// The client.
     #[must_use]
-    pub fn client(&self) -> &Reference {
+    pub fn client(&self) -> &ClientId {
         &self.client
     }
 
@@ -366,7 +383,7 @@ mod tests {
     fn the_twenty_first_distinct_unknown_code_in_an_hour_is_refused() {
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
         let policy = GuardPolicy::default();
-        let mut window = GuardWindow::new(Reference::new("ip-1").unwrap(), now);
+        let mut window = GuardWindow::new(ClientId::new("ip-1").unwrap(), now);
         for i in 0..20 {
             window.check(&policy, now).unwrap();
             assert!(window.record_unknown(
@@ -416,7 +433,7 @@ mod tests {
     fn a_limit_of_zero_refuses_a_new_clients_first_lookup() {
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
         let policy = GuardPolicy::new(0, Duration::hours(1));
-        let mut window = GuardWindow::new(Reference::new("ip-1").unwrap(), now);
+        let mut window = GuardWindow::new(ClientId::new("ip-1").unwrap(), now);
         let err = window
             .reserve(&policy, &Code::parse("WRONG0001").unwrap(), now)
             .unwrap_err();
@@ -428,7 +445,7 @@ mod tests {
     fn a_reserved_slot_is_given_back_and_a_repeat_takes_none() {
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
         let policy = GuardPolicy::new(1, Duration::hours(1));
-        let mut window = GuardWindow::new(Reference::new("ip-1").unwrap(), now);
+        let mut window = GuardWindow::new(ClientId::new("ip-1").unwrap(), now);
         let known = Code::parse("KNOWN0001").unwrap();
         assert_eq!(window.reserve(&policy, &known, now), Ok(true));
         // Full while the lookup is under way: a parallel guess is refused.
@@ -450,7 +467,7 @@ mod tests {
     #[test]
     fn windows_keep_keyed_digests_not_the_unkeyed_fnv() {
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
-        let mut window = GuardWindow::new(Reference::new("ip-1").unwrap(), now);
+        let mut window = GuardWindow::new(ClientId::new("ip-1").unwrap(), now);
         let code = Code::parse("WRONG0001").unwrap();
         window.record_unknown(&GuardPolicy::default(), &code, now);
         let stored = serde_json::to_value(&window).unwrap();

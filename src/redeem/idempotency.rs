@@ -1,5 +1,6 @@
 //! Idempotency keys: repeating a request returns its first result and changes nothing.
 
+use super::CheckoutId;
 use crate::ident::text_newtype;
 use std::fmt;
 
@@ -166,10 +167,10 @@ impl fmt::Write for Fnv1a {
 /// `disable 0123... by staff:ana` (a back-office command, its card and its actor).
 ///
 /// ```
-/// use giftcert::{Currency, Money, Reference, redeem::RecordedRequest};
+/// use giftcert::{CheckoutId, ClientId, Currency, Money, Reference, redeem::RecordedRequest};
 ///
 /// let request = RecordedRequest::Authorise {
-///     checkout: Reference::new("c1")?,
+///     checkout: CheckoutId::new("c1")?,
 ///     payable: Money::parse("25", Currency::USD)?,
 /// };
 /// assert_eq!(request.to_string(), "authorise c1 25.00 USD");
@@ -186,24 +187,24 @@ pub enum RecordedRequest {
     /// [`Redeemer::authorise`](crate::store::Redeemer::authorise).
     Authorise {
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// What it asked to hold.
         payable: Money,
     },
     /// [`Redeemer::capture`](crate::store::Redeemer::capture).
     Capture {
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
     },
     /// [`Redeemer::void`](crate::store::Redeemer::void).
     Void {
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
     },
     /// [`Redeemer::refund`](crate::store::Redeemer::refund).
     Refund {
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// What it asked to refund.
         amount: Money,
     },
@@ -226,21 +227,21 @@ pub enum RecordedRequest {
     /// ([`RefundTo::NewCard`](crate::redeem::RefundTo::NewCard)).
     RefundToNewCard {
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// What it asked to refund.
         amount: Money,
     },
     /// [`Redeemer::capture_part`](crate::store::Redeemer::capture_part).
     CapturePart {
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// What it asked to capture (the rest of the holds is released).
         amount: Money,
     },
     /// [`Redeemer::change_authorisation`](crate::store::Redeemer::change_authorisation).
     ChangeAuthorisation {
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// What it asked to hold instead.
         payable: Money,
     },
@@ -364,7 +365,7 @@ mod tests {
 
     #[test]
     fn requests_show_the_operation_and_its_arguments() {
-        let checkout = Reference::new("c1").unwrap();
+        let checkout = CheckoutId::new("c1").unwrap();
         let usd = |s| Money::parse(s, Currency::USD).unwrap();
         let shown = [
             RecordedRequest::Authorise {
@@ -419,7 +420,7 @@ mod tests {
             "{err}"
         );
         let authorise = RecordedRequest::Authorise {
-            checkout: Reference::new("c1").unwrap(),
+            checkout: CheckoutId::new("c1").unwrap(),
             payable: Money::parse("25", Currency::USD).unwrap(),
         };
         let json = serde_json::to_string(&authorise).unwrap();

@@ -44,7 +44,7 @@ pub use self::allocation::{
     AllocatedCard, Allocation, AllocationError, AllocationOrder, Offer, allocate, allocate_by,
 };
 pub use self::changes::{CardWrite, Changes, CodeWrite, RecordWrite, Versioned};
-pub use self::checkout::{CardAmount, Checkout, CheckoutState, HoldRef, PaymentStage};
+pub use self::checkout::{CardAmount, Checkout, CheckoutId, CheckoutState, HoldRef, PaymentStage};
 pub use self::command::{Amended, CardCommand, CodeReplaced, CommandError, amend, replace_code};
 pub use self::decision::{
     Decision, RefundTo, apply, authorise, capture, capture_part, change_authorisation,
@@ -52,7 +52,9 @@ pub use self::decision::{
 };
 pub use self::error::{CardUnavailable, RedeemError};
 pub(crate) use self::guard::store_budget_client;
-pub use self::guard::{GuardError, GuardPolicy, GuardWindow, STORE_BUDGET_CLIENT, client_ip};
+pub use self::guard::{
+    ClientId, GuardError, GuardPolicy, GuardWindow, STORE_BUDGET_CLIENT, client_ip,
+};
 #[cfg(test)]
 pub(crate) use self::idempotency::fingerprint;
 pub(crate) use self::idempotency::spec_fingerprint;

@@ -29,7 +29,7 @@ pub struct CardUse {
 #[serde(rename_all = "camelCase")]
 pub struct Authorisation {
     /// The checkout.
-    pub checkout: Reference,
+    pub checkout: CheckoutId,
     /// What the order costs.
     pub payable: Money,
     /// What the cards pay together.
@@ -58,7 +58,7 @@ pub struct Replacement {
 #[serde(rename_all = "camelCase")]
 pub struct Captured {
     /// The checkout.
-    pub checkout: Reference,
+    pub checkout: CheckoutId,
     /// What the cards paid together.
     pub total: Money,
     /// What each card paid, in the order they paid (that of the authorisation); a card whose
@@ -78,7 +78,7 @@ pub struct Captured {
 #[serde(rename_all = "camelCase")]
 pub struct Voided {
     /// The checkout.
-    pub checkout: Reference,
+    pub checkout: CheckoutId,
     /// What went back to each card.
     pub released: Vec<CardAmount>,
 }
@@ -100,7 +100,7 @@ pub struct RefundPart {
 #[serde(rename_all = "camelCase")]
 pub struct RefundOutcome {
     /// The checkout.
-    pub checkout: Reference,
+    pub checkout: CheckoutId,
     /// What was refunded.
     pub total: Money,
     /// Where it went, one part per card it was spent from, the last card used first (see
@@ -230,7 +230,7 @@ pub struct CardPayment {
 #[non_exhaustive]
 pub struct CheckoutCards {
     /// The checkout.
-    pub checkout: Reference,
+    pub checkout: CheckoutId,
     /// Its currency, `None` while no code has been applied (the checkout is not stored yet).
     pub currency: Option<crate::money::Currency>,
     /// The customer recorded on it, if any.

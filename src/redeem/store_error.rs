@@ -1,10 +1,11 @@
 //! What a store reports when it cannot do what it was asked.
 
+use super::{CheckoutId, ClientId};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::card::{CardId, Reference};
+use crate::card::CardId;
 use crate::code::Code;
 use crate::redeem::IdempotencyKey;
 
@@ -25,11 +26,11 @@ pub enum Record {
         seq: u64,
     },
     /// A checkout.
-    Checkout(Reference),
+    Checkout(CheckoutId),
     /// The record kept for an idempotency key.
     Idempotency(IdempotencyKey),
     /// A client's guard window.
-    Guard(Reference),
+    Guard(ClientId),
     /// The transaction as a whole: the database refused it (a serialisation failure, a
     /// deadlock, a busy file) without naming a record.
     Transaction,

@@ -623,14 +623,14 @@ impl Totals {
     /// and the subtotal is the grand total; there are no lines.
     ///
     /// ```
-    /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference, Totals};
+    /// use giftcert::{CheckoutId, ClientId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference, Totals};
     ///
     /// let usd = |s: &str| Money::parse(s, Currency::USD);
     /// let redeemer = Redeemer::new(MemoryStore::new());
     /// let issued = redeemer.issue(&IdempotencyKey::new("i-1")?, vec![CardSpec::new(usd("40")?)])?;
     /// let Some(Notification::CardIssued { code, .. }) = issued.notifications.first() else { unreachable!() };
-    /// let checkout = Reference::new("c-1")?;
-    /// redeemer.apply_code(&Reference::new("client-1")?, &checkout, Currency::USD, code.expose_secret())?;
+    /// let checkout = CheckoutId::new("c-1")?;
+    /// redeemer.apply_code(&ClientId::new("client-1")?, &checkout, Currency::USD, code.expose_secret())?;
     ///
     /// let cards = redeemer.checkout_cards(&checkout)?;
     /// let totals = Totals::for_grand_total(usd("150")?, &cards)?;

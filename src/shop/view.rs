@@ -13,14 +13,14 @@
 //! ```
 //! use giftcert::shop::CheckoutView;
 //! use giftcert::redeem::PaymentStage;
-//! use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference, Totals};
+//! use giftcert::{CheckoutId, ClientId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference, Totals};
 //!
 //! let usd = |s: &str| Money::parse(s, Currency::USD);
 //! let redeemer = Redeemer::new(MemoryStore::new());
 //! let issued = redeemer.issue(&IdempotencyKey::new("i-1")?, vec![CardSpec::new(usd("100")?)])?;
 //! let Some(Notification::CardIssued { code, .. }) = issued.notifications.first() else { unreachable!() };
-//! let checkout = Reference::new("c-1")?;
-//! redeemer.apply_code(&Reference::new("client-1")?, &checkout, Currency::USD, code.expose_secret())?;
+//! let checkout = CheckoutId::new("c-1")?;
+//! redeemer.apply_code(&ClientId::new("client-1")?, &checkout, Currency::USD, code.expose_secret())?;
 //! redeemer.authorise(&IdempotencyKey::new("a-1")?, &checkout, usd("60")?)?;
 //!
 //! let cards = redeemer.checkout_cards(&checkout)?;

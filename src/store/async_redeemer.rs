@@ -1,5 +1,6 @@
 //! [`AsyncRedeemer`]: the async driver of the redemption protocol over an [`AsyncStore`].
 
+use crate::redeem::{CheckoutId, ClientId};
 use std::sync::Arc;
 
 use crate::card::{
@@ -104,7 +105,7 @@ impl<S: AsyncStore> AsyncRedeemer<S> {
     /// As [`Redeemer::checkout_totals`](crate::store::Redeemer::checkout_totals).
     pub async fn checkout_totals(
         &self,
-        checkout: &Reference,
+        checkout: &CheckoutId,
         selection: &Selection,
         settings: &TotalsSettings,
     ) -> Result<Totals, CheckoutTotalsError> {

@@ -1,12 +1,13 @@
 //! The store contract for async hosts: the same reads and the same atomic commit as
 //! [`Store`], as futures.
 
+use crate::redeem::{CheckoutId, ClientId};
 use std::fmt;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-use crate::card::{CardId, GiftCard, LedgerEntry, LiabilityReport, Reference};
+use crate::card::{CardId, GiftCard, LedgerEntry, LiabilityReport};
 use crate::code::Code;
 use crate::redeem::{
     Changes, Checkout, GuardWindow, IdempotencyKey, IdempotencyRecord, StoreError, Versioned,
@@ -47,7 +48,7 @@ pub trait AsyncStore: Send + Sync + fmt::Debug {
     /// The checkout with this reference. As [`Store::checkout`].
     fn checkout(
         &self,
-        id: &Reference,
+        id: &CheckoutId,
     ) -> impl Future<Output = Result<Option<Versioned<Checkout>>, StoreError>> + Send;
 
     /// The record kept for an idempotency key. As [`Store::idempotency`].
@@ -59,7 +60,7 @@ pub trait AsyncStore: Send + Sync + fmt::Debug {
     /// A client's current guard window. As [`Store::guard`].
     fn guard(
         &self,
-        client: &Reference,
+        client: &ClientId,
     ) -> impl Future<Output = Result<Option<Versioned<GuardWindow>>, StoreError>> + Send;
 
     /// Writes `changes` atomically, checking every version. As [`Store::commit`].
@@ -119,7 +120,7 @@ impl AsyncStore for MemoryStore {
         Store::ledger(self, card, from_seq, limit)
     }
 
-    async fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
+    async fn checkout(&self, id: &CheckoutId) -> Result<Option<Versioned<Checkout>>, StoreError> {
         Store::checkout(self, id)
     }
 
@@ -130,10 +131,7 @@ impl AsyncStore for MemoryStore {
         Store::idempotency(self, key)
     }
 
-    async fn guard(
-        &self,
-        client: &Reference,
-    ) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
+    async fn guard(&self, client: &ClientId) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
         Store::guard(self, client)
     }
 

@@ -1,10 +1,11 @@
 //! The store contract: the trait a host implements and the rules it must keep.
 
+use crate::redeem::{CheckoutId, ClientId};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::card::{CardId, GiftCard, LedgerEntry, LiabilityReport, Reference};
+use crate::card::{CardId, GiftCard, LedgerEntry, LiabilityReport};
 use crate::code::Code;
 use crate::redeem::{
     Changes, Checkout, GuardWindow, IdempotencyKey, IdempotencyRecord, StoreError, Versioned,
@@ -153,7 +154,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// [`StoreError::Backend`] when the database fails; [`StoreError::Conflict`] when it
     /// aborted the read to keep it apart from another transaction (see [the contract's
     /// contention rules](Store#contention-backoff-then-the-drivers-turn)).
-    fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError>;
+    fn checkout(&self, id: &CheckoutId) -> Result<Option<Versioned<Checkout>>, StoreError>;
 
     /// The record kept for an idempotency key.
     ///
@@ -171,7 +172,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// [`StoreError::Backend`] when the database fails; [`StoreError::Conflict`] when it
     /// aborted the read to keep it apart from another transaction (see [the contract's
     /// contention rules](Store#contention-backoff-then-the-drivers-turn)).
-    fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError>;
+    fn guard(&self, client: &ClientId) -> Result<Option<Versioned<GuardWindow>>, StoreError>;
 
     /// Writes `changes` atomically, checking every version (see the contract above).
     ///

@@ -1,5 +1,6 @@
 //! [`MemoryStore`]: the embedded, thread-safe in-memory store.
 
+use crate::redeem::{CheckoutId, ClientId};
 use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
@@ -8,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use crate::card::{CardId, GiftCard};
-use crate::card::{LedgerEntry, LiabilityReport, LiabilityTally, Reference};
+use crate::card::{LedgerEntry, LiabilityReport, LiabilityTally};
 use crate::code::Code;
 use crate::redeem::Checkout;
 use crate::redeem::GuardWindow;
@@ -202,9 +203,9 @@ struct Shard {
     codes: ClientMap<Code, CardId>,
     // Boxed: the tables then hold a pointer per record, so the slack a hash table keeps (up to
     // half of it, and all of it again while it grows) costs 8 bytes a record, not 150 to 180.
-    checkouts: ClientMap<Reference, Box<Versioned<Checkout>>>,
+    checkouts: ClientMap<CheckoutId, Box<Versioned<Checkout>>>,
     idempotency: ClientMap<IdempotencyKey, Box<IdempotencyRecord>>,
-    guards: ClientMap<Reference, Versioned<GuardWindow>>,
+    guards: ClientMap<ClientId, Versioned<GuardWindow>>,
     /// The shard's cards by when a sweep next has work on them.
     due: BTreeSet<(DateTime<Utc>, CardId)>,
 }
@@ -410,7 +411,7 @@ impl Store for MemoryStore {
         Ok(slot.ledger.iter().skip(skip).take(limit).cloned().collect())
     }
 
-    fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
+    fn checkout(&self, id: &CheckoutId) -> Result<Option<Versioned<Checkout>>, StoreError> {
         let hash = self.hash(id.as_str());
         Ok(self
             .shard(hashed_shard(hash))
@@ -428,7 +429,7 @@ impl Store for MemoryStore {
             .map(|record| IdempotencyRecord::clone(record)))
     }
 
-    fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
+    fn guard(&self, client: &ClientId) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
         let hash = self.hash(client.as_str());
         Ok(self
             .shard(hashed_shard(hash))

@@ -193,7 +193,7 @@ macro_rules! for_each_operation {
             ///
             /// [`RedeemError::TooManyAttempts`], [`RedeemError::InvalidCode`],
             /// [`RedeemError::UnknownCode`], [`RedeemError::Store`].
-            fn check_balance(client: &Reference, code: &str) -> CheckBalance(BalanceCheck) = typed_code(code).map(|code| Request::CheckBalance { client: client.clone(), code });
+            fn check_balance(client: &ClientId, code: &str) -> CheckBalance(BalanceCheck) = typed_code(code).map(|code| Request::CheckBalance { client: client.clone(), code });
             /// Looks a typed code up for checkout `checkout` and applies it (BigCommerce's
             /// `POST /checkouts/{id}/gift-certificates`). The check character is verified before any
             /// store is asked; unknown codes count against `client` in the guard.
@@ -205,7 +205,7 @@ macro_rules! for_each_operation {
             ///
             /// [`RedeemError::TooManyAttempts`], [`RedeemError::InvalidCode`],
             /// [`RedeemError::UnknownCode`], and those of [`redeem::apply`](crate::redeem::apply).
-            fn apply_code(client: &Reference, checkout: &Reference, currency: Currency, code: &str) -> ApplyCode(AppliedCode) = typed_code(code).map(|code| Request::ApplyCode { client: client.clone(), checkout: checkout.clone(), currency, code });
+            fn apply_code(client: &ClientId, checkout: &CheckoutId, currency: Currency, code: &str) -> ApplyCode(AppliedCode) = typed_code(code).map(|code| Request::ApplyCode { client: client.clone(), checkout: checkout.clone(), currency, code });
             /// Takes a code off the checkout (BigCommerce's `DELETE .../gift-certificates/{code}`).
             ///
             /// # Errors
@@ -214,7 +214,7 @@ macro_rules! for_each_operation {
             /// (for a code that is unknown or not on this checkout alike: both count against
             /// `client` in the guard), [`RedeemError::UnknownCheckout`], and those of
             /// [`redeem::remove`](crate::redeem::remove).
-            fn remove_code(client: &Reference, checkout: &Reference, code: &str) -> RemoveCode(()) = typed_code(code).map(|code| Request::RemoveCode { client: client.clone(), checkout: checkout.clone(), code });
+            fn remove_code(client: &ClientId, checkout: &CheckoutId, code: &str) -> RemoveCode(()) = typed_code(code).map(|code| Request::RemoveCode { client: client.clone(), checkout: checkout.clone(), code });
             /// Holds `payable` on the checkout's cards, lowest first (the Nordic checkout provider's
             /// authorisation).
             ///
@@ -222,28 +222,28 @@ macro_rules! for_each_operation {
             ///
             /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
             /// [`RedeemError::Contention`], and those of [`redeem::authorise`](crate::redeem::authorise).
-            fn authorise(key: &IdempotencyKey, checkout: &Reference, payable: Money) -> Authorise(Redeemed<Authorisation>) = Request::Authorise { key: key.clone(), checkout: checkout.clone(), payable };
+            fn authorise(key: &IdempotencyKey, checkout: &CheckoutId, payable: Money) -> Authorise(Redeemed<Authorisation>) = Request::Authorise { key: key.clone(), checkout: checkout.clone(), payable };
             /// Captures the checkout's holds (order completed), running the leftover strategy.
             ///
             /// # Errors
             ///
             /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
             /// [`RedeemError::Contention`], and those of [`redeem::capture`](crate::redeem::capture).
-            fn capture(key: &IdempotencyKey, checkout: &Reference) -> Capture(Redeemed<Captured>) = Request::Capture { key: key.clone(), checkout: checkout.clone() };
+            fn capture(key: &IdempotencyKey, checkout: &CheckoutId) -> Capture(Redeemed<Captured>) = Request::Capture { key: key.clone(), checkout: checkout.clone() };
             /// Captures `amount` of what the checkout holds (part of the order shipped, or it cost
             /// less than authorised) and releases the rest, as TigerBeetle's partial post does. The
             /// cards give in the order they paid when authorised; the leftover strategy runs on the
             /// cards that paid. [`Captured::released`] lists what went back.
             ///
             /// ```
-            /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference};
+            /// use giftcert::{CheckoutId, ClientId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference};
             ///
             /// let usd = |s: &str| Money::parse(s, Currency::USD);
             /// let redeemer = Redeemer::new(MemoryStore::new());
             /// let issued = redeemer.issue(&IdempotencyKey::new("i-1")?, vec![CardSpec::new(usd("100")?)])?;
             /// let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else { unreachable!() };
-            /// let checkout = Reference::new("c-1")?;
-            /// redeemer.apply_code(&Reference::new("client")?, &checkout, Currency::USD, code.expose_secret())?;
+            /// let checkout = CheckoutId::new("c-1")?;
+            /// redeemer.apply_code(&ClientId::new("client")?, &checkout, Currency::USD, code.expose_secret())?;
             /// redeemer.authorise(&IdempotencyKey::new("a-1")?, &checkout, usd("60")?)?;
             /// let captured = redeemer.capture_part(&IdempotencyKey::new("cap-1")?, &checkout, usd("45")?)?;
             /// assert_eq!(captured.outcome.total, usd("45")?);
@@ -257,7 +257,7 @@ macro_rules! for_each_operation {
             /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
             /// [`RedeemError::Contention`], and those of
             /// [`redeem::capture_part`](crate::redeem::capture_part).
-            fn capture_part(key: &IdempotencyKey, checkout: &Reference, amount: Money) -> CapturePart(Redeemed<Captured>) = Request::CapturePart { key: key.clone(), checkout: checkout.clone(), amount };
+            fn capture_part(key: &IdempotencyKey, checkout: &CheckoutId, amount: Money) -> CapturePart(Redeemed<Captured>) = Request::CapturePart { key: key.clone(), checkout: checkout.clone(), amount };
             /// Changes an open authorisation to hold `payable` instead, without voiding it first (the
             /// cart changed after validation): the old holds are released and new ones placed in one
             /// commit, so the checkout never stands unauthorised and no other checkout can take the
@@ -268,14 +268,14 @@ macro_rules! for_each_operation {
             /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
             /// [`RedeemError::Contention`], and those of
             /// [`redeem::change_authorisation`](crate::redeem::change_authorisation).
-            fn change_authorisation(key: &IdempotencyKey, checkout: &Reference, payable: Money) -> ChangeAuthorisation(Redeemed<Authorisation>) = Request::ChangeAuthorisation { key: key.clone(), checkout: checkout.clone(), payable };
+            fn change_authorisation(key: &IdempotencyKey, checkout: &CheckoutId, payable: Money) -> ChangeAuthorisation(Redeemed<Authorisation>) = Request::ChangeAuthorisation { key: key.clone(), checkout: checkout.clone(), payable };
             /// Releases the checkout's holds (payment failed).
             ///
             /// # Errors
             ///
             /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
             /// [`RedeemError::Contention`], and those of [`redeem::void`](crate::redeem::void).
-            fn void(key: &IdempotencyKey, checkout: &Reference) -> Void(Redeemed<Voided>) = Request::Void { key: key.clone(), checkout: checkout.clone() };
+            fn void(key: &IdempotencyKey, checkout: &CheckoutId) -> Void(Redeemed<Voided>) = Request::Void { key: key.clone(), checkout: checkout.clone() };
             /// Refunds `amount` of what the checkout captured back to the cards used, last used first
             /// ([`RefundTo::CardsUsed`]: the last card to pay gets back what it paid before the one
             /// before it gets anything; each part lands where the leftover strategy says).
@@ -284,7 +284,7 @@ macro_rules! for_each_operation {
             ///
             /// [`RedeemError::UnknownCheckout`], [`RedeemError::IdempotencyConflict`],
             /// [`RedeemError::Contention`], and those of [`redeem::refund`](crate::redeem::refund).
-            fn refund(key: &IdempotencyKey, checkout: &Reference, amount: Money) -> Refund(Redeemed<RefundOutcome>) = Request::Refund { key: key.clone(), checkout: checkout.clone(), amount, to: RefundTo::CardsUsed };
+            fn refund(key: &IdempotencyKey, checkout: &CheckoutId, amount: Money) -> Refund(Redeemed<RefundOutcome>) = Request::Refund { key: key.clone(), checkout: checkout.clone(), amount, to: RefundTo::CardsUsed };
             /// Refunds `amount` of what the checkout captured to the target `to` names: back to the
             /// cards used, last used first ([`RefundTo::CardsUsed`], as [`Redeemer::refund`]), or onto
             /// one new card carrying it all ([`RefundTo::NewCard`], whose code comes in a
@@ -293,14 +293,14 @@ macro_rules! for_each_operation {
             ///
             /// ```
             /// use giftcert::redeem::RefundTo;
-            /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference};
+            /// use giftcert::{CheckoutId, ClientId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference};
             ///
             /// let usd = |s: &str| Money::parse(s, Currency::USD);
             /// let redeemer = Redeemer::new(MemoryStore::new());
             /// let issued = redeemer.issue(&IdempotencyKey::new("i-1")?, vec![CardSpec::new(usd("100")?)])?;
             /// let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else { unreachable!() };
-            /// let checkout = Reference::new("c-1")?;
-            /// redeemer.apply_code(&Reference::new("client")?, &checkout, Currency::USD, code.expose_secret())?;
+            /// let checkout = CheckoutId::new("c-1")?;
+            /// redeemer.apply_code(&ClientId::new("client")?, &checkout, Currency::USD, code.expose_secret())?;
             /// redeemer.authorise(&IdempotencyKey::new("a-1")?, &checkout, usd("60")?)?;
             /// redeemer.capture(&IdempotencyKey::new("cap-1")?, &checkout)?;
             /// let refund = redeemer.refund_to(&IdempotencyKey::new("r-1")?, &checkout, usd("25")?, RefundTo::NewCard)?;
@@ -315,7 +315,7 @@ macro_rules! for_each_operation {
             /// # Errors
             ///
             /// As [`Redeemer::refund`], and those of [`redeem::refund_to`](crate::redeem::refund_to).
-            fn refund_to(key: &IdempotencyKey, checkout: &Reference, amount: Money, to: RefundTo) -> Refund(Redeemed<RefundOutcome>) = Request::Refund { key: key.clone(), checkout: checkout.clone(), amount, to };
+            fn refund_to(key: &IdempotencyKey, checkout: &CheckoutId, amount: Money, to: RefundTo) -> Refund(Redeemed<RefundOutcome>) = Request::Refund { key: key.clone(), checkout: checkout.clone(), amount, to };
             /// Records `customer`, the shopper the host knows (an account id), on `checkout`, created
             /// in `currency` if no code was applied yet: the holds, captures, releases and refunds of
             /// its cards then name the customer in their ledger entries. Call it before authorising;
@@ -325,7 +325,7 @@ macro_rules! for_each_operation {
             ///
             /// Those of [`redeem::set_customer`](crate::redeem::set_customer), and
             /// [`RedeemError::Store`].
-            fn set_customer(checkout: &Reference, currency: Currency, customer: &Reference) -> SetCustomer(()) = Request::SetCustomer { checkout: checkout.clone(), currency, customer: customer.clone() };
+            fn set_customer(checkout: &CheckoutId, currency: Currency, customer: &Reference) -> SetCustomer(()) = Request::SetCustomer { checkout: checkout.clone(), currency, customer: customer.clone() };
             /// The checkout's applied cards with the credit each gives it (by id and masked code),
             /// read in one go: what [`Totals::with_checkout`] needs. A checkout no code was applied
             /// to yet reads as one without cards.
@@ -333,7 +333,7 @@ macro_rules! for_each_operation {
             /// # Errors
             ///
             /// [`RedeemError::Store`].
-            fn checkout_cards(checkout: &Reference) -> CheckoutCards(CheckoutCards) = Request::CheckoutCards { checkout: checkout.clone() };
+            fn checkout_cards(checkout: &CheckoutId) -> CheckoutCards(CheckoutCards) = Request::CheckoutCards { checkout: checkout.clone() };
             /// Carries out a back-office command on a card (disable, enable, adjust, a new expiry)
             /// under `key`, leaving one ledger entry attributed to `by`.
             ///
@@ -344,7 +344,7 @@ macro_rules! for_each_operation {
             /// ```
             /// use giftcert::card::{Attribution, Reason};
             /// use giftcert::redeem::CardCommand;
-            /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Redeemer, Reference};
+            /// use giftcert::{CheckoutId, ClientId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Redeemer, Reference};
             ///
             /// let redeemer = Redeemer::new(MemoryStore::new());
             /// let spec = CardSpec::new(Money::parse("25", Currency::EUR)?);
@@ -375,7 +375,7 @@ macro_rules! for_each_operation {
             ///
             /// ```
             /// use giftcert::card::{Attribution, Reason};
-            /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference};
+            /// use giftcert::{CheckoutId, ClientId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference};
             ///
             /// let redeemer = Redeemer::new(MemoryStore::new());
             /// let spec = CardSpec::new(Money::parse("25", Currency::EUR)?);
@@ -384,7 +384,7 @@ macro_rules! for_each_operation {
             /// let by = Attribution::new(Reference::new("staff:ana")?, Reason::new("e-mail lost")?);
             /// let replaced = redeemer.replace_code(&IdempotencyKey::new("ticket-9/code")?, *card, &by)?;
             /// let Some(Notification::CodeReplaced { code: new, .. }) = replaced.notifications.first() else { unreachable!() };
-            /// let shopper = Reference::new("203.0.113.7")?;
+            /// let shopper = ClientId::new("203.0.113.7")?;
             /// assert!(redeemer.check_balance(&shopper, old.expose_secret()).is_err());
             /// assert_eq!(redeemer.check_balance(&shopper, new.expose_secret())?.balance, Money::parse("25", Currency::EUR)?);
             /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -401,7 +401,7 @@ macro_rules! for_each_operation {
             /// ```
             /// use giftcert::card::{Attribution, CardStatus, Reason, ReversalReason};
             /// use giftcert::redeem::ReversalScope;
-            /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Redeemer, Reference};
+            /// use giftcert::{CheckoutId, ClientId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Redeemer, Reference};
             ///
             /// let eur = |s: &str| Money::parse(s, Currency::EUR);
             /// let redeemer = Redeemer::new(MemoryStore::new());

@@ -4,6 +4,7 @@
 //! in the sans-IO [`Protocol`]; this driver only answers what an operation needs from the
 //! store, the clock, the code generator and the thread (a sleep, a block on the turn).
 
+use crate::redeem::{CheckoutId, ClientId};
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -30,7 +31,7 @@ use crate::store::{CardQuery, Page, Store};
 /// The redemption service: apply and remove codes, authorise, capture, void, refund, issue.
 ///
 /// ```
-/// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Redeemer, Reference};
+/// use giftcert::{CheckoutId, ClientId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Redeemer, Reference};
 ///
 /// let redeemer = Redeemer::new(MemoryStore::new());
 /// let usd = |s: &str| Money::parse(s, Currency::USD);
@@ -40,8 +41,8 @@ use crate::store::{CardQuery, Page, Store};
 ///     _ => unreachable!(),
 /// };
 ///
-/// let checkout = Reference::new("checkout-1")?;
-/// let client = Reference::new("203.0.113.7")?;
+/// let checkout = CheckoutId::new("checkout-1")?;
+/// let client = ClientId::new("203.0.113.7")?;
 /// redeemer.apply_code(&client, &checkout, Currency::USD, &code)?;
 /// let auth = redeemer.authorise(&IdempotencyKey::new("auth-1")?, &checkout, usd("60")?)?;
 /// assert_eq!(auth.outcome.credit, usd("60")?);
@@ -162,14 +163,14 @@ impl<S: Store> Redeemer<S> {
     ///
     /// ```
     /// use giftcert::shop::ProductLine;
-    /// use giftcert::{CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, PriceBasis, Redeemer, Reference, Selection, SelectionPolicy, TotalsSettings};
+    /// use giftcert::{CheckoutId, ClientId, CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, PriceBasis, Redeemer, Reference, Selection, SelectionPolicy, TotalsSettings};
     ///
     /// let usd = |s: &str| Money::parse(s, Currency::USD);
     /// let redeemer = Redeemer::new(MemoryStore::new());
     /// let issued = redeemer.issue(&IdempotencyKey::new("i-1")?, vec![CardSpec::new(usd("1000")?)])?;
     /// let Some(Notification::CardIssued { code, .. }) = issued.notifications.first() else { unreachable!() };
-    /// let checkout = Reference::new("c-1")?;
-    /// redeemer.apply_code(&Reference::new("client-1")?, &checkout, Currency::USD, code.expose_secret())?;
+    /// let checkout = CheckoutId::new("c-1")?;
+    /// redeemer.apply_code(&ClientId::new("client-1")?, &checkout, Currency::USD, code.expose_secret())?;
     ///
     /// // Centra's table: 5,500 with 1,100 tax, 1,000 of gift credit, 4,500 to pay.
     /// let mut cart = Selection::new(Currency::USD, PriceBasis::TaxIncluded, SelectionPolicy::mixed());
@@ -189,7 +190,7 @@ impl<S: Store> Redeemer<S> {
     /// as [`Totals::with_checkout`].
     pub fn checkout_totals(
         &self,
-        checkout: &Reference,
+        checkout: &CheckoutId,
         selection: &Selection,
         settings: &TotalsSettings,
     ) -> Result<Totals, CheckoutTotalsError> {

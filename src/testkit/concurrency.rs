@@ -488,7 +488,7 @@ where
         let redeemer = Redeemer::new(factory())
             .with_clock(Arc::new(FixedClock::new(t0())))
             .with_guard(GuardPolicy::new(LIMIT as u32, chrono::Duration::hours(1)));
-        let client = reference(CHECK, "ip:203.0.113.7")?;
+        let client: crate::redeem::ClientId = reference(CHECK, "ip:203.0.113.7")?;
         let lookups = unissued_codes(CHECK, RACERS)?
             .into_iter()
             .map(|code| (client.clone(), code))
@@ -698,9 +698,9 @@ type Answer = Result<crate::redeem::BalanceCheck, RedeemError>;
 fn race_lookups<S: Store>(
     check: &'static str,
     redeemer: &Redeemer<S>,
-    lookups: &[(crate::card::Reference, String)],
+    lookups: &[(crate::redeem::ClientId, String)],
 ) -> Result<Vec<Answer>, ConformanceFailure> {
-    let mut by_client: Vec<Vec<&(crate::card::Reference, String)>> = Vec::new();
+    let mut by_client: Vec<Vec<&(crate::redeem::ClientId, String)>> = Vec::new();
     for lookup in lookups {
         match by_client.iter_mut().find(|l| l[0].0 == lookup.0) {
             Some(list) => list.push(lookup),
@@ -709,7 +709,7 @@ fn race_lookups<S: Store>(
     }
     // One thread per lookup when a client has a single code (the one-client race spreads its
     // codes over threads too).
-    let threads: Vec<Vec<&(crate::card::Reference, String)>> = if by_client.len() == 1 {
+    let threads: Vec<Vec<&(crate::redeem::ClientId, String)>> = if by_client.len() == 1 {
         lookups.iter().map(|l| vec![l]).collect()
     } else {
         by_client

@@ -7,6 +7,7 @@
 //! turn inside one future ([`JoinAll`]), so that the kit needs no runtime and a caller's
 //! runtime (tokio's, for a database store) drives their I/O.
 
+use crate::redeem::{CheckoutId, ClientId};
 use std::future::{Future, ready};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -98,7 +99,7 @@ pub(crate) trait Driver: Sync + Sized {
 
     fn checkout(
         &self,
-        id: &Reference,
+        id: &CheckoutId,
     ) -> impl Future<Output = Result<Option<Versioned<Checkout>>, StoreError>> + Send;
 
     fn idempotency(
@@ -171,7 +172,7 @@ impl<S: Store> Driver for Redeemer<S> {
 
     fn checkout(
         &self,
-        id: &Reference,
+        id: &CheckoutId,
     ) -> impl Future<Output = Result<Option<Versioned<Checkout>>, StoreError>> + Send {
         ready(Store::checkout(self.store(), id))
     }
@@ -267,7 +268,7 @@ impl<S: AsyncStore> Driver for AsyncRedeemer<S> {
 
     fn checkout(
         &self,
-        id: &Reference,
+        id: &CheckoutId,
     ) -> impl Future<Output = Result<Option<Versioned<Checkout>>, StoreError>> + Send {
         AsyncStore::checkout(self.store(), id)
     }

@@ -2,12 +2,13 @@
 //! the kit, the simulator and a host's own tests plant a broken store (versions ignored,
 //! every update refused, a commit lost) without writing every read of the contract again.
 
+use crate::redeem::{CheckoutId, ClientId};
 use std::fmt;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-use crate::card::{CardId, GiftCard, LedgerEntry, LiabilityReport, Reference};
+use crate::card::{CardId, GiftCard, LedgerEntry, LiabilityReport};
 use crate::code::Code;
 use crate::redeem::{Changes, StoreError};
 use crate::redeem::{Checkout, GuardWindow, IdempotencyKey, IdempotencyRecord, Versioned};
@@ -100,7 +101,7 @@ where
         self.inner.ledger(card, from_seq, limit)
     }
 
-    fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
+    fn checkout(&self, id: &CheckoutId) -> Result<Option<Versioned<Checkout>>, StoreError> {
         self.inner.checkout(id)
     }
 
@@ -108,7 +109,7 @@ where
         self.inner.idempotency(key)
     }
 
-    fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
+    fn guard(&self, client: &ClientId) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
         self.inner.guard(client)
     }
 
@@ -169,7 +170,7 @@ where
 
     fn checkout(
         &self,
-        id: &Reference,
+        id: &CheckoutId,
     ) -> impl Future<Output = Result<Option<Versioned<Checkout>>, StoreError>> + Send {
         std::future::ready(Store::checkout(self, id))
     }
@@ -183,7 +184,7 @@ where
 
     fn guard(
         &self,
-        client: &Reference,
+        client: &ClientId,
     ) -> impl Future<Output = Result<Option<Versioned<GuardWindow>>, StoreError>> + Send {
         std::future::ready(Store::guard(self, client))
     }

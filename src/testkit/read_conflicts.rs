@@ -4,12 +4,13 @@
 //! every attempt ends in [`RedeemError::Contention`] with nothing held; and the simulator keeps
 //! its invariants with reads refused so.
 
+use crate::redeem::{CheckoutId, ClientId};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
 use super::{CommitFn, CommitHook, block_on};
-use crate::card::{CardId, CardSpec, GiftCard, LedgerEntry, LiabilityReport, Reference};
+use crate::card::{CardId, CardSpec, GiftCard, LedgerEntry, LiabilityReport};
 use crate::card::{Notification, verify_ledger};
 use crate::code::Code;
 use crate::money::{Currency, Money};
@@ -89,7 +90,7 @@ impl Store for FlakyReads {
         self.inner.ledger(card, from_seq, limit)
     }
 
-    fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
+    fn checkout(&self, id: &CheckoutId) -> Result<Option<Versioned<Checkout>>, StoreError> {
         self.check(Read::Checkout)?;
         self.inner.checkout(id)
     }
@@ -99,7 +100,7 @@ impl Store for FlakyReads {
         self.inner.idempotency(key)
     }
 
-    fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
+    fn guard(&self, client: &ClientId) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
         self.check(Read::Guard)?;
         self.inner.guard(client)
     }
@@ -139,17 +140,17 @@ fn key(name: &str) -> IdempotencyKey {
     IdempotencyKey::new(name).unwrap()
 }
 
-fn reference(name: &str) -> Reference {
-    Reference::new(name).unwrap()
+fn reference<T: std::str::FromStr<Err = crate::card::ReferenceError>>(name: &str) -> T {
+    name.parse().unwrap()
 }
 
 /// The requests one order makes, run by either driver.
 trait Orders {
     fn store(&self) -> &FlakyReads;
     fn issue(&self, amount: Money) -> Result<(CardId, String), RedeemError>;
-    fn apply(&self, checkout: &Reference, code: &str) -> Result<(), RedeemError>;
-    fn authorise(&self, checkout: &Reference, payable: Money) -> Result<Money, RedeemError>;
-    fn capture(&self, checkout: &Reference) -> Result<(), RedeemError>;
+    fn apply(&self, checkout: &CheckoutId, code: &str) -> Result<(), RedeemError>;
+    fn authorise(&self, checkout: &CheckoutId, payable: Money) -> Result<Money, RedeemError>;
+    fn capture(&self, checkout: &CheckoutId) -> Result<(), RedeemError>;
 }
 
 fn first_code(notifications: &[Notification]) -> String {
@@ -172,17 +173,17 @@ impl Orders for Redeemer<FlakyReads> {
         ))
     }
 
-    fn apply(&self, checkout: &Reference, code: &str) -> Result<(), RedeemError> {
+    fn apply(&self, checkout: &CheckoutId, code: &str) -> Result<(), RedeemError> {
         self.apply_code(&reference("client"), checkout, Currency::EUR, code)
             .map(drop)
     }
 
-    fn authorise(&self, checkout: &Reference, payable: Money) -> Result<Money, RedeemError> {
+    fn authorise(&self, checkout: &CheckoutId, payable: Money) -> Result<Money, RedeemError> {
         let auth = Redeemer::authorise(self, &key(&format!("auth-{checkout}")), checkout, payable)?;
         Ok(auth.outcome.credit)
     }
 
-    fn capture(&self, checkout: &Reference) -> Result<(), RedeemError> {
+    fn capture(&self, checkout: &CheckoutId) -> Result<(), RedeemError> {
         Redeemer::capture(self, &key(&format!("capture-{checkout}")), checkout).map(drop)
     }
 }
@@ -204,11 +205,11 @@ impl Orders for AsyncRedeemer<CommitHook<FlakyReads, CommitFn<FlakyReads>>> {
         ))
     }
 
-    fn apply(&self, checkout: &Reference, code: &str) -> Result<(), RedeemError> {
+    fn apply(&self, checkout: &CheckoutId, code: &str) -> Result<(), RedeemError> {
         block_on(self.apply_code(&reference("client"), checkout, Currency::EUR, code)).map(drop)
     }
 
-    fn authorise(&self, checkout: &Reference, payable: Money) -> Result<Money, RedeemError> {
+    fn authorise(&self, checkout: &CheckoutId, payable: Money) -> Result<Money, RedeemError> {
         let auth = block_on(AsyncRedeemer::authorise(
             self,
             &key(&format!("auth-{checkout}")),
@@ -218,7 +219,7 @@ impl Orders for AsyncRedeemer<CommitHook<FlakyReads, CommitFn<FlakyReads>>> {
         Ok(auth.outcome.credit)
     }
 
-    fn capture(&self, checkout: &Reference) -> Result<(), RedeemError> {
+    fn capture(&self, checkout: &CheckoutId) -> Result<(), RedeemError> {
         block_on(AsyncRedeemer::capture(
             self,
             &key(&format!("capture-{checkout}")),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::driver::Driver;
 use super::{ConformanceFailure, block_on, ensure, fail, t0, usd};
-use crate::card::{Notification, Reference};
+use crate::card::Notification;
 use crate::clock::FixedClock;
 use crate::code::Code;
 use crate::money::Currency;
@@ -64,8 +64,8 @@ async fn conflict_records<D: Driver>(
     let Some(Notification::CardIssued { card: id, code, .. }) = issued.notifications.first() else {
         return Err(fail(CHECK, "issue returned no card"));
     };
-    let checkout = Reference::new("kit-checkout").map_err(|e| step(&e))?;
-    let client = Reference::new("kit").map_err(|e| step(&e))?;
+    let checkout = crate::redeem::CheckoutId::new("kit-checkout").map_err(|e| step(&e))?;
+    let client = crate::redeem::ClientId::new("kit").map_err(|e| step(&e))?;
     driver
         .apply_code(&client, &checkout, Currency::USD, code.expose_secret())
         .await

@@ -37,7 +37,7 @@ async fn issue_for<D: Driver>(
     order: &str,
     values: &[i64],
 ) -> Result<Vec<(CardId, String)>, ConformanceFailure> {
-    let order = reference(check, order)?;
+    let order: crate::card::Reference = reference(check, order)?;
     let specs = values
         .iter()
         .map(|cents| {

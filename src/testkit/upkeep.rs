@@ -733,7 +733,7 @@ async fn an_order_issues_its_cards_once<D: Driver>(
     const C: &str = ORDER_ONCE;
     let clock = Arc::new(FixedClock::new(t0()));
     let driver = D::build(store, Protocol::default(), clock.clone());
-    let order = reference(C, "order-kit-1")?;
+    let order: crate::card::Reference = reference(C, "order-kit-1")?;
     let paid = || {
         let mut spec = CardSpec::new(usd(2_500));
         spec.order = Some(order.clone());

@@ -3,7 +3,8 @@
 //! Each test binary uses part of it.
 #![allow(dead_code)]
 
-use giftcert::{Currency, IdempotencyKey, Money, Reference};
+use giftcert::card::ReferenceError;
+use giftcert::{CheckoutId, ClientId, Currency, IdempotencyKey, Money};
 
 /// `s` in US dollars.
 pub fn usd(s: &str) -> Money {
@@ -15,9 +16,20 @@ pub fn key(s: &str) -> IdempotencyKey {
     IdempotencyKey::new(s).unwrap()
 }
 
-/// A reference (a checkout, a client, an order).
-pub fn reference(s: &str) -> Reference {
-    Reference::new(s).unwrap()
+/// An id of the kind its use asks for: a [`Reference`] (an order, a customer), a
+/// [`CheckoutId`] or a [`ClientId`].
+pub fn reference<T: std::str::FromStr<Err = ReferenceError>>(s: &str) -> T {
+    s.parse().unwrap()
+}
+
+/// A checkout id.
+pub fn checkout(s: &str) -> CheckoutId {
+    reference(s)
+}
+
+/// A client id (the guard's key).
+pub fn client(s: &str) -> ClientId {
+    reference(s)
 }
 
 /// Issues one card of each of `values` and applies them all, in that order, to `checkout`

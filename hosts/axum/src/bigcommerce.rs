@@ -14,13 +14,13 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
-use giftcert::card::Reference;
 use giftcert::clock::{Clock, SystemClock};
 use giftcert::code::Code;
 use giftcert::redeem::{
     Answer, Authorisation, Captured, CheckoutCards, PaymentStage, RefundOutcome, RefundTo, Request,
     Voided,
 };
+use giftcert::redeem::{CheckoutId, ClientId};
 use giftcert::shop::{CheckoutView, GiftCertificateView, ProductLine};
 use giftcert::store::AsyncStore;
 use giftcert::{
@@ -42,7 +42,7 @@ const MAX_IDEMPOTENCY_KEY: usize = 200;
 /// A checkout as the shop keeps it: what it costs. The cards applied to it live in the store.
 #[derive(Debug, Clone)]
 pub(crate) struct CheckoutRecord {
-    reference: Reference,
+    reference: CheckoutId,
     currency: Currency,
     tax_included: bool,
     lines: Vec<LineItem>,
@@ -248,7 +248,7 @@ pub(crate) async fn create_checkout<S: AsyncStore + 'static>(
         ));
     }
     let id = fresh_id("chk-");
-    let reference = Reference::new(&id).map_err(ApiError::internal)?;
+    let reference = CheckoutId::new(&id).map_err(ApiError::internal)?;
     let record = CheckoutRecord {
         reference,
         currency,
@@ -281,7 +281,7 @@ pub(crate) struct ApplyCode {
 /// The guard's client: the peer's IP address, or behind trusted proxies the address they
 /// forwarded ([`TrustedProxies::client`](crate::edge::TrustedProxies::client)), an IPv6
 /// address folded to its /64.
-fn client_of<S>(shop: &Shop<S>, peer: SocketAddr, headers: &HeaderMap) -> Reference {
+fn client_of<S>(shop: &Shop<S>, peer: SocketAddr, headers: &HeaderMap) -> ClientId {
     giftcert::redeem::client_ip(shop.proxies.client(peer.ip(), headers))
 }
 
@@ -336,7 +336,7 @@ pub(crate) async fn remove_code_in_body<S: AsyncStore + 'static>(
 
 async fn remove<S: AsyncStore + 'static>(
     shop: &Shop<S>,
-    client: Reference,
+    client: ClientId,
     id: &str,
     code: &str,
 ) -> Result<Json<CheckoutBody>, ApiError> {

@@ -66,7 +66,7 @@ pub(crate) async fn balance_check<S: AsyncStore + 'static>(
     let checked = shop
         .cards
         .redeemer()
-        .check_balance(actor.reference(), &request.code)
+        .check_balance(&actor.client(), &request.code)
         .await?;
     Ok(Json(checked))
 }

@@ -11,8 +11,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use giftcert::RedeemError;
-use giftcert::card::Reference;
 use giftcert::clock::Timer;
+use giftcert::redeem::CheckoutId;
 use giftcert::redeem::{Answer, CheckoutCards, Request};
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 
@@ -94,7 +94,7 @@ impl<S: AsyncStore + 'static> GiftCards<S> {
 
     /// The cards applied to `checkout` as they stand, with the credit each gives it and what
     /// its payment holds, captured and refunded on each (no cards before a code is applied).
-    pub async fn checkout_cards(&self, checkout: Reference) -> Result<CheckoutCards> {
+    pub async fn checkout_cards(&self, checkout: CheckoutId) -> Result<CheckoutCards> {
         match self.run(Request::CheckoutCards { checkout }).await? {
             Answer::CheckoutCards(cards) => Ok(cards),
             other => Err(unexpected(&other)),
@@ -261,11 +261,11 @@ mod tests {
         let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else {
             return Err("no card".into());
         };
-        let checkout = Reference::new("chk-1")?;
+        let checkout = CheckoutId::new("chk-1")?;
         let redeemer = cards.redeemer();
         redeemer
             .apply_code(
-                &Reference::new("client")?,
+                &giftcert::ClientId::new("client")?,
                 &checkout,
                 Currency::USD,
                 code.expose_secret(),

@@ -1,11 +1,12 @@
 //! The requests that look a typed code up (apply, remove, check a balance) and the guard
 //! they go through: a slot reserved before every lookup, given back when the code is known.
 
+use crate::redeem::{CheckoutId, ClientId};
 use chrono::{DateTime, Utc};
 
 use super::operation::Port;
 use super::{AppliedCode, Protocol};
-use crate::card::{GiftCard, Reference};
+use crate::card::GiftCard;
 use crate::code::Code;
 use crate::money::Currency;
 use crate::redeem::{
@@ -19,8 +20,8 @@ impl Protocol {
     pub(super) async fn apply_code(
         &self,
         port: &Port,
-        client: Reference,
-        checkout: Reference,
+        client: ClientId,
+        checkout: CheckoutId,
         currency: Currency,
         code: Code,
     ) -> Result<AppliedCode, RedeemError> {
@@ -100,7 +101,7 @@ impl Protocol {
     pub(super) async fn check_balance(
         &self,
         port: &Port,
-        client: Reference,
+        client: ClientId,
         code: Code,
     ) -> Result<BalanceCheck, RedeemError> {
         self.check_code(&code)?;
@@ -116,7 +117,7 @@ impl Protocol {
     async fn find_by_code(
         &self,
         port: &Port,
-        client: &Reference,
+        client: &ClientId,
         code: &Code,
     ) -> Result<GiftCard, RedeemError> {
         let reserved = self.reserve(port, client, code).await?;
@@ -137,8 +138,8 @@ impl Protocol {
     pub(super) async fn remove_code(
         &self,
         port: &Port,
-        client: Reference,
-        checkout: Reference,
+        client: ClientId,
+        checkout: CheckoutId,
         code: Code,
     ) -> Result<(), RedeemError> {
         self.check_code(&code)?;
@@ -228,7 +229,7 @@ impl Protocol {
     async fn reserve(
         &self,
         port: &Port,
-        client: &Reference,
+        client: &ClientId,
         code: &Code,
     ) -> Result<Reserved, RedeemError> {
         if client.as_str() == STORE_BUDGET_CLIENT {
@@ -264,7 +265,7 @@ impl Protocol {
     async fn reserve_in(
         &self,
         port: &Port,
-        client: &Reference,
+        client: &ClientId,
         policy: &GuardPolicy,
         code: &Code,
     ) -> Result<Option<Versioned<GuardWindow>>, RedeemError> {
@@ -299,7 +300,7 @@ impl Protocol {
     async fn give_back_write(
         &self,
         port: &Port,
-        client: &Reference,
+        client: &ClientId,
         code: &Code,
         taken: bool,
         written: Option<Versioned<GuardWindow>>,
@@ -338,7 +339,7 @@ impl Protocol {
     async fn give_back(
         &self,
         port: &Port,
-        client: &Reference,
+        client: &ClientId,
         code: &Code,
         reserved: Reserved,
     ) -> Result<(), RedeemError> {
@@ -352,7 +353,7 @@ impl Protocol {
     async fn give_back_in(
         &self,
         port: &Port,
-        client: &Reference,
+        client: &ClientId,
         code: &Code,
     ) -> Result<(), RedeemError> {
         self.retry(port, |port, _now| async move {

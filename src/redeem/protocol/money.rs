@@ -1,6 +1,7 @@
 //! The money moves on a checkout: authorise, change an authorisation, capture (whole or in
 //! part), void, refund; and the checkout's reads (its cards, its customer).
 
+use crate::redeem::CheckoutId;
 use chrono::{DateTime, Utc};
 
 use super::operation::Port;
@@ -22,7 +23,7 @@ impl Protocol {
         &self,
         port: &Port,
         key: IdempotencyKey,
-        checkout: Reference,
+        checkout: CheckoutId,
         payable: Money,
     ) -> Result<Redeemed<Authorisation>, RedeemError> {
         let request = RecordedRequest::Authorise {
@@ -39,7 +40,7 @@ impl Protocol {
         &self,
         port: &Port,
         key: IdempotencyKey,
-        checkout: Reference,
+        checkout: CheckoutId,
         request: RecordedRequest,
         payable: Money,
         decide: HoldDecision,
@@ -72,7 +73,7 @@ impl Protocol {
         &self,
         port: &Port,
         key: IdempotencyKey,
-        checkout: Reference,
+        checkout: CheckoutId,
     ) -> Result<Redeemed<Captured>, RedeemError> {
         let request = RecordedRequest::Capture {
             checkout: checkout.clone(),
@@ -97,7 +98,7 @@ impl Protocol {
         &self,
         port: &Port,
         key: IdempotencyKey,
-        checkout: Reference,
+        checkout: CheckoutId,
     ) -> Result<Redeemed<Voided>, RedeemError> {
         let request = RecordedRequest::Void {
             checkout: checkout.clone(),
@@ -123,7 +124,7 @@ impl Protocol {
         &self,
         port: &Port,
         key: IdempotencyKey,
-        checkout: Reference,
+        checkout: CheckoutId,
         amount: Money,
         to: redeem::RefundTo,
     ) -> Result<Redeemed<RefundOutcome>, RedeemError> {
@@ -158,7 +159,7 @@ impl Protocol {
         &self,
         port: &Port,
         key: IdempotencyKey,
-        checkout: Reference,
+        checkout: CheckoutId,
         amount: Money,
     ) -> Result<Redeemed<Captured>, RedeemError> {
         let request = RecordedRequest::CapturePart {
@@ -187,7 +188,7 @@ impl Protocol {
         &self,
         port: &Port,
         key: IdempotencyKey,
-        checkout: Reference,
+        checkout: CheckoutId,
         payable: Money,
     ) -> Result<Redeemed<Authorisation>, RedeemError> {
         let request = RecordedRequest::ChangeAuthorisation {
@@ -211,7 +212,7 @@ impl Protocol {
     pub(super) async fn set_customer(
         &self,
         port: &Port,
-        checkout: Reference,
+        checkout: CheckoutId,
         currency: Currency,
         customer: Reference,
     ) -> Result<(), RedeemError> {
@@ -250,7 +251,7 @@ impl Protocol {
     pub(super) async fn checkout_cards(
         &self,
         port: &Port,
-        checkout: Reference,
+        checkout: CheckoutId,
     ) -> Result<redeem::CheckoutCards, RedeemError> {
         let order = self.allocation;
         let now = port.now().await?;
@@ -281,7 +282,7 @@ impl Protocol {
         &self,
         port: &Port,
         key: IdempotencyKey,
-        checkout: Reference,
+        checkout: CheckoutId,
         request: RecordedRequest,
         wrap: fn(T) -> Outcome,
         unwrap: fn(Outcome) -> Option<T>,

@@ -2,6 +2,7 @@
 //! I/O) polled with a no-op waker; each [`Need`] it posts through its [`Port`] suspends it
 //! until the driver's [`Reply`].
 
+use crate::redeem::{CheckoutId, ClientId};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -52,7 +53,7 @@ pub(super) struct Versions {
     cards: Vec<(CardId, u64)>,
     pub(super) checkout: Option<u64>,
     /// The checkout read, for a refusal to check that it is still as read.
-    checkout_id: Option<Reference>,
+    checkout_id: Option<CheckoutId>,
 }
 
 impl Versions {
@@ -130,7 +131,7 @@ impl Port {
 
     pub(super) async fn checkout(
         &self,
-        id: &Reference,
+        id: &CheckoutId,
     ) -> Result<Option<Versioned<Checkout>>, RedeemError> {
         match self.ask(Need::Checkout(id.clone())).await? {
             Reply::Checkout(found) => Ok(found),
@@ -170,7 +171,7 @@ impl Port {
 
     pub(super) async fn guard(
         &self,
-        client: &Reference,
+        client: &ClientId,
     ) -> Result<Option<Versioned<GuardWindow>>, RedeemError> {
         match self.ask(Need::Guard(client.clone())).await? {
             Reply::Guard(found) => Ok(found),
@@ -340,7 +341,7 @@ impl Port {
     /// The checkout and the cards `ids` picks from it, noting their versions.
     pub(super) async fn checkout_and_cards(
         &self,
-        id: &Reference,
+        id: &CheckoutId,
         ids: impl FnOnce(&Checkout) -> Vec<CardId>,
     ) -> Result<(Checkout, Vec<GiftCard>), RedeemError> {
         let stored = self

@@ -1,6 +1,7 @@
 //! The one list of operations: [`Request`] (a variant per operation), [`Answer`] (what each
 //! answers) and [`Protocol::start`], the only place an operation is named.
 
+use crate::redeem::{CheckoutId, ClientId};
 use std::sync::Arc;
 
 use super::operation::Port;
@@ -101,9 +102,9 @@ requests! {
     /// Look a code up and apply it to a checkout, through the guard.
     ApplyCode {
         /// The shopper, as the guard counts them.
-        client: Reference,
+        client: ClientId,
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// The checkout's currency.
         currency: Currency,
         /// The code typed.
@@ -112,16 +113,16 @@ requests! {
     /// Take a code off a checkout, through the guard.
     RemoveCode {
         /// The shopper, as the guard counts them.
-        client: Reference,
+        client: ClientId,
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// The code typed.
         code: Code,
     } -> ();
     /// What the card with a code can pay, through the guard.
     CheckBalance {
         /// The shopper, as the guard counts them.
-        client: Reference,
+        client: ClientId,
         /// The code typed.
         code: Code,
     } -> BalanceCheck;
@@ -130,7 +131,7 @@ requests! {
         /// The request's idempotency key.
         key: IdempotencyKey,
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// What is to be paid.
         payable: Money,
     } -> Redeemed<Authorisation>;
@@ -139,7 +140,7 @@ requests! {
         /// The request's idempotency key.
         key: IdempotencyKey,
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// What is to be paid now.
         payable: Money,
     } -> Redeemed<Authorisation>;
@@ -148,14 +149,14 @@ requests! {
         /// The request's idempotency key.
         key: IdempotencyKey,
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
     } -> Redeemed<Captured>;
     /// Capture `amount` of what the checkout holds and release the rest.
     CapturePart {
         /// The request's idempotency key.
         key: IdempotencyKey,
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// What to capture.
         amount: Money,
     } -> Redeemed<Captured>;
@@ -164,14 +165,14 @@ requests! {
         /// The request's idempotency key.
         key: IdempotencyKey,
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
     } -> Redeemed<Voided>;
     /// Refund `amount` of what the checkout captured to the target `to` names.
     Refund {
         /// The request's idempotency key.
         key: IdempotencyKey,
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// What to refund.
         amount: Money,
         /// Where it goes.
@@ -180,7 +181,7 @@ requests! {
     /// Record the customer the host knows on a checkout.
     SetCustomer {
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
         /// The checkout's currency, should it be created.
         currency: Currency,
         /// The customer.
@@ -189,7 +190,7 @@ requests! {
     /// Read a checkout's applied cards with the credit each gives it.
     CheckoutCards {
         /// The checkout.
-        checkout: Reference,
+        checkout: CheckoutId,
     } -> CheckoutCards;
     /// Carry out a back-office command on a card.
     Amend {

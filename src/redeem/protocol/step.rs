@@ -1,6 +1,7 @@
 //! What passes between an operation and its driver: [`Need`]s and [`Reply`]s, the [`Step`]
 //! a poll returns, and the [`Redeemed`] result a request answers with.
 
+use crate::redeem::{CheckoutId, ClientId};
 use chrono::{DateTime, Utc};
 
 use super::TurnWait;
@@ -47,13 +48,13 @@ pub enum Need {
     /// The record kept for this key: answer [`Reply::Idempotency`].
     Idempotency(IdempotencyKey),
     /// The checkout, with its version: answer [`Reply::Checkout`].
-    Checkout(Reference),
+    Checkout(CheckoutId),
     /// The card with this id, with its version: answer [`Reply::Card`].
     Card(CardId),
     /// The card with this code, with its version: answer [`Reply::Card`].
     CardByCode(Code),
     /// The client's guard window, with its version: answer [`Reply::Guard`].
-    Guard(Reference),
+    Guard(ClientId),
     /// A new card id and a candidate code ([`Protocol::draw`](super::Protocol::draw)): answer [`Reply::Fresh`].
     Fresh,
     /// A new card id alone ([`CardId::random`]), for a card whose code the host brings:

@@ -2,6 +2,7 @@
 //! over each commit before the store sees it, over each lookup past the guard, and over each
 //! answer a client gets.
 
+use crate::redeem::CheckoutId;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
@@ -79,11 +80,11 @@ pub(super) fn finished(result: Result<Answered, RedeemError>) -> Finished {
 /// (`"open"`, `"authorised"`, ...): a checkout the store does not hold counts as open, as the
 /// protocol makes it.
 #[derive(Debug, Default)]
-pub(super) struct CheckoutStates(Vec<(Reference, &'static str)>);
+pub(super) struct CheckoutStates(Vec<(CheckoutId, &'static str)>);
 
 impl CheckoutStates {
     /// Adds the states the checkouts have now.
-    fn add(&mut self, now: &[(Reference, &'static str)]) {
+    fn add(&mut self, now: &[(CheckoutId, &'static str)]) {
         for seen in now {
             if !self.0.contains(seen) {
                 self.0.push(seen.clone());
@@ -92,7 +93,7 @@ impl CheckoutStates {
     }
 
     /// The states `checkout` had, in the order first seen.
-    fn of(&self, checkout: &Reference) -> Vec<&'static str> {
+    fn of(&self, checkout: &CheckoutId) -> Vec<&'static str> {
         self.0
             .iter()
             .filter(|(id, _)| id == checkout)
@@ -422,9 +423,9 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
     fn check_checkouts(&mut self) -> Result<(), String> {
         let err = |e: StoreError| format!("the store failed a read: {e}");
         let mut listed: BTreeMap<(CardId, u64), (Reference, Money)> = BTreeMap::new();
-        let mut stored = Vec::new();
+        let mut stored: Vec<Reference> = Vec::new();
         for n in 0..self.sim.config.checkouts.max(1) {
-            let id = reference(format!("checkout-{n}"));
+            let id: CheckoutId = reference(format!("checkout-{n}"));
             let Some(checkout) = self.store.checkout(&id).map_err(err)? else {
                 continue;
             };
@@ -438,7 +439,7 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
             match state {
                 CheckoutState::Authorised { holds, .. } => {
                     for hold in holds {
-                        listed.insert((hold.card, hold.hold), (id.clone(), hold.amount));
+                        listed.insert((hold.card, hold.hold), (id.reference(), hold.amount));
                     }
                 }
                 CheckoutState::Captured {
@@ -464,7 +465,7 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
                 }
                 _ => {}
             }
-            stored.push(id);
+            stored.push(id.reference());
         }
         for id in &self.cards {
             let Some(card) = self.store.card(*id).map_err(err)? else {

@@ -8,6 +8,7 @@
 //! field. What the model cannot know (the ids and codes the system draws) it takes from the
 //! commit that made them.
 
+use crate::redeem::CheckoutId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -193,7 +194,7 @@ pub(super) struct Model {
     codes: BTreeMap<String, CardId>,
     /// Codes a lost-code replacement retired: they find nothing.
     retired: Vec<Code>,
-    checkouts: BTreeMap<Reference, Checkout>,
+    checkouts: BTreeMap<CheckoutId, Checkout>,
     /// Per key: the request that took effect under it, its outcome, and when.
     records: Arc<BTreeMap<String, Recorded>>,
     flows: BTreeMap<Currency, Flows>,
@@ -227,7 +228,7 @@ fn mismatch(expected: Currency, found: Currency) -> RedeemError {
     RedeemError::Money(MoneyError::CurrencyMismatch { expected, found })
 }
 
-fn refuse(checkout: &Reference, state: &State, operation: &'static str) -> RedeemError {
+fn refuse(checkout: &CheckoutId, state: &State, operation: &'static str) -> RedeemError {
     RedeemError::InvalidState {
         checkout: checkout.clone(),
         state: state.name(),
@@ -676,7 +677,7 @@ impl Model {
     pub(super) fn card_side(
         &self,
         currency: Currency,
-        checkout: &Reference,
+        checkout: &CheckoutId,
         code: &Code,
         now: DateTime<Utc>,
     ) -> Expected {
@@ -711,7 +712,7 @@ impl Model {
 
     fn apply_code(
         &mut self,
-        checkout: &Reference,
+        checkout: &CheckoutId,
         currency: Currency,
         code: &Code,
         now: DateTime<Utc>,
@@ -771,7 +772,7 @@ impl Model {
     /// Applies card `card` to a checkout as it was read before: the checkout's rules only.
     pub(super) fn apply_read_code(
         &mut self,
-        checkout: &Reference,
+        checkout: &CheckoutId,
         currency: Currency,
         card: CardId,
     ) {
@@ -786,7 +787,7 @@ impl Model {
         }
     }
 
-    fn remove_code(&mut self, checkout: &Reference, code: &Code) -> Expected {
+    fn remove_code(&mut self, checkout: &CheckoutId, code: &Code) -> Expected {
         if !self.checkouts.contains_key(checkout) {
             return Err(RedeemError::UnknownCheckout(checkout.clone()));
         }
@@ -797,7 +798,7 @@ impl Model {
     /// Takes card `card` off a checkout as `code` found it before: the checkout's rules only.
     pub(super) fn remove_read_code(
         &mut self,
-        checkout: &Reference,
+        checkout: &CheckoutId,
         card: CardId,
         code: &Code,
     ) -> Expected {
@@ -816,7 +817,7 @@ impl Model {
         Ok(Said::Removed)
     }
 
-    fn existing(&self, checkout: &Reference) -> Result<Checkout, RedeemError> {
+    fn existing(&self, checkout: &CheckoutId) -> Result<Checkout, RedeemError> {
         self.checkouts
             .get(checkout)
             .cloned()
@@ -834,7 +835,7 @@ impl Model {
     /// card used held until the time limit.
     fn authorise(
         &mut self,
-        id: &Reference,
+        id: &CheckoutId,
         payable: Money,
         now: DateTime<Utc>,
         change: bool,
@@ -967,7 +968,7 @@ impl Model {
 
     fn capture(
         &mut self,
-        id: &Reference,
+        id: &CheckoutId,
         amount: Option<Money>,
         now: DateTime<Utc>,
         drawn: &mut Drawn,
@@ -1091,7 +1092,7 @@ impl Model {
         ))
     }
 
-    fn void(&mut self, id: &Reference, now: DateTime<Utc>) -> Expected {
+    fn void(&mut self, id: &CheckoutId, now: DateTime<Utc>) -> Expected {
         let mut co = self.existing(id)?;
         let State::Authorised { holds } = co.state.clone() else {
             return Err(refuse(id, &co.state, "void"));
@@ -1130,7 +1131,7 @@ impl Model {
 
     fn refund(
         &mut self,
-        id: &Reference,
+        id: &CheckoutId,
         amount: Money,
         to: RefundTo,
         now: DateTime<Utc>,
@@ -1263,7 +1264,7 @@ impl Model {
         ))
     }
 
-    fn checkout_cards(&self, id: &Reference, now: DateTime<Utc>) -> CheckoutCards {
+    fn checkout_cards(&self, id: &CheckoutId, now: DateTime<Utc>) -> CheckoutCards {
         let co = self.checkouts.get(id);
         let mut out = CheckoutCards {
             checkout: id.clone(),
@@ -1647,7 +1648,7 @@ fn conflict(request: &Request) -> RedeemError {
     RedeemError::IdempotencyConflict {
         key,
         first: Box::new(crate::redeem::RecordedRequest::Capture {
-            checkout: Reference::new("unknown")
+            checkout: CheckoutId::new("unknown")
                 .unwrap_or_else(|_| unreachable!("a valid reference")),
         }),
     }
@@ -1702,7 +1703,7 @@ impl CheckoutView {
 
 impl Model {
     /// Every checkout the model knows, as it states them.
-    pub(super) fn checkout_views(&self) -> impl Iterator<Item = (&Reference, CheckoutView)> + '_ {
+    pub(super) fn checkout_views(&self) -> impl Iterator<Item = (&CheckoutId, CheckoutView)> + '_ {
         self.checkouts.iter().map(|(id, co)| {
             let (holds, captures, refunds) = match &co.state {
                 State::Authorised { holds } => (holds.clone(), Vec::new(), Vec::new()),
@@ -1731,7 +1732,7 @@ impl Model {
 impl Model {
     /// What checkout `id` holds while authorised, and what it captured less what it refunded
     /// once captured.
-    pub(super) fn amounts_of(&self, id: &Reference) -> (Option<Money>, Option<Money>) {
+    pub(super) fn amounts_of(&self, id: &CheckoutId) -> (Option<Money>, Option<Money>) {
         match self.checkouts.get(id).map(|co| &co.state) {
             Some(State::Authorised { holds }) => {
                 let mut held = None;
@@ -1759,7 +1760,7 @@ impl Model {
     }
 
     /// Checkout `id`'s state by name and how many cards it has applied, if it exists.
-    pub(super) fn stage(&self, id: &Reference) -> Option<(&'static str, usize)> {
+    pub(super) fn stage(&self, id: &CheckoutId) -> Option<(&'static str, usize)> {
         self.checkouts
             .get(id)
             .map(|co| (co.state.name(), co.applied.len()))

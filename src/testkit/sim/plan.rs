@@ -1,6 +1,7 @@
 //! The planned requests and the planner: what the simulated shoppers and staff ask, as the
 //! seed picks it.
 
+use crate::redeem::CheckoutId;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::RngExt;
 
@@ -390,7 +391,7 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
     /// The pick (in [`World::plan`]'s ranges) of a step a shopper would take next on
     /// `checkout`, as the model has it: apply a code, authorise, capture in whole or in part,
     /// change or void, refund.
-    fn next_step(&mut self, checkout: &Reference) -> Option<u32> {
+    fn next_step(&mut self, checkout: &CheckoutId) -> Option<u32> {
         let (apply, authorise, change, capture, part, void, refund) = (9, 35, 49, 54, 64, 70, 74);
         let stage = self.model.stage(checkout).unwrap_or(("open", 0));
         let roll = self.rng.random_range(0..100);
@@ -457,7 +458,7 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
     fn issue_for_order(&mut self) -> Planned {
         let number = self.rng.random_range(0..3);
         let currency = CURRENCIES[number as usize % CURRENCIES.len()];
-        let order = reference(format!("order-{number}"));
+        let order: Reference = reference(format!("order-{number}"));
         if !self.orders.contains(&number) {
             self.orders.push(number);
         }
@@ -481,7 +482,7 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
             n if self.rng.random_range(0..8) > 0 => self.orders[self.rng.random_range(0..n)],
             _ => 3,
         };
-        let order = reference(format!("order-{number}"));
+        let order: Reference = reference(format!("order-{number}"));
         let reason = if self.rng.random_bool(0.5) {
             ReversalReason::Refunded
         } else {
@@ -504,7 +505,7 @@ impl<S: Store, F: Fn() -> S> World<'_, S, F> {
         )
     }
 
-    fn void(&mut self, checkout: Reference) -> Planned {
+    fn void(&mut self, checkout: CheckoutId) -> Planned {
         let key = self.key();
         Planned::keyed(
             key,

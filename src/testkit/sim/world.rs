@@ -8,9 +8,10 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::card::{CardId, Reference, ReplacementStrategy};
+use crate::card::{CardId, ReplacementStrategy};
 use crate::code::{Code, ImportRules, RandomCodeGenerator};
 use crate::redeem::CardWrite;
+use crate::redeem::CheckoutId;
 use crate::redeem::{
     Answer as Answered, Changes, GuardPolicy, IdempotencyKey, Need, Operation, Outcome, Protocol,
     Record, RedeemError, Reply, Step, StoreError,
@@ -142,7 +143,7 @@ pub(super) struct World<'s, S, F> {
     /// The commit that just landed, for the oracle.
     pub(super) landed: Option<Landed>,
     /// The checkouts seen captured: they stay so.
-    pub(super) captured: BTreeSet<Reference>,
+    pub(super) captured: BTreeSet<CheckoutId>,
     /// Steps taken so far, against [`SimConfig::max_steps`](super::SimConfig::max_steps).
     pub(super) steps: usize,
     /// How often each keyed request was sent again, by key.
@@ -174,8 +175,12 @@ pub(super) fn key_of(n: u32) -> IdempotencyKey {
     IdempotencyKey::new(&text).unwrap_or_else(|_| unreachable!("a valid key"))
 }
 
-pub(super) fn reference(text: String) -> Reference {
-    Reference::new(&text).unwrap_or_else(|_| unreachable!("a valid reference"))
+pub(super) fn reference<T>(text: String) -> T
+where
+    T: std::str::FromStr<Err = crate::card::ReferenceError>,
+{
+    text.parse()
+        .unwrap_or_else(|_| unreachable!("a valid reference"))
 }
 
 /// Whether a task can be stepped: it is not waiting on a turn that has not changed.

@@ -27,6 +27,7 @@
 //!
 //! The tables go to the schema `giftcert_bench`, emptied at the start of each run.
 
+use giftcert::{CheckoutId, ClientId};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,7 +36,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use giftcert::store::{AsyncRedeemer, AsyncStore};
 use giftcert::{
     CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, RedeemError, Redeemer,
-    Reference, Store,
+    Store,
 };
 use giftcert_postgres::{AsyncPostgresStore, PostgresStore};
 use giftcert_store_support::CodeKey;
@@ -66,8 +67,8 @@ fn key(text: &str) -> IdempotencyKey {
 
 /// What one order of caller `who`, number `n`, is called by: checkout, client, and its keys.
 struct Names {
-    checkout: Reference,
-    client: Reference,
+    checkout: CheckoutId,
+    client: ClientId,
     authorise: IdempotencyKey,
     capture: IdempotencyKey,
 }
@@ -75,10 +76,10 @@ struct Names {
 fn names(who: usize, n: u64) -> Names {
     let checkout = format!("order-{who}-{n}");
     Names {
-        client: Reference::new(&format!("bench-{who}")).expect("a reference"),
+        client: ClientId::new(&format!("bench-{who}")).expect("a reference"),
         authorise: key(&format!("{checkout}-authorise")),
         capture: key(&format!("{checkout}-capture")),
-        checkout: Reference::new(&checkout).expect("a reference"),
+        checkout: CheckoutId::new(&checkout).expect("a reference"),
     }
 }
 

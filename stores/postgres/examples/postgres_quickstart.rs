@@ -10,9 +10,10 @@
 //! are hashed with the key in `GIFTCERT_CODE_KEY` (at least 16 bytes as hex); without it the
 //! example uses a fixed demonstration key, which a real host must never do.
 
+use giftcert::{CheckoutId, ClientId};
 use std::str::FromStr;
 
-use giftcert::{CardSpec, Currency, IdempotencyKey, Money, Notification, Redeemer, Reference};
+use giftcert::{CardSpec, Currency, IdempotencyKey, Money, Notification, Redeemer};
 use giftcert_postgres::{CodeKey, PostgresStore};
 
 const SCHEMA: &str = "giftcert_quickstart";
@@ -75,8 +76,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     println!("== 2. The shopper applies the code to checkout order-1001");
-    let checkout = Reference::new("order-1001")?;
-    let client = Reference::new("203.0.113.7")?;
+    let checkout = CheckoutId::new("order-1001")?;
+    let client = ClientId::new("203.0.113.7")?;
     let applied = redeemer.apply_code(&client, &checkout, Currency::USD, code.expose_secret())?;
     println!("  {} can give {}", applied.code, applied.balance);
 

@@ -1,6 +1,7 @@
 //! [`AsyncPostgresStore`]: the [`AsyncStore`] contract on a PostgreSQL server, for hosts on
 //! tokio.
 
+use giftcert::redeem::{CheckoutId, ClientId};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -14,7 +15,7 @@ use deadpool_postgres::{
 };
 use giftcert::store::AsyncStore;
 use giftcert::{
-    CardId, Code, GiftCard, IdempotencyKey, Reference, StoreError,
+    CardId, Code, GiftCard, IdempotencyKey, StoreError,
     card::{LedgerEntry, LiabilityReport},
     redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Versioned},
     store::{CardQuery, Page},
@@ -334,7 +335,7 @@ impl AsyncStore for AsyncPostgresStore {
         ops::ledger(&mut Pooled(&client), card, from_seq, limit).await
     }
 
-    async fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
+    async fn checkout(&self, id: &CheckoutId) -> Result<Option<Versioned<Checkout>>, StoreError> {
         let client = self.connection().await?;
         ops::checkout(&mut Pooled(&client), id).await
     }
@@ -347,10 +348,7 @@ impl AsyncStore for AsyncPostgresStore {
         ops::idempotency(&mut Pooled(&client), key).await
     }
 
-    async fn guard(
-        &self,
-        client: &Reference,
-    ) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
+    async fn guard(&self, client: &ClientId) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
         let connection = self.connection().await?;
         ops::guard(&mut Pooled(&connection), client).await
     }

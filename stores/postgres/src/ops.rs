@@ -3,8 +3,9 @@
 //! [`AsyncPostgresStore`](crate::AsyncPostgresStore) on a pooled async client.
 
 use chrono::{DateTime, Utc};
+use giftcert::redeem::{CheckoutId, ClientId};
 use giftcert::{
-    CardId, Code, GiftCard, IdempotencyKey, Reference, StoreError,
+    CardId, Code, GiftCard, IdempotencyKey, StoreError,
     card::{LedgerEntry, LiabilityReport, LiabilityTally, Standing},
     redeem::{Checkout, GuardWindow, IdempotencyRecord, Versioned},
     store::{CardQuery, Page},
@@ -88,7 +89,7 @@ pub(crate) async fn ledger<E: Exec>(
 /// The checkout with this reference.
 pub(crate) async fn checkout<E: Exec>(
     db: &mut E,
-    id: &Reference,
+    id: &CheckoutId,
 ) -> Result<Option<Versioned<Checkout>>, StoreError> {
     let row = versioned_row(db, Sql::Checkout, id.as_str(), "reading a checkout").await?;
     row.map(|(version, json)| versioned(version, &json, format_args!("checkout {id}")))
@@ -115,7 +116,7 @@ pub(crate) async fn idempotency<E: Exec>(
 /// A client's current guard window.
 pub(crate) async fn guard<E: Exec>(
     db: &mut E,
-    client: &Reference,
+    client: &ClientId,
 ) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
     let row = versioned_row(db, Sql::Guard, client.as_str(), "reading a guard window").await?;
     row.map(|(version, json)| versioned(version, &json, format_args!("guard window of {client}")))

@@ -1,5 +1,6 @@
 //! [`PostgresStore`]: the [`Store`] contract on a PostgreSQL server.
 
+use giftcert::redeem::{CheckoutId, ClientId};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -8,7 +9,7 @@ use std::str::FromStr;
 use std::future::{self, Future};
 
 use giftcert::{
-    CardId, Code, GiftCard, IdempotencyKey, Reference, Store, StoreError,
+    CardId, Code, GiftCard, IdempotencyKey, Store, StoreError,
     card::{LedgerEntry, LiabilityReport},
     redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Versioned},
     store::{CardQuery, Page},
@@ -406,7 +407,7 @@ impl Store for PostgresStore {
         ))
     }
 
-    fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
+    fn checkout(&self, id: &CheckoutId) -> Result<Option<Versioned<Checkout>>, StoreError> {
         run(ops::checkout(&mut self.connection()?.exec(), id))
     }
 
@@ -414,7 +415,7 @@ impl Store for PostgresStore {
         run(ops::idempotency(&mut self.connection()?.exec(), key))
     }
 
-    fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
+    fn guard(&self, client: &ClientId) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
         run(ops::guard(&mut self.connection()?.exec(), client))
     }
 

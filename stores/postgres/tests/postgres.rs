@@ -5,6 +5,7 @@
 //! The server comes from `GIFTCERT_POSTGRES_URL` (`bash .ci/run` starts a throw-away one).
 //! Every store here works in a schema of its own, dropped when the test ends.
 
+use giftcert::{CheckoutId, ClientId};
 use std::error::Error as _;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -64,8 +65,8 @@ fn schema_with_a_held_card(scratch: &Scratch) -> (String, CardId, Code) {
     let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else {
         panic!("no card issued");
     };
-    let checkout = Reference::new("checkout-1").unwrap();
-    let client = Reference::new("client").unwrap();
+    let checkout = CheckoutId::new("checkout-1").unwrap();
+    let client = ClientId::new("client").unwrap();
     redeemer
         .apply_code(&client, &checkout, Currency::USD, code.expose_secret())
         .unwrap();
@@ -529,8 +530,8 @@ fn holds_and_the_sweep_due_time_follow_the_card() {
         (holds, due_follows)
     };
     assert_eq!(state(&mut db), (vec!["checkout-1".to_owned()], true));
-    let second = Reference::new("checkout-2").unwrap();
-    let client = Reference::new("client").unwrap();
+    let second = CheckoutId::new("checkout-2").unwrap();
+    let client = ClientId::new("client").unwrap();
     redeemer
         .apply_code(&client, &second, Currency::USD, code.expose_secret())
         .unwrap();
@@ -544,7 +545,7 @@ fn holds_and_the_sweep_due_time_follow_the_card() {
     redeemer
         .capture(
             &IdempotencyKey::new("capture-1").unwrap(),
-            &Reference::new("checkout-1").unwrap(),
+            &CheckoutId::new("checkout-1").unwrap(),
         )
         .unwrap();
     assert_eq!(state(&mut db), (vec!["checkout-2".to_owned()], true));
@@ -680,7 +681,7 @@ fn holds_outlive_the_store_that_placed_them() {
     let captured = redeemer
         .capture(
             &IdempotencyKey::new("capture").unwrap(),
-            &Reference::new("checkout-1").unwrap(),
+            &CheckoutId::new("checkout-1").unwrap(),
         )
         .unwrap();
     assert_eq!(captured.outcome.total, usd("60"));
@@ -867,7 +868,7 @@ fn the_migration_fills_the_new_columns_of_older_rows() {
         .issue(&IdempotencyKey::new("expiring").unwrap(), vec![spec])
         .unwrap();
     let (_, unknown) = redeemer.protocol().draw().unwrap();
-    let client = Reference::new("guesser").unwrap();
+    let client = ClientId::new("guesser").unwrap();
     assert!(
         redeemer
             .check_balance(&client, unknown.expose_secret())
@@ -1149,10 +1150,10 @@ fn a_hostile_overload_in_public_never_runs_in_a_commit() {
     let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else {
         panic!("no card issued");
     };
-    let checkout = Reference::new("checkout-1").unwrap();
+    let checkout = CheckoutId::new("checkout-1").unwrap();
     redeemer
         .apply_code(
-            &Reference::new("client").unwrap(),
+            &ClientId::new("client").unwrap(),
             &checkout,
             Currency::USD,
             code.expose_secret(),
@@ -1267,10 +1268,10 @@ fn the_runtime_role_serves_shoppers_and_cannot_edit_history() {
     let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else {
         panic!("no card issued");
     };
-    let checkout = Reference::new("checkout-1").unwrap();
+    let checkout = CheckoutId::new("checkout-1").unwrap();
     redeemer
         .apply_code(
-            &Reference::new("client").unwrap(),
+            &ClientId::new("client").unwrap(),
             &checkout,
             Currency::USD,
             code.expose_secret(),

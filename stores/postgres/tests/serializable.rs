@@ -8,6 +8,7 @@
 //! runs serializable), dropped when the test ends. The server comes from
 //! `GIFTCERT_POSTGRES_URL` (`bash .ci/run` starts a throw-away one).
 
+use giftcert::{CheckoutId, ClientId};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -18,7 +19,7 @@ use giftcert::redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Versio
 use giftcert::store::{CardQuery, Page};
 use giftcert::{
     CardId, CardSpec, Code, Currency, GiftCard, IdempotencyKey, Money, Notification, RedeemError,
-    Redeemer, Reference, Store, StoreError,
+    Redeemer, Store, StoreError,
 };
 use giftcert_postgres::{AsyncPostgresStore, PostgresStore};
 use postgres::{Client, NoTls};
@@ -194,7 +195,7 @@ impl Store for Counted {
         self.read(self.inner.ledger(card, from_seq, limit))
     }
 
-    fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
+    fn checkout(&self, id: &CheckoutId) -> Result<Option<Versioned<Checkout>>, StoreError> {
         self.read(self.inner.checkout(id))
     }
 
@@ -202,7 +203,7 @@ impl Store for Counted {
         self.read(self.inner.idempotency(key))
     }
 
-    fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
+    fn guard(&self, client: &ClientId) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
         self.read(self.inner.guard(client))
     }
 
@@ -335,7 +336,7 @@ fn spend_until_empty(
     orders: &AtomicUsize,
 ) -> Money {
     let fail = |what: &str, e: RedeemError| failures.lock().unwrap().push(format!("{what}: {e:?}"));
-    let client = Reference::new(&format!("client-{t}")).unwrap();
+    let client = ClientId::new(&format!("client-{t}")).unwrap();
     let mut spent = Money::zero(Currency::EUR);
     let mut round = 0_u32;
     loop {
@@ -351,7 +352,7 @@ fn spend_until_empty(
             return spent;
         }
         assert!(round < 10_000, "thread {t} never saw the card empty");
-        let checkout = Reference::new(&format!("order-{t}-{round}")).unwrap();
+        let checkout = CheckoutId::new(&format!("order-{t}-{round}")).unwrap();
         orders.fetch_add(1, Ordering::Relaxed);
         match redeemer.apply_code(&client, &checkout, Currency::EUR, code) {
             Ok(_) => {}

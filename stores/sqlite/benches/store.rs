@@ -8,12 +8,12 @@
 //! cargo bench -p giftcert-sqlite
 //! ```
 
+use giftcert::{CheckoutId, ClientId};
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use giftcert::{
-    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Reference,
-    Store,
+    CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, Redeemer, Store,
 };
 use giftcert_sqlite::SqliteStore;
 use giftcert_store_support::CodeKey;
@@ -36,8 +36,8 @@ fn card<S: Store>(redeemer: &Redeemer<S>) -> String {
 
 /// Order `n`: apply the card's code, authorise 0.01, capture.
 fn order<S: Store>(redeemer: &Redeemer<S>, code: &str, n: u64) {
-    let checkout = Reference::new(&format!("order-{n}")).expect("a reference");
-    let client = Reference::new("bench").expect("a reference");
+    let checkout = CheckoutId::new(&format!("order-{n}")).expect("a reference");
+    let client = ClientId::new("bench").expect("a reference");
     let cent = Money::parse("0.01", Currency::USD).expect("an amount");
     let key = |step: &str| IdempotencyKey::new(&format!("order-{n}-{step}")).expect("a key");
     redeemer

@@ -23,13 +23,14 @@
 //! # }
 //! ```
 
+use giftcert::redeem::{CheckoutId, ClientId};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use giftcert::Store;
-use giftcert::card::{CardId, GiftCard, LedgerEntry, LiabilityReport, Reference};
+use giftcert::card::{CardId, GiftCard, LedgerEntry, LiabilityReport};
 use giftcert::code::Code;
 use giftcert::redeem::{
     Changes, Checkout, GuardWindow, IdempotencyKey, IdempotencyRecord, StoreError, Versioned,
@@ -125,7 +126,7 @@ impl<S: Store + 'static> AsyncStore for Blocking<S> {
 
     fn checkout(
         &self,
-        id: &Reference,
+        id: &CheckoutId,
     ) -> impl Future<Output = Result<Option<Versioned<Checkout>>, StoreError>> + Send {
         let id = id.clone();
         self.run(move |s| s.checkout(&id))
@@ -141,7 +142,7 @@ impl<S: Store + 'static> AsyncStore for Blocking<S> {
 
     fn guard(
         &self,
-        client: &Reference,
+        client: &ClientId,
     ) -> impl Future<Output = Result<Option<Versioned<GuardWindow>>, StoreError>> + Send {
         let client = client.clone();
         self.run(move |s| s.guard(&client))
@@ -241,13 +242,13 @@ mod tests {
         fn ledger(&self, _: CardId, _: u64, _: usize) -> Result<Vec<LedgerEntry>, StoreError> {
             panic!("the disk caught fire")
         }
-        fn checkout(&self, _: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
+        fn checkout(&self, _: &CheckoutId) -> Result<Option<Versioned<Checkout>>, StoreError> {
             panic!("the disk caught fire")
         }
         fn idempotency(&self, _: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StoreError> {
             panic!("the disk caught fire")
         }
-        fn guard(&self, _: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
+        fn guard(&self, _: &ClientId) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
             panic!("the disk caught fire")
         }
         fn commit(&self, _: Changes) -> Result<(), StoreError> {

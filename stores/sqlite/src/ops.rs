@@ -3,11 +3,12 @@
 //! and the pruning of old records. [`SqliteStore`](crate::SqliteStore) runs each on a
 //! connection from its pool.
 
+use giftcert::redeem::{CheckoutId, ClientId};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use giftcert::{
-    CardId, Code, GiftCard, IdempotencyKey, Reference, StoreError,
+    CardId, Code, GiftCard, IdempotencyKey, StoreError,
     card::{LedgerEntry, LiabilityReport, LiabilityTally, Standing},
     redeem::{Checkout, GuardWindow, IdempotencyRecord, Versioned},
     store::{CardQuery, Page},
@@ -96,7 +97,7 @@ pub(crate) fn ledger(
 /// The checkout `id`.
 pub(crate) fn checkout(
     conn: &Connection,
-    id: &Reference,
+    id: &CheckoutId,
 ) -> Result<Option<Versioned<Checkout>>, StoreError> {
     versioned_row(
         conn,
@@ -126,7 +127,7 @@ pub(crate) fn idempotency(
 /// The guard window of `client`.
 pub(crate) fn guard(
     conn: &Connection,
-    client: &Reference,
+    client: &ClientId,
 ) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
     versioned_row(
         conn,

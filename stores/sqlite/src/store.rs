@@ -1,11 +1,12 @@
 //! [`SqliteStore`]: the [`Store`] contract on one SQLite file.
 
+use giftcert::redeem::{CheckoutId, ClientId};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use giftcert::{
-    CardId, Code, GiftCard, IdempotencyKey, Reference, Store, StoreError,
+    CardId, Code, GiftCard, IdempotencyKey, Store, StoreError,
     card::{LedgerEntry, LiabilityReport},
     redeem::{Changes, Checkout, GuardWindow, IdempotencyRecord, Versioned},
     store::{CardQuery, Page},
@@ -174,7 +175,7 @@ impl Store for SqliteStore {
         self.with_connection(|conn| ops::ledger(conn, card, from_seq, limit))
     }
 
-    fn checkout(&self, id: &Reference) -> Result<Option<Versioned<Checkout>>, StoreError> {
+    fn checkout(&self, id: &CheckoutId) -> Result<Option<Versioned<Checkout>>, StoreError> {
         self.with_connection(|conn| ops::checkout(conn, id))
     }
 
@@ -182,7 +183,7 @@ impl Store for SqliteStore {
         self.with_connection(|conn| ops::idempotency(conn, key))
     }
 
-    fn guard(&self, client: &Reference) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
+    fn guard(&self, client: &ClientId) -> Result<Option<Versioned<GuardWindow>>, StoreError> {
         self.with_connection(|conn| ops::guard(conn, client))
     }
 

@@ -1,6 +1,7 @@
 //! A host that dies between authorise and capture loses no money: its holds are in the file,
 //! and capture, a retried request, or expiry carry on after a restart.
 
+use giftcert::{CheckoutId, ClientId};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use giftcert::{
     CardId, CardSpec, Currency, IdempotencyKey, Money, Notification, RedeemError, Redeemer,
-    Reference, card::verify_ledger, clock::FixedClock,
+    card::verify_ledger, clock::FixedClock,
 };
 use giftcert_sqlite::SqliteStore;
 use giftcert_store_support::CodeKey;
@@ -51,8 +52,8 @@ fn card_on_a_checkout(redeemer: &Redeemer<SqliteStore>) -> (CardId, String) {
     };
     redeemer
         .apply_code(
-            &Reference::new("client").unwrap(),
-            &Reference::new("checkout-1").unwrap(),
+            &ClientId::new("client").unwrap(),
+            &CheckoutId::new("checkout-1").unwrap(),
             Currency::USD,
             code.expose_secret(),
         )
@@ -67,7 +68,7 @@ fn authorise_and_wait_to_be_killed(path: &Path) -> ! {
     redeemer
         .authorise(
             &ikey("auth-1"),
-            &Reference::new("checkout-1").unwrap(),
+            &CheckoutId::new("checkout-1").unwrap(),
             usd("60"),
         )
         .unwrap();
@@ -132,7 +133,7 @@ fn a_process_killed_between_authorise_and_capture_loses_nothing() {
     assert_eq!(stored.holds().len(), 1);
 
     // The host retries the request it never saw answered: the recorded result comes back.
-    let checkout = Reference::new("checkout-1").unwrap();
+    let checkout = CheckoutId::new("checkout-1").unwrap();
     let retried = redeemer
         .authorise(&ikey("auth-1"), &checkout, usd("60"))
         .unwrap();
@@ -157,7 +158,7 @@ fn holds_left_by_a_dropped_store_still_expire() {
     let clock = Arc::new(FixedClock::new(t0()));
     let first = redeemer(&path, &clock);
     let (card, code) = card_on_a_checkout(&first);
-    let checkout = Reference::new("checkout-1").unwrap();
+    let checkout = CheckoutId::new("checkout-1").unwrap();
     first
         .authorise(&ikey("auth-1"), &checkout, usd("60"))
         .unwrap();
@@ -170,10 +171,10 @@ fn holds_left_by_a_dropped_store_still_expire() {
 
     // Past the hold's 30 minutes, another checkout can have all 100.00.
     clock.advance(chrono::Duration::minutes(31)).unwrap();
-    let later = Reference::new("checkout-2").unwrap();
+    let later = CheckoutId::new("checkout-2").unwrap();
     redeemer
         .apply_code(
-            &Reference::new("client").unwrap(),
+            &ClientId::new("client").unwrap(),
             &later,
             Currency::USD,
             &code,

@@ -1,6 +1,7 @@
 //! The file's schema: migrations, the constraints the database enforces by itself, and codes
 //! kept only as keyed hashes.
 
+use giftcert::{CheckoutId, ClientId};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -38,8 +39,8 @@ fn file_with_a_held_card(path: &Path) -> (CardId, Code) {
     let Some(Notification::CardIssued { card, code, .. }) = issued.notifications.first() else {
         panic!("no card issued");
     };
-    let checkout = Reference::new("checkout-1").unwrap();
-    let client = Reference::new("client").unwrap();
+    let checkout = CheckoutId::new("checkout-1").unwrap();
+    let client = ClientId::new("client").unwrap();
     redeemer
         .apply_code(&client, &checkout, Currency::USD, code.expose_secret())
         .unwrap();

@@ -1,12 +1,13 @@
 //! Replacing lost codes, sweeps and retention on `SqliteStore`: the kit's checks, and tables that stay bounded once pruned.
 
+use giftcert::{CheckoutId, ClientId};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{Duration, TimeZone, Utc};
 use giftcert::clock::FixedClock;
-use giftcert::{CardSpec, Currency, IdempotencyKey, Money, Redeemer, Reference};
+use giftcert::{CardSpec, Currency, IdempotencyKey, Money, Redeemer};
 use giftcert_sqlite::SqliteStore;
 use giftcert_store_support::CodeKey;
 use rusqlite::Connection;
@@ -46,7 +47,7 @@ fn pruning_keeps_the_tables_bounded() {
     let redeemer =
         Redeemer::new(SqliteStore::open(&path, key()).unwrap()).with_clock(clock.clone());
     for i in 0..200 {
-        let client = Reference::new(&format!("guesser-{i}")).unwrap();
+        let client = ClientId::new(&format!("guesser-{i}")).unwrap();
         let (_, unknown) = redeemer.protocol().draw().unwrap();
         assert!(
             redeemer
@@ -118,12 +119,12 @@ fn the_migration_fills_the_new_columns_of_older_rows() {
     let issued = redeemer
         .issue(&IdempotencyKey::new("issue").unwrap(), specs)
         .unwrap();
-    let client = Reference::new("shopper").unwrap();
+    let client = ClientId::new("shopper").unwrap();
     for (i, n) in issued.notifications.iter().enumerate() {
         let giftcert::Notification::CardIssued { code, .. } = n else {
             panic!("{n:?}")
         };
-        let checkout = Reference::new(&format!("c{i}")).unwrap();
+        let checkout = CheckoutId::new(&format!("c{i}")).unwrap();
         redeemer
             .apply_code(&client, &checkout, Currency::USD, code.expose_secret())
             .unwrap();

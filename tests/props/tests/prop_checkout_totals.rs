@@ -2,8 +2,9 @@
 
 use giftcert::{
     CardSpec, Currency, IdempotencyKey, MemoryStore, Money, Notification, PriceBasis, Redeemer,
-    Reference, Selection, SelectionPolicy, TaxRate, Totals, TotalsSettings, shop::ProductLine,
+    Selection, SelectionPolicy, TaxRate, Totals, TotalsSettings, shop::ProductLine,
 };
+use giftcert::{CheckoutId, ClientId};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
@@ -25,8 +26,8 @@ proptest! {
         cards in prop::collection::vec(1_i64..=300_000, 0..4),
     ) {
         let redeemer = Redeemer::new(MemoryStore::new());
-        let checkout = Reference::new("c-1").unwrap();
-        let client = Reference::new("client").unwrap();
+        let checkout = CheckoutId::new("c-1").unwrap();
+        let client = ClientId::new("client").unwrap();
         for (i, value) in cards.iter().enumerate() {
             let issued = redeemer
                 .issue(&IdempotencyKey::new(&format!("i-{i}")).unwrap(), vec![CardSpec::new(cents(*value))])

@@ -2,13 +2,14 @@
 
 #[path = "../../support/mod.rs"]
 mod support;
+use giftcert::{CheckoutId, ClientId};
 use support::key;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use giftcert::{
-    CardId, CardSpec, Currency, MemoryStore, Money, Notification, RedeemError, Redeemer, Reference,
+    CardId, CardSpec, Currency, MemoryStore, Money, Notification, RedeemError, Redeemer,
     card::{BalanceStrategy, LeftoverStrategy, ReplacementStrategy, verify_ledger},
     redeem::RefundTo,
 };
@@ -41,7 +42,7 @@ proptest! {
             Arc::new(BalanceStrategy)
         };
         let redeemer = Redeemer::new(MemoryStore::new()).with_strategy(strategy);
-        let checkout = Reference::new("c-1").unwrap();
+        let checkout = CheckoutId::new("c-1").unwrap();
         let mut cards: BTreeSet<CardId> = BTreeSet::new();
         let mut issued = cents(0);
         for (i, value) in values.iter().enumerate() {
@@ -51,7 +52,7 @@ proptest! {
             };
             cards.insert(*card);
             issued = issued.checked_add(cents(*value)).unwrap();
-            redeemer.apply_code(&Reference::new("client").unwrap(), &checkout, Currency::USD, code.expose_secret()).unwrap();
+            redeemer.apply_code(&ClientId::new("client").unwrap(), &checkout, Currency::USD, code.expose_secret()).unwrap();
         }
         let mut held = redeemer.authorise(&key("a"), &checkout, cents(authorise)).unwrap().outcome.credit;
         if let Some(change) = change {

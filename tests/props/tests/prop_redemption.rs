@@ -9,6 +9,7 @@
 
 #[path = "../../support/mod.rs"]
 mod support;
+use giftcert::{CheckoutId, ClientId};
 use support::key;
 
 use std::collections::BTreeSet;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use giftcert::strategies::{CheckoutOp, card_with_history, checkout_ops, currency};
 use giftcert::{
-    CardId, CardSpec, Currency, MemoryStore, Money, Notification, Redeemer, Reference,
+    CardId, CardSpec, Currency, MemoryStore, Money, Notification, Redeemer,
     card::{BalanceStrategy, LeftoverStrategy, ReplacementStrategy, verify_ledger},
     clock::FixedClock,
 };
@@ -89,14 +90,14 @@ proptest! {
         let mut known: BTreeSet<CardId> = cards.iter().map(|(id, _)| *id).collect();
         let mut captured = Money::zero(c);
         let mut refunded = Money::zero(c);
-        let mut slots: Vec<Option<Reference>> = vec![None; 3];
-        let client = Reference::new("prop").unwrap();
+        let mut slots: Vec<Option<giftcert::CheckoutId>> = vec![None; 3];
+        let client = ClientId::new("prop").unwrap();
 
         for (i, op) in ops.into_iter().enumerate() {
             let again = repeat.get(i).copied().unwrap_or(false);
             match op {
                 CheckoutOp::Authorise { checkout, cards: bits, payable } => {
-                    let id = Reference::new(&format!("co-{i}")).unwrap();
+                    let id = giftcert::CheckoutId::new(&format!("co-{i}")).unwrap();
                     slots[usize::from(checkout)] = Some(id.clone());
                     for (n, (_, code)) in cards.iter().enumerate() {
                         if bits & (1 << (n % 8)) != 0 {
@@ -177,10 +178,10 @@ proptest! {
                 .with_clock(Arc::new(FixedClock::new(t0())))
                 .with_strategy(strategy(replace));
             let (mut card, mut code) = issue(&redeemer, c, &[(value, 600)]).remove(0);
-            let client = Reference::new("prop").unwrap();
+            let client = ClientId::new("prop").unwrap();
             let mut paid = Vec::new();
             for (i, amount) in uses.iter().enumerate() {
-                let checkout = Reference::new(&format!("use-{i}")).unwrap();
+                let checkout = CheckoutId::new(&format!("use-{i}")).unwrap();
                 if redeemer.apply_code(&client, &checkout, c, &code).is_err() {
                     paid.push(Money::zero(c)); // nothing left on the card
                     continue;
