@@ -506,7 +506,7 @@ fn a_paid_order_issues_its_cards_once_however_often_payment_is_reported() {
 /// A failed payment issues no card at all.
 #[test]
 fn a_failed_payment_issues_no_card() {
-    use giftcert::{MemoryStore, Redeemer};
+    use giftcert::{MemoryStore, RedeemError, Redeemer};
 
     let mut order = Order::place(
         OrderId::new("o-78").unwrap(),
@@ -521,7 +521,10 @@ fn a_failed_payment_issues_no_card() {
         PaymentOutcome::Failed
     ));
     let redeemer = Redeemer::new(MemoryStore::new());
-    let issued = redeemer.issue_for_order(&order).unwrap();
-    assert!(issued.outcome.cards.is_empty());
+    let refused = redeemer.issue_for_order(&order);
+    assert!(
+        matches!(&refused, Err(RedeemError::OrderNotPaid { status, .. }) if status == "payment failed"),
+        "{refused:?}"
+    );
     assert_eq!(redeemer.store().card_count(), 0);
 }

@@ -176,6 +176,15 @@ pub enum RedeemError {
     /// No card has this id.
     #[error("no gift card has id {0}")]
     UnknownCard(CardId),
+    /// Cards were asked of an order that is not paid (awaiting its payment, or the payment
+    /// failed): nothing was issued.
+    #[error("order {order} is not paid ({status}), so it has no cards to issue")]
+    OrderNotPaid {
+        /// The order.
+        order: Reference,
+        /// Where it stands (`awaiting payment`, `payment failed`).
+        status: String,
+    },
     /// A purchase reversal for an order that bought no card (unpaid, failed, or another
     /// order's id): nothing was blocked.
     #[error("order {order} bought no gift card, so there is nothing to reverse")]

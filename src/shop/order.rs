@@ -587,14 +587,23 @@ impl Order {
 
     /// The [`Request`] that issues the cards this order bought ([`Order::cards_to_issue`]),
     /// under a key the protocol makes from the order id, so that each is issued once however
-    /// often the request runs; for an order that bought none (yet), one that issues nothing.
+    /// often the request runs.
     ///
     /// # Errors
     ///
-    /// [`RedeemError::Store`] never in practice: an order id is always a valid reference.
+    /// [`RedeemError::OrderNotPaid`] for an order awaiting its payment or whose payment
+    /// failed: there is nothing to issue, and saying so is the caller's cue not to send an
+    /// e-mail. [`RedeemError::Store`] never in practice: an order id is always a valid
+    /// reference.
     pub fn issue_request(&self) -> Result<Request, RedeemError> {
         let order = Reference::new(self.id.as_str())
             .map_err(|e| StoreError::corrupt(format!("an order id is no reference: {e}")))?;
+        if !matches!(self.status, OrderStatus::Paid | OrderStatus::Finalised) {
+            return Err(RedeemError::OrderNotPaid {
+                order,
+                status: self.status.to_string(),
+            });
+        }
         let specs = self
             .cards_to_issue()
             .iter()

@@ -177,12 +177,12 @@ macro_rules! for_each_operation {
             fn import_card(key: &IdempotencyKey, code: ImportedCode, spec: CardSpec) -> Import(Redeemed<Issued>) = Request::Import { key: key.clone(), code, spec };
             /// Issues the cards a paid order bought (one per certificate unit, see
             /// [`Order::cards_to_issue`]), under an idempotency key made from the order id: however
-            /// often it is called for the same order, each card is issued once. An order with nothing
-            /// to issue (unpaid, failed) issues nothing.
+            /// often it is called for the same order, each card is issued once.
             ///
             /// # Errors
             ///
-            /// As [`Redeemer::issue`].
+            /// [`RedeemError::OrderNotPaid`] for an order awaiting its payment or whose payment
+            /// failed (nothing is issued), and as [`Redeemer::issue`].
             fn issue_for_order(order: &Order) -> IssueForOrder(Redeemed<Issued>) = order.issue_request();
             /// What the card with `code` can pay, for a shopper's "check your balance" page: its
             /// balance, what is available now, its expiry and status, by its masked code. The check

@@ -363,12 +363,17 @@ pub(crate) async fn payment_result<S: AsyncStore + 'static>(
         (outcome, order.clone())
     };
     // Issuing is keyed by the order id: a repeated or concurrent report issues nothing twice,
-    // and one that failed halfway issues the rest. An unpaid or failed order issues nothing.
-    let issued = match shop.cards.run(order.issue_request()?).await? {
-        Answer::IssueForOrder(issued) => issued,
-        other => return Err(unexpected(&other).into()),
+    // and one that failed halfway issues the rest. A failed order has nothing to issue.
+    let issued = if matches!(order.status(), OrderStatus::Paid | OrderStatus::Finalised) {
+        match shop.cards.run(order.issue_request()?).await? {
+            Answer::IssueForOrder(issued) => Some(issued),
+            other => return Err(unexpected(&other).into()),
+        }
+    } else {
+        None
     };
-    let (issued_cards, messages) = (issued.outcome.cards, issued.notifications);
+    let (issued_cards, messages) =
+        issued.map_or_else(Default::default, |i| (i.outcome.cards, i.notifications));
     Ok(Json(PaymentResultBody {
         outcome,
         order,

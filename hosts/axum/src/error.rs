@@ -291,6 +291,7 @@ impl From<RedeemError> for ApiError {
             RedeemError::OrderAlreadyIssued { .. } => {
                 (StatusCode::CONFLICT, "order_already_issued")
             }
+            RedeemError::OrderNotPaid { .. } => (StatusCode::CONFLICT, "order_not_paid"),
             RedeemError::WeakImportedCode { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "weak_code"),
             RedeemError::UnknownCard(_) => (StatusCode::NOT_FOUND, "unknown_card"),
             RedeemError::NothingToReverse { .. } => (StatusCode::NOT_FOUND, "no_cards_for_order"),

@@ -318,10 +318,17 @@ mod tests {
         assert!(replayed.replayed);
         assert_eq!(replayed.outcome, by_async.outcome);
 
-        // Nothing to issue before payment, or after a failed one.
-        assert!(issue(&cards, order("o-unpaid", None)?).await?.is_none());
-        let failed = order("o-failed", Some(PaymentResult::Failed))?;
-        assert!(issue(&cards, failed).await?.is_none());
+        // Nothing to issue before payment, or after a failed one: both refused, by name.
+        for unpaid in [
+            order("o-unpaid", None)?,
+            order("o-failed", Some(PaymentResult::Failed))?,
+        ] {
+            let refused = unpaid.issue_request();
+            assert!(
+                matches!(refused, Err(RedeemError::OrderNotPaid { .. })),
+                "{refused:?}"
+            );
+        }
         Ok(())
     }
 }
