@@ -123,25 +123,14 @@ pub fn reverse_purchase(
             .spent()
             .checked_sub(card.refunded())
             .map_err(CardError::from)?;
+        // A block releases every hold and takes back the whole balance.
+        let (held, left) = (card.held(), card.balance());
         let (released, clawed_back, blocked) = match card.block(reason, now) {
             Ok(entries) => {
-                let mut released = zero;
-                let mut clawed_back = zero;
-                for entry in &entries {
-                    match entry.kind() {
-                        crate::card::EntryKind::Released { .. } => {
-                            released = released
-                                .checked_add(entry.amount())
-                                .map_err(CardError::from)?;
-                        }
-                        crate::card::EntryKind::ClawedBack => clawed_back = entry.amount(),
-                        _ => {}
-                    }
-                }
                 decision
                     .entries
                     .extend(entries.into_iter().map(|e| e.attributed(by.clone())));
-                (released, clawed_back, true)
+                (held, left, true)
             }
             Err(CardError::Blocked { .. } | CardError::Replaced { .. }) => (zero, zero, false),
             Err(other) => return Err(other.into()),

@@ -78,7 +78,8 @@ where
     super::reversal::reversals::<D, _, _>(&mut factory).await
 }
 
-fn staff(check: &'static str, reason: &str) -> Result<Attribution, ConformanceFailure> {
+/// A staff member of the kit's, acting for `reason`.
+pub(super) fn staff(check: &'static str, reason: &str) -> Result<Attribution, ConformanceFailure> {
     let reason = Reason::new(reason).map_err(|e| fail(check, e.to_string()))?;
     Ok(Attribution::new(reference(check, "staff:kit")?, reason))
 }

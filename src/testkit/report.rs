@@ -96,7 +96,7 @@ where
 }
 
 /// Issues `specs` under `name`, returning the cards and their codes.
-async fn issue<D: Driver>(
+pub(super) async fn issue<D: Driver>(
     check: &'static str,
     driver: &D,
     name: &str,

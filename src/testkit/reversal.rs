@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
+use super::concurrency::hold;
 use super::driver::Driver;
+use super::office::staff;
+use super::report::issue;
 use super::{ConformanceFailure, ensure, fail, key, reference, step, t0, usd};
 use crate::card::{
-    Attribution, CardError, CardId, CardSpec, CardStatus, EntryKind, Notification, Reason,
-    ReversalReason, verify_ledger,
+    CardError, CardId, CardSpec, CardStatus, EntryKind, ReversalReason, verify_ledger,
 };
 use crate::clock::FixedClock;
 use crate::money::Currency;
@@ -24,10 +26,8 @@ type Task<'a> = Pin<
     Box<dyn Future<Output = Result<Option<crate::money::Money>, ConformanceFailure>> + Send + 'a>,
 >;
 
-fn staff(check: &'static str) -> Result<Attribution, ConformanceFailure> {
-    let reason = Reason::new("chargeback received").map_err(|e| fail(check, e.to_string()))?;
-    Ok(Attribution::new(reference(check, "psp:webhook")?, reason))
-}
+/// Why the kit's reversals are made, as their entries keep it.
+const REASON: &str = "chargeback received";
 
 /// Issues one card per value for `order`, under the key `name`: their ids and codes.
 async fn issue_for<D: Driver>(
@@ -46,17 +46,7 @@ async fn issue_for<D: Driver>(
             spec
         })
         .collect();
-    let issued = step(check, driver.issue(&key(check, name)?, specs).await)?;
-    Ok(issued
-        .notifications
-        .iter()
-        .filter_map(|n| match n {
-            Notification::CardIssued { card, code, .. } => {
-                Some((*card, code.expose_secret().to_owned()))
-            }
-            _ => None,
-        })
-        .collect())
+    issue(check, driver, name, specs).await
 }
 
 /// Runs both reversal checks, each over a fresh store from `factory`.
@@ -81,35 +71,13 @@ async fn reversal_blocks_the_cards<D: Driver>(store: D::Store) -> Result<(), Con
     let other = issue_for(CHECK, &driver, "issue-other", "kit-other-order", &[1_000]).await?;
     let client = reference(CHECK, "shopper")?;
     // 20.00 spent from A, 10.00 held on B by a checkout still open.
+    hold(CHECK, &driver, code_a, "paid", usd(2_000)).await?;
     let paid = reference(CHECK, "paid")?;
-    step(
-        CHECK,
-        driver
-            .apply_code(&client, &paid, Currency::USD, code_a)
-            .await,
-    )?;
-    step(
-        CHECK,
-        driver
-            .authorise(&key(CHECK, "paid/a")?, &paid, usd(2_000))
-            .await,
-    )?;
     step(CHECK, driver.capture(&key(CHECK, "paid/c")?, &paid).await)?;
+    hold(CHECK, &driver, code_b, "open", usd(1_000)).await?;
     let open = reference(CHECK, "open")?;
-    step(
-        CHECK,
-        driver
-            .apply_code(&client, &open, Currency::USD, code_b)
-            .await,
-    )?;
-    step(
-        CHECK,
-        driver
-            .authorise(&key(CHECK, "open/a")?, &open, usd(1_000))
-            .await,
-    )?;
 
-    let by = staff(CHECK)?;
+    let by = staff(CHECK, REASON)?;
     let order = reference(CHECK, "kit-order")?;
     let reverse = |k: &'static str, scope: ReversalScope| {
         let (driver, order, by) = (&driver, &order, &by);
@@ -300,7 +268,7 @@ async fn reversal_races_shoppers<D: Driver>(store: D::Store) -> Result<(), Confo
         return Err(fail(RACE, format!("issuing one card gave {cards:?}")));
     };
     let card = *card;
-    let by = staff(RACE)?;
+    let by = staff(RACE, REASON)?;
     let order = reference(RACE, "race-order")?;
     let mut tasks: Vec<Task<'_>> = Vec::new();
     for i in 0..8 {

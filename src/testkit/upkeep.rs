@@ -12,7 +12,7 @@ use super::concurrency::{hold, issue_card};
 use super::driver::Driver;
 use super::{ConformanceFailure, block_on, ensure, fail, key, reference, step, t0, usd};
 use crate::card::{
-    Attribution, CardSpec, CardStatus, EntryKind, GiftCard, Notification, Reason, ReleaseReason,
+    Attribution, CardSpec, CardStatus, EntryKind, GiftCard, Notification, ReleaseReason,
     verify_ledger,
 };
 use crate::clock::FixedClock;
@@ -103,8 +103,7 @@ where
 }
 
 fn staff(check: &'static str) -> Result<Attribution, ConformanceFailure> {
-    let reason = Reason::new("customer lost the e-mail").map_err(|e| fail(check, e.to_string()))?;
-    Ok(Attribution::new(reference(check, "staff:kit")?, reason))
+    super::office::staff(check, "customer lost the e-mail")
 }
 
 /// The store's part, through commits the kit builds: a new code that another card has is

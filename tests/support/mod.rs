@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use giftcert::card::ReferenceError;
-use giftcert::{CheckoutId, ClientId, Currency, IdempotencyKey, Money};
+use giftcert::{CheckoutId, Currency, IdempotencyKey, Money};
 
 /// `s` in US dollars.
 pub fn usd(s: &str) -> Money {
@@ -17,18 +17,13 @@ pub fn key(s: &str) -> IdempotencyKey {
 }
 
 /// An id of the kind its use asks for: a [`Reference`] (an order, a customer), a
-/// [`CheckoutId`] or a [`ClientId`].
+/// [`CheckoutId`] or a [`ClientId`](giftcert::ClientId).
 pub fn reference<T: std::str::FromStr<Err = ReferenceError>>(s: &str) -> T {
     s.parse().unwrap()
 }
 
 /// A checkout id.
 pub fn checkout(s: &str) -> CheckoutId {
-    reference(s)
-}
-
-/// A client id (the guard's key).
-pub fn client(s: &str) -> ClientId {
     reference(s)
 }
 
